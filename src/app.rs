@@ -1,0 +1,84 @@
+//! Assembling the node from a [`Config`] and serving it on a bound listener.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::serve::ListenerExt as _;
+use tokio::net::TcpListener;
+
+use crate::blobs::BlobStore;
+use crate::config::Config;
+use crate::crypto::KeyPair;
+use crate::service::{Context, NodeIdentity};
+use crate::{http, store};
+
+/// A built node, ready to serve.
+pub struct App {
+    ctx: Context,
+    router: Router,
+}
+
+impl App {
+    /// Opens the database (migrating it), the blob store and the node key (creating it on first start).
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let store = store::connect(&config.database_url).await?;
+        let blobs = BlobStore::open(&config.blob_url)?;
+        let key = KeyPair::load_or_create(&config.node_key_file)?;
+        let ctx = Context {
+            store,
+            blobs,
+            node: Arc::new(NodeIdentity {
+                key,
+                name: config.node_name.clone(),
+                public_url: config.public_url.clone(),
+            }),
+            max_upload_bytes: config.max_upload_bytes,
+        };
+        let router = http::router(ctx.clone(), Duration::from_secs(config.request_timeout_secs));
+        Ok(Self { ctx, router })
+    }
+
+    /// The service context, for work done beside serving (demo loading, tests).
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
+    pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> std::io::Result<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // Without TCP_NODELAY, keep-alive requests stall ~40 ms on Nagle and delayed ACKs.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,315 @@
+//! The `shulian` command line: parse, then run one subcommand.
+//!
+//! Every command that prints a result takes `--json`; failures go to stderr
+//! and exit non-zero.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::app::{App, shutdown_signal};
+use crate::blobs::BlobStore;
+use crate::client::{NodeClient, get, publish};
+use crate::config::{Config, LogFormat, Settings};
+use crate::domain::PublisherId;
+use crate::service::{accounts, demo, gc};
+use crate::store;
+
+/// shulian (数联): a node of the Internet of Data.
+#[derive(Parser)]
+#[command(name = "shulian", version, about)]
+pub struct Cli {
+    /// Configuration file [default: ./shulian.toml when it exists].
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node.
+    Serve {
+        #[command(flatten)]
+        settings: Settings,
+        /// Publish the demo catalog (CATALOG_DIR) on start; unchanged datasets are left as they are.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Print every setting with its value and default, as TOML.
+    PrintConfig {
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Administer the node's database directly.
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+    /// Delete blobs no version references (idempotent).
+    Gc {
+        #[command(flatten)]
+        settings: Settings,
+        /// Leave objects younger than this alone (e.g. 30m, 1h, 2d).
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        grace: Duration,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish a Data Package folder as the next version of its dataset.
+    Publish {
+        /// Folder holding datapackage.json and the files it lists.
+        dir: PathBuf,
+        /// The node's base URL.
+        #[arg(long, env = "SHULIAN_NODE")]
+        node: String,
+        /// A publisher token from `shulian admin add-publisher`.
+        #[arg(long, env = "SHULIAN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a version of an open dataset, resuming and verifying every file.
+    Get {
+        /// DATASET or DATASET@VERSION.
+        target: String,
+        /// The node's base URL.
+        #[arg(long, env = "SHULIAN_NODE")]
+        node: String,
+        /// Where to put the files [default: ./DATASET].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a publisher; its token is the last line printed.
+    AddPublisher {
+        /// Display name, e.g. 北京市交通委员会.
+        name: String,
+        /// Publisher id [default: derived from NAME, or random when NAME is not Latin].
+        #[arg(long)]
+        id: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the parsed command; the exit code says whether it succeeded.
+pub async fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let config_file = cli.config.as_deref();
+    match cli.command {
+        Command::Serve { settings, demo } => {
+            let config = Config::load(settings, config_file)?;
+            init_logging(config.log_format, "info");
+            serve(&config, demo).await
+        }
+        Command::PrintConfig { settings } => {
+            print!("{}", Config::load(settings, config_file)?.annotated_toml());
+            Ok(())
+        }
+        Command::Admin {
+            action:
+                AdminCommand::AddPublisher {
+                    name,
+                    id,
+                    settings,
+                    json,
+                },
+        } => {
+            init_logging(LogFormat::Text, "warn");
+            let config = Config::load(settings, config_file)?;
+            let store = store::connect(&config.database_url).await?;
+            let id = match id {
+                Some(id) => id.parse()?,
+                None => id_from_name(&name),
+            };
+            let (publisher, token) = accounts::add_publisher(store.as_ref(), id, &name).await?;
+            #[derive(Serialize)]
+            struct Created<'a> {
+                id: &'a str,
+                name: &'a str,
+                token: &'a str,
+            }
+            let created = Created {
+                id: publisher.id.as_str(),
+                name: &publisher.name,
+                token: &token,
+            };
+            print_result(json, &created, || {
+                format!(
+                    "created publisher {} ({})\ntoken (shown once, keep it secret):\n{token}",
+                    publisher.id, publisher.name
+                )
+            })
+        }
+        Command::Gc { settings, grace, json } => {
+            init_logging(LogFormat::Text, "warn");
+            let config = Config::load(settings, config_file)?;
+            let store = store::connect(&config.database_url).await?;
+            let blobs = BlobStore::open(&config.blob_url)?;
+            let report = gc::collect_garbage(store.as_ref(), &blobs, grace).await?;
+            print_result(json, &report, || {
+                format!(
+                    "removed {} unreferenced blobs and {} abandoned uploads; kept {} blobs",
+                    report.removed_blobs, report.removed_staging, report.kept_blobs
+                )
+            })
+        }
+        Command::Publish { dir, node, token, json } => {
+            init_logging(LogFormat::Text, "warn");
+            let client = NodeClient::new(&node, Some(token))?;
+            let report = publish::publish_folder(&client, &dir, !json).await?;
+            print_result(json, &report, || {
+                let verb = if report.created { "published" } else { "unchanged:" };
+                format!(
+                    "{verb} {} version {} ({} files uploaded, {} already on the node)",
+                    report.dataset, report.version, report.uploaded_files, report.skipped_files
+                )
+            })
+        }
+        Command::Get {
+            target,
+            node,
+            out,
+            json,
+        } => {
+            init_logging(LogFormat::Text, "warn");
+            let (dataset, version) = get::parse_target(&target)?;
+            let out = out.unwrap_or_else(|| PathBuf::from(dataset.as_str()));
+            let client = NodeClient::new(&node, None)?;
+            let report = get::get_version(&client, &dataset, version, &out, !json).await?;
+            print_result(json, &report, || {
+                let lines: Vec<String> = report
+                    .files
+                    .iter()
+                    .map(|file| format!("{}  {}", file.sha256, report.out.join(&file.name).display()))
+                    .collect();
+                format!(
+                    "{}\nverified {} files of {} version {}",
+                    lines.join("\n"),
+                    report.files.len(),
+                    report.dataset,
+                    report.version
+                )
+            })
+        }
+    }
+}
+
+async fn serve(config: &Config, load_demo: bool) -> anyhow::Result<()> {
+    let app = App::build(config).await?;
+    if load_demo {
+        let count = demo::load_demo_catalog(app.context(), &config.catalog_dir).await?;
+        tracing::info!(datasets = count, dir = %config.catalog_dir.display(), "demo catalog loaded");
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        node = %app.context().node.key.public().did(),
+        database = %config.redacted_database_url(),
+        blobs = %config.blob_url,
+        "shulian node serving"
+    );
+    app.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+fn print_result<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", human());
+    }
+    Ok(())
+}
+
+fn init_logging(format: LogFormat, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// A publisher id from a display name: its Latin letters and digits, else a random id.
+fn id_from_name(name: &str) -> PublisherId {
+    let slug: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    slug.parse().unwrap_or_else(|_| {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        format!("pub-{}", &random[..8])
+            .parse()
+            .unwrap_or_else(|_| unreachable!("a hex suffix is a valid id"))
+    })
+}
+
+/// Parses `90s`, `30m`, `1h`, `2d` (a bare number is seconds).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30m or 1h"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        "d" => value * 86400,
+        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_ids_parse() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("h").is_err());
+        assert_eq!(id_from_name("Beijing Transport 委员会").as_str(), "beijing-transport");
+        assert!(id_from_name("北京市交通委").as_str().starts_with("pub-"));
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,118 @@
+//! Clients of a node's HTTP API, as the `publish` and `get` commands use them.
+//!
+//! Failures carry the node's problem+json `type` and `detail`, so a person
+//! or script sees why the node refused.
+
+pub mod get;
+pub mod publish;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::de::DeserializeOwned;
+
+/// A node's API, reached over HTTP.
+#[derive(Clone)]
+pub struct NodeClient {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl NodeClient {
+    /// A client of the node at `base` (e.g. `http://127.0.0.1:8080`), with an optional bearer token.
+    pub fn new(base: &str, token: Option<String>) -> anyhow::Result<Self> {
+        url::Url::parse(base).with_context(|| format!("node URL {base:?}"))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    /// The absolute URL of an API path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with the bearer token attached when there is one.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let builder = self.http.request(method, self.url(path));
+        match &self.token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    /// GETs a JSON document.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let response = self.request(reqwest::Method::GET, path).send().await?;
+        Ok(expect_success(response).await?.json().await?)
+    }
+}
+
+/// Passes a successful response through; turns a failure into an error naming the node's problem.
+pub async fn expect_success(response: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let url = response.url().path().to_owned();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    let kind = body["type"]
+        .as_str()
+        .unwrap_or("unknown")
+        .trim_start_matches("urn:shulian:problem:");
+    let detail = body["detail"].as_str().unwrap_or("no detail");
+    anyhow::bail!("{url}: {status} {kind}: {detail}")
+}
+
+/// A progress bar for `total` bytes, hidden when not wanted.
+pub fn byte_progress(
+    bars: &indicatif::MultiProgress,
+    total: u64,
+    label: &str,
+    visible: bool,
+) -> indicatif::ProgressBar {
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = bars.add(indicatif::ProgressBar::new(total));
+    let style =
+        indicatif::ProgressStyle::with_template("{msg:24!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(label.to_owned());
+    bar
+}
+
+/// SHA-256 of a local file, read in large blocks off the async threads.
+pub async fn hash_file(
+    path: &std::path::Path,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<crate::domain::Sha256Digest> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let path = path.to_owned();
+    let bar = bar.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::File::open(&path).with_context(|| format!("{}", path.display()))?;
+        let mut hasher = sha2::Sha256::new();
+        let mut buffer = vec![0u8; 1024 * 1024];
+        loop {
+            let read = file.read(&mut buffer)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+            bar.inc(read as u64);
+        }
+        Ok(crate::domain::Sha256Digest::from_bytes(hasher.finalize().into()))
+    })
+    .await?
+}

@@ -1,0 +1,299 @@
+//! The node's configuration: defaults < `shulian.toml` < `SHULIAN_*` environment < flags.
+//!
+//! Loaded once at start-up into [`Config`]; nothing else reads the
+//! environment. Secrets (a database password) are redacted wherever the
+//! configuration is printed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Settings a config file may hold; every one is optional there.
+#[derive(Debug, Default, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SHULIAN_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the embedded database, blobs and node key [default: ./data].
+    #[arg(long, env = "SHULIAN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL, sqlite://… or postgres://… [default: sqlite://DATA_DIR/shulian.db].
+    #[arg(long, env = "SHULIAN_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Blob store URL, file://…, s3://… or memory:// [default: file://DATA_DIR/blobs].
+    #[arg(long, env = "SHULIAN_BLOB_URL")]
+    pub blob_url: Option<String>,
+    /// Base URL clients reach this node at [default: http://LISTEN].
+    #[arg(long, env = "SHULIAN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The node's display name [default: shulian node].
+    #[arg(long, env = "SHULIAN_NODE_NAME")]
+    pub node_name: Option<String>,
+    /// The node's Ed25519 key file, created on first start [default: DATA_DIR/node-key.json].
+    #[arg(long, env = "SHULIAN_NODE_KEY_FILE")]
+    pub node_key_file: Option<PathBuf>,
+    /// Largest accepted upload, in bytes [default: 17179869184 (16 GiB)].
+    #[arg(long, env = "SHULIAN_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<u64>,
+    /// Time limit for API requests other than uploads and downloads, in seconds [default: 30].
+    #[arg(long, env = "SHULIAN_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Log format, text or json [default: text].
+    #[arg(long, env = "SHULIAN_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Directory of the demo catalog loaded by `serve --demo` [default: ./catalog].
+    #[arg(long, env = "SHULIAN_CATALOG_DIR")]
+    pub catalog_dir: Option<PathBuf>,
+}
+
+/// How request logs are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The resolved configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory for embedded state.
+    pub data_dir: PathBuf,
+    /// Database URL (may hold a password: print with [`Config::redacted_database_url`]).
+    pub database_url: String,
+    /// Blob store URL.
+    pub blob_url: String,
+    /// Base URL clients reach this node at, without a trailing slash.
+    pub public_url: String,
+    /// The node's display name.
+    pub node_name: String,
+    /// The node key file.
+    pub node_key_file: PathBuf,
+    /// Largest accepted upload in bytes.
+    pub max_upload_bytes: u64,
+    /// Time limit for API requests other than transfers, in seconds.
+    pub request_timeout_secs: u64,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Demo catalog directory.
+    pub catalog_dir: PathBuf,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.redacted_database_url())
+            .field("blob_url", &self.blob_url)
+            .field("public_url", &self.public_url)
+            .field("node_name", &self.node_name)
+            .field("node_key_file", &self.node_key_file)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("log_format", &self.log_format)
+            .field("catalog_dir", &self.catalog_dir)
+            .finish()
+    }
+}
+
+/// The default upload limit: 16 GiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+
+impl Config {
+    /// Resolves settings: `flags` (which clap already merged with the environment) over `file` over defaults.
+    pub fn resolve(flags: Settings, file: Settings) -> anyhow::Result<Self> {
+        let listen = flags
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let data_dir = flags
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = flags
+            .database_url
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("shulian.db").display()));
+        let blob_url = match flags.blob_url.or(file.blob_url) {
+            Some(url) => url,
+            None => file_url(&data_dir.join("blobs"))?,
+        };
+        let public_url = flags
+            .public_url
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        url::Url::parse(&public_url).map_err(|error| anyhow::anyhow!("public_url {public_url:?}: {error}"))?;
+        Ok(Self {
+            listen,
+            node_key_file: flags
+                .node_key_file
+                .or(file.node_key_file)
+                .unwrap_or_else(|| data_dir.join("node-key.json")),
+            data_dir,
+            database_url,
+            blob_url,
+            public_url,
+            node_name: flags
+                .node_name
+                .or(file.node_name)
+                .unwrap_or_else(|| "shulian node".into()),
+            max_upload_bytes: flags
+                .max_upload_bytes
+                .or(file.max_upload_bytes)
+                .unwrap_or(DEFAULT_MAX_UPLOAD_BYTES),
+            request_timeout_secs: flags.request_timeout_secs.or(file.request_timeout_secs).unwrap_or(30),
+            log_format: flags.log_format.or(file.log_format).unwrap_or_default(),
+            catalog_dir: flags
+                .catalog_dir
+                .or(file.catalog_dir)
+                .unwrap_or_else(|| PathBuf::from("./catalog")),
+        })
+    }
+
+    /// Loads `path` (or `./shulian.toml` when it exists) and resolves it under `flags`.
+    pub fn load(flags: Settings, path: Option<&Path>) -> anyhow::Result<Self> {
+        let default_path = Path::new("shulian.toml");
+        let path = path.or_else(|| default_path.exists().then_some(default_path));
+        let file = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|error| anyhow::anyhow!("config file {}: {error}", path.display()))?;
+                toml::from_str(&text).map_err(|error| anyhow::anyhow!("config file {}: {error}", path.display()))?
+            }
+            None => Settings::default(),
+        };
+        Self::resolve(flags, file)
+    }
+
+    /// The database URL with any password replaced by `***`.
+    pub fn redacted_database_url(&self) -> String {
+        match url::Url::parse(&self.database_url) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                let _ = parsed.set_password(Some("***"));
+                parsed.to_string()
+            }
+            _ => self.database_url.clone(),
+        }
+    }
+
+    /// Every setting as annotated TOML, as `shulian print-config` shows it.
+    pub fn annotated_toml(&self) -> String {
+        let quote = |text: &str| toml_string(text);
+        let log_format = match self.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        let lines = [
+            (
+                "address to listen on (default 127.0.0.1:8080)",
+                format!("listen = {}", quote(&self.listen.to_string())),
+            ),
+            (
+                "directory for the embedded database, blobs and key (default ./data)",
+                format!("data_dir = {}", quote(&self.data_dir.display().to_string())),
+            ),
+            (
+                "sqlite://… or postgres://… (default sqlite://DATA_DIR/shulian.db); password redacted",
+                format!("database_url = {}", quote(&self.redacted_database_url())),
+            ),
+            (
+                "file://…, s3://… or memory:// (default file://DATA_DIR/blobs); S3 settings from AWS_* variables",
+                format!("blob_url = {}", quote(&self.blob_url)),
+            ),
+            (
+                "base URL clients reach this node at (default http://LISTEN)",
+                format!("public_url = {}", quote(&self.public_url)),
+            ),
+            (
+                "display name (default \"shulian node\")",
+                format!("node_name = {}", quote(&self.node_name)),
+            ),
+            (
+                "Ed25519 key file, created on first start (default DATA_DIR/node-key.json)",
+                format!("node_key_file = {}", quote(&self.node_key_file.display().to_string())),
+            ),
+            (
+                "largest accepted upload in bytes (default 17179869184 = 16 GiB)",
+                format!("max_upload_bytes = {}", self.max_upload_bytes),
+            ),
+            (
+                "time limit of API requests other than transfers, seconds (default 30)",
+                format!("request_timeout_secs = {}", self.request_timeout_secs),
+            ),
+            (
+                "text or json (default text)",
+                format!("log_format = {}", quote(log_format)),
+            ),
+            (
+                "demo catalog loaded by `serve --demo` (default ./catalog)",
+                format!("catalog_dir = {}", quote(&self.catalog_dir.display().to_string())),
+            ),
+        ];
+        let mut out =
+            String::from("# shulian configuration: defaults < shulian.toml < SHULIAN_<NAME> environment < --flags\n");
+        for (comment, line) in lines {
+            out.push_str(&format!("\n# {comment}\n{line}\n"));
+        }
+        out
+    }
+}
+
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+fn file_url(path: &Path) -> anyhow::Result<String> {
+    let absolute = std::path::absolute(path)?;
+    url::Url::from_file_path(&absolute)
+        .map(String::from)
+        .map_err(|()| anyhow::anyhow!("cannot express {} as a file URL", absolute.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_which_beats_defaults() {
+        let file: Settings = toml::from_str("node_name = \"文件\"\nmax_upload_bytes = 10\n").expect("toml");
+        let flags = Settings {
+            node_name: Some("flag".into()),
+            ..Settings::default()
+        };
+        let config = Config::resolve(flags, file).expect("config");
+        assert_eq!(config.node_name, "flag");
+        assert_eq!(config.max_upload_bytes, 10);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert!(config.database_url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn passwords_never_print() {
+        let flags = Settings {
+            database_url: Some("postgres://app:s3cret@db/shulian".into()),
+            ..Settings::default()
+        };
+        let config = Config::resolve(flags, Settings::default()).expect("config");
+        assert!(!config.annotated_toml().contains("s3cret"));
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let reparsed: Settings = toml::from_str(&config.annotated_toml()).expect("print-config output is valid TOML");
+        assert_eq!(reparsed.node_name.as_deref(), Some("shulian node"));
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        assert!(toml::from_str::<Settings>("lisen = \"x\"").is_err());
+    }
+}

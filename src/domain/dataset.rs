@@ -1,0 +1,340 @@
+//! Datasets, their metadata and the files of a version.
+//!
+//! Metadata is validated once, when it is parsed; everything downstream
+//! (manifests, catalog listings, downloads) may rely on its limits.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::digest::Sha256Digest;
+use super::ids::FileName;
+
+/// Who may download a dataset's files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessClass {
+    /// Anyone, anonymously, for free.
+    Open,
+    /// Only a buyer holding an order for it.
+    Licensed,
+}
+
+impl AccessClass {
+    /// The lowercase name used in URLs, the database and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Licensed => "licensed",
+        }
+    }
+}
+
+impl FromStr for AccessClass {
+    type Err = MetadataError;
+
+    fn from_str(text: &str) -> Result<Self, MetadataError> {
+        match text {
+            "open" => Ok(Self::Open),
+            "licensed" => Ok(Self::Licensed),
+            _ => Err(MetadataError::new("access", "must be \"open\" or \"licensed\"")),
+        }
+    }
+}
+
+impl fmt::Display for AccessClass {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// A metadata field broke a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {rule}")]
+pub struct MetadataError {
+    /// The field's JSON name.
+    pub field: &'static str,
+    /// The rule it broke.
+    pub rule: &'static str,
+}
+
+impl MetadataError {
+    fn new(field: &'static str, rule: &'static str) -> Self {
+        Self { field, rule }
+    }
+}
+
+/// Text in Simplified Chinese and/or English; at least one is present.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LocalizedText {
+    /// Simplified Chinese.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zh: Option<String>,
+    /// English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub en: Option<String>,
+}
+
+impl LocalizedText {
+    /// Text in the preferred language, falling back to the other one.
+    pub fn preferred(&self, english_first: bool) -> &str {
+        let (first, second) = if english_first {
+            (&self.en, &self.zh)
+        } else {
+            (&self.zh, &self.en)
+        };
+        first.as_deref().or(second.as_deref()).unwrap_or_default()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.zh.is_none() && self.en.is_none()
+    }
+
+    /// Trims both texts, drops empty ones and enforces a length limit.
+    fn normalized(self, field: &'static str, max_chars: usize, rule: &'static str) -> Result<Self, MetadataError> {
+        let clean = |text: Option<String>| -> Result<Option<String>, MetadataError> {
+            match text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
+                Some(text) if text.chars().count() > max_chars => Err(MetadataError::new(field, rule)),
+                other => Ok(other),
+            }
+        };
+        Ok(Self {
+            zh: clean(self.zh)?,
+            en: clean(self.en)?,
+        })
+    }
+}
+
+/// The licence a dataset is published under.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct License {
+    /// An SPDX identifier (`CC-BY-4.0`) or the publisher's own licence name.
+    pub id: String,
+    /// A human-readable title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Where the licence text can be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// A version's descriptive metadata, validated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "MetadataInput")]
+pub struct DatasetMetadata {
+    /// The title, in Chinese and/or English.
+    pub title: LocalizedText,
+    /// The description, in Chinese and/or English; may be empty.
+    pub description: LocalizedText,
+    /// Keywords, trimmed and de-duplicated, in the publisher's order.
+    pub keywords: Vec<String>,
+    /// The licence.
+    pub license: License,
+    /// Open or licensed.
+    pub access: AccessClass,
+}
+
+/// Metadata as submitted, before validation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetadataInput {
+    title: LocalizedText,
+    #[serde(default)]
+    description: LocalizedText,
+    #[serde(default)]
+    keywords: Vec<String>,
+    license: License,
+    access: AccessClass,
+}
+
+/// Limits on metadata sizes, so a catalog page stays small.
+const MAX_TITLE_CHARS: usize = 200;
+const MAX_DESCRIPTION_CHARS: usize = 20_000;
+const MAX_KEYWORDS: usize = 32;
+const MAX_KEYWORD_CHARS: usize = 50;
+const MAX_LICENSE_CHARS: usize = 200;
+
+impl TryFrom<MetadataInput> for DatasetMetadata {
+    type Error = MetadataError;
+
+    fn try_from(input: MetadataInput) -> Result<Self, MetadataError> {
+        let title = input
+            .title
+            .normalized("title", MAX_TITLE_CHARS, "at most 200 characters per language")?;
+        if title.is_empty() {
+            return Err(MetadataError::new("title", "give a title in zh, en or both"));
+        }
+        let description = input.description.normalized(
+            "description",
+            MAX_DESCRIPTION_CHARS,
+            "at most 20000 characters per language",
+        )?;
+        let mut keywords: Vec<String> = Vec::new();
+        for keyword in input.keywords {
+            let keyword = keyword.trim().to_owned();
+            if keyword.is_empty()
+                || keyword.chars().count() > MAX_KEYWORD_CHARS
+                || keyword.chars().any(char::is_control)
+            {
+                return Err(MetadataError::new(
+                    "keywords",
+                    "each keyword has 1 to 50 printable characters",
+                ));
+            }
+            if !keywords.contains(&keyword) {
+                keywords.push(keyword);
+            }
+        }
+        if keywords.len() > MAX_KEYWORDS {
+            return Err(MetadataError::new("keywords", "at most 32 keywords"));
+        }
+        let license = input.license;
+        let license_fields = [Some(&license.id), license.title.as_ref(), license.url.as_ref()];
+        if license.id.trim().is_empty()
+            || license_fields
+                .iter()
+                .flatten()
+                .any(|f| f.chars().count() > MAX_LICENSE_CHARS)
+        {
+            return Err(MetadataError::new("license", "an id of 1 to 200 characters"));
+        }
+        Ok(Self {
+            title,
+            description,
+            keywords,
+            license,
+            access: input.access,
+        })
+    }
+}
+
+/// An IANA media type such as `text/csv`, lowercased.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "text/csv")]
+pub struct MediaType(String);
+
+impl MediaType {
+    /// The generic type for bytes of unknown format.
+    pub fn octet_stream() -> Self {
+        Self("application/octet-stream".into())
+    }
+
+    /// The media type's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A media type guessed from a file name's extension.
+    pub fn guess(name: &FileName) -> Self {
+        let extension = name
+            .base_name()
+            .rsplit_once('.')
+            .map(|(_, ext)| ext.to_ascii_lowercase())
+            .unwrap_or_default();
+        let known = match extension.as_str() {
+            "csv" => "text/csv",
+            "tsv" => "text/tab-separated-values",
+            "json" => "application/json",
+            "geojson" => "application/geo+json",
+            "ndjson" | "jsonl" => "application/x-ndjson",
+            "parquet" => "application/vnd.apache.parquet",
+            "txt" | "md" => "text/plain",
+            "xml" => "application/xml",
+            "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xls" => "application/vnd.ms-excel",
+            "zip" => "application/zip",
+            "gz" => "application/gzip",
+            "pdf" => "application/pdf",
+            "png" => "image/png",
+            "jpg" | "jpeg" => "image/jpeg",
+            _ => "application/octet-stream",
+        };
+        Self(known.into())
+    }
+}
+
+impl FromStr for MediaType {
+    type Err = MetadataError;
+
+    fn from_str(text: &str) -> Result<Self, MetadataError> {
+        let is_token = |part: &str| {
+            !part.is_empty()
+                && part.len() <= 100
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+        };
+        match text.split_once('/') {
+            Some((kind, subtype)) if is_token(kind) && is_token(subtype) => Ok(Self(text.to_ascii_lowercase())),
+            _ => Err(MetadataError::new("mediaType", "a media type such as text/csv")),
+        }
+    }
+}
+
+impl TryFrom<String> for MediaType {
+    type Error = MetadataError;
+
+    fn try_from(text: String) -> Result<Self, MetadataError> {
+        text.parse()
+    }
+}
+
+impl From<MediaType> for String {
+    fn from(media_type: MediaType) -> String {
+        media_type.0
+    }
+}
+
+/// One file of a version: what a manifest lists and a download serves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileEntry {
+    /// The file's name inside the version.
+    #[schema(value_type = String, example = "flows.csv")]
+    pub name: FileName,
+    /// Its media type.
+    pub media_type: MediaType,
+    /// Its size in bytes.
+    pub size: u64,
+    /// SHA-256 of its bytes, 64 lowercase hex digits.
+    #[schema(value_type = String)]
+    pub sha256: Sha256Digest,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn metadata_is_normalized_and_bounded() {
+        let parsed: DatasetMetadata = serde_json::from_value(json!({
+            "title": {"zh": " 交通流量 ", "en": ""},
+            "keywords": ["交通", "交通", " traffic "],
+            "license": {"id": "CC-BY-4.0"},
+            "access": "open"
+        }))
+        .expect("valid metadata");
+        assert_eq!(parsed.title.zh.as_deref(), Some("交通流量"));
+        assert_eq!(parsed.title.en, None);
+        assert_eq!(parsed.keywords, vec!["交通", "traffic"]);
+
+        let no_title = json!({"title": {"en": "  "}, "license": {"id": "x"}, "access": "open"});
+        assert!(serde_json::from_value::<DatasetMetadata>(no_title).is_err());
+        let long_title = json!({"title": {"zh": "数".repeat(201)}, "license": {"id": "x"}, "access": "open"});
+        assert!(serde_json::from_value::<DatasetMetadata>(long_title).is_err());
+        let bad_access = json!({"title": {"zh": "a"}, "license": {"id": "x"}, "access": "secret"});
+        assert!(serde_json::from_value::<DatasetMetadata>(bad_access).is_err());
+    }
+
+    #[test]
+    fn media_types_are_checked_and_guessed() {
+        assert!("text/csv".parse::<MediaType>().is_ok());
+        assert!("text".parse::<MediaType>().is_err());
+        assert!("text/csv\r\nX-Evil: 1".parse::<MediaType>().is_err());
+        let name: FileName = "a/B.PARQUET".parse().expect("name");
+        assert_eq!(MediaType::guess(&name).as_str(), "application/vnd.apache.parquet");
+    }
+}

@@ -1,0 +1,10 @@
+//! Pure types and rules of the data market; imports nothing from axum, sqlx or object_store.
+
+pub mod dataset;
+pub mod digest;
+pub mod ids;
+pub mod manifest;
+
+pub use dataset::{AccessClass, DatasetMetadata, FileEntry, License, LocalizedText, MediaType, MetadataError};
+pub use digest::{DigestError, Sha256Digest};
+pub use ids::{DatasetId, FileName, IdError, PublisherId, VersionNumber};

@@ -1,0 +1,71 @@
+//! Extractors that turn every malformed request into a problem+json 4xx.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::domain::PublisherId;
+use crate::error::AppError;
+use crate::service::{Context, accounts};
+
+/// `axum::Json` whose rejections are problem+json.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        axum::Json::<T>::from_request(request, state)
+            .await
+            .map(|axum::Json(value)| Self(value))
+            .map_err(|rejection| AppError::InvalidRequest(rejection.body_text()))
+    }
+}
+
+/// `axum::extract::Query` whose rejections are problem+json.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Self(value))
+            .map_err(|rejection| AppError::InvalidRequest(rejection.body_text()))
+    }
+}
+
+/// `axum::extract::Path` whose rejections (bad ids, bad UTF-8) are problem+json.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Self(value))
+            .map_err(|rejection| AppError::InvalidRequest(rejection.body_text()))
+    }
+}
+
+/// The publisher a request's `Authorization: Bearer` token authenticates.
+pub struct AuthenticatedPublisher(pub PublisherId);
+
+impl FromRequestParts<Context> for AuthenticatedPublisher {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Context) -> Result<Self, AppError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or(AppError::Unauthorized)?;
+        accounts::authenticate_publisher(ctx.store.as_ref(), token.trim())
+            .await
+            .map(Self)
+    }
+}

@@ -1,0 +1,158 @@
+//! The HTTP interface: routes, the middleware stack and the OpenAPI document.
+//!
+//! Handlers extract, call one service function and shape the response;
+//! they never touch SQL, object paths or keys.
+
+pub mod blobs;
+pub mod datasets;
+pub mod extract;
+pub mod files;
+pub mod node;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderName;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::OpenApi;
+
+use crate::domain::{IdError, VersionNumber};
+use crate::error::AppError;
+use crate::service::Context;
+
+/// Largest JSON body the API accepts; file bytes go through uploads instead.
+const MAX_JSON_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The OpenAPI description of every route.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "shulian node API", description = "Catalog, publishing and open downloads of a 数联网 node. Errors are RFC 9457 problem+json with a stable `type` per kind (`urn:shulian:problem:<kind>`)."),
+    paths(
+        node::describe, node::healthz, node::readyz,
+        datasets::list, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
+        files::download, blobs::upload, blobs::probe,
+    ),
+    modifiers(&PublisherTokenScheme),
+)]
+pub struct ApiDoc;
+
+struct PublisherTokenScheme;
+
+impl utoipa::Modify for PublisherTokenScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "publisher_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document as JSON.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+/// Builds the whole router over a service context.
+pub fn router(ctx: Context, request_timeout: Duration) -> Router {
+    let api = Router::new()
+        .route("/.well-known/shulian-node", get(node::describe))
+        .route("/readyz", get(node::readyz))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/datasets", get(datasets::list))
+        .route("/api/v1/datasets/{dataset}", get(datasets::get))
+        .route(
+            "/api/v1/datasets/{dataset}/versions",
+            axum::routing::post(datasets::publish),
+        )
+        .route(
+            "/api/v1/datasets/{dataset}/versions/{version}",
+            get(datasets::get_version),
+        )
+        .route(
+            "/api/v1/datasets/{dataset}/versions/{version}/manifest",
+            get(datasets::get_manifest),
+        )
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ));
+    // Transfers run as long as the bytes flow; their size is bounded by the upload limit instead.
+    let transfers = Router::new()
+        .route(
+            "/api/v1/datasets/{dataset}/versions/{version}/files/{*name}",
+            get(files::download),
+        )
+        .route("/api/v1/blobs/{sha256}", put(blobs::upload).head(blobs::probe))
+        .layer(DefaultBodyLimit::disable());
+    let request_id = HeaderName::from_static("x-request-id");
+    let traced = api
+        .merge(transfers)
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(CatchPanicLayer::custom(panic_response)),
+        );
+    // Probes stay out of the request log.
+    Router::new()
+        .route("/healthz", get(node::healthz))
+        .merge(traced)
+        .with_state(ctx)
+}
+
+/// The span of one request: method, route template and path, never the query (it may carry tokens).
+fn request_span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .unwrap_or("unmatched");
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!("request", method = %request.method(), route, path = request.uri().path(), request_id)
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi_json())
+}
+
+async fn no_route() -> AppError {
+    AppError::NotFound("no such endpoint".into())
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}
+
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    AppError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
+}
+
+/// Parses a version path segment: a number, or `latest` for the newest.
+fn version_ref(text: &str) -> Result<Option<VersionNumber>, IdError> {
+    match text {
+        "latest" => Ok(None),
+        number => number.parse().map(Some),
+    }
+}

@@ -1,0 +1,215 @@
+//! Reading the catalog: listings with filters and cursors, datasets, versions and manifests.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Context;
+use crate::crypto::canonical;
+use crate::domain::{AccessClass, DatasetId, DatasetMetadata, FileEntry, PublisherId, VersionNumber};
+use crate::error::AppError;
+use crate::store::{DatasetFilter, DatasetSummary, StoreError, VersionSummary};
+
+/// Page size when the client names none.
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+/// Largest page a client may ask for.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// A dataset as listings show it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetView {
+    /// Its id.
+    #[schema(value_type = String)]
+    pub id: DatasetId,
+    /// Its publisher.
+    #[schema(value_type = String)]
+    pub publisher: PublisherId,
+    /// Metadata of the newest version.
+    #[serde(flatten)]
+    pub metadata: DatasetMetadata,
+    /// The newest version.
+    #[schema(value_type = u32)]
+    pub latest_version: VersionNumber,
+    /// When the first version was published.
+    pub created_at: DateTime<Utc>,
+    /// When the newest version was published.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<DatasetSummary> for DatasetView {
+    fn from(summary: DatasetSummary) -> Self {
+        Self {
+            id: summary.id,
+            publisher: summary.publisher,
+            metadata: summary.metadata,
+            latest_version: summary.latest_version,
+            created_at: summary.created_at,
+            updated_at: summary.updated_at,
+        }
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetPage {
+    /// The datasets on this page, ordered by id.
+    pub items: Vec<DatasetView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A version in a dataset's history.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionEntry {
+    /// Its number.
+    #[schema(value_type = u32)]
+    pub version: VersionNumber,
+    /// Who may download it.
+    pub access: AccessClass,
+    /// SHA-256 of its signed manifest, `sha256:<hex>`.
+    pub manifest_digest: String,
+    /// When it was published.
+    pub published_at: DateTime<Utc>,
+}
+
+impl From<VersionSummary> for VersionEntry {
+    fn from(summary: VersionSummary) -> Self {
+        Self {
+            version: summary.version,
+            access: summary.access,
+            manifest_digest: summary.manifest_digest.prefixed(),
+            published_at: summary.published_at,
+        }
+    }
+}
+
+/// A dataset with its version history.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetDetail {
+    /// The dataset.
+    #[serde(flatten)]
+    pub dataset: DatasetView,
+    /// Its versions, newest first.
+    pub versions: Vec<VersionEntry>,
+}
+
+/// A version with its files and signed manifest.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionDetail {
+    /// The dataset.
+    #[schema(value_type = String)]
+    pub dataset: DatasetId,
+    /// The version.
+    #[serde(flatten)]
+    pub entry: VersionEntry,
+    /// Its files, ordered by name.
+    pub files: Vec<FileEntry>,
+    /// The node-signed manifest (eddsa-jcs-2022).
+    #[schema(value_type = Object)]
+    pub manifest: serde_json::Value,
+}
+
+/// Which datasets to list and where to resume.
+#[derive(Debug, Default)]
+pub struct ListQuery {
+    /// Filters.
+    pub filter: DatasetFilter,
+    /// A `nextCursor` from the previous page.
+    pub cursor: Option<String>,
+    /// Page size.
+    pub limit: Option<u32>,
+}
+
+/// Lists datasets, a page at a time, in a stable order that survives concurrent publishing.
+pub async fn list_datasets(ctx: &Context, query: ListQuery) -> Result<DatasetPage, AppError> {
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(AppError::InvalidRequest(format!("limit is 1 to {MAX_PAGE_SIZE}")));
+    }
+    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut rows = ctx
+        .store
+        .list_datasets(&query.filter, after.as_ref(), limit + 1)
+        .await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|last| URL_SAFE_NO_PAD.encode(last.id.as_str()))
+    } else {
+        None
+    };
+    Ok(DatasetPage {
+        items: rows.into_iter().map(DatasetView::from).collect(),
+        next_cursor,
+    })
+}
+
+fn decode_cursor(cursor: &str) -> Result<DatasetId, AppError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| AppError::InvalidRequest("cursor is not one this node issued".into()))
+}
+
+/// One dataset with its versions.
+pub async fn get_dataset(ctx: &Context, dataset: &DatasetId) -> Result<DatasetDetail, AppError> {
+    let (summary, versions) = ctx
+        .store
+        .get_dataset(dataset)
+        .await
+        .map_err(|e| not_found(e, dataset))?;
+    Ok(DatasetDetail {
+        dataset: summary.into(),
+        versions: versions.into_iter().map(VersionEntry::from).collect(),
+    })
+}
+
+/// One version (the newest when `version` is `None`) with files and manifest.
+pub async fn get_version(
+    ctx: &Context,
+    dataset: &DatasetId,
+    version: Option<VersionNumber>,
+) -> Result<VersionDetail, AppError> {
+    let record = ctx
+        .store
+        .get_version(dataset, version)
+        .await
+        .map_err(|e| not_found(e, dataset))?;
+    let manifest = canonical::parse_strict(record.manifest.as_bytes()).map_err(anyhow::Error::from)?;
+    Ok(VersionDetail {
+        dataset: dataset.clone(),
+        entry: record.summary.into(),
+        files: record.files,
+        manifest,
+    })
+}
+
+/// Turns a store miss into a 404 that names what was missing.
+pub(super) fn not_found(error: StoreError, dataset: &DatasetId) -> AppError {
+    match error {
+        StoreError::NotFound => AppError::NotFound(format!("no dataset {dataset}, or not that version or file")),
+        other => other.into(),
+    }
+}
+
+/// A version's signed manifest, as the exact text that was signed.
+pub async fn get_manifest(
+    ctx: &Context,
+    dataset: &DatasetId,
+    version: Option<VersionNumber>,
+) -> Result<String, AppError> {
+    let record = ctx
+        .store
+        .get_version(dataset, version)
+        .await
+        .map_err(|e| not_found(e, dataset))?;
+    Ok(record.manifest)
+}

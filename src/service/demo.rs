@@ -1,0 +1,64 @@
+//! Loading the demo catalog (`catalog/`) so a fresh node's market is not empty.
+//!
+//! Loading is idempotent: an unchanged package re-publishes as a no-op, so
+//! `serve --demo` may run on every start.
+
+use std::path::Path;
+
+use chrono::Utc;
+
+use super::Context;
+use super::accounts;
+use super::publish::{PublishRequest, publish_version};
+use crate::datapackage::{DESCRIPTOR, read_package};
+use crate::domain::{FileEntry, PublisherId};
+use crate::error::AppError;
+
+/// The publisher that owns demo datasets.
+pub const DEMO_PUBLISHER: &str = "demo";
+
+/// Publishes every package folder under `catalog_dir`; returns how many were read.
+pub async fn load_demo_catalog(ctx: &Context, catalog_dir: &Path) -> anyhow::Result<usize> {
+    let publisher: PublisherId = DEMO_PUBLISHER.parse()?;
+    match accounts::add_publisher(ctx.store.as_ref(), publisher.clone(), "示例数据 Demo Data").await {
+        Ok(_) | Err(AppError::Conflict(_)) => {}
+        Err(error) => return Err(anyhow::anyhow!("creating the demo publisher: {error}")),
+    }
+    let mut folders: Vec<_> = std::fs::read_dir(catalog_dir)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.join(DESCRIPTOR).is_file())
+        .collect();
+    folders.sort();
+    for folder in &folders {
+        let package = read_package(folder)?;
+        let mut files = Vec::with_capacity(package.resources.len());
+        for resource in &package.resources {
+            let file = tokio::fs::File::open(&resource.path).await?;
+            let stored = ctx
+                .blobs
+                .put_stream(
+                    tokio_util::io::ReaderStream::new(file),
+                    resource.declared_sha256,
+                    ctx.max_upload_bytes,
+                )
+                .await?;
+            ctx.store.record_blob(&stored.digest, stored.size, Utc::now()).await?;
+            files.push(FileEntry {
+                name: resource.name.clone(),
+                media_type: resource.media_type.clone(),
+                size: stored.size,
+                sha256: stored.digest,
+            });
+        }
+        let request = PublishRequest {
+            metadata: package.metadata,
+            files,
+        };
+        let outcome = publish_version(ctx, &publisher, &package.dataset, request)
+            .await
+            .map_err(|error| anyhow::anyhow!("publishing demo dataset {}: {error}", package.dataset))?;
+        tracing::info!(dataset = %outcome.dataset, version = outcome.version.get(), created = outcome.created, "demo dataset loaded");
+    }
+    Ok(folders.len())
+}

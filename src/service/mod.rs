@@ -1,0 +1,42 @@
+//! Use cases of the node: what the HTTP layer, the CLI and the demo loader call.
+//!
+//! Services speak domain types and [`AppError`](crate::error::AppError); they
+//! reach storage only through [`Store`] and [`BlobStore`].
+
+pub mod accounts;
+pub mod catalog;
+pub mod demo;
+pub mod download;
+pub mod gc;
+pub mod publish;
+pub mod uploads;
+
+use std::sync::Arc;
+
+use crate::blobs::BlobStore;
+use crate::crypto::KeyPair;
+use crate::store::Store;
+
+/// The node's identity: its key and how it presents itself.
+#[derive(Debug)]
+pub struct NodeIdentity {
+    /// The key that signs manifests (and, later, agreements, receipts and checkpoints).
+    pub key: KeyPair,
+    /// Display name.
+    pub name: String,
+    /// Base URL clients reach the node at, without a trailing slash.
+    pub public_url: String,
+}
+
+/// Everything a use case may touch; cheap to clone.
+#[derive(Clone)]
+pub struct Context {
+    /// Catalog metadata.
+    pub store: Arc<dyn Store>,
+    /// File bytes.
+    pub blobs: BlobStore,
+    /// Who this node is.
+    pub node: Arc<NodeIdentity>,
+    /// Largest accepted upload in bytes.
+    pub max_upload_bytes: u64,
+}

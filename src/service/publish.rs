@@ -1,0 +1,144 @@
+//! Publishing a version: check the files, sign the manifest, commit.
+//!
+//! Order of a publish: blobs are already durable (uploaded and recorded), the
+//! manifest is signed, then rows are committed in one transaction. An
+//! unchanged re-publish returns the existing version instead of a new one.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::Context;
+use crate::crypto::{canonical, document_digest, sign_document};
+use crate::domain::manifest::{ManifestFacts, content_document};
+use crate::domain::{DatasetId, DatasetMetadata, FileEntry, PublisherId, Sha256Digest, VersionNumber};
+use crate::error::AppError;
+use crate::store::{NewVersion, StoreError};
+
+/// Most files one version may hold.
+pub const MAX_FILES_PER_VERSION: usize = 10_000;
+
+/// What a publisher submits to publish a version.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// The version's metadata.
+    pub metadata: DatasetMetadata,
+    /// The version's files, each uploaded beforehand with `PUT /api/v1/blobs/{sha256}`.
+    pub files: Vec<FileEntry>,
+}
+
+/// The result of a publish.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishOutcome {
+    /// The dataset.
+    #[schema(value_type = String)]
+    pub dataset: DatasetId,
+    /// The version now current.
+    #[schema(value_type = u32)]
+    pub version: VersionNumber,
+    /// False when the submission equalled the newest version, which is returned instead.
+    pub created: bool,
+}
+
+/// Publishes `request` as the next version of `dataset` on behalf of `publisher`.
+pub async fn publish_version(
+    ctx: &Context,
+    publisher: &PublisherId,
+    dataset: &DatasetId,
+    request: PublishRequest,
+) -> Result<PublishOutcome, AppError> {
+    let PublishRequest { metadata, mut files } = request;
+    check_files(ctx, &mut files).await?;
+    let content =
+        Sha256Digest::from_bytes(document_digest(&content_document(&metadata, &files)).map_err(anyhow::Error::from)?);
+    let head = ctx.store.dataset_head(dataset).await?;
+    let version = match &head {
+        Some(head) if head.publisher != *publisher => {
+            return Err(AppError::Forbidden(format!(
+                "dataset {dataset} belongs to another publisher"
+            )));
+        }
+        Some(head) if head.latest_content == content => {
+            return Ok(PublishOutcome {
+                dataset: dataset.clone(),
+                version: head.latest,
+                created: false,
+            });
+        }
+        Some(head) => head
+            .latest
+            .next()
+            .ok_or_else(|| AppError::Conflict("the dataset has no version numbers left".into()))?,
+        None => VersionNumber::FIRST,
+    };
+    let published_at = Utc::now();
+    let node_did = ctx.node.key.public().did();
+    let facts = ManifestFacts {
+        node: node_did.as_str(),
+        dataset,
+        publisher,
+        version,
+        metadata: &metadata,
+        files: &files,
+        published_at,
+    };
+    let signed = sign_document(facts.document(), &ctx.node.key, published_at).map_err(anyhow::Error::from)?;
+    let manifest = canonical::canonicalize(&signed).map_err(anyhow::Error::from)?;
+    let manifest_digest = Sha256Digest::from_bytes(document_digest(&signed).map_err(anyhow::Error::from)?);
+    let new_version = NewVersion {
+        dataset: dataset.clone(),
+        publisher: publisher.clone(),
+        version,
+        metadata,
+        content,
+        manifest,
+        manifest_digest,
+        files,
+        published_at,
+    };
+    match ctx.store.publish_version(&new_version).await {
+        Err(StoreError::Conflict(_)) => Err(AppError::Conflict(format!(
+            "dataset {dataset} changed while this version was being published; publish again"
+        ))),
+        other => other.map_err(AppError::from),
+    }?;
+    tracing::info!(dataset = %dataset, version = version.get(), publisher = %publisher, "version published");
+    Ok(PublishOutcome {
+        dataset: dataset.clone(),
+        version,
+        created: true,
+    })
+}
+
+/// Sorts the files and checks each is unique, uploaded, durable and of the stated size.
+async fn check_files(ctx: &Context, files: &mut [FileEntry]) -> Result<(), AppError> {
+    if files.is_empty() || files.len() > MAX_FILES_PER_VERSION {
+        return Err(AppError::InvalidRequest(format!(
+            "a version has 1 to {MAX_FILES_PER_VERSION} files"
+        )));
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut names = HashSet::new();
+    for file in files.iter() {
+        if !names.insert(file.name.as_str()) {
+            return Err(AppError::InvalidRequest(format!("file {} is listed twice", file.name)));
+        }
+        match ctx.store.blob_size(&file.sha256).await? {
+            Some(size) if size == file.size => {}
+            Some(size) => {
+                return Err(AppError::InvalidRequest(format!(
+                    "file {} has {size} bytes, not the {} stated",
+                    file.name, file.size
+                )));
+            }
+            None => return Err(AppError::MissingBlob(file.sha256)),
+        }
+        if !ctx.blobs.contains(&file.sha256).await? {
+            return Err(AppError::MissingBlob(file.sha256));
+        }
+    }
+    Ok(())
+}

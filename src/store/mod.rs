@@ -1,0 +1,233 @@
+//! Catalog metadata persistence: one [`Store`] trait, a SQLite and a PostgreSQL implementation.
+//!
+//! Methods are sized by use case and own their transactions, so callers
+//! never see a half-applied change. Both backends share their SQL (see
+//! `sql.rs`) and differ only in connecting, migrating and how a write
+//! transaction begins.
+
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    AccessClass, DatasetId, DatasetMetadata, FileEntry, FileName, PublisherId, Sha256Digest, VersionNumber,
+};
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// What a store operation can fail with; callers act on `NotFound` and `Conflict`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The change collides with existing rows (a duplicate key, a missing referenced row).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed or held a row this build cannot read.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
+                Self::Conflict(db.message().to_owned())
+            }
+            _ => Self::Other(error.into()),
+        }
+    }
+}
+
+/// A data provider known to the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publisher {
+    /// Its id.
+    pub id: PublisherId,
+    /// Its display name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The stored half of a publisher token: its public id and the hash of its secret.
+#[derive(Clone, Debug)]
+pub struct StoredToken {
+    /// The token's public id (the part before the secret).
+    pub id: String,
+    /// The publisher it authenticates.
+    pub publisher: PublisherId,
+    /// SHA-256 of the secret; the secret itself is never stored.
+    pub secret_sha256: Sha256Digest,
+}
+
+/// What the publish use case needs to know about a dataset's current state.
+#[derive(Clone, Debug)]
+pub struct DatasetHead {
+    /// The publisher that owns the dataset.
+    pub publisher: PublisherId,
+    /// Its newest version.
+    pub latest: VersionNumber,
+    /// The content digest of the newest version, to recognise an unchanged re-publish.
+    pub latest_content: Sha256Digest,
+}
+
+/// A version ready to be committed: blobs durable, manifest signed.
+#[derive(Clone, Debug)]
+pub struct NewVersion {
+    /// The dataset; created with this version if new.
+    pub dataset: DatasetId,
+    /// The publishing publisher.
+    pub publisher: PublisherId,
+    /// The version number; it must be the dataset's next one.
+    pub version: VersionNumber,
+    /// The version's metadata.
+    pub metadata: DatasetMetadata,
+    /// Digest of metadata and files together, to recognise an unchanged re-publish.
+    pub content: Sha256Digest,
+    /// The signed manifest's exact JSON text.
+    pub manifest: String,
+    /// SHA-256 of the manifest's canonical form.
+    pub manifest_digest: Sha256Digest,
+    /// The files, each backed by a recorded blob.
+    pub files: Vec<FileEntry>,
+    /// When it was published.
+    pub published_at: DateTime<Utc>,
+}
+
+/// A dataset as the catalog lists it: the metadata of its newest version.
+#[derive(Clone, Debug)]
+pub struct DatasetSummary {
+    /// Its id.
+    pub id: DatasetId,
+    /// Its publisher.
+    pub publisher: PublisherId,
+    /// Metadata of the newest version.
+    pub metadata: DatasetMetadata,
+    /// The newest version.
+    pub latest_version: VersionNumber,
+    /// When its first version was published.
+    pub created_at: DateTime<Utc>,
+    /// When its newest version was published.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One version in a dataset's history.
+#[derive(Clone, Debug)]
+pub struct VersionSummary {
+    /// Its number.
+    pub version: VersionNumber,
+    /// Its access class.
+    pub access: AccessClass,
+    /// SHA-256 of its signed manifest.
+    pub manifest_digest: Sha256Digest,
+    /// When it was published.
+    pub published_at: DateTime<Utc>,
+}
+
+/// A published version with its signed manifest and files.
+#[derive(Clone, Debug)]
+pub struct VersionRecord {
+    /// The version's place in history.
+    pub summary: VersionSummary,
+    /// The signed manifest's exact JSON text.
+    pub manifest: String,
+    /// Its files, ordered by name.
+    pub files: Vec<FileEntry>,
+}
+
+/// One downloadable file and the access class of the version holding it.
+#[derive(Clone, Debug)]
+pub struct StoredFile {
+    /// The version that holds the file.
+    pub version: VersionNumber,
+    /// Who may download it.
+    pub access: AccessClass,
+    /// The file.
+    pub entry: FileEntry,
+}
+
+/// Filters of a catalog listing; `None` matches everything.
+#[derive(Clone, Debug, Default)]
+pub struct DatasetFilter {
+    /// Only this publisher's datasets.
+    pub publisher: Option<PublisherId>,
+    /// Only datasets of this access class.
+    pub access: Option<AccessClass>,
+    /// Only datasets carrying this keyword.
+    pub keyword: Option<String>,
+}
+
+/// The persistence the node needs, by use case. Every method is atomic.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Creates a publisher with its first token; `Conflict` if the id is taken.
+    async fn create_publisher(&self, publisher: &Publisher, token: &StoredToken) -> Result<(), StoreError>;
+
+    /// Looks a publisher token up by its public id.
+    async fn find_token(&self, token_id: &str) -> Result<Option<StoredToken>, StoreError>;
+
+    /// Records that a blob is durable in the blob store; recording it again is harmless.
+    async fn record_blob(&self, digest: &Sha256Digest, size: u64, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The size of a recorded blob, or `None` if it was never recorded.
+    async fn blob_size(&self, digest: &Sha256Digest) -> Result<Option<u64>, StoreError>;
+
+    /// Forgets a blob unless a version references it; returns whether its bytes may be deleted.
+    async fn forget_blob_if_unreferenced(&self, digest: &Sha256Digest) -> Result<bool, StoreError>;
+
+    /// The owner and newest version of a dataset, if it exists.
+    async fn dataset_head(&self, dataset: &DatasetId) -> Result<Option<DatasetHead>, StoreError>;
+
+    /// Commits a version and its files; `Conflict` if the number is taken or the dataset has another owner.
+    async fn publish_version(&self, version: &NewVersion) -> Result<(), StoreError>;
+
+    /// Lists datasets ordered by id, after `after`, at most `limit`.
+    async fn list_datasets(
+        &self,
+        filter: &DatasetFilter,
+        after: Option<&DatasetId>,
+        limit: u32,
+    ) -> Result<Vec<DatasetSummary>, StoreError>;
+
+    /// One dataset and its versions, newest first.
+    async fn get_dataset(&self, dataset: &DatasetId) -> Result<(DatasetSummary, Vec<VersionSummary>), StoreError>;
+
+    /// One version (the newest when `version` is `None`).
+    async fn get_version(
+        &self,
+        dataset: &DatasetId,
+        version: Option<VersionNumber>,
+    ) -> Result<VersionRecord, StoreError>;
+
+    /// One file of a version (the newest when `version` is `None`).
+    async fn get_file(
+        &self,
+        dataset: &DatasetId,
+        version: Option<VersionNumber>,
+        name: &FileName,
+    ) -> Result<StoredFile, StoreError>;
+}
+
+/// Opens the store a database URL names (`sqlite://…` or `postgres://…`) and migrates it.
+pub async fn connect(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+        Ok(Arc::new(PostgresStore::connect(database_url).await?))
+    } else {
+        anyhow::bail!("unsupported database URL (expected sqlite:// or postgres://)")
+    }
+}

@@ -1,0 +1,152 @@
+//! Row shapes shared by both backends and their decoding into domain types.
+//!
+//! Columns use only TEXT and BIGINT, so one `FromRow` derive serves SQLite
+//! and PostgreSQL alike; a row this build cannot decode is an internal error.
+
+use anyhow::Context as _;
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::{DatasetSummary, StoreError, StoredFile, StoredToken, VersionSummary};
+use crate::domain::{FileEntry, Sha256Digest, VersionNumber};
+
+/// Encodes a time in the fixed-width form every table uses.
+pub(super) fn encode_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn decode_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    Ok(DateTime::parse_from_rfc3339(text)
+        .with_context(|| format!("stored time {text:?}"))?
+        .with_timezone(&Utc))
+}
+
+fn decode<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse::<T>()
+        .map_err(|error| StoreError::Other(anyhow::anyhow!("stored {what} {text:?}: {error}")))
+}
+
+fn decode_size(size: i64) -> Result<u64, StoreError> {
+    u64::try_from(size).map_err(|_| StoreError::Other(anyhow::anyhow!("stored size {size} is negative")))
+}
+
+fn decode_version(version: i64) -> Result<VersionNumber, StoreError> {
+    VersionNumber::try_from(version).map_err(|error| StoreError::Other(error.into()))
+}
+
+/// `publisher_tokens` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct TokenRow {
+    id: String,
+    publisher_id: String,
+    secret_sha256: String,
+}
+
+impl TokenRow {
+    pub(super) fn decode(self) -> Result<StoredToken, StoreError> {
+        Ok(StoredToken {
+            publisher: decode("publisher id", &self.publisher_id)?,
+            secret_sha256: decode("digest", &self.secret_sha256)?,
+            id: self.id,
+        })
+    }
+}
+
+/// `datasets` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct DatasetRow {
+    id: String,
+    publisher_id: String,
+    latest_version: i64,
+    metadata: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl DatasetRow {
+    pub(super) fn decode(self) -> Result<DatasetSummary, StoreError> {
+        Ok(DatasetSummary {
+            id: decode("dataset id", &self.id)?,
+            publisher: decode("publisher id", &self.publisher_id)?,
+            metadata: serde_json::from_str(&self.metadata).context("stored metadata")?,
+            latest_version: decode_version(self.latest_version)?,
+            created_at: decode_time(&self.created_at)?,
+            updated_at: decode_time(&self.updated_at)?,
+        })
+    }
+}
+
+/// `versions` row without the manifest text.
+#[derive(sqlx::FromRow)]
+pub(super) struct VersionRow {
+    version: i64,
+    access: String,
+    manifest_sha256: String,
+    published_at: String,
+}
+
+impl VersionRow {
+    pub(super) fn decode(self) -> Result<VersionSummary, StoreError> {
+        Ok(VersionSummary {
+            version: decode_version(self.version)?,
+            access: decode("access class", &self.access)?,
+            manifest_digest: decode("digest", &self.manifest_sha256)?,
+            published_at: decode_time(&self.published_at)?,
+        })
+    }
+}
+
+/// `versions` row with its manifest text.
+#[derive(sqlx::FromRow)]
+pub(super) struct ManifestRow {
+    #[sqlx(flatten)]
+    pub(super) summary: VersionRow,
+    pub(super) manifest: String,
+}
+
+/// `version_files` row, joined with its version's access class.
+#[derive(sqlx::FromRow)]
+pub(super) struct FileRow {
+    version: i64,
+    access: String,
+    name: String,
+    media_type: String,
+    size_bytes: i64,
+    sha256: String,
+}
+
+impl FileRow {
+    pub(super) fn decode(self) -> Result<StoredFile, StoreError> {
+        Ok(StoredFile {
+            version: decode_version(self.version)?,
+            access: decode("access class", &self.access)?,
+            entry: FileEntry {
+                name: decode("file name", &self.name)?,
+                media_type: decode("media type", &self.media_type)?,
+                size: decode_size(self.size_bytes)?,
+                sha256: decode::<Sha256Digest>("digest", &self.sha256)?,
+            },
+        })
+    }
+}
+
+/// Converts a size to the signed column type; sizes above `i64::MAX` cannot exist on disk.
+pub(super) fn encode_size(size: u64) -> Result<i64, StoreError> {
+    i64::try_from(size).map_err(|_| StoreError::Conflict(format!("size {size} is too large")))
+}
+
+/// Decodes a size column.
+pub(super) fn size_from_column(size: i64) -> Result<u64, StoreError> {
+    decode_size(size)
+}
+
+/// Decodes the columns of a dataset head.
+pub(super) fn decode_head(publisher: &str, latest: i64, content: &str) -> Result<super::DatasetHead, StoreError> {
+    Ok(super::DatasetHead {
+        publisher: decode("publisher id", publisher)?,
+        latest: decode_version(latest)?,
+        latest_content: decode("digest", content)?,
+    })
+}

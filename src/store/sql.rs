@@ -1,0 +1,298 @@
+//! The SQL both backends share, written once and instantiated per backend.
+//!
+//! Every statement here uses only what SQLite and PostgreSQL agree on:
+//! `$n` parameters, TEXT and BIGINT columns, `ON CONFLICT`, `COALESCE`.
+//! A backend supplies `self.pool` and `self.begin_write()`; the macro
+//! supplies the [`Store`](super::Store) implementation on top.
+
+/// Implements [`Store`](super::Store) for a backend type with a `pool` field and a `begin_write` method.
+macro_rules! impl_store_with_shared_sql {
+    ($backend:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $backend {
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn create_publisher(&self, publisher: &Publisher, token: &StoredToken) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let created_at = encode_time(publisher.created_at);
+                sqlx::query("INSERT INTO publishers (id, name, created_at) VALUES ($1, $2, $3)")
+                    .bind(publisher.id.as_str())
+                    .bind(&publisher.name)
+                    .bind(&created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO publisher_tokens (id, publisher_id, secret_sha256, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&token.id)
+                .bind(token.publisher.as_str())
+                .bind(token.secret_sha256.to_string())
+                .bind(&created_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn find_token(&self, token_id: &str) -> Result<Option<StoredToken>, StoreError> {
+                sqlx::query_as::<_, TokenRow>("SELECT id, publisher_id, secret_sha256 FROM publisher_tokens WHERE id = $1")
+                    .bind(token_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(TokenRow::decode)
+                    .transpose()
+            }
+
+            async fn record_blob(&self, digest: &Sha256Digest, size: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO blobs (sha256, size_bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+                )
+                .bind(digest.to_string())
+                .bind(encode_size(size)?)
+                .bind(encode_time(at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn blob_size(&self, digest: &Sha256Digest) -> Result<Option<u64>, StoreError> {
+                sqlx::query_scalar::<_, i64>("SELECT size_bytes FROM blobs WHERE sha256 = $1")
+                    .bind(digest.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(size_from_column)
+                    .transpose()
+            }
+
+            async fn forget_blob_if_unreferenced(&self, digest: &Sha256Digest) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let deleted = sqlx::query(
+                    "DELETE FROM blobs WHERE sha256 = $1 \
+                     AND NOT EXISTS (SELECT 1 FROM version_files WHERE sha256 = $1)",
+                )
+                .bind(digest.to_string())
+                .execute(&mut *tx)
+                .await;
+                match deleted.map_err(StoreError::from) {
+                    // A version committed concurrently took a reference: keep the blob.
+                    Err(StoreError::Conflict(_)) => return Ok(false),
+                    Err(other) => return Err(other),
+                    Ok(_) => {}
+                }
+                let references: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM version_files WHERE sha256 = $1")
+                    .bind(digest.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(references == 0)
+            }
+
+            async fn dataset_head(&self, dataset: &DatasetId) -> Result<Option<DatasetHead>, StoreError> {
+                let row: Option<(String, i64, String)> = sqlx::query_as(
+                    "SELECT d.publisher_id, d.latest_version, v.content_sha256 FROM datasets d \
+                     JOIN versions v ON v.dataset_id = d.id AND v.version = d.latest_version WHERE d.id = $1",
+                )
+                .bind(dataset.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|(publisher, latest, content)| decode_head(&publisher, latest, &content))
+                    .transpose()
+            }
+
+            async fn publish_version(&self, new: &NewVersion) -> Result<(), StoreError> {
+                let version = i64::from(new.version.get());
+                let published_at = encode_time(new.published_at);
+                let metadata = serde_json::to_string(&new.metadata).map_err(anyhow::Error::from)?;
+                let access = new.metadata.access.as_str();
+                let mut tx = self.begin_write().await?;
+                let current: Option<(String, i64)> =
+                    sqlx::query_as("SELECT publisher_id, latest_version FROM datasets WHERE id = $1")
+                        .bind(new.dataset.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                match current {
+                    None if new.version == VersionNumber::FIRST => {
+                        sqlx::query(
+                            "INSERT INTO datasets (id, publisher_id, access, latest_version, metadata, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                        )
+                        .bind(new.dataset.as_str())
+                        .bind(new.publisher.as_str())
+                        .bind(access)
+                        .bind(version)
+                        .bind(&metadata)
+                        .bind(&published_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    Some((owner, latest)) if owner == new.publisher.as_str() && latest + 1 == version => {
+                        sqlx::query(
+                            "UPDATE datasets SET access = $2, latest_version = $3, metadata = $4, updated_at = $5 \
+                             WHERE id = $1 AND latest_version = $6",
+                        )
+                        .bind(new.dataset.as_str())
+                        .bind(access)
+                        .bind(version)
+                        .bind(&metadata)
+                        .bind(&published_at)
+                        .bind(latest)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    _ => return Err(StoreError::Conflict("the dataset changed while publishing".into())),
+                }
+                sqlx::query(
+                    "INSERT INTO versions (dataset_id, version, access, content_sha256, manifest, manifest_sha256, published_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(new.dataset.as_str())
+                .bind(version)
+                .bind(access)
+                .bind(new.content.to_string())
+                .bind(&new.manifest)
+                .bind(new.manifest_digest.to_string())
+                .bind(&published_at)
+                .execute(&mut *tx)
+                .await?;
+                for file in &new.files {
+                    sqlx::query(
+                        "INSERT INTO version_files (dataset_id, version, name, media_type, size_bytes, sha256) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(new.dataset.as_str())
+                    .bind(version)
+                    .bind(file.name.as_str())
+                    .bind(file.media_type.as_str())
+                    .bind(encode_size(file.size)?)
+                    .bind(file.sha256.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("DELETE FROM dataset_keywords WHERE dataset_id = $1")
+                    .bind(new.dataset.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                for keyword in &new.metadata.keywords {
+                    sqlx::query("INSERT INTO dataset_keywords (dataset_id, keyword) VALUES ($1, $2)")
+                        .bind(new.dataset.as_str())
+                        .bind(keyword)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_datasets(
+                &self,
+                filter: &DatasetFilter,
+                after: Option<&DatasetId>,
+                limit: u32,
+            ) -> Result<Vec<DatasetSummary>, StoreError> {
+                sqlx::query_as::<_, DatasetRow>(
+                    "SELECT d.id, d.publisher_id, d.latest_version, d.metadata, d.created_at, d.updated_at \
+                     FROM datasets d \
+                     WHERE ($1 IS NULL OR d.publisher_id = $1) \
+                       AND ($2 IS NULL OR d.access = $2) \
+                       AND ($3 IS NULL OR EXISTS (SELECT 1 FROM dataset_keywords k WHERE k.dataset_id = d.id AND k.keyword = $3)) \
+                       AND ($4 IS NULL OR d.id > $4) \
+                     ORDER BY d.id LIMIT $5",
+                )
+                .bind(filter.publisher.as_ref().map(|p| p.as_str()))
+                .bind(filter.access.map(|a| a.as_str()))
+                .bind(filter.keyword.as_deref())
+                .bind(after.map(|id| id.as_str()))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(DatasetRow::decode)
+                .collect()
+            }
+
+            async fn get_dataset(&self, dataset: &DatasetId) -> Result<(DatasetSummary, Vec<VersionSummary>), StoreError> {
+                let summary = sqlx::query_as::<_, DatasetRow>(
+                    "SELECT id, publisher_id, latest_version, metadata, created_at, updated_at FROM datasets WHERE id = $1",
+                )
+                .bind(dataset.as_str())
+                .fetch_one(&self.pool)
+                .await?
+                .decode()?;
+                let versions = sqlx::query_as::<_, VersionRow>(
+                    "SELECT version, access, manifest_sha256, published_at FROM versions \
+                     WHERE dataset_id = $1 ORDER BY version DESC",
+                )
+                .bind(dataset.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(VersionRow::decode)
+                .collect::<Result<_, _>>()?;
+                Ok((summary, versions))
+            }
+
+            async fn get_version(
+                &self,
+                dataset: &DatasetId,
+                version: Option<VersionNumber>,
+            ) -> Result<VersionRecord, StoreError> {
+                let row = sqlx::query_as::<_, ManifestRow>(
+                    "SELECT v.version, v.access, v.manifest_sha256, v.published_at, v.manifest \
+                     FROM versions v JOIN datasets d ON d.id = v.dataset_id \
+                     WHERE v.dataset_id = $1 AND v.version = COALESCE($2, d.latest_version)",
+                )
+                .bind(dataset.as_str())
+                .bind(version.map(|v| i64::from(v.get())))
+                .fetch_one(&self.pool)
+                .await?;
+                let summary = row.summary.decode()?;
+                let mut files = sqlx::query_as::<_, FileRow>(
+                    "SELECT f.version, v.access, f.name, f.media_type, f.size_bytes, f.sha256 \
+                     FROM version_files f JOIN versions v ON v.dataset_id = f.dataset_id AND v.version = f.version \
+                     WHERE f.dataset_id = $1 AND f.version = $2",
+                )
+                .bind(dataset.as_str())
+                .bind(i64::from(summary.version.get()))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|row| row.decode().map(|file| file.entry))
+                .collect::<Result<Vec<_>, _>>()?;
+                files.sort_by(|a, b| a.name.cmp(&b.name));
+                Ok(VersionRecord {
+                    summary,
+                    manifest: row.manifest,
+                    files,
+                })
+            }
+
+            async fn get_file(
+                &self,
+                dataset: &DatasetId,
+                version: Option<VersionNumber>,
+                name: &FileName,
+            ) -> Result<StoredFile, StoreError> {
+                sqlx::query_as::<_, FileRow>(
+                    "SELECT f.version, v.access, f.name, f.media_type, f.size_bytes, f.sha256 \
+                     FROM version_files f \
+                     JOIN versions v ON v.dataset_id = f.dataset_id AND v.version = f.version \
+                     JOIN datasets d ON d.id = f.dataset_id \
+                     WHERE f.dataset_id = $1 AND f.version = COALESCE($2, d.latest_version) AND f.name = $3",
+                )
+                .bind(dataset.as_str())
+                .bind(version.map(|v| i64::from(v.get())))
+                .bind(name.as_str())
+                .fetch_one(&self.pool)
+                .await?
+                .decode()
+            }
+        }
+    };
+}
+
+pub(super) use impl_store_with_shared_sql;

@@ -1,0 +1,55 @@
+//! The embedded SQLite backend: one file, WAL, durable commits.
+//!
+//! `synchronous = FULL` because what this database records (versions now;
+//! orders, agreements and receipts later) must survive a power loss. Write
+//! transactions begin `IMMEDIATE` so a reader never has to upgrade its lock
+//! mid-transaction, which SQLite answers with an unretried `SQLITE_BUSY`.
+
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, Transaction};
+
+use super::rows::{
+    DatasetRow, FileRow, ManifestRow, TokenRow, VersionRow, decode_head, encode_size, encode_time, size_from_column,
+};
+use super::sql::impl_store_with_shared_sql;
+use super::{
+    DatasetFilter, DatasetHead, DatasetSummary, NewVersion, Publisher, StoreError, StoredFile, StoredToken,
+    VersionRecord, VersionSummary,
+};
+use crate::domain::{DatasetId, FileName, Sha256Digest, VersionNumber};
+
+/// Catalog metadata in a SQLite database file.
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at a `sqlite://` URL.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(parent) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+impl_store_with_shared_sql!(SqliteStore);
