@@ -12,16 +12,15 @@
 use std::ops::Range;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ClientOptions, GetOptions, GetRange, GetResultPayload, ObjectStore, RetryConfig, WriteMultipart};
+use object_store::{ClientConfigKey, GetOptions, GetRange, GetResultPayload, ObjectStore, RetryConfig, WriteMultipart};
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
@@ -151,12 +150,12 @@ impl BlobStore {
                 local_root: None,
             }),
             "s3" | "s3a" => {
-                let client = ClientOptions::new()
-                    .with_connect_timeout(Duration::from_secs(10))
-                    .with_timeout(Duration::from_secs(300));
+                // Timeouts go in as config keys: `with_client_options` would drop the
+                // client settings (such as AWS_ALLOW_HTTP) that `from_env` read.
                 let s3 = AmazonS3Builder::from_env()
                     .with_url(url)
-                    .with_client_options(client)
+                    .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout), "10s")
+                    .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), "300s")
                     .with_retry(RetryConfig::default())
                     .build()?;
                 Ok(Self {

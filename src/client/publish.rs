@@ -96,6 +96,10 @@ async fn node_holds(client: &NodeClient, digest: &str) -> anyhow::Result<bool> {
     match response.status() {
         reqwest::StatusCode::OK => Ok(true),
         reqwest::StatusCode::NOT_FOUND => Ok(false),
+        // A HEAD answer has no problem body to explain itself.
+        reqwest::StatusCode::UNAUTHORIZED => {
+            anyhow::bail!("401 unauthorized: the node does not accept this publisher token")
+        }
         _ => expect_success(response).await.map(|_| false),
     }
 }

@@ -1,0 +1,258 @@
+//! The `shulian` binary driven as a user would: admin, publish, get, gc, print-config.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestApp, sha256_hex};
+use crate::on_both_backends;
+
+on_both_backends!(
+    admin_publish_and_get_round_trip_with_resume,
+    malformed_packages_fail_cleanly_and_change_nothing,
+    gc_command_reports_as_json,
+);
+
+struct Output {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+async fn shulian(args: &[&str]) -> Output {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_shulian"))
+        .args(args)
+        .env_remove("SHULIAN_NODE")
+        .env_remove("SHULIAN_TOKEN")
+        .output()
+        .await
+        .expect("the binary runs");
+    Output {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn json(output: &Output) -> Value {
+    assert!(output.success, "command failed: {}", output.stderr);
+    serde_json::from_str(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", output.stdout))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read").flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+    }
+}
+
+async fn add_publisher(app: &TestApp, name: &str, id: &str) -> String {
+    let output = shulian(&[
+        "admin",
+        "add-publisher",
+        name,
+        "--id",
+        id,
+        "--database-url",
+        &app.config.database_url,
+    ])
+    .await;
+    assert!(output.success, "{}", output.stderr);
+    output.stdout.lines().last().expect("token line").trim().to_owned()
+}
+
+async fn admin_publish_and_get_round_trip_with_resume(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = add_publisher(&app, "北京市交通委员会", "bjtc").await;
+    assert!(token.starts_with("shl_"));
+    let work = tempfile::tempdir().expect("tempdir");
+    let package = work.path().join("pkg");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/beijing-traffic-flow"),
+        &package,
+    );
+    let package_arg = package.to_str().expect("utf-8");
+
+    let first = json(&shulian(&["publish", package_arg, "--node", &app.url, "--token", &token, "--json"]).await);
+    assert_eq!(
+        (
+            first["version"].as_u64(),
+            first["created"].as_bool(),
+            first["uploadedFiles"].as_u64()
+        ),
+        (Some(1), Some(true), Some(1))
+    );
+    let again = json(&shulian(&["publish", package_arg, "--node", &app.url, "--token", &token, "--json"]).await);
+    assert_eq!(
+        (
+            again["version"].as_u64(),
+            again["created"].as_bool(),
+            again["skippedFiles"].as_u64()
+        ),
+        (Some(1), Some(false), Some(1))
+    );
+    let csv = package.join("hourly_flow.csv");
+    let mut changed = std::fs::read(&csv).expect("csv");
+    changed.extend_from_slice("朝阳门,2026-10-01,08,1500,25.0\n".as_bytes());
+    std::fs::write(&csv, &changed).expect("write");
+    let second = json(&shulian(&["publish", package_arg, "--node", &app.url, "--token", &token, "--json"]).await);
+    assert_eq!(
+        (second["version"].as_u64(), second["created"].as_bool()),
+        (Some(2), Some(true))
+    );
+
+    let out = work.path().join("download");
+    let out_arg = out.to_str().expect("utf-8");
+    let got = json(
+        &shulian(&[
+            "get",
+            "beijing-traffic-flow@2",
+            "--node",
+            &app.url,
+            "--out",
+            out_arg,
+            "--json",
+        ])
+        .await,
+    );
+    assert_eq!(got["version"], 2);
+    let downloaded = out.join("hourly_flow.csv");
+    assert_eq!(std::fs::read(&downloaded).expect("downloaded"), changed);
+    assert_eq!(got["files"][0]["sha256"], sha256_hex(&changed));
+
+    // An interrupted download resumes from its partial file.
+    std::fs::remove_file(&downloaded).expect("remove");
+    std::fs::write(out.join("hourly_flow.csv.part"), &changed[..40]).expect("partial");
+    let resumed = json(
+        &shulian(&[
+            "get",
+            "beijing-traffic-flow",
+            "--node",
+            &app.url,
+            "--out",
+            out_arg,
+            "--json",
+        ])
+        .await,
+    );
+    assert_eq!(resumed["files"][0]["resumedBytes"], 40);
+    assert_eq!(std::fs::read(&downloaded).expect("resumed file"), changed);
+    let present = json(
+        &shulian(&[
+            "get",
+            "beijing-traffic-flow@2",
+            "--node",
+            &app.url,
+            "--out",
+            out_arg,
+            "--json",
+        ])
+        .await,
+    );
+    assert_eq!(present["files"][0]["alreadyPresent"], true);
+
+    // A corrupt partial file is detected and never kept.
+    std::fs::remove_file(&downloaded).expect("remove");
+    std::fs::write(out.join("hourly_flow.csv.part"), vec![b'#'; 40]).expect("corrupt partial");
+    let corrupt = shulian(&["get", "beijing-traffic-flow", "--node", &app.url, "--out", out_arg]).await;
+    assert!(!corrupt.success);
+    assert!(corrupt.stderr.contains("hash"), "{}", corrupt.stderr);
+    assert!(!downloaded.exists() && !out.join("hourly_flow.csv.part").exists());
+
+    let wrong_token = shulian(&["publish", package_arg, "--node", &app.url, "--token", "shl_x.y"]).await;
+    assert!(!wrong_token.success);
+    assert!(wrong_token.stderr.contains("unauthorized"), "{}", wrong_token.stderr);
+    app.stop().await;
+}
+
+async fn malformed_packages_fail_cleanly_and_change_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = add_publisher(&app, "Test", "test").await;
+    let before = app.snapshot().await;
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::write(work.path().join("a.csv"), "x\n").expect("file");
+    for descriptor in [
+        "{ not json",
+        r#"{"name": "ok", "licenses": [{"name": "x"}], "resources": [{"path": "a.csv"}]}"#,
+        r#"{"name": "../evil", "title": "t", "licenses": [{"name": "x"}], "resources": [{"path": "a.csv"}], "shulian": {"access": "open"}}"#,
+        r#"{"name": "ok", "title": "t", "licenses": [{"name": "x"}], "resources": [{"path": "../a.csv"}], "shulian": {"access": "open"}}"#,
+        r#"{"name": "ok", "title": "t", "licenses": [{"name": "x"}], "resources": [{"path": "missing.csv"}], "shulian": {"access": "open"}}"#,
+    ] {
+        std::fs::write(work.path().join("datapackage.json"), descriptor).expect("descriptor");
+        let output = shulian(&[
+            "publish",
+            work.path().to_str().expect("utf-8"),
+            "--node",
+            &app.url,
+            "--token",
+            &token,
+        ])
+        .await;
+        assert!(!output.success, "{descriptor} was accepted");
+        assert!(output.stderr.contains("datapackage.json"), "{}", output.stderr);
+    }
+    assert_eq!(app.snapshot().await, before);
+    let licensed_get = shulian(&[
+        "get",
+        "no-such-dataset",
+        "--node",
+        &app.url,
+        "--out",
+        work.path().join("o").to_str().expect("utf-8"),
+    ])
+    .await;
+    assert!(!licensed_get.success);
+    assert!(licensed_get.stderr.contains("not-found"), "{}", licensed_get.stderr);
+    app.stop().await;
+}
+
+async fn gc_command_reports_as_json(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("p").await;
+    app.upload(&token, b"orphan bytes").await;
+    let blob_url = app.config.blob_url.clone();
+    let args = [
+        "gc",
+        "--grace",
+        "0s",
+        "--json",
+        "--database-url",
+        &app.config.database_url,
+        "--blob-url",
+        &blob_url,
+    ];
+    let first = json(&shulian(&args).await);
+    assert_eq!(first["removedBlobs"], 1);
+    let second = json(&shulian(&args).await);
+    assert_eq!(second["removedBlobs"], 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn print_config_shows_every_setting_and_hides_passwords() {
+    let output = shulian(&["print-config", "--database-url", "postgres://u:hunter2@db/x"]).await;
+    assert!(output.success, "{}", output.stderr);
+    for setting in [
+        "listen",
+        "data_dir",
+        "database_url",
+        "blob_url",
+        "public_url",
+        "node_name",
+        "node_key_file",
+        "max_upload_bytes",
+        "request_timeout_secs",
+        "log_format",
+        "catalog_dir",
+    ] {
+        assert!(
+            output.stdout.contains(&format!("\n{setting} = ")),
+            "{setting} missing:\n{}",
+            output.stdout
+        );
+    }
+    assert!(output.stdout.contains("listen = \"127.0.0.1:8080\""));
+    assert!(!output.stdout.contains("hunter2"));
+    let unknown = shulian(&["no-such-command"]).await;
+    assert!(!unknown.success);
+}

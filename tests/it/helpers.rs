@@ -1,0 +1,295 @@
+//! The test harness: a real node on a real port over a fresh database.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Digest as _;
+use shulian::app::App;
+use shulian::config::{Config, Settings};
+use shulian::domain::PublisherId;
+use shulian::service::{Context, accounts};
+
+/// Which database a test runs on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres { admin_url: String },
+}
+
+impl Backend {
+    /// PostgreSQL when `SHULIAN_TEST_DATABASE_URL` is set; CI must set it.
+    pub fn postgres() -> Option<Self> {
+        match std::env::var("SHULIAN_TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => Some(Self::Postgres { admin_url }),
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI must run the PostgreSQL suite: set SHULIAN_TEST_DATABASE_URL")
+            }
+            _ => {
+                eprintln!("SHULIAN_TEST_DATABASE_URL is not set: skipping the PostgreSQL run of this test");
+                None
+            }
+        }
+    }
+}
+
+/// Runs each named test function once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(backend) = $crate::helpers::Backend::postgres() {
+                        super::$name(backend).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// A running node.
+pub struct TestApp {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub ctx: Context,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+    database: Option<(String, String)>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns a node after letting the test adjust its settings.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (database_url, database) = match &backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("shulian.db").display()), None),
+            Backend::Postgres { admin_url } => {
+                let name = format!("shulian_test_{}", uuid::Uuid::new_v4().simple());
+                create_database(admin_url, &name).await;
+                (with_database(admin_url, &name), Some((admin_url.clone(), name)))
+            }
+        };
+        let mut settings = Settings {
+            listen: Some(address),
+            data_dir: Some(dir.path().to_owned()),
+            database_url: Some(database_url),
+            catalog_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("catalog")),
+            ..Settings::default()
+        };
+        adjust(&mut settings);
+        let config = Config::resolve(settings, Settings::default()).expect("config");
+        let app = App::build(&config).await.expect("app builds");
+        let ctx = app.context().clone();
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(listener, async {
+            let _ = stop.await;
+        }));
+        Self {
+            url: format!("http://{address}"),
+            http: reqwest::Client::new(),
+            ctx,
+            config,
+            dir,
+            database,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Creates a publisher and returns its token.
+    pub async fn publisher(&self, id: &str) -> String {
+        let id: PublisherId = id.parse().expect("publisher id");
+        let (_, token) = accounts::add_publisher(self.ctx.store.as_ref(), id, "测试发布方 Test Publisher")
+            .await
+            .expect("publisher created");
+        token
+    }
+
+    /// Uploads bytes as a blob; returns the response.
+    pub async fn upload(&self, token: &str, bytes: &[u8]) -> reqwest::Response {
+        let digest = sha256_hex(bytes);
+        self.http
+            .put(self.api(&format!("/api/v1/blobs/{digest}")))
+            .bearer_auth(token)
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect("upload request")
+    }
+
+    /// Uploads files and publishes them as the next version of `dataset`.
+    pub async fn publish(
+        &self,
+        token: &str,
+        dataset: &str,
+        access: &str,
+        files: &[(&str, &[u8])],
+    ) -> reqwest::Response {
+        let mut entries = Vec::new();
+        for (name, bytes) in files {
+            let status = self.upload(token, bytes).await.status();
+            assert!(status.is_success(), "upload of {name} answered {status}");
+            entries
+                .push(json!({"name": name, "mediaType": "text/csv", "size": bytes.len(), "sha256": sha256_hex(bytes)}));
+        }
+        self.post_version(
+            token,
+            dataset,
+            json!({"metadata": metadata(dataset, access), "files": entries}),
+        )
+        .await
+    }
+
+    pub async fn post_version(&self, token: &str, dataset: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.api(&format!("/api/v1/datasets/{dataset}/versions")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("publish request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.http.get(self.api(path)).send().await.expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Every file under the blob directory, staging and partial files included.
+    pub fn blob_files(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        collect_files(&self.dir.path().join("blobs"), &mut found);
+        found.sort();
+        found
+    }
+
+    /// The catalog as listed, plus the blob files: what "nothing changed" compares.
+    pub async fn snapshot(&self) -> (Value, Vec<PathBuf>) {
+        let (_, datasets) = self.get_json("/api/v1/datasets?limit=100").await;
+        (datasets, self.blob_files())
+    }
+
+    pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    async fn shut_down(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some((admin_url, name)) = self.database.take() {
+            // Drop runs outside async: a scoped thread with its own runtime removes the database.
+            std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    runtime.block_on(drop_database(&admin_url, &name));
+                }
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+fn collect_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, found);
+        } else {
+            found.push(path);
+        }
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+pub fn metadata(dataset: &str, access: &str) -> Value {
+    json!({
+        "title": {"zh": format!("{dataset} 数据集"), "en": format!("{dataset} dataset")},
+        "description": {"zh": "测试用数据", "en": "Data for tests"},
+        "keywords": ["交通", "test"],
+        "license": {"id": "CC-BY-4.0"},
+        "access": access,
+    })
+}
+
+/// Asserts a problem+json response of the given status and kind.
+pub async fn assert_problem(response: reqwest::Response, status: StatusCode, kind: &str) -> Value {
+    assert_eq!(response.status(), status, "status of {}", response.url());
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["type"], format!("urn:shulian:problem:{kind}"), "problem {body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    body
+}
+
+fn with_database(admin_url: &str, name: &str) -> String {
+    let mut url = url::Url::parse(admin_url).expect("database URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+async fn create_database(admin_url: &str, name: &str) {
+    use sqlx::Connection as _;
+    let mut connection = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut connection)
+        .await
+        .expect("create test database");
+}
+
+async fn drop_database(admin_url: &str, name: &str) {
+    use sqlx::Connection as _;
+    if let Ok(mut connection) = sqlx::PgConnection::connect(admin_url).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut connection)
+            .await;
+    }
+}
