@@ -161,6 +161,10 @@ impl IntoResponse for AppError {
             HeaderValue::from_static("application/problem+json"),
         );
         match self {
+            // The unread rest of the body makes the connection unusable: say so, so clients do not reuse it.
+            Self::TooLarge { .. } => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             Self::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }

@@ -203,6 +203,11 @@ async fn oversized_uploads_are_413(backend: Backend) {
     let before = app.snapshot().await;
     let big = vec![7u8; 5000];
     let declared = app.upload(&token, &big).await;
+    assert_eq!(
+        declared.headers()["connection"],
+        "close",
+        "the unread body spoils the connection"
+    );
     assert_problem(declared, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
     // Without a Content-Length the limit is enforced while streaming.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big.chunks(500).map(|c| Ok(c.to_vec())).collect();
