@@ -20,6 +20,7 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::{ClientConfigKey, GetOptions, GetRange, GetResultPayload, ObjectStore, RetryConfig, WriteMultipart};
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
@@ -158,8 +159,13 @@ impl BlobStore {
                     .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), "300s")
                     .with_retry(RetryConfig::default())
                     .build()?;
+                // The builder takes only the bucket from the URL; a path below it becomes a key prefix.
+                let objects: Arc<dyn ObjectStore> = match parsed.path().trim_matches('/') {
+                    "" => Arc::new(s3),
+                    prefix => Arc::new(PrefixStore::new(s3, prefix)),
+                };
                 Ok(Self {
-                    objects: Arc::new(s3),
+                    objects,
                     local_root: None,
                 })
             }

@@ -14,7 +14,7 @@ use crate::crypto::{canonical, document_digest, sign_document};
 use crate::domain::manifest::{ManifestFacts, content_document};
 use crate::domain::{DatasetId, DatasetMetadata, FileEntry, PublisherId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
-use crate::store::{NewVersion, StoreError};
+use crate::store::NewVersion;
 
 /// Most files one version may hold.
 pub const MAX_FILES_PER_VERSION: usize = 10_000;
@@ -43,6 +43,9 @@ pub struct PublishOutcome {
     pub created: bool,
 }
 
+/// How often a publish that lost a race to a concurrent one is retried with the next number.
+const PUBLISH_ATTEMPTS: usize = 5;
+
 /// Publishes `request` as the next version of `dataset` on behalf of `publisher`.
 pub async fn publish_version(
     ctx: &Context,
@@ -54,6 +57,26 @@ pub async fn publish_version(
     check_files(ctx, &mut files).await?;
     let content =
         Sha256Digest::from_bytes(document_digest(&content_document(&metadata, &files)).map_err(anyhow::Error::from)?);
+    for _ in 0..PUBLISH_ATTEMPTS {
+        match attempt_publish(ctx, publisher, dataset, &metadata, &files, content).await {
+            Err(AppError::Conflict(_)) => continue,
+            other => return other,
+        }
+    }
+    Err(AppError::Conflict(format!(
+        "dataset {dataset} is being published concurrently; publish again"
+    )))
+}
+
+/// One try: read the dataset's head, sign the next version, commit; `Conflict` when another publish won.
+async fn attempt_publish(
+    ctx: &Context,
+    publisher: &PublisherId,
+    dataset: &DatasetId,
+    metadata: &DatasetMetadata,
+    files: &[FileEntry],
+    content: Sha256Digest,
+) -> Result<PublishOutcome, AppError> {
     let head = ctx.store.dataset_head(dataset).await?;
     let version = match &head {
         Some(head) if head.publisher != *publisher => {
@@ -71,7 +94,7 @@ pub async fn publish_version(
         Some(head) => head
             .latest
             .next()
-            .ok_or_else(|| AppError::Conflict("the dataset has no version numbers left".into()))?,
+            .ok_or_else(|| AppError::InvalidRequest(format!("dataset {dataset} has no version numbers left")))?,
         None => VersionNumber::FIRST,
     };
     let published_at = Utc::now();
@@ -81,8 +104,8 @@ pub async fn publish_version(
         dataset,
         publisher,
         version,
-        metadata: &metadata,
-        files: &files,
+        metadata,
+        files,
         published_at,
     };
     let signed = sign_document(facts.document(), &ctx.node.key, published_at).map_err(anyhow::Error::from)?;
@@ -92,19 +115,15 @@ pub async fn publish_version(
         dataset: dataset.clone(),
         publisher: publisher.clone(),
         version,
-        metadata,
+        metadata: metadata.clone(),
         content,
         manifest,
         manifest_digest,
-        files,
+        files: files.to_vec(),
         published_at,
     };
-    match ctx.store.publish_version(&new_version).await {
-        Err(StoreError::Conflict(_)) => Err(AppError::Conflict(format!(
-            "dataset {dataset} changed while this version was being published; publish again"
-        ))),
-        other => other.map_err(AppError::from),
-    }?;
+    // A `Conflict` here means another publish won the race; the caller retries with a fresh head.
+    ctx.store.publish_version(&new_version).await?;
     tracing::info!(dataset = %dataset, version = version.get(), publisher = %publisher, "version published");
     Ok(PublishOutcome {
         dataset: dataset.clone(),

@@ -94,16 +94,69 @@ async fn local_store_conforms_and_leaves_no_partial_files() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
-/// Runs against a real S3-compatible server when `SHULIAN_TEST_S3_URL` (and the `AWS_*` settings) are given; CI gives them.
-#[tokio::test]
-async fn s3_store_conforms() {
+/// A fresh prefix in the S3 bucket named by `SHULIAN_TEST_S3_URL` (with the `AWS_*` settings); CI gives them.
+fn s3_url() -> Option<String> {
     match std::env::var("SHULIAN_TEST_S3_URL") {
-        Ok(url) => conformance(BlobStore::open(&url).expect("s3 store")).await,
+        Ok(url) => Some(format!(
+            "{}/{}",
+            url.trim_end_matches('/'),
+            uuid::Uuid::new_v4().simple()
+        )),
         Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!("CI must test the S3 backend: set SHULIAN_TEST_S3_URL")
         }
-        Err(_) => eprintln!("SHULIAN_TEST_S3_URL is not set: skipping the S3 blob store test"),
+        Err(_) => {
+            eprintln!("SHULIAN_TEST_S3_URL is not set: skipping an S3 blob store test");
+            None
+        }
     }
+}
+
+#[tokio::test]
+async fn s3_store_conforms() {
+    if let Some(url) = s3_url() {
+        conformance(BlobStore::open(&url).expect("s3 store")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_on_s3_publishes_serves_ranges_and_collects() {
+    let Some(url) = s3_url() else { return };
+    let app = TestApp::spawn_with(Backend::Sqlite, |settings| settings.blob_url = Some(url)).await;
+    let token = app.publisher("p").await;
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 97) as u8).collect();
+    assert_eq!(
+        app.publish(&token, "on-s3", "open", &[("a.bin", &bytes)])
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let file = app.api("/api/v1/datasets/on-s3/versions/1/files/a.bin");
+    let body = app
+        .http
+        .get(&file)
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(body.as_ref(), bytes.as_slice());
+    let part = app
+        .http
+        .get(&file)
+        .header("range", "bytes=1000-1999")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.expect("body").as_ref(), &bytes[1000..2000]);
+    assert_eq!(app.upload(&token, b"orphan on s3").await.status(), StatusCode::CREATED);
+    let report = gc::collect_garbage(app.ctx.store.as_ref(), &app.ctx.blobs, std::time::Duration::ZERO)
+        .await
+        .expect("gc");
+    assert_eq!((report.removed_blobs, report.kept_blobs), (1, 1));
+    app.stop().await;
 }
 
 async fn gc_removes_only_unreferenced_blobs_and_is_idempotent(backend: Backend) {

@@ -4,6 +4,7 @@ mod bad_input;
 mod blobstores;
 mod catalog;
 mod cli;
+mod concurrency;
 mod download;
 mod helpers;
 mod openapi;
