@@ -20,6 +20,8 @@ pub mod domain;
 pub mod error;
 /// HTTP routes, extractors and middleware.
 pub mod http;
+/// The tamper-evident log: Merkle tree, proofs, checkpoints.
+pub mod ledger;
 /// Use cases.
 pub mod service;
 /// Metadata persistence on SQLite or PostgreSQL.

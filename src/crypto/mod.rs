@@ -5,6 +5,7 @@
 
 pub mod canonical;
 pub mod keys;
+pub mod note;
 pub mod proof;
 
 pub use keys::{Did, KeyError, KeyPair, PublicKey};

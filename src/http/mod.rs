@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod datasets;
 pub mod extract;
 pub mod files;
+pub mod log;
 pub mod node;
 
 use std::time::Duration;
@@ -39,6 +40,7 @@ const MAX_JSON_BODY_BYTES: usize = 4 * 1024 * 1024;
         node::describe, node::healthz, node::readyz,
         datasets::list, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
         files::download, blobs::upload, blobs::probe,
+        log::checkpoint, log::entries, log::inclusion, log::consistency,
     ),
     modifiers(&PublisherTokenScheme),
 )]
@@ -82,6 +84,10 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
             "/api/v1/datasets/{dataset}/versions/{version}/manifest",
             get(datasets::get_manifest),
         )
+        .route("/api/v1/log/checkpoint", get(log::checkpoint))
+        .route("/api/v1/log/entries", get(log::entries))
+        .route("/api/v1/log/proof/inclusion", get(log::inclusion))
+        .route("/api/v1/log/proof/consistency", get(log::consistency))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

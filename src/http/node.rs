@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::error::AppError;
 use crate::service::Context;
+use crate::service::transparency;
 
 /// What `/.well-known/shulian-node` says about the node.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -23,6 +24,16 @@ pub struct NodeDescription {
     verification_method: String,
     /// Base URLs of the node's APIs.
     endpoints: Endpoints,
+    /// The transparency log: its origin and the note verifier key that signs its checkpoints.
+    log: LogDescription,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct LogDescription {
+    origin: String,
+    verifier_key: String,
+    checkpoint: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -54,6 +65,11 @@ pub async fn describe(State(ctx): State<Context>) -> Json<NodeDescription> {
         },
         public_key_multibase: public.multibase(),
         verification_method: public.verification_method(),
+        log: LogDescription {
+            verifier_key: transparency::verifier_key(&ctx),
+            origin: transparency::origin(&ctx),
+            checkpoint: format!("{api}/log/checkpoint"),
+        },
         endpoints: Endpoints {
             openapi: format!("{api}/openapi.json"),
             datasets: format!("{api}/datasets"),

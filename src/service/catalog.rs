@@ -75,6 +75,9 @@ pub struct VersionEntry {
     pub manifest_digest: String,
     /// When it was published.
     pub published_at: DateTime<Utc>,
+    /// Where its manifest stands in the node's transparency log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<u64>,
 }
 
 impl From<VersionSummary> for VersionEntry {
@@ -84,6 +87,7 @@ impl From<VersionSummary> for VersionEntry {
             access: summary.access,
             manifest_digest: summary.manifest_digest.prefixed(),
             published_at: summary.published_at,
+            log_index: summary.log_index,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod download;
 pub mod gc;
 pub mod publish;
+pub mod transparency;
 pub mod uploads;
 
 use std::sync::Arc;

@@ -14,6 +14,7 @@ use crate::crypto::{canonical, document_digest, sign_document};
 use crate::domain::manifest::{ManifestFacts, content_document};
 use crate::domain::{DatasetId, DatasetMetadata, FileEntry, PublisherId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
+use crate::ledger::merkle;
 use crate::store::NewVersion;
 
 /// Most files one version may hold.
@@ -117,14 +118,15 @@ async fn attempt_publish(
         version,
         metadata: metadata.clone(),
         content,
-        manifest,
         manifest_digest,
         files: files.to_vec(),
         published_at,
+        log_leaf: Sha256Digest::from_bytes(merkle::leaf_hash(manifest.as_bytes())),
+        manifest,
     };
     // A `Conflict` here means another publish won the race; the caller retries with a fresh head.
-    ctx.store.publish_version(&new_version).await?;
-    tracing::info!(dataset = %dataset, version = version.get(), publisher = %publisher, "version published");
+    let log_index = ctx.store.publish_version(&new_version).await?;
+    tracing::info!(dataset = %dataset, version = version.get(), publisher = %publisher, log_index, "version published");
     Ok(PublishOutcome {
         dataset: dataset.clone(),
         version,

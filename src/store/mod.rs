@@ -102,6 +102,21 @@ pub struct NewVersion {
     pub files: Vec<FileEntry>,
     /// When it was published.
     pub published_at: DateTime<Utc>,
+    /// RFC 9162 leaf hash of the manifest text, which is appended to the log with the version.
+    pub log_leaf: Sha256Digest,
+}
+
+/// One entry of the transparency log.
+#[derive(Clone, Debug)]
+pub struct LogEntry {
+    /// Its 0-based position.
+    pub index: u64,
+    /// What it records (`manifest`, …).
+    pub kind: String,
+    /// The exact canonical JSON text that is the leaf.
+    pub entry: String,
+    /// When it was appended.
+    pub created_at: DateTime<Utc>,
 }
 
 /// A dataset as the catalog lists it: the metadata of its newest version.
@@ -132,6 +147,8 @@ pub struct VersionSummary {
     pub manifest_digest: Sha256Digest,
     /// When it was published.
     pub published_at: DateTime<Utc>,
+    /// Where its manifest stands in the transparency log.
+    pub log_index: Option<u64>,
 }
 
 /// A published version with its signed manifest and files.
@@ -191,8 +208,9 @@ pub trait Store: Send + Sync + 'static {
     /// The owner and newest version of a dataset, if it exists.
     async fn dataset_head(&self, dataset: &DatasetId) -> Result<Option<DatasetHead>, StoreError>;
 
-    /// Commits a version and its files; `Conflict` if the number is taken or the dataset has another owner.
-    async fn publish_version(&self, version: &NewVersion) -> Result<(), StoreError>;
+    /// Commits a version and its files and appends its manifest to the log, atomically;
+    /// returns the log index. `Conflict` if the number is taken or the dataset has another owner.
+    async fn publish_version(&self, version: &NewVersion) -> Result<u64, StoreError>;
 
     /// Lists datasets ordered by id, after `after`, at most `limit`.
     async fn list_datasets(
@@ -211,6 +229,15 @@ pub trait Store: Send + Sync + 'static {
         dataset: &DatasetId,
         version: Option<VersionNumber>,
     ) -> Result<VersionRecord, StoreError>;
+
+    /// Number of entries in the transparency log.
+    async fn log_size(&self) -> Result<u64, StoreError>;
+
+    /// Leaf hashes of the first `size` log entries, in order.
+    async fn log_leaves(&self, size: u64) -> Result<Vec<[u8; 32]>, StoreError>;
+
+    /// Log entries with `start <= index < end`.
+    async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LogEntry>, StoreError>;
 
     /// One file of a version (the newest when `version` is `None`).
     async fn get_file(

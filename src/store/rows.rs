@@ -85,6 +85,7 @@ pub(super) struct VersionRow {
     access: String,
     manifest_sha256: String,
     published_at: String,
+    log_index: Option<i64>,
 }
 
 impl VersionRow {
@@ -94,6 +95,7 @@ impl VersionRow {
             access: decode("access class", &self.access)?,
             manifest_digest: decode("digest", &self.manifest_sha256)?,
             published_at: decode_time(&self.published_at)?,
+            log_index: self.log_index.map(decode_index).transpose()?,
         })
     }
 }
@@ -104,6 +106,41 @@ pub(super) struct ManifestRow {
     #[sqlx(flatten)]
     pub(super) summary: VersionRow,
     pub(super) manifest: String,
+}
+
+/// `log_entries` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct LogRow {
+    idx: i64,
+    kind: String,
+    entry: String,
+    created_at: String,
+}
+
+impl LogRow {
+    pub(super) fn decode(self) -> Result<super::LogEntry, StoreError> {
+        Ok(super::LogEntry {
+            index: decode_index(self.idx)?,
+            kind: self.kind,
+            entry: self.entry,
+            created_at: decode_time(&self.created_at)?,
+        })
+    }
+}
+
+/// Decodes a leaf hash column.
+pub(super) fn decode_leaf(text: &str) -> Result<[u8; 32], StoreError> {
+    decode::<Sha256Digest>("leaf hash", text).map(|digest| *digest.as_bytes())
+}
+
+/// Decodes a log index or count column.
+pub(super) fn decode_index(index: i64) -> Result<u64, StoreError> {
+    u64::try_from(index).map_err(|_| StoreError::Other(anyhow::anyhow!("stored log index {index} is negative")))
+}
+
+/// Converts a log index or count to the column type.
+pub(super) fn encode_index(index: u64) -> Result<i64, StoreError> {
+    i64::try_from(index).map_err(|_| StoreError::Conflict(format!("log index {index} is out of range")))
 }
 
 /// `version_files` row, joined with its version's access class.

@@ -104,7 +104,7 @@ macro_rules! impl_store_with_shared_sql {
                     .transpose()
             }
 
-            async fn publish_version(&self, new: &NewVersion) -> Result<(), StoreError> {
+            async fn publish_version(&self, new: &NewVersion) -> Result<u64, StoreError> {
                 let version = i64::from(new.version.get());
                 let published_at = encode_time(new.published_at);
                 let metadata = serde_json::to_string(&new.metadata).map_err(anyhow::Error::from)?;
@@ -146,9 +146,20 @@ macro_rules! impl_store_with_shared_sql {
                     }
                     _ => return Err(StoreError::Conflict("the dataset changed while publishing".into())),
                 }
+                // Appending takes the next index; a concurrent append of the same index fails the
+                // primary key and the whole publish returns `Conflict`, to be retried.
+                let log_index: i64 = sqlx::query_scalar(
+                    "INSERT INTO log_entries (idx, kind, entry, leaf_sha256, created_at) \
+                     SELECT COALESCE(MAX(idx) + 1, 0), 'manifest', $1, $2, $3 FROM log_entries RETURNING idx",
+                )
+                .bind(&new.manifest)
+                .bind(new.log_leaf.to_string())
+                .bind(&published_at)
+                .fetch_one(&mut *tx)
+                .await?;
                 sqlx::query(
-                    "INSERT INTO versions (dataset_id, version, access, content_sha256, manifest, manifest_sha256, published_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO versions (dataset_id, version, access, content_sha256, manifest, manifest_sha256, published_at, log_index) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(new.dataset.as_str())
                 .bind(version)
@@ -157,6 +168,7 @@ macro_rules! impl_store_with_shared_sql {
                 .bind(&new.manifest)
                 .bind(new.manifest_digest.to_string())
                 .bind(&published_at)
+                .bind(log_index)
                 .execute(&mut *tx)
                 .await?;
                 for file in &new.files {
@@ -185,7 +197,34 @@ macro_rules! impl_store_with_shared_sql {
                         .await?;
                 }
                 tx.commit().await?;
-                Ok(())
+                decode_index(log_index)
+            }
+
+            async fn log_size(&self) -> Result<u64, StoreError> {
+                let size: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM log_entries").fetch_one(&self.pool).await?;
+                decode_index(size)
+            }
+
+            async fn log_leaves(&self, size: u64) -> Result<Vec<[u8; 32]>, StoreError> {
+                let leaves: Vec<String> =
+                    sqlx::query_scalar("SELECT leaf_sha256 FROM log_entries WHERE idx < $1 ORDER BY idx")
+                        .bind(encode_index(size)?)
+                        .fetch_all(&self.pool)
+                        .await?;
+                leaves.iter().map(|leaf| decode_leaf(leaf)).collect()
+            }
+
+            async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LogEntry>, StoreError> {
+                sqlx::query_as::<_, LogRow>(
+                    "SELECT idx, kind, entry, created_at FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+                )
+                .bind(encode_index(start)?)
+                .bind(encode_index(end)?)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(LogRow::decode)
+                .collect()
             }
 
             async fn list_datasets(
@@ -224,7 +263,7 @@ macro_rules! impl_store_with_shared_sql {
                 .await?
                 .decode()?;
                 let versions = sqlx::query_as::<_, VersionRow>(
-                    "SELECT version, access, manifest_sha256, published_at FROM versions \
+                    "SELECT version, access, manifest_sha256, published_at, log_index FROM versions \
                      WHERE dataset_id = $1 ORDER BY version DESC",
                 )
                 .bind(dataset.as_str())
@@ -242,7 +281,7 @@ macro_rules! impl_store_with_shared_sql {
                 version: Option<VersionNumber>,
             ) -> Result<VersionRecord, StoreError> {
                 let row = sqlx::query_as::<_, ManifestRow>(
-                    "SELECT v.version, v.access, v.manifest_sha256, v.published_at, v.manifest \
+                    "SELECT v.version, v.access, v.manifest_sha256, v.published_at, v.log_index, v.manifest \
                      FROM versions v JOIN datasets d ON d.id = v.dataset_id \
                      WHERE v.dataset_id = $1 AND v.version = COALESCE($2, d.latest_version)",
                 )

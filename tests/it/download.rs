@@ -169,3 +169,31 @@ async fn ranges_past_the_end_are_416(backend: Backend) {
     assert_eq!(clipped.bytes().await.expect("body").as_ref(), b"56789");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_an_in_flight_download_finish() {
+    use futures::StreamExt as _;
+    let mut app = TestApp::spawn(Backend::Sqlite).await;
+    let token = app.publisher("p").await;
+    let bytes: Vec<u8> = (0..8_000_000u32).map(|i| (i % 253) as u8).collect();
+    app.publish(&token, "large", "open", &[("large.bin", &bytes)]).await;
+    let response = app
+        .http
+        .get(app.api("/api/v1/datasets/large/versions/1/files/large.bin"))
+        .send()
+        .await
+        .expect("get");
+    let mut body = response.bytes_stream();
+    let mut received = body.next().await.expect("a first chunk").expect("chunk").to_vec();
+
+    app.begin_shutdown();
+    while let Some(chunk) = body.next().await {
+        received.extend_from_slice(&chunk.expect("the download is not cut off"));
+    }
+    assert_eq!(received, bytes);
+    app.wait_stopped().await;
+    assert!(
+        reqwest::get(app.api("/healthz")).await.is_err(),
+        "a stopped node accepts no new connections"
+    );
+}

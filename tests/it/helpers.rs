@@ -194,13 +194,19 @@ impl TestApp {
     }
 
     pub async fn stop(mut self) {
-        self.shut_down().await;
+        self.begin_shutdown();
+        self.wait_stopped().await;
     }
 
-    async fn shut_down(&mut self) {
+    /// Signals a graceful shutdown, as SIGTERM does.
+    pub fn begin_shutdown(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+    }
+
+    /// Waits until the server has drained and stopped.
+    pub async fn wait_stopped(&mut self) {
         if let Some(server) = self.server.take() {
             server.await.expect("server task").expect("server ran cleanly");
         }

@@ -58,3 +58,60 @@ fn migration_folders_hold_the_same_file_names() {
     assert!(!names("sqlite").is_empty());
     assert_eq!(names("sqlite"), names("postgres"));
 }
+
+/// Runs every transparency-dev RFC 9162 vector in one folder tree through `check`.
+fn merkle_vectors(kind: &str, check: impl Fn(&serde_json::Value) -> bool) -> usize {
+    let mut stack = vec![fixtures().join("merkle").join(kind)];
+    let mut checked = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("vectors").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let vector: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).expect("vector")).expect("json");
+            let want_error = vector["wantErr"].as_bool().expect("wantErr");
+            assert_eq!(check(&vector), !want_error, "{}: {}", path.display(), vector["desc"]);
+            checked += 1;
+        }
+    }
+    checked
+}
+
+fn b64(value: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(value.as_str().unwrap_or_default())
+        .expect("base64")
+}
+
+#[test]
+fn rfc9162_inclusion_vectors() {
+    use shulian::ledger::merkle::verify_inclusion;
+    let checked = merkle_vectors("inclusion", |v| {
+        let proof: Vec<Vec<u8>> = v["proof"]
+            .as_array()
+            .map(|p| p.iter().map(b64).collect())
+            .unwrap_or_default();
+        let index = v["leafIdx"].as_u64().expect("index");
+        let size = v["treeSize"].as_u64().expect("size");
+        verify_inclusion(index, size, &b64(&v["leafHash"]), &proof, &b64(&v["root"])).is_ok()
+    });
+    assert!(checked > 50, "{checked} vectors");
+}
+
+#[test]
+fn rfc9162_consistency_vectors() {
+    use shulian::ledger::merkle::verify_consistency;
+    let checked = merkle_vectors("consistency", |v| {
+        let proof: Vec<Vec<u8>> = v["proof"]
+            .as_array()
+            .map(|p| p.iter().map(b64).collect())
+            .unwrap_or_default();
+        let (old, new) = (v["size1"].as_u64().expect("size1"), v["size2"].as_u64().expect("size2"));
+        verify_consistency(old, new, &b64(&v["root1"]), &b64(&v["root2"]), &proof).is_ok()
+    });
+    assert!(checked > 50, "{checked} vectors");
+}

@@ -1,0 +1,86 @@
+//! The transparency log: checkpoint, entries, inclusion and consistency proofs.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+
+use super::extract::ApiQuery;
+use crate::error::AppError;
+use crate::service::Context;
+use crate::service::transparency::{self, ConsistencyView, EntryView, InclusionView};
+
+/// The current checkpoint, a C2SP signed note.
+#[utoipa::path(get, path = "/api/v1/log/checkpoint", tag = "log",
+    responses((status = 200, description = "signed note: origin, tree size, base64 root, signature", content_type = "text/plain")))]
+pub async fn checkpoint(State(ctx): State<Context>) -> Result<impl IntoResponse, AppError> {
+    let note = transparency::checkpoint(&ctx).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        note,
+    ))
+}
+
+/// Range of entries to read.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EntriesParams {
+    /// First index.
+    start: u64,
+    /// One past the last index (at most 1000 entries).
+    end: u64,
+}
+
+/// Entries `start <= index < end`.
+#[utoipa::path(get, path = "/api/v1/log/entries", tag = "log", params(EntriesParams),
+    responses((status = 200, body = Vec<EntryView>), (status = 400, description = "bad range")))]
+pub async fn entries(
+    State(ctx): State<Context>,
+    ApiQuery(params): ApiQuery<EntriesParams>,
+) -> Result<Json<Vec<EntryView>>, AppError> {
+    Ok(Json(transparency::entries(&ctx, params.start, params.end).await?))
+}
+
+/// Which inclusion proof.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InclusionParams {
+    /// The entry's index.
+    index: u64,
+    /// The tree size of the checkpoint to prove against.
+    size: u64,
+}
+
+/// Proves an entry is in the tree of a given size.
+#[utoipa::path(get, path = "/api/v1/log/proof/inclusion", tag = "log", params(InclusionParams),
+    responses((status = 200, body = InclusionView), (status = 400, description = "index or size out of range")))]
+pub async fn inclusion(
+    State(ctx): State<Context>,
+    ApiQuery(params): ApiQuery<InclusionParams>,
+) -> Result<Json<InclusionView>, AppError> {
+    Ok(Json(transparency::inclusion(&ctx, params.index, params.size).await?))
+}
+
+/// Which consistency proof.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyParams {
+    /// The older tree size.
+    from: u64,
+    /// The newer tree size.
+    to: u64,
+}
+
+/// Proves the tree of size `to` extends the tree of size `from`.
+#[utoipa::path(get, path = "/api/v1/log/proof/consistency", tag = "log", params(ConsistencyParams),
+    responses((status = 200, body = ConsistencyView), (status = 400, description = "sizes out of range")))]
+pub async fn consistency(
+    State(ctx): State<Context>,
+    ApiQuery(params): ApiQuery<ConsistencyParams>,
+) -> Result<Json<ConsistencyView>, AppError> {
+    Ok(Json(transparency::consistency(&ctx, params.from, params.to).await?))
+}
