@@ -53,27 +53,35 @@ ingest() { # file -> seconds of one PUT of its bytes
 }
 
 report_rss=()
+# Publish a fresh big file with the CLI (client hash + upload + server ingest).
+big="$work/pkg/big.bin"
+mkdir -p "$work/pkg"
+head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$big"
+bytes=$(stat -c %s "$big")
+cat > "$work/pkg/datapackage.json" <<JSON
+{"name": "bench", "title": "Benchmark", "licenses": [{"name": "CC0-1.0"}],
+ "resources": [{"path": "big.bin"}], "shulian": {"access": "open"}}
+JSON
+reset_peak
+start=$(now); "$bin" publish "$work/pkg" --node "$node" --token "$token" --json >/dev/null; end=$(now)
+publish_rate=$(rate "$bytes" "$start" "$end")
+report_rss+=("publish ${size_mib} MiB: peak RSS $(( $(peak_kib) / 1024 )) MiB")
+
+# Raw ingest of other bytes of both sizes (one PUT each): hash while streaming, staged, fsynced, committed.
 for mib in $small_mib "$size_mib"; do
   head -c "$((mib * 1024 * 1024))" /dev/urandom > "$work/data-$mib.bin"
   reset_peak
   read -r start end < <(ingest "$work/data-$mib.bin")
   report_rss+=("ingest ${mib} MiB: peak RSS $(( $(peak_kib) / 1024 )) MiB")
 done
-big="$work/data-$size_mib.bin"
-bytes=$(stat -c %s "$big")
 ingest_rate=$(rate "$bytes" "$start" "$end")
+rm -f "$work/data-$size_mib.bin"
 
 start=$(now); openssl dgst -sha256 "$big" >/dev/null; end=$(now)
 hash_rate=$(rate "$bytes" "$start" "$end")
-
-# Publish the big file, then download it from the node and from nginx.
-mkdir -p "$work/pkg" && ln "$big" "$work/pkg/big.bin"
-cat > "$work/pkg/datapackage.json" <<JSON
-{"name": "bench", "title": "Benchmark", "licenses": [{"name": "CC0-1.0"}],
- "resources": [{"path": "big.bin"}], "shulian": {"access": "open"}}
-JSON
-start=$(now); "$bin" publish "$work/pkg" --node "$node" --token "$token" --json >/dev/null; end=$(now)
-publish_rate=$(rate "$bytes" "$start" "$end")
+start=$(now); dd if="$big" of="$work/node/dd-floor.bin" bs=8M conv=fsync status=none; end=$(now)
+disk_rate=$(rate "$bytes" "$start" "$end")
+rm -f "$work/node/dd-floor.bin"
 
 reset_peak
 start=$(now); curl -sf -o /dev/null "$node/api/v1/datasets/bench/versions/1/files/big.bin"; end=$(now)
@@ -81,7 +89,7 @@ download_rate=$(rate "$bytes" "$start" "$end")
 report_rss+=("download ${size_mib} MiB: peak RSS $(( $(peak_kib) / 1024 )) MiB")
 
 nginx_port=$(free_port)
-mkdir -p "$work/www" && ln "$big" "$work/www/big.bin" && head -c 1024 /dev/urandom > "$work/www/small.bin"
+mkdir -p "$work/www" && cp "$big" "$work/www/big.bin" && head -c 1024 /dev/urandom > "$work/www/small.bin"
 nginx_conf="$work/nginx.conf"
 cat > "$nginx_conf" <<CONF
 worker_processes 2; pid $work/nginx.pid; error_log $work/nginx-error.log; daemon on;
@@ -100,7 +108,7 @@ nginx_rps=$(wrk_rps "http://127.0.0.1:$nginx_port/small.bin")
 
 echo
 echo "shulian transfer benchmark, ${size_mib} MiB file, $(nproc) cores"
-echo "  ingest (PUT, hash + durable write)  ${ingest_rate} MB/s   = $(ratio "$ingest_rate" "$hash_rate") x openssl dgst -sha256 (${hash_rate} MB/s)"
+echo "  ingest (PUT, hash + durable write)   ${ingest_rate} MB/s   = $(ratio "$ingest_rate" "$hash_rate") x openssl dgst -sha256 (${hash_rate} MB/s); durable-copy floor (dd conv=fsync) ${disk_rate} MB/s = $(ratio "$ingest_rate" "$disk_rate") x"
 echo "  shulian publish (client hash + PUT)   ${publish_rate} MB/s   = $(ratio "$publish_rate" "$hash_rate") x openssl"
 echo "  download (GET)                        ${download_rate} MB/s   = $(ratio "$download_rate" "$nginx_rate") x nginx sendfile (${nginx_rate} MB/s)"
 echo "  catalog read, 16 connections          ${catalog_rps} req/s = $(ratio "$catalog_rps" "$nginx_rps") x nginx 1 KiB static (${nginx_rps} req/s)"

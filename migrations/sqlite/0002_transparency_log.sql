@@ -9,4 +9,13 @@ CREATE TABLE log_entries (
     created_at TEXT NOT NULL
 );
 
+-- One row holding the log's size. Appenders take the next index by updating
+-- it, so its row lock serialises appends across connections and node
+-- replicas until each appender commits: indices are dense and never reused.
+CREATE TABLE log_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    size BIGINT NOT NULL
+);
+INSERT INTO log_head (id, size) VALUES (1, 0);
+
 ALTER TABLE versions ADD COLUMN log_index BIGINT;

@@ -1,8 +1,9 @@
 //! `shulian get DATASET[@VERSION]`: download a version's files, resuming and verifying.
 //!
 //! The version's manifest is checked against the node's published key
-//! first, so the digests the files are verified against are the node's own
-//! word. Each file downloads to `<name>.part`; a rerun resumes a partial
+//! first, and its entry in the node's transparency log against a signed
+//! checkpoint, so the digests the files are verified against are the node's
+//! own, public word. Each file downloads to `<name>.part`; a rerun resumes a partial
 //! file with a `Range` request guarded by `If-Range`, and a file whose bytes
 //! do not hash to the manifest's digest is discarded, never kept.
 
@@ -14,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
 
 use super::{NodeClient, byte_progress, expect_success, hash_file};
-use crate::crypto::{Did, proof};
+use crate::crypto::{Did, canonical, proof};
 use crate::domain::{DatasetId, FileEntry, FileName, VersionNumber};
+use crate::ledger::{Checkpoint, merkle};
 
 /// What a download did.
 #[derive(Debug, Serialize)]
@@ -27,6 +29,10 @@ pub struct GetReport {
     pub version: u32,
     /// The node whose signature on the manifest was checked.
     pub node: String,
+    /// Where the manifest stands in the node's transparency log, proven against a signed checkpoint.
+    pub log_index: u64,
+    /// Size of the checkpoint the inclusion was proven against.
+    pub checkpoint_size: u64,
     /// Where the files are.
     pub out: PathBuf,
     /// One line per file.
@@ -55,11 +61,23 @@ struct VersionReply {
     version: u32,
     files: Vec<FileEntry>,
     manifest: serde_json::Value,
+    log_index: u64,
 }
 
 #[derive(Deserialize)]
 struct NodeReply {
     id: String,
+    log: LogReply,
+}
+
+#[derive(Deserialize)]
+struct LogReply {
+    origin: String,
+}
+
+#[derive(Deserialize)]
+struct InclusionReply {
+    proof: Vec<String>,
 }
 
 /// Parses `DATASET[@VERSION]`.
@@ -87,6 +105,7 @@ pub async fn get_version(
         .await?;
     proof::verify_document_with_key(&reply.manifest, &node_did.public_key())
         .context("the version manifest is not signed by this node's key")?;
+    let checkpoint_size = prove_logged(client, &node, &node_did, &reply).await?;
     let signed_files: Vec<FileEntry> = serde_json::from_value(reply.manifest["files"].clone())?;
     if signed_files != reply.files {
         anyhow::bail!("the file list differs from the signed manifest");
@@ -106,9 +125,43 @@ pub async fn get_version(
         dataset: dataset.to_string(),
         version: reply.version,
         node: node.id,
+        log_index: reply.log_index,
+        checkpoint_size,
         out: out.to_owned(),
         files,
     })
+}
+
+/// Checks that the manifest is in the node's log under a checkpoint the node signed; returns the checkpoint's size.
+async fn prove_logged(
+    client: &NodeClient,
+    node: &NodeReply,
+    node_did: &Did,
+    reply: &VersionReply,
+) -> anyhow::Result<u64> {
+    use base64::Engine as _;
+    let response = client
+        .request(reqwest::Method::GET, "/api/v1/log/checkpoint")
+        .send()
+        .await?;
+    let note = expect_success(response).await?.text().await?;
+    let checkpoint = Checkpoint::verify(&note, &node.log.origin, &node_did.public_key())
+        .context("the log checkpoint is not signed by this node's key")?;
+    let inclusion: InclusionReply = client
+        .get_json(&format!(
+            "/api/v1/log/proof/inclusion?index={}&size={}",
+            reply.log_index, checkpoint.size
+        ))
+        .await?;
+    let proof = inclusion
+        .proof
+        .iter()
+        .map(|hash| base64::engine::general_purpose::STANDARD.decode(hash))
+        .collect::<Result<Vec<_>, _>>()?;
+    let leaf = merkle::leaf_hash(canonical::canonicalize(&reply.manifest)?.as_bytes());
+    merkle::verify_inclusion(reply.log_index, checkpoint.size, &leaf, &proof, &checkpoint.root)
+        .context("the manifest is not in the node's transparency log")?;
+    Ok(checkpoint.size)
 }
 
 async fn fetch_file(

@@ -43,4 +43,4 @@ impl PostgresStore {
     }
 }
 
-impl_store_with_shared_sql!(PostgresStore);
+impl_store_with_shared_sql!(PostgresStore, Postgres);

@@ -7,7 +7,32 @@
 
 /// Implements [`Store`](super::Store) for a backend type with a `pool` field and a `begin_write` method.
 macro_rules! impl_store_with_shared_sql {
-    ($backend:ty) => {
+    ($backend:ty, $database:ty) => {
+        /// Appends an entry to the transparency log inside `tx`; returns its index.
+        ///
+        /// Taking the index by updating `log_head` holds that row's lock until
+        /// `tx` ends, so concurrent appenders queue instead of colliding.
+        async fn append_log_entry(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            kind: &str,
+            entry: &str,
+            leaf: &Sha256Digest,
+            at: &str,
+        ) -> Result<u64, StoreError> {
+            let index: i64 = sqlx::query_scalar("UPDATE log_head SET size = size + 1 WHERE id = 1 RETURNING size - 1")
+                .fetch_one(&mut **tx)
+                .await?;
+            sqlx::query("INSERT INTO log_entries (idx, kind, entry, leaf_sha256, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(index)
+                .bind(kind)
+                .bind(entry)
+                .bind(leaf.to_string())
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+            decode_index(index)
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $backend {
             async fn ping(&self) -> Result<(), StoreError> {
@@ -131,7 +156,7 @@ macro_rules! impl_store_with_shared_sql {
                         .await?;
                     }
                     Some((owner, latest)) if owner == new.publisher.as_str() && latest + 1 == version => {
-                        sqlx::query(
+                        let updated = sqlx::query(
                             "UPDATE datasets SET access = $2, latest_version = $3, metadata = $4, updated_at = $5 \
                              WHERE id = $1 AND latest_version = $6",
                         )
@@ -143,20 +168,13 @@ macro_rules! impl_store_with_shared_sql {
                         .bind(latest)
                         .execute(&mut *tx)
                         .await?;
+                        if updated.rows_affected() != 1 {
+                            return Err(StoreError::Conflict("another version was published first".into()));
+                        }
                     }
                     _ => return Err(StoreError::Conflict("the dataset changed while publishing".into())),
                 }
-                // Appending takes the next index; a concurrent append of the same index fails the
-                // primary key and the whole publish returns `Conflict`, to be retried.
-                let log_index: i64 = sqlx::query_scalar(
-                    "INSERT INTO log_entries (idx, kind, entry, leaf_sha256, created_at) \
-                     SELECT COALESCE(MAX(idx) + 1, 0), 'manifest', $1, $2, $3 FROM log_entries RETURNING idx",
-                )
-                .bind(&new.manifest)
-                .bind(new.log_leaf.to_string())
-                .bind(&published_at)
-                .fetch_one(&mut *tx)
-                .await?;
+                let log_index = append_log_entry(&mut tx, "manifest", &new.manifest, &new.log_leaf, &published_at).await?;
                 sqlx::query(
                     "INSERT INTO versions (dataset_id, version, access, content_sha256, manifest, manifest_sha256, published_at, log_index) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -168,7 +186,7 @@ macro_rules! impl_store_with_shared_sql {
                 .bind(&new.manifest)
                 .bind(new.manifest_digest.to_string())
                 .bind(&published_at)
-                .bind(log_index)
+                .bind(encode_index(log_index)?)
                 .execute(&mut *tx)
                 .await?;
                 for file in &new.files {
@@ -197,11 +215,11 @@ macro_rules! impl_store_with_shared_sql {
                         .await?;
                 }
                 tx.commit().await?;
-                decode_index(log_index)
+                Ok(log_index)
             }
 
             async fn log_size(&self) -> Result<u64, StoreError> {
-                let size: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM log_entries").fetch_one(&self.pool).await?;
+                let size: i64 = sqlx::query_scalar("SELECT size FROM log_head WHERE id = 1").fetch_one(&self.pool).await?;
                 decode_index(size)
             }
 

@@ -53,4 +53,4 @@ impl SqliteStore {
     }
 }
 
-impl_store_with_shared_sql!(SqliteStore);
+impl_store_with_shared_sql!(SqliteStore, Sqlite);

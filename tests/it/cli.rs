@@ -116,6 +116,10 @@ async fn admin_publish_and_get_round_trip_with_resume(backend: Backend) {
         .await,
     );
     assert_eq!(got["version"], 2);
+    assert_eq!(
+        (got["logIndex"].as_u64(), got["checkpointSize"].as_u64()),
+        (Some(1), Some(2))
+    );
     let downloaded = out.join("hourly_flow.csv");
     assert_eq!(std::fs::read(&downloaded).expect("downloaded"), changed);
     assert_eq!(got["files"][0]["sha256"], sha256_hex(&changed));

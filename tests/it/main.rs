@@ -7,5 +7,6 @@ mod cli;
 mod concurrency;
 mod download;
 mod helpers;
+mod log;
 mod openapi;
 mod vectors;

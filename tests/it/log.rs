@@ -1,0 +1,194 @@
+//! The transparency log over HTTP: checkpoints, entries and proofs, checked with the verifier alone.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::StatusCode;
+use serde_json::Value;
+use shulian::crypto::{Did, canonical};
+use shulian::ledger::{Checkpoint, merkle};
+
+use crate::helpers::{Backend, TestApp, assert_problem};
+use crate::on_both_backends;
+
+on_both_backends!(
+    publications_are_logged_and_provable_from_checkpoints,
+    log_queries_out_of_range_are_400,
+    concurrent_publications_get_dense_distinct_log_indices,
+    two_replicas_sharing_one_database_keep_one_log,
+);
+
+fn b64_list(value: &Value) -> Vec<Vec<u8>> {
+    value
+        .as_array()
+        .expect("proof")
+        .iter()
+        .map(|h| STANDARD.decode(h.as_str().expect("b64")).expect("b64"))
+        .collect()
+}
+
+async fn signed_checkpoint(app: &TestApp) -> Checkpoint {
+    let (_, node) = app.get_json("/.well-known/shulian-node").await;
+    let did: Did = node["id"].as_str().expect("did").parse().expect("did");
+    let origin = node["log"]["origin"].as_str().expect("origin");
+    let text = app
+        .http
+        .get(app.api("/api/v1/log/checkpoint"))
+        .send()
+        .await
+        .expect("checkpoint")
+        .text()
+        .await
+        .expect("text");
+    Checkpoint::verify(&text, origin, &did.public_key()).expect("checkpoint signed by the node key")
+}
+
+async fn publications_are_logged_and_provable_from_checkpoints(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("p").await;
+    app.publish(&token, "one", "open", &[("a.csv", b"1")]).await;
+    let old = signed_checkpoint(&app).await;
+    assert_eq!(old.size, 1);
+    app.publish(&token, "one", "open", &[("a.csv", b"2")]).await;
+    app.publish(&token, "two", "licensed", &[("b.csv", b"3")]).await;
+    let new = signed_checkpoint(&app).await;
+    assert_eq!(new.size, 3);
+
+    let (status, entries) = app.get_json("/api/v1/log/entries?start=0&end=3").await;
+    assert_eq!(status, StatusCode::OK);
+    for (dataset, version) in [("one", 1), ("one", 2), ("two", 1)] {
+        let (_, detail) = app
+            .get_json(&format!("/api/v1/datasets/{dataset}/versions/{version}"))
+            .await;
+        let index = detail["logIndex"].as_u64().expect("logged");
+        let manifest_text = canonical::canonicalize(&detail["manifest"]).expect("canonical");
+        let entry = &entries[index as usize];
+        assert_eq!(entry["kind"], "manifest");
+        assert_eq!(entry["entry"], detail["manifest"]);
+        // A third party: leaf hash of the manifest, audit path from the node, root from the signed checkpoint.
+        let leaf = merkle::leaf_hash(manifest_text.as_bytes());
+        let (_, proof) = app
+            .get_json(&format!("/api/v1/log/proof/inclusion?index={index}&size={}", new.size))
+            .await;
+        merkle::verify_inclusion(index, new.size, &leaf, &b64_list(&proof["proof"]), &new.root).expect("included");
+    }
+    let (_, consistency) = app
+        .get_json(&format!(
+            "/api/v1/log/proof/consistency?from={}&to={}",
+            old.size, new.size
+        ))
+        .await;
+    merkle::verify_consistency(
+        old.size,
+        new.size,
+        &old.root,
+        &new.root,
+        &b64_list(&consistency["proof"]),
+    )
+    .expect("append-only");
+
+    // The log survives a restart of the node and keeps growing from where it was.
+    let reopened = shulian::app::App::build(&app.config).await.expect("rebuild");
+    assert_eq!(reopened.context().store.log_size().await.expect("size"), 3);
+    app.stop().await;
+}
+
+async fn log_queries_out_of_range_are_400(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("p").await;
+    app.publish(&token, "one", "open", &[("a.csv", b"1")]).await;
+    for query in [
+        "/api/v1/log/entries?start=1&end=1",
+        "/api/v1/log/entries?start=0&end=5000",
+        "/api/v1/log/entries?start=-1&end=2",
+        "/api/v1/log/entries",
+        "/api/v1/log/proof/inclusion?index=1&size=1",
+        "/api/v1/log/proof/inclusion?index=0&size=2",
+        "/api/v1/log/proof/inclusion?index=0&size=0",
+        "/api/v1/log/proof/consistency?from=0&to=1",
+        "/api/v1/log/proof/consistency?from=2&to=1",
+        "/api/v1/log/proof/consistency?from=1&to=99",
+    ] {
+        let response = app.http.get(app.api(query)).send().await.expect("request");
+        assert_problem(response, StatusCode::BAD_REQUEST, "invalid-request").await;
+    }
+    let (status, empty_range) = app.get_json("/api/v1/log/entries?start=5&end=6").await;
+    assert_eq!((status, empty_range), (StatusCode::OK, serde_json::json!([])));
+    app.stop().await;
+}
+
+async fn concurrent_publications_get_dense_distinct_log_indices(backend: Backend) {
+    let app = std::sync::Arc::new(TestApp::spawn(backend).await);
+    let token = app.publisher("p").await;
+    let mut tasks = Vec::new();
+    for writer in 0..16 {
+        let (app, token) = (app.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            app.publish(
+                &token,
+                &format!("d-{}", writer % 4),
+                "open",
+                &[("f.csv", format!("{writer}").as_bytes())],
+            )
+            .await
+            .status()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.expect("task"), StatusCode::CREATED);
+    }
+    let checkpoint = signed_checkpoint(&app).await;
+    assert_eq!(checkpoint.size, 16);
+    let (_, entries) = app.get_json("/api/v1/log/entries?start=0&end=16").await;
+    let indices: Vec<u64> = entries
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["index"].as_u64())
+        .collect();
+    assert_eq!(indices, (0..16).collect::<Vec<_>>());
+    let leaves: Vec<merkle::Hash> = entries
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| merkle::leaf_hash(canonical::canonicalize(&e["entry"]).expect("canonical").as_bytes()))
+        .collect();
+    assert_eq!(
+        merkle::root(&leaves),
+        checkpoint.root,
+        "the checkpoint commits to exactly these entries"
+    );
+}
+
+async fn two_replicas_sharing_one_database_keep_one_log(backend: Backend) {
+    let first = TestApp::spawn(backend.clone()).await;
+    let second = TestApp::spawn_with(backend, |settings| {
+        settings.database_url = Some(first.config.database_url.clone());
+        settings.blob_url = Some(first.config.blob_url.clone());
+        settings.node_key_file = Some(first.config.node_key_file.clone());
+    })
+    .await;
+    let token = first.publisher("p").await;
+    let (first, second) = (std::sync::Arc::new(first), std::sync::Arc::new(second));
+    let mut tasks = Vec::new();
+    for writer in 0..12 {
+        let replica = if writer % 2 == 0 { first.clone() } else { second.clone() };
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            replica
+                .publish(
+                    &token,
+                    &format!("r-{}", writer % 3),
+                    "open",
+                    &[("f.csv", format!("{writer}").as_bytes())],
+                )
+                .await
+                .status()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.expect("task"), StatusCode::CREATED);
+    }
+    let (from_first, from_second) = (signed_checkpoint(&first).await, signed_checkpoint(&second).await);
+    assert_eq!(from_first, from_second, "both replicas serve the same log");
+    assert_eq!(from_first.size, 12);
+}
