@@ -7,7 +7,11 @@
 //! "shulian": {
 //!   "access": "open",                              // or "licensed" (required)
 //!   "title": {"zh": "…", "en": "…"},               // optional, overrides "title"
-//!   "description": {"zh": "…", "en": "…"}         // optional, overrides "description"
+//!   "description": {"zh": "…", "en": "…"},        // optional, overrides "description"
+//!   "offer": {                                     // required for licensed data, refused for open data
+//!     "priceFen": 50000, "purposes": ["research"], "maxValidityDays": 365,
+//!     "maxDownloads": 5, "licenseText": "…", "autoAccept": true
+//!   }
 //! }
 //! ```
 //!
@@ -90,6 +94,7 @@ struct Extension {
     access: AccessClass,
     title: Option<LocalizedText>,
     description: Option<LocalizedText>,
+    offer: Option<serde_json::Value>,
 }
 
 /// Reads and checks the package in `dir`.
@@ -124,6 +129,7 @@ pub fn read_package(dir: &Path) -> Result<Package, PackageError> {
         "keywords": descriptor.keywords,
         "license": license,
         "access": extension.access,
+        "offer": extension.offer,
     });
     let metadata: DatasetMetadata = serde_json::from_value(metadata_input).map_err(|error| fail(error.to_string()))?;
     if descriptor.resources.is_empty() {

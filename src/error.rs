@@ -64,6 +64,9 @@ pub enum AppError {
         /// The file's size.
         size: u64,
     },
+    /// The request ran past the node's time limit.
+    #[error("the request took longer than the node's limit of {0} s")]
+    Timeout(u64),
     /// A dependency (database, blob store) is not answering.
     #[error("{0}")]
     Unavailable(String),
@@ -84,7 +87,7 @@ impl AppError {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::MissingBlob(_) | Self::DigestMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,6 +108,7 @@ impl AppError {
             Self::UploadInterrupted(_) => "upload-interrupted",
             Self::RangeNotSatisfiable { .. } => "range-not-satisfiable",
             Self::Unavailable(_) => "unavailable",
+            Self::Timeout(_) => "timeout",
             Self::Internal(_) => "internal",
         }
     }

@@ -119,6 +119,67 @@ pub struct License {
     pub url: Option<String>,
 }
 
+/// The terms under which a licensed dataset may be ordered, set by its publisher.
+///
+/// Part of the version's metadata, so the node's signature on the manifest
+/// covers it; an order must fit inside it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Offer {
+    /// Price of one order in fen (1/100 CNY).
+    pub price_fen: u64,
+    /// Purposes an order may name.
+    pub purposes: Vec<String>,
+    /// Longest validity an order may ask for, in days.
+    pub max_validity_days: u32,
+    /// Most completed downloads of each file an order may ask for.
+    pub max_downloads: u32,
+    /// The licence text buyers agree to.
+    pub license_text: String,
+    /// Whether orders that fit the offer are agreed at once, without the publisher's decision.
+    pub auto_accept: bool,
+}
+
+/// Bounds that keep offers meaningful and small.
+const MAX_PURPOSES: usize = 16;
+const MAX_PURPOSE_CHARS: usize = 64;
+const MAX_VALIDITY_DAYS: u32 = 3650;
+const MAX_DOWNLOADS: u32 = 10_000;
+const MAX_LICENSE_TEXT_CHARS: usize = 50_000;
+
+impl Offer {
+    fn check(&self) -> Result<(), MetadataError> {
+        let purposes_ok = !self.purposes.is_empty()
+            && self.purposes.len() <= MAX_PURPOSES
+            && self.purposes.iter().all(|p| {
+                !p.trim().is_empty()
+                    && p.trim() == p
+                    && p.chars().count() <= MAX_PURPOSE_CHARS
+                    && !p.chars().any(char::is_control)
+            });
+        if !purposes_ok {
+            return Err(MetadataError::new(
+                "offer.purposes",
+                "1 to 16 purposes of 1 to 64 printable characters",
+            ));
+        }
+        if !(1..=MAX_VALIDITY_DAYS).contains(&self.max_validity_days) {
+            return Err(MetadataError::new("offer.maxValidityDays", "1 to 3650 days"));
+        }
+        if !(1..=MAX_DOWNLOADS).contains(&self.max_downloads) {
+            return Err(MetadataError::new("offer.maxDownloads", "1 to 10000 downloads"));
+        }
+        if self.license_text.trim().is_empty() || self.license_text.chars().count() > MAX_LICENSE_TEXT_CHARS {
+            return Err(MetadataError::new("offer.licenseText", "1 to 50000 characters"));
+        }
+        // Prices travel in signed documents as JSON integers: keep them exact in every language.
+        if self.price_fen > (1 << 53) {
+            return Err(MetadataError::new("offer.priceFen", "at most 2^53 fen"));
+        }
+        Ok(())
+    }
+}
+
 /// A version's descriptive metadata, validated.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "MetadataInput")]
@@ -133,6 +194,9 @@ pub struct DatasetMetadata {
     pub license: License,
     /// Open or licensed.
     pub access: AccessClass,
+    /// For licensed data, the terms an order must fit; open data has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<Offer>,
 }
 
 /// Metadata as submitted, before validation.
@@ -146,6 +210,8 @@ struct MetadataInput {
     keywords: Vec<String>,
     license: License,
     access: AccessClass,
+    #[serde(default)]
+    offer: Option<Offer>,
 }
 
 /// Limits on metadata sizes, so a catalog page stays small.
@@ -199,12 +265,26 @@ impl TryFrom<MetadataInput> for DatasetMetadata {
         {
             return Err(MetadataError::new("license", "an id of 1 to 200 characters"));
         }
+        match (input.access, &input.offer) {
+            (AccessClass::Licensed, Some(offer)) => offer.check()?,
+            (AccessClass::Licensed, None) => {
+                return Err(MetadataError::new(
+                    "offer",
+                    "licensed data needs an offer: price, purposes, validity, downloads, licence",
+                ));
+            }
+            (AccessClass::Open, Some(_)) => {
+                return Err(MetadataError::new("offer", "open data is free: it takes no offer"));
+            }
+            (AccessClass::Open, None) => {}
+        }
         Ok(Self {
             title,
             description,
             keywords,
             license,
             access: input.access,
+            offer: input.offer,
         })
     }
 }

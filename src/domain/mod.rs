@@ -4,7 +4,8 @@ pub mod dataset;
 pub mod digest;
 pub mod ids;
 pub mod manifest;
+pub mod order;
 
-pub use dataset::{AccessClass, DatasetMetadata, FileEntry, License, LocalizedText, MediaType, MetadataError};
+pub use dataset::{AccessClass, DatasetMetadata, FileEntry, License, LocalizedText, MediaType, MetadataError, Offer};
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{DatasetId, FileName, IdError, PublisherId, VersionNumber};

@@ -20,7 +20,6 @@ use axum::routing::{get, put};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
@@ -89,10 +88,7 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
         .route("/api/v1/log/proof/inclusion", get(log::inclusion))
         .route("/api/v1/log/proof/consistency", get(log::consistency))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
-        ));
+        .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit));
     // Transfers run as long as the bytes flow; their size is bounded by the upload limit instead.
     let transfers = Router::new()
         .route(
@@ -139,6 +135,18 @@ fn request_span(request: &Request) -> tracing::Span {
     tracing::info_span!("request", method = %request.method(), route, path = request.uri().path(), request_id)
 }
 
+/// Ends an API request that runs past its time limit with a problem+json 503.
+async fn time_limit(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => AppError::Timeout(limit.as_secs()).into_response(),
+    }
+}
+
 async fn openapi() -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi_json())
 }
@@ -160,5 +168,37 @@ fn version_ref(text: &str) -> Result<Option<VersionNumber>, IdError> {
     match text {
         "latest" => Ok(None),
         number => number.parse().map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt as _;
+
+    #[tokio::test]
+    async fn requests_past_the_time_limit_end_in_a_503_problem() {
+        let slow = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                Duration::from_millis(10),
+                time_limit,
+            ));
+        let request = Request::builder()
+            .uri("/slow")
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let response = slow.oneshot(request).await.expect("response");
+        assert_eq!(response.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        let body = axum::body::to_bytes(response.into_body(), 10_000).await.expect("body");
+        let problem: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(problem["type"], "urn:shulian:problem:timeout");
     }
 }

@@ -10,6 +10,7 @@ mod rows;
 mod sql;
 mod sqlite;
 
+use crate::domain::order::OrderState;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -117,6 +118,71 @@ pub struct LogEntry {
     pub entry: String,
     /// When it was appended.
     pub created_at: DateTime<Utc>,
+}
+
+/// A signed document to append to the transparency log.
+#[derive(Clone, Debug)]
+pub struct LoggedDocument {
+    /// What it records (`order`, `agreement`, …).
+    pub kind: &'static str,
+    /// Its exact canonical JSON text: the leaf.
+    pub text: String,
+    /// RFC 9162 leaf hash of `text`.
+    pub leaf: Sha256Digest,
+}
+
+/// An order ready to be recorded, with the documents it puts in the log.
+#[derive(Clone, Debug)]
+pub struct NewOrder {
+    /// The order's id.
+    pub id: String,
+    /// The buyer's DID.
+    pub buyer: String,
+    /// The buyer's nonce; `Conflict` if the buyer used it before.
+    pub nonce: String,
+    /// The dataset ordered.
+    pub dataset: DatasetId,
+    /// The version ordered.
+    pub version: VersionNumber,
+    /// The signed order.
+    pub order: LoggedDocument,
+    /// SHA-256 of the order's canonical text.
+    pub order_digest: Sha256Digest,
+    /// Its state.
+    pub state: OrderState,
+    /// The node's agreement, when the order was agreed at once.
+    pub agreement: Option<LoggedDocument>,
+    /// When the agreement ends.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// Completed downloads allowed per file.
+    pub max_downloads: u32,
+    /// The order-scoped access token's stored half.
+    pub token_id: String,
+    /// SHA-256 of the token's secret.
+    pub token_secret_sha256: Sha256Digest,
+    /// When the order was received.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What an order-scoped token grants.
+#[derive(Clone, Debug)]
+pub struct OrderGrant {
+    /// The order's id.
+    pub order_id: String,
+    /// The buyer's DID.
+    pub buyer: String,
+    /// The dataset ordered.
+    pub dataset: DatasetId,
+    /// The version ordered.
+    pub version: VersionNumber,
+    /// The order's state.
+    pub state: OrderState,
+    /// When the agreement ends.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// Completed downloads allowed per file.
+    pub max_downloads: u32,
+    /// SHA-256 of the token's secret.
+    pub token_secret_sha256: Sha256Digest,
 }
 
 /// A dataset as the catalog lists it: the metadata of its newest version.
@@ -229,6 +295,13 @@ pub trait Store: Send + Sync + 'static {
         dataset: &DatasetId,
         version: Option<VersionNumber>,
     ) -> Result<VersionRecord, StoreError>;
+
+    /// Records an order (and its agreement) and appends them to the log, atomically;
+    /// `Conflict` if the buyer's nonce was used before.
+    async fn create_order(&self, order: &NewOrder) -> Result<(), StoreError>;
+
+    /// What the order-scoped token with this public id grants.
+    async fn find_order_grant(&self, token_id: &str) -> Result<Option<OrderGrant>, StoreError>;
 
     /// Number of entries in the transparency log.
     async fn log_size(&self) -> Result<u64, StoreError>;

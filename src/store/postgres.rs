@@ -11,13 +11,13 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use super::rows::{
-    DatasetRow, FileRow, LogRow, ManifestRow, TokenRow, VersionRow, decode_head, decode_index, decode_leaf,
+    DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, TokenRow, VersionRow, decode_head, decode_index, decode_leaf,
     encode_index, encode_size, encode_time, size_from_column,
 };
 use super::sql::impl_store_with_shared_sql;
 use super::{
-    DatasetFilter, DatasetHead, DatasetSummary, LogEntry, NewVersion, Publisher, StoreError, StoredFile, StoredToken,
-    VersionRecord, VersionSummary,
+    DatasetFilter, DatasetHead, DatasetSummary, LogEntry, NewOrder, NewVersion, OrderGrant, Publisher, StoreError,
+    StoredFile, StoredToken, VersionRecord, VersionSummary,
 };
 use crate::domain::{DatasetId, FileName, Sha256Digest, VersionNumber};
 

@@ -187,3 +187,36 @@ pub(super) fn decode_head(publisher: &str, latest: i64, content: &str) -> Result
         latest_content: decode("digest", content)?,
     })
 }
+
+/// `orders` row, as a token lookup needs it.
+#[derive(sqlx::FromRow)]
+pub(super) struct GrantRow {
+    id: String,
+    buyer: String,
+    dataset_id: String,
+    version: i64,
+    state: String,
+    valid_until: Option<String>,
+    max_downloads: i64,
+    token_sha256: String,
+}
+
+impl GrantRow {
+    pub(super) fn decode(self) -> Result<super::OrderGrant, StoreError> {
+        Ok(super::OrderGrant {
+            order_id: self.id,
+            buyer: self.buyer,
+            dataset: decode("dataset id", &self.dataset_id)?,
+            version: decode_version(self.version)?,
+            state: decode("order state", &self.state)?,
+            valid_until: self.valid_until.as_deref().map(decode_time).transpose()?,
+            max_downloads: u32::try_from(self.max_downloads).map_err(|_| {
+                StoreError::Other(anyhow::anyhow!(
+                    "stored download limit {} is out of range",
+                    self.max_downloads
+                ))
+            })?,
+            token_secret_sha256: decode("digest", &self.token_sha256)?,
+        })
+    }
+}

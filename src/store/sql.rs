@@ -218,6 +218,49 @@ macro_rules! impl_store_with_shared_sql {
                 Ok(log_index)
             }
 
+            async fn create_order(&self, order: &NewOrder) -> Result<(), StoreError> {
+                let created_at = encode_time(order.created_at);
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO orders (id, buyer, nonce, dataset_id, version, order_doc, order_sha256, state, agreement, \
+                     valid_until, max_downloads, token_id, token_sha256, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(&order.id)
+                .bind(&order.buyer)
+                .bind(&order.nonce)
+                .bind(order.dataset.as_str())
+                .bind(i64::from(order.version.get()))
+                .bind(&order.order.text)
+                .bind(order.order_digest.to_string())
+                .bind(order.state.as_str())
+                .bind(order.agreement.as_ref().map(|agreement| agreement.text.as_str()))
+                .bind(order.valid_until.map(encode_time))
+                .bind(i64::from(order.max_downloads))
+                .bind(&order.token_id)
+                .bind(order.token_secret_sha256.to_string())
+                .bind(&created_at)
+                .execute(&mut *tx)
+                .await?;
+                for document in std::iter::once(&order.order).chain(order.agreement.as_ref()) {
+                    append_log_entry(&mut tx, document.kind, &document.text, &document.leaf, &created_at).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn find_order_grant(&self, token_id: &str) -> Result<Option<OrderGrant>, StoreError> {
+                sqlx::query_as::<_, GrantRow>(
+                    "SELECT id, buyer, dataset_id, version, state, valid_until, max_downloads, token_sha256 \
+                     FROM orders WHERE token_id = $1",
+                )
+                .bind(token_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(GrantRow::decode)
+                .transpose()
+            }
+
             async fn log_size(&self) -> Result<u64, StoreError> {
                 let size: i64 = sqlx::query_scalar("SELECT size FROM log_head WHERE id = 1").fetch_one(&self.pool).await?;
                 decode_index(size)

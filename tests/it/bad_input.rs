@@ -15,6 +15,7 @@ on_both_backends!(
     oversized_uploads_are_413,
     uploads_cut_off_mid_stream_leave_nothing,
     unknown_routes_and_methods_are_problems,
+    offers_are_required_for_licensed_data_only,
 );
 
 async fn traversal_in_ids_and_file_names_is_refused(backend: Backend) {
@@ -281,5 +282,29 @@ async fn unknown_routes_and_methods_are_problems(backend: Backend) {
         .await
         .expect("get");
     assert_problem(no_dataset, StatusCode::NOT_FOUND, "not-found").await;
+    app.stop().await;
+}
+
+async fn offers_are_required_for_licensed_data_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("p").await;
+    assert!(app.upload(&token, b"x").await.status().is_success());
+    let files = json!([{"name": "a.csv", "mediaType": "text/csv", "size": 1, "sha256": sha256_hex(b"x")}]);
+    let mut licensed_without_offer = metadata("d", "licensed");
+    licensed_without_offer.as_object_mut().expect("object").remove("offer");
+    let mut open_with_offer = metadata("d", "open");
+    open_with_offer["offer"] = crate::helpers::offer();
+    let mut bad_offer = metadata("d", "licensed");
+    bad_offer["offer"]["purposes"] = json!([]);
+    let mut float_price = metadata("d", "licensed");
+    float_price["offer"]["priceFen"] = json!(12.5);
+    for metadata in [licensed_without_offer, open_with_offer, bad_offer, float_price] {
+        let response = app
+            .post_version(&token, "d", json!({"metadata": metadata, "files": files}))
+            .await;
+        assert_problem(response, StatusCode::BAD_REQUEST, "invalid-request").await;
+    }
+    let (status, _) = app.get_json("/api/v1/datasets/d").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;
 }

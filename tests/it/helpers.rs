@@ -248,12 +248,28 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 pub fn metadata(dataset: &str, access: &str) -> Value {
-    json!({
+    let mut metadata = json!({
         "title": {"zh": format!("{dataset} 数据集"), "en": format!("{dataset} dataset")},
         "description": {"zh": "测试用数据", "en": "Data for tests"},
         "keywords": ["交通", "test"],
         "license": {"id": "CC-BY-4.0"},
         "access": access,
+    });
+    if access == "licensed" {
+        metadata["offer"] = offer();
+    }
+    metadata
+}
+
+/// The offer test datasets carry when licensed.
+pub fn offer() -> Value {
+    json!({
+        "priceFen": 50_000,
+        "purposes": ["research", "城市规划"],
+        "maxValidityDays": 30,
+        "maxDownloads": 2,
+        "licenseText": "仅限约定用途使用，不得转售。Use only for the agreed purpose; no resale.",
+        "autoAccept": true,
     })
 }
 
