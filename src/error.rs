@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::blobs::BlobError;
+use crate::domain::order::OrderRefusal;
 use crate::domain::{DigestError, IdError, MetadataError, Sha256Digest};
 use crate::store::StoreError;
 
@@ -64,6 +65,18 @@ pub enum AppError {
         /// The file's size.
         size: u64,
     },
+    /// A signed document's proof is missing, malformed or wrong.
+    #[error("invalid signature: {0}")]
+    InvalidSignature(String),
+    /// A well-signed order that the node refuses.
+    #[error(transparent)]
+    OrderRefused(#[from] OrderRefusal),
+    /// The buyer used this nonce before: the order is a replay.
+    #[error("this buyer already used the order's nonce: a replayed order is refused")]
+    ReplayedNonce,
+    /// The order exists but does not allow access now.
+    #[error("{0}")]
+    OrderInactive(String),
     /// The request ran past the node's time limit.
     #[error("the request took longer than the node's limit of {0} s")]
     Timeout(u64),
@@ -78,7 +91,10 @@ pub enum AppError {
 impl AppError {
     fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest(_) | Self::UploadInterrupted(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidRequest(_) | Self::UploadInterrupted(_) | Self::InvalidSignature(_) => StatusCode::BAD_REQUEST,
+            Self::OrderRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::ReplayedNonce => StatusCode::CONFLICT,
+            Self::OrderInactive(_) => StatusCode::FORBIDDEN,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::Licensed { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -109,6 +125,13 @@ impl AppError {
             Self::RangeNotSatisfiable { .. } => "range-not-satisfiable",
             Self::Unavailable(_) => "unavailable",
             Self::Timeout(_) => "timeout",
+            Self::InvalidSignature(_) => "invalid-signature",
+            Self::OrderRefused(OrderRefusal::Malformed(_)) => "order-malformed",
+            Self::OrderRefused(OrderRefusal::WrongTarget(_)) => "order-wrong-target",
+            Self::OrderRefused(OrderRefusal::OutsideOffer(_)) => "order-outside-offer",
+            Self::OrderRefused(OrderRefusal::Stale) => "order-stale",
+            Self::ReplayedNonce => "replayed-nonce",
+            Self::OrderInactive(_) => "order-inactive",
             Self::Internal(_) => "internal",
         }
     }

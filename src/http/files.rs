@@ -11,12 +11,12 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::extract::ApiPath;
 use super::version_ref;
-use crate::domain::{DatasetId, FileEntry, FileName};
+use crate::domain::{AccessClass, DatasetId, FileEntry, FileName};
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::download;
 
-/// Downloads a file of an open dataset.
+/// Downloads a file: open data anonymously, licensed data with an order-scoped bearer token.
 #[utoipa::path(get, path = "/api/v1/datasets/{dataset}/versions/{version}/files/{name}", tag = "download",
     params(("dataset" = String, Path, description = "dataset id"),
            ("version" = String, Path, description = "version number or `latest`"),
@@ -26,7 +26,8 @@ use crate::service::download;
     responses((status = 200, description = "the file", content_type = "application/octet-stream"),
               (status = 206, description = "the requested range"),
               (status = 304, description = "not modified"),
-              (status = 403, description = "licensed data: order it first"),
+              (status = 401, description = "the order token is not valid"),
+              (status = 403, description = "licensed data: order it first, or the order does not cover this file now"),
               (status = 404, description = "no such file"),
               (status = 416, description = "range outside the file")))]
 pub async fn download(
@@ -35,9 +36,17 @@ pub async fn download(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let file = download::find_open_file(&ctx, &dataset, version_ref(&version)?, &name).await?;
-    let immutable = version != "latest";
-    let plan = plan_response(&file.entry, &headers, immutable)?;
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    let file = download::find_file(&ctx, &dataset, version_ref(&version)?, &name, bearer).await?;
+    let caching = match file.access {
+        AccessClass::Licensed => Caching::Private,
+        AccessClass::Open if version == "latest" => Caching::Revalidate,
+        AccessClass::Open => Caching::Immutable,
+    };
+    let plan = plan_response(&file.entry, &headers, caching)?;
     let body = match (&method, &plan.range) {
         (&Method::HEAD, _) => Body::empty(),
         _ if plan.status == StatusCode::NOT_MODIFIED => Body::empty(),
@@ -56,19 +65,30 @@ struct ResponsePlan {
     range: Option<Range<u64>>,
 }
 
-fn plan_response(entry: &FileEntry, request: &HeaderMap, immutable: bool) -> Result<ResponsePlan, AppError> {
+/// How a download may be cached.
+enum Caching {
+    /// A numbered version of open data never changes.
+    Immutable,
+    /// `latest` may move to a new version.
+    Revalidate,
+    /// Licensed bytes stay between the node and the buyer.
+    Private,
+}
+
+fn plan_response(entry: &FileEntry, request: &HeaderMap, caching: Caching) -> Result<ResponsePlan, AppError> {
     let etag = format!("\"{}\"", entry.sha256);
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, header_value(&etag));
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(if immutable {
-            "public, max-age=31536000, immutable"
-        } else {
-            "public, no-cache"
-        }),
-    );
+    let cache_control = match caching {
+        Caching::Immutable => "public, max-age=31536000, immutable",
+        Caching::Revalidate => "public, no-cache",
+        Caching::Private => {
+            headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            "private, no-store"
+        }
+    };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
     headers.insert(
         "repr-digest",
         header_value(&format!("sha-256=:{}:", STANDARD.encode(entry.sha256.as_bytes()))),

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod files;
 pub mod log;
 pub mod node;
+pub mod orders;
 
 use std::time::Duration;
 
@@ -40,6 +41,7 @@ const MAX_JSON_BODY_BYTES: usize = 4 * 1024 * 1024;
         datasets::list, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
         files::download, blobs::upload, blobs::probe,
         log::checkpoint, log::entries, log::inclusion, log::consistency,
+        orders::place,
     ),
     modifiers(&PublisherTokenScheme),
 )]
@@ -83,6 +85,7 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
             "/api/v1/datasets/{dataset}/versions/{version}/manifest",
             get(datasets::get_manifest),
         )
+        .route("/api/v1/orders", axum::routing::post(orders::place))
         .route("/api/v1/log/checkpoint", get(log::checkpoint))
         .route("/api/v1/log/entries", get(log::entries))
         .route("/api/v1/log/proof/inclusion", get(log::inclusion))

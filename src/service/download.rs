@@ -1,4 +1,7 @@
-//! Open downloads: find a file, refuse licensed data, stream the bytes.
+//! Downloads: find a file, check who may read it, stream the bytes.
+//!
+//! Open files are served to anyone; licensed files only to the holder of an
+//! agreed, unexpired order-scoped token for that very dataset version.
 
 use std::ops::Range;
 
@@ -7,40 +10,46 @@ use futures::stream::BoxStream;
 
 use super::Context;
 use super::catalog::not_found;
+use super::orders;
 use crate::blobs::BlobError;
 use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, VersionNumber};
 use crate::error::AppError;
 
-/// A file anyone may download.
+/// A file the requester may download.
 #[derive(Debug, Clone)]
-pub struct OpenFile {
+pub struct AllowedFile {
     /// The version that holds it.
     pub version: VersionNumber,
     /// The file.
     pub entry: FileEntry,
+    /// Who may read it; licensed bytes must not be cached by intermediaries.
+    pub access: AccessClass,
 }
 
-/// Finds a file of an open version; a licensed one is refused with how to order it.
-pub async fn find_open_file(
+/// Finds a file and checks the requester may read it; `bearer` is an order-scoped token, if any.
+pub async fn find_file(
     ctx: &Context,
     dataset: &DatasetId,
     version: Option<VersionNumber>,
     name: &FileName,
-) -> Result<OpenFile, AppError> {
+    bearer: Option<&str>,
+) -> Result<AllowedFile, AppError> {
     let file = ctx
         .store
         .get_file(dataset, version, name)
         .await
         .map_err(|e| not_found(e, dataset))?;
-    match file.access {
-        AccessClass::Open => Ok(OpenFile {
-            version: file.version,
-            entry: file.entry,
-        }),
-        AccessClass::Licensed => Err(AppError::Licensed {
+    if file.access == AccessClass::Licensed {
+        let token = bearer.ok_or_else(|| AppError::Licensed {
             dataset: dataset.to_string(),
-        }),
+        })?;
+        orders::authorize(ctx, token, dataset, file.version).await?;
     }
+    Ok(AllowedFile {
+        version: file.version,
+        entry: file.entry,
+        access: file.access,
+    })
 }
 
 /// Streams `range` (or all) of a file's bytes.

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod demo;
 pub mod download;
 pub mod gc;
+pub mod orders;
 pub mod publish;
 pub mod transparency;
 pub mod uploads;

@@ -9,4 +9,5 @@ mod download;
 mod helpers;
 mod log;
 mod openapi;
+mod orders;
 mod vectors;

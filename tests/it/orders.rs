@@ -1,0 +1,269 @@
+//! Ordering licensed data: signed orders, agreements, order-scoped tokens, and the attacks on them.
+
+use chrono::Utc;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shulian::crypto::{Did, KeyPair, canonical, proof, sign_document};
+
+use crate::helpers::{Backend, TestApp, assert_problem, offer, sha256_hex};
+use crate::on_both_backends;
+
+on_both_backends!(
+    an_agreed_order_unlocks_its_dataset_version,
+    forged_altered_replayed_and_out_of_offer_orders_are_refused_and_not_recorded,
+    order_tokens_are_scoped_to_their_dataset_version,
+);
+
+const SECRET_CSV: &[u8] = "患者编号,科室\n1,心内科\n2,呼吸科\n".as_bytes();
+
+/// Publishes licensed dataset `dataset` and returns (node DID, manifest digest).
+async fn licensed(app: &TestApp, token: &str, dataset: &str) -> (String, String) {
+    assert_eq!(
+        app.publish(token, dataset, "licensed", &[("records.csv", SECRET_CSV)])
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let (_, node) = app.get_json("/.well-known/shulian-node").await;
+    let (_, version) = app.get_json(&format!("/api/v1/datasets/{dataset}/versions/1")).await;
+    (
+        node["id"].as_str().expect("did").to_owned(),
+        version["manifestDigest"].as_str().expect("digest").to_owned(),
+    )
+}
+
+/// An order inside the test offer, unsigned.
+fn order(node: &str, dataset: &str, manifest_digest: &str, buyer: &KeyPair) -> Value {
+    json!({
+        "type": "ShulianOrder",
+        "node": node,
+        "dataset": dataset,
+        "version": 1,
+        "manifestDigest": manifest_digest,
+        "purpose": "research",
+        "validityDays": 7,
+        "maxDownloads": 2,
+        "priceFen": offer()["priceFen"],
+        "licenseSha256": format!("sha256:{}", sha256_hex(offer()["licenseText"].as_str().expect("text").as_bytes())),
+        "buyer": buyer.public().did(),
+        "nonce": uuid::Uuid::new_v4().simple().to_string(),
+        "created": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+}
+
+fn signed(document: Value, key: &KeyPair) -> Value {
+    sign_document(document, key, Utc::now()).expect("sign")
+}
+
+async fn post_order(app: &TestApp, body: &Value) -> reqwest::Response {
+    app.http
+        .post(app.api("/api/v1/orders"))
+        .json(body)
+        .send()
+        .await
+        .expect("order")
+}
+
+async fn log_size(app: &TestApp) -> u64 {
+    app.ctx.store.log_size().await.expect("log size")
+}
+
+async fn an_agreed_order_unlocks_its_dataset_version(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("hospital").await;
+    let (node, digest) = licensed(&app, &token, "visits").await;
+    let buyer = KeyPair::generate();
+    let before = log_size(&app).await;
+    let order_document = signed(order(&node, "visits", &digest, &buyer), &buyer);
+
+    let response = post_order(&app, &order_document).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let placed: Value = response.json().await.expect("json");
+    assert_eq!(placed["state"], "AGREED");
+    let agreement = &placed["agreement"];
+    let node_did: Did = node.parse().expect("did");
+    assert_eq!(proof::verify_document(agreement).expect("node countersigned"), node_did);
+    assert_eq!(
+        agreement["order"], order_document,
+        "the agreement binds the order as signed"
+    );
+    let order_digest = format!(
+        "sha256:{}",
+        sha256_hex(canonical::canonicalize(&order_document).expect("jcs").as_bytes())
+    );
+    assert_eq!(agreement["orderDigest"], order_digest);
+    assert_eq!(agreement["manifestDigest"], digest);
+    assert_eq!(placed["orderDigest"], order_digest);
+    assert_eq!(log_size(&app).await, before + 2, "order and agreement are logged");
+
+    let url = app.api("/api/v1/datasets/visits/versions/1/files/records.csv");
+    let access = placed["accessToken"].as_str().expect("token");
+    let file = app.http.get(&url).bearer_auth(access).send().await.expect("download");
+    assert_eq!(file.status(), StatusCode::OK);
+    assert_eq!(file.headers()["cache-control"], "private, no-store");
+    assert_eq!(file.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(file.bytes().await.expect("body").as_ref(), SECRET_CSV);
+    let part = app
+        .http
+        .get(&url)
+        .bearer_auth(access)
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        app.http
+            .head(&url)
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("head")
+            .status(),
+        StatusCode::OK
+    );
+    app.stop().await;
+}
+
+async fn forged_altered_replayed_and_out_of_offer_orders_are_refused_and_not_recorded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("hospital").await;
+    let (node, digest) = licensed(&app, &token, "visits").await;
+    let buyer = KeyPair::generate();
+    let mallory = KeyPair::generate();
+    let before = log_size(&app).await;
+
+    // Signed by another key while naming the buyer.
+    let forged = signed(order(&node, "visits", &digest, &buyer), &mallory);
+    assert_problem(
+        post_order(&app, &forged).await,
+        StatusCode::BAD_REQUEST,
+        "invalid-signature",
+    )
+    .await;
+    // A field altered after signing.
+    let mut altered = signed(order(&node, "visits", &digest, &buyer), &buyer);
+    altered["priceFen"] = json!(1);
+    assert_problem(
+        post_order(&app, &altered).await,
+        StatusCode::BAD_REQUEST,
+        "invalid-signature",
+    )
+    .await;
+    // Outside the offer: each term in turn.
+    for (field, value) in [
+        ("priceFen", json!(1)),
+        ("purpose", json!("marketing")),
+        ("validityDays", json!(31)),
+        ("maxDownloads", json!(3)),
+        (
+            "licenseSha256",
+            json!(format!("sha256:{}", sha256_hex(b"another licence"))),
+        ),
+    ] {
+        let mut document = order(&node, "visits", &digest, &buyer);
+        document[field] = value;
+        let response = post_order(&app, &signed(document, &buyer)).await;
+        assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "order-outside-offer").await;
+    }
+    let mut stale = order(&node, "visits", &digest, &buyer);
+    stale["created"] = json!("2020-01-01T00:00:00Z");
+    assert_problem(
+        post_order(&app, &signed(stale, &buyer)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "order-stale",
+    )
+    .await;
+    let other_node = order(
+        &KeyPair::generate().public().did().to_string(),
+        "visits",
+        &digest,
+        &buyer,
+    );
+    assert_problem(
+        post_order(&app, &signed(other_node, &buyer)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "order-wrong-target",
+    )
+    .await;
+    let wrong_manifest = order(&node, "visits", &format!("sha256:{}", sha256_hex(b"x")), &buyer);
+    assert_problem(
+        post_order(&app, &signed(wrong_manifest, &buyer)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "order-wrong-target",
+    )
+    .await;
+    let mut float = order(&node, "visits", &digest, &buyer);
+    float["priceFen"] = json!(500.5);
+    let float_response = post_order(&app, &json!({"unsigned": float})).await;
+    assert_eq!(float_response.status(), StatusCode::BAD_REQUEST);
+    for garbage in [&b"{"[..], b"[]", br#"{"a":1,"a":2}"#] {
+        let response = app
+            .http
+            .post(app.api("/api/v1/orders"))
+            .body(garbage.to_vec())
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(log_size(&app).await, before, "no refused order is recorded");
+
+    // A replay of an accepted order.
+    let accepted = signed(order(&node, "visits", &digest, &buyer), &buyer);
+    assert_eq!(post_order(&app, &accepted).await.status(), StatusCode::CREATED);
+    assert_problem(
+        post_order(&app, &accepted).await,
+        StatusCode::CONFLICT,
+        "replayed-nonce",
+    )
+    .await;
+    assert_eq!(log_size(&app).await, before + 2);
+    app.stop().await;
+}
+
+async fn order_tokens_are_scoped_to_their_dataset_version(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("hospital").await;
+    let (node, digest_a) = licensed(&app, &token, "dataset-a").await;
+    licensed(&app, &token, "dataset-b").await;
+    let buyer = KeyPair::generate();
+    let placed: Value = post_order(&app, &signed(order(&node, "dataset-a", &digest_a, &buyer), &buyer))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let access = placed["accessToken"].as_str().expect("token");
+
+    let other = app
+        .http
+        .get(app.api("/api/v1/datasets/dataset-b/versions/1/files/records.csv"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("get");
+    assert_problem(other, StatusCode::FORBIDDEN, "forbidden").await;
+    let anonymous = app
+        .http
+        .get(app.api("/api/v1/datasets/dataset-a/versions/1/files/records.csv"))
+        .send()
+        .await
+        .expect("get");
+    assert_problem(anonymous, StatusCode::FORBIDDEN, "licensed-data").await;
+    let (prefix, _) = access.split_once('.').expect("token shape");
+    for wrong in [
+        format!("{prefix}.not-the-secret"),
+        "sho_unknown.secret".to_owned(),
+        token.clone(),
+    ] {
+        let response = app
+            .http
+            .get(app.api("/api/v1/datasets/dataset-a/versions/1/files/records.csv"))
+            .bearer_auth(&wrong)
+            .send()
+            .await
+            .expect("get");
+        assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    app.stop().await;
+}
