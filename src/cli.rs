@@ -12,8 +12,9 @@ use serde::Serialize;
 
 use crate::app::{App, shutdown_signal};
 use crate::blobs::BlobStore;
-use crate::client::{NodeClient, get, publish};
+use crate::client::{NodeClient, get, order, publish};
 use crate::config::{Config, LogFormat, Settings};
+use crate::crypto::KeyPair;
 use crate::domain::PublisherId;
 use crate::service::{accounts, demo, gc};
 use crate::store;
@@ -82,6 +83,41 @@ enum Command {
         #[arg(long, env = "SHULIAN_NODE")]
         node: String,
         /// Where to put the files [default: ./DATASET].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an Ed25519 key; its did:key is the buyer's identity.
+    Keygen {
+        /// Where to write the key (W3C Multikey JSON, mode 0600); never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Order a licensed dataset version: sign an order inside its offer and place it.
+    Order {
+        /// DATASET or DATASET@VERSION.
+        target: String,
+        /// The buyer's key file from `shulian keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// The purpose, one of the offer's.
+        #[arg(long)]
+        purpose: String,
+        /// The node's base URL.
+        #[arg(long, env = "SHULIAN_NODE")]
+        node: String,
+        /// Days of validity [default: the offer's maximum].
+        #[arg(long)]
+        days: Option<u32>,
+        /// Downloads per file [default: the offer's maximum].
+        #[arg(long)]
+        downloads: Option<u32>,
+        /// Where to save the order, agreement and token [default: ./order-ID].
         #[arg(long)]
         out: Option<PathBuf>,
         /// Print the result as JSON.
@@ -187,6 +223,48 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 format!(
                     "{verb} {} version {} ({} files uploaded, {} already on the node)",
                     report.dataset, report.version, report.uploaded_files, report.skipped_files
+                )
+            })
+        }
+        Command::Keygen { out, json } => {
+            let key = KeyPair::generate();
+            key.save(&out)?;
+            let did = key.public().did();
+            print_result(json, &serde_json::json!({"did": did, "keyFile": out}), || {
+                format!("wrote {}\n{did}", out.display())
+            })
+        }
+        Command::Order {
+            target,
+            key,
+            purpose,
+            node,
+            days,
+            downloads,
+            out,
+            json,
+        } => {
+            init_logging(LogFormat::Text, "warn");
+            let key = KeyPair::load(&key)?;
+            let (dataset, version) = get::parse_target(&target)?;
+            let request = order::OrderRequest {
+                dataset,
+                version,
+                purpose,
+                validity_days: days,
+                max_downloads: downloads,
+            };
+            let client = NodeClient::new(&node, None)?;
+            let report = order::place_order(&client, &key, &request, out.as_deref()).await?;
+            print_result(json, &report, || {
+                format!(
+                    "order {} is {} ({} version {}); order, agreement and token saved in {}\n{}",
+                    report.order_id,
+                    report.state,
+                    report.dataset,
+                    report.version,
+                    report.out.display(),
+                    report.order_id
                 )
             })
         }

@@ -4,6 +4,7 @@
 //! or script sees why the node refused.
 
 pub mod get;
+pub mod order;
 pub mod publish;
 
 use std::time::Duration;

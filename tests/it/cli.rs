@@ -11,6 +11,7 @@ on_both_backends!(
     admin_publish_and_get_round_trip_with_resume,
     malformed_packages_fail_cleanly_and_change_nothing,
     gc_command_reports_as_json,
+    a_buyer_orders_licensed_data_from_the_command_line,
 );
 
 struct Output {
@@ -259,4 +260,104 @@ async fn print_config_shows_every_setting_and_hides_passwords() {
     assert!(!output.stdout.contains("hunter2"));
     let unknown = shulian(&["no-such-command"]).await;
     assert!(!unknown.success);
+}
+
+async fn a_buyer_orders_licensed_data_from_the_command_line(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = add_publisher(&app, "某三甲医院", "hospital").await;
+    let work = tempfile::tempdir().expect("tempdir");
+    let package = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/hospital-outpatient-visits");
+    json(
+        &shulian(&[
+            "publish",
+            package.to_str().expect("utf-8"),
+            "--node",
+            &app.url,
+            "--token",
+            &token,
+            "--json",
+        ])
+        .await,
+    );
+
+    let key = work.path().join("buyer.json");
+    let key_arg = key.to_str().expect("utf-8");
+    let made = json(&shulian(&["keygen", "--out", key_arg, "--json"]).await);
+    assert!(made["did"].as_str().is_some_and(|did| did.starts_with("did:key:z6Mk")));
+    assert!(
+        !shulian(&["keygen", "--out", key_arg]).await.success,
+        "a key is never overwritten"
+    );
+
+    let out = work.path().join("order");
+    let args = [
+        "order",
+        "hospital-outpatient-visits",
+        "--key",
+        key_arg,
+        "--purpose",
+        "学术研究",
+        "--node",
+        &app.url,
+    ];
+    let mut with_out = args.to_vec();
+    with_out.extend(["--out", out.to_str().expect("utf-8"), "--days", "30", "--json"]);
+    let placed = json(&shulian(&with_out).await);
+    assert_eq!(placed["state"], "AGREED");
+    let agreement: Value =
+        serde_json::from_slice(&std::fs::read(out.join("agreement.json")).expect("agreement saved")).expect("json");
+    assert_eq!(agreement["purpose"], "学术研究");
+    assert_eq!(agreement["buyer"], made["did"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(out.join("token"))
+                .expect("token")
+                .permissions()
+                .mode()
+                & 0o077,
+            0
+        );
+    }
+    let access = std::fs::read_to_string(out.join("token")).expect("token");
+    let file = app
+        .http
+        .get(app.api("/api/v1/datasets/hospital-outpatient-visits/versions/1/files/visits.csv"))
+        .bearer_auth(access.trim())
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(file.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        file.bytes().await.expect("body").as_ref(),
+        std::fs::read(package.join("visits.csv")).expect("csv")
+    );
+
+    let refused = shulian(&[
+        "order",
+        "hospital-outpatient-visits",
+        "--key",
+        key_arg,
+        "--purpose",
+        "marketing",
+        "--node",
+        &app.url,
+    ])
+    .await;
+    assert!(!refused.success);
+    assert!(refused.stderr.contains("order-outside-offer"), "{}", refused.stderr);
+    let open = shulian(&[
+        "order",
+        "beijing-traffic-flow",
+        "--key",
+        key_arg,
+        "--purpose",
+        "x",
+        "--node",
+        &app.url,
+    ])
+    .await;
+    assert!(!open.success);
+    app.stop().await;
 }
