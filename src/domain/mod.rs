@@ -1,6 +1,7 @@
 //! Pure types and rules of the data market; imports nothing from axum, sqlx or object_store.
 
 pub mod dataset;
+pub mod delivery;
 pub mod digest;
 pub mod ids;
 pub mod manifest;

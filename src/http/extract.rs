@@ -51,6 +51,15 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
+/// The bearer token of a request's `Authorization` header, if any.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 /// The publisher a request's `Authorization: Bearer` token authenticates.
 pub struct AuthenticatedPublisher(pub PublisherId);
 
@@ -58,13 +67,8 @@ impl FromRequestParts<Context> for AuthenticatedPublisher {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Context) -> Result<Self, AppError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or(AppError::Unauthorized)?;
-        accounts::authenticate_publisher(ctx.store.as_ref(), token.trim())
+        let token = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
+        accounts::authenticate_publisher(ctx.store.as_ref(), token)
             .await
             .map(Self)
     }

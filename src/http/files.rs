@@ -9,7 +9,7 @@ use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::extract::ApiPath;
+use super::extract::{ApiPath, bearer};
 use super::version_ref;
 use crate::domain::{AccessClass, DatasetId, FileEntry, FileName};
 use crate::error::AppError;
@@ -36,11 +36,7 @@ pub async fn download(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let file = download::find_file(&ctx, &dataset, version_ref(&version)?, &name, bearer).await?;
+    let file = download::find_file(&ctx, &dataset, version_ref(&version)?, &name, bearer(&headers)).await?;
     let caching = match file.access {
         AccessClass::Licensed => Caching::Private,
         AccessClass::Open if version == "latest" => Caching::Revalidate,
@@ -50,7 +46,7 @@ pub async fn download(
     let body = match (&method, &plan.range) {
         (&Method::HEAD, _) => Body::empty(),
         _ if plan.status == StatusCode::NOT_MODIFIED => Body::empty(),
-        (_, range) => Body::from_stream(download::read_file(&ctx, &file.entry, range.clone()).await?),
+        (_, range) => Body::from_stream(download::read_file(&ctx, &file, range.clone()).await?),
     };
     let mut response = Response::new(body);
     *response.status_mut() = plan.status;

@@ -41,7 +41,7 @@ const MAX_JSON_BODY_BYTES: usize = 4 * 1024 * 1024;
         datasets::list, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
         files::download, blobs::upload, blobs::probe,
         log::checkpoint, log::entries, log::inclusion, log::consistency,
-        orders::place,
+        orders::place, orders::receipts,
     ),
     modifiers(&PublisherTokenScheme),
 )]
@@ -53,10 +53,12 @@ impl utoipa::Modify for PublisherTokenScheme {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "publisher_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
+        for scheme in ["publisher_token", "order_token"] {
+            components.add_security_scheme(
+                scheme,
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
     }
 }
 
@@ -86,6 +88,7 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
             get(datasets::get_manifest),
         )
         .route("/api/v1/orders", axum::routing::post(orders::place))
+        .route("/api/v1/orders/{order}/receipts", get(orders::receipts))
         .route("/api/v1/log/checkpoint", get(log::checkpoint))
         .route("/api/v1/log/entries", get(log::entries))
         .route("/api/v1/log/proof/inclusion", get(log::inclusion))

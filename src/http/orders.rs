@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 
 use crate::error::AppError;
 use crate::service::Context;
-use crate::service::orders::{self, OrderPlaced};
+use crate::service::orders::{self, OrderPlaced, ReceiptView};
+
+use super::extract::ApiPath;
 
 /// Places a signed order (an `eddsa-jcs-2022`-signed `ShulianOrder` document).
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
@@ -19,4 +21,20 @@ use crate::service::orders::{self, OrderPlaced};
               (status = 422, description = "the order does not fit this node, version or offer, or is stale")))]
 pub async fn place(State(ctx): State<Context>, body: Bytes) -> Result<(StatusCode, Json<OrderPlaced>), AppError> {
     Ok((StatusCode::CREATED, Json(orders::place_order(&ctx, &body).await?)))
+}
+
+/// The signed receipts of an order's completed deliveries (order token required).
+#[utoipa::path(get, path = "/api/v1/orders/{order}/receipts", tag = "orders",
+    params(("order" = String, Path, description = "order id")),
+    security(("order_token" = [])),
+    responses((status = 200, body = Vec<ReceiptView>),
+              (status = 401, description = "missing or invalid order token"),
+              (status = 403, description = "the token belongs to another order")))]
+pub async fn receipts(
+    State(ctx): State<Context>,
+    ApiPath(order): ApiPath<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Vec<ReceiptView>>, AppError> {
+    let token = super::extract::bearer(&headers).ok_or(AppError::Unauthorized)?;
+    Ok(Json(orders::receipts(&ctx, &order, token).await?))
 }

@@ -10,10 +10,11 @@ use futures::stream::BoxStream;
 
 use super::Context;
 use super::catalog::not_found;
-use super::orders;
+use super::{deliveries, orders};
 use crate::blobs::BlobError;
 use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, VersionNumber};
 use crate::error::AppError;
+use crate::store::OrderGrant;
 
 /// A file the requester may download.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct AllowedFile {
     pub entry: FileEntry,
     /// Who may read it; licensed bytes must not be cached by intermediaries.
     pub access: AccessClass,
+    /// The order a licensed file is delivered under.
+    pub grant: Option<OrderGrant>,
 }
 
 /// Finds a file and checks the requester may read it; `bearer` is an order-scoped token, if any.
@@ -39,24 +42,37 @@ pub async fn find_file(
         .get_file(dataset, version, name)
         .await
         .map_err(|e| not_found(e, dataset))?;
-    if file.access == AccessClass::Licensed {
-        let token = bearer.ok_or_else(|| AppError::Licensed {
-            dataset: dataset.to_string(),
-        })?;
-        orders::authorize(ctx, token, dataset, file.version).await?;
-    }
+    let grant = match file.access {
+        AccessClass::Open => None,
+        AccessClass::Licensed => {
+            let token = bearer.ok_or_else(|| AppError::Licensed {
+                dataset: dataset.to_string(),
+            })?;
+            let grant = orders::authorize(ctx, token, dataset, file.version, &file.entry.name).await?;
+            deliveries::ensure_downloads_left(ctx, &grant, &file.entry).await?;
+            Some(grant)
+        }
+    };
     Ok(AllowedFile {
         version: file.version,
         entry: file.entry,
         access: file.access,
+        grant,
     })
 }
 
-/// Streams `range` (or all) of a file's bytes.
+/// Streams `range` of a file's bytes; bytes of a licensed file are recorded as delivered once sent.
 pub async fn read_file(
     ctx: &Context,
-    entry: &FileEntry,
+    file: &AllowedFile,
     range: Option<Range<u64>>,
 ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, AppError> {
-    Ok(ctx.blobs.read(&entry.sha256, range).await?)
+    let bytes = ctx.blobs.read(&file.entry.sha256, range.clone()).await?;
+    Ok(match &file.grant {
+        None => bytes,
+        Some(grant) => {
+            let sent = range.unwrap_or(0..file.entry.size);
+            deliveries::record_when_sent(ctx, grant.clone(), file.entry.clone(), sent, bytes)
+        }
+    })
 }

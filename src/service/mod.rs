@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod deliveries;
 pub mod demo;
 pub mod download;
 pub mod gc;

@@ -14,7 +14,7 @@ use super::Context;
 use super::accounts::{self, BearerToken};
 use crate::crypto::{canonical, proof, sign_document};
 use crate::domain::order::{AGREEMENT_TYPE, OrderContext, OrderDocument, OrderRefusal, OrderState};
-use crate::domain::{DatasetId, DatasetMetadata, Sha256Digest, VersionNumber};
+use crate::domain::{DatasetId, DatasetMetadata, FileName, Sha256Digest, VersionNumber};
 use crate::error::AppError;
 use crate::ledger::merkle;
 use crate::store::{LoggedDocument, NewOrder, OrderGrant, StoreError};
@@ -166,12 +166,14 @@ fn logged(kind: &'static str, text: String) -> LoggedDocument {
     }
 }
 
-/// Checks that an order-scoped token may read `dataset` version `version` now.
+/// Checks that an order-scoped token may read `file` of `dataset` version `version` now;
+/// a refusal under a genuine token is recorded against its order.
 pub async fn authorize(
     ctx: &Context,
     token: &str,
     dataset: &DatasetId,
     version: VersionNumber,
+    file: &FileName,
 ) -> Result<OrderGrant, AppError> {
     let (token_id, secret) = accounts::split_token(token, ORDER_TOKEN_PREFIX).ok_or(AppError::Unauthorized)?;
     let grant = ctx
@@ -188,12 +190,51 @@ pub async fn authorize(
             grant.dataset, grant.version
         )));
     }
-    match (grant.state, grant.valid_until) {
-        (OrderState::Agreed, Some(until)) if Utc::now() < until => Ok(grant),
-        (OrderState::Agreed, _) => Err(AppError::OrderInactive("the agreement has expired".into())),
-        (OrderState::Requested, _) => Err(AppError::OrderInactive(
-            "the order awaits the publisher's decision".into(),
-        )),
-        (OrderState::Terminated, _) => Err(AppError::OrderInactive("the order was refused or revoked".into())),
+    let now = Utc::now();
+    let refusal = match (grant.state, grant.valid_until) {
+        (OrderState::Agreed, Some(until)) if now < until => return Ok(grant),
+        (OrderState::Agreed, _) => "the agreement has expired",
+        (OrderState::Requested, _) => "the order awaits the publisher's decision",
+        (OrderState::Terminated, _) => "the order was refused or revoked",
+    };
+    ctx.store.record_refusal(&grant.order_id, file, refusal, now).await?;
+    Err(AppError::OrderInactive(refusal.into()))
+}
+
+/// A logged delivery receipt.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptView {
+    /// Its index in the transparency log.
+    pub log_index: u64,
+    /// The node-signed receipt.
+    #[schema(value_type = Object)]
+    pub receipt: Value,
+}
+
+/// The receipts of an order, for the holder of its token (also after the agreement ended).
+pub async fn receipts(ctx: &Context, order_id: &str, token: &str) -> Result<Vec<ReceiptView>, AppError> {
+    let (token_id, secret) = accounts::split_token(token, ORDER_TOKEN_PREFIX).ok_or(AppError::Unauthorized)?;
+    let grant = ctx
+        .store
+        .find_order_grant(token_id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    if !accounts::secret_matches(secret, &grant.token_secret_sha256) {
+        return Err(AppError::Unauthorized);
     }
+    if grant.order_id != order_id {
+        return Err(AppError::Forbidden("this token belongs to another order".into()));
+    }
+    ctx.store
+        .order_receipts(order_id)
+        .await?
+        .into_iter()
+        .map(|(log_index, text)| {
+            Ok(ReceiptView {
+                log_index,
+                receipt: canonical::parse_strict(text.as_bytes()).map_err(anyhow::Error::from)?,
+            })
+        })
+        .collect()
 }

@@ -183,6 +183,49 @@ pub struct OrderGrant {
     pub max_downloads: u32,
     /// SHA-256 of the token's secret.
     pub token_secret_sha256: Sha256Digest,
+    /// SHA-256 of the order's canonical form.
+    pub order_digest: Sha256Digest,
+}
+
+/// Bytes of a licensed file just sent under an order.
+#[derive(Clone, Debug)]
+pub struct DeliveredRange {
+    /// The order.
+    pub order_id: String,
+    /// The file.
+    pub file: FileName,
+    /// The file's size.
+    pub size: u64,
+    /// The bytes sent.
+    pub range: std::ops::Range<u64>,
+    /// When they were sent.
+    pub at: DateTime<Utc>,
+}
+
+/// What a receipt states that only the store knows when it is made.
+#[derive(Clone, Copy, Debug)]
+pub struct ReceiptFacts {
+    /// The receipt's index in the log.
+    pub log_index: u64,
+    /// Which completed delivery of this file under this order it is (1, 2, …).
+    pub sequence: u32,
+}
+
+/// Signs a receipt inside the transaction that logs it.
+pub type ReceiptBuilder<'a> = dyn Fn(ReceiptFacts) -> Result<LoggedDocument, StoreError> + Send + Sync + 'a;
+
+/// Where a delivery stands after a range was recorded.
+#[derive(Clone, Debug)]
+pub enum DeliveryProgress {
+    /// Parts of the file are still missing.
+    Partial,
+    /// The file is fully delivered: here is the logged, signed receipt.
+    Completed {
+        /// The receipt's log index.
+        log_index: u64,
+        /// The receipt's canonical text.
+        receipt: String,
+    },
 }
 
 /// A dataset as the catalog lists it: the metadata of its newest version.
@@ -302,6 +345,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// What the order-scoped token with this public id grants.
     async fn find_order_grant(&self, token_id: &str) -> Result<Option<OrderGrant>, StoreError>;
+
+    /// How many deliveries of `file` under the order have completed.
+    async fn completed_deliveries(&self, order_id: &str, file: &FileName) -> Result<u32, StoreError>;
+
+    /// Adds delivered bytes to the open delivery of a file; when they cover the
+    /// file, signs (with `receipt`), logs and stores its receipt, atomically.
+    /// `Conflict` when a concurrent request changed the delivery first.
+    async fn record_delivery(
+        &self,
+        delivery: &DeliveredRange,
+        receipt: &ReceiptBuilder<'_>,
+    ) -> Result<DeliveryProgress, StoreError>;
+
+    /// The receipts of an order's completed deliveries, oldest first, with their log indices.
+    async fn order_receipts(&self, order_id: &str) -> Result<Vec<(u64, String)>, StoreError>;
+
+    /// Records a download refused under an order.
+    async fn record_refusal(
+        &self,
+        order_id: &str,
+        file: &FileName,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Number of entries in the transparency log.
     async fn log_size(&self) -> Result<u64, StoreError>;

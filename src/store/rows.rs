@@ -199,6 +199,7 @@ pub(super) struct GrantRow {
     valid_until: Option<String>,
     max_downloads: i64,
     token_sha256: String,
+    order_sha256: String,
 }
 
 impl GrantRow {
@@ -217,6 +218,7 @@ impl GrantRow {
                 ))
             })?,
             token_secret_sha256: decode("digest", &self.token_sha256)?,
+            order_digest: decode("digest", &self.order_sha256)?,
         })
     }
 }

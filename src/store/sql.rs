@@ -8,29 +8,44 @@
 /// Implements [`Store`](super::Store) for a backend type with a `pool` field and a `begin_write` method.
 macro_rules! impl_store_with_shared_sql {
     ($backend:ty, $database:ty) => {
-        /// Appends an entry to the transparency log inside `tx`; returns its index.
+        /// Takes the next transparency-log index inside `tx`.
         ///
-        /// Taking the index by updating `log_head` holds that row's lock until
-        /// `tx` ends, so concurrent appenders queue instead of colliding.
-        async fn append_log_entry(
-            tx: &mut sqlx::Transaction<'static, $database>,
-            kind: &str,
-            entry: &str,
-            leaf: &Sha256Digest,
-            at: &str,
-        ) -> Result<u64, StoreError> {
+        /// Updating `log_head` holds that row's lock until `tx` ends, so
+        /// concurrent appenders queue instead of colliding, across replicas.
+        async fn reserve_log_index(tx: &mut sqlx::Transaction<'static, $database>) -> Result<u64, StoreError> {
             let index: i64 = sqlx::query_scalar("UPDATE log_head SET size = size + 1 WHERE id = 1 RETURNING size - 1")
                 .fetch_one(&mut **tx)
                 .await?;
+            decode_index(index)
+        }
+
+        /// Writes the log entry at a reserved index.
+        async fn insert_log_entry(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            index: u64,
+            document: &LoggedDocument,
+            at: &str,
+        ) -> Result<(), StoreError> {
             sqlx::query("INSERT INTO log_entries (idx, kind, entry, leaf_sha256, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(index)
-                .bind(kind)
-                .bind(entry)
-                .bind(leaf.to_string())
+                .bind(encode_index(index)?)
+                .bind(document.kind)
+                .bind(&document.text)
+                .bind(document.leaf.to_string())
                 .bind(at)
                 .execute(&mut **tx)
                 .await?;
-            decode_index(index)
+            Ok(())
+        }
+
+        /// Appends a document to the transparency log inside `tx`; returns its index.
+        async fn append_log_entry(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            document: &LoggedDocument,
+            at: &str,
+        ) -> Result<u64, StoreError> {
+            let index = reserve_log_index(tx).await?;
+            insert_log_entry(tx, index, document, at).await?;
+            Ok(index)
         }
 
         #[async_trait::async_trait]
@@ -174,7 +189,12 @@ macro_rules! impl_store_with_shared_sql {
                     }
                     _ => return Err(StoreError::Conflict("the dataset changed while publishing".into())),
                 }
-                let log_index = append_log_entry(&mut tx, "manifest", &new.manifest, &new.log_leaf, &published_at).await?;
+                let manifest = LoggedDocument {
+                    kind: "manifest",
+                    text: new.manifest.clone(),
+                    leaf: new.log_leaf,
+                };
+                let log_index = append_log_entry(&mut tx, &manifest, &published_at).await?;
                 sqlx::query(
                     "INSERT INTO versions (dataset_id, version, access, content_sha256, manifest, manifest_sha256, published_at, log_index) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -243,7 +263,7 @@ macro_rules! impl_store_with_shared_sql {
                 .execute(&mut *tx)
                 .await?;
                 for document in std::iter::once(&order.order).chain(order.agreement.as_ref()) {
-                    append_log_entry(&mut tx, document.kind, &document.text, &document.leaf, &created_at).await?;
+                    append_log_entry(&mut tx, document, &created_at).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -251,7 +271,7 @@ macro_rules! impl_store_with_shared_sql {
 
             async fn find_order_grant(&self, token_id: &str) -> Result<Option<OrderGrant>, StoreError> {
                 sqlx::query_as::<_, GrantRow>(
-                    "SELECT id, buyer, dataset_id, version, state, valid_until, max_downloads, token_sha256 \
+                    "SELECT id, buyer, dataset_id, version, state, valid_until, max_downloads, token_sha256, order_sha256 \
                      FROM orders WHERE token_id = $1",
                 )
                 .bind(token_id)
@@ -259,6 +279,137 @@ macro_rules! impl_store_with_shared_sql {
                 .await?
                 .map(GrantRow::decode)
                 .transpose()
+            }
+
+            async fn completed_deliveries(&self, order_id: &str, file: &FileName) -> Result<u32, StoreError> {
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM deliveries WHERE order_id = $1 AND file_name = $2 AND receipt IS NOT NULL",
+                )
+                .bind(order_id)
+                .bind(file.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+                u32::try_from(count).map_err(|_| StoreError::Other(anyhow::anyhow!("delivery count {count} out of range")))
+            }
+
+            async fn record_delivery(
+                &self,
+                delivery: &DeliveredRange,
+                receipt: &ReceiptBuilder<'_>,
+            ) -> Result<DeliveryProgress, StoreError> {
+                let at = encode_time(delivery.at);
+                let mut tx = self.begin_write().await?;
+                let open: Option<(i64, String)> = sqlx::query_as(
+                    "SELECT sequence, delivered_ranges FROM deliveries \
+                     WHERE order_id = $1 AND file_name = $2 AND receipt IS NULL",
+                )
+                .bind(&delivery.order_id)
+                .bind(delivery.file.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let (sequence, mut ranges, previous) = match open {
+                    Some((sequence, text)) => {
+                        let ranges: ByteRanges = serde_json::from_str(&text).map_err(anyhow::Error::from)?;
+                        (sequence, ranges, Some(text))
+                    }
+                    None => {
+                        let last: i64 = sqlx::query_scalar(
+                            "SELECT COALESCE(MAX(sequence), 0) FROM deliveries WHERE order_id = $1 AND file_name = $2",
+                        )
+                        .bind(&delivery.order_id)
+                        .bind(delivery.file.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        (last + 1, ByteRanges::default(), None)
+                    }
+                };
+                if ranges.len() >= MAX_TRACKED_RANGES {
+                    ranges = ByteRanges::default();
+                }
+                ranges.add(delivery.range.clone());
+                let ranges_text = serde_json::to_string(&ranges).map_err(anyhow::Error::from)?;
+                let (progress, receipt_text, log_index) = if ranges.covers(delivery.size) {
+                    let log_index = reserve_log_index(&mut tx).await?;
+                    let facts = ReceiptFacts {
+                        log_index,
+                        sequence: u32::try_from(sequence).map_err(|_| StoreError::Conflict("too many deliveries".into()))?,
+                    };
+                    let document = receipt(facts)?;
+                    insert_log_entry(&mut tx, log_index, &document, &at).await?;
+                    let progress = DeliveryProgress::Completed {
+                        log_index,
+                        receipt: document.text.clone(),
+                    };
+                    (progress, Some(document.text), Some(encode_index(log_index)?))
+                } else {
+                    (DeliveryProgress::Partial, None, None)
+                };
+                let completed_at = receipt_text.as_ref().map(|_| at.clone());
+                let written = match previous {
+                    Some(previous) => sqlx::query(
+                        "UPDATE deliveries SET delivered_ranges = $4, receipt = $5, log_index = $6, completed_at = $7 \
+                         WHERE order_id = $1 AND file_name = $2 AND sequence = $3 AND delivered_ranges = $8",
+                    )
+                    .bind(&delivery.order_id)
+                    .bind(delivery.file.as_str())
+                    .bind(sequence)
+                    .bind(&ranges_text)
+                    .bind(&receipt_text)
+                    .bind(log_index)
+                    .bind(&completed_at)
+                    .bind(previous)
+                    .execute(&mut *tx)
+                    .await?,
+                    None => sqlx::query(
+                        "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, receipt, log_index, \
+                         started_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(&delivery.order_id)
+                    .bind(delivery.file.as_str())
+                    .bind(sequence)
+                    .bind(&ranges_text)
+                    .bind(&receipt_text)
+                    .bind(log_index)
+                    .bind(&at)
+                    .bind(&completed_at)
+                    .execute(&mut *tx)
+                    .await?,
+                };
+                if written.rows_affected() != 1 {
+                    return Err(StoreError::Conflict("the delivery changed concurrently".into()));
+                }
+                tx.commit().await?;
+                Ok(progress)
+            }
+
+            async fn order_receipts(&self, order_id: &str) -> Result<Vec<(u64, String)>, StoreError> {
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT log_index, receipt FROM deliveries \
+                     WHERE order_id = $1 AND receipt IS NOT NULL AND log_index IS NOT NULL ORDER BY log_index",
+                )
+                .bind(order_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(|(index, receipt)| Ok((decode_index(index)?, receipt))).collect()
+            }
+
+            async fn record_refusal(
+                &self,
+                order_id: &str,
+                file: &FileName,
+                reason: &str,
+                at: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO access_refusals (order_id, file_name, reason, refused_at) VALUES ($1, $2, $3, $4)")
+                    .bind(order_id)
+                    .bind(file.as_str())
+                    .bind(reason)
+                    .bind(encode_time(at))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn log_size(&self) -> Result<u64, StoreError> {

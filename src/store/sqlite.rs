@@ -18,9 +18,11 @@ use super::rows::{
 };
 use super::sql::impl_store_with_shared_sql;
 use super::{
-    DatasetFilter, DatasetHead, DatasetSummary, LogEntry, NewOrder, NewVersion, OrderGrant, Publisher, StoreError,
-    StoredFile, StoredToken, VersionRecord, VersionSummary,
+    DatasetFilter, DatasetHead, DatasetSummary, DeliveredRange, DeliveryProgress, LogEntry, LoggedDocument, NewOrder,
+    NewVersion, OrderGrant, Publisher, ReceiptBuilder, ReceiptFacts, StoreError, StoredFile, StoredToken,
+    VersionRecord, VersionSummary,
 };
+use crate::domain::delivery::{ByteRanges, MAX_TRACKED_RANGES};
 use crate::domain::{DatasetId, FileName, Sha256Digest, VersionNumber};
 
 /// Catalog metadata in a SQLite database file.

@@ -12,6 +12,8 @@ on_both_backends!(
     an_agreed_order_unlocks_its_dataset_version,
     forged_altered_replayed_and_out_of_offer_orders_are_refused_and_not_recorded,
     order_tokens_are_scoped_to_their_dataset_version,
+    completed_deliveries_yield_logged_signed_receipts,
+    ranges_aggregate_into_one_delivery_and_limits_are_enforced,
 );
 
 const SECRET_CSV: &[u8] = "患者编号,科室\n1,心内科\n2,呼吸科\n".as_bytes();
@@ -265,5 +267,165 @@ async fn order_tokens_are_scoped_to_their_dataset_version(backend: Backend) {
             .expect("get");
         assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
+    app.stop().await;
+}
+
+/// Publishes, orders and returns (order id, access token, node DID).
+async fn agreed_order(app: &TestApp, dataset: &str) -> (String, String, Did) {
+    let token = app.publisher("hospital").await;
+    let (node, digest) = licensed(app, &token, dataset).await;
+    let buyer = KeyPair::generate();
+    let placed: Value = post_order(app, &signed(order(&node, dataset, &digest, &buyer), &buyer))
+        .await
+        .json()
+        .await
+        .expect("json");
+    (
+        placed["orderId"].as_str().expect("id").to_owned(),
+        placed["accessToken"].as_str().expect("token").to_owned(),
+        node.parse().expect("did"),
+    )
+}
+
+async fn receipts(app: &TestApp, order_id: &str, access: &str) -> Vec<Value> {
+    let response = app
+        .http
+        .get(app.api(&format!("/api/v1/orders/{order_id}/receipts")))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("receipts");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("json")
+}
+
+async fn completed_deliveries_yield_logged_signed_receipts(backend: Backend) {
+    use base64::Engine as _;
+    let app = TestApp::spawn(backend).await;
+    let (order_id, access, node) = agreed_order(&app, "visits").await;
+    assert!(receipts(&app, &order_id, &access).await.is_empty());
+    let url = app.api("/api/v1/datasets/visits/versions/1/files/records.csv");
+    let body = app
+        .http
+        .get(&url)
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(body.as_ref(), SECRET_CSV);
+
+    let listed = receipts(&app, &order_id, &access).await;
+    assert_eq!(listed.len(), 1);
+    let receipt = &listed[0]["receipt"];
+    assert_eq!(proof::verify_document(receipt).expect("node-signed"), node);
+    assert_eq!(receipt["sha256"], sha256_hex(SECRET_CSV));
+    assert_eq!(receipt["bytes"], SECRET_CSV.len());
+    assert_eq!(receipt["order"], order_id.as_str());
+    assert_eq!(receipt["delivery"], 1);
+    assert_eq!(receipt["logIndex"], listed[0]["logIndex"]);
+
+    // Anyone can check the receipt is in the log the node signed.
+    let index = listed[0]["logIndex"].as_u64().expect("index");
+    let (_, description) = app.get_json("/.well-known/shulian-node").await;
+    let note = app
+        .http
+        .get(app.api("/api/v1/log/checkpoint"))
+        .send()
+        .await
+        .expect("checkpoint")
+        .text()
+        .await
+        .expect("text");
+    let checkpoint = shulian::ledger::Checkpoint::verify(
+        &note,
+        description["log"]["origin"].as_str().expect("origin"),
+        &node.public_key(),
+    )
+    .expect("signed");
+    let (_, inclusion) = app
+        .get_json(&format!(
+            "/api/v1/log/proof/inclusion?index={index}&size={}",
+            checkpoint.size
+        ))
+        .await;
+    let path: Vec<Vec<u8>> = inclusion["proof"]
+        .as_array()
+        .expect("proof")
+        .iter()
+        .map(|h| {
+            base64::engine::general_purpose::STANDARD
+                .decode(h.as_str().expect("b64"))
+                .expect("b64")
+        })
+        .collect();
+    let leaf = shulian::ledger::merkle::leaf_hash(canonical::canonicalize(receipt).expect("jcs").as_bytes());
+    shulian::ledger::merkle::verify_inclusion(index, checkpoint.size, &leaf, &path, &checkpoint.root)
+        .expect("receipt is logged");
+
+    let stranger = app
+        .http
+        .get(app.api(&format!("/api/v1/orders/{order_id}/receipts")))
+        .send()
+        .await
+        .expect("anonymous");
+    assert_problem(stranger, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    app.stop().await;
+}
+
+async fn ranges_aggregate_into_one_delivery_and_limits_are_enforced(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (order_id, access, _) = agreed_order(&app, "visits").await;
+    let url = app.api("/api/v1/datasets/visits/versions/1/files/records.csv");
+    let size = SECRET_CSV.len();
+    let get_range = |range: String| app.http.get(&url).bearer_auth(&access).header("range", range).send();
+
+    let tail = get_range("bytes=10-".into()).await.expect("tail");
+    assert_eq!(tail.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(tail.bytes().await.expect("body").as_ref(), &SECRET_CSV[10..]);
+    assert!(
+        receipts(&app, &order_id, &access).await.is_empty(),
+        "half a file is no delivery"
+    );
+    let head = get_range("bytes=0-4".into()).await.expect("head");
+    assert_eq!(head.bytes().await.expect("body").as_ref(), &SECRET_CSV[..5]);
+    assert_eq!(
+        get_range(format!("bytes=3-{}", size - 1))
+            .await
+            .expect("overlap")
+            .bytes()
+            .await
+            .expect("body")
+            .len(),
+        size - 3
+    );
+    let after_ranges = receipts(&app, &order_id, &access).await;
+    assert_eq!(after_ranges.len(), 1, "the ranges together are one delivery");
+    assert_eq!(after_ranges[0]["receipt"]["delivery"], 1);
+
+    // The test offer allows two downloads per file: the second completes, the third is refused.
+    assert_eq!(
+        app.http
+            .get(&url)
+            .bearer_auth(&access)
+            .send()
+            .await
+            .expect("second")
+            .bytes()
+            .await
+            .expect("body")
+            .as_ref(),
+        SECRET_CSV
+    );
+    assert_eq!(receipts(&app, &order_id, &access).await.len(), 2);
+    let third = app.http.get(&url).bearer_auth(&access).send().await.expect("third");
+    assert_problem(third, StatusCode::FORBIDDEN, "order-inactive").await;
+    assert_eq!(
+        receipts(&app, &order_id, &access).await.len(),
+        2,
+        "nothing more was delivered"
+    );
     app.stop().await;
 }

@@ -1,0 +1,147 @@
+//! Delivering licensed files under an order: download limits, recorded refusals, signed receipts.
+//!
+//! The bytes of a response are recorded as delivered when the last chunk is
+//! handed to the connection; a request cut off earlier records nothing. When the delivered ranges of a file cover it, the node signs a
+//! receipt naming the order, the file's sha256, the recipient and the
+//! receipt's own log index, and logs it in the same transaction.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use chrono::{SecondsFormat, Utc};
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use serde_json::json;
+
+use super::Context;
+use crate::blobs::BlobError;
+use crate::crypto::{canonical, sign_document};
+use crate::domain::FileEntry;
+use crate::domain::delivery::RECEIPT_TYPE;
+use crate::error::AppError;
+use crate::ledger::merkle;
+use crate::store::{DeliveredRange, DeliveryProgress, LoggedDocument, OrderGrant, ReceiptFacts, StoreError};
+
+/// Attempts at recording a delivery that raced with another request of the same order.
+const RECORD_ATTEMPTS: usize = 5;
+
+/// Refuses (and records the refusal) when the order's downloads of this file are used up.
+pub async fn ensure_downloads_left(ctx: &Context, grant: &OrderGrant, entry: &FileEntry) -> Result<(), AppError> {
+    let completed = ctx.store.completed_deliveries(&grant.order_id, &entry.name).await?;
+    if completed >= grant.max_downloads {
+        let reason = format!(
+            "all {} downloads of {} under this order are used",
+            grant.max_downloads, entry.name
+        );
+        ctx.store
+            .record_refusal(&grant.order_id, &entry.name, &reason, Utc::now())
+            .await?;
+        return Err(AppError::OrderInactive(reason));
+    }
+    Ok(())
+}
+
+/// A licensed file's byte stream on its way to the buyer.
+struct Delivery {
+    ctx: Context,
+    grant: OrderGrant,
+    entry: FileEntry,
+    range: Range<u64>,
+    remaining: u64,
+    bytes: BoxStream<'static, Result<Bytes, BlobError>>,
+}
+
+/// Records the bytes of a licensed file's stream as delivered when its last chunk is handed on.
+///
+/// Recording before the last chunk leaves means the buyer, once it holds the
+/// whole body, finds the receipt already logged. A stream that breaks off
+/// or is dropped earlier records nothing.
+pub fn record_when_sent(
+    ctx: &Context,
+    grant: OrderGrant,
+    entry: FileEntry,
+    range: Range<u64>,
+    bytes: BoxStream<'static, Result<Bytes, BlobError>>,
+) -> BoxStream<'static, Result<Bytes, BlobError>> {
+    let delivery = Delivery {
+        ctx: ctx.clone(),
+        grant,
+        entry,
+        remaining: range.end - range.start,
+        range,
+        bytes,
+    };
+    futures::stream::unfold(Some(delivery), |state| async move {
+        let mut delivery = state?;
+        match delivery.bytes.next().await? {
+            Err(error) => Some((Err(error), None)),
+            Ok(chunk) => {
+                let before = delivery.remaining;
+                delivery.remaining = before.saturating_sub(chunk.len() as u64);
+                if before > 0 && delivery.remaining == 0 {
+                    let Delivery { ctx, grant, entry, range, .. } = &delivery;
+                    if let Err(error) = record(ctx, grant, entry, range.clone()).await {
+                        tracing::error!(order = %grant.order_id, file = %entry.name, error = %error, "delivery not recorded");
+                    }
+                }
+                Some((Ok(chunk), Some(delivery)))
+            }
+        }
+    })
+    .boxed()
+}
+
+async fn record(ctx: &Context, grant: &OrderGrant, entry: &FileEntry, range: Range<u64>) -> Result<(), AppError> {
+    let delivered = DeliveredRange {
+        order_id: grant.order_id.clone(),
+        file: entry.name.clone(),
+        size: entry.size,
+        range,
+        at: Utc::now(),
+    };
+    let builder = |facts: ReceiptFacts| receipt(ctx, grant, entry, facts);
+    for _ in 0..RECORD_ATTEMPTS {
+        match ctx.store.record_delivery(&delivered, &builder).await {
+            Err(StoreError::Conflict(_)) => continue,
+            Err(other) => return Err(other.into()),
+            Ok(DeliveryProgress::Partial) => return Ok(()),
+            Ok(DeliveryProgress::Completed { log_index, .. }) => {
+                tracing::info!(order = %grant.order_id, file = %entry.name, log_index, "delivery complete; receipt logged");
+                return Ok(());
+            }
+        }
+    }
+    Err(AppError::Conflict("the delivery kept changing concurrently".into()))
+}
+
+/// The signed receipt of a completed delivery.
+fn receipt(
+    ctx: &Context,
+    grant: &OrderGrant,
+    entry: &FileEntry,
+    facts: ReceiptFacts,
+) -> Result<LoggedDocument, StoreError> {
+    let now = Utc::now();
+    let unsigned = json!({
+        "type": RECEIPT_TYPE,
+        "node": ctx.node.key.public().did(),
+        "order": grant.order_id,
+        "orderDigest": grant.order_digest.prefixed(),
+        "dataset": grant.dataset,
+        "version": grant.version,
+        "file": entry.name,
+        "sha256": entry.sha256,
+        "bytes": entry.size,
+        "recipient": grant.buyer,
+        "delivery": facts.sequence,
+        "logIndex": facts.log_index,
+        "delivered": now.to_rfc3339_opts(SecondsFormat::Secs, true),
+    });
+    let signed = sign_document(unsigned, &ctx.node.key, now).map_err(anyhow::Error::from)?;
+    let text = canonical::canonicalize(&signed).map_err(anyhow::Error::from)?;
+    Ok(LoggedDocument {
+        kind: "receipt",
+        leaf: crate::domain::Sha256Digest::from_bytes(merkle::leaf_hash(text.as_bytes())),
+        text,
+    })
+}
