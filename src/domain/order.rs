@@ -15,6 +15,10 @@ use super::{DatasetId, Offer, Sha256Digest, VersionNumber};
 pub const ORDER_TYPE: &str = "ShulianOrder";
 /// The `type` of an agreement document.
 pub const AGREEMENT_TYPE: &str = "ShulianAgreement";
+/// The `type` of a publisher's signed refusal of an order.
+pub const REJECTION_TYPE: &str = "ShulianOrderRejection";
+/// The `type` of a publisher's signed revocation of an agreement.
+pub const REVOCATION_TYPE: &str = "ShulianAgreementRevocation";
 /// How far an order's `created` time may be from the node's clock.
 pub const ORDER_FRESHNESS: Duration = Duration::minutes(5);
 

@@ -41,7 +41,7 @@ const MAX_JSON_BODY_BYTES: usize = 4 * 1024 * 1024;
         datasets::list, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
         files::download, blobs::upload, blobs::probe,
         log::checkpoint, log::entries, log::inclusion, log::consistency,
-        orders::place, orders::receipts,
+        orders::place, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
     ),
     modifiers(&PublisherTokenScheme),
 )]
@@ -89,6 +89,9 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
         )
         .route("/api/v1/orders", axum::routing::post(orders::place))
         .route("/api/v1/orders/{order}/receipts", get(orders::receipts))
+        .route("/api/v1/orders/{order}/decision", axum::routing::post(orders::decide))
+        .route("/api/v1/orders/{order}/revocation", axum::routing::post(orders::revoke))
+        .route("/api/v1/publisher/orders", get(orders::publisher_orders))
         .route("/api/v1/log/checkpoint", get(log::checkpoint))
         .route("/api/v1/log/entries", get(log::entries))
         .route("/api/v1/log/proof/inclusion", get(log::inclusion))

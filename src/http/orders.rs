@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 
 use crate::error::AppError;
 use crate::service::Context;
-use crate::service::orders::{self, OrderPlaced, ReceiptView};
+use crate::service::orders::{self, Decision, OrderPlaced, OrderView, ReceiptView};
 
-use super::extract::ApiPath;
+use super::extract::{ApiJson, ApiPath, AuthenticatedPublisher};
 
 /// Places a signed order (an `eddsa-jcs-2022`-signed `ShulianOrder` document).
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
@@ -37,4 +37,60 @@ pub async fn receipts(
 ) -> Result<Json<Vec<ReceiptView>>, AppError> {
     let token = super::extract::bearer(&headers).ok_or(AppError::Unauthorized)?;
     Ok(Json(orders::receipts(&ctx, &order, token).await?))
+}
+
+/// The orders of the calling publisher's datasets, with download counts.
+#[utoipa::path(get, path = "/api/v1/publisher/orders", tag = "orders",
+    security(("publisher_token" = [])),
+    responses((status = 200, body = Vec<OrderView>), (status = 401, description = "missing or invalid token")))]
+pub async fn publisher_orders(
+    State(ctx): State<Context>,
+    AuthenticatedPublisher(publisher): AuthenticatedPublisher,
+) -> Result<Json<Vec<OrderView>>, AppError> {
+    Ok(Json(orders::publisher_orders(&ctx, &publisher).await?))
+}
+
+/// The publisher agrees to or refuses a `REQUESTED` order; answers the signed agreement or rejection.
+#[utoipa::path(post, path = "/api/v1/orders/{order}/decision", tag = "orders",
+    params(("order" = String, Path, description = "order id")),
+    request_body = Decision,
+    security(("publisher_token" = [])),
+    responses((status = 200, description = "the signed agreement or rejection", body = Object),
+              (status = 403, description = "another publisher's order"),
+              (status = 404, description = "no such order"),
+              (status = 409, description = "the order is not REQUESTED")))]
+pub async fn decide(
+    State(ctx): State<Context>,
+    AuthenticatedPublisher(publisher): AuthenticatedPublisher,
+    ApiPath(order): ApiPath<String>,
+    ApiJson(decision): ApiJson<Decision>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    Ok(Json(orders::decide(&ctx, &publisher, &order, decision).await?))
+}
+
+/// Why an agreement is revoked.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    /// Shown to the buyer and logged.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The publisher revokes an agreement; its token stops working, earlier receipts stay valid.
+#[utoipa::path(post, path = "/api/v1/orders/{order}/revocation", tag = "orders",
+    params(("order" = String, Path, description = "order id")),
+    request_body = Revocation,
+    security(("publisher_token" = [])),
+    responses((status = 200, description = "the signed revocation", body = Object),
+              (status = 403, description = "another publisher's order"),
+              (status = 404, description = "no such order"),
+              (status = 409, description = "the order is not AGREED")))]
+pub async fn revoke(
+    State(ctx): State<Context>,
+    AuthenticatedPublisher(publisher): AuthenticatedPublisher,
+    ApiPath(order): ApiPath<String>,
+    ApiJson(revocation): ApiJson<Revocation>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    Ok(Json(orders::revoke(&ctx, &publisher, &order, revocation.reason).await?))
 }

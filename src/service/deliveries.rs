@@ -13,13 +13,11 @@ use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use serde_json::json;
 
-use super::Context;
+use super::{Context, orders};
 use crate::blobs::BlobError;
-use crate::crypto::{canonical, sign_document};
 use crate::domain::FileEntry;
 use crate::domain::delivery::RECEIPT_TYPE;
 use crate::error::AppError;
-use crate::ledger::merkle;
 use crate::store::{DeliveredRange, DeliveryProgress, LoggedDocument, OrderGrant, ReceiptFacts, StoreError};
 
 /// Attempts at recording a delivery that raced with another request of the same order.
@@ -137,11 +135,7 @@ fn receipt(
         "logIndex": facts.log_index,
         "delivered": now.to_rfc3339_opts(SecondsFormat::Secs, true),
     });
-    let signed = sign_document(unsigned, &ctx.node.key, now).map_err(anyhow::Error::from)?;
-    let text = canonical::canonicalize(&signed).map_err(anyhow::Error::from)?;
-    Ok(LoggedDocument {
-        kind: "receipt",
-        leaf: crate::domain::Sha256Digest::from_bytes(merkle::leaf_hash(text.as_bytes())),
-        text,
-    })
+    orders::sign_for_log(ctx, "receipt", unsigned, now)
+        .map(|(_, logged)| logged)
+        .map_err(|error| StoreError::Other(anyhow::anyhow!("signing a receipt: {error}")))
 }

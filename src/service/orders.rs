@@ -6,18 +6,20 @@
 //! once, the node's countersigned agreement.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::Context;
 use super::accounts::{self, BearerToken};
 use crate::crypto::{canonical, proof, sign_document};
-use crate::domain::order::{AGREEMENT_TYPE, OrderContext, OrderDocument, OrderRefusal, OrderState};
-use crate::domain::{DatasetId, DatasetMetadata, FileName, Sha256Digest, VersionNumber};
+use crate::domain::order::{
+    AGREEMENT_TYPE, OrderContext, OrderDocument, OrderRefusal, OrderState, REJECTION_TYPE, REVOCATION_TYPE,
+};
+use crate::domain::{DatasetId, DatasetMetadata, FileName, PublisherId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
 use crate::ledger::merkle;
-use crate::store::{LoggedDocument, NewOrder, OrderGrant, StoreError};
+use crate::store::{LoggedDocument, NewOrder, OrderGrant, OrderSummary, OrderTransition, StoreError};
 
 /// Prefix of order-scoped access tokens.
 const ORDER_TOKEN_PREFIX: &str = "sho_";
@@ -106,7 +108,7 @@ pub async fn place_order(ctx: &Context, body: &[u8]) -> Result<OrderPlaced, AppE
         order: logged("order", order_text),
         order_digest,
         state,
-        agreement: agreement.as_ref().map(|(_, text)| logged("agreement", text.clone())),
+        agreement: agreement.as_ref().map(|(_, logged)| logged.clone()),
         valid_until,
         max_downloads: order.max_downloads,
         token_id: token.id.clone(),
@@ -136,7 +138,7 @@ fn agreement_document(
     order_digest: &Sha256Digest,
     start: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<(Value, String), AppError> {
+) -> Result<(Value, LoggedDocument), AppError> {
     let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     let unsigned = json!({
         "type": AGREEMENT_TYPE,
@@ -153,9 +155,19 @@ fn agreement_document(
         "validFrom": time(start),
         "validUntil": time(until),
     });
-    let signed = sign_document(unsigned, &ctx.node.key, start).map_err(anyhow::Error::from)?;
+    sign_for_log(ctx, "agreement", unsigned, start)
+}
+
+/// Signs a document with the node key and prepares it for the log.
+pub(super) fn sign_for_log(
+    ctx: &Context,
+    kind: &'static str,
+    unsigned: Value,
+    at: DateTime<Utc>,
+) -> Result<(Value, LoggedDocument), AppError> {
+    let signed = sign_document(unsigned, &ctx.node.key, at).map_err(anyhow::Error::from)?;
     let text = canonical::canonicalize(&signed).map_err(anyhow::Error::from)?;
-    Ok((signed, text))
+    Ok((signed, logged(kind, text)))
 }
 
 fn logged(kind: &'static str, text: String) -> LoggedDocument {
@@ -237,4 +249,194 @@ pub async fn receipts(ctx: &Context, order_id: &str, token: &str) -> Result<Vec<
             })
         })
         .collect()
+}
+
+/// A publisher's answer to a `REQUESTED` order.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// Agree (`true`) or refuse (`false`).
+    pub accept: bool,
+    /// Why, for a refusal (shown to the buyer and logged).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// An order as its publisher sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    /// The order's id.
+    pub id: String,
+    /// The dataset ordered.
+    #[schema(value_type = String)]
+    pub dataset: DatasetId,
+    /// The version ordered.
+    #[schema(value_type = u32)]
+    pub version: VersionNumber,
+    /// The buyer's DID.
+    pub buyer: String,
+    /// Its state.
+    pub state: OrderState,
+    /// SHA-256 of the signed order, `sha256:<hex>`.
+    pub order_digest: String,
+    /// When the agreement ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<DateTime<Utc>>,
+    /// Completed downloads allowed per file.
+    pub max_downloads: u32,
+    /// Completed deliveries (each with a receipt), all files together.
+    pub completed_deliveries: u64,
+    /// Downloads refused under this order.
+    pub refusals: u64,
+    /// When the order was received.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<OrderSummary> for OrderView {
+    fn from(order: OrderSummary) -> Self {
+        Self {
+            id: order.id,
+            dataset: order.dataset,
+            version: order.version,
+            buyer: order.buyer,
+            state: order.state,
+            order_digest: order.order_digest.prefixed(),
+            valid_until: order.valid_until,
+            max_downloads: order.max_downloads,
+            completed_deliveries: order.completed_deliveries,
+            refusals: order.refusals,
+            created_at: order.created_at,
+        }
+    }
+}
+
+/// The orders of the publisher's datasets, newest first.
+pub async fn publisher_orders(ctx: &Context, publisher: &PublisherId) -> Result<Vec<OrderView>, AppError> {
+    Ok(ctx
+        .store
+        .publisher_orders(publisher)
+        .await?
+        .into_iter()
+        .map(OrderView::from)
+        .collect())
+}
+
+/// An order of one of `publisher`'s datasets.
+async fn own_order(ctx: &Context, publisher: &PublisherId, order_id: &str) -> Result<OrderSummary, AppError> {
+    let order = ctx.store.get_order(order_id).await.map_err(|error| match error {
+        StoreError::NotFound => AppError::NotFound(format!("no order {order_id}")),
+        other => other.into(),
+    })?;
+    if order.publisher != *publisher {
+        return Err(AppError::Forbidden(
+            "the order is for another publisher's dataset".into(),
+        ));
+    }
+    Ok(order)
+}
+
+/// Agrees to or refuses a `REQUESTED` order; the signed agreement or rejection is logged.
+pub async fn decide(
+    ctx: &Context,
+    publisher: &PublisherId,
+    order_id: &str,
+    decision: Decision,
+) -> Result<Value, AppError> {
+    let order = own_order(ctx, publisher, order_id).await?;
+    let now = Utc::now();
+    let (to, document, valid_until) = if decision.accept {
+        let document = canonical::parse_strict(order.order.as_bytes()).map_err(anyhow::Error::from)?;
+        let parsed: OrderDocument = serde_json::from_value(document.clone()).map_err(anyhow::Error::from)?;
+        let until = parsed.valid_until(now);
+        let agreement = agreement_document(ctx, &parsed, &document, &order.order_digest, now, until)?;
+        (OrderState::Agreed, agreement, Some(until))
+    } else {
+        let unsigned = json!({
+            "type": REJECTION_TYPE,
+            "node": ctx.node.key.public().did(),
+            "order": order.id,
+            "orderDigest": order.order_digest.prefixed(),
+            "state": OrderState::Terminated,
+            "reason": reason_text(decision.reason)?,
+            "decided": now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        });
+        (
+            OrderState::Terminated,
+            sign_for_log(ctx, "rejection", unsigned, now)?,
+            None,
+        )
+    };
+    transition(ctx, &order, OrderState::Requested, to, document, valid_until, now).await
+}
+
+/// Revokes an agreement: its token stops working; receipts already given stay valid.
+pub async fn revoke(
+    ctx: &Context,
+    publisher: &PublisherId,
+    order_id: &str,
+    reason: Option<String>,
+) -> Result<Value, AppError> {
+    let order = own_order(ctx, publisher, order_id).await?;
+    let now = Utc::now();
+    let unsigned = json!({
+        "type": REVOCATION_TYPE,
+        "node": ctx.node.key.public().did(),
+        "order": order.id,
+        "orderDigest": order.order_digest.prefixed(),
+        "state": OrderState::Terminated,
+        "reason": reason_text(reason)?,
+        "revoked": now.to_rfc3339_opts(SecondsFormat::Secs, true),
+    });
+    let document = sign_for_log(ctx, "revocation", unsigned, now)?;
+    transition(
+        ctx,
+        &order,
+        OrderState::Agreed,
+        OrderState::Terminated,
+        document,
+        None,
+        now,
+    )
+    .await
+}
+
+async fn transition(
+    ctx: &Context,
+    order: &OrderSummary,
+    from: OrderState,
+    to: OrderState,
+    (signed, document): (Value, LoggedDocument),
+    valid_until: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+) -> Result<Value, AppError> {
+    let change = OrderTransition {
+        order_id: order.id.clone(),
+        from,
+        to,
+        document,
+        valid_until,
+        at,
+    };
+    match ctx.store.transition_order(&change).await {
+        Err(StoreError::Conflict(_)) => Err(AppError::Conflict(format!(
+            "order {} is {}, not {}",
+            order.id,
+            order.state.as_str(),
+            from.as_str()
+        ))),
+        other => other.map_err(AppError::from),
+    }?;
+    tracing::info!(order = %order.id, from = from.as_str(), to = to.as_str(), "order state changed");
+    Ok(signed)
+}
+
+fn reason_text(reason: Option<String>) -> Result<String, AppError> {
+    let reason = reason.unwrap_or_default().trim().to_owned();
+    if reason.chars().count() > 1000 || reason.chars().any(char::is_control) {
+        return Err(AppError::InvalidRequest(
+            "a reason has at most 1000 printable characters".into(),
+        ));
+    }
+    Ok(reason)
 }

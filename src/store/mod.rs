@@ -187,6 +187,54 @@ pub struct OrderGrant {
     pub order_digest: Sha256Digest,
 }
 
+/// An order as its publisher sees it.
+#[derive(Clone, Debug)]
+pub struct OrderSummary {
+    /// The order's id.
+    pub id: String,
+    /// The dataset ordered.
+    pub dataset: DatasetId,
+    /// Its publisher.
+    pub publisher: PublisherId,
+    /// The version ordered.
+    pub version: VersionNumber,
+    /// The buyer's DID.
+    pub buyer: String,
+    /// The order's state.
+    pub state: OrderState,
+    /// The signed order's canonical text.
+    pub order: String,
+    /// SHA-256 of the order's canonical text.
+    pub order_digest: Sha256Digest,
+    /// When the agreement ends.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// Completed downloads allowed per file.
+    pub max_downloads: u32,
+    /// Completed deliveries so far, all files together.
+    pub completed_deliveries: u64,
+    /// Downloads refused so far.
+    pub refusals: u64,
+    /// When the order was received.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A change of an order's state, with the signed document that records it.
+#[derive(Clone, Debug)]
+pub struct OrderTransition {
+    /// The order.
+    pub order_id: String,
+    /// The state it must be in; otherwise `Conflict`.
+    pub from: OrderState,
+    /// The state it moves to.
+    pub to: OrderState,
+    /// The agreement, rejection or revocation, logged with the change.
+    pub document: LoggedDocument,
+    /// When a new agreement ends.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+}
+
 /// Bytes of a licensed file just sent under an order.
 #[derive(Clone, Debug)]
 pub struct DeliveredRange {
@@ -345,6 +393,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// What the order-scoped token with this public id grants.
     async fn find_order_grant(&self, token_id: &str) -> Result<Option<OrderGrant>, StoreError>;
+
+    /// One order, with its publisher and counts.
+    async fn get_order(&self, order_id: &str) -> Result<OrderSummary, StoreError>;
+
+    /// The orders of a publisher's datasets, newest first.
+    async fn publisher_orders(&self, publisher: &PublisherId) -> Result<Vec<OrderSummary>, StoreError>;
+
+    /// Moves an order between states and logs the document that says so, atomically.
+    async fn transition_order(&self, transition: &OrderTransition) -> Result<(), StoreError>;
 
     /// How many deliveries of `file` under the order have completed.
     async fn completed_deliveries(&self, order_id: &str, file: &FileName) -> Result<u32, StoreError>;

@@ -6,22 +6,11 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
-use super::rows::{
-    DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, TokenRow, VersionRow, decode_head, decode_index, decode_leaf,
-    encode_index, encode_size, encode_time, size_from_column,
-};
+use super::StoreError;
 use super::sql::impl_store_with_shared_sql;
-use super::{
-    DatasetFilter, DatasetHead, DatasetSummary, DeliveredRange, DeliveryProgress, LogEntry, LoggedDocument, NewOrder,
-    NewVersion, OrderGrant, Publisher, ReceiptBuilder, ReceiptFacts, StoreError, StoredFile, StoredToken,
-    VersionRecord, VersionSummary,
-};
-use crate::domain::delivery::{ByteRanges, MAX_TRACKED_RANGES};
-use crate::domain::{DatasetId, FileName, Sha256Digest, VersionNumber};
 
 /// Catalog metadata in a PostgreSQL database.
 pub struct PostgresStore {

@@ -222,3 +222,52 @@ impl GrantRow {
         })
     }
 }
+
+/// `orders` row joined with its dataset's publisher and delivery counts.
+#[derive(sqlx::FromRow)]
+pub(super) struct OrderRow {
+    id: String,
+    dataset_id: String,
+    publisher_id: String,
+    version: i64,
+    buyer: String,
+    state: String,
+    order_doc: String,
+    order_sha256: String,
+    valid_until: Option<String>,
+    max_downloads: i64,
+    completed_deliveries: i64,
+    refusals: i64,
+    created_at: String,
+}
+
+impl OrderRow {
+    pub(super) fn decode(self) -> Result<super::OrderSummary, StoreError> {
+        Ok(super::OrderSummary {
+            id: self.id,
+            dataset: decode("dataset id", &self.dataset_id)?,
+            publisher: decode("publisher id", &self.publisher_id)?,
+            version: decode_version(self.version)?,
+            buyer: self.buyer,
+            state: decode("order state", &self.state)?,
+            order: self.order_doc,
+            order_digest: decode("digest", &self.order_sha256)?,
+            valid_until: self.valid_until.as_deref().map(decode_time).transpose()?,
+            max_downloads: u32::try_from(self.max_downloads).map_err(|_| {
+                StoreError::Other(anyhow::anyhow!(
+                    "stored download limit {} is out of range",
+                    self.max_downloads
+                ))
+            })?,
+            completed_deliveries: decode_index(self.completed_deliveries)?,
+            refusals: decode_index(self.refusals)?,
+            created_at: decode_time(&self.created_at)?,
+        })
+    }
+}
+
+/// The columns [`OrderRow`] reads, from `orders o JOIN datasets d`.
+pub(super) const ORDER_COLUMNS: &str = "o.id, o.dataset_id, d.publisher_id, o.version, o.buyer, o.state, o.order_doc, \
+    o.order_sha256, o.valid_until, o.max_downloads, o.created_at, \
+    (SELECT COUNT(*) FROM deliveries x WHERE x.order_id = o.id AND x.receipt IS NOT NULL) AS completed_deliveries, \
+    (SELECT COUNT(*) FROM access_refusals r WHERE r.order_id = o.id) AS refusals";

@@ -8,6 +8,21 @@
 /// Implements [`Store`](super::Store) for a backend type with a `pool` field and a `begin_write` method.
 macro_rules! impl_store_with_shared_sql {
     ($backend:ty, $database:ty) => {
+        use chrono::{DateTime, Utc};
+
+        use super::rows::{
+            DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, TokenRow, VersionRow,
+            decode_head, decode_index, decode_leaf, encode_index, encode_size, encode_time, size_from_column,
+        };
+        use super::{
+            DatasetFilter, DatasetHead, DatasetSummary, DeliveredRange, DeliveryProgress, LogEntry, LoggedDocument,
+            NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, ReceiptBuilder, ReceiptFacts,
+            StoredFile, StoredToken, VersionRecord, VersionSummary,
+        };
+        use crate::domain::delivery::{ByteRanges, MAX_TRACKED_RANGES};
+        use crate::domain::order::OrderState;
+        use crate::domain::{DatasetId, FileName, PublisherId, Sha256Digest, VersionNumber};
+
         /// Takes the next transparency-log index inside `tx`.
         ///
         /// Updating `log_head` holds that row's lock until `tx` ends, so
@@ -279,6 +294,52 @@ macro_rules! impl_store_with_shared_sql {
                 .await?
                 .map(GrantRow::decode)
                 .transpose()
+            }
+
+            async fn get_order(&self, order_id: &str) -> Result<OrderSummary, StoreError> {
+                sqlx::query_as::<_, OrderRow>(&format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders o JOIN datasets d ON d.id = o.dataset_id WHERE o.id = $1"
+                ))
+                .bind(order_id)
+                .fetch_one(&self.pool)
+                .await?
+                .decode()
+            }
+
+            async fn publisher_orders(&self, publisher: &PublisherId) -> Result<Vec<OrderSummary>, StoreError> {
+                sqlx::query_as::<_, OrderRow>(&format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders o JOIN datasets d ON d.id = o.dataset_id \
+                     WHERE d.publisher_id = $1 ORDER BY o.created_at DESC, o.id"
+                ))
+                .bind(publisher.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(OrderRow::decode)
+                .collect()
+            }
+
+            async fn transition_order(&self, transition: &OrderTransition) -> Result<(), StoreError> {
+                let at = encode_time(transition.at);
+                let agreement = (transition.to == OrderState::Agreed).then_some(transition.document.text.as_str());
+                let mut tx = self.begin_write().await?;
+                let updated = sqlx::query(
+                    "UPDATE orders SET state = $3, agreement = COALESCE($4, agreement), \
+                     valid_until = COALESCE($5, valid_until) WHERE id = $1 AND state = $2",
+                )
+                .bind(&transition.order_id)
+                .bind(transition.from.as_str())
+                .bind(transition.to.as_str())
+                .bind(agreement)
+                .bind(transition.valid_until.map(encode_time))
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() != 1 {
+                    return Err(StoreError::Conflict(format!("the order is not {}", transition.from.as_str())));
+                }
+                append_log_entry(&mut tx, &transition.document, &at).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn completed_deliveries(&self, order_id: &str, file: &FileName) -> Result<u32, StoreError> {

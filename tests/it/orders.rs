@@ -14,6 +14,7 @@ on_both_backends!(
     order_tokens_are_scoped_to_their_dataset_version,
     completed_deliveries_yield_logged_signed_receipts,
     ranges_aggregate_into_one_delivery_and_limits_are_enforced,
+    publishers_decide_requested_orders_and_revoke_agreements,
 );
 
 const SECRET_CSV: &[u8] = "患者编号,科室\n1,心内科\n2,呼吸科\n".as_bytes();
@@ -428,4 +429,151 @@ async fn ranges_aggregate_into_one_delivery_and_limits_are_enforced(backend: Bac
         "nothing more was delivered"
     );
     app.stop().await;
+}
+
+async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let publisher = app.publisher("hospital").await;
+    let rival = app.publisher("rival").await;
+    assert!(app.upload(&publisher, SECRET_CSV).await.status().is_success());
+    let mut metadata = crate::helpers::metadata("reviewed", "licensed");
+    metadata["offer"]["autoAccept"] = json!(false);
+    let files = json!([{"name": "records.csv", "mediaType": "text/csv", "size": SECRET_CSV.len(), "sha256": sha256_hex(SECRET_CSV)}]);
+    assert_eq!(
+        app.post_version(&publisher, "reviewed", json!({"metadata": metadata, "files": files}))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let (_, node) = app.get_json("/.well-known/shulian-node").await;
+    let node = node["id"].as_str().expect("did").to_owned();
+    let (_, version) = app.get_json("/api/v1/datasets/reviewed/versions/1").await;
+    let digest = version["manifestDigest"].as_str().expect("digest").to_owned();
+    let url = app.api("/api/v1/datasets/reviewed/versions/1/files/records.csv");
+
+    let first = place_reviewed(&app, &node, &digest).await;
+    assert_eq!(first["state"], "REQUESTED");
+    assert!(first.get("agreement").is_none());
+    let (first_id, first_token) = (
+        first["orderId"].as_str().expect("id"),
+        first["accessToken"].as_str().expect("token"),
+    );
+    let early = app.http.get(&url).bearer_auth(first_token).send().await.expect("get");
+    assert_problem(early, StatusCode::FORBIDDEN, "order-inactive").await;
+
+    let foreign = decide(&app, first_id, &rival, json!({"accept": true})).await;
+    assert_problem(foreign, StatusCode::FORBIDDEN, "forbidden").await;
+    let agreed = decide(&app, first_id, &publisher, json!({"accept": true})).await;
+    assert_eq!(agreed.status(), StatusCode::OK);
+    let agreement: Value = agreed.json().await.expect("json");
+    assert_eq!(proof::verify_document(&agreement).expect("signed").as_str(), node);
+    assert_eq!(agreement["state"], "AGREED");
+    let twice = decide(&app, first_id, &publisher, json!({"accept": false})).await;
+    assert_problem(twice, StatusCode::CONFLICT, "conflict").await;
+    assert_eq!(
+        app.http
+            .get(&url)
+            .bearer_auth(first_token)
+            .send()
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("body")
+            .as_ref(),
+        SECRET_CSV
+    );
+
+    let second = place_reviewed(&app, &node, &digest).await;
+    let second_id = second["orderId"].as_str().expect("id");
+    let rejected = decide(
+        &app,
+        second_id,
+        &publisher,
+        json!({"accept": false, "reason": "用途不符"}),
+    )
+    .await;
+    let rejection: Value = rejected.json().await.expect("json");
+    assert_eq!(
+        (rejection["type"].as_str(), rejection["reason"].as_str()),
+        (Some("ShulianOrderRejection"), Some("用途不符"))
+    );
+    let refused = app
+        .http
+        .get(&url)
+        .bearer_auth(second["accessToken"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("get");
+    assert_problem(refused, StatusCode::FORBIDDEN, "order-inactive").await;
+
+    // Revocation: the token stops working, the receipt already given stays listed and valid.
+    let log_before = app.ctx.store.log_size().await.expect("size");
+    let revoked = app
+        .http
+        .post(app.api(&format!("/api/v1/orders/{first_id}/revocation")))
+        .bearer_auth(&publisher)
+        .json(&json!({"reason": "合同终止"}))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(
+        app.ctx.store.log_size().await.expect("size"),
+        log_before + 1,
+        "the revocation is logged"
+    );
+    let after = app.http.get(&url).bearer_auth(first_token).send().await.expect("get");
+    assert_problem(after, StatusCode::FORBIDDEN, "order-inactive").await;
+    let kept = receipts(&app, first_id, first_token).await;
+    assert_eq!(kept.len(), 1);
+    assert!(proof::verify_document(&kept[0]["receipt"]).is_ok());
+
+    let listing = app
+        .http
+        .get(app.api("/api/v1/publisher/orders"))
+        .bearer_auth(&publisher)
+        .send()
+        .await
+        .expect("list");
+    let orders: Vec<Value> = listing.json().await.expect("json");
+    assert_eq!(orders.len(), 2);
+    let first_view = orders.iter().find(|o| o["id"] == first_id).expect("listed");
+    assert_eq!(
+        (first_view["state"].as_str(), first_view["completedDeliveries"].as_u64()),
+        (Some("TERMINATED"), Some(1))
+    );
+    assert!(
+        first_view["refusals"].as_u64().is_some_and(|n| n >= 2),
+        "refusals are recorded: {first_view}"
+    );
+    let rival_listing: Vec<Value> = app
+        .http
+        .get(app.api("/api/v1/publisher/orders"))
+        .bearer_auth(&rival)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert!(rival_listing.is_empty());
+    app.stop().await;
+}
+
+async fn place_reviewed(app: &TestApp, node: &str, digest: &str) -> Value {
+    let buyer = KeyPair::generate();
+    let body = signed(order(node, "reviewed", digest, &buyer), &buyer);
+    post_order(app, &body).await.json().await.expect("json")
+}
+
+async fn decide(app: &TestApp, order_id: &str, token: &str, body: Value) -> reqwest::Response {
+    let url = app.api(&format!("/api/v1/orders/{order_id}/decision"));
+    app.http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("decision")
 }
