@@ -15,6 +15,7 @@ on_both_backends!(
     completed_deliveries_yield_logged_signed_receipts,
     ranges_aggregate_into_one_delivery_and_limits_are_enforced,
     publishers_decide_requested_orders_and_revoke_agreements,
+    a_third_party_verifies_the_evidence_with_public_tools,
 );
 
 const SECRET_CSV: &[u8] = "患者编号,科室\n1,心内科\n2,呼吸科\n".as_bytes();
@@ -271,8 +272,8 @@ async fn order_tokens_are_scoped_to_their_dataset_version(backend: Backend) {
     app.stop().await;
 }
 
-/// Publishes, orders and returns (order id, access token, node DID).
-async fn agreed_order(app: &TestApp, dataset: &str) -> (String, String, Did) {
+/// Publishes, orders and returns (order id, access token, node DID, agreement).
+async fn agreed_order(app: &TestApp, dataset: &str) -> (String, String, Did, Value) {
     let token = app.publisher("hospital").await;
     let (node, digest) = licensed(app, &token, dataset).await;
     let buyer = KeyPair::generate();
@@ -285,6 +286,7 @@ async fn agreed_order(app: &TestApp, dataset: &str) -> (String, String, Did) {
         placed["orderId"].as_str().expect("id").to_owned(),
         placed["accessToken"].as_str().expect("token").to_owned(),
         node.parse().expect("did"),
+        placed["agreement"].clone(),
     )
 }
 
@@ -303,7 +305,7 @@ async fn receipts(app: &TestApp, order_id: &str, access: &str) -> Vec<Value> {
 async fn completed_deliveries_yield_logged_signed_receipts(backend: Backend) {
     use base64::Engine as _;
     let app = TestApp::spawn(backend).await;
-    let (order_id, access, node) = agreed_order(&app, "visits").await;
+    let (order_id, access, node, _) = agreed_order(&app, "visits").await;
     assert!(receipts(&app, &order_id, &access).await.is_empty());
     let url = app.api("/api/v1/datasets/visits/versions/1/files/records.csv");
     let body = app
@@ -378,7 +380,7 @@ async fn completed_deliveries_yield_logged_signed_receipts(backend: Backend) {
 
 async fn ranges_aggregate_into_one_delivery_and_limits_are_enforced(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (order_id, access, _) = agreed_order(&app, "visits").await;
+    let (order_id, access, _, _) = agreed_order(&app, "visits").await;
     let url = app.api("/api/v1/datasets/visits/versions/1/files/records.csv");
     let size = SECRET_CSV.len();
     let get_range = |range: String| app.http.get(&url).bearer_auth(&access).header("range", range).send();
@@ -576,4 +578,84 @@ async fn decide(app: &TestApp, order_id: &str, token: &str, body: Value) -> reqw
         .send()
         .await
         .expect("decision")
+}
+
+/// The Python with the independent verifiers (`tests/python/requirements.txt`); CI provides it.
+fn verifier_python() -> Option<String> {
+    match std::env::var("SHULIAN_TEST_PYTHON") {
+        Ok(python) if !python.is_empty() => Some(python),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI must run the independent verifier: set SHULIAN_TEST_PYTHON")
+        }
+        _ => {
+            eprintln!("SHULIAN_TEST_PYTHON is not set: skipping the independent Python verification");
+            None
+        }
+    }
+}
+
+async fn a_third_party_verifies_the_evidence_with_public_tools(backend: Backend) {
+    let Some(python) = verifier_python() else { return };
+    let app = TestApp::spawn(backend).await;
+    let (order_id, access, _, agreement) = agreed_order(&app, "visits").await;
+    let url = app.api("/api/v1/datasets/visits/versions/1/files/records.csv");
+    let delivered = app
+        .http
+        .get(&url)
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body");
+    let listed = receipts(&app, &order_id, &access).await;
+    let receipt = listed[0]["receipt"].clone();
+    let index = listed[0]["logIndex"].as_u64().expect("index");
+    let note = app
+        .http
+        .get(app.api("/api/v1/log/checkpoint"))
+        .send()
+        .await
+        .expect("checkpoint")
+        .text()
+        .await
+        .expect("text");
+    let size: u64 = note.lines().nth(1).expect("size line").parse().expect("size");
+    let (_, inclusion) = app
+        .get_json(&format!("/api/v1/log/proof/inclusion?index={index}&size={size}"))
+        .await;
+    let (_, node) = app.get_json("/.well-known/shulian-node").await;
+
+    let evidence = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, bytes: &[u8]| std::fs::write(evidence.path().join(name), bytes).expect("write");
+    write("node.json", node.to_string().as_bytes());
+    write("agreement.json", agreement.to_string().as_bytes());
+    write("receipt.json", receipt.to_string().as_bytes());
+    write("inclusion.json", inclusion.to_string().as_bytes());
+    write("checkpoint.txt", note.as_bytes());
+    write("delivered.bin", &delivered);
+    let run = || {
+        std::process::Command::new(&python)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/verify_evidence.py"))
+            .arg(evidence.path())
+            .output()
+            .expect("python runs")
+    };
+    let verified = run();
+    assert!(
+        verified.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
+
+    // The same checker catches a receipt altered after signing.
+    let mut altered = receipt.clone();
+    altered["bytes"] = json!(1);
+    write("receipt.json", altered.to_string().as_bytes());
+    let refused = run();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("FAIL"));
+    app.stop().await;
 }
