@@ -16,7 +16,7 @@ use crate::client::{NodeClient, get, order, publish};
 use crate::config::{Config, LogFormat, Settings};
 use crate::crypto::KeyPair;
 use crate::domain::PublisherId;
-use crate::service::{accounts, demo, gc};
+use crate::service::{accounts, audit, demo, gc};
 use crate::store;
 
 /// shulian (数联): a node of the Internet of Data.
@@ -57,6 +57,14 @@ enum Command {
         /// Leave objects younger than this alone (e.g. 30m, 1h, 2d).
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         grace: Duration,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the database against the log and the signatures; non-zero exit on any inconsistency.
+    Audit {
+        #[command(flatten)]
+        settings: Settings,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -213,6 +221,28 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     report.removed_blobs, report.removed_staging, report.kept_blobs
                 )
             })
+        }
+        Command::Audit { settings, json } => {
+            init_logging(LogFormat::Text, "warn");
+            let config = Config::load(settings, config_file)?;
+            let store = store::connect(&config.database_url).await?;
+            let node = KeyPair::load(&config.node_key_file)?.public().did();
+            let report = audit::audit(store.as_ref(), &node).await?;
+            print_result(json, &report, || {
+                let mut lines = report.problems.clone();
+                lines.push(format!(
+                    "checked {} log entries and {} copies: {} problems",
+                    report.entries_checked,
+                    report.copies_checked,
+                    report.problems.len()
+                ));
+                lines.join("\n")
+            })?;
+            if report.problems.is_empty() {
+                Ok(())
+            } else {
+                anyhow::bail!("the audit found {} problems", report.problems.len())
+            }
         }
         Command::Publish { dir, node, token, json } => {
             init_logging(LogFormat::Text, "warn");

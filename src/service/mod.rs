@@ -4,6 +4,7 @@
 //! reach storage only through [`Store`] and [`BlobStore`].
 
 pub mod accounts;
+pub mod audit;
 pub mod catalog;
 pub mod deliveries;
 pub mod demo;

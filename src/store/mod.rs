@@ -116,6 +116,8 @@ pub struct LogEntry {
     pub kind: String,
     /// The exact canonical JSON text that is the leaf.
     pub entry: String,
+    /// The leaf hash stored with it.
+    pub leaf: [u8; 32],
     /// When it was appended.
     pub created_at: DateTime<Utc>,
 }
@@ -216,6 +218,17 @@ pub struct OrderSummary {
     pub refusals: u64,
     /// When the order was received.
     pub created_at: DateTime<Utc>,
+}
+
+/// A document stored both in a table and in the log, for audits to compare.
+#[derive(Clone, Debug)]
+pub struct LoggedCopy {
+    /// Where the copy lives (`versions`, `deliveries`).
+    pub table: &'static str,
+    /// The log index the copy claims.
+    pub log_index: u64,
+    /// The copy's text.
+    pub text: String,
 }
 
 /// A change of an order's state, with the signed document that records it.
@@ -426,6 +439,10 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
+    /// Every signed document the catalog keeps a copy of besides the log
+    /// (version manifests, delivery receipts), with the log index it claims.
+    async fn logged_copies(&self) -> Result<Vec<LoggedCopy>, StoreError>;
 
     /// Number of entries in the transparency log.
     async fn log_size(&self) -> Result<u64, StoreError>;

@@ -114,6 +114,7 @@ pub(super) struct LogRow {
     idx: i64,
     kind: String,
     entry: String,
+    leaf_sha256: String,
     created_at: String,
 }
 
@@ -123,6 +124,7 @@ impl LogRow {
             index: decode_index(self.idx)?,
             kind: self.kind,
             entry: self.entry,
+            leaf: decode_leaf(&self.leaf_sha256)?,
             created_at: decode_time(&self.created_at)?,
         })
     }

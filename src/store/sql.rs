@@ -15,7 +15,7 @@ macro_rules! impl_store_with_shared_sql {
             decode_head, decode_index, decode_leaf, encode_index, encode_size, encode_time, size_from_column,
         };
         use super::{
-            DatasetFilter, DatasetHead, DatasetSummary, DeliveredRange, DeliveryProgress, LogEntry, LoggedDocument,
+            DatasetFilter, DatasetHead, DatasetSummary, DeliveredRange, DeliveryProgress, LogEntry, LoggedCopy, LoggedDocument,
             NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, ReceiptBuilder, ReceiptFacts,
             StoredFile, StoredToken, VersionRecord, VersionSummary,
         };
@@ -473,6 +473,24 @@ macro_rules! impl_store_with_shared_sql {
                 Ok(())
             }
 
+            async fn logged_copies(&self) -> Result<Vec<LoggedCopy>, StoreError> {
+                let rows: Vec<(String, i64, String)> = sqlx::query_as(
+                    "SELECT 'versions', log_index, manifest FROM versions WHERE log_index IS NOT NULL \
+                     UNION ALL SELECT 'deliveries', log_index, receipt FROM deliveries WHERE log_index IS NOT NULL",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(table, index, text)| {
+                        Ok(LoggedCopy {
+                            table: if table == "versions" { "versions" } else { "deliveries" },
+                            log_index: decode_index(index)?,
+                            text,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn log_size(&self) -> Result<u64, StoreError> {
                 let size: i64 = sqlx::query_scalar("SELECT size FROM log_head WHERE id = 1").fetch_one(&self.pool).await?;
                 decode_index(size)
@@ -489,7 +507,7 @@ macro_rules! impl_store_with_shared_sql {
 
             async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LogEntry>, StoreError> {
                 sqlx::query_as::<_, LogRow>(
-                    "SELECT idx, kind, entry, created_at FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+                    "SELECT idx, kind, entry, leaf_sha256, created_at FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
                 )
                 .bind(encode_index(start)?)
                 .bind(encode_index(end)?)

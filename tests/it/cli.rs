@@ -12,6 +12,7 @@ on_both_backends!(
     malformed_packages_fail_cleanly_and_change_nothing,
     gc_command_reports_as_json,
     a_buyer_orders_licensed_data_from_the_command_line,
+    audit_detects_receipts_and_log_entries_altered_in_the_database,
 );
 
 struct Output {
@@ -359,5 +360,91 @@ async fn a_buyer_orders_licensed_data_from_the_command_line(backend: Backend) {
     ])
     .await;
     assert!(!open.success);
+    app.stop().await;
+}
+
+async fn audit_detects_receipts_and_log_entries_altered_in_the_database(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = add_publisher(&app, "Hospital", "hospital").await;
+    let package = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/hospital-outpatient-visits");
+    json(
+        &shulian(&[
+            "publish",
+            package.to_str().expect("utf-8"),
+            "--node",
+            &app.url,
+            "--token",
+            &token,
+            "--json",
+        ])
+        .await,
+    );
+    let work = tempfile::tempdir().expect("tempdir");
+    let key = work.path().join("buyer.json");
+    json(&shulian(&["keygen", "--out", key.to_str().expect("utf-8"), "--json"]).await);
+    let out = work.path().join("order");
+    let order_args = [
+        "order",
+        "hospital-outpatient-visits",
+        "--key",
+        key.to_str().expect("utf-8"),
+        "--purpose",
+        "research",
+        "--node",
+        &app.url,
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--json",
+    ];
+    json(&shulian(&order_args).await);
+    let access = std::fs::read_to_string(out.join("token")).expect("token");
+    let url = app.api("/api/v1/datasets/hospital-outpatient-visits/versions/1/files/visits.csv");
+    app.http
+        .get(&url)
+        .bearer_auth(access.trim())
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body");
+
+    let node_key = app.config.node_key_file.to_str().expect("utf-8").to_owned();
+    let audit_args = [
+        "audit",
+        "--database-url",
+        &app.config.database_url,
+        "--node-key-file",
+        &node_key,
+        "--json",
+    ];
+    let clean = json(&shulian(&audit_args).await);
+    assert_eq!(clean["problems"], serde_json::json!([]));
+    assert_eq!(clean["entriesChecked"], 4, "manifest, order, agreement, receipt");
+    assert_eq!(clean["copiesChecked"], 2);
+
+    app.tamper("UPDATE deliveries SET receipt = REPLACE(receipt, '\"bytes\":', '\"bytes\":1')")
+        .await;
+    let altered_receipt = shulian(&audit_args).await;
+    assert!(!altered_receipt.success);
+    assert!(
+        altered_receipt
+            .stdout
+            .contains("deliveries copy of log entry 3 differs"),
+        "{}",
+        altered_receipt.stdout
+    );
+
+    app.tamper("UPDATE log_entries SET entry = REPLACE(entry, 'research', 'marketing') WHERE kind = 'agreement'")
+        .await;
+    let altered_entry = shulian(&audit_args).await;
+    assert!(!altered_entry.success);
+    assert!(
+        altered_entry
+            .stdout
+            .contains("log entry 2 (agreement): its text does not match its leaf hash"),
+        "{}",
+        altered_entry.stdout
+    );
     app.stop().await;
 }

@@ -193,6 +193,19 @@ impl TestApp {
         (datasets, self.blob_files())
     }
 
+    /// Runs a statement directly on the node's database, as an intruder with database access would.
+    pub async fn tamper(&self, sql: &str) {
+        use sqlx::Connection as _;
+        let url = &self.config.database_url;
+        if url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(url).await.expect("open SQLite");
+            sqlx::query(sql).execute(&mut connection).await.expect("tamper");
+        } else {
+            let mut connection = sqlx::PgConnection::connect(url).await.expect("connect PostgreSQL");
+            sqlx::query(sql).execute(&mut connection).await.expect("tamper");
+        }
+    }
+
     pub async fn stop(mut self) {
         self.begin_shutdown();
         self.wait_stopped().await;
