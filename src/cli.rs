@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::app::{App, shutdown_signal};
 use crate::blobs::BlobStore;
-use crate::client::{NodeClient, get, order, publish};
+use crate::client::{NodeClient, evidence, fetch, get, order, publish};
 use crate::config::{Config, LogFormat, Settings};
 use crate::crypto::KeyPair;
 use crate::domain::PublisherId;
@@ -93,6 +93,40 @@ enum Command {
         /// Where to put the files [default: ./DATASET].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download an agreed order's files, acknowledge its receipts and save the evidence bundle.
+    Fetch {
+        /// The order folder written by `shulian order`, or the order id (folder ./order-ID).
+        order: String,
+        /// The buyer's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The node's base URL.
+        #[arg(long, env = "SHULIAN_NODE")]
+        node: String,
+        /// Where to put the files and evidence.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify an evidence bundle offline: signatures, receipts' log inclusion, files' sha256.
+    Verify {
+        /// The evidence.json written by `shulian fetch`.
+        bundle: PathBuf,
+        /// Check the delivered files in this folder against their receipts.
+        #[arg(long)]
+        files: Option<PathBuf>,
+        /// Also prove the node's current log extends an earlier checkpoint.
+        #[arg(long)]
+        node: Option<String>,
+        /// The earlier checkpoint (a saved note) [default: the bundle's].
+        #[arg(long, requires = "node")]
+        since: Option<PathBuf>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -253,6 +287,51 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 format!(
                     "{verb} {} version {} ({} files uploaded, {} already on the node)",
                     report.dataset, report.version, report.uploaded_files, report.skipped_files
+                )
+            })
+        }
+        Command::Fetch {
+            order,
+            key,
+            node,
+            out,
+            json,
+        } => {
+            init_logging(LogFormat::Text, "warn");
+            let key = KeyPair::load(&key)?;
+            let report = fetch::fetch(&node, &fetch::order_folder(&order), &key, &out, !json).await?;
+            print_result(json, &report, || {
+                format!(
+                    "fetched {} files of order {}; {} receipts, {} acknowledged; evidence in {}",
+                    report.files.len(),
+                    report.order_id,
+                    report.receipts,
+                    report.acknowledged,
+                    report.evidence.display()
+                )
+            })
+        }
+        Command::Verify {
+            bundle,
+            files,
+            node,
+            since,
+            json,
+        } => {
+            init_logging(LogFormat::Text, "warn");
+            let evidence: evidence::Evidence = serde_json::from_slice(&std::fs::read(&bundle)?)?;
+            let client = node.as_deref().map(|url| NodeClient::new(url, None)).transpose()?;
+            let since = since.map(std::fs::read_to_string).transpose()?;
+            let consistency = client.as_ref().map(|node| evidence::ConsistencyCheck { node, since });
+            let verified = evidence::verify(&evidence, files.as_deref(), consistency).await?;
+            print_result(json, &verified, || {
+                let consistency = verified
+                    .consistent_to
+                    .map(|size| format!("; the node's log (size {size}) extends it"))
+                    .unwrap_or_default();
+                format!(
+                    "verified: {} receipts under checkpoint size {}, {} files{consistency}",
+                    verified.receipts, verified.checkpoint_size, verified.files
                 )
             })
         }

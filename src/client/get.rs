@@ -14,10 +14,9 @@ use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
 
-use super::{NodeClient, byte_progress, expect_success, hash_file};
-use crate::crypto::{Did, canonical, proof};
+use super::{NodeClient, byte_progress, evidence, expect_success, hash_file};
+use crate::crypto::{Did, proof};
 use crate::domain::{DatasetId, FileEntry, FileName, VersionNumber};
-use crate::ledger::{Checkpoint, merkle};
 
 /// What a download did.
 #[derive(Debug, Serialize)]
@@ -73,11 +72,6 @@ struct NodeReply {
 #[derive(Deserialize)]
 struct LogReply {
     origin: String,
-}
-
-#[derive(Deserialize)]
-struct InclusionReply {
-    proof: Vec<String>,
 }
 
 /// Parses `DATASET[@VERSION]`.
@@ -139,32 +133,14 @@ async fn prove_logged(
     node_did: &Did,
     reply: &VersionReply,
 ) -> anyhow::Result<u64> {
-    use base64::Engine as _;
-    let response = client
-        .request(reqwest::Method::GET, "/api/v1/log/checkpoint")
-        .send()
-        .await?;
-    let note = expect_success(response).await?.text().await?;
-    let checkpoint = Checkpoint::verify(&note, &node.log.origin, &node_did.public_key())
-        .context("the log checkpoint is not signed by this node's key")?;
-    let inclusion: InclusionReply = client
-        .get_json(&format!(
-            "/api/v1/log/proof/inclusion?index={}&size={}",
-            reply.log_index, checkpoint.size
-        ))
-        .await?;
-    let proof = inclusion
-        .proof
-        .iter()
-        .map(|hash| base64::engine::general_purpose::STANDARD.decode(hash))
-        .collect::<Result<Vec<_>, _>>()?;
-    let leaf = merkle::leaf_hash(canonical::canonicalize(&reply.manifest)?.as_bytes());
-    merkle::verify_inclusion(reply.log_index, checkpoint.size, &leaf, &proof, &checkpoint.root)
+    let (checkpoint, _) = evidence::current_checkpoint(client, &node.log.origin, node_did).await?;
+    let proof = evidence::inclusion_proof(client, reply.log_index, checkpoint.size).await?;
+    evidence::check_inclusion(&reply.manifest, reply.log_index, &proof, &checkpoint)
         .context("the manifest is not in the node's transparency log")?;
     Ok(checkpoint.size)
 }
 
-async fn fetch_file(
+pub(super) async fn fetch_file(
     client: &NodeClient,
     url: &str,
     entry: &FileEntry,
@@ -250,7 +226,7 @@ async fn download_to(
 }
 
 /// Percent-encodes each segment of a file name for a URL path.
-fn encode_name(name: &FileName) -> String {
+pub(super) fn encode_name(name: &FileName) -> String {
     name.segments()
         .map(|segment| {
             url::form_urlencoded::byte_serialize(segment.as_bytes())

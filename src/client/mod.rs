@@ -3,6 +3,8 @@
 //! Failures carry the node's problem+json `type` and `detail`, so a person
 //! or script sees why the node refused.
 
+pub mod evidence;
+pub mod fetch;
 pub mod get;
 pub mod order;
 pub mod publish;

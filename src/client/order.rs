@@ -74,6 +74,8 @@ pub const ORDER_FILE: &str = "order.json";
 pub const AGREEMENT_FILE: &str = "agreement.json";
 /// The token's file in an order folder.
 pub const TOKEN_FILE: &str = "token";
+/// The order id's file in an order folder.
+pub const ID_FILE: &str = "id";
 
 /// Signs and places an order; saves its documents under `out` (default `./order-<id>`).
 pub async fn place_order(
@@ -126,7 +128,13 @@ pub async fn place_order(
         || PathBuf::from(format!("order-{}", placed.order_id)),
         Path::to_path_buf,
     );
-    save_order(&out, &order, placed.agreement.as_ref(), &placed.access_token)?;
+    save_order(
+        &out,
+        &placed.order_id,
+        &order,
+        placed.agreement.as_ref(),
+        &placed.access_token,
+    )?;
     Ok(OrderReport {
         order_id: placed.order_id,
         state: placed.state,
@@ -137,9 +145,10 @@ pub async fn place_order(
     })
 }
 
-fn save_order(out: &Path, order: &Value, agreement: Option<&Value>, token: &str) -> anyhow::Result<()> {
+fn save_order(out: &Path, id: &str, order: &Value, agreement: Option<&Value>, token: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     std::fs::create_dir_all(out)?;
+    std::fs::write(out.join(ID_FILE), id)?;
     std::fs::write(out.join(ORDER_FILE), serde_json::to_vec_pretty(order)?)?;
     if let Some(agreement) = agreement {
         std::fs::write(out.join(AGREEMENT_FILE), serde_json::to_vec_pretty(agreement)?)?;

@@ -19,6 +19,8 @@ pub const AGREEMENT_TYPE: &str = "ShulianAgreement";
 pub const REJECTION_TYPE: &str = "ShulianOrderRejection";
 /// The `type` of a publisher's signed revocation of an agreement.
 pub const REVOCATION_TYPE: &str = "ShulianAgreementRevocation";
+/// The `type` of a buyer's signed acknowledgement of a receipt.
+pub const ACKNOWLEDGEMENT_TYPE: &str = "ShulianReceiptAcknowledgement";
 /// How far an order's `created` time may be from the node's clock.
 pub const ORDER_FRESHNESS: Duration = Duration::minutes(5);
 

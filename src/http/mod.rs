@@ -42,6 +42,7 @@ const MAX_JSON_BODY_BYTES: usize = 4 * 1024 * 1024;
         files::download, blobs::upload, blobs::probe,
         log::checkpoint, log::entries, log::inclusion, log::consistency,
         orders::place, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
+        orders::acknowledge,
     ),
     modifiers(&PublisherTokenScheme),
 )]
@@ -89,6 +90,10 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
         )
         .route("/api/v1/orders", axum::routing::post(orders::place))
         .route("/api/v1/orders/{order}/receipts", get(orders::receipts))
+        .route(
+            "/api/v1/orders/{order}/acknowledgements",
+            axum::routing::post(orders::acknowledge),
+        )
         .route("/api/v1/orders/{order}/decision", axum::routing::post(orders::decide))
         .route("/api/v1/orders/{order}/revocation", axum::routing::post(orders::revoke))
         .route("/api/v1/publisher/orders", get(orders::publisher_orders))

@@ -94,3 +94,27 @@ pub async fn revoke(
 ) -> Result<Json<serde_json::Value>, AppError> {
     Ok(Json(orders::revoke(&ctx, &publisher, &order, revocation.reason).await?))
 }
+
+/// Where an acknowledgement landed in the log.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Acknowledged {
+    /// Its index in the transparency log.
+    log_index: u64,
+}
+
+/// The buyer acknowledges a receipt with a signed `ShulianReceiptAcknowledgement`; it is logged.
+#[utoipa::path(post, path = "/api/v1/orders/{order}/acknowledgements", tag = "orders",
+    params(("order" = String, Path, description = "order id")),
+    request_body(content = Object, description = "the buyer-signed acknowledgement", content_type = "application/json"),
+    responses((status = 201, body = Acknowledged),
+              (status = 400, description = "malformed, or not signed by the order's buyer"),
+              (status = 404, description = "no such order or receipt")))]
+pub async fn acknowledge(
+    State(ctx): State<Context>,
+    ApiPath(order): ApiPath<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Acknowledged>), AppError> {
+    let log_index = orders::acknowledge(&ctx, &order, &body).await?;
+    Ok((StatusCode::CREATED, Json(Acknowledged { log_index })))
+}

@@ -72,6 +72,7 @@ fn check_entry(index: u64, kind: &str, text: &str, leaf: &[u8; 32], node: &Did) 
     let signer = proof::verify_document(&document).map_err(|e| problem(format!("signature: {e}")))?;
     let expected = match kind {
         "order" => document["buyer"].as_str().unwrap_or_default().to_owned(),
+        "acknowledgement" => document["recipient"].as_str().unwrap_or_default().to_owned(),
         _ => node.to_string(),
     };
     if signer.as_str() != expected {

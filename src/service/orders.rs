@@ -14,7 +14,8 @@ use super::Context;
 use super::accounts::{self, BearerToken};
 use crate::crypto::{canonical, proof, sign_document};
 use crate::domain::order::{
-    AGREEMENT_TYPE, OrderContext, OrderDocument, OrderRefusal, OrderState, REJECTION_TYPE, REVOCATION_TYPE,
+    ACKNOWLEDGEMENT_TYPE, AGREEMENT_TYPE, OrderContext, OrderDocument, OrderRefusal, OrderState, REJECTION_TYPE,
+    REVOCATION_TYPE,
 };
 use crate::domain::{DatasetId, DatasetMetadata, FileName, PublisherId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
@@ -439,4 +440,53 @@ fn reason_text(reason: Option<String>) -> Result<String, AppError> {
         ));
     }
     Ok(reason)
+}
+
+/// Logs a buyer's signed acknowledgement of one of the order's receipts; returns its log index.
+pub async fn acknowledge(ctx: &Context, order_id: &str, body: &[u8]) -> Result<u64, AppError> {
+    let document =
+        canonical::parse_strict(body).map_err(|error| AppError::InvalidRequest(format!("acknowledgement: {error}")))?;
+    let signer = proof::verify_document(&document).map_err(|error| AppError::InvalidSignature(error.to_string()))?;
+    let order = ctx.store.get_order(order_id).await.map_err(|error| match error {
+        StoreError::NotFound => AppError::NotFound(format!("no order {order_id}")),
+        other => other.into(),
+    })?;
+    if signer.as_str() != order.buyer {
+        return Err(AppError::InvalidSignature(
+            "an acknowledgement must be signed by the order's buyer".into(),
+        ));
+    }
+    let claims = (
+        document["type"].as_str(),
+        document["order"].as_str(),
+        document["recipient"].as_str(),
+        document["receiptDigest"].as_str(),
+    );
+    let (Some(kind), Some(named_order), Some(recipient), Some(receipt_digest)) = claims else {
+        return Err(AppError::InvalidRequest(
+            "an acknowledgement has type ShulianReceiptAcknowledgement, order, recipient and receiptDigest".into(),
+        ));
+    };
+    if kind != ACKNOWLEDGEMENT_TYPE {
+        return Err(AppError::InvalidRequest(
+            "the type must be ShulianReceiptAcknowledgement".into(),
+        ));
+    }
+    if named_order != order_id || recipient != order.buyer {
+        return Err(AppError::InvalidRequest(
+            "the acknowledgement names another order or recipient".into(),
+        ));
+    }
+    let known =
+        ctx.store.order_receipts(order_id).await?.into_iter().any(|(_, text)| {
+            Sha256Digest::from_bytes(Sha256::digest(text.as_bytes()).into()).prefixed() == receipt_digest
+        });
+    if !known {
+        return Err(AppError::NotFound("no receipt of this order has that digest".into()));
+    }
+    let text = canonical::canonicalize(&document).map_err(anyhow::Error::from)?;
+    Ok(ctx
+        .store
+        .append_to_log(&logged("acknowledgement", text), Utc::now())
+        .await?)
 }

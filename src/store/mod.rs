@@ -431,6 +431,9 @@ pub trait Store: Send + Sync + 'static {
     /// The receipts of an order's completed deliveries, oldest first, with their log indices.
     async fn order_receipts(&self, order_id: &str) -> Result<Vec<(u64, String)>, StoreError>;
 
+    /// Appends one signed document to the transparency log; returns its index.
+    async fn append_to_log(&self, document: &LoggedDocument, at: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// Records a download refused under an order.
     async fn record_refusal(
         &self,

@@ -454,6 +454,13 @@ macro_rules! impl_store_with_shared_sql {
                 rows.into_iter().map(|(index, receipt)| Ok((decode_index(index)?, receipt))).collect()
             }
 
+            async fn append_to_log(&self, document: &LoggedDocument, at: DateTime<Utc>) -> Result<u64, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let index = append_log_entry(&mut tx, document, &encode_time(at)).await?;
+                tx.commit().await?;
+                Ok(index)
+            }
+
             async fn record_refusal(
                 &self,
                 order_id: &str,

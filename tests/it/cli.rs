@@ -13,6 +13,7 @@ on_both_backends!(
     gc_command_reports_as_json,
     a_buyer_orders_licensed_data_from_the_command_line,
     audit_detects_receipts_and_log_entries_altered_in_the_database,
+    the_buyer_flow_runs_end_to_end_and_verifies_offline,
 );
 
 struct Output {
@@ -445,6 +446,116 @@ async fn audit_detects_receipts_and_log_entries_altered_in_the_database(backend:
             .contains("log entry 2 (agreement): its text does not match its leaf hash"),
         "{}",
         altered_entry.stdout
+    );
+    app.stop().await;
+}
+
+async fn the_buyer_flow_runs_end_to_end_and_verifies_offline(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = add_publisher(&app, "Hospital", "hospital").await;
+    let package = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/hospital-outpatient-visits");
+    json(
+        &shulian(&[
+            "publish",
+            package.to_str().expect("utf-8"),
+            "--node",
+            &app.url,
+            "--token",
+            &token,
+            "--json",
+        ])
+        .await,
+    );
+    let work = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| work.path().join(name).to_str().expect("utf-8").to_owned();
+    json(&shulian(&["keygen", "--out", &path("buyer.json"), "--json"]).await);
+    json(
+        &shulian(&[
+            "order",
+            "hospital-outpatient-visits",
+            "--key",
+            &path("buyer.json"),
+            "--purpose",
+            "research",
+            "--node",
+            &app.url,
+            "--out",
+            &path("order"),
+            "--json",
+        ])
+        .await,
+    );
+
+    let fetched = json(
+        &shulian(&[
+            "fetch",
+            &path("order"),
+            "--key",
+            &path("buyer.json"),
+            "--node",
+            &app.url,
+            "--out",
+            &path("files"),
+            "--json",
+        ])
+        .await,
+    );
+    assert_eq!(
+        (fetched["receipts"].as_u64(), fetched["acknowledged"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        std::fs::read(work.path().join("files/visits.csv")).expect("file"),
+        std::fs::read(package.join("visits.csv")).expect("csv")
+    );
+    let bundle = path("files/evidence.json");
+    let verified = json(&shulian(&["verify", &bundle, "--files", &path("files"), "--json"]).await);
+    assert_eq!(
+        (verified["receipts"].as_u64(), verified["files"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // Keep today's checkpoint; after the log grows, the node proves it only appended.
+    let old_checkpoint = app
+        .http
+        .get(app.api("/api/v1/log/checkpoint"))
+        .send()
+        .await
+        .expect("checkpoint")
+        .text()
+        .await
+        .expect("text");
+    std::fs::write(work.path().join("old-checkpoint.txt"), &old_checkpoint).expect("save");
+    app.publish(&token, "more-data", "open", &[("a.csv", b"1")]).await;
+    let consistent = json(
+        &shulian(&[
+            "verify",
+            &bundle,
+            "--node",
+            &app.url,
+            "--since",
+            &path("old-checkpoint.txt"),
+            "--json",
+        ])
+        .await,
+    );
+    assert!(consistent["consistentTo"].as_u64() > verified["checkpointSize"].as_u64());
+
+    std::fs::write(work.path().join("files/visits.csv"), "forged,rows\n").expect("tamper file");
+    let bad_file = shulian(&["verify", &bundle, "--files", &path("files")]).await;
+    assert!(
+        !bad_file.success && bad_file.stderr.contains("does not match its receipt"),
+        "{}",
+        bad_file.stderr
+    );
+    let mut evidence: Value = serde_json::from_slice(&std::fs::read(&bundle).expect("bundle")).expect("json");
+    evidence["receipts"][0]["receipt"]["bytes"] = serde_json::json!(1);
+    std::fs::write(&bundle, evidence.to_string()).expect("tamper bundle");
+    let bad_receipt = shulian(&["verify", &bundle]).await;
+    assert!(
+        !bad_receipt.success && bad_receipt.stderr.contains("receipt"),
+        "{}",
+        bad_receipt.stderr
     );
     app.stop().await;
 }

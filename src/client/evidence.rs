@@ -1,0 +1,217 @@
+//! Evidence of a licensed delivery, and its offline verification.
+//!
+//! `shulian fetch` saves an [`Evidence`] bundle; `shulian verify` checks it
+//! with nothing but the bundle (and, optionally, the files and a later
+//! checkpoint from the node): every signature, each receipt's inclusion in
+//! the log under the node-signed checkpoint, and the files' sha256.
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail, ensure};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Digest as _;
+
+use super::{NodeClient, expect_success, hash_file};
+use crate::crypto::{Did, canonical, proof};
+use crate::ledger::{Checkpoint, merkle};
+
+/// A delivery's evidence, as saved by `shulian fetch`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    /// The node's DID.
+    pub node: String,
+    /// The node's log origin (the checkpoint key's name).
+    pub log_origin: String,
+    /// The buyer-signed order.
+    pub order: Value,
+    /// The node-signed agreement.
+    pub agreement: Value,
+    /// The node-signed receipts with their inclusion proofs.
+    pub receipts: Vec<LoggedReceipt>,
+    /// The buyer-signed acknowledgements of the receipts.
+    pub acknowledgements: Vec<Value>,
+    /// The node-signed checkpoint the proofs lead to.
+    pub checkpoint: String,
+}
+
+/// A receipt and its proof of inclusion under the bundle's checkpoint.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedReceipt {
+    /// Its index in the log.
+    pub log_index: u64,
+    /// The receipt.
+    pub receipt: Value,
+    /// Base64 audit path to the checkpoint's root.
+    pub inclusion_proof: Vec<String>,
+}
+
+/// What a verification established.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verified {
+    /// Receipts checked.
+    pub receipts: usize,
+    /// Files whose bytes were checked against their receipts.
+    pub files: usize,
+    /// The checkpoint size the receipts were proven under.
+    pub checkpoint_size: u64,
+    /// The newer checkpoint size proven consistent with the bundle's, if asked.
+    pub consistent_to: Option<u64>,
+}
+
+/// The node's current checkpoint, verified; with its note text.
+pub async fn current_checkpoint(client: &NodeClient, origin: &str, node: &Did) -> anyhow::Result<(Checkpoint, String)> {
+    let response = client
+        .request(reqwest::Method::GET, "/api/v1/log/checkpoint")
+        .send()
+        .await?;
+    let note = expect_success(response).await?.text().await?;
+    let checkpoint = Checkpoint::verify(&note, origin, &node.public_key())
+        .context("the log checkpoint is not signed by this node's key")?;
+    Ok((checkpoint, note))
+}
+
+/// The audit path of entry `index` under a checkpoint, base64 as served.
+pub async fn inclusion_proof(client: &NodeClient, index: u64, size: u64) -> anyhow::Result<Vec<String>> {
+    let reply: Value = client
+        .get_json(&format!("/api/v1/log/proof/inclusion?index={index}&size={size}"))
+        .await?;
+    serde_json::from_value(reply["proof"].clone()).context("malformed inclusion proof")
+}
+
+/// Checks that `document` is entry `index` of the log under `checkpoint`.
+pub fn check_inclusion(document: &Value, index: u64, proof: &[String], checkpoint: &Checkpoint) -> anyhow::Result<()> {
+    let path = proof
+        .iter()
+        .map(|hash| STANDARD.decode(hash))
+        .collect::<Result<Vec<_>, _>>()?;
+    let leaf = merkle::leaf_hash(canonical::canonicalize(document)?.as_bytes());
+    merkle::verify_inclusion(index, checkpoint.size, &leaf, &path, &checkpoint.root)
+        .with_context(|| format!("log entry {index} is not under the checkpoint"))
+}
+
+/// SHA-256 of a document's canonical form, `sha256:<hex>`.
+pub fn digest_of(document: &Value) -> anyhow::Result<String> {
+    Ok(format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(canonical::canonicalize(document)?.as_bytes()))
+    ))
+}
+
+/// Where to check that the node's log still holds what it held.
+pub struct ConsistencyCheck<'a> {
+    /// The node.
+    pub node: &'a NodeClient,
+    /// An older checkpoint note to prove against (default: the bundle's).
+    pub since: Option<String>,
+}
+
+/// Verifies a bundle offline; with `files`, also the delivered files; with `consistency`, that
+/// the node's current log extends an earlier checkpoint (a consistency proof).
+pub async fn verify(
+    evidence: &Evidence,
+    files: Option<&Path>,
+    consistency: Option<ConsistencyCheck<'_>>,
+) -> anyhow::Result<Verified> {
+    let node_did: Did = evidence.node.parse()?;
+    proof::verify_document_with_key(&evidence.agreement, &node_did.public_key()).context("agreement signature")?;
+    let buyer = proof::verify_document(&evidence.order).context("order signature")?;
+    ensure!(
+        evidence.agreement["order"] == evidence.order,
+        "the agreement binds another order"
+    );
+    let order_digest = digest_of(&evidence.order)?;
+    ensure!(
+        evidence.agreement["orderDigest"] == order_digest.as_str(),
+        "the agreement's order digest is wrong"
+    );
+    let checkpoint = Checkpoint::verify(&evidence.checkpoint, &evidence.log_origin, &node_did.public_key())
+        .context("checkpoint signature")?;
+    let mut files_checked = 0;
+    for logged in &evidence.receipts {
+        let receipt = &logged.receipt;
+        proof::verify_document_with_key(receipt, &node_did.public_key())
+            .with_context(|| format!("receipt {} signature", logged.log_index))?;
+        ensure!(
+            receipt["orderDigest"] == order_digest.as_str(),
+            "receipt {} is for another order",
+            logged.log_index
+        );
+        ensure!(
+            receipt["recipient"] == buyer.as_str(),
+            "receipt {} names another recipient",
+            logged.log_index
+        );
+        ensure!(
+            receipt["logIndex"].as_u64() == Some(logged.log_index),
+            "receipt {} claims another index",
+            logged.log_index
+        );
+        check_inclusion(receipt, logged.log_index, &logged.inclusion_proof, &checkpoint)?;
+        if let Some(dir) = files {
+            let name: crate::domain::FileName = serde_json::from_value(receipt["file"].clone())?;
+            let path = name
+                .segments()
+                .fold(dir.to_path_buf(), |path, segment| path.join(segment));
+            let digest = hash_file(&path, &indicatif::ProgressBar::hidden()).await?;
+            ensure!(
+                receipt["sha256"] == digest.to_string().as_str(),
+                "{} does not match its receipt",
+                path.display()
+            );
+            files_checked += 1;
+        }
+    }
+    for acknowledgement in &evidence.acknowledgements {
+        let signer = proof::verify_document(acknowledgement).context("acknowledgement signature")?;
+        ensure!(signer == buyer, "an acknowledgement is not the buyer's");
+    }
+    let consistent_to = match consistency {
+        None => None,
+        Some(check) => {
+            let old = match &check.since {
+                Some(note) => Checkpoint::verify(note, &evidence.log_origin, &node_did.public_key())
+                    .context("the --since checkpoint is not signed by this node's key")?,
+                None => checkpoint.clone(),
+            };
+            Some(check_consistency(check.node, &evidence.log_origin, &node_did, &old).await?)
+        }
+    };
+    Ok(Verified {
+        receipts: evidence.receipts.len(),
+        files: files_checked,
+        checkpoint_size: checkpoint.size,
+        consistent_to,
+    })
+}
+
+/// Proves the node's current log extends `old`; returns the current size.
+pub async fn check_consistency(client: &NodeClient, origin: &str, node: &Did, old: &Checkpoint) -> anyhow::Result<u64> {
+    let (current, _) = current_checkpoint(client, origin, node).await?;
+    if current.size < old.size {
+        bail!("the node's log shrank from {} to {} entries", old.size, current.size);
+    }
+    let proof: Vec<Vec<u8>> = if current.size == old.size {
+        Vec::new()
+    } else {
+        let reply: Value = client
+            .get_json(&format!(
+                "/api/v1/log/proof/consistency?from={}&to={}",
+                old.size, current.size
+            ))
+            .await?;
+        let encoded: Vec<String> = serde_json::from_value(reply["proof"].clone())?;
+        encoded
+            .iter()
+            .map(|hash| STANDARD.decode(hash))
+            .collect::<Result<_, _>>()?
+    };
+    merkle::verify_consistency(old.size, current.size, &old.root, &current.root, &proof)
+        .context("the node's current log does not extend the earlier checkpoint: history was rewritten")?;
+    Ok(current.size)
+}

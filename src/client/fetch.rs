@@ -1,0 +1,165 @@
+//! `shulian fetch ORDER`: download an order's files, acknowledge the receipts, save the evidence.
+//!
+//! Files download like `shulian get` (resuming, verified against the
+//! node-signed manifest the agreement binds). Then the node's receipts are
+//! checked, each new one is acknowledged with the buyer's signature, and the
+//! evidence bundle (`evidence.json`) is written for `shulian verify`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, ensure};
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::evidence::{self, Evidence, LoggedReceipt};
+use super::get::{FileReport, encode_name, fetch_file};
+use super::order::{AGREEMENT_FILE, ID_FILE, ORDER_FILE, TOKEN_FILE};
+use super::{NodeClient, expect_success};
+use crate::crypto::{Did, KeyPair, proof, sign_document};
+use crate::domain::FileEntry;
+use crate::domain::order::ACKNOWLEDGEMENT_TYPE;
+
+/// The evidence bundle's file name in the output folder.
+pub const EVIDENCE_FILE: &str = "evidence.json";
+
+/// What a fetch did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchReport {
+    /// The order.
+    pub order_id: String,
+    /// The files, verified.
+    pub files: Vec<FileReport>,
+    /// Receipts the node has given for this order.
+    pub receipts: usize,
+    /// Receipts acknowledged by this run.
+    pub acknowledged: usize,
+    /// The evidence bundle.
+    pub evidence: PathBuf,
+}
+
+/// Resolves ORDER: an order folder, or an id whose folder is `./order-<id>`.
+pub fn order_folder(order: &str) -> PathBuf {
+    let path = PathBuf::from(order);
+    if path.is_dir() {
+        path
+    } else {
+        PathBuf::from(format!("order-{order}"))
+    }
+}
+
+/// Fetches everything an agreed order covers into `out`.
+pub async fn fetch(
+    node: &str,
+    folder: &Path,
+    key: &KeyPair,
+    out: &Path,
+    progress: bool,
+) -> anyhow::Result<FetchReport> {
+    let read = |name: &str| {
+        std::fs::read_to_string(folder.join(name)).with_context(|| format!("{}", folder.join(name).display()))
+    };
+    let order_id = read(ID_FILE)?.trim().to_owned();
+    let token = read(TOKEN_FILE)?.trim().to_owned();
+    let order: Value = serde_json::from_str(&read(ORDER_FILE)?)?;
+    let agreement: Value = serde_json::from_str(&read(AGREEMENT_FILE).context("the order has no agreement (yet)")?)?;
+    let buyer = key.public().did();
+    ensure!(order["buyer"] == buyer.as_str(), "this key is not the order's buyer");
+
+    let client = NodeClient::new(node, Some(token))?;
+    let description: Value = client.get_json("/.well-known/shulian-node").await?;
+    let node_did: Did = description["id"].as_str().unwrap_or_default().parse()?;
+    let origin = description["log"]["origin"].as_str().unwrap_or_default().to_owned();
+    proof::verify_document_with_key(&agreement, &node_did.public_key()).context("the agreement is not this node's")?;
+
+    let (dataset, version) = (&agreement["dataset"], &agreement["version"]);
+    let version_reply: Value = client
+        .get_json(&format!(
+            "/api/v1/datasets/{}/versions/{version}",
+            dataset.as_str().unwrap_or_default()
+        ))
+        .await?;
+    let manifest = &version_reply["manifest"];
+    proof::verify_document_with_key(manifest, &node_did.public_key()).context("the manifest is not this node's")?;
+    ensure!(
+        evidence::digest_of(manifest)? == agreement["manifestDigest"].as_str().unwrap_or_default(),
+        "the manifest is not the one the agreement binds"
+    );
+    let entries: Vec<FileEntry> = serde_json::from_value(manifest["files"].clone())?;
+    let bars = indicatif::MultiProgress::new();
+    let mut files = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let url = format!(
+            "/api/v1/datasets/{}/versions/{version}/files/{}",
+            dataset.as_str().unwrap_or_default(),
+            encode_name(&entry.name)
+        );
+        files.push(fetch_file(&client, &url, entry, out, &bars, progress).await?);
+    }
+
+    let receipts: Vec<Value> = client.get_json(&format!("/api/v1/orders/{order_id}/receipts")).await?;
+    let (checkpoint, note) = evidence::current_checkpoint(&client, &origin, &node_did).await?;
+    let mut logged = Vec::with_capacity(receipts.len());
+    let mut acknowledgements = Vec::new();
+    for item in receipts {
+        let log_index = item["logIndex"].as_u64().context("receipt without a log index")?;
+        let receipt = item["receipt"].clone();
+        proof::verify_document_with_key(&receipt, &node_did.public_key()).context("a receipt is not this node's")?;
+        let inclusion_proof = evidence::inclusion_proof(&client, log_index, checkpoint.size).await?;
+        evidence::check_inclusion(&receipt, log_index, &inclusion_proof, &checkpoint)?;
+        acknowledgements.push(acknowledge(&client, key, &order_id, &receipt, log_index).await?);
+        logged.push(LoggedReceipt {
+            log_index,
+            receipt,
+            inclusion_proof,
+        });
+    }
+    let bundle = Evidence {
+        node: node_did.to_string(),
+        log_origin: origin,
+        order,
+        agreement,
+        receipts: logged,
+        acknowledgements,
+        checkpoint: note,
+    };
+    let path = out.join(EVIDENCE_FILE);
+    std::fs::write(&path, serde_json::to_vec_pretty(&bundle)?)?;
+    Ok(FetchReport {
+        order_id,
+        files,
+        receipts: bundle.receipts.len(),
+        acknowledged: bundle.acknowledgements.len(),
+        evidence: path,
+    })
+}
+
+async fn acknowledge(
+    client: &NodeClient,
+    key: &KeyPair,
+    order_id: &str,
+    receipt: &Value,
+    log_index: u64,
+) -> anyhow::Result<Value> {
+    let now = Utc::now();
+    let unsigned = json!({
+        "type": ACKNOWLEDGEMENT_TYPE,
+        "order": order_id,
+        "receiptDigest": evidence::digest_of(receipt)?,
+        "receiptLogIndex": log_index,
+        "recipient": key.public().did(),
+        "acknowledged": now.to_rfc3339_opts(SecondsFormat::Secs, true),
+    });
+    let signed = sign_document(unsigned, key, now)?;
+    let response = client
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/orders/{order_id}/acknowledgements"),
+        )
+        .json(&signed)
+        .send()
+        .await?;
+    expect_success(response).await?;
+    Ok(signed)
+}
