@@ -16,6 +16,7 @@ on_both_backends!(
     ranges_aggregate_into_one_delivery_and_limits_are_enforced,
     publishers_decide_requested_orders_and_revoke_agreements,
     a_third_party_verifies_the_evidence_with_public_tools,
+    expired_agreements_refuse_downloads_and_record_the_refusal,
 );
 
 const SECRET_CSV: &[u8] = "患者编号,科室\n1,心内科\n2,呼吸科\n".as_bytes();
@@ -657,5 +658,29 @@ async fn a_third_party_verifies_the_evidence_with_public_tools(backend: Backend)
     let refused = run();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stdout).contains("FAIL"));
+    app.stop().await;
+}
+
+async fn expired_agreements_refuse_downloads_and_record_the_refusal(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (order_id, access, _, _) = agreed_order(&app, "visits").await;
+    let url = app.api("/api/v1/datasets/visits/versions/1/files/records.csv");
+    let first = app.http.get(&url).bearer_auth(&access).send().await.expect("get");
+    assert_eq!(first.bytes().await.expect("body").as_ref(), SECRET_CSV);
+    // Let the agreement's end pass (the node's clock is not ours to move).
+    app.tamper(&format!(
+        "UPDATE orders SET valid_until = '2020-01-01T00:00:00.000000Z' WHERE id = '{order_id}'"
+    ))
+    .await;
+    let expired = app.http.get(&url).bearer_auth(&access).send().await.expect("get");
+    let problem = assert_problem(expired, StatusCode::FORBIDDEN, "order-inactive").await;
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("expired")));
+    let order = app.ctx.store.get_order(&order_id).await.expect("order");
+    assert_eq!((order.completed_deliveries, order.refusals), (1, 1));
+    assert_eq!(
+        receipts(&app, &order_id, &access).await.len(),
+        1,
+        "the earlier receipt stays available"
+    );
     app.stop().await;
 }
