@@ -21,19 +21,31 @@ const CONCURRENCY: usize = 16;
 
 #[tokio::main]
 async fn main() {
-    println!("licensed circulation benchmark: {ORDERS} orders, {DELIVERIES} deliveries, {CONCURRENCY} concurrent clients");
+    println!(
+        "licensed circulation benchmark: {ORDERS} orders, {DELIVERIES} deliveries, {CONCURRENCY} concurrent clients"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
-    run("SQLite", format!("sqlite://{}", dir.path().join("bench.db").display()), dir.path()).await;
+    run(
+        "SQLite",
+        format!("sqlite://{}", dir.path().join("bench.db").display()),
+        dir.path(),
+    )
+    .await;
     if let Ok(admin) = std::env::var("SHULIAN_TEST_DATABASE_URL") {
         use sqlx::Connection as _;
         let name = format!("shulian_bench_{}", uuid::Uuid::new_v4().simple());
         let mut connection = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL");
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut connection).await.expect("create");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut connection)
+            .await
+            .expect("create");
         let mut url = url::Url::parse(&admin).expect("url");
         url.set_path(&format!("/{name}"));
         let pg_dir = tempfile::tempdir().expect("tempdir");
         run("PostgreSQL", url.to_string(), pg_dir.path()).await;
-        let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut connection).await;
+        let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut connection)
+            .await;
     } else {
         println!("(set SHULIAN_TEST_DATABASE_URL to measure PostgreSQL too)");
     }
@@ -54,18 +66,44 @@ async fn run(backend: &str, database_url: String, dir: &std::path::Path) {
     tokio::spawn(app.serve(listener, std::future::pending()));
     let base = format!("http://{address}");
     let http = reqwest::Client::new();
-    let (_, token) = accounts::add_publisher(ctx.store.as_ref(), "bench".parse().expect("id"), "Bench").await.expect("publisher");
+    let (_, token) = accounts::add_publisher(ctx.store.as_ref(), "bench".parse().expect("id"), "Bench")
+        .await
+        .expect("publisher");
 
     let file = vec![7u8; 64 * 1024];
     let digest = hex::encode(sha2::Sha256::digest(&file));
-    http.put(format!("{base}/api/v1/blobs/{digest}")).bearer_auth(&token).body(file.clone()).send().await.expect("upload");
+    http.put(format!("{base}/api/v1/blobs/{digest}"))
+        .bearer_auth(&token)
+        .body(file.clone())
+        .send()
+        .await
+        .expect("upload");
     let license = "bench licence";
     let metadata = json!({"title": {"en": "bench"}, "license": {"id": "x"}, "access": "licensed",
         "offer": {"priceFen": 100, "purposes": ["bench"], "maxValidityDays": 30, "maxDownloads": 10000, "licenseText": license, "autoAccept": true}});
     let body = json!({"metadata": metadata, "files": [{"name": "f.bin", "mediaType": "application/octet-stream", "size": file.len(), "sha256": digest}]});
-    http.post(format!("{base}/api/v1/datasets/bench/versions")).bearer_auth(&token).json(&body).send().await.expect("publish");
-    let node: Value = http.get(format!("{base}/.well-known/shulian-node")).send().await.expect("node").json().await.expect("json");
-    let version: Value = http.get(format!("{base}/api/v1/datasets/bench/versions/1")).send().await.expect("version").json().await.expect("json");
+    http.post(format!("{base}/api/v1/datasets/bench/versions"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .expect("publish");
+    let node: Value = http
+        .get(format!("{base}/.well-known/shulian-node"))
+        .send()
+        .await
+        .expect("node")
+        .json()
+        .await
+        .expect("json");
+    let version: Value = http
+        .get(format!("{base}/api/v1/datasets/bench/versions/1"))
+        .send()
+        .await
+        .expect("version")
+        .json()
+        .await
+        .expect("json");
     let template = Arc::new(json!({
         "type": "ShulianOrder", "node": node["id"], "dataset": "bench", "version": 1,
         "manifestDigest": version["manifestDigest"], "purpose": "bench", "validityDays": 30, "maxDownloads": 10000,
@@ -84,7 +122,15 @@ async fn run(backend: &str, database_url: String, dir: &std::path::Path) {
                 order["nonce"] = json!(uuid::Uuid::new_v4().simple().to_string());
                 order["created"] = json!(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
                 let signed = sign_document(order, &buyer, Utc::now()).expect("sign");
-                let placed: Value = http.post(format!("{base}/api/v1/orders")).json(&signed).send().await.expect("order").json().await.expect("json");
+                let placed: Value = http
+                    .post(format!("{base}/api/v1/orders"))
+                    .json(&signed)
+                    .send()
+                    .await
+                    .expect("order")
+                    .json()
+                    .await
+                    .expect("json");
                 placed["accessToken"].as_str().expect("agreed").to_owned()
             }
         }
@@ -101,7 +147,15 @@ async fn run(backend: &str, database_url: String, dir: &std::path::Path) {
             let (http, base, access) = (http.clone(), base.clone(), access.clone());
             async move {
                 let token = &access[index % access.len()];
-                let bytes = http.get(format!("{base}/api/v1/datasets/bench/versions/1/files/f.bin")).bearer_auth(token).send().await.expect("get").bytes().await.expect("body");
+                let bytes = http
+                    .get(format!("{base}/api/v1/datasets/bench/versions/1/files/f.bin"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("get")
+                    .bytes()
+                    .await
+                    .expect("body");
                 assert_eq!(bytes.len(), 64 * 1024);
             }
         }
@@ -110,7 +164,9 @@ async fn run(backend: &str, database_url: String, dir: &std::path::Path) {
     let deliveries_per_second = DELIVERIES as f64 / started.elapsed().as_secs_f64();
     let receipts = ctx.store.log_size().await.expect("log") - log_before;
     assert_eq!(receipts as usize, DELIVERIES, "every delivery logged a receipt");
-    println!("  {backend:<10} orders (verify, agree, log 2 entries): {orders_per_second:>7.0}/s   deliveries with signed, logged receipt (64 KiB): {deliveries_per_second:>7.0}/s");
+    println!(
+        "  {backend:<10} orders (verify, agree, log 2 entries): {orders_per_second:>7.0}/s   deliveries with signed, logged receipt (64 KiB): {deliveries_per_second:>7.0}/s"
+    );
 }
 
 async fn concurrently<T, F, Fut>(count: usize, task: F) -> Vec<T>
@@ -120,5 +176,8 @@ where
     Fut: std::future::Future<Output = T> + Send + 'static,
 {
     use futures::StreamExt as _;
-    futures::stream::iter((0..count).map(task)).buffer_unordered(CONCURRENCY).collect().await
+    futures::stream::iter((0..count).map(task))
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await
 }

@@ -179,6 +179,21 @@ fn logged(kind: &'static str, text: String) -> LoggedDocument {
     }
 }
 
+/// The order an order-scoped token belongs to; any mismatch is `Unauthorized`.
+async fn grant_of(ctx: &Context, token: &str) -> Result<OrderGrant, AppError> {
+    let (token_id, secret) = accounts::split_token(token, ORDER_TOKEN_PREFIX).ok_or(AppError::Unauthorized)?;
+    let grant = ctx
+        .store
+        .find_order_grant(token_id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    if accounts::secret_matches(secret, &grant.token_secret_sha256) {
+        Ok(grant)
+    } else {
+        Err(AppError::Unauthorized)
+    }
+}
+
 /// Checks that an order-scoped token may read `file` of `dataset` version `version` now;
 /// a refusal under a genuine token is recorded against its order.
 pub async fn authorize(
@@ -188,15 +203,7 @@ pub async fn authorize(
     version: VersionNumber,
     file: &FileName,
 ) -> Result<OrderGrant, AppError> {
-    let (token_id, secret) = accounts::split_token(token, ORDER_TOKEN_PREFIX).ok_or(AppError::Unauthorized)?;
-    let grant = ctx
-        .store
-        .find_order_grant(token_id)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    if !accounts::secret_matches(secret, &grant.token_secret_sha256) {
-        return Err(AppError::Unauthorized);
-    }
+    let grant = grant_of(ctx, token).await?;
     if grant.dataset != *dataset || grant.version != version {
         return Err(AppError::Forbidden(format!(
             "this token is for {} version {}, not {dataset} version {version}",
@@ -227,15 +234,7 @@ pub struct ReceiptView {
 
 /// The receipts of an order, for the holder of its token (also after the agreement ended).
 pub async fn receipts(ctx: &Context, order_id: &str, token: &str) -> Result<Vec<ReceiptView>, AppError> {
-    let (token_id, secret) = accounts::split_token(token, ORDER_TOKEN_PREFIX).ok_or(AppError::Unauthorized)?;
-    let grant = ctx
-        .store
-        .find_order_grant(token_id)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    if !accounts::secret_matches(secret, &grant.token_secret_sha256) {
-        return Err(AppError::Unauthorized);
-    }
+    let grant = grant_of(ctx, token).await?;
     if grant.order_id != order_id {
         return Err(AppError::Forbidden("this token belongs to another order".into()));
     }

@@ -130,6 +130,12 @@ impl LogRow {
     }
 }
 
+/// Decodes a download limit column.
+fn decode_limit(limit: i64) -> Result<u32, StoreError> {
+    u32::try_from(limit)
+        .map_err(|_| StoreError::Other(anyhow::anyhow!("stored download limit {limit} is out of range")))
+}
+
 /// Decodes a leaf hash column.
 pub(super) fn decode_leaf(text: &str) -> Result<[u8; 32], StoreError> {
     decode::<Sha256Digest>("leaf hash", text).map(|digest| *digest.as_bytes())
@@ -213,12 +219,7 @@ impl GrantRow {
             version: decode_version(self.version)?,
             state: decode("order state", &self.state)?,
             valid_until: self.valid_until.as_deref().map(decode_time).transpose()?,
-            max_downloads: u32::try_from(self.max_downloads).map_err(|_| {
-                StoreError::Other(anyhow::anyhow!(
-                    "stored download limit {} is out of range",
-                    self.max_downloads
-                ))
-            })?,
+            max_downloads: decode_limit(self.max_downloads)?,
             token_secret_sha256: decode("digest", &self.token_sha256)?,
             order_digest: decode("digest", &self.order_sha256)?,
         })
@@ -255,12 +256,7 @@ impl OrderRow {
             order: self.order_doc,
             order_digest: decode("digest", &self.order_sha256)?,
             valid_until: self.valid_until.as_deref().map(decode_time).transpose()?,
-            max_downloads: u32::try_from(self.max_downloads).map_err(|_| {
-                StoreError::Other(anyhow::anyhow!(
-                    "stored download limit {} is out of range",
-                    self.max_downloads
-                ))
-            })?,
+            max_downloads: decode_limit(self.max_downloads)?,
             completed_deliveries: decode_index(self.completed_deliveries)?,
             refusals: decode_index(self.refusals)?,
             created_at: decode_time(&self.created_at)?,

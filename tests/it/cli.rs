@@ -366,38 +366,8 @@ async fn a_buyer_orders_licensed_data_from_the_command_line(backend: Backend) {
 
 async fn audit_detects_receipts_and_log_entries_altered_in_the_database(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let token = add_publisher(&app, "Hospital", "hospital").await;
-    let package = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/hospital-outpatient-visits");
-    json(
-        &shulian(&[
-            "publish",
-            package.to_str().expect("utf-8"),
-            "--node",
-            &app.url,
-            "--token",
-            &token,
-            "--json",
-        ])
-        .await,
-    );
-    let work = tempfile::tempdir().expect("tempdir");
-    let key = work.path().join("buyer.json");
-    json(&shulian(&["keygen", "--out", key.to_str().expect("utf-8"), "--json"]).await);
+    let work = cli_order_of_hospital_data(&app).await;
     let out = work.path().join("order");
-    let order_args = [
-        "order",
-        "hospital-outpatient-visits",
-        "--key",
-        key.to_str().expect("utf-8"),
-        "--purpose",
-        "research",
-        "--node",
-        &app.url,
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--json",
-    ];
-    json(&shulian(&order_args).await);
     let access = std::fs::read_to_string(out.join("token")).expect("token");
     let url = app.api("/api/v1/datasets/hospital-outpatient-visits/versions/1/files/visits.csv");
     app.http
@@ -452,39 +422,9 @@ async fn audit_detects_receipts_and_log_entries_altered_in_the_database(backend:
 
 async fn the_buyer_flow_runs_end_to_end_and_verifies_offline(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let token = add_publisher(&app, "Hospital", "hospital").await;
+    let work = cli_order_of_hospital_data(&app).await;
     let package = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/hospital-outpatient-visits");
-    json(
-        &shulian(&[
-            "publish",
-            package.to_str().expect("utf-8"),
-            "--node",
-            &app.url,
-            "--token",
-            &token,
-            "--json",
-        ])
-        .await,
-    );
-    let work = tempfile::tempdir().expect("tempdir");
     let path = |name: &str| work.path().join(name).to_str().expect("utf-8").to_owned();
-    json(&shulian(&["keygen", "--out", &path("buyer.json"), "--json"]).await);
-    json(
-        &shulian(&[
-            "order",
-            "hospital-outpatient-visits",
-            "--key",
-            &path("buyer.json"),
-            "--purpose",
-            "research",
-            "--node",
-            &app.url,
-            "--out",
-            &path("order"),
-            "--json",
-        ])
-        .await,
-    );
 
     let fetched = json(
         &shulian(&[
@@ -516,17 +456,10 @@ async fn the_buyer_flow_runs_end_to_end_and_verifies_offline(backend: Backend) {
     );
 
     // Keep today's checkpoint; after the log grows, the node proves it only appended.
-    let old_checkpoint = app
-        .http
-        .get(app.api("/api/v1/log/checkpoint"))
-        .send()
-        .await
-        .expect("checkpoint")
-        .text()
-        .await
-        .expect("text");
+    let old_checkpoint = app.checkpoint_note().await;
     std::fs::write(work.path().join("old-checkpoint.txt"), &old_checkpoint).expect("save");
-    app.publish(&token, "more-data", "open", &[("a.csv", b"1")]).await;
+    let more = app.publisher("more").await;
+    app.publish(&more, "more-data", "open", &[("a.csv", b"1")]).await;
     let consistent = json(
         &shulian(&[
             "verify",
@@ -558,4 +491,32 @@ async fn the_buyer_flow_runs_end_to_end_and_verifies_offline(backend: Backend) {
         bad_receipt.stderr
     );
     app.stop().await;
+}
+
+/// Publishes the demo's licensed dataset through the CLI, makes a buyer key and orders it:
+/// returns the work folder holding `buyer.json` and `order/`.
+async fn cli_order_of_hospital_data(app: &TestApp) -> tempfile::TempDir {
+    let token = add_publisher(app, "Hospital", "hospital").await;
+    let package = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/hospital-outpatient-visits");
+    let package = package.to_str().expect("utf-8");
+    json(&shulian(&["publish", package, "--node", &app.url, "--token", &token, "--json"]).await);
+    let work = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| work.path().join(name).to_str().expect("utf-8").to_owned();
+    json(&shulian(&["keygen", "--out", &path("buyer.json"), "--json"]).await);
+    let (key, out) = (path("buyer.json"), path("order"));
+    let args = [
+        "order",
+        "hospital-outpatient-visits",
+        "--key",
+        &key,
+        "--purpose",
+        "research",
+        "--node",
+        &app.url,
+        "--out",
+        &out,
+        "--json",
+    ];
+    json(&shulian(&args).await);
+    work
 }

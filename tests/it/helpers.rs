@@ -179,6 +179,18 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// The node's current checkpoint, as the signed note it serves.
+    pub async fn checkpoint_note(&self) -> String {
+        let response = self
+            .http
+            .get(self.api("/api/v1/log/checkpoint"))
+            .send()
+            .await
+            .expect("checkpoint");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.expect("text")
+    }
+
     /// Every file under the blob directory, staging and partial files included.
     pub fn blob_files(&self) -> Vec<PathBuf> {
         let mut found = Vec::new();

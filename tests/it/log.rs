@@ -30,15 +30,7 @@ async fn signed_checkpoint(app: &TestApp) -> Checkpoint {
     let (_, node) = app.get_json("/.well-known/shulian-node").await;
     let did: Did = node["id"].as_str().expect("did").parse().expect("did");
     let origin = node["log"]["origin"].as_str().expect("origin");
-    let text = app
-        .http
-        .get(app.api("/api/v1/log/checkpoint"))
-        .send()
-        .await
-        .expect("checkpoint")
-        .text()
-        .await
-        .expect("text");
+    let text = app.checkpoint_note().await;
     Checkpoint::verify(&text, origin, &did.public_key()).expect("checkpoint signed by the node key")
 }
 

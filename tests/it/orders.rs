@@ -334,15 +334,7 @@ async fn completed_deliveries_yield_logged_signed_receipts(backend: Backend) {
     // Anyone can check the receipt is in the log the node signed.
     let index = listed[0]["logIndex"].as_u64().expect("index");
     let (_, description) = app.get_json("/.well-known/shulian-node").await;
-    let note = app
-        .http
-        .get(app.api("/api/v1/log/checkpoint"))
-        .send()
-        .await
-        .expect("checkpoint")
-        .text()
-        .await
-        .expect("text");
+    let note = app.checkpoint_note().await;
     let checkpoint = shulian::ledger::Checkpoint::verify(
         &note,
         description["log"]["origin"].as_str().expect("origin"),
@@ -613,15 +605,7 @@ async fn a_third_party_verifies_the_evidence_with_public_tools(backend: Backend)
     let listed = receipts(&app, &order_id, &access).await;
     let receipt = listed[0]["receipt"].clone();
     let index = listed[0]["logIndex"].as_u64().expect("index");
-    let note = app
-        .http
-        .get(app.api("/api/v1/log/checkpoint"))
-        .send()
-        .await
-        .expect("checkpoint")
-        .text()
-        .await
-        .expect("text");
+    let note = app.checkpoint_note().await;
     let size: u64 = note.lines().nth(1).expect("size line").parse().expect("size");
     let (_, inclusion) = app
         .get_json(&format!("/api/v1/log/proof/inclusion?index={index}&size={size}"))
