@@ -23,10 +23,10 @@ pub async fn place(State(ctx): State<Context>, body: Bytes) -> Result<(StatusCod
     Ok((StatusCode::CREATED, Json(orders::place_order(&ctx, &body).await?)))
 }
 
-/// The signed receipts of an order's completed deliveries (order token required).
+/// The signed receipts of an order's completed deliveries (its order token, or its publisher's token).
 #[utoipa::path(get, path = "/api/v1/orders/{order}/receipts", tag = "orders",
     params(("order" = String, Path, description = "order id")),
-    security(("order_token" = [])),
+    security(("order_token" = []), ("publisher_token" = [])),
     responses((status = 200, body = Vec<ReceiptView>),
               (status = 401, description = "missing or invalid order token"),
               (status = 403, description = "the token belongs to another order")))]

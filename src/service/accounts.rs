@@ -54,6 +54,11 @@ pub async fn authenticate_publisher(store: &dyn Store, token: &str) -> Result<Pu
     }
 }
 
+/// Whether a presented bearer token is shaped like a publisher token.
+pub fn is_publisher_token(token: &str) -> bool {
+    token.starts_with(PUBLISHER_TOKEN_PREFIX)
+}
+
 /// A freshly made bearer token: `<prefix><id>.<secret>`.
 pub struct BearerToken {
     /// The whole token, shown to its holder once.

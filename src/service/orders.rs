@@ -232,10 +232,13 @@ pub struct ReceiptView {
     pub receipt: Value,
 }
 
-/// The receipts of an order, for the holder of its token (also after the agreement ended).
+/// The receipts of an order, for the holder of its token (also after the agreement ended)
+/// or for the publisher of the ordered dataset.
 pub async fn receipts(ctx: &Context, order_id: &str, token: &str) -> Result<Vec<ReceiptView>, AppError> {
-    let grant = grant_of(ctx, token).await?;
-    if grant.order_id != order_id {
+    if accounts::is_publisher_token(token) {
+        let publisher = accounts::authenticate_publisher(ctx.store.as_ref(), token).await?;
+        own_order(ctx, &publisher, order_id).await?;
+    } else if grant_of(ctx, token).await?.order_id != order_id {
         return Err(AppError::Forbidden("this token belongs to another order".into()));
     }
     ctx.store

@@ -542,6 +542,26 @@ async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backe
         first_view["refusals"].as_u64().is_some_and(|n| n >= 2),
         "refusals are recorded: {first_view}"
     );
+    let for_publisher = app
+        .http
+        .get(app.api(&format!("/api/v1/orders/{first_id}/receipts")))
+        .bearer_auth(&publisher)
+        .send()
+        .await
+        .expect("receipts");
+    assert_eq!(
+        for_publisher.json::<Vec<Value>>().await.expect("json").len(),
+        1,
+        "the publisher sees the receipts too"
+    );
+    let for_rival = app
+        .http
+        .get(app.api(&format!("/api/v1/orders/{first_id}/receipts")))
+        .bearer_auth(&rival)
+        .send()
+        .await
+        .expect("receipts");
+    assert_problem(for_rival, StatusCode::FORBIDDEN, "forbidden").await;
     let rival_listing: Vec<Value> = app
         .http
         .get(app.api("/api/v1/publisher/orders"))
