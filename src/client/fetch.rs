@@ -33,7 +33,7 @@ pub struct FetchReport {
     pub files: Vec<FileReport>,
     /// Receipts the node has given for this order.
     pub receipts: usize,
-    /// Receipts acknowledged by this run.
+    /// Receipts acknowledged by this run (earlier runs' acknowledgements are kept, not repeated).
     pub acknowledged: usize,
     /// The evidence bundle.
     pub evidence: PathBuf,
@@ -101,14 +101,23 @@ pub async fn fetch(
     let receipts: Vec<Value> = client.get_json(&format!("/api/v1/orders/{order_id}/receipts")).await?;
     let (checkpoint, note) = evidence::current_checkpoint(&client, &origin, &node_did).await?;
     let mut logged = Vec::with_capacity(receipts.len());
-    let mut acknowledgements = Vec::new();
+    let path = out.join(EVIDENCE_FILE);
+    let mut acknowledgements = earlier_acknowledgements(&path);
+    let mut acknowledged = 0;
     for item in receipts {
         let log_index = item["logIndex"].as_u64().context("receipt without a log index")?;
         let receipt = item["receipt"].clone();
         proof::verify_document_with_key(&receipt, &node_did.public_key()).context("a receipt is not this node's")?;
         let inclusion_proof = evidence::inclusion_proof(&client, log_index, checkpoint.size).await?;
         evidence::check_inclusion(&receipt, log_index, &inclusion_proof, &checkpoint)?;
-        acknowledgements.push(acknowledge(&client, key, &order_id, &receipt, log_index).await?);
+        let digest = evidence::digest_of(&receipt)?;
+        if !acknowledgements
+            .iter()
+            .any(|ack| ack["receiptDigest"] == digest.as_str())
+        {
+            acknowledgements.push(acknowledge(&client, key, &order_id, &digest, log_index).await?);
+            acknowledged += 1;
+        }
         logged.push(LoggedReceipt {
             log_index,
             receipt,
@@ -124,29 +133,37 @@ pub async fn fetch(
         acknowledgements,
         checkpoint: note,
     };
-    let path = out.join(EVIDENCE_FILE);
     std::fs::write(&path, serde_json::to_vec_pretty(&bundle)?)?;
     Ok(FetchReport {
         order_id,
         files,
         receipts: bundle.receipts.len(),
-        acknowledged: bundle.acknowledgements.len(),
+        acknowledged,
         evidence: path,
     })
+}
+
+/// Acknowledgements saved by an earlier fetch into the same folder.
+fn earlier_acknowledgements(path: &Path) -> Vec<Value> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Evidence>(&bytes).ok())
+        .map(|earlier| earlier.acknowledgements)
+        .unwrap_or_default()
 }
 
 async fn acknowledge(
     client: &NodeClient,
     key: &KeyPair,
     order_id: &str,
-    receipt: &Value,
+    receipt_digest: &str,
     log_index: u64,
 ) -> anyhow::Result<Value> {
     let now = Utc::now();
     let unsigned = json!({
         "type": ACKNOWLEDGEMENT_TYPE,
         "order": order_id,
-        "receiptDigest": evidence::digest_of(receipt)?,
+        "receiptDigest": receipt_digest,
         "receiptLogIndex": log_index,
         "recipient": key.public().did(),
         "acknowledged": now.to_rfc3339_opts(SecondsFormat::Secs, true),

@@ -448,6 +448,21 @@ async fn the_buyer_flow_runs_end_to_end_and_verifies_offline(backend: Backend) {
         std::fs::read(work.path().join("files/visits.csv")).expect("file"),
         std::fs::read(package.join("visits.csv")).expect("csv")
     );
+    let again = json(
+        &shulian(&[
+            "fetch",
+            &path("order"),
+            "--key",
+            &path("buyer.json"),
+            "--node",
+            &app.url,
+            "--out",
+            &path("files"),
+            "--json",
+        ])
+        .await,
+    );
+    assert_eq!(again["acknowledged"], 0, "a receipt is acknowledged once");
     let bundle = path("files/evidence.json");
     let verified = json(&shulian(&["verify", &bundle, "--files", &path("files"), "--json"]).await);
     assert_eq!(
