@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use super::evidence::{self, Evidence, LoggedReceipt};
 use super::get::{FileReport, encode_name, fetch_file};
 use super::order::{AGREEMENT_FILE, ID_FILE, ORDER_FILE, TOKEN_FILE};
-use super::{NodeClient, expect_success};
-use crate::crypto::{Did, KeyPair, proof, sign_document};
+use super::{NodeClient, RemoteNode, expect_success};
+use crate::crypto::{KeyPair, proof, sign_document};
 use crate::domain::FileEntry;
 use crate::domain::order::ACKNOWLEDGEMENT_TYPE;
 
@@ -68,9 +68,10 @@ pub async fn fetch(
     ensure!(order["buyer"] == buyer.as_str(), "this key is not the order's buyer");
 
     let client = NodeClient::new(node, Some(token))?;
-    let description: Value = client.get_json("/.well-known/shulian-node").await?;
-    let node_did: Did = description["id"].as_str().unwrap_or_default().parse()?;
-    let origin = description["log"]["origin"].as_str().unwrap_or_default().to_owned();
+    let RemoteNode {
+        did: node_did,
+        log_origin: origin,
+    } = client.remote_node().await?;
     proof::verify_document_with_key(&agreement, &node_did.public_key()).context("the agreement is not this node's")?;
 
     let (dataset, version) = (&agreement["dataset"], &agreement["version"]);

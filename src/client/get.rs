@@ -14,8 +14,8 @@ use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
 
-use super::{NodeClient, byte_progress, evidence, expect_success, hash_file};
-use crate::crypto::{Did, proof};
+use super::{NodeClient, RemoteNode, byte_progress, evidence, expect_success, hash_file};
+use crate::crypto::proof;
 use crate::domain::{DatasetId, FileEntry, FileName, VersionNumber};
 
 /// What a download did.
@@ -63,17 +63,6 @@ struct VersionReply {
     log_index: u64,
 }
 
-#[derive(Deserialize)]
-struct NodeReply {
-    id: String,
-    log: LogReply,
-}
-
-#[derive(Deserialize)]
-struct LogReply {
-    origin: String,
-}
-
 /// Parses `DATASET[@VERSION]`.
 pub fn parse_target(text: &str) -> anyhow::Result<(DatasetId, Option<VersionNumber>)> {
     match text.split_once('@') {
@@ -91,15 +80,14 @@ pub async fn get_version(
     out: &Path,
     progress: bool,
 ) -> anyhow::Result<GetReport> {
-    let node: NodeReply = client.get_json("/.well-known/shulian-node").await?;
-    let node_did: Did = node.id.parse()?;
+    let node = client.remote_node().await?;
     let version_path = version.map_or_else(|| "latest".to_owned(), |v| v.to_string());
     let reply: VersionReply = client
         .get_json(&format!("/api/v1/datasets/{dataset}/versions/{version_path}"))
         .await?;
-    proof::verify_document_with_key(&reply.manifest, &node_did.public_key())
+    proof::verify_document_with_key(&reply.manifest, &node.did.public_key())
         .context("the version manifest is not signed by this node's key")?;
-    let checkpoint_size = prove_logged(client, &node, &node_did, &reply).await?;
+    let checkpoint_size = prove_logged(client, &node, &reply).await?;
     let signed_files: Vec<FileEntry> = serde_json::from_value(reply.manifest["files"].clone())?;
     if signed_files != reply.files {
         anyhow::bail!("the file list differs from the signed manifest");
@@ -118,7 +106,7 @@ pub async fn get_version(
     Ok(GetReport {
         dataset: dataset.to_string(),
         version: reply.version,
-        node: node.id,
+        node: node.did.to_string(),
         log_index: reply.log_index,
         checkpoint_size,
         out: out.to_owned(),
@@ -127,13 +115,8 @@ pub async fn get_version(
 }
 
 /// Checks that the manifest is in the node's log under a checkpoint the node signed; returns the checkpoint's size.
-async fn prove_logged(
-    client: &NodeClient,
-    node: &NodeReply,
-    node_did: &Did,
-    reply: &VersionReply,
-) -> anyhow::Result<u64> {
-    let (checkpoint, _) = evidence::current_checkpoint(client, &node.log.origin, node_did).await?;
+async fn prove_logged(client: &NodeClient, node: &RemoteNode, reply: &VersionReply) -> anyhow::Result<u64> {
+    let (checkpoint, _) = evidence::current_checkpoint(client, &node.log_origin, &node.did).await?;
     let proof = evidence::inclusion_proof(client, reply.log_index, checkpoint.size).await?;
     evidence::check_inclusion(&reply.manifest, reply.log_index, &proof, &checkpoint)
         .context("the manifest is not in the node's transparency log")?;

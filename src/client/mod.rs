@@ -51,11 +51,37 @@ impl NodeClient {
         }
     }
 
+    /// The node's identity from `/.well-known/shulian-node`: its DID and its log's origin.
+    pub async fn remote_node(&self) -> anyhow::Result<RemoteNode> {
+        #[derive(serde::Deserialize)]
+        struct Description {
+            id: String,
+            log: LogDescription,
+        }
+        #[derive(serde::Deserialize)]
+        struct LogDescription {
+            origin: String,
+        }
+        let description: Description = self.get_json("/.well-known/shulian-node").await?;
+        Ok(RemoteNode {
+            did: description.id.parse()?,
+            log_origin: description.log.origin,
+        })
+    }
+
     /// GETs a JSON document.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let response = self.request(reqwest::Method::GET, path).send().await?;
         Ok(expect_success(response).await?.json().await?)
     }
+}
+
+/// Who a node says it is; every signature it makes is checked against `did`.
+pub struct RemoteNode {
+    /// The node's `did:key`.
+    pub did: crate::crypto::Did,
+    /// Its transparency log's origin (the checkpoint key's name).
+    pub log_origin: String,
 }
 
 /// Passes a successful response through; turns a failure into an error naming the node's problem.

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use super::{NodeClient, expect_success};
-use crate::crypto::{Did, KeyPair, proof, sign_document};
+use crate::crypto::{KeyPair, proof, sign_document};
 use crate::domain::order::ORDER_TYPE;
 use crate::domain::{DatasetId, DatasetMetadata, VersionNumber};
 
@@ -84,8 +84,7 @@ pub async fn place_order(
     request: &OrderRequest,
     out: Option<&Path>,
 ) -> anyhow::Result<OrderReport> {
-    let node: Value = client.get_json("/.well-known/shulian-node").await?;
-    let node_did: Did = node["id"].as_str().unwrap_or_default().parse()?;
+    let node_did = client.remote_node().await?.did;
     let version_path = request.version.map_or_else(|| "latest".to_owned(), |v| v.to_string());
     let version: VersionReply = client
         .get_json(&format!("/api/v1/datasets/{}/versions/{version_path}", request.dataset))
