@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::extract::{ApiPath, bearer};
 use super::version_ref;
-use crate::domain::{AccessClass, DatasetId, FileEntry, FileName};
+use crate::domain::{DatasetId, FileEntry, FileName};
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::download;
@@ -37,10 +37,10 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let file = download::find_file(&ctx, &dataset, version_ref(&version)?, &name, bearer(&headers)).await?;
-    let caching = match file.access {
-        AccessClass::Licensed => Caching::Private,
-        AccessClass::Open if version == "latest" => Caching::Revalidate,
-        AccessClass::Open => Caching::Immutable,
+    let caching = match &file.grant {
+        Some(_) => Caching::Private,
+        None if version == "latest" => Caching::Revalidate,
+        None => Caching::Immutable,
     };
     let plan = plan_response(&file.entry, &headers, caching)?;
     let body = match (&method, &plan.range) {

@@ -23,9 +23,7 @@ pub struct AllowedFile {
     pub version: VersionNumber,
     /// The file.
     pub entry: FileEntry,
-    /// Who may read it; licensed bytes must not be cached by intermediaries.
-    pub access: AccessClass,
-    /// The order a licensed file is delivered under.
+    /// The order a licensed file is delivered under; `None` for open data.
     pub grant: Option<OrderGrant>,
 }
 
@@ -56,7 +54,6 @@ pub async fn find_file(
     Ok(AllowedFile {
         version: file.version,
         entry: file.entry,
-        access: file.access,
         grant,
     })
 }

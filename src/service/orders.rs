@@ -355,18 +355,10 @@ pub async fn decide(
         let agreement = agreement_document(ctx, &parsed, &document, &order.order_digest, now, until)?;
         (OrderState::Agreed, agreement, Some(until))
     } else {
-        let unsigned = json!({
-            "type": REJECTION_TYPE,
-            "node": ctx.node.key.public().did(),
-            "order": order.id,
-            "orderDigest": order.order_digest.prefixed(),
-            "state": OrderState::Terminated,
-            "reason": reason_text(decision.reason)?,
-            "decided": now.to_rfc3339_opts(SecondsFormat::Secs, true),
-        });
+        let rejection = termination(ctx, &order, REJECTION_TYPE, "decided", decision.reason, now)?;
         (
             OrderState::Terminated,
-            sign_for_log(ctx, "rejection", unsigned, now)?,
+            sign_for_log(ctx, "rejection", rejection, now)?,
             None,
         )
     };
@@ -382,16 +374,8 @@ pub async fn revoke(
 ) -> Result<Value, AppError> {
     let order = own_order(ctx, publisher, order_id).await?;
     let now = Utc::now();
-    let unsigned = json!({
-        "type": REVOCATION_TYPE,
-        "node": ctx.node.key.public().did(),
-        "order": order.id,
-        "orderDigest": order.order_digest.prefixed(),
-        "state": OrderState::Terminated,
-        "reason": reason_text(reason)?,
-        "revoked": now.to_rfc3339_opts(SecondsFormat::Secs, true),
-    });
-    let document = sign_for_log(ctx, "revocation", unsigned, now)?;
+    let revocation = termination(ctx, &order, REVOCATION_TYPE, "revoked", reason, now)?;
+    let document = sign_for_log(ctx, "revocation", revocation, now)?;
     transition(
         ctx,
         &order,
@@ -432,6 +416,27 @@ async fn transition(
     }?;
     tracing::info!(order = %order.id, from = from.as_str(), to = to.as_str(), "order state changed");
     Ok(signed)
+}
+
+/// The unsigned document that ends an order (a rejection or a revocation), with its reason and time.
+fn termination(
+    ctx: &Context,
+    order: &OrderSummary,
+    kind: &str,
+    time_field: &str,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Value, AppError> {
+    let mut document = json!({
+        "type": kind,
+        "node": ctx.node.key.public().did(),
+        "order": order.id,
+        "orderDigest": order.order_digest.prefixed(),
+        "state": OrderState::Terminated,
+        "reason": reason_text(reason)?,
+    });
+    document[time_field] = json!(now.to_rfc3339_opts(SecondsFormat::Secs, true));
+    Ok(document)
 }
 
 fn reason_text(reason: Option<String>) -> Result<String, AppError> {

@@ -426,20 +426,11 @@ async fn the_buyer_flow_runs_end_to_end_and_verifies_offline(backend: Backend) {
     let package = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/hospital-outpatient-visits");
     let path = |name: &str| work.path().join(name).to_str().expect("utf-8").to_owned();
 
-    let fetched = json(
-        &shulian(&[
-            "fetch",
-            &path("order"),
-            "--key",
-            &path("buyer.json"),
-            "--node",
-            &app.url,
-            "--out",
-            &path("files"),
-            "--json",
-        ])
-        .await,
-    );
+    let (order, key, files) = (path("order"), path("buyer.json"), path("files"));
+    let fetch_args = [
+        "fetch", &order, "--key", &key, "--node", &app.url, "--out", &files, "--json",
+    ];
+    let fetched = json(&shulian(&fetch_args).await);
     assert_eq!(
         (fetched["receipts"].as_u64(), fetched["acknowledged"].as_u64()),
         (Some(1), Some(1))
@@ -448,20 +439,7 @@ async fn the_buyer_flow_runs_end_to_end_and_verifies_offline(backend: Backend) {
         std::fs::read(work.path().join("files/visits.csv")).expect("file"),
         std::fs::read(package.join("visits.csv")).expect("csv")
     );
-    let again = json(
-        &shulian(&[
-            "fetch",
-            &path("order"),
-            "--key",
-            &path("buyer.json"),
-            "--node",
-            &app.url,
-            "--out",
-            &path("files"),
-            "--json",
-        ])
-        .await,
-    );
+    let again = json(&shulian(&fetch_args).await);
     assert_eq!(again["acknowledged"], 0, "a receipt is acknowledged once");
     let bundle = path("files/evidence.json");
     let verified = json(&shulian(&["verify", &bundle, "--files", &path("files"), "--json"]).await);

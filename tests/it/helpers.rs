@@ -179,6 +179,13 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// GETs a file with an order token and returns its whole body.
+    pub async fn download_with(&self, url: &str, token: &str) -> bytes::Bytes {
+        let response = self.http.get(url).bearer_auth(token).send().await.expect("download");
+        assert_eq!(response.status(), StatusCode::OK, "download of {url}");
+        response.bytes().await.expect("body")
+    }
+
     /// The node's current checkpoint, as the signed note it serves.
     pub async fn checkpoint_note(&self) -> String {
         let response = self

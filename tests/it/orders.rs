@@ -309,16 +309,7 @@ async fn completed_deliveries_yield_logged_signed_receipts(backend: Backend) {
     let (order_id, access, node, _) = agreed_order(&app, "visits").await;
     assert!(receipts(&app, &order_id, &access).await.is_empty());
     let url = app.api("/api/v1/datasets/visits/versions/1/files/records.csv");
-    let body = app
-        .http
-        .get(&url)
-        .bearer_auth(&access)
-        .send()
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("body");
+    let body = app.download_with(&url, &access).await;
     assert_eq!(body.as_ref(), SECRET_CSV);
 
     let listed = receipts(&app, &order_id, &access).await;
@@ -402,19 +393,7 @@ async fn ranges_aggregate_into_one_delivery_and_limits_are_enforced(backend: Bac
     assert_eq!(after_ranges[0]["receipt"]["delivery"], 1);
 
     // The test offer allows two downloads per file: the second completes, the third is refused.
-    assert_eq!(
-        app.http
-            .get(&url)
-            .bearer_auth(&access)
-            .send()
-            .await
-            .expect("second")
-            .bytes()
-            .await
-            .expect("body")
-            .as_ref(),
-        SECRET_CSV
-    );
+    assert_eq!(app.download_with(&url, &access).await.as_ref(), SECRET_CSV);
     assert_eq!(receipts(&app, &order_id, &access).await.len(), 2);
     let third = app.http.get(&url).bearer_auth(&access).send().await.expect("third");
     assert_problem(third, StatusCode::FORBIDDEN, "order-inactive").await;
@@ -465,19 +444,7 @@ async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backe
     assert_eq!(agreement["state"], "AGREED");
     let twice = decide(&app, first_id, &publisher, json!({"accept": false})).await;
     assert_problem(twice, StatusCode::CONFLICT, "conflict").await;
-    assert_eq!(
-        app.http
-            .get(&url)
-            .bearer_auth(first_token)
-            .send()
-            .await
-            .expect("get")
-            .bytes()
-            .await
-            .expect("body")
-            .as_ref(),
-        SECRET_CSV
-    );
+    assert_eq!(app.download_with(&url, first_token).await.as_ref(), SECRET_CSV);
 
     let second = place_reviewed(&app, &node, &digest).await;
     let second_id = second["orderId"].as_str().expect("id");
@@ -612,16 +579,7 @@ async fn a_third_party_verifies_the_evidence_with_public_tools(backend: Backend)
     let app = TestApp::spawn(backend).await;
     let (order_id, access, _, agreement) = agreed_order(&app, "visits").await;
     let url = app.api("/api/v1/datasets/visits/versions/1/files/records.csv");
-    let delivered = app
-        .http
-        .get(&url)
-        .bearer_auth(&access)
-        .send()
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("body");
+    let delivered = app.download_with(&url, &access).await;
     let listed = receipts(&app, &order_id, &access).await;
     let receipt = listed[0]["receipt"].clone();
     let index = listed[0]["logIndex"].as_u64().expect("index");
