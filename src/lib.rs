@@ -26,3 +26,5 @@ pub mod ledger;
 pub mod service;
 /// Metadata persistence on SQLite or PostgreSQL.
 pub mod store;
+/// Tables inside files: Parquet footers, statistics, previews and CSV → Parquet, bounded for untrusted input.
+pub mod tabular;
