@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::blobs::BlobStore;
 use crate::config::Config;
 use crate::crypto::KeyPair;
+use crate::service::tables::TableSettings;
 use crate::service::{Context, NodeIdentity};
 use crate::{http, store};
 
@@ -35,6 +36,7 @@ impl App {
                 public_url: config.public_url.clone(),
             }),
             max_upload_bytes: config.max_upload_bytes,
+            tables: Arc::new(TableSettings::from_config(config)),
         };
         let router = http::router(ctx.clone(), Duration::from_secs(config.request_timeout_secs));
         Ok(Self { ctx, router })

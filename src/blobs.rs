@@ -272,6 +272,14 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Reads several byte ranges of committed content at once (the store may coalesce them).
+    pub async fn read_ranges(&self, digest: &Sha256Digest, ranges: &[Range<u64>]) -> Result<Vec<Bytes>, BlobError> {
+        match self.objects.get_ranges(&BlobKey::Content(*digest).path(), ranges).await {
+            Err(object_store::Error::NotFound { .. }) => Err(BlobError::NotFound),
+            other => Ok(other?),
+        }
+    }
+
     /// Reads `range` (or everything) of committed content as a stream of chunks.
     pub async fn read(
         &self,

@@ -46,6 +46,21 @@ pub struct Settings {
     /// Directory of the demo catalog loaded by `serve --demo` [default: ./catalog].
     #[arg(long, env = "SHULIAN_CATALOG_DIR")]
     pub catalog_dir: Option<PathBuf>,
+    /// Derive a Parquet copy of each published CSV file and list it in the manifest [default: true].
+    #[arg(long, env = "SHULIAN_CSV_TO_PARQUET")]
+    pub csv_to_parquet: Option<bool>,
+    /// Most columns a table may have to be inspected [default: 1000].
+    #[arg(long, env = "SHULIAN_TABLE_MAX_COLUMNS")]
+    pub table_max_columns: Option<usize>,
+    /// Time limit for inspecting one published file, seconds [default: 300].
+    #[arg(long, env = "SHULIAN_TABLE_INSPECT_SECS")]
+    pub table_inspect_secs: Option<u64>,
+    /// Most rows one preview returns [default: 1000].
+    #[arg(long, env = "SHULIAN_PREVIEW_MAX_ROWS")]
+    pub preview_max_rows: Option<usize>,
+    /// Most bytes of a file one preview may read [default: 67108864 (64 MiB)].
+    #[arg(long, env = "SHULIAN_PREVIEW_MAX_READ_BYTES")]
+    pub preview_max_read_bytes: Option<u64>,
 }
 
 /// How request logs are written.
@@ -78,6 +93,16 @@ pub struct Config {
     pub node_key_file: PathBuf,
     /// Largest accepted upload in bytes.
     pub max_upload_bytes: u64,
+    /// Whether published CSV files get a derived Parquet copy.
+    pub csv_to_parquet: bool,
+    /// Most columns an inspected table may have.
+    pub table_max_columns: usize,
+    /// Time limit for inspecting one published file, seconds.
+    pub table_inspect_secs: u64,
+    /// Most rows one preview returns.
+    pub preview_max_rows: usize,
+    /// Most bytes of a file one preview may read.
+    pub preview_max_read_bytes: u64,
     /// Time limit for API requests other than transfers, in seconds.
     pub request_timeout_secs: u64,
     /// Log format.
@@ -101,6 +126,11 @@ impl std::fmt::Debug for Config {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("log_format", &self.log_format)
             .field("catalog_dir", &self.catalog_dir)
+            .field("csv_to_parquet", &self.csv_to_parquet)
+            .field("table_max_columns", &self.table_max_columns)
+            .field("table_inspect_secs", &self.table_inspect_secs)
+            .field("preview_max_rows", &self.preview_max_rows)
+            .field("preview_max_read_bytes", &self.preview_max_read_bytes)
             .finish()
     }
 }
@@ -158,6 +188,14 @@ impl Config {
                 .catalog_dir
                 .or(file.catalog_dir)
                 .unwrap_or_else(|| PathBuf::from("./catalog")),
+            csv_to_parquet: flags.csv_to_parquet.or(file.csv_to_parquet).unwrap_or(true),
+            table_max_columns: flags.table_max_columns.or(file.table_max_columns).unwrap_or(1_000),
+            table_inspect_secs: flags.table_inspect_secs.or(file.table_inspect_secs).unwrap_or(300),
+            preview_max_rows: flags.preview_max_rows.or(file.preview_max_rows).unwrap_or(1_000),
+            preview_max_read_bytes: flags
+                .preview_max_read_bytes
+                .or(file.preview_max_read_bytes)
+                .unwrap_or(64 << 20),
         })
     }
 
@@ -238,6 +276,26 @@ impl Config {
             (
                 "demo catalog loaded by `serve --demo` (default ./catalog)",
                 format!("catalog_dir = {}", quote(&self.catalog_dir.display().to_string())),
+            ),
+            (
+                "derive a Parquet copy of each published CSV file (default true)",
+                format!("csv_to_parquet = {}", self.csv_to_parquet),
+            ),
+            (
+                "most columns an inspected table may have (default 1000)",
+                format!("table_max_columns = {}", self.table_max_columns),
+            ),
+            (
+                "time limit for inspecting one published file, seconds (default 300)",
+                format!("table_inspect_secs = {}", self.table_inspect_secs),
+            ),
+            (
+                "most rows one preview returns (default 1000)",
+                format!("preview_max_rows = {}", self.preview_max_rows),
+            ),
+            (
+                "most bytes of a file one preview may read (default 67108864 = 64 MiB)",
+                format!("preview_max_read_bytes = {}", self.preview_max_read_bytes),
             ),
         ];
         let mut out =

@@ -77,6 +77,9 @@ pub enum AppError {
     /// The order exists but does not allow access now.
     #[error("{0}")]
     OrderInactive(String),
+    /// The file cannot be read as a table, or not within the node's limits.
+    #[error("{0}")]
+    NotTabular(String),
     /// The request ran past the node's time limit.
     #[error("the request took longer than the node's limit of {0} s")]
     Timeout(u64),
@@ -102,7 +105,9 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-            Self::MissingBlob(_) | Self::DigestMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::MissingBlob(_) | Self::DigestMismatch { .. } | Self::NotTabular(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::Unavailable(_) | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -116,6 +121,7 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::Licensed { .. } => "licensed-data",
             Self::NotFound(_) => "not-found",
+            Self::NotTabular(_) => "not-tabular",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Conflict(_) => "conflict",
             Self::MissingBlob(_) => "missing-blob",

@@ -61,6 +61,7 @@ pub async fn publish_folder(client: &NodeClient, dir: &Path, progress: bool) -> 
             media_type: resource.media_type.clone(),
             size,
             sha256: digest,
+            derived_from: None,
         });
     }
     let request = PublishRequest {

@@ -138,6 +138,9 @@ pub struct Offer {
     pub license_text: String,
     /// Whether orders that fit the offer are agreed at once, without the publisher's decision.
     pub auto_accept: bool,
+    /// Rows of each table anyone may preview without an order (none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rows: Option<u32>,
 }
 
 /// Bounds that keep offers meaningful and small.
@@ -146,6 +149,7 @@ const MAX_PURPOSE_CHARS: usize = 64;
 const MAX_VALIDITY_DAYS: u32 = 3650;
 const MAX_DOWNLOADS: u32 = 10_000;
 const MAX_LICENSE_TEXT_CHARS: usize = 50_000;
+const MAX_SAMPLE_ROWS: u32 = 1_000;
 
 impl Offer {
     fn check(&self) -> Result<(), MetadataError> {
@@ -162,6 +166,9 @@ impl Offer {
                 "offer.purposes",
                 "1 to 16 purposes of 1 to 64 printable characters",
             ));
+        }
+        if self.sample_rows.is_some_and(|rows| rows > MAX_SAMPLE_ROWS) {
+            return Err(MetadataError::new("offer.sampleRows", "at most 1000 rows"));
         }
         if !(1..=MAX_VALIDITY_DAYS).contains(&self.max_validity_days) {
             return Err(MetadataError::new("offer.maxValidityDays", "1 to 3650 days"));
@@ -381,6 +388,10 @@ pub struct FileEntry {
     /// SHA-256 of its bytes, 64 lowercase hex digits.
     #[schema(value_type = String)]
     pub sha256: Sha256Digest,
+    /// For a copy the node derived (Parquet from CSV), the file it was derived from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub derived_from: Option<FileName>,
 }
 
 #[cfg(test)]

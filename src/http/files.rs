@@ -4,17 +4,42 @@ use std::ops::Range;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::extract::{ApiPath, bearer};
+use super::tables::{self, TableView};
 use super::version_ref;
-use crate::domain::{DatasetId, FileEntry, FileName};
+use crate::domain::{DatasetId, FileEntry, FileName, VersionNumber};
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::download;
+
+/// Routes `…/files/{*path}`: a file's bytes, or, for `{name}/schema` and
+/// `{name}/preview` where no file has that very name, a table view of `{name}`.
+pub async fn file_or_table_view(
+    State(ctx): State<Context>,
+    ApiPath((dataset, version, path)): ApiPath<(DatasetId, String, FileName)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let version = version_ref(&version)?;
+    if let Some((table, view)) = TableView::split(&path)
+        && !download::file_exists(&ctx, &dataset, version, &path).await?
+    {
+        return match (view, &method) {
+            (_, &Method::GET) => match view {
+                TableView::Schema => tables::schema(&ctx, &dataset, version, &table).await,
+                TableView::Preview => tables::preview(&ctx, &dataset, version, &table, &uri, &headers).await,
+            },
+            _ => Err(AppError::MethodNotAllowed),
+        };
+    }
+    download(&ctx, &dataset, version, &path, &method, &headers).await
+}
 
 /// Downloads a file: open data anonymously, licensed data with an order-scoped bearer token.
 #[utoipa::path(get, path = "/api/v1/datasets/{dataset}/versions/{version}/files/{name}", tag = "download",
@@ -31,22 +56,24 @@ use crate::service::download;
               (status = 404, description = "no such file"),
               (status = 416, description = "range outside the file")))]
 pub async fn download(
-    State(ctx): State<Context>,
-    ApiPath((dataset, version, name)): ApiPath<(DatasetId, String, FileName)>,
-    method: Method,
-    headers: HeaderMap,
+    ctx: &Context,
+    dataset: &DatasetId,
+    version: Option<VersionNumber>,
+    name: &FileName,
+    method: &Method,
+    headers: &HeaderMap,
 ) -> Result<Response, AppError> {
-    let file = download::find_file(&ctx, &dataset, version_ref(&version)?, &name, bearer(&headers)).await?;
+    let file = download::find_file(ctx, dataset, version, name, bearer(headers)).await?;
     let caching = match &file.grant {
         Some(_) => Caching::Private,
-        None if version == "latest" => Caching::Revalidate,
+        None if version.is_none() => Caching::Revalidate,
         None => Caching::Immutable,
     };
-    let plan = plan_response(&file.entry, &headers, caching)?;
-    let body = match (&method, &plan.range) {
+    let plan = plan_response(&file.entry, headers, caching)?;
+    let body = match (method, &plan.range) {
         (&Method::HEAD, _) => Body::empty(),
         _ if plan.status == StatusCode::NOT_MODIFIED => Body::empty(),
-        (_, range) => Body::from_stream(download::read_file(&ctx, &file, range.clone()).await?),
+        (_, range) => Body::from_stream(download::read_file(ctx, &file, range.clone()).await?),
     };
     let mut response = Response::new(body);
     *response.status_mut() = plan.status;

@@ -10,6 +10,7 @@ pub mod files;
 pub mod log;
 pub mod node;
 pub mod orders;
+pub mod tables;
 
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ const MAX_JSON_BODY_BYTES: usize = 4 * 1024 * 1024;
     paths(
         node::describe, node::healthz, node::readyz,
         datasets::list, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
-        files::download, blobs::upload, blobs::probe,
+        files::download, tables::schema, tables::preview, blobs::upload, blobs::probe,
         log::checkpoint, log::entries, log::inclusion, log::consistency,
         orders::place, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
         orders::acknowledge,
@@ -77,10 +78,6 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
         .route("/api/v1/datasets", get(datasets::list))
         .route("/api/v1/datasets/{dataset}", get(datasets::get))
         .route(
-            "/api/v1/datasets/{dataset}/versions",
-            axum::routing::post(datasets::publish),
-        )
-        .route(
             "/api/v1/datasets/{dataset}/versions/{version}",
             get(datasets::get_version),
         )
@@ -103,16 +100,25 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
         .route("/api/v1/log/proof/consistency", get(log::consistency))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit));
+    // Publishing inspects every table it lists (bounded per file by `table_inspect_secs`), which a
+    // large CSV may take longer than an API request is allowed.
+    let publishing = Router::new()
+        .route(
+            "/api/v1/datasets/{dataset}/versions",
+            axum::routing::post(datasets::publish),
+        )
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES));
     // Transfers run as long as the bytes flow; their size is bounded by the upload limit instead.
     let transfers = Router::new()
         .route(
             "/api/v1/datasets/{dataset}/versions/{version}/files/{*name}",
-            get(files::download),
+            get(files::file_or_table_view),
         )
         .route("/api/v1/blobs/{sha256}", put(blobs::upload).head(blobs::probe))
         .layer(DefaultBodyLimit::disable());
     let request_id = HeaderName::from_static("x-request-id");
     let traced = api
+        .merge(publishing)
         .merge(transfers)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)

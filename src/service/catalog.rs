@@ -9,6 +9,7 @@ use super::Context;
 use crate::crypto::canonical;
 use crate::domain::{AccessClass, DatasetId, DatasetMetadata, FileEntry, PublisherId, VersionNumber};
 use crate::error::AppError;
+use crate::store::VersionRecord;
 use crate::store::{DatasetFilter, DatasetSummary, StoreError, VersionSummary};
 
 /// Page size when the client names none.
@@ -194,6 +195,12 @@ pub async fn get_version(
         files: record.files,
         manifest,
     })
+}
+
+/// The metadata a version's signed manifest holds.
+pub(super) fn manifest_metadata(record: &VersionRecord) -> Result<DatasetMetadata, AppError> {
+    let manifest = canonical::parse_strict(record.manifest.as_bytes()).map_err(anyhow::Error::from)?;
+    Ok(serde_json::from_value(manifest["metadata"].clone()).map_err(anyhow::Error::from)?)
 }
 
 /// Turns a store miss into a 404 that names what was missing.

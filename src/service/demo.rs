@@ -5,11 +5,10 @@
 
 use std::path::Path;
 
-use chrono::Utc;
-
 use super::Context;
 use super::accounts;
 use super::publish::{PublishRequest, publish_version};
+use super::uploads::store_file;
 use crate::datapackage::{DESCRIPTOR, read_package};
 use crate::domain::{FileEntry, PublisherId};
 use crate::error::AppError;
@@ -34,21 +33,13 @@ pub async fn load_demo_catalog(ctx: &Context, catalog_dir: &Path) -> anyhow::Res
         let package = read_package(folder)?;
         let mut files = Vec::with_capacity(package.resources.len());
         for resource in &package.resources {
-            let file = tokio::fs::File::open(&resource.path).await?;
-            let stored = ctx
-                .blobs
-                .put_stream(
-                    tokio_util::io::ReaderStream::new(file),
-                    resource.declared_sha256,
-                    ctx.max_upload_bytes,
-                )
-                .await?;
-            ctx.store.record_blob(&stored.digest, stored.size, Utc::now()).await?;
+            let stored = store_file(ctx, &resource.path, resource.declared_sha256).await?;
             files.push(FileEntry {
                 name: resource.name.clone(),
                 media_type: resource.media_type.clone(),
                 size: stored.size,
                 sha256: stored.digest,
+                derived_from: None,
             });
         }
         let request = PublishRequest {

@@ -14,7 +14,7 @@ use super::{deliveries, orders};
 use crate::blobs::BlobError;
 use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, VersionNumber};
 use crate::error::AppError;
-use crate::store::OrderGrant;
+use crate::store::{OrderGrant, StoreError};
 
 /// A file the requester may download.
 #[derive(Debug, Clone)]
@@ -25,6 +25,20 @@ pub struct AllowedFile {
     pub entry: FileEntry,
     /// The order a licensed file is delivered under; `None` for open data.
     pub grant: Option<OrderGrant>,
+}
+
+/// Whether a version holds a file of exactly this name.
+pub async fn file_exists(
+    ctx: &Context,
+    dataset: &DatasetId,
+    version: Option<VersionNumber>,
+    name: &FileName,
+) -> Result<bool, AppError> {
+    match ctx.store.get_file(dataset, version, name).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound) => Ok(false),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Finds a file and checks the requester may read it; `bearer` is an order-scoped token, if any.

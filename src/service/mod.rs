@@ -12,6 +12,7 @@ pub mod download;
 pub mod gc;
 pub mod orders;
 pub mod publish;
+pub mod tables;
 pub mod transparency;
 pub mod uploads;
 
@@ -43,4 +44,6 @@ pub struct Context {
     pub node: Arc<NodeIdentity>,
     /// Largest accepted upload in bytes.
     pub max_upload_bytes: u64,
+    /// Bounds on reading tables.
+    pub tables: Arc<tables::TableSettings>,
 }

@@ -12,12 +12,13 @@ use sha2::{Digest as _, Sha256};
 
 use super::Context;
 use super::accounts::{self, BearerToken};
+use super::catalog::manifest_metadata;
 use crate::crypto::{canonical, proof, sign_document};
 use crate::domain::order::{
     ACKNOWLEDGEMENT_TYPE, AGREEMENT_TYPE, OrderContext, OrderDocument, OrderRefusal, OrderState, REJECTION_TYPE,
     REVOCATION_TYPE,
 };
-use crate::domain::{DatasetId, DatasetMetadata, FileName, PublisherId, Sha256Digest, VersionNumber};
+use crate::domain::{DatasetId, FileName, PublisherId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
 use crate::ledger::merkle;
 use crate::store::{LoggedDocument, NewOrder, OrderGrant, OrderSummary, OrderTransition, StoreError};
@@ -68,10 +69,7 @@ pub async fn place_order(ctx: &Context, body: &[u8]) -> Result<OrderPlaced, AppE
             }
             other => other.into(),
         })?;
-    let manifest = canonical::parse_strict(version.manifest.as_bytes()).map_err(anyhow::Error::from)?;
-    let metadata: DatasetMetadata =
-        serde_json::from_value(manifest["metadata"].clone()).map_err(anyhow::Error::from)?;
-    let offer = metadata.offer.ok_or_else(|| {
+    let offer = manifest_metadata(&version)?.offer.ok_or_else(|| {
         AppError::InvalidRequest(format!(
             "dataset {} is open: download it, no order needed",
             order.dataset

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::Context;
+use super::{Context, tables};
 use crate::crypto::{canonical, document_digest, sign_document};
 use crate::domain::manifest::{ManifestFacts, content_document};
 use crate::domain::{DatasetId, DatasetMetadata, FileEntry, PublisherId, Sha256Digest, VersionNumber};
@@ -56,6 +56,7 @@ pub async fn publish_version(
 ) -> Result<PublishOutcome, AppError> {
     let PublishRequest { metadata, mut files } = request;
     check_files(ctx, &mut files).await?;
+    tables::inspect_tables(ctx, &mut files).await?;
     let content =
         Sha256Digest::from_bytes(document_digest(&content_document(&metadata, &files)).map_err(anyhow::Error::from)?);
     for _ in 0..PUBLISH_ATTEMPTS {
@@ -144,6 +145,12 @@ async fn check_files(ctx: &Context, files: &mut [FileEntry]) -> Result<(), AppEr
     files.sort_by(|a, b| a.name.cmp(&b.name));
     let mut names = HashSet::new();
     for file in files.iter() {
+        if file.derived_from.is_some() {
+            return Err(AppError::InvalidRequest(format!(
+                "file {}: derivedFrom is set by the node, not the publisher",
+                file.name
+            )));
+        }
         if !names.insert(file.name.as_str()) {
             return Err(AppError::InvalidRequest(format!("file {} is listed twice", file.name)));
         }

@@ -3,11 +3,14 @@
 //! Bytes are committed to the blob store (durably) before their row is
 //! recorded, so a recorded blob always has its bytes.
 
+use std::path::Path;
+
 use bytes::Bytes;
 use chrono::Utc;
 use futures::Stream;
 
 use super::Context;
+use crate::blobs::StoredBlob;
 use crate::domain::Sha256Digest;
 use crate::error::AppError;
 
@@ -39,10 +42,26 @@ where
     if blob_is_present(ctx, &expected).await? {
         return Ok(UploadOutcome::AlreadyPresent);
     }
-    let stored = ctx.blobs.put_stream(body, Some(expected), ctx.max_upload_bytes).await?;
+    store_and_record(ctx, body, Some(expected)).await?;
+    Ok(UploadOutcome::Stored)
+}
+
+/// Stores a local file's bytes as a blob (checked against `expected` when given) and records it.
+pub async fn store_file(ctx: &Context, path: &Path, expected: Option<Sha256Digest>) -> Result<StoredBlob, AppError> {
+    let file = tokio::fs::File::open(path).await.map_err(anyhow::Error::from)?;
+    store_and_record(ctx, tokio_util::io::ReaderStream::new(file), expected).await
+}
+
+/// Commits bytes to the blob store, then records them: a recorded blob always has its bytes.
+async fn store_and_record<S, E>(ctx: &Context, body: S, expected: Option<Sha256Digest>) -> Result<StoredBlob, AppError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+    E: std::fmt::Display,
+{
+    let stored = ctx.blobs.put_stream(body, expected, ctx.max_upload_bytes).await?;
     ctx.store.record_blob(&stored.digest, stored.size, Utc::now()).await?;
     tracing::info!(sha256 = %stored.digest, size_bytes = stored.size, "blob stored");
-    Ok(UploadOutcome::Stored)
+    Ok(stored)
 }
 
 /// The size of a blob the node holds, bytes and record both, or `None`.

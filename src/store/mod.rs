@@ -456,6 +456,22 @@ pub trait Store: Send + Sync + 'static {
     /// Log entries with `start <= index < end`.
     async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LogEntry>, StoreError>;
 
+    /// Records what inspecting a blob as a table of `format` found: the profile's JSON or why it is unreadable.
+    async fn save_table_profile(
+        &self,
+        digest: &Sha256Digest,
+        format: &str,
+        inspection: &Result<String, String>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// What inspecting a blob as a table of `format` found, if it was inspected.
+    async fn table_profile(
+        &self,
+        digest: &Sha256Digest,
+        format: &str,
+    ) -> Result<Option<Result<String, String>>, StoreError>;
+
     /// One file of a version (the newest when `version` is `None`).
     async fn get_file(
         &self,

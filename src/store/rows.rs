@@ -160,6 +160,7 @@ pub(super) struct FileRow {
     media_type: String,
     size_bytes: i64,
     sha256: String,
+    derived_from: Option<String>,
 }
 
 impl FileRow {
@@ -172,6 +173,11 @@ impl FileRow {
                 media_type: decode("media type", &self.media_type)?,
                 size: decode_size(self.size_bytes)?,
                 sha256: decode::<Sha256Digest>("digest", &self.sha256)?,
+                derived_from: self
+                    .derived_from
+                    .as_deref()
+                    .map(|name| decode("file name", name))
+                    .transpose()?,
             },
         })
     }

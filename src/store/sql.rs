@@ -226,8 +226,8 @@ macro_rules! impl_store_with_shared_sql {
                 .await?;
                 for file in &new.files {
                     sqlx::query(
-                        "INSERT INTO version_files (dataset_id, version, name, media_type, size_bytes, sha256) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        "INSERT INTO version_files (dataset_id, version, name, media_type, size_bytes, sha256, derived_from) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
                     .bind(new.dataset.as_str())
                     .bind(version)
@@ -235,6 +235,7 @@ macro_rules! impl_store_with_shared_sql {
                     .bind(file.media_type.as_str())
                     .bind(encode_size(file.size)?)
                     .bind(file.sha256.to_string())
+                    .bind(file.derived_from.as_ref().map(FileName::as_str))
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -589,7 +590,7 @@ macro_rules! impl_store_with_shared_sql {
                 .await?;
                 let summary = row.summary.decode()?;
                 let mut files = sqlx::query_as::<_, FileRow>(
-                    "SELECT f.version, v.access, f.name, f.media_type, f.size_bytes, f.sha256 \
+                    "SELECT f.version, v.access, f.name, f.media_type, f.size_bytes, f.sha256, f.derived_from \
                      FROM version_files f JOIN versions v ON v.dataset_id = f.dataset_id AND v.version = f.version \
                      WHERE f.dataset_id = $1 AND f.version = $2",
                 )
@@ -615,7 +616,7 @@ macro_rules! impl_store_with_shared_sql {
                 name: &FileName,
             ) -> Result<StoredFile, StoreError> {
                 sqlx::query_as::<_, FileRow>(
-                    "SELECT f.version, v.access, f.name, f.media_type, f.size_bytes, f.sha256 \
+                    "SELECT f.version, v.access, f.name, f.media_type, f.size_bytes, f.sha256, f.derived_from \
                      FROM version_files f \
                      JOIN versions v ON v.dataset_id = f.dataset_id AND v.version = f.version \
                      JOIN datasets d ON d.id = f.dataset_id \
@@ -627,6 +628,46 @@ macro_rules! impl_store_with_shared_sql {
                 .fetch_one(&self.pool)
                 .await?
                 .decode()
+            }
+
+            async fn save_table_profile(
+                &self,
+                digest: &Sha256Digest,
+                format: &str,
+                inspection: &Result<String, String>,
+                at: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                let (profile, problem) = match inspection {
+                    Ok(profile) => (Some(profile.as_str()), None),
+                    Err(problem) => (None, Some(problem.as_str())),
+                };
+                // Same bytes, same format, same finding: a concurrent first writer is as good.
+                sqlx::query(
+                    "INSERT INTO table_profiles (sha256, format, profile, problem, inspected_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256, format) DO NOTHING",
+                )
+                .bind(digest.to_string())
+                .bind(format)
+                .bind(profile)
+                .bind(problem)
+                .bind(encode_time(at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn table_profile(
+                &self,
+                digest: &Sha256Digest,
+                format: &str,
+            ) -> Result<Option<Result<String, String>>, StoreError> {
+                let row: Option<(Option<String>, Option<String>)> =
+                    sqlx::query_as("SELECT profile, problem FROM table_profiles WHERE sha256 = $1 AND format = $2")
+                        .bind(digest.to_string())
+                        .bind(format)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(profile, problem)| profile.ok_or_else(|| problem.unwrap_or_default())))
             }
         }
     };

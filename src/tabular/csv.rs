@@ -58,7 +58,9 @@ where
     let (inferred, _) = format.infer_schema(open().map_err(io)?, None).map_err(unreadable)?;
     let schema = Arc::new(storable_schema(&inferred, limits)?);
     if started.elapsed() > limits.time_limit {
-        return Err(TableError::OverLimit("reading the CSV file took longer than allowed".into()));
+        return Err(TableError::OverLimit(
+            "reading the CSV file took longer than allowed".into(),
+        ));
     }
     let reader = ReaderBuilder::new(Arc::clone(&schema))
         .with_format(format)
@@ -75,7 +77,9 @@ where
         rows += batch.num_rows() as u64;
         writer.write(&batch)?;
         if started.elapsed() > limits.time_limit {
-            return Err(TableError::OverLimit("converting the CSV file took longer than allowed".into()));
+            return Err(TableError::OverLimit(
+                "converting the CSV file took longer than allowed".into(),
+            ));
         }
     }
     writer.close()?;
@@ -171,7 +175,13 @@ mod tests {
     fn csv_becomes_typed_parquet() {
         let text = "站点,日期,时间,流量,均速,备注\n朝阳,2024-01-01,2024-01-01 08:00:00,120,35.5,\n海淀,2024-01-02,2024-01-02T09:30:00,,40.25,晴\n";
         let (dialect, parquet) = convert(text).expect("converts");
-        assert_eq!(dialect, CsvDialect { delimiter: ",".into(), rows: 2 });
+        assert_eq!(
+            dialect,
+            CsvDialect {
+                delimiter: ",".into(),
+                rows: 2
+            }
+        );
         let footer = read_footer(&parquet, &TableLimits::default()).expect("footer");
         let profile = footer.profile();
         let types: Vec<&str> = profile.columns.iter().map(|c| c.data_type.as_str()).collect();
@@ -179,8 +189,14 @@ mod tests {
         assert_eq!(profile.columns[3].null_count, Some(1));
         assert_eq!(profile.columns[3].min, Some(json!(120)));
         assert_eq!(profile.columns[0].max, Some(json!("海淀")));
-        let request = PreviewRequest { offset: 1, limit: 10, columns: Some(vec!["站点".into(), "流量".into()]) };
-        let preview = footer.preview(&parquet, &request, &TableLimits::default()).expect("preview");
+        let request = PreviewRequest {
+            offset: 1,
+            limit: 10,
+            columns: Some(vec!["站点".into(), "流量".into()]),
+        };
+        let preview = footer
+            .preview(&parquet, &request, &TableLimits::default())
+            .expect("preview");
         assert_eq!(preview.rows, vec![vec![json!("海淀"), json!(null)]]);
     }
 

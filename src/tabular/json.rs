@@ -141,7 +141,9 @@ mod tests {
         assert_eq!(column_values(&ints), vec![json!(1), Value::Null, json!(i64::MAX)]);
         let floats = Float64Array::from(vec![1.5, f64::NAN]);
         assert_eq!(column_values(&floats), vec![json!(1.5), json!("NaN")]);
-        let decimals = Decimal128Array::from(vec![12345]).with_precision_and_scale(10, 2).expect("decimal");
+        let decimals = Decimal128Array::from(vec![12345])
+            .with_precision_and_scale(10, 2)
+            .expect("decimal");
         assert_eq!(column_values(&decimals), vec![json!("123.45")]);
         let dates = Date32Array::from(vec![19_723]);
         assert_eq!(column_values(&dates), vec![json!("2024-01-01")]);

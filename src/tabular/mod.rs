@@ -101,14 +101,14 @@ impl From<arrow_schema::ArrowError> for TableError {
 /// Random access to a file's bytes.
 pub trait RangeSource {
     /// The file's length in bytes.
-    fn len(&self) -> u64;
+    fn byte_length(&self) -> u64;
     /// The bytes of each range, in order.
     fn fetch(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>, TableError>;
 }
 
 /// A whole file in memory.
 impl RangeSource for Bytes {
-    fn len(&self) -> u64 {
+    fn byte_length(&self) -> u64 {
         Bytes::len(self) as u64
     }
 
@@ -137,7 +137,9 @@ pub fn contained<T>(work: impl FnOnce() -> Result<T, TableError>) -> Result<T, T
             .map(|text| (*text).to_owned())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown".into());
-        Err(TableError::Unreadable(format!("the file broke the Parquet reader: {reason}")))
+        Err(TableError::Unreadable(format!(
+            "the file broke the Parquet reader: {reason}"
+        )))
     })
 }
 
@@ -227,7 +229,9 @@ impl Deadline {
 
     fn check(&self) -> Result<(), TableError> {
         if Instant::now() > self.0 {
-            Err(TableError::OverLimit("reading the table took longer than allowed".into()))
+            Err(TableError::OverLimit(
+                "reading the table took longer than allowed".into(),
+            ))
         } else {
             Ok(())
         }
@@ -237,7 +241,7 @@ impl Deadline {
 /// Reads the footer (and page index, when present) of a Parquet file.
 pub fn read_footer(source: &dyn RangeSource, limits: &TableLimits) -> Result<ParquetFooter, TableError> {
     let deadline = Deadline::after(limits.time_limit);
-    let length = source.len();
+    let length = source.byte_length();
     if length < 12 {
         return Err(TableError::Unreadable("too short to be a Parquet file".into()));
     }
@@ -425,6 +429,12 @@ impl ParquetFooter {
         if limit == 0 || row_groups.is_empty() {
             return Ok(preview);
         }
+        let mut sorted = fields.clone();
+        sorted.sort_unstable();
+        let in_file_order: Vec<usize> = fields
+            .iter()
+            .map(|index| sorted.binary_search(index).unwrap_or_default())
+            .collect();
         let projection = ProjectionMask::roots(self.metadata.file_metadata().schema_descr(), fields.iter().copied());
         let mut decoder = ParquetPushDecoderBuilder::try_new_decoder(Arc::clone(&self.metadata))?
             .with_row_groups(row_groups)
@@ -450,7 +460,15 @@ impl ParquetFooter {
                     decoder.push_ranges(ranges, data)?;
                 }
                 DecodeResult::Data(batch) => {
-                    if !append_rows(&mut preview, &batch, limit, &mut json_bytes, limits.max_preview_json_bytes) {
+                    // The decoder yields projected columns in file order; show them in the order asked for.
+                    let batch = batch.project(&in_file_order)?;
+                    if !append_rows(
+                        &mut preview,
+                        &batch,
+                        limit,
+                        &mut json_bytes,
+                        limits.max_preview_json_bytes,
+                    ) {
                         preview.truncated = true;
                         break;
                     }
@@ -466,19 +484,22 @@ impl ParquetFooter {
         SparkType::from_fields(self.schema.fields()).map(|spark| spark.to_json().to_string())
     }
 
-    /// Indexes of the requested top-level columns, all of them when none are named.
+    /// Indexes of the requested top-level columns in the requested order (each once), all when none are named.
     fn selected_fields(&self, names: Option<&[String]>) -> Result<Vec<usize>, TableError> {
-        match names {
-            None => Ok((0..self.schema.fields().len()).collect()),
-            Some(names) => names
-                .iter()
-                .map(|name| {
-                    self.schema
-                        .index_of(name)
-                        .map_err(|_| TableError::UnknownColumn(name.clone()))
-                })
-                .collect(),
+        let Some(names) = names else {
+            return Ok((0..self.schema.fields().len()).collect());
+        };
+        let mut selected = Vec::with_capacity(names.len());
+        for name in names {
+            let index = self
+                .schema
+                .index_of(name)
+                .map_err(|_| TableError::UnknownColumn(name.clone()))?;
+            if !selected.contains(&index) {
+                selected.push(index);
+            }
         }
+        Ok(selected)
     }
 
     /// The row groups from the one holding row `offset` on, and the rows to skip inside them.
@@ -498,7 +519,11 @@ impl ParquetFooter {
 
 /// Appends a batch's rows; false once the row or byte budget is spent.
 fn append_rows(preview: &mut Preview, batch: &RecordBatch, limit: usize, json_bytes: &mut usize, cap: usize) -> bool {
-    let columns: Vec<Vec<Value>> = batch.columns().iter().map(|c| json::column_values(c.as_ref())).collect();
+    let columns: Vec<Vec<Value>> = batch
+        .columns()
+        .iter()
+        .map(|c| json::column_values(c.as_ref()))
+        .collect();
     for row in 0..batch.num_rows() {
         if preview.rows.len() >= limit {
             return false;
@@ -518,7 +543,10 @@ fn complete_sum(counts: &arrow_array::UInt64Array) -> Option<u64> {
     if counts.null_count() > 0 || counts.is_empty() {
         return None;
     }
-    counts.values().iter().try_fold(0u64, |sum, count| sum.checked_add(*count))
+    counts
+        .values()
+        .iter()
+        .try_fold(0u64, |sum, count| sum.checked_add(*count))
 }
 
 /// The smallest (`Less`) or largest (`Greater`) non-null value of per-row-group statistics.

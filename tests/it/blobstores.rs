@@ -162,7 +162,7 @@ async fn a_node_on_s3_publishes_serves_ranges_and_collects() {
 async fn gc_removes_only_unreferenced_blobs_and_is_idempotent(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.publisher("p").await;
-    app.publish(&token, "kept", "open", &[("a.csv", b"referenced")]).await;
+    app.publish(&token, "kept", "open", &[("a.bin", b"referenced")]).await;
     assert_eq!(app.upload(&token, b"orphan").await.status(), StatusCode::CREATED);
     let grace = std::time::Duration::ZERO;
 
@@ -186,7 +186,7 @@ async fn gc_removes_only_unreferenced_blobs_and_is_idempotent(backend: Backend) 
 
     let file = app
         .http
-        .get(app.api("/api/v1/datasets/kept/versions/1/files/a.csv"))
+        .get(app.api("/api/v1/datasets/kept/versions/1/files/a.bin"))
         .send()
         .await
         .expect("get");

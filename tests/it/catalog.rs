@@ -47,7 +47,11 @@ async fn publish_then_read_dataset_version_and_signed_manifest(backend: Backend)
     assert_eq!(version["files"][0]["name"], "flows.csv");
     assert_eq!(version["files"][0]["size"], csv.len());
     assert_eq!(version["files"][0]["sha256"], sha256_hex(csv));
-    assert_eq!(version["files"][1]["name"], "notes/说明.txt");
+    // The node derived a Parquet copy of the CSV file and lists it beside the original.
+    assert_eq!(version["files"][1]["name"], "flows.parquet");
+    assert_eq!(version["files"][1]["derivedFrom"], "flows.csv");
+    assert_eq!(version["files"][1]["mediaType"], "application/vnd.apache.parquet");
+    assert_eq!(version["files"][2]["name"], "notes/说明.txt");
 
     // The manifest is signed by the node's published key and lists exactly the files.
     let (_, node) = app.get_json("/.well-known/shulian-node").await;

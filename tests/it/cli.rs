@@ -431,10 +431,12 @@ async fn the_buyer_flow_runs_end_to_end_and_verifies_offline(backend: Backend) {
         "fetch", &order, "--key", &key, "--node", &app.url, "--out", &files, "--json",
     ];
     let fetched = json(&shulian(&fetch_args).await);
+    // visits.csv and the Parquet copy the node derived from it: one receipt each.
     assert_eq!(
         (fetched["receipts"].as_u64(), fetched["acknowledged"].as_u64()),
-        (Some(1), Some(1))
+        (Some(2), Some(2))
     );
+    assert!(work.path().join("files/visits.parquet").is_file());
     assert_eq!(
         std::fs::read(work.path().join("files/visits.csv")).expect("file"),
         std::fs::read(package.join("visits.csv")).expect("csv")
@@ -445,7 +447,7 @@ async fn the_buyer_flow_runs_end_to_end_and_verifies_offline(backend: Backend) {
     let verified = json(&shulian(&["verify", &bundle, "--files", &path("files"), "--json"]).await);
     assert_eq!(
         (verified["receipts"].as_u64(), verified["files"].as_u64()),
-        (Some(1), Some(1))
+        (Some(2), Some(2))
     );
 
     // Keep today's checkpoint; after the log grows, the node proves it only appended.

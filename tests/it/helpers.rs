@@ -2,12 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use shulian::app::App;
 use shulian::config::{Config, Settings};
-use shulian::domain::PublisherId;
+use shulian::crypto::{KeyPair, sign_document};
+use shulian::domain::{MediaType, PublisherId};
 use shulian::service::{Context, accounts};
 
 /// Which database a test runs on.
@@ -152,8 +154,10 @@ impl TestApp {
         for (name, bytes) in files {
             let status = self.upload(token, bytes).await.status();
             assert!(status.is_success(), "upload of {name} answered {status}");
-            entries
-                .push(json!({"name": name, "mediaType": "text/csv", "size": bytes.len(), "sha256": sha256_hex(bytes)}));
+            let media_type = MediaType::guess(&name.parse().expect("file name"));
+            entries.push(
+                json!({"name": name, "mediaType": media_type.as_str(), "size": bytes.len(), "sha256": sha256_hex(bytes)}),
+            );
         }
         self.post_version(
             token,
@@ -171,6 +175,11 @@ impl TestApp {
             .send()
             .await
             .expect("publish request")
+    }
+
+    /// GETs a path of the node.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.api(path)).send().await.expect("request")
     }
 
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
@@ -303,6 +312,56 @@ pub fn offer() -> Value {
         "licenseText": "仅限约定用途使用，不得转售。Use only for the agreed purpose; no resale.",
         "autoAccept": true,
     })
+}
+
+/// An order for version 1 of `dataset` inside the test offer, unsigned.
+pub fn order(node: &str, dataset: &str, manifest_digest: &str, buyer: &KeyPair) -> Value {
+    json!({
+        "type": "ShulianOrder",
+        "node": node,
+        "dataset": dataset,
+        "version": 1,
+        "manifestDigest": manifest_digest,
+        "purpose": "research",
+        "validityDays": 7,
+        "maxDownloads": 2,
+        "priceFen": offer()["priceFen"],
+        "licenseSha256": format!("sha256:{}", sha256_hex(offer()["licenseText"].as_str().expect("text").as_bytes())),
+        "buyer": buyer.public().did(),
+        "nonce": uuid::Uuid::new_v4().simple().to_string(),
+        "created": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+}
+
+pub fn signed(document: Value, key: &KeyPair) -> Value {
+    sign_document(document, key, Utc::now()).expect("sign")
+}
+
+pub async fn post_order(app: &TestApp, body: &Value) -> reqwest::Response {
+    app.http
+        .post(app.api("/api/v1/orders"))
+        .json(body)
+        .send()
+        .await
+        .expect("order")
+}
+
+/// Places an order for version 1 of licensed `dataset` (auto-accepted by the test offer); returns the node's answer.
+pub async fn place_test_order(app: &TestApp, dataset: &str) -> Value {
+    let (_, node) = app.get_json("/.well-known/shulian-node").await;
+    let (_, version) = app.get_json(&format!("/api/v1/datasets/{dataset}/versions/1")).await;
+    let buyer = KeyPair::generate();
+    let document = order(
+        node["id"].as_str().expect("did"),
+        dataset,
+        version["manifestDigest"].as_str().expect("digest"),
+        &buyer,
+    );
+    post_order(app, &signed(document, &buyer))
+        .await
+        .json()
+        .await
+        .expect("json")
 }
 
 /// Asserts a problem+json response of the given status and kind.

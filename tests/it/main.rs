@@ -10,4 +10,5 @@ mod helpers;
 mod log;
 mod openapi;
 mod orders;
+mod tables;
 mod vectors;

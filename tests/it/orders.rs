@@ -1,11 +1,10 @@
 //! Ordering licensed data: signed orders, agreements, order-scoped tokens, and the attacks on them.
 
-use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shulian::crypto::{Did, KeyPair, canonical, proof, sign_document};
+use shulian::crypto::{Did, KeyPair, canonical, proof};
 
-use crate::helpers::{Backend, TestApp, assert_problem, offer, sha256_hex};
+use crate::helpers::{Backend, TestApp, assert_problem, order, place_test_order, post_order, sha256_hex, signed};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -35,38 +34,6 @@ async fn licensed(app: &TestApp, token: &str, dataset: &str) -> (String, String)
         node["id"].as_str().expect("did").to_owned(),
         version["manifestDigest"].as_str().expect("digest").to_owned(),
     )
-}
-
-/// An order inside the test offer, unsigned.
-fn order(node: &str, dataset: &str, manifest_digest: &str, buyer: &KeyPair) -> Value {
-    json!({
-        "type": "ShulianOrder",
-        "node": node,
-        "dataset": dataset,
-        "version": 1,
-        "manifestDigest": manifest_digest,
-        "purpose": "research",
-        "validityDays": 7,
-        "maxDownloads": 2,
-        "priceFen": offer()["priceFen"],
-        "licenseSha256": format!("sha256:{}", sha256_hex(offer()["licenseText"].as_str().expect("text").as_bytes())),
-        "buyer": buyer.public().did(),
-        "nonce": uuid::Uuid::new_v4().simple().to_string(),
-        "created": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    })
-}
-
-fn signed(document: Value, key: &KeyPair) -> Value {
-    sign_document(document, key, Utc::now()).expect("sign")
-}
-
-async fn post_order(app: &TestApp, body: &Value) -> reqwest::Response {
-    app.http
-        .post(app.api("/api/v1/orders"))
-        .json(body)
-        .send()
-        .await
-        .expect("order")
 }
 
 async fn log_size(app: &TestApp) -> u64 {
@@ -276,13 +243,8 @@ async fn order_tokens_are_scoped_to_their_dataset_version(backend: Backend) {
 /// Publishes, orders and returns (order id, access token, node DID, agreement).
 async fn agreed_order(app: &TestApp, dataset: &str) -> (String, String, Did, Value) {
     let token = app.publisher("hospital").await;
-    let (node, digest) = licensed(app, &token, dataset).await;
-    let buyer = KeyPair::generate();
-    let placed: Value = post_order(app, &signed(order(&node, dataset, &digest, &buyer), &buyer))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let (node, _) = licensed(app, &token, dataset).await;
+    let placed = place_test_order(app, dataset).await;
     (
         placed["orderId"].as_str().expect("id").to_owned(),
         placed["accessToken"].as_str().expect("token").to_owned(),
