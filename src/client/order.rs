@@ -3,7 +3,8 @@
 //! The order's terms default to the most the offer allows; the price and
 //! licence digest are copied from the offer in the node-signed manifest,
 //! which is verified first. The order, the agreement and the order-scoped
-//! token are saved in the order folder, the token readable by its owner only.
+//! token are saved in the order folder with a Delta Sharing profile for the
+//! ordered tables; the token and the profile are readable by their owner only.
 
 use std::path::{Path, PathBuf};
 
@@ -66,6 +67,7 @@ struct Placed {
     agreement: Option<Value>,
     access_token: String,
     valid_until: Option<DateTime<Utc>>,
+    delta_sharing_profile: Value,
 }
 
 /// Files in an order folder.
@@ -74,6 +76,8 @@ pub const ORDER_FILE: &str = "order.json";
 pub const AGREEMENT_FILE: &str = "agreement.json";
 /// The token's file in an order folder.
 pub const TOKEN_FILE: &str = "token";
+/// The Delta Sharing profile in an order folder: `delta_sharing.load_as_pandas("<dir>/profile.share#share.schema.table")`.
+pub const PROFILE_FILE: &str = "profile.share";
 /// The order id's file in an order folder.
 pub const ID_FILE: &str = "id";
 
@@ -127,13 +131,7 @@ pub async fn place_order(
         || PathBuf::from(format!("order-{}", placed.order_id)),
         Path::to_path_buf,
     );
-    save_order(
-        &out,
-        &placed.order_id,
-        &order,
-        placed.agreement.as_ref(),
-        &placed.access_token,
-    )?;
+    save_order(&out, &placed, &order)?;
     Ok(OrderReport {
         order_id: placed.order_id,
         state: placed.state,
@@ -144,19 +142,27 @@ pub async fn place_order(
     })
 }
 
-fn save_order(out: &Path, id: &str, order: &Value, agreement: Option<&Value>, token: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
+fn save_order(out: &Path, placed: &Placed, order: &Value) -> anyhow::Result<()> {
     std::fs::create_dir_all(out)?;
-    std::fs::write(out.join(ID_FILE), id)?;
+    std::fs::write(out.join(ID_FILE), &placed.order_id)?;
     std::fs::write(out.join(ORDER_FILE), serde_json::to_vec_pretty(order)?)?;
-    if let Some(agreement) = agreement {
+    if let Some(agreement) = &placed.agreement {
         std::fs::write(out.join(AGREEMENT_FILE), serde_json::to_vec_pretty(agreement)?)?;
     }
+    // The token and the profile holding it are readable by their owner only.
+    write_private(&out.join(TOKEN_FILE), placed.access_token.as_bytes())?;
+    write_private(
+        &out.join(PROFILE_FILE),
+        &serde_json::to_vec_pretty(&placed.delta_sharing_profile)?,
+    )
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(out.join(TOKEN_FILE))?;
-    file.write_all(token.as_bytes())?;
+    options.open(path)?.write_all(bytes)?;
     Ok(())
 }

@@ -80,7 +80,7 @@ impl KeyPair {
         PublicKey(self.0.verifying_key())
     }
 
-    /// Signs raw bytes; only the proof and note modules call this.
+    /// Signs raw bytes; only the proof, note and ticket modules call this.
     pub(super) fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.0.sign(message).to_bytes()
     }

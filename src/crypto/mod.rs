@@ -7,6 +7,7 @@ pub mod canonical;
 pub mod keys;
 pub mod note;
 pub mod proof;
+pub mod ticket;
 
 pub use keys::{Did, KeyError, KeyPair, PublicKey};
 pub use proof::{ProofError, document_digest, sign_document, verify_document};

@@ -15,7 +15,7 @@ use super::version_ref;
 use crate::domain::{DatasetId, FileEntry, FileName, VersionNumber};
 use crate::error::AppError;
 use crate::service::Context;
-use crate::service::download;
+use crate::service::download::{self, Credential};
 
 /// Routes `…/files/{*path}`: a file's bytes, or, for `{name}/schema` and
 /// `{name}/preview` where no file has that very name, a table view of `{name}`.
@@ -38,7 +38,8 @@ pub async fn file_or_table_view(
             _ => Err(AppError::MethodNotAllowed),
         };
     }
-    download(&ctx, &dataset, version, &path, &method, &headers).await
+    let credential = bearer(&headers).map_or(Credential::Anonymous, Credential::Bearer);
+    download(&ctx, &dataset, version, &path, credential, &method, &headers).await
 }
 
 /// Downloads a file: open data anonymously, licensed data with an order-scoped bearer token.
@@ -60,10 +61,11 @@ pub async fn download(
     dataset: &DatasetId,
     version: Option<VersionNumber>,
     name: &FileName,
+    credential: Credential<'_>,
     method: &Method,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
-    let file = download::find_file(ctx, dataset, version, name, bearer(headers)).await?;
+    let file = download::find_file(ctx, dataset, version, name, credential).await?;
     let caching = match &file.grant {
         Some(_) => Caching::Private,
         None if version.is_none() => Caching::Revalidate,

@@ -10,6 +10,7 @@ pub mod files;
 pub mod log;
 pub mod node;
 pub mod orders;
+pub mod sharing;
 pub mod tables;
 
 use std::time::Duration;
@@ -29,6 +30,7 @@ use utoipa::OpenApi;
 use crate::domain::{IdError, VersionNumber};
 use crate::error::AppError;
 use crate::service::Context;
+use crate::service::sharing::SHARING_PATH;
 
 /// Largest JSON body the API accepts; file bytes go through uploads instead.
 const MAX_JSON_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -98,6 +100,7 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
         .route("/api/v1/log/entries", get(log::entries))
         .route("/api/v1/log/proof/inclusion", get(log::inclusion))
         .route("/api/v1/log/proof/consistency", get(log::consistency))
+        .nest(SHARING_PATH, sharing::routes())
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit));
     // Publishing inspects every table it lists (bounded per file by `table_inspect_secs`), which a
@@ -115,6 +118,7 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
             get(files::file_or_table_view),
         )
         .route("/api/v1/blobs/{sha256}", put(blobs::upload).head(blobs::probe))
+        .route(&format!("{SHARING_PATH}/files/{{ticket}}"), get(sharing::ticketed_file))
         .layer(DefaultBodyLimit::disable());
     let request_id = HeaderName::from_static("x-request-id");
     let traced = api

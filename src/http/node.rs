@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::error::AppError;
 use crate::service::Context;
+use crate::service::sharing::SHARING_PATH;
 use crate::service::transparency;
 
 /// What `/.well-known/shulian-node` says about the node.
@@ -48,6 +49,10 @@ struct Endpoints {
     api: String,
     openapi: String,
     datasets: String,
+    /// The Delta Sharing server.
+    delta_sharing: String,
+    /// The public Delta Sharing profile that reads every open dataset.
+    open_data_profile: String,
 }
 
 /// Describes the node.
@@ -56,6 +61,7 @@ struct Endpoints {
 pub async fn describe(State(ctx): State<Context>) -> Json<NodeDescription> {
     let public = ctx.node.key.public();
     let api = format!("{}/api/v1", ctx.node.public_url);
+    let sharing = format!("{}{SHARING_PATH}", ctx.node.public_url);
     Json(NodeDescription {
         id: public.did().to_string(),
         name: ctx.node.name.clone(),
@@ -73,6 +79,8 @@ pub async fn describe(State(ctx): State<Context>) -> Json<NodeDescription> {
         endpoints: Endpoints {
             openapi: format!("{api}/openapi.json"),
             datasets: format!("{api}/datasets"),
+            delta_sharing: sharing.clone(),
+            open_data_profile: format!("{sharing}/open.share"),
             api,
         },
     })

@@ -23,8 +23,22 @@ use crate::store::{DeliveredRange, DeliveryProgress, LoggedDocument, OrderGrant,
 /// Attempts at recording a delivery that raced with another request of the same order.
 const RECORD_ATTEMPTS: usize = 5;
 
-/// Refuses (and records the refusal) when the order's downloads of this file are used up.
-pub async fn ensure_downloads_left(ctx: &Context, grant: &OrderGrant, entry: &FileEntry) -> Result<(), AppError> {
+/// Refuses (and records the refusal) when the order's downloads of this file are used up;
+/// a read session that already delivered the file may read it again.
+pub async fn ensure_downloads_left(
+    ctx: &Context,
+    grant: &OrderGrant,
+    entry: &FileEntry,
+    session: Option<&str>,
+) -> Result<(), AppError> {
+    if let Some(session) = session
+        && ctx
+            .store
+            .delivered_in_session(&grant.order_id, &entry.name, session)
+            .await?
+    {
+        return Ok(());
+    }
     let completed = ctx.store.completed_deliveries(&grant.order_id, &entry.name).await?;
     if completed >= grant.max_downloads {
         let reason = format!(
@@ -43,6 +57,7 @@ pub async fn ensure_downloads_left(ctx: &Context, grant: &OrderGrant, entry: &Fi
 struct Delivery {
     ctx: Context,
     grant: OrderGrant,
+    session: Option<String>,
     entry: FileEntry,
     range: Range<u64>,
     remaining: u64,
@@ -57,6 +72,7 @@ struct Delivery {
 pub fn record_when_sent(
     ctx: &Context,
     grant: OrderGrant,
+    session: Option<String>,
     entry: FileEntry,
     range: Range<u64>,
     bytes: BoxStream<'static, Result<Bytes, BlobError>>,
@@ -64,6 +80,7 @@ pub fn record_when_sent(
     let delivery = Delivery {
         ctx: ctx.clone(),
         grant,
+        session,
         entry,
         remaining: range.end - range.start,
         range,
@@ -77,8 +94,15 @@ pub fn record_when_sent(
                 let before = delivery.remaining;
                 delivery.remaining = before.saturating_sub(chunk.len() as u64);
                 if before > 0 && delivery.remaining == 0 {
-                    let Delivery { ctx, grant, entry, range, .. } = &delivery;
-                    if let Err(error) = record(ctx, grant, entry, range.clone()).await {
+                    let Delivery {
+                        ctx,
+                        grant,
+                        session,
+                        entry,
+                        range,
+                        ..
+                    } = &delivery;
+                    if let Err(error) = record(ctx, grant, session.clone(), entry, range.clone()).await {
                         tracing::error!(order = %grant.order_id, file = %entry.name, error = %error, "delivery not recorded");
                     }
                 }
@@ -89,20 +113,27 @@ pub fn record_when_sent(
     .boxed()
 }
 
-async fn record(ctx: &Context, grant: &OrderGrant, entry: &FileEntry, range: Range<u64>) -> Result<(), AppError> {
+async fn record(
+    ctx: &Context,
+    grant: &OrderGrant,
+    session: Option<String>,
+    entry: &FileEntry,
+    range: Range<u64>,
+) -> Result<(), AppError> {
     let delivered = DeliveredRange {
         order_id: grant.order_id.clone(),
         file: entry.name.clone(),
         size: entry.size,
         range,
         at: Utc::now(),
+        session,
     };
     let builder = |facts: ReceiptFacts| receipt(ctx, grant, entry, facts);
     for _ in 0..RECORD_ATTEMPTS {
         match ctx.store.record_delivery(&delivered, &builder).await {
             Err(StoreError::Conflict(_)) => continue,
             Err(other) => return Err(other.into()),
-            Ok(DeliveryProgress::Partial) => return Ok(()),
+            Ok(DeliveryProgress::Partial | DeliveryProgress::Repeated) => return Ok(()),
             Ok(DeliveryProgress::Completed { log_index, .. }) => {
                 tracing::info!(order = %grant.order_id, file = %entry.name, log_index, "delivery complete; receipt logged");
                 return Ok(());

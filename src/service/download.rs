@@ -25,6 +25,8 @@ pub struct AllowedFile {
     pub entry: FileEntry,
     /// The order a licensed file is delivered under; `None` for open data.
     pub grant: Option<OrderGrant>,
+    /// The read session of a ticketed request.
+    pub session: Option<String>,
 }
 
 /// Whether a version holds a file of exactly this name.
@@ -41,34 +43,62 @@ pub async fn file_exists(
     }
 }
 
-/// Finds a file and checks the requester may read it; `bearer` is an order-scoped token, if any.
+/// What a download request presents to read licensed data.
+#[derive(Debug, Clone)]
+pub enum Credential<'a> {
+    /// Nothing: open data only.
+    Anonymous,
+    /// An order-scoped bearer token.
+    Bearer(&'a str),
+    /// A ticket the node signed: an order, and the read session the ticket opened.
+    Ticket {
+        /// The order.
+        grant: OrderGrant,
+        /// The session: reads through one ticket are one download.
+        session: String,
+    },
+}
+
+/// Finds a file and checks the requester may read it.
 pub async fn find_file(
     ctx: &Context,
     dataset: &DatasetId,
     version: Option<VersionNumber>,
     name: &FileName,
-    bearer: Option<&str>,
+    credential: Credential<'_>,
 ) -> Result<AllowedFile, AppError> {
     let file = ctx
         .store
         .get_file(dataset, version, name)
         .await
         .map_err(|e| not_found(e, dataset))?;
-    let grant = match file.access {
-        AccessClass::Open => None,
+    let (grant, session) = match file.access {
+        AccessClass::Open => (None, None),
         AccessClass::Licensed => {
-            let token = bearer.ok_or_else(|| AppError::Licensed {
-                dataset: dataset.to_string(),
-            })?;
-            let grant = orders::authorize(ctx, token, dataset, file.version, &file.entry.name).await?;
-            deliveries::ensure_downloads_left(ctx, &grant, &file.entry).await?;
-            Some(grant)
+            let (grant, session) = match credential {
+                Credential::Anonymous => {
+                    return Err(AppError::Licensed {
+                        dataset: dataset.to_string(),
+                    });
+                }
+                Credential::Bearer(token) => (
+                    orders::authorize(ctx, token, dataset, file.version, &file.entry.name).await?,
+                    None,
+                ),
+                Credential::Ticket { grant, session } => (
+                    orders::admit(ctx, grant, dataset, file.version, &file.entry.name).await?,
+                    Some(session),
+                ),
+            };
+            deliveries::ensure_downloads_left(ctx, &grant, &file.entry, session.as_deref()).await?;
+            (Some(grant), session)
         }
     };
     Ok(AllowedFile {
         version: file.version,
         entry: file.entry,
         grant,
+        session,
     })
 }
 
@@ -83,7 +113,14 @@ pub async fn read_file(
         None => bytes,
         Some(grant) => {
             let sent = range.unwrap_or(0..file.entry.size);
-            deliveries::record_when_sent(ctx, grant.clone(), file.entry.clone(), sent, bytes)
+            deliveries::record_when_sent(
+                ctx,
+                grant.clone(),
+                file.session.clone(),
+                file.entry.clone(),
+                sent,
+                bytes,
+            )
         }
     })
 }

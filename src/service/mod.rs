@@ -12,6 +12,7 @@ pub mod download;
 pub mod gc;
 pub mod orders;
 pub mod publish;
+pub mod sharing;
 pub mod tables;
 pub mod transparency;
 pub mod uploads;

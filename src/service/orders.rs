@@ -13,6 +13,7 @@ use sha2::{Digest as _, Sha256};
 use super::Context;
 use super::accounts::{self, BearerToken};
 use super::catalog::manifest_metadata;
+use super::sharing::{self, SharingProfile};
 use crate::crypto::{canonical, proof, sign_document};
 use crate::domain::order::{
     ACKNOWLEDGEMENT_TYPE, AGREEMENT_TYPE, OrderContext, OrderDocument, OrderRefusal, OrderState, REJECTION_TYPE,
@@ -24,7 +25,8 @@ use crate::ledger::merkle;
 use crate::store::{LoggedDocument, NewOrder, OrderGrant, OrderSummary, OrderTransition, StoreError};
 
 /// Prefix of order-scoped access tokens.
-const ORDER_TOKEN_PREFIX: &str = "sho_";
+/// Prefix of order-scoped tokens.
+pub const ORDER_TOKEN_PREFIX: &str = "sho_";
 
 /// What the buyer gets back for an accepted order.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -45,6 +47,8 @@ pub struct OrderPlaced {
     /// When the agreement and its token end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<DateTime<Utc>>,
+    /// A Delta Sharing profile for the ordered tables, holding the same token; save it as a `.share` file.
+    pub delta_sharing_profile: SharingProfile,
 }
 
 /// Verifies and records a signed order.
@@ -124,6 +128,7 @@ pub async fn place_order(ctx: &Context, body: &[u8]) -> Result<OrderPlaced, AppE
         state,
         order_digest: order_digest.prefixed(),
         agreement: agreement.map(|(document, _)| document),
+        delta_sharing_profile: sharing::profile(ctx, &token.text, valid_until),
         access_token: token.text,
         valid_until,
     })
@@ -201,7 +206,17 @@ pub async fn authorize(
     version: VersionNumber,
     file: &FileName,
 ) -> Result<OrderGrant, AppError> {
-    let grant = grant_of(ctx, token).await?;
+    admit(ctx, grant_of(ctx, token).await?, dataset, version, file).await
+}
+
+/// Checks that `grant` covers `file` of `dataset` version `version` now; records a refusal.
+pub async fn admit(
+    ctx: &Context,
+    grant: OrderGrant,
+    dataset: &DatasetId,
+    version: VersionNumber,
+    file: &FileName,
+) -> Result<OrderGrant, AppError> {
     if grant.dataset != *dataset || grant.version != version {
         return Err(AppError::Forbidden(format!(
             "this token is for {} version {}, not {dataset} version {version}",
@@ -209,14 +224,40 @@ pub async fn authorize(
         )));
     }
     let now = Utc::now();
-    let refusal = match (grant.state, grant.valid_until) {
-        (OrderState::Agreed, Some(until)) if now < until => return Ok(grant),
-        (OrderState::Agreed, _) => "the agreement has expired",
-        (OrderState::Requested, _) => "the order awaits the publisher's decision",
-        (OrderState::Terminated, _) => "the order was refused or revoked",
-    };
-    ctx.store.record_refusal(&grant.order_id, file, refusal, now).await?;
-    Err(AppError::OrderInactive(refusal.into()))
+    match refusal(&grant, now) {
+        None => Ok(grant),
+        Some(refusal) => {
+            ctx.store.record_refusal(&grant.order_id, file, refusal, now).await?;
+            Err(AppError::OrderInactive(refusal.into()))
+        }
+    }
+}
+
+/// The grant of an order-scoped token whose agreement is in force now.
+pub async fn grant_in_force(ctx: &Context, token: &str) -> Result<OrderGrant, AppError> {
+    let grant = grant_of(ctx, token).await?;
+    match refusal(&grant, Utc::now()) {
+        None => Ok(grant),
+        Some(refusal) => Err(AppError::OrderInactive(refusal.into())),
+    }
+}
+
+/// The grant of an order by its token's id (the secret having been checked when a ticket was issued).
+pub async fn grant_by_token_id(ctx: &Context, token_id: &str) -> Result<OrderGrant, AppError> {
+    ctx.store
+        .find_order_grant(token_id)
+        .await?
+        .ok_or(AppError::Unauthorized)
+}
+
+/// Why an order does not allow access at `now`, if it does not.
+fn refusal(grant: &OrderGrant, now: chrono::DateTime<Utc>) -> Option<&'static str> {
+    match (grant.state, grant.valid_until) {
+        (OrderState::Agreed, Some(until)) if now < until => None,
+        (OrderState::Agreed, _) => Some("the agreement has expired"),
+        (OrderState::Requested, _) => Some("the order awaits the publisher's decision"),
+        (OrderState::Terminated, _) => Some("the order was refused or revoked"),
+    }
 }
 
 /// A logged delivery receipt.

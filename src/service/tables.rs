@@ -107,7 +107,7 @@ fn copy_name(csv: &FileName) -> FileName {
 }
 
 /// The stored inspection of a blob; inspects it first when it never was.
-async fn inspection(
+pub(super) async fn inspection(
     ctx: &Context,
     digest: &Sha256Digest,
     format: TableFormat,

@@ -261,6 +261,8 @@ pub struct DeliveredRange {
     pub range: std::ops::Range<u64>,
     /// When they were sent.
     pub at: DateTime<Utc>,
+    /// The read session they were sent in, if any (see [`Store::delivered_in_session`]).
+    pub session: Option<String>,
 }
 
 /// What a receipt states that only the store knows when it is made.
@@ -280,6 +282,8 @@ pub type ReceiptBuilder<'a> = dyn Fn(ReceiptFacts) -> Result<LoggedDocument, Sto
 pub enum DeliveryProgress {
     /// Parts of the file are still missing.
     Partial,
+    /// The session had already delivered the whole file: nothing new is recorded.
+    Repeated,
     /// The file is fully delivered: here is the logged, signed receipt.
     Completed {
         /// The receipt's log index.
@@ -418,6 +422,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many deliveries of `file` under the order have completed.
     async fn completed_deliveries(&self, order_id: &str, file: &FileName) -> Result<u32, StoreError>;
+
+    /// Whether read session `session` already completed a delivery of `file` under the order.
+    async fn delivered_in_session(&self, order_id: &str, file: &FileName, session: &str) -> Result<bool, StoreError>;
 
     /// Adds delivered bytes to the open delivery of a file; when they cover the
     /// file, signs (with `receipt`), logs and stores its receipt, atomically.

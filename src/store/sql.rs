@@ -354,6 +354,24 @@ macro_rules! impl_store_with_shared_sql {
                 u32::try_from(count).map_err(|_| StoreError::Other(anyhow::anyhow!("delivery count {count} out of range")))
             }
 
+            async fn delivered_in_session(
+                &self,
+                order_id: &str,
+                file: &FileName,
+                session: &str,
+            ) -> Result<bool, StoreError> {
+                let found: Option<i64> = sqlx::query_scalar(
+                    "SELECT sequence FROM deliveries \
+                     WHERE order_id = $1 AND file_name = $2 AND session = $3 AND receipt IS NOT NULL",
+                )
+                .bind(order_id)
+                .bind(file.as_str())
+                .bind(session)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(found.is_some())
+            }
+
             async fn record_delivery(
                 &self,
                 delivery: &DeliveredRange,
@@ -361,6 +379,20 @@ macro_rules! impl_store_with_shared_sql {
             ) -> Result<DeliveryProgress, StoreError> {
                 let at = encode_time(delivery.at);
                 let mut tx = self.begin_write().await?;
+                if let Some(session) = &delivery.session {
+                    let repeated: Option<i64> = sqlx::query_scalar(
+                        "SELECT sequence FROM deliveries \
+                         WHERE order_id = $1 AND file_name = $2 AND session = $3 AND receipt IS NOT NULL",
+                    )
+                    .bind(&delivery.order_id)
+                    .bind(delivery.file.as_str())
+                    .bind(session)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if repeated.is_some() {
+                        return Ok(DeliveryProgress::Repeated);
+                    }
+                }
                 let open: Option<(i64, String)> = sqlx::query_as(
                     "SELECT sequence, delivered_ranges FROM deliveries \
                      WHERE order_id = $1 AND file_name = $2 AND receipt IS NULL",
@@ -409,7 +441,8 @@ macro_rules! impl_store_with_shared_sql {
                 let completed_at = receipt_text.as_ref().map(|_| at.clone());
                 let written = match previous {
                     Some(previous) => sqlx::query(
-                        "UPDATE deliveries SET delivered_ranges = $4, receipt = $5, log_index = $6, completed_at = $7 \
+                        "UPDATE deliveries SET delivered_ranges = $4, receipt = $5, log_index = $6, completed_at = $7, \
+                         session = COALESCE($9, session) \
                          WHERE order_id = $1 AND file_name = $2 AND sequence = $3 AND delivered_ranges = $8",
                     )
                     .bind(&delivery.order_id)
@@ -420,11 +453,12 @@ macro_rules! impl_store_with_shared_sql {
                     .bind(log_index)
                     .bind(&completed_at)
                     .bind(previous)
+                    .bind(&delivery.session)
                     .execute(&mut *tx)
                     .await?,
                     None => sqlx::query(
                         "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, receipt, log_index, \
-                         started_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                         started_at, completed_at, session) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
                     .bind(&delivery.order_id)
                     .bind(delivery.file.as_str())
@@ -434,6 +468,7 @@ macro_rules! impl_store_with_shared_sql {
                     .bind(log_index)
                     .bind(&at)
                     .bind(&completed_at)
+                    .bind(&delivery.session)
                     .execute(&mut *tx)
                     .await?,
                 };

@@ -167,6 +167,25 @@ impl TestApp {
         .await
     }
 
+    /// Uploads files of the given media types and publishes them as the next version of `dataset`.
+    pub async fn publish_files(&self, token: &str, dataset: &str, metadata: Value, files: &[(&str, &str, &[u8])]) {
+        let mut entries = Vec::new();
+        for (name, media_type, bytes) in files {
+            assert!(self.upload(token, bytes).await.status().is_success());
+            entries
+                .push(json!({"name": name, "mediaType": media_type, "size": bytes.len(), "sha256": sha256_hex(bytes)}));
+        }
+        let response = self
+            .post_version(token, dataset, json!({"metadata": metadata, "files": entries}))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
     pub async fn post_version(&self, token: &str, dataset: &str, body: Value) -> reqwest::Response {
         self.http
             .post(self.api(&format!("/api/v1/datasets/{dataset}/versions")))
@@ -362,6 +381,33 @@ pub async fn place_test_order(app: &TestApp, dataset: &str) -> Value {
         .json()
         .await
         .expect("json")
+}
+
+/// The receipts of an order, read with its token (or the publisher's).
+pub async fn receipts(app: &TestApp, order_id: &str, access: &str) -> Vec<Value> {
+    let response = app
+        .http
+        .get(app.api(&format!("/api/v1/orders/{order_id}/receipts")))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("receipts");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("json")
+}
+
+/// The Python of the venv with tests/python/requirements.txt; CI must provide it.
+pub fn test_python() -> Option<String> {
+    match std::env::var("SHULIAN_TEST_PYTHON") {
+        Ok(python) if !python.is_empty() => Some(python),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI must run the Python tests: set SHULIAN_TEST_PYTHON")
+        }
+        _ => {
+            eprintln!("SHULIAN_TEST_PYTHON is not set: skipping a Python test");
+            None
+        }
+    }
 }
 
 /// Asserts a problem+json response of the given status and kind.

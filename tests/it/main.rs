@@ -10,5 +10,6 @@ mod helpers;
 mod log;
 mod openapi;
 mod orders;
+mod sharing;
 mod tables;
 mod vectors;

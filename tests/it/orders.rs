@@ -4,7 +4,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shulian::crypto::{Did, KeyPair, canonical, proof};
 
-use crate::helpers::{Backend, TestApp, assert_problem, order, place_test_order, post_order, sha256_hex, signed};
+use crate::helpers::{
+    Backend, TestApp, assert_problem, order, place_test_order, post_order, receipts, sha256_hex, signed, test_python,
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -251,18 +253,6 @@ async fn agreed_order(app: &TestApp, dataset: &str) -> (String, String, Did, Val
         node.parse().expect("did"),
         placed["agreement"].clone(),
     )
-}
-
-async fn receipts(app: &TestApp, order_id: &str, access: &str) -> Vec<Value> {
-    let response = app
-        .http
-        .get(app.api(&format!("/api/v1/orders/{order_id}/receipts")))
-        .bearer_auth(access)
-        .send()
-        .await
-        .expect("receipts");
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.expect("json")
 }
 
 async fn completed_deliveries_yield_logged_signed_receipts(backend: Backend) {
@@ -522,22 +512,8 @@ async fn decide(app: &TestApp, order_id: &str, token: &str, body: Value) -> reqw
         .expect("decision")
 }
 
-/// The Python with the independent verifiers (`tests/python/requirements.txt`); CI provides it.
-fn verifier_python() -> Option<String> {
-    match std::env::var("SHULIAN_TEST_PYTHON") {
-        Ok(python) if !python.is_empty() => Some(python),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI must run the independent verifier: set SHULIAN_TEST_PYTHON")
-        }
-        _ => {
-            eprintln!("SHULIAN_TEST_PYTHON is not set: skipping the independent Python verification");
-            None
-        }
-    }
-}
-
 async fn a_third_party_verifies_the_evidence_with_public_tools(backend: Backend) {
-    let Some(python) = verifier_python() else { return };
+    let Some(python) = test_python() else { return };
     let app = TestApp::spawn(backend).await;
     let (order_id, access, _, agreement) = agreed_order(&app, "visits").await;
     let url = app.api("/api/v1/datasets/visits/versions/1/files/records.csv");

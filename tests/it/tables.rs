@@ -121,23 +121,6 @@ fn expected_row(i: usize) -> Value {
     ])
 }
 
-async fn publish_files(app: &TestApp, token: &str, dataset: &str, metadata: Value, files: &[(&str, &str, &[u8])]) {
-    let mut entries = Vec::new();
-    for (name, media_type, bytes) in files {
-        assert!(app.upload(token, bytes).await.status().is_success());
-        entries.push(json!({"name": name, "mediaType": media_type, "size": bytes.len(), "sha256": sha256_hex(bytes)}));
-    }
-    let response = app
-        .post_version(token, dataset, json!({"metadata": metadata, "files": entries}))
-        .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::CREATED,
-        "{}",
-        response.text().await.unwrap_or_default()
-    );
-}
-
 const PARQUET: &str = "application/vnd.apache.parquet";
 
 /// The `type` of each column a schema response lists.
@@ -154,8 +137,7 @@ async fn parquet_tables_are_profiled_and_previewed_by_row_range(backend: Backend
     let app = TestApp::spawn(backend).await;
     let token = app.publisher("city").await;
     let file = typed_parquet(2_500, 1_000);
-    publish_files(
-        &app,
+    app.publish_files(
         &token,
         "trips",
         metadata("trips", "open"),
@@ -249,8 +231,7 @@ async fn csv_files_get_a_typed_parquet_copy(backend: Backend) {
                朝阳门,2024-03-01,2024-03-01 08:00:00,1200,35.5,早高峰\n\
                东直门,2024-03-01,2024-03-01 09:30:00,,40.25,\n\
                西直门,2024-03-02,2024-03-02T18:15:00,980,22,\"含,逗号\"\n";
-    publish_files(
-        &app,
+    app.publish_files(
         &token,
         "flows",
         metadata("flows", "open"),
@@ -329,7 +310,8 @@ async fn licensed_tables_show_schema_to_all_and_rows_to_buyers(backend: Backend)
     let mut licensed = metadata("visits", "licensed");
     licensed["offer"]["sampleRows"] = json!(2);
     let file = typed_parquet(50, 50);
-    publish_files(&app, &token, "visits", licensed, &[("visits.parquet", PARQUET, &file)]).await;
+    app.publish_files(&token, "visits", licensed, &[("visits.parquet", PARQUET, &file)])
+        .await;
     let base = "/api/v1/datasets/visits/versions/1/files/visits.parquet";
 
     let (status, schema) = app.get_json(&format!("{base}/schema")).await;
@@ -413,7 +395,8 @@ async fn hostile_files_are_kept_with_an_explanation(backend: Backend) {
     let token = app.publisher("p").await;
     let files = hostile_files();
     let listed: Vec<(&str, &str, &[u8])> = files.iter().map(|(n, m, b)| (*n, *m, b.as_slice())).collect();
-    publish_files(&app, &token, "hostile", metadata("hostile", "open"), &listed).await;
+    app.publish_files(&token, "hostile", metadata("hostile", "open"), &listed)
+        .await;
 
     for (name, _, bytes) in &files {
         let base = format!("/api/v1/datasets/hostile/versions/1/files/{name}");
@@ -472,8 +455,7 @@ async fn table_limits_are_configurable(backend: Backend) {
         out
     };
     let csv = b"a,b\n1,2\n".to_vec();
-    publish_files(
-        &app,
+    app.publish_files(
         &token,
         "limits",
         metadata("limits", "open"),

@@ -1,0 +1,354 @@
+//! The Delta Sharing REST protocol under `/delta-sharing` (see [`crate::service::sharing`]).
+//!
+//! Errors here take the protocol's form, `{"errorCode","message"}`, because
+//! that is what its clients parse; lists are single-line JSON and table
+//! answers newline-delimited JSON with a `Delta-Table-Version` header.
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::bearer;
+use super::files;
+use crate::error::AppError;
+use crate::service::Context;
+use crate::service::download::Credential;
+use crate::service::sharing::{self, OPEN_DATA_TOKEN, Recipient, TableAtVersion};
+
+/// The protocol's routes, relative to [`sharing::SHARING_PATH`].
+pub fn routes() -> Router<Context> {
+    Router::new()
+        .route("/open.share", get(open_profile))
+        .route("/shares", get(list_shares))
+        .route("/shares/{share}", get(get_share))
+        .route("/shares/{share}/schemas", get(list_schemas))
+        .route("/shares/{share}/schemas/{schema}/tables", get(list_tables))
+        .route("/shares/{share}/all-tables", get(list_all_tables))
+        .route(
+            "/shares/{share}/schemas/{schema}/tables/{table}/version",
+            get(table_version),
+        )
+        .route(
+            "/shares/{share}/schemas/{schema}/tables/{table}/metadata",
+            get(table_metadata),
+        )
+        .route(
+            "/shares/{share}/schemas/{schema}/tables/{table}/query",
+            post(query_table),
+        )
+}
+
+/// An error in the protocol's JSON form.
+pub struct SharingError(AppError);
+
+impl<E: Into<AppError>> From<E> for SharingError {
+    fn from(error: E) -> Self {
+        Self(error.into())
+    }
+}
+
+impl IntoResponse for SharingError {
+    fn into_response(self) -> Response {
+        let message = self.0.to_string();
+        // The problem response logs internal failures once and carries the status and headers.
+        let (mut parts, _) = self.0.into_response().into_parts();
+        let code = match parts.status {
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "INVALID_PARAMETER_VALUE",
+            StatusCode::UNAUTHORIZED => "UNAUTHENTICATED",
+            StatusCode::FORBIDDEN => "PERMISSION_DENIED",
+            StatusCode::NOT_FOUND => "RESOURCE_DOES_NOT_EXIST",
+            _ => "INTERNAL_ERROR",
+        };
+        let message = if parts.status.is_server_error() {
+            "the node failed to handle this request; the failure is logged".to_owned()
+        } else {
+            message
+        };
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        parts.headers.remove(header::CONTENT_LENGTH);
+        let body = json!({"errorCode": code, "message": message}).to_string();
+        Response::from_parts(parts, Body::from(body))
+    }
+}
+
+type Answer = Result<Response, SharingError>;
+
+/// The public profile that reads every open dataset.
+async fn open_profile(State(ctx): State<Context>) -> Response {
+    let mut response = Json(sharing::profile(&ctx, OPEN_DATA_TOKEN, None)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"open.share\""),
+    );
+    response
+}
+
+/// `maxResults` and `pageToken` of list requests.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    max_results: Option<i64>,
+    page_token: Option<String>,
+}
+
+/// Most items in one list page.
+const MAX_PAGE_ITEMS: usize = 1_000;
+
+/// One page of `items`; the page token is the offset of the next page.
+fn paged(items: Vec<Value>, page: &Page) -> Answer {
+    let start = match page.page_token.as_deref() {
+        None | Some("") => 0,
+        Some(token) => token
+            .parse::<usize>()
+            .map_err(|_| AppError::InvalidRequest("pageToken: not a token this server issued".into()))?,
+    };
+    let size = match page.max_results {
+        None => MAX_PAGE_ITEMS,
+        Some(max) if max >= 1 => usize::try_from(max).unwrap_or(MAX_PAGE_ITEMS).min(MAX_PAGE_ITEMS),
+        Some(_) => return Err(AppError::InvalidRequest("maxResults: must be at least 1".into()).into()),
+    };
+    let end = start.saturating_add(size).min(items.len());
+    let mut body = json!({"items": items.get(start..end).unwrap_or_default()});
+    if end < items.len() {
+        body["nextPageToken"] = json!(end.to_string());
+    }
+    Ok(Json(body).into_response())
+}
+
+async fn recipient(ctx: &Context, headers: &HeaderMap) -> Result<Recipient, SharingError> {
+    Ok(sharing::recipient(ctx, bearer(headers)).await?)
+}
+
+async fn list_shares(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    page: Result<Query<Page>, QueryRejection>,
+) -> Answer {
+    let Query(page) = page.map_err(bad_query)?;
+    let recipient = recipient(&ctx, &headers).await?;
+    let shares = sharing::shares(&ctx, &recipient).await?;
+    paged(shares.into_iter().map(|name| json!({"name": name})).collect(), &page)
+}
+
+async fn get_share(State(ctx): State<Context>, headers: HeaderMap, Path(share): Path<String>) -> Answer {
+    let recipient = recipient(&ctx, &headers).await?;
+    if !sharing::shares(&ctx, &recipient).await?.contains(&share) {
+        return Err(AppError::NotFound(format!("no share {share}")).into());
+    }
+    Ok(Json(json!({"share": {"name": share}})).into_response())
+}
+
+async fn list_schemas(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    Path(share): Path<String>,
+    page: Result<Query<Page>, QueryRejection>,
+) -> Answer {
+    let Query(page) = page.map_err(bad_query)?;
+    let recipient = recipient(&ctx, &headers).await?;
+    let schemas = sharing::schemas(&ctx, &recipient, &share).await?;
+    paged(
+        schemas
+            .into_iter()
+            .map(|name| json!({"name": name, "share": share}))
+            .collect(),
+        &page,
+    )
+}
+
+async fn list_tables(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    Path((share, schema)): Path<(String, String)>,
+    page: Result<Query<Page>, QueryRejection>,
+) -> Answer {
+    table_page(&ctx, &headers, &share, Some(&schema), page).await
+}
+
+async fn list_all_tables(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    Path(share): Path<String>,
+    page: Result<Query<Page>, QueryRejection>,
+) -> Answer {
+    table_page(&ctx, &headers, &share, None, page).await
+}
+
+/// A page of the tables of one schema, or of the whole share.
+async fn table_page(
+    ctx: &Context,
+    headers: &HeaderMap,
+    share: &str,
+    schema: Option<&str>,
+    page: Result<Query<Page>, QueryRejection>,
+) -> Answer {
+    let Query(page) = page.map_err(bad_query)?;
+    let recipient = recipient(ctx, headers).await?;
+    let tables = sharing::tables(ctx, &recipient, share, schema).await?;
+    paged(tables.into_iter().map(|table| json!(table)).collect(), &page)
+}
+
+fn bad_query(rejection: QueryRejection) -> SharingError {
+    AppError::InvalidRequest(format!("query: {}", rejection.body_text())).into()
+}
+
+/// Options of a version request; time travel by timestamp is not offered.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionQuery {
+    starting_timestamp: Option<String>,
+}
+
+async fn table_version(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    Path((share, schema, table)): Path<(String, String, String)>,
+    query: Result<Query<VersionQuery>, QueryRejection>,
+) -> Answer {
+    let Query(query) = query.map_err(bad_query)?;
+    if query.starting_timestamp.is_some() {
+        return Err(AppError::InvalidRequest("startingTimestamp is not supported: ask by version".into()).into());
+    }
+    let recipient = recipient(&ctx, &headers).await?;
+    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, None).await?;
+    let mut response = StatusCode::OK.into_response();
+    insert_version(&mut response, &found);
+    Ok(response)
+}
+
+async fn table_metadata(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    Path((share, schema, table)): Path<(String, String, String)>,
+) -> Answer {
+    let recipient = recipient(&ctx, &headers).await?;
+    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, None).await?;
+    Ok(ndjson(&found, vec![protocol_line(), metadata_line(&found)]))
+}
+
+/// The body of a query request; change-data-feed and time travel by timestamp are refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryRequest {
+    limit_hint: Option<i64>,
+    version: Option<i64>,
+    timestamp: Option<String>,
+    starting_version: Option<i64>,
+    ending_version: Option<i64>,
+}
+
+async fn query_table(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    Path((share, schema, table)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Answer {
+    let request: QueryRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        QueryRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|error| AppError::InvalidRequest(format!("query body: {error}")))?
+    };
+    if request.timestamp.is_some() || request.starting_version.is_some() || request.ending_version.is_some() {
+        return Err(AppError::InvalidRequest(
+            "timestamp, startingVersion and endingVersion are not supported: ask by version".into(),
+        )
+        .into());
+    }
+    let limit_hint = match request.limit_hint {
+        Some(limit) if limit < 0 => {
+            return Err(AppError::InvalidRequest("limitHint: must not be negative".into()).into());
+        }
+        other => other,
+    };
+    let version = match request.version {
+        None => None,
+        Some(version) => Some(
+            u32::try_from(version).map_err(|_| AppError::InvalidRequest(format!("version: no version {version}")))?,
+        ),
+    };
+    let recipient = recipient(&ctx, &headers).await?;
+    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, version).await?;
+    let mut lines = vec![protocol_line(), metadata_line(&found)];
+    // A table is one file: a hint of zero rows needs none, any other hint needs it whole.
+    if limit_hint != Some(0) {
+        let file = sharing::file_of(&ctx, &recipient, &schema, &found)?;
+        let mut line = json!({
+            "url": file.url,
+            "id": file.id,
+            "partitionValues": {},
+            "size": file.size,
+            "stats": sharing::file_stats(&file),
+            "version": found.version.get(),
+        });
+        if let Some(expires) = file.expires {
+            line["expirationTimestamp"] = json!(expires.timestamp_millis());
+        }
+        lines.push(json!({"file": line}));
+    }
+    Ok(ndjson(&found, lines))
+}
+
+fn protocol_line() -> Value {
+    json!({"protocol": {"minReaderVersion": 1}})
+}
+
+fn metadata_line(found: &TableAtVersion) -> Value {
+    json!({"metaData": {
+        "id": found.id,
+        "format": {"provider": "parquet"},
+        "schemaString": found.schema_string,
+        "partitionColumns": [],
+        "configuration": {},
+        "version": found.version.get(),
+        "size": found.table.file.size,
+        "numFiles": 1,
+    }})
+}
+
+fn insert_version(response: &mut Response, found: &TableAtVersion) {
+    response
+        .headers_mut()
+        .insert("delta-table-version", HeaderValue::from(found.version.get()));
+}
+
+fn ndjson(found: &TableAtVersion, lines: Vec<Value>) -> Response {
+    let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    let mut response = Response::new(Body::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson; charset=utf-8"),
+    );
+    insert_version(&mut response, found);
+    response
+}
+
+/// A licensed file through the ticket a query issued: an ordinary download under the order.
+pub async fn ticketed_file(
+    State(ctx): State<Context>,
+    Path(ticket): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let file = sharing::redeem(&ctx, &ticket).await?;
+    files::download(
+        &ctx,
+        &file.dataset,
+        Some(file.version),
+        &file.name,
+        Credential::Ticket {
+            grant: file.grant,
+            session: file.session,
+        },
+        &method,
+        &headers,
+    )
+    .await
+}

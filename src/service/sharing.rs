@@ -1,0 +1,465 @@
+//! The Delta Sharing protocol over the catalog (parquet response format).
+//!
+//! Mapping: a **share** is a publisher, a **schema** is one of its datasets, a
+//! **table** is a Parquet file of a dataset version (a CSV file is shared
+//! through the Parquet copy the node derived from it), named after the file
+//! without its extension, `/` and `.` becoming `_`. A table's **version** is
+//! the dataset version.
+//!
+//! Two kinds of recipients: anyone holding the public open-data profile sees
+//! every open dataset; the holder of an order's profile (its token) sees the
+//! ordered version of that one dataset. Files are handed out as URLs readers
+//! fetch without credentials: open files at their public address, licensed
+//! files through short-lived tickets the node signs, so each read is still a
+//! delivery under the order and yields its receipts.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::catalog::not_found;
+use super::tables::{self, table_format};
+use super::{Context, accounts, orders};
+use crate::crypto::ticket;
+use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, PublisherId, VersionNumber};
+use crate::error::AppError;
+use crate::store::{DatasetFilter, OrderGrant, VersionRecord};
+use crate::tabular::{TableFormat, TableProfile};
+
+/// The bearer token of the public open-data profile; it grants nothing an anonymous download does not.
+pub const OPEN_DATA_TOKEN: &str = "shulian-open-data";
+
+/// Where the protocol is served, below the node's public URL.
+pub const SHARING_PATH: &str = "/delta-sharing";
+
+/// How long a licensed file URL stays valid (never past the agreement).
+const TICKET_LIFETIME_MINUTES: i64 = 60;
+
+/// A Delta Sharing profile file (`*.share`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SharingProfile {
+    /// Always 1.
+    pub share_credentials_version: u32,
+    /// The sharing server's URL.
+    pub endpoint: String,
+    /// The recipient's bearer token.
+    pub bearer_token: String,
+    /// When the token stops working, if it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_time: Option<String>,
+}
+
+/// The profile for `token`, expiring at `until`.
+pub fn profile(ctx: &Context, token: &str, until: Option<DateTime<Utc>>) -> SharingProfile {
+    SharingProfile {
+        share_credentials_version: 1,
+        endpoint: format!("{}{SHARING_PATH}", ctx.node.public_url),
+        bearer_token: token.to_owned(),
+        expiration_time: until.map(|until| until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    }
+}
+
+/// Who is asking.
+#[derive(Debug, Clone)]
+pub enum Recipient {
+    /// The holder of the public open-data profile.
+    Public,
+    /// The holder of an order's token.
+    Buyer {
+        /// The order's grant.
+        grant: OrderGrant,
+        /// The token's id, named in the tickets issued to it.
+        token_id: String,
+    },
+}
+
+/// Identifies the recipient from its bearer token.
+pub async fn recipient(ctx: &Context, bearer: Option<&str>) -> Result<Recipient, AppError> {
+    match bearer {
+        None => Err(AppError::Unauthorized),
+        Some(OPEN_DATA_TOKEN) => Ok(Recipient::Public),
+        Some(token) => {
+            let (token_id, _) =
+                accounts::split_token(token, orders::ORDER_TOKEN_PREFIX).ok_or(AppError::Unauthorized)?;
+            let token_id = token_id.to_owned();
+            let grant = orders::grant_in_force(ctx, token).await?;
+            Ok(Recipient::Buyer { grant, token_id })
+        }
+    }
+}
+
+/// A table as listings show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableName {
+    /// The table.
+    pub name: String,
+    /// Its schema (dataset).
+    pub schema: String,
+    /// Its share (publisher).
+    pub share: String,
+}
+
+/// The shares (publishers) a recipient sees, sorted.
+pub async fn shares(ctx: &Context, recipient: &Recipient) -> Result<Vec<String>, AppError> {
+    let mut shares: Vec<String> = match recipient {
+        Recipient::Public => open_datasets(ctx, None)
+            .await?
+            .into_iter()
+            .map(|(publisher, _)| publisher.to_string())
+            .collect(),
+        Recipient::Buyer { grant, .. } => {
+            let (summary, _) = ctx
+                .store
+                .get_dataset(&grant.dataset)
+                .await
+                .map_err(|e| not_found(e, &grant.dataset))?;
+            vec![summary.publisher.to_string()]
+        }
+    };
+    shares.dedup();
+    Ok(shares)
+}
+
+/// The schemas (datasets) of a share a recipient sees, sorted.
+pub async fn schemas(ctx: &Context, recipient: &Recipient, share: &str) -> Result<Vec<String>, AppError> {
+    let publisher = known_share(ctx, recipient, share).await?;
+    Ok(match recipient {
+        Recipient::Public => open_datasets(ctx, Some(publisher))
+            .await?
+            .into_iter()
+            .map(|(_, dataset)| dataset.to_string())
+            .collect(),
+        Recipient::Buyer { grant, .. } => vec![grant.dataset.to_string()],
+    })
+}
+
+/// The tables of one schema, or of every schema of the share.
+pub async fn tables(
+    ctx: &Context,
+    recipient: &Recipient,
+    share: &str,
+    schema: Option<&str>,
+) -> Result<Vec<TableName>, AppError> {
+    let datasets = match schema {
+        Some(schema) => vec![schema.to_owned()],
+        None => schemas(ctx, recipient, share).await?,
+    };
+    let mut listed = Vec::new();
+    for dataset in datasets {
+        let (_, record) = resolve(ctx, recipient, share, &dataset, None).await?;
+        for table in version_tables(ctx, &record).await? {
+            listed.push(TableName {
+                name: table.name,
+                schema: dataset.clone(),
+                share: share.to_owned(),
+            });
+        }
+    }
+    Ok(listed)
+}
+
+/// A shared table of one version.
+#[derive(Debug, Clone)]
+pub struct SharedTable {
+    /// Its name.
+    pub name: String,
+    /// The Parquet file holding it.
+    pub file: FileEntry,
+    /// What inspection found.
+    pub profile: TableProfile,
+}
+
+/// A table at a version, ready to describe or read.
+#[derive(Debug, Clone)]
+pub struct TableAtVersion {
+    /// The dataset version.
+    pub version: VersionNumber,
+    /// A stable id of the table across versions.
+    pub id: String,
+    /// The table.
+    pub table: SharedTable,
+    /// The Spark schema string.
+    pub schema_string: String,
+}
+
+/// Finds a table at the newest version the recipient may read, or at `version`.
+pub async fn table(
+    ctx: &Context,
+    recipient: &Recipient,
+    share: &str,
+    schema: &str,
+    name: &str,
+    version: Option<u32>,
+) -> Result<TableAtVersion, AppError> {
+    let version = version
+        .map(|v| VersionNumber::try_from(v).map_err(AppError::from))
+        .transpose()?;
+    let (dataset, record) = resolve(ctx, recipient, share, schema, version).await?;
+    let table = version_tables(ctx, &record)
+        .await?
+        .into_iter()
+        .find(|table| table.name == name)
+        .ok_or_else(|| {
+            AppError::NotFound(format!(
+                "no table {name} in {share}.{schema} version {}",
+                record.summary.version
+            ))
+        })?;
+    let schema_string =
+        table.profile.spark_schema.clone().ok_or_else(|| {
+            AppError::NotFound(format!("table {name} has column types Delta Sharing cannot describe"))
+        })?;
+    Ok(TableAtVersion {
+        version: record.summary.version,
+        id: table_id(&dataset, name),
+        table,
+        schema_string,
+    })
+}
+
+/// One file line of a query answer.
+#[derive(Debug, Clone)]
+pub struct SharedFile {
+    /// Where a reader fetches it without credentials.
+    pub url: String,
+    /// A stable id: its sha256.
+    pub id: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its rows.
+    pub rows: u64,
+    /// When `url` stops working, for licensed files.
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// The file of a table: its public URL for open data, a ticket URL for a buyer.
+pub fn file_of(
+    ctx: &Context,
+    recipient: &Recipient,
+    dataset: &str,
+    table: &TableAtVersion,
+) -> Result<SharedFile, AppError> {
+    let entry = &table.table.file;
+    let (url, expires) = match recipient {
+        Recipient::Public => (
+            public_file_url(&ctx.node.public_url, dataset, table.version, &entry.name),
+            None,
+        ),
+        Recipient::Buyer { grant, token_id } => {
+            let mut expires = Utc::now() + Duration::minutes(TICKET_LIFETIME_MINUTES);
+            if let Some(until) = grant.valid_until {
+                expires = expires.min(until);
+            }
+            let claims = json!({
+                "token": token_id,
+                "dataset": dataset,
+                "version": table.version.get(),
+                "file": entry.name.as_str(),
+                "expires": expires.timestamp(),
+                "session": uuid::Uuid::new_v4().simple().to_string(),
+            });
+            let ticket = ticket::issue(&claims, &ctx.node.key).map_err(anyhow::Error::from)?;
+            (
+                format!("{}{SHARING_PATH}/files/{ticket}", ctx.node.public_url),
+                Some(expires),
+            )
+        }
+    };
+    Ok(SharedFile {
+        url,
+        id: entry.sha256.to_string(),
+        size: entry.size,
+        rows: table.table.profile.rows,
+        expires,
+    })
+}
+
+/// A file a ticket names, with the order it is delivered under.
+#[derive(Debug, Clone)]
+pub struct TicketedFile {
+    /// The dataset.
+    pub dataset: DatasetId,
+    /// The version.
+    pub version: VersionNumber,
+    /// The file.
+    pub name: FileName,
+    /// The order.
+    pub grant: OrderGrant,
+    /// The read session the ticket opened.
+    pub session: String,
+}
+
+/// Accepts a ticket the node issued and has not expired.
+pub async fn redeem(ctx: &Context, ticket_text: &str) -> Result<TicketedFile, AppError> {
+    let refused = || AppError::Forbidden("this file URL is invalid or has expired; query the table again".into());
+    let claims = ticket::accept(ticket_text, &ctx.node.key.public()).ok_or_else(refused)?;
+    let expires = claims["expires"].as_i64().ok_or_else(refused)?;
+    if Utc::now().timestamp() >= expires {
+        return Err(refused());
+    }
+    let text = |field: &str| claims[field].as_str().map(str::to_owned).ok_or_else(refused);
+    let version = claims["version"]
+        .as_u64()
+        .and_then(|v| u32::try_from(v).ok())
+        .and_then(|v| VersionNumber::try_from(v).ok())
+        .ok_or_else(refused)?;
+    Ok(TicketedFile {
+        dataset: text("dataset")?.parse()?,
+        version,
+        name: text("file")?.parse()?,
+        grant: orders::grant_by_token_id(ctx, &text("token")?).await?,
+        session: text("session")?,
+    })
+}
+
+/// The publisher behind a share the recipient may see.
+async fn known_share(ctx: &Context, recipient: &Recipient, share: &str) -> Result<PublisherId, AppError> {
+    let missing = || AppError::NotFound(format!("no share {share}"));
+    if !shares(ctx, recipient).await?.iter().any(|known| known == share) {
+        return Err(missing());
+    }
+    share.parse().map_err(|_| missing())
+}
+
+/// The dataset version a recipient reads in `share`.`schema`.
+async fn resolve(
+    ctx: &Context,
+    recipient: &Recipient,
+    share: &str,
+    schema: &str,
+    version: Option<VersionNumber>,
+) -> Result<(String, VersionRecord), AppError> {
+    let missing = || AppError::NotFound(format!("no schema {schema} in share {share}"));
+    let dataset: DatasetId = schema.parse().map_err(|_| missing())?;
+    let (summary, _) = ctx.store.get_dataset(&dataset).await.map_err(|_| missing())?;
+    if summary.publisher.as_str() != share {
+        return Err(missing());
+    }
+    let version = match recipient {
+        Recipient::Public => version,
+        Recipient::Buyer { grant, .. } if grant.dataset != dataset => return Err(missing()),
+        Recipient::Buyer { grant, .. } => match version {
+            Some(asked) if asked != grant.version => {
+                return Err(AppError::Forbidden(format!(
+                    "the order covers version {} of {dataset}, not version {asked}",
+                    grant.version
+                )));
+            }
+            _ => Some(grant.version),
+        },
+    };
+    let record = ctx
+        .store
+        .get_version(&dataset, version)
+        .await
+        .map_err(|e| not_found(e, &dataset))?;
+    if matches!(recipient, Recipient::Public) && record.summary.access != AccessClass::Open {
+        return Err(AppError::Licensed {
+            dataset: dataset.to_string(),
+        });
+    }
+    Ok((dataset.to_string(), record))
+}
+
+/// The Parquet tables of a version, by name; a name two files would share goes to the first.
+async fn version_tables(ctx: &Context, record: &VersionRecord) -> Result<Vec<SharedTable>, AppError> {
+    let mut found: Vec<SharedTable> = Vec::new();
+    for file in &record.files {
+        if table_format(&file.media_type) != Some(TableFormat::Parquet) {
+            continue;
+        }
+        let Ok(profile) = tables::inspection(ctx, &file.sha256, TableFormat::Parquet).await? else {
+            continue;
+        };
+        let name = table_name(&file.name);
+        if profile.spark_schema.is_some() && found.iter().all(|table| table.name != name) {
+            found.push(SharedTable {
+                name,
+                file: file.clone(),
+                profile,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Every open dataset as (publisher, dataset), in catalog order.
+async fn open_datasets(
+    ctx: &Context,
+    publisher: Option<PublisherId>,
+) -> Result<Vec<(PublisherId, DatasetId)>, AppError> {
+    let filter = DatasetFilter {
+        publisher,
+        access: Some(AccessClass::Open),
+        keyword: None,
+    };
+    let mut found = Vec::new();
+    let mut after: Option<DatasetId> = None;
+    loop {
+        let page = ctx.store.list_datasets(&filter, after.as_ref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        found.extend(page.into_iter().map(|summary| (summary.publisher, summary.id)));
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// `data/flows.parquet` → `data_flows`.
+fn table_name(file: &FileName) -> String {
+    let text = file.as_str();
+    let stem = text.strip_suffix(".parquet").unwrap_or(text);
+    stem.chars()
+        .map(|c| if c == '/' || c == '.' { '_' } else { c })
+        .collect()
+}
+
+/// A UUID-shaped id of `dataset`.`table`, the same in every version.
+fn table_id(dataset: &str, table: &str) -> String {
+    let digest = Sha256::digest(format!("{dataset}/{table}").as_bytes());
+    let hex = hex::encode(&digest[..16]);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// The public download URL of an open file, each path segment percent-encoded.
+fn public_file_url(base: &str, dataset: &str, version: VersionNumber, name: &FileName) -> String {
+    let mut url = format!("{base}/api/v1/datasets/{dataset}/versions/{version}/files");
+    for segment in name.segments() {
+        url.push('/');
+        url.extend(url::form_urlencoded::byte_serialize(segment.as_bytes()).map(|part| part.replace('+', "%20")));
+    }
+    url
+}
+
+/// Statistics of a file line, as the JSON text the protocol carries.
+pub fn file_stats(file: &SharedFile) -> String {
+    json!({"numRecords": file.rows}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_urls_are_safe() {
+        let name: FileName = "data/2024.flows.parquet".parse().expect("name");
+        assert_eq!(table_name(&name), "data_2024_flows");
+        let chinese: FileName = "交通 流量.parquet".parse().expect("name");
+        let version = VersionNumber::try_from(3u32).expect("version");
+        assert_eq!(
+            public_file_url("http://n", "d", version, &chinese),
+            "http://n/api/v1/datasets/d/versions/3/files/%E4%BA%A4%E9%80%9A%20%E6%B5%81%E9%87%8F.parquet"
+        );
+        assert_eq!(table_id("d", "t"), table_id("d", "t"));
+        assert_eq!(table_id("d", "t").len(), 36);
+    }
+}

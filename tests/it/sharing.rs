@@ -1,0 +1,376 @@
+//! The Delta Sharing server: protocol shape, open and order profiles, ticketed
+//! licensed files that yield receipts, and the official Python client.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, metadata, place_test_order, receipts, sha256_hex, test_python};
+use crate::on_both_backends;
+use crate::tables::typed_parquet;
+
+on_both_backends!(
+    open_datasets_are_shared_with_the_public_profile,
+    an_order_profile_reads_its_table_and_each_read_is_a_delivery,
+    the_official_python_client_reads_open_and_licensed_tables,
+);
+
+const PARQUET: &str = "application/vnd.apache.parquet";
+
+/// Share `city`: open `trips` (a Parquet table) and `flows` (a CSV); share `hospital`: licensed `visits`.
+async fn market(app: &TestApp) -> (Vec<u8>, Vec<u8>) {
+    let city = app.publisher("city").await;
+    let trips = typed_parquet(3_000, 1_000);
+    app.publish_files(
+        &city,
+        "trips",
+        metadata("trips", "open"),
+        &[("trips.parquet", PARQUET, &trips)],
+    )
+    .await;
+    let flows = "站点,流量\n东直门,1200\n西直门,980\n".as_bytes();
+    app.publish_files(
+        &city,
+        "flows",
+        metadata("flows", "open"),
+        &[("flows.csv", "text/csv", flows)],
+    )
+    .await;
+    let hospital = app.publisher("hospital").await;
+    let visits = typed_parquet(40, 40);
+    app.publish_files(
+        &hospital,
+        "visits",
+        metadata("visits", "licensed"),
+        &[("visits.parquet", PARQUET, &visits)],
+    )
+    .await;
+    (trips, visits)
+}
+
+async fn sharing(
+    app: &TestApp,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = app.http.request(method, app.api(&format!("/delta-sharing{path}")));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.expect("sharing request")
+}
+
+fn ndjson(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect()
+}
+
+async fn open_datasets_are_shared_with_the_public_profile(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (trips, _) = market(&app).await;
+    let (_, node) = app.get_json("/.well-known/shulian-node").await;
+    let profile: Value = app
+        .http
+        .get(node["endpoints"]["openDataProfile"].as_str().expect("profile url"))
+        .send()
+        .await
+        .expect("profile")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(profile["shareCredentialsVersion"], 1);
+    assert_eq!(profile["endpoint"], app.api("/delta-sharing"));
+    let token = profile["bearerToken"].as_str().expect("token");
+    let get = reqwest::Method::GET;
+
+    let anonymous = sharing(&app, None, get.clone(), "/shares", None).await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let error: Value = anonymous.json().await.expect("json");
+    assert_eq!(error["errorCode"], "UNAUTHENTICATED");
+
+    let shares: Value = sharing(&app, Some(token), get.clone(), "/shares", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        shares,
+        json!({"items": [{"name": "city"}]}),
+        "licensed-only publishers are not shared"
+    );
+    let first: Value = sharing(
+        &app,
+        Some(token),
+        get.clone(),
+        "/shares/city/schemas?maxResults=1",
+        None,
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(first["items"], json!([{"name": "flows", "share": "city"}]));
+    let next = first["nextPageToken"].as_str().expect("a next page");
+    let second: Value = sharing(
+        &app,
+        Some(token),
+        get.clone(),
+        &format!("/shares/city/schemas?maxResults=1&pageToken={next}"),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(second, json!({"items": [{"name": "trips", "share": "city"}]}));
+    let all: Value = sharing(&app, Some(token), get.clone(), "/shares/city/all-tables", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        all["items"],
+        json!([{"name": "flows", "schema": "flows", "share": "city"}, {"name": "trips", "schema": "trips", "share": "city"}])
+    );
+
+    let table = "/shares/city/schemas/trips/tables/trips";
+    let version = sharing(&app, Some(token), get.clone(), &format!("{table}/version"), None).await;
+    assert_eq!(version.headers()["delta-table-version"], "1");
+    let metadata = sharing(&app, Some(token), get.clone(), &format!("{table}/metadata"), None).await;
+    assert_eq!(metadata.headers()["delta-table-version"], "1");
+    let lines = ndjson(&metadata.text().await.expect("text"));
+    assert_eq!(lines[0], json!({"protocol": {"minReaderVersion": 1}}));
+    assert_eq!(lines[1]["metaData"]["format"], json!({"provider": "parquet"}));
+    let schema: Value =
+        serde_json::from_str(lines[1]["metaData"]["schemaString"].as_str().expect("schema")).expect("json");
+    assert_eq!(schema["fields"][2]["type"], "decimal(12,2)");
+    assert_eq!(schema["fields"][6]["type"]["type"], "array");
+
+    let query = sharing(
+        &app,
+        Some(token),
+        reqwest::Method::POST,
+        &format!("{table}/query"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(query.headers()["delta-table-version"], "1");
+    let lines = ndjson(&query.text().await.expect("text"));
+    let file = &lines[2]["file"];
+    assert_eq!(file["size"], trips.len());
+    assert_eq!(file["id"], sha256_hex(&trips));
+    assert_eq!(
+        serde_json::from_str::<Value>(file["stats"].as_str().expect("stats")).expect("json")["numRecords"],
+        3_000
+    );
+    let bytes = app
+        .http
+        .get(file["url"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(bytes.as_ref(), trips.as_slice());
+    let hinted = sharing(
+        &app,
+        Some(token),
+        reqwest::Method::POST,
+        &format!("{table}/query"),
+        Some(json!({"limitHint": 0})),
+    )
+    .await;
+    assert_eq!(
+        ndjson(&hinted.text().await.expect("text")).len(),
+        2,
+        "no file is needed for zero rows"
+    );
+
+    for (path, status, code) in [
+        (
+            "/shares/hospital/schemas",
+            StatusCode::NOT_FOUND,
+            "RESOURCE_DOES_NOT_EXIST",
+        ),
+        (
+            "/shares/hospital/schemas/visits/tables/visits/metadata",
+            StatusCode::FORBIDDEN,
+            "PERMISSION_DENIED",
+        ),
+        (
+            "/shares/city/schemas/trips/tables/nope/metadata",
+            StatusCode::NOT_FOUND,
+            "RESOURCE_DOES_NOT_EXIST",
+        ),
+        (
+            "/shares/city/schemas?maxResults=0",
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            "/shares/city/schemas?pageToken=zz",
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+        ),
+    ] {
+        let response = sharing(&app, Some(token), get.clone(), path, None).await;
+        assert_eq!(response.status(), status, "{path}");
+        let error: Value = response.json().await.expect("json");
+        assert_eq!(error["errorCode"], code, "{path}");
+    }
+    for body in [
+        json!({"version": 7}),
+        json!({"limitHint": -1}),
+        json!({"timestamp": "2024-01-01T00:00:00Z"}),
+    ] {
+        let refused = sharing(
+            &app,
+            Some(token),
+            reqwest::Method::POST,
+            &format!("{table}/query"),
+            Some(body.clone()),
+        )
+        .await;
+        assert!(refused.status().is_client_error(), "{body}");
+    }
+    app.stop().await;
+}
+
+async fn an_order_profile_reads_its_table_and_each_read_is_a_delivery(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, visits) = market(&app).await;
+    let placed = place_test_order(&app, "visits").await;
+    let profile = &placed["deltaSharingProfile"];
+    assert_eq!(profile["bearerToken"], placed["accessToken"]);
+    assert_eq!(profile["endpoint"], app.api("/delta-sharing"));
+    assert!(profile["expirationTime"].as_str().is_some());
+    let token = profile["bearerToken"].as_str().expect("token");
+
+    let shares: Value = sharing(&app, Some(token), reqwest::Method::GET, "/shares", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(shares, json!({"items": [{"name": "hospital"}]}));
+    let elsewhere = sharing(&app, Some(token), reqwest::Method::GET, "/shares/city/schemas", None).await;
+    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
+    let table = "/shares/hospital/schemas/visits/tables/visits";
+    let query = sharing(
+        &app,
+        Some(token),
+        reqwest::Method::POST,
+        &format!("{table}/query"),
+        Some(json!({})),
+    )
+    .await;
+    let lines = ndjson(&query.text().await.expect("text"));
+    let file = &lines[2]["file"];
+    assert!(file["expirationTimestamp"].as_i64().is_some());
+    let url = file["url"].as_str().expect("url");
+    assert!(url.starts_with(&app.api("/delta-sharing/files/")), "{url}");
+
+    // Readers fetch the URL with no credentials, by ranges as pyarrow does.
+    let head = app.http.head(url).send().await.expect("head");
+    assert_eq!(head.headers()["content-length"], visits.len().to_string().as_str());
+    assert_eq!(head.headers()["accept-ranges"], "bytes");
+    let split = visits.len() / 2;
+    let first = app
+        .http
+        .get(url)
+        .header("range", format!("bytes=0-{}", split - 1))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(first.status(), StatusCode::PARTIAL_CONTENT);
+    let mut bytes = first.bytes().await.expect("body").to_vec();
+    let rest = app
+        .http
+        .get(url)
+        .header("range", format!("bytes={split}-"))
+        .send()
+        .await
+        .expect("get");
+    bytes.extend_from_slice(&rest.bytes().await.expect("body"));
+    assert_eq!(bytes, visits);
+    // Reading again through the same URL (pyarrow re-reads footers) is the same download.
+    for _ in 0..3 {
+        let again = app.http.get(url).send().await.expect("get");
+        assert_eq!(again.bytes().await.expect("body").as_ref(), visits.as_slice());
+    }
+
+    let order_id = placed["orderId"].as_str().expect("id");
+    let receipts = receipts(&app, order_id, token).await;
+    assert_eq!(receipts.len(), 1, "two ranges covering the file are one delivery");
+    assert_eq!(receipts[0]["receipt"]["file"], "visits.parquet");
+
+    let mut forged = url.to_owned();
+    forged.pop();
+    forged.push(if url.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(
+        app.http.get(&forged).send().await.expect("get").status(),
+        StatusCode::FORBIDDEN
+    );
+    let earlier = sharing(
+        &app,
+        Some(token),
+        reqwest::Method::POST,
+        &format!("{table}/query"),
+        Some(json!({"version": 2})),
+    )
+    .await;
+    assert_eq!(earlier.status(), StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
+async fn the_official_python_client_reads_open_and_licensed_tables(backend: Backend) {
+    let Some(python) = test_python() else { return };
+    let app = TestApp::spawn(backend).await;
+    let (trips, visits) = market(&app).await;
+    let placed = place_test_order(&app, "visits").await;
+    let work = tempfile::tempdir().expect("tempdir");
+    let profile = work.path().join("order.share");
+    std::fs::write(&profile, placed["deltaSharingProfile"].to_string()).expect("profile");
+    let (open_source, licensed_source) = (work.path().join("trips.parquet"), work.path().join("visits.parquet"));
+    std::fs::write(&open_source, &trips).expect("source");
+    std::fs::write(&licensed_source, &visits).expect("source");
+
+    let run = tokio::process::Command::new(&python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/delta_sharing_check.py"
+        ))
+        .arg(&app.url)
+        .arg(&profile)
+        .arg(&open_source)
+        .arg(&licensed_source)
+        .output()
+        .await
+        .expect("python runs");
+    assert!(
+        run.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&run.stdout).expect("summary");
+    assert_eq!(
+        summary,
+        json!({"shares": ["city"], "rows": 3000, "limited": 7, "licensedRows": 40})
+    );
+
+    let order_id = placed["orderId"].as_str().expect("id");
+    let token = placed["accessToken"].as_str().expect("token");
+    let receipts = receipts(&app, order_id, token).await;
+    assert_eq!(
+        receipts.len(),
+        2,
+        "each of the client's two loads of the licensed table is one delivery with its receipt"
+    );
+    app.stop().await;
+}
