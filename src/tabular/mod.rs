@@ -143,6 +143,31 @@ pub fn contained<T>(work: impl FnOnce() -> Result<T, TableError>) -> Result<T, T
     })
 }
 
+/// Inspects a whole file held in memory the way the node inspects a published
+/// one, and previews its first rows: the entry point of the fuzz target.
+pub fn inspect_in_memory(
+    bytes: &[u8],
+    format: TableFormat,
+    limits: &TableLimits,
+) -> Result<(TableProfile, Preview), TableError> {
+    let parquet = match format {
+        TableFormat::Parquet => Bytes::copy_from_slice(bytes),
+        TableFormat::Csv => {
+            let mut converted = Vec::new();
+            csv::convert_to_parquet(csv::in_memory(bytes), &mut converted, limits)?;
+            Bytes::from(converted)
+        }
+    };
+    let footer = read_footer(&parquet, limits)?;
+    let first_rows = PreviewRequest {
+        offset: 0,
+        limit: 10,
+        columns: None,
+    };
+    let preview = footer.preview(&parquet, &first_rows, limits)?;
+    Ok((footer.profile(), preview))
+}
+
 /// The file formats the node reads as tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -311,18 +311,26 @@ async fn a_buyer_orders_licensed_data_from_the_command_line(backend: Backend) {
     assert_eq!(agreement["purpose"], "学术研究");
     assert_eq!(agreement["buyer"], made["did"]);
     #[cfg(unix)]
-    {
+    for secret in ["token", "profile.share"] {
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(
-            std::fs::metadata(out.join("token"))
-                .expect("token")
-                .permissions()
-                .mode()
-                & 0o077,
-            0
-        );
+        let mode = std::fs::metadata(out.join(secret)).expect(secret).permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{secret} is readable by its owner only");
     }
     let access = std::fs::read_to_string(out.join("token")).expect("token");
+    // The saved Delta Sharing profile reads the ordered tables with the same token.
+    let profile: Value =
+        serde_json::from_slice(&std::fs::read(out.join("profile.share")).expect("profile")).expect("json");
+    assert_eq!(profile["bearerToken"], access.trim());
+    assert_eq!(profile["endpoint"], app.api("/delta-sharing"));
+    let shared = app
+        .http
+        .get(app.api("/delta-sharing/shares/hospital/all-tables"))
+        .bearer_auth(access.trim())
+        .send()
+        .await
+        .expect("tables");
+    let shared: Value = shared.json().await.expect("json");
+    assert_eq!(shared["items"][0]["name"], "visits");
     let file = app
         .http
         .get(app.api("/api/v1/datasets/hospital-outpatient-visits/versions/1/files/visits.csv"))

@@ -6,6 +6,7 @@ mod catalog;
 mod cli;
 mod concurrency;
 mod download;
+mod fuzz_corpus;
 mod helpers;
 mod log;
 mod openapi;

@@ -351,7 +351,7 @@ async fn licensed_tables_show_schema_to_all_and_rows_to_buyers(backend: Backend)
 }
 
 /// Files that claim to be tables but are not, each answered cleanly.
-fn hostile_files() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+pub fn hostile_files() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let valid = typed_parquet(100, 100);
     let mut truncated = valid[..valid.len() / 2].to_vec();
     truncated.extend_from_slice(b"PAR1");
