@@ -94,16 +94,26 @@ pub fn record_when_sent(
                 let before = delivery.remaining;
                 delivery.remaining = before.saturating_sub(chunk.len() as u64);
                 if before > 0 && delivery.remaining == 0 {
-                    let Delivery {
-                        ctx,
-                        grant,
-                        session,
-                        entry,
-                        range,
-                        ..
-                    } = &delivery;
-                    if let Err(error) = record(ctx, grant, session.clone(), entry, range.clone()).await {
-                        tracing::error!(order = %grant.order_id, file = %entry.name, error = %error, "delivery not recorded");
+                    // The write transaction runs in its own task: this stream is polled only as
+                    // the connection allows, and a transaction parked with it would hold the
+                    // database's write lock for as long as a stalled client pleases.
+                    let (ctx, grant, session, entry, range) = (
+                        delivery.ctx.clone(),
+                        delivery.grant.clone(),
+                        delivery.session.clone(),
+                        delivery.entry.clone(),
+                        delivery.range.clone(),
+                    );
+                    let recorded =
+                        tokio::spawn(async move { record(&ctx, &grant, session, &entry, range).await }).await;
+                    let failure = match recorded {
+                        Ok(Ok(())) => None,
+                        Ok(Err(error)) => Some(error.to_string()),
+                        Err(join) => Some(join.to_string()),
+                    };
+                    if let Some(error) = failure {
+                        let (order, file) = (&delivery.grant.order_id, &delivery.entry.name);
+                        tracing::error!(%order, %file, %error, "delivery not recorded");
                     }
                 }
                 Some((Ok(chunk), Some(delivery)))
@@ -133,7 +143,10 @@ async fn record(
         match ctx.store.record_delivery(&delivered, &builder).await {
             Err(StoreError::Conflict(_)) => continue,
             Err(other) => return Err(other.into()),
-            Ok(DeliveryProgress::Partial | DeliveryProgress::Repeated) => return Ok(()),
+            Ok(DeliveryProgress::Partial | DeliveryProgress::Repeated) => {
+                tracing::debug!(order = %grant.order_id, file = %entry.name, range = ?delivered.range, "bytes delivered");
+                return Ok(());
+            }
             Ok(DeliveryProgress::Completed { log_index, .. }) => {
                 tracing::info!(order = %grant.order_id, file = %entry.name, log_index, "delivery complete; receipt logged");
                 return Ok(());

@@ -386,8 +386,30 @@ pub fn hostile_files() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ("binary.csv", "text/csv", vec![0, 159, 146, 150, 255, 0, 1]),
     ]
     .into_iter()
-    .chain(std::iter::once(("bad-pages.parquet", PARQUET, pages)))
+    .chain([
+        ("bad-pages.parquet", PARQUET, pages),
+        ("deep.parquet", PARQUET, deeply_nested(24)),
+    ])
     .collect()
+}
+
+/// One column nested `depth` structs deep.
+fn deeply_nested(depth: usize) -> Vec<u8> {
+    let mut column: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
+    for level in 0..depth {
+        let field = Arc::new(arrow_schema::Field::new(
+            format!("l{level}"),
+            column.data_type().clone(),
+            true,
+        ));
+        column = Arc::new(arrow_array::StructArray::from(vec![(field, column)]));
+    }
+    let batch = RecordBatch::try_from_iter([("deep", column)]).expect("batch");
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), None).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+    out
 }
 
 async fn hostile_files_are_kept_with_an_explanation(backend: Backend) {
