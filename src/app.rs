@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::blobs::BlobStore;
 use crate::config::Config;
 use crate::crypto::KeyPair;
+use crate::service::search;
 use crate::service::tables::TableSettings;
 use crate::service::{Context, NodeIdentity};
 use crate::{http, store};
@@ -37,7 +38,15 @@ impl App {
             }),
             max_upload_bytes: config.max_upload_bytes,
             tables: Arc::new(TableSettings::from_config(config)),
+            downloads: Arc::default(),
         };
+        let reindexed = search::reindex_stale(&ctx).await?;
+        if reindexed > 0 {
+            tracing::info!(
+                datasets = reindexed,
+                "search index rebuilt for datasets indexed by an older analyzer"
+            );
+        }
         let router = http::router(ctx.clone(), Duration::from_secs(config.request_timeout_secs));
         Ok(Self { ctx, router })
     }
@@ -56,9 +65,16 @@ impl App {
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, self.router)
+        let flusher = search::spawn_download_flusher(self.ctx.clone());
+        let served = axum::serve(listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        flusher.abort();
+        // Counts gathered since the last tick are written before the node stops.
+        if let Err(error) = self.ctx.downloads.flush(&self.ctx).await {
+            tracing::warn!(%error, "download counts lost at shutdown");
+        }
+        served
     }
 }
 

@@ -22,6 +22,8 @@ pub mod error;
 pub mod http;
 /// The tamper-evident log: Merkle tree, proofs, checkpoints.
 pub mod ledger;
+/// Text analysis for catalog search: jieba words, Chinese character pairs, English stems.
+pub mod search;
 /// Use cases.
 pub mod service;
 /// Metadata persistence on SQLite or PostgreSQL.

@@ -313,6 +313,32 @@ impl MediaType {
         &self.0
     }
 
+    /// The short format name catalogs show (`CSV`, `Parquet`, `JSON` …).
+    pub fn format_name(&self) -> String {
+        let known = match self.0.as_str() {
+            "text/csv" => "CSV",
+            "text/tab-separated-values" => "TSV",
+            "application/json" => "JSON",
+            "application/geo+json" => "GeoJSON",
+            "application/x-ndjson" => "NDJSON",
+            "application/vnd.apache.parquet" | "application/x-parquet" => "Parquet",
+            "text/plain" => "TXT",
+            "application/xml" => "XML",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "XLSX",
+            "application/vnd.ms-excel" => "XLS",
+            "application/zip" => "ZIP",
+            "application/gzip" => "GZIP",
+            "application/pdf" => "PDF",
+            "image/png" => "PNG",
+            "image/jpeg" => "JPEG",
+            other => {
+                let subtype = other.rsplit('/').next().unwrap_or(other);
+                return subtype.trim_start_matches("x-").to_ascii_uppercase();
+            }
+        };
+        known.to_owned()
+    }
+
     /// A media type guessed from a file name's extension.
     pub fn guess(name: &FileName) -> Self {
         let extension = name

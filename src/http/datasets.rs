@@ -11,45 +11,81 @@ use super::version_ref;
 use crate::domain::{AccessClass, DatasetId, PublisherId};
 use crate::error::AppError;
 use crate::service::Context;
-use crate::service::catalog::{self, DatasetDetail, DatasetPage, ListQuery, VersionDetail};
+use crate::service::catalog::{self, DatasetDetail, VersionDetail};
 use crate::service::publish::{self, PublishOutcome, PublishRequest};
-use crate::store::DatasetFilter;
+use crate::service::search::{self, SearchPage, SearchRequest};
+use chrono::{DateTime, NaiveDate, Utc};
 
-/// Query parameters of the dataset listing.
+/// Query parameters of the dataset listing and search.
 #[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Words to search for in titles, descriptions, keywords, publisher names and column names, Chinese or English.
+    q: Option<String>,
     /// Only this publisher's datasets.
     #[param(value_type = Option<String>)]
     publisher: Option<PublisherId>,
     /// Only `open` or only `licensed` datasets.
     access: Option<AccessClass>,
+    /// Only datasets under this licence id.
+    license: Option<String>,
+    /// Only datasets with a file of this format (`CSV`, `Parquet`, `JSON` …).
+    format: Option<String>,
     /// Only datasets with this keyword.
     keyword: Option<String>,
+    /// Only datasets updated at or after this time (RFC 3339) or date (`2026-01-31`).
+    updated_since: Option<String>,
+    /// `relevance` (the default with `q`), `newest`, `downloads` or `name` (the default without `q`).
+    sort: Option<String>,
     /// `nextCursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1 to 100 (default 20).
     limit: Option<u32>,
 }
 
-/// Lists datasets.
+/// Lists and searches datasets, with facet counts; cursor pages never repeat or skip a dataset.
 #[utoipa::path(get, path = "/api/v1/datasets", tag = "catalog", params(ListParams),
-    responses((status = 200, body = DatasetPage), (status = 400, description = "bad filter or cursor")))]
+    responses((status = 200, body = SearchPage), (status = 400, description = "bad query, filter or cursor")))]
 pub async fn list(
     State(ctx): State<Context>,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> Result<Json<DatasetPage>, AppError> {
-    let query = ListQuery {
-        filter: DatasetFilter {
-            publisher: params.publisher,
-            access: params.access,
-            keyword: params.keyword,
-        },
+) -> Result<Json<SearchPage>, AppError> {
+    let mut filters = Vec::new();
+    let named = [
+        ("access", params.access.map(|access| access.as_str().to_owned())),
+        ("publisher", params.publisher.map(|publisher| publisher.to_string())),
+        ("license", params.license),
+        ("format", params.format),
+        ("keyword", params.keyword),
+    ];
+    for (facet, value) in named {
+        if let Some(value) = value {
+            filters.push((facet.to_owned(), value));
+        }
+    }
+    let request = SearchRequest {
+        text: params.q,
+        filters,
+        updated_since: params.updated_since.as_deref().map(parse_since).transpose()?,
+        order: params.sort.as_deref().map(search::parse_order).transpose()?,
         cursor: params.cursor,
         limit: params.limit,
+        offset: 0,
     };
-    Ok(Json(catalog::list_datasets(&ctx, query).await?))
+    Ok(Json(search::find(&ctx, request).await?))
+}
+
+/// An RFC 3339 time, or a date meaning its midnight UTC.
+pub fn parse_since(text: &str) -> Result<DateTime<Utc>, AppError> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+        .map(|midnight| midnight.and_utc())
+        .ok_or_else(|| AppError::InvalidRequest(format!("updatedSince: {text:?} is not an RFC 3339 time or a date")))
 }
 
 /// One dataset with its versions.

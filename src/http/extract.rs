@@ -23,13 +23,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// `axum::extract::Query` whose rejections are problem+json.
+/// `axum::extract::Query` whose rejections are problem+json, and which refuses
+/// query strings that are not UTF-8 once decoded (instead of silently replacing bytes).
 pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let raw = parts.uri.query().unwrap_or_default().replace('+', " ");
+        if percent_encoding::percent_decode_str(&raw).decode_utf8().is_err() {
+            return Err(AppError::InvalidRequest("the query string is not UTF-8".into()));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Self(value))

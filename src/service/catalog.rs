@@ -1,7 +1,5 @@
-//! Reading the catalog: listings with filters and cursors, datasets, versions and manifests.
+//! Reading the catalog: datasets, versions and manifests (listings are searches: see `search`).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -10,7 +8,7 @@ use crate::crypto::canonical;
 use crate::domain::{AccessClass, DatasetId, DatasetMetadata, FileEntry, PublisherId, VersionNumber};
 use crate::error::AppError;
 use crate::store::VersionRecord;
-use crate::store::{DatasetFilter, DatasetSummary, StoreError, VersionSummary};
+use crate::store::{DatasetSummary, StoreError, VersionSummary};
 
 /// Page size when the client names none.
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -50,17 +48,6 @@ impl From<DatasetSummary> for DatasetView {
             updated_at: summary.updated_at,
         }
     }
-}
-
-/// One page of a listing.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DatasetPage {
-    /// The datasets on this page, ordered by id.
-    pub items: Vec<DatasetView>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
 }
 
 /// A version in a dataset's history.
@@ -119,49 +106,6 @@ pub struct VersionDetail {
     /// The node-signed manifest (eddsa-jcs-2022).
     #[schema(value_type = Object)]
     pub manifest: serde_json::Value,
-}
-
-/// Which datasets to list and where to resume.
-#[derive(Debug, Default)]
-pub struct ListQuery {
-    /// Filters.
-    pub filter: DatasetFilter,
-    /// A `nextCursor` from the previous page.
-    pub cursor: Option<String>,
-    /// Page size.
-    pub limit: Option<u32>,
-}
-
-/// Lists datasets, a page at a time, in a stable order that survives concurrent publishing.
-pub async fn list_datasets(ctx: &Context, query: ListQuery) -> Result<DatasetPage, AppError> {
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(AppError::InvalidRequest(format!("limit is 1 to {MAX_PAGE_SIZE}")));
-    }
-    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let mut rows = ctx
-        .store
-        .list_datasets(&query.filter, after.as_ref(), limit + 1)
-        .await?;
-    let next_cursor = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|last| URL_SAFE_NO_PAD.encode(last.id.as_str()))
-    } else {
-        None
-    };
-    Ok(DatasetPage {
-        items: rows.into_iter().map(DatasetView::from).collect(),
-        next_cursor,
-    })
-}
-
-fn decode_cursor(cursor: &str) -> Result<DatasetId, AppError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.parse().ok())
-        .ok_or_else(|| AppError::InvalidRequest("cursor is not one this node issued".into()))
 }
 
 /// One dataset with its versions.

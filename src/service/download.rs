@@ -19,6 +19,8 @@ use crate::store::{OrderGrant, StoreError};
 /// A file the requester may download.
 #[derive(Debug, Clone)]
 pub struct AllowedFile {
+    /// The dataset.
+    pub dataset: DatasetId,
     /// The version that holds it.
     pub version: VersionNumber,
     /// The file.
@@ -95,6 +97,7 @@ pub async fn find_file(
         }
     };
     Ok(AllowedFile {
+        dataset: dataset.clone(),
         version: file.version,
         entry: file.entry,
         grant,
@@ -110,7 +113,12 @@ pub async fn read_file(
 ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, AppError> {
     let bytes = ctx.blobs.read(&file.entry.sha256, range.clone()).await?;
     Ok(match &file.grant {
-        None => bytes,
+        None => {
+            if range.is_none() {
+                ctx.downloads.count(&file.dataset);
+            }
+            bytes
+        }
         Some(grant) => {
             let sent = range.unwrap_or(0..file.entry.size);
             deliveries::record_when_sent(

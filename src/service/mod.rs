@@ -12,6 +12,7 @@ pub mod download;
 pub mod gc;
 pub mod orders;
 pub mod publish;
+pub mod search;
 pub mod sharing;
 pub mod tables;
 pub mod transparency;
@@ -47,4 +48,6 @@ pub struct Context {
     pub max_upload_bytes: u64,
     /// Bounds on reading tables.
     pub tables: Arc<tables::TableSettings>,
+    /// Completed open downloads not yet written.
+    pub downloads: Arc<search::DownloadCounter>,
 }

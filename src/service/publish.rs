@@ -9,13 +9,13 @@ use std::collections::HashSet;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::{Context, tables};
+use super::{Context, search, tables};
 use crate::crypto::{canonical, document_digest, sign_document};
 use crate::domain::manifest::{ManifestFacts, content_document};
 use crate::domain::{DatasetId, DatasetMetadata, FileEntry, PublisherId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
 use crate::ledger::merkle;
-use crate::store::NewVersion;
+use crate::store::{NewVersion, SearchEntries};
 
 /// Most files one version may hold.
 pub const MAX_FILES_PER_VERSION: usize = 10_000;
@@ -57,10 +57,11 @@ pub async fn publish_version(
     let PublishRequest { metadata, mut files } = request;
     check_files(ctx, &mut files).await?;
     tables::inspect_tables(ctx, &mut files).await?;
+    let search = search::entries_for(ctx, dataset, publisher, &metadata, &files).await?;
     let content =
         Sha256Digest::from_bytes(document_digest(&content_document(&metadata, &files)).map_err(anyhow::Error::from)?);
     for _ in 0..PUBLISH_ATTEMPTS {
-        match attempt_publish(ctx, publisher, dataset, &metadata, &files, content).await {
+        match attempt_publish(ctx, publisher, dataset, &metadata, &files, content, &search).await {
             Err(AppError::Conflict(_)) => continue,
             other => return other,
         }
@@ -78,6 +79,7 @@ async fn attempt_publish(
     metadata: &DatasetMetadata,
     files: &[FileEntry],
     content: Sha256Digest,
+    search: &SearchEntries,
 ) -> Result<PublishOutcome, AppError> {
     let head = ctx.store.dataset_head(dataset).await?;
     let version = match &head {
@@ -123,6 +125,7 @@ async fn attempt_publish(
         files: files.to_vec(),
         published_at,
         log_leaf: Sha256Digest::from_bytes(merkle::leaf_hash(manifest.as_bytes())),
+        search: search.clone(),
         manifest,
     };
     // A `Conflict` here means another publish won the race; the caller retries with a fresh head.

@@ -105,6 +105,8 @@ pub struct NewVersion {
     pub published_at: DateTime<Utc>,
     /// RFC 9162 leaf hash of the manifest text, which is appended to the log with the version.
     pub log_leaf: Sha256Digest,
+    /// The dataset's search terms and facet values, replacing the previous version's.
+    pub search: SearchEntries,
 }
 
 /// One entry of the transparency log.
@@ -293,6 +295,90 @@ pub enum DeliveryProgress {
     },
 }
 
+/// What the search index holds for one dataset.
+#[derive(Clone, Debug, Default)]
+pub struct SearchEntries {
+    /// Weighted terms (see [`crate::search`]).
+    pub terms: Vec<(String, i64)>,
+    /// (facet, value) pairs: access, publisher, license, format, keyword.
+    pub facets: Vec<(String, String)>,
+    /// The analyzer version the terms were made with.
+    pub analyzer: i64,
+}
+
+/// How search results are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SearchOrder {
+    /// By id (the default without a query).
+    #[default]
+    Name,
+    /// Best match first.
+    Relevance,
+    /// Most recently updated first.
+    Newest,
+    /// Most downloaded first.
+    Downloads,
+}
+
+/// Where a page of search results resumes: the last item's sort key and id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchAfter {
+    /// The last item's sort key (score, update time or downloads; unused for `Name`).
+    pub key: SortKey,
+    /// The last item's id.
+    pub id: DatasetId,
+}
+
+/// A sort key value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    /// A number (score, downloads).
+    Number(i64),
+    /// A time, as stored.
+    Time(DateTime<Utc>),
+    /// No key (ordering by id alone).
+    None,
+}
+
+/// A catalog search: terms, facet filters, order and page.
+#[derive(Clone, Debug, Default)]
+pub struct SearchQuery {
+    /// What the query text asks for; empty matches every dataset.
+    pub terms: Vec<crate::search::QueryTerm>,
+    /// (facet, value) pairs every result must carry.
+    pub filters: Vec<(String, String)>,
+    /// Only datasets updated at or after this time.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// The order.
+    pub order: SearchOrder,
+    /// Resume after this item.
+    pub after: Option<SearchAfter>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// One search result.
+#[derive(Clone, Debug)]
+pub struct SearchHit {
+    /// The dataset.
+    pub summary: DatasetSummary,
+    /// Its relevance score (0 without query terms).
+    pub score: i64,
+    /// Its completed open downloads.
+    pub downloads: i64,
+}
+
+/// How many matching datasets carry a facet value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FacetCount {
+    /// The facet.
+    pub facet: String,
+    /// The value.
+    pub value: String,
+    /// Matching datasets carrying it.
+    pub count: u64,
+}
+
 /// A dataset as the catalog lists it: the metadata of its newest version.
 #[derive(Clone, Debug)]
 pub struct DatasetSummary {
@@ -366,6 +452,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a publisher with its first token; `Conflict` if the id is taken.
     async fn create_publisher(&self, publisher: &Publisher, token: &StoredToken) -> Result<(), StoreError>;
+
+    /// Every publisher, by id.
+    async fn publishers(&self) -> Result<Vec<Publisher>, StoreError>;
 
     /// Looks a publisher token up by its public id.
     async fn find_token(&self, token_id: &str) -> Result<Option<StoredToken>, StoreError>;
@@ -478,6 +567,21 @@ pub trait Store: Send + Sync + 'static {
         digest: &Sha256Digest,
         format: &str,
     ) -> Result<Option<Result<String, String>>, StoreError>;
+
+    /// One page of datasets matching a search.
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError>;
+
+    /// How many datasets match a search (ignoring its page), and their facet values.
+    async fn search_summary(&self, query: &SearchQuery) -> Result<(u64, Vec<FacetCount>), StoreError>;
+
+    /// Replaces a dataset's search entries (after an analyzer change).
+    async fn reindex_dataset(&self, dataset: &DatasetId, entries: &SearchEntries) -> Result<(), StoreError>;
+
+    /// Datasets indexed with another analyzer version than `analyzer`, up to `limit`.
+    async fn datasets_to_reindex(&self, analyzer: i64, limit: u32) -> Result<Vec<DatasetId>, StoreError>;
+
+    /// Adds completed open downloads to datasets' counts.
+    async fn add_downloads(&self, counts: &[(DatasetId, u64)]) -> Result<(), StoreError>;
 
     /// One file of a version (the newest when `version` is `None`).
     async fn get_file(

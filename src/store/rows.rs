@@ -6,7 +6,7 @@
 use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{DatasetSummary, StoreError, StoredFile, StoredToken, VersionSummary};
+use super::{DatasetSummary, SearchHit, StoreError, StoredFile, StoredToken, VersionSummary};
 use crate::domain::{FileEntry, Sha256Digest, VersionNumber};
 
 /// Encodes a time in the fixed-width form every table uses.
@@ -14,7 +14,7 @@ pub(super) fn encode_time(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn decode_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(super) fn decode_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
     Ok(DateTime::parse_from_rfc3339(text)
         .with_context(|| format!("stored time {text:?}"))?
         .with_timezone(&Utc))
@@ -74,6 +74,25 @@ impl DatasetRow {
             latest_version: decode_version(self.latest_version)?,
             created_at: decode_time(&self.created_at)?,
             updated_at: decode_time(&self.updated_at)?,
+        })
+    }
+}
+
+/// A `datasets` row with its search score and download count.
+#[derive(sqlx::FromRow)]
+pub(super) struct SearchRow {
+    #[sqlx(flatten)]
+    dataset: DatasetRow,
+    score: i64,
+    downloads: i64,
+}
+
+impl SearchRow {
+    pub(super) fn decode(self) -> Result<SearchHit, StoreError> {
+        Ok(SearchHit {
+            summary: self.dataset.decode()?,
+            score: self.score,
+            downloads: self.downloads,
         })
     }
 }

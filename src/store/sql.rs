@@ -12,7 +12,11 @@ macro_rules! impl_store_with_shared_sql {
 
         use super::rows::{
             DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, TokenRow, VersionRow,
-            decode_head, decode_index, decode_leaf, encode_index, encode_size, encode_time, size_from_column,
+            decode_head, decode_index, decode_leaf, decode_time, encode_index, encode_size, encode_time, size_from_column,
+        };
+        use super::rows::SearchRow;
+        use super::{
+            FacetCount, SearchAfter, SearchEntries, SearchHit, SearchOrder, SearchQuery, SortKey,
         };
         use super::{
             DatasetFilter, DatasetHead, DatasetSummary, DeliveredRange, DeliveryProgress, LogEntry, LoggedCopy, LoggedDocument,
@@ -63,6 +67,103 @@ macro_rules! impl_store_with_shared_sql {
             Ok(index)
         }
 
+        /// Rows per multi-row INSERT: well under both backends' bind-parameter limits.
+        const INSERT_CHUNK: usize = 500;
+
+        /// Replaces a dataset's search terms and facet values inside `tx`.
+        async fn write_search_entries(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            dataset: &DatasetId,
+            entries: &SearchEntries,
+        ) -> Result<(), StoreError> {
+            for statement in [
+                "DELETE FROM search_terms WHERE dataset_id = $1",
+                "DELETE FROM dataset_facets WHERE dataset_id = $1",
+            ] {
+                sqlx::query(statement).bind(dataset.as_str()).execute(&mut **tx).await?;
+            }
+            for chunk in entries.terms.chunks(INSERT_CHUNK) {
+                let mut insert = sqlx::QueryBuilder::<$database>::new("INSERT INTO search_terms (dataset_id, term, weight) ");
+                insert.push_values(chunk, |mut row, (term, weight)| {
+                    row.push_bind(dataset.as_str()).push_bind(term.as_str()).push_bind(*weight);
+                });
+                insert.build().execute(&mut **tx).await?;
+            }
+            let mut facets = entries.facets.clone();
+            facets.sort();
+            facets.dedup();
+            for chunk in facets.chunks(INSERT_CHUNK) {
+                let mut insert = sqlx::QueryBuilder::<$database>::new("INSERT INTO dataset_facets (dataset_id, facet, value) ");
+                insert.push_values(chunk, |mut row, (facet, value)| {
+                    row.push_bind(dataset.as_str()).push_bind(facet.as_str()).push_bind(value.as_str());
+                });
+                insert.build().execute(&mut **tx).await?;
+            }
+            sqlx::query("UPDATE datasets SET indexed_with = $2 WHERE id = $1")
+                .bind(dataset.as_str())
+                .bind(entries.analyzer)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
+        /// Pushes `WITH hits AS (…) SELECT <columns> FROM datasets d JOIN hits h … WHERE <filters>`:
+        /// the matching datasets with their scores, before ordering and paging.
+        fn push_matches<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, query: &'q SearchQuery, columns: &str) {
+            push_hits(sql, query);
+            push_filtered(sql, query, columns);
+        }
+
+        /// Pushes `WITH hits AS (…)`: every dataset the query terms match, with its score.
+        fn push_hits<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, query: &'q SearchQuery) {
+            sql.push("WITH hits AS (");
+            if query.terms.is_empty() {
+                sql.push("SELECT id AS dataset_id, CAST(0 AS BIGINT) AS score FROM datasets");
+            } else {
+                sql.push("SELECT m.dataset_id, CAST(SUM(m.weight) AS BIGINT) AS score FROM (");
+                for (index, term) in query.terms.iter().enumerate() {
+                    if index > 0 {
+                        sql.push(" UNION ALL ");
+                    }
+                    sql.push(format!(
+                        "SELECT dataset_id, {index} AS qi, {} AS req, weight FROM search_terms WHERE (term IN (",
+                        i64::from(term.required)
+                    ));
+                    let mut list = sql.separated(", ");
+                    for exact in &term.any_of {
+                        list.push_bind(exact.as_str());
+                    }
+                    sql.push(")");
+                    if let Some(prefix) = &term.prefix {
+                        // A range rather than LIKE: both backends compare these keys as bytes and use the index.
+                        sql.push(" OR (term >= ").push_bind(prefix.as_str());
+                        sql.push(" AND term < ").push_bind(format!("{prefix}\u{10FFFF}")).push(")");
+                    }
+                    sql.push(")");
+                }
+                let required = query.terms.iter().filter(|term| term.required).count();
+                sql.push(format!(
+                    ") m GROUP BY m.dataset_id HAVING COUNT(DISTINCT CASE WHEN m.req = 1 THEN m.qi END) = {required}"
+                ));
+            }
+            sql.push(")");
+        }
+
+        /// Pushes `SELECT <columns> FROM datasets d JOIN hits h … WHERE <filters>`.
+        fn push_filtered<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, query: &'q SearchQuery, columns: &str) {
+            sql.push(format!(" SELECT {columns} FROM datasets d JOIN hits h ON h.dataset_id = d.id WHERE 1 = 1"));
+            for (facet, value) in &query.filters {
+                sql.push(" AND EXISTS (SELECT 1 FROM dataset_facets f WHERE f.dataset_id = d.id AND f.facet = ")
+                    .push_bind(facet.as_str())
+                    .push(" AND f.value = ")
+                    .push_bind(value.as_str())
+                    .push(")");
+            }
+            if let Some(since) = query.updated_since {
+                sql.push(" AND d.updated_at >= ").push_bind(encode_time(since));
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $backend {
             async fn ping(&self) -> Result<(), StoreError> {
@@ -90,6 +191,22 @@ macro_rules! impl_store_with_shared_sql {
                 .await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn publishers(&self) -> Result<Vec<Publisher>, StoreError> {
+                let rows: Vec<(String, String, String)> =
+                    sqlx::query_as("SELECT id, name, created_at FROM publishers ORDER BY id")
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter()
+                    .map(|(id, name, created_at)| {
+                        Ok(Publisher {
+                            id: id.parse().map_err(|error: crate::domain::IdError| StoreError::Other(error.into()))?,
+                            name,
+                            created_at: decode_time(&created_at)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn find_token(&self, token_id: &str) -> Result<Option<StoredToken>, StoreError> {
@@ -250,6 +367,7 @@ macro_rules! impl_store_with_shared_sql {
                         .execute(&mut *tx)
                         .await?;
                 }
+                write_search_entries(&mut tx, &new.dataset, &new.search).await?;
                 tx.commit().await?;
                 Ok(log_index)
             }
@@ -663,6 +781,105 @@ macro_rules! impl_store_with_shared_sql {
                 .fetch_one(&self.pool)
                 .await?
                 .decode()
+            }
+
+            async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+                let mut sql = sqlx::QueryBuilder::<$database>::new("");
+                push_matches(
+                    &mut sql,
+                    query,
+                    "d.id, d.publisher_id, d.latest_version, d.metadata, d.created_at, d.updated_at, h.score, d.downloads",
+                );
+                let (key, descending) = match query.order {
+                    SearchOrder::Name => (None, false),
+                    SearchOrder::Relevance => (Some("h.score"), true),
+                    SearchOrder::Newest => (Some("d.updated_at"), true),
+                    SearchOrder::Downloads => (Some("d.downloads"), true),
+                };
+                if let Some(SearchAfter { key: after_key, id }) = &query.after {
+                    match (key, after_key) {
+                        (Some(column), SortKey::Number(value)) => {
+                            sql.push(format!(" AND ({column} < ")).push_bind(*value);
+                            sql.push(format!(" OR ({column} = ")).push_bind(*value);
+                            sql.push(" AND d.id > ").push_bind(id.as_str()).push("))");
+                        }
+                        (Some(column), SortKey::Time(time)) => {
+                            sql.push(format!(" AND ({column} < ")).push_bind(encode_time(*time));
+                            sql.push(format!(" OR ({column} = ")).push_bind(encode_time(*time));
+                            sql.push(" AND d.id > ").push_bind(id.as_str()).push("))");
+                        }
+                        _ => {
+                            sql.push(" AND d.id > ").push_bind(id.as_str());
+                        }
+                    }
+                }
+                match (key, descending) {
+                    (Some(column), true) => sql.push(format!(" ORDER BY {column} DESC, d.id")),
+                    _ => sql.push(" ORDER BY d.id"),
+                };
+                sql.push(" LIMIT ").push_bind(i64::from(query.limit));
+                sql.build_query_as::<SearchRow>()
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(SearchRow::decode)
+                    .collect()
+            }
+
+            async fn search_summary(&self, query: &SearchQuery) -> Result<(u64, Vec<FacetCount>), StoreError> {
+                let mut count = sqlx::QueryBuilder::<$database>::new("");
+                push_matches(&mut count, query, "COUNT(*)");
+                let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+                let mut facets = sqlx::QueryBuilder::<$database>::new("");
+                push_hits(&mut facets, query);
+                facets.push(", matched AS (");
+                push_filtered(&mut facets, query, "d.id");
+                facets.push(
+                    ") SELECT f.facet, f.value, COUNT(*) FROM dataset_facets f JOIN matched ON matched.id = f.dataset_id \
+                     GROUP BY f.facet, f.value ORDER BY f.facet, COUNT(*) DESC, f.value",
+                );
+                let rows: Vec<(String, String, i64)> = facets.build_query_as().fetch_all(&self.pool).await?;
+                let counts = rows
+                    .into_iter()
+                    .map(|(facet, value, count)| FacetCount {
+                        facet,
+                        value,
+                        count: count.max(0).unsigned_abs(),
+                    })
+                    .collect();
+                Ok((total.max(0).unsigned_abs(), counts))
+            }
+
+            async fn reindex_dataset(&self, dataset: &DatasetId, entries: &SearchEntries) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                write_search_entries(&mut tx, dataset, entries).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn datasets_to_reindex(&self, analyzer: i64, limit: u32) -> Result<Vec<DatasetId>, StoreError> {
+                let ids: Vec<String> =
+                    sqlx::query_scalar("SELECT id FROM datasets WHERE indexed_with <> $1 ORDER BY id LIMIT $2")
+                        .bind(analyzer)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?;
+                ids.iter()
+                    .map(|id| id.parse().map_err(|error: crate::domain::IdError| StoreError::Other(error.into())))
+                    .collect()
+            }
+
+            async fn add_downloads(&self, counts: &[(DatasetId, u64)]) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                for (dataset, count) in counts {
+                    sqlx::query("UPDATE datasets SET downloads = downloads + $2 WHERE id = $1")
+                        .bind(dataset.as_str())
+                        .bind(encode_size(*count)?)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn save_table_profile(

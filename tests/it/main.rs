@@ -11,6 +11,7 @@ mod helpers;
 mod log;
 mod openapi;
 mod orders;
+mod search;
 mod sharing;
 mod tables;
 mod vectors;

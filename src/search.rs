@@ -1,0 +1,279 @@
+//! Text analysis for catalog search, the same for every database backend.
+//!
+//! Chinese has no spaces, so text is cut into words with jieba; because a
+//! reader's two-character query (`交通`, `医疗`) must match however jieba cut
+//! the indexed text, every run of Chinese characters is also indexed as
+//! overlapping character pairs, and queries require the pairs while words
+//! jieba finds only add to the score. English words are lower-cased and
+//! stemmed (Snowball), and the last word of a query also matches as a prefix.
+//!
+//! Terms carry a namespace: `c:` character pair (or a lone character), `j:`
+//! jieba word, `s:` English stem, `w:` word as written (lower-cased).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use jieba_rs::Jieba;
+use rust_stemmers::{Algorithm, Stemmer};
+
+static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
+static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
+
+/// Longest query accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
+
+/// Most terms one query may require.
+const MAX_QUERY_TERMS: usize = 24;
+
+/// Where a piece of text sits in a dataset, and how much a match there counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// The title.
+    Title,
+    /// A keyword.
+    Keyword,
+    /// The publisher's name.
+    Publisher,
+    /// A column name of one of its tables.
+    Column,
+    /// The description.
+    Description,
+}
+
+impl Field {
+    fn weight(self) -> i64 {
+        match self {
+            Self::Title => 8,
+            Self::Keyword => 6,
+            Self::Publisher => 4,
+            Self::Column => 3,
+            Self::Description => 2,
+        }
+    }
+}
+
+/// The weighted terms of a dataset's text: each term once, with the summed weight of the fields holding it.
+pub fn index_terms<'a>(texts: impl IntoIterator<Item = (Field, &'a str)>) -> Vec<(String, i64)> {
+    let mut terms: HashMap<String, i64> = HashMap::new();
+    for (field, text) in texts {
+        let mut seen = std::collections::HashSet::new();
+        for term in analyze(text, true).into_iter().flat_map(|piece| piece.terms) {
+            // A term counts once per field, however often the field repeats it.
+            if seen.insert(term.clone()) {
+                *terms.entry(term).or_default() += field.weight();
+            }
+        }
+    }
+    let mut terms: Vec<(String, i64)> = terms.into_iter().collect();
+    terms.sort();
+    terms
+}
+
+/// One thing a query asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryTerm {
+    /// Terms any of which satisfies it (exact matches).
+    pub any_of: Vec<String>,
+    /// A prefix of terms that also satisfies it.
+    pub prefix: Option<String>,
+    /// Whether a dataset must match it; optional terms only add to the score.
+    pub required: bool,
+}
+
+/// Why a query was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Longer than [`MAX_QUERY_CHARS`].
+    #[error("the query is longer than {MAX_QUERY_CHARS} characters")]
+    TooLong,
+    /// More distinct terms than a search handles.
+    #[error("the query has too many words")]
+    TooManyTerms,
+}
+
+/// What a query asks for; empty when it holds no searchable word (punctuation, operators).
+pub fn query_terms(query: &str) -> Result<Vec<QueryTerm>, QueryError> {
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(QueryError::TooLong);
+    }
+    let pieces = analyze(query, false);
+    let last_word = pieces.iter().rposition(|piece| piece.kind == PieceKind::Word);
+    let mut terms: Vec<QueryTerm> = Vec::new();
+    for (index, piece) in pieces.into_iter().enumerate() {
+        match piece.kind {
+            PieceKind::Word => {
+                let word = piece.text;
+                let mut any_of = vec![format!("s:{}", STEMMER.stem(&word)), format!("w:{word}")];
+                any_of.dedup();
+                terms.push(QueryTerm {
+                    any_of,
+                    prefix: (Some(index) == last_word).then(|| format!("w:{word}")),
+                    required: true,
+                });
+            }
+            PieceKind::Chinese => {
+                for pair in piece.terms.iter().filter(|t| t.starts_with("c:")) {
+                    terms.push(QueryTerm {
+                        any_of: vec![pair.clone()],
+                        prefix: None,
+                        required: true,
+                    });
+                }
+                for word in piece.terms.iter().filter(|t| t.starts_with("j:")) {
+                    terms.push(QueryTerm {
+                        any_of: vec![word.clone()],
+                        prefix: None,
+                        required: false,
+                    });
+                }
+            }
+        }
+    }
+    let mut unique: Vec<QueryTerm> = Vec::with_capacity(terms.len());
+    for term in terms {
+        if !unique.contains(&term) {
+            unique.push(term);
+        }
+    }
+    if unique.iter().filter(|t| t.required).count() > MAX_QUERY_TERMS {
+        return Err(QueryError::TooManyTerms);
+    }
+    Ok(unique)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PieceKind {
+    /// Letters and digits (English, pinyin, numbers).
+    Word,
+    /// A run of Chinese characters.
+    Chinese,
+}
+
+/// A piece of text and the terms it yields.
+struct Piece {
+    kind: PieceKind,
+    text: String,
+    terms: Vec<String>,
+}
+
+/// Splits normalized text into words and Chinese runs; `for_index` adds stems and words as written.
+fn analyze(text: &str, for_index: bool) -> Vec<Piece> {
+    let normalized = normalize(text);
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    let mut kind = None;
+    let mut flush = |current: &mut String, kind: Option<PieceKind>| {
+        if let Some(kind) = kind.filter(|_| !current.is_empty()) {
+            pieces.push(piece(kind, std::mem::take(current), for_index));
+        }
+        current.clear();
+    };
+    for c in normalized.chars() {
+        let this = if is_chinese(c) {
+            Some(PieceKind::Chinese)
+        } else if c.is_alphanumeric() {
+            Some(PieceKind::Word)
+        } else {
+            None
+        };
+        if this != kind {
+            flush(&mut current, kind);
+            kind = this;
+        }
+        if this.is_some() {
+            current.push(c);
+        }
+    }
+    flush(&mut current, kind);
+    pieces
+}
+
+fn piece(kind: PieceKind, text: String, for_index: bool) -> Piece {
+    let mut terms = Vec::new();
+    match kind {
+        PieceKind::Word => {
+            terms.push(format!("w:{text}"));
+            if for_index {
+                terms.push(format!("s:{}", STEMMER.stem(&text)));
+            }
+        }
+        PieceKind::Chinese => {
+            let chars: Vec<char> = text.chars().collect();
+            if chars.len() == 1 {
+                terms.push(format!("c:{text}"));
+            }
+            terms.extend(chars.windows(2).map(|pair| format!("c:{}{}", pair[0], pair[1])));
+            let words = if for_index {
+                JIEBA.cut_for_search(&text, true)
+            } else {
+                JIEBA.cut(&text, true)
+            };
+            terms.extend(
+                words
+                    .into_iter()
+                    .filter(|token| token.word.chars().count() >= 2)
+                    .map(|token| format!("j:{}", token.word)),
+            );
+        }
+    }
+    Piece { kind, text, terms }
+}
+
+/// Lower-case, with full-width letters and digits folded to ASCII.
+fn normalize(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// CJK ideographs (the Unified blocks and their extensions A, B and compatibility forms).
+fn is_chinese(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{2A6DF}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms_of(text: &str) -> Vec<String> {
+        index_terms([(Field::Title, text)])
+            .into_iter()
+            .map(|(term, _)| term)
+            .collect()
+    }
+
+    #[test]
+    fn chinese_is_indexed_as_words_and_pairs() {
+        let terms = terms_of("北京市交通流量（2024）");
+        for expected in ["c:交通", "c:通流", "c:流量", "j:交通", "j:北京", "w:2024", "s:2024"] {
+            assert!(terms.contains(&expected.to_owned()), "{expected} in {terms:?}");
+        }
+        let query = query_terms("交通").expect("query");
+        assert!(query.iter().any(|t| t.required && t.any_of == ["c:交通"]));
+    }
+
+    #[test]
+    fn english_is_stemmed_and_prefixed_and_case_folded() {
+        let terms = terms_of("Hourly Traffic Flows");
+        assert!(terms.contains(&"s:flow".to_owned()));
+        assert!(terms.contains(&"w:traffic".to_owned()));
+        let query = query_terms("FLOW traf").expect("query");
+        assert_eq!(query[0].any_of, ["s:flow", "w:flow"]);
+        assert_eq!(query[1].prefix.as_deref(), Some("w:traf"));
+        let wide = query_terms("ＴＲＡＦＦＩＣ").expect("query");
+        assert_eq!(wide[0].any_of[1], "w:traffic");
+    }
+
+    #[test]
+    fn operators_and_junk_are_not_terms() {
+        assert_eq!(query_terms("\" OR 1=1 -- ; * : ( ) '").expect("query").len(), 3);
+        assert!(query_terms("").expect("query").is_empty());
+        assert!(query_terms("*** ::: ---").expect("query").is_empty());
+        assert_eq!(query_terms(&"数".repeat(201)), Err(QueryError::TooLong));
+    }
+}

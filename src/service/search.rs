@@ -1,0 +1,321 @@
+//! Finding datasets: the search index written with each publication, queries
+//! with filters, facets, orders and cursors, and download counts for "most
+//! downloaded".
+//!
+//! The index is computed in Rust ([`crate::search`]) and stored in the
+//! database, so every replica and both backends answer a query alike. A
+//! dataset indexed by an older analyzer is reindexed when a node starts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::Context;
+use super::catalog::{DatasetView, manifest_metadata};
+use super::tables::{inspection, table_format};
+use crate::domain::{DatasetId, DatasetMetadata, FileEntry, PublisherId};
+use crate::error::AppError;
+use crate::search::{Field, index_terms, query_terms};
+use crate::store::{FacetCount, SearchAfter, SearchEntries, SearchOrder, SearchQuery, SortKey, StoreError};
+
+/// The analyzer's version: raise it when [`crate::search`] changes, and nodes reindex at start.
+pub const ANALYZER: i64 = 1;
+
+/// Page size when the client names none.
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+
+/// Largest page a client may ask for.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// Facets results are counted by, and filters may name.
+pub const FACETS: [&str; 5] = ["access", "publisher", "license", "format", "keyword"];
+
+/// Facet values shown per facet.
+const FACET_VALUES: usize = 20;
+
+/// What a search asks for, parsed.
+#[derive(Debug, Default, Clone)]
+pub struct SearchRequest {
+    /// Free text.
+    pub text: Option<String>,
+    /// (facet, value) filters.
+    pub filters: Vec<(String, String)>,
+    /// Only datasets updated since.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// The order; relevance when there is text, else by id.
+    pub order: Option<SearchOrder>,
+    /// A `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size.
+    pub limit: Option<u32>,
+    /// Skip this many results first (CKAN's `start`); not combined with a cursor.
+    pub offset: u32,
+}
+
+/// A page of search results.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchPage {
+    /// Datasets matching, in the requested order.
+    pub items: Vec<DatasetView>,
+    /// Datasets matching in all.
+    pub total: u64,
+    /// For each facet, its most frequent values among the matches: `{"format": [{"value": "CSV", "count": 3}]}`.
+    #[schema(value_type = Object)]
+    pub facets: BTreeMap<String, Vec<Value>>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Runs a search.
+pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, AppError> {
+    let limit = request.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(AppError::InvalidRequest(format!("limit is 1 to {MAX_PAGE_SIZE}")));
+    }
+    let text = request.text.as_deref().map(str::trim).unwrap_or_default();
+    let terms = query_terms(text).map_err(|error| AppError::InvalidRequest(format!("q: {error}")))?;
+    for (facet, _) in &request.filters {
+        if !FACETS.contains(&facet.as_str()) {
+            return Err(AppError::InvalidRequest(format!("no facet {facet}")));
+        }
+    }
+    let order = request.order.unwrap_or(if terms.is_empty() {
+        SearchOrder::Name
+    } else {
+        SearchOrder::Relevance
+    });
+    let after = request
+        .cursor
+        .as_deref()
+        .map(|cursor| decode_cursor(cursor, order))
+        .transpose()?;
+    let mut query = SearchQuery {
+        terms,
+        filters: request.filters,
+        updated_since: request.updated_since,
+        order,
+        after,
+        limit: limit + 1 + request.offset,
+    };
+    let mut hits = ctx.store.search(&query).await?;
+    hits.drain(..hits.len().min(request.offset as usize));
+    let next_cursor = if hits.len() > limit as usize {
+        hits.truncate(limit as usize);
+        hits.last().map(|last| encode_cursor(order, last))
+    } else {
+        None
+    };
+    query.after = None;
+    let (total, counts) = ctx.store.search_summary(&query).await?;
+    Ok(SearchPage {
+        items: hits.into_iter().map(|hit| DatasetView::from(hit.summary)).collect(),
+        total,
+        facets: group_facets(counts),
+        next_cursor,
+    })
+}
+
+fn group_facets(counts: Vec<FacetCount>) -> BTreeMap<String, Vec<Value>> {
+    let mut grouped: BTreeMap<String, Vec<Value>> = FACETS.iter().map(|f| ((*f).to_owned(), Vec::new())).collect();
+    for count in counts {
+        let values = grouped.entry(count.facet).or_default();
+        if values.len() < FACET_VALUES {
+            values.push(json!({"value": count.value, "count": count.count}));
+        }
+    }
+    grouped
+}
+
+fn encode_cursor(order: SearchOrder, last: &crate::store::SearchHit) -> String {
+    let key = match order {
+        SearchOrder::Name => Value::Null,
+        SearchOrder::Relevance => json!(last.score),
+        SearchOrder::Downloads => json!(last.downloads),
+        SearchOrder::Newest => json!(last.summary.updated_at),
+    };
+    URL_SAFE_NO_PAD.encode(json!([order_name(order), key, last.summary.id]).to_string())
+}
+
+fn decode_cursor(cursor: &str, order: SearchOrder) -> Result<SearchAfter, AppError> {
+    let refused = || AppError::InvalidRequest("cursor is not one this node issued for this order".into());
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| refused())?;
+    let parts: (String, Value, DatasetId) = serde_json::from_slice(&bytes).map_err(|_| refused())?;
+    if parts.0 != order_name(order) {
+        return Err(refused());
+    }
+    let key = match order {
+        SearchOrder::Name => SortKey::None,
+        SearchOrder::Relevance | SearchOrder::Downloads => SortKey::Number(parts.1.as_i64().ok_or_else(refused)?),
+        SearchOrder::Newest => SortKey::Time(serde_json::from_value(parts.1).map_err(|_| refused())?),
+    };
+    Ok(SearchAfter { key, id: parts.2 })
+}
+
+/// The name of an order in URLs and cursors.
+pub fn order_name(order: SearchOrder) -> &'static str {
+    match order {
+        SearchOrder::Name => "name",
+        SearchOrder::Relevance => "relevance",
+        SearchOrder::Newest => "newest",
+        SearchOrder::Downloads => "downloads",
+    }
+}
+
+/// Parses an order's name.
+pub fn parse_order(name: &str) -> Result<SearchOrder, AppError> {
+    match name {
+        "name" => Ok(SearchOrder::Name),
+        "relevance" => Ok(SearchOrder::Relevance),
+        "newest" => Ok(SearchOrder::Newest),
+        "downloads" => Ok(SearchOrder::Downloads),
+        other => Err(AppError::InvalidRequest(format!(
+            "sort: {other:?} is not relevance, newest, downloads or name"
+        ))),
+    }
+}
+
+/// The search entries of a dataset version: its text, its publisher's name, its tables' column names.
+pub async fn entries_for(
+    ctx: &Context,
+    dataset: &DatasetId,
+    publisher: &PublisherId,
+    metadata: &DatasetMetadata,
+    files: &[FileEntry],
+) -> Result<SearchEntries, AppError> {
+    let publisher_name = ctx
+        .store
+        .publishers()
+        .await?
+        .into_iter()
+        .find(|known| known.id == *publisher)
+        .map(|known| known.name)
+        .unwrap_or_default();
+    let mut columns = Vec::new();
+    for file in files.iter().filter(|file| file.derived_from.is_none()) {
+        if let Some(format) = table_format(&file.media_type)
+            && let Ok(profile) = inspection(ctx, &file.sha256, format).await?
+        {
+            columns.extend(profile.columns.into_iter().map(|column| column.name));
+        }
+    }
+    let dataset_words = dataset.as_str().replace('-', " ");
+    let mut texts: Vec<(Field, &str)> = vec![(Field::Keyword, dataset_words.as_str())];
+    for text in [&metadata.title.zh, &metadata.title.en].into_iter().flatten() {
+        texts.push((Field::Title, text));
+    }
+    for text in [&metadata.description.zh, &metadata.description.en]
+        .into_iter()
+        .flatten()
+    {
+        texts.push((Field::Description, text));
+    }
+    texts.extend(
+        metadata
+            .keywords
+            .iter()
+            .map(|keyword| (Field::Keyword, keyword.as_str())),
+    );
+    texts.push((Field::Publisher, publisher_name.as_str()));
+    texts.push((Field::Publisher, publisher.as_str()));
+    texts.extend(columns.iter().map(|column| (Field::Column, column.as_str())));
+    let mut facets = vec![
+        ("access".to_owned(), metadata.access.as_str().to_owned()),
+        ("publisher".to_owned(), publisher.to_string()),
+        ("license".to_owned(), metadata.license.id.clone()),
+    ];
+    facets.extend(
+        files
+            .iter()
+            .map(|file| ("format".to_owned(), file.media_type.format_name())),
+    );
+    facets.extend(
+        metadata
+            .keywords
+            .iter()
+            .map(|keyword| ("keyword".to_owned(), keyword.clone())),
+    );
+    Ok(SearchEntries {
+        terms: index_terms(texts),
+        facets,
+        analyzer: ANALYZER,
+    })
+}
+
+/// Reindexes datasets indexed by an older analyzer (or never); returns how many.
+pub async fn reindex_stale(ctx: &Context) -> Result<usize, AppError> {
+    let mut done = 0;
+    loop {
+        let stale = ctx.store.datasets_to_reindex(ANALYZER, 100).await?;
+        if stale.is_empty() {
+            return Ok(done);
+        }
+        for dataset in stale {
+            let (summary, _) = ctx.store.get_dataset(&dataset).await?;
+            let record = ctx.store.get_version(&dataset, None).await?;
+            let metadata = manifest_metadata(&record)?;
+            let entries = entries_for(ctx, &dataset, &summary.publisher, &metadata, &record.files).await?;
+            ctx.store.reindex_dataset(&dataset, &entries).await?;
+            done += 1;
+        }
+    }
+}
+
+/// Completed open downloads, counted in memory and added to the database in
+/// batches, so a busy download path costs no write per request.
+#[derive(Debug, Default)]
+pub struct DownloadCounter {
+    pending: Mutex<HashMap<DatasetId, u64>>,
+}
+
+/// How often counted downloads are written.
+pub const DOWNLOAD_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+
+impl DownloadCounter {
+    /// Counts one completed download of `dataset`.
+    pub fn count(&self, dataset: &DatasetId) {
+        if let Ok(mut pending) = self.pending.lock() {
+            *pending.entry(dataset.clone()).or_default() += 1;
+        }
+    }
+
+    /// Writes the counts gathered so far; on failure they are kept for the next flush.
+    pub async fn flush(&self, ctx: &Context) -> Result<(), StoreError> {
+        let batch: Vec<(DatasetId, u64)> = match self.pending.lock() {
+            Ok(mut pending) => pending.drain().collect(),
+            Err(_) => return Ok(()),
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if let Err(error) = ctx.store.add_downloads(&batch).await {
+            if let Ok(mut pending) = self.pending.lock() {
+                for (dataset, count) in batch {
+                    *pending.entry(dataset).or_default() += count;
+                }
+            }
+            return Err(error);
+        }
+        Ok(())
+    }
+}
+
+/// Writes the context's download counts every [`DOWNLOAD_FLUSH_INTERVAL`] until aborted.
+pub fn spawn_download_flusher(ctx: Context) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(DOWNLOAD_FLUSH_INTERVAL);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = ctx.downloads.flush(&ctx).await {
+                tracing::warn!(%error, "download counts not written yet");
+            }
+        }
+    })
+}

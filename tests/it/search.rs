@@ -1,0 +1,316 @@
+//! Search: Chinese and English, filters, facets, orders, stable cursors, bad queries — one suite, both backends.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, assert_problem, offer};
+use crate::on_both_backends;
+
+on_both_backends!(
+    chinese_and_english_queries_find_what_readers_expect,
+    filters_facets_and_orders_work_together,
+    cursor_pages_never_repeat_or_skip_while_datasets_are_added,
+    bad_queries_get_results_or_a_clear_4xx,
+);
+
+/// (id, publisher, zh title, en title, zh description, keywords, access, licence, files)
+type Entry = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const CATALOG: [Entry; 5] = [
+    (
+        "beijing-traffic",
+        "beijing",
+        "北京市交通流量监测",
+        "Beijing traffic flow monitoring",
+        "主要路口每小时车流量",
+        &["交通", "traffic"],
+        "open",
+        "CC-BY-4.0",
+        &[("flows.csv", "路口,车流量\n东直门,1832\n")],
+    ),
+    (
+        "bus-routes",
+        "shanghai",
+        "公交线路与站点",
+        "Bus routes and stops",
+        "全市公交线路",
+        &["交通", "公交"],
+        "open",
+        "CC0-1.0",
+        &[("routes.json", "{\"routes\": []}")],
+    ),
+    (
+        "hospital-visits",
+        "health",
+        "三甲医院门诊量",
+        "Hospital outpatient visits",
+        "按科室统计的门诊人次，医疗资源规划用",
+        &["医疗", "healthcare"],
+        "licensed",
+        "LicenseRef-commercial",
+        &[("visits.csv", "科室,人次\n心内科,412\n")],
+    ),
+    (
+        "medical-insurance",
+        "health",
+        "医疗保险结算",
+        "Medical insurance settlements",
+        "医保结算汇总",
+        &["医疗", "保险"],
+        "open",
+        "CC-BY-4.0",
+        &[("claims.csv", "月份,金额\n2026-01,100\n")],
+    ),
+    (
+        "air-quality",
+        "shanghai",
+        "上海空气质量日报",
+        "Shanghai daily air quality",
+        "各监测站每日 AQI；不含交通数据",
+        &["环境"],
+        "open",
+        "CC-BY-4.0",
+        &[("aqi.csv", "station,aqi\n静安,48\n")],
+    ),
+];
+
+async fn publish_entry(app: &TestApp, tokens: &std::collections::HashMap<&str, String>, entry: &Entry) {
+    let (id, publisher, zh, en, description, keywords, access, license, files) = *entry;
+    let mut metadata = json!({
+        "title": {"zh": zh, "en": en},
+        "description": {"zh": description},
+        "keywords": keywords,
+        "license": {"id": license},
+        "access": access,
+    });
+    if access == "licensed" {
+        metadata["offer"] = offer();
+    }
+    let listed: Vec<(&str, &str, &[u8])> = files
+        .iter()
+        .map(|(name, text)| {
+            let media_type = if name.ends_with(".json") {
+                "application/json"
+            } else {
+                "text/csv"
+            };
+            (*name, media_type, text.as_bytes())
+        })
+        .collect();
+    app.publish_files(&tokens[publisher], id, metadata, &listed).await;
+}
+
+async fn catalog(app: &TestApp) -> std::collections::HashMap<&'static str, String> {
+    let mut tokens = std::collections::HashMap::new();
+    for publisher in ["beijing", "shanghai", "health"] {
+        tokens.insert(publisher, app.publisher(publisher).await);
+    }
+    for entry in &CATALOG {
+        publish_entry(app, &tokens, entry).await;
+    }
+    tokens
+}
+
+async fn search(app: &TestApp, query: &str) -> Value {
+    let (status, page) = app.get_json(&format!("/api/v1/datasets?{query}")).await;
+    assert_eq!(status, StatusCode::OK, "{query}: {page}");
+    page
+}
+
+fn ids(page: &Value) -> Vec<&str> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["id"].as_str().expect("id"))
+        .collect()
+}
+
+fn q(text: &str) -> String {
+    format!(
+        "q={}",
+        url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
+    )
+}
+
+async fn chinese_and_english_queries_find_what_readers_expect(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    catalog(&app).await;
+    let mut cases: Vec<(String, Vec<&str>)> = vec![
+        // Two-character Chinese words, in titles, keywords and descriptions; the title match ranks first.
+        (q("交通"), vec!["beijing-traffic", "bus-routes", "air-quality"]),
+        (q("医疗"), vec!["medical-insurance", "hospital-visits"]),
+        (q("保险"), vec!["medical-insurance"]),
+        (q("车流量"), vec!["beijing-traffic"]),
+        (q("门诊"), vec!["hospital-visits"]),
+        // English: case folded, stemmed, and the last word as a prefix.
+        (q("Flows"), vec!["beijing-traffic"]),
+        (q("monitor"), vec!["beijing-traffic"]),
+        (q("traf"), vec!["beijing-traffic"]),
+        (q("medical insur"), vec!["medical-insurance"]),
+        // Mixed: every word must match.
+        (q("交通 traffic"), vec!["beijing-traffic"]),
+        (q("上海 air"), vec!["air-quality"]),
+        // Column names of inspected tables, and publisher ids.
+        (q("科室"), vec!["hospital-visits"]),
+        (q("shanghai"), vec!["air-quality", "bus-routes"]),
+        (q("不存在的词"), vec![]),
+    ];
+    cases.push((
+        "".into(),
+        CATALOG
+            .iter()
+            .map(|entry| entry.0)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    ));
+    for (query, expected) in cases {
+        let page = search(&app, &query).await;
+        assert_eq!(ids(&page), expected, "{query}");
+        assert_eq!(page["total"], expected.len(), "{query}");
+    }
+    app.stop().await;
+}
+
+async fn filters_facets_and_orders_work_together(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    catalog(&app).await;
+    let page = search(&app, &format!("{}&access=open", q("医疗"))).await;
+    assert_eq!(ids(&page), ["medical-insurance"]);
+    assert_eq!(ids(&search(&app, "format=JSON").await), ["bus-routes"]);
+    assert_eq!(ids(&search(&app, "license=CC0-1.0").await), ["bus-routes"]);
+    assert_eq!(
+        ids(&search(&app, "publisher=health&access=licensed").await),
+        ["hospital-visits"]
+    );
+    assert_eq!(
+        ids(&search(&app, &format!("keyword={}", "%E4%BA%A4%E9%80%9A")).await),
+        ["beijing-traffic", "bus-routes"]
+    );
+    assert_eq!(ids(&search(&app, "updatedSince=2999-01-01").await), Vec::<&str>::new());
+    assert_eq!(search(&app, "updatedSince=2000-01-01T00:00:00Z").await["total"], 5);
+
+    let faceted = search(&app, &q("交通")).await;
+    let facets = &faceted["facets"];
+    assert_eq!(facets["access"], json!([{"value": "open", "count": 3}]));
+    assert_eq!(facets["keyword"][0], json!({"value": "交通", "count": 2}));
+    assert!(
+        facets["format"]
+            .as_array()
+            .expect("formats")
+            .contains(&json!({"value": "CSV", "count": 2}))
+    );
+    assert_eq!(facets["publisher"][0], json!({"value": "shanghai", "count": 2}));
+
+    // Most downloaded: download one file twice, another once.
+    for path in [
+        "beijing-traffic/versions/1/files/flows.csv",
+        "beijing-traffic/versions/1/files/flows.csv",
+        "air-quality/versions/1/files/aqi.csv",
+    ] {
+        let response = app.get(&format!("/api/v1/datasets/{path}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.bytes().await.expect("body");
+    }
+    app.ctx.downloads.flush(&app.ctx).await.expect("flush");
+    let popular = search(&app, "sort=downloads&limit=2").await;
+    assert_eq!(ids(&popular), ["beijing-traffic", "air-quality"]);
+    let newest = search(&app, "sort=newest&limit=1").await;
+    assert_eq!(ids(&newest), ["air-quality"], "published last");
+    app.stop().await;
+}
+
+async fn cursor_pages_never_repeat_or_skip_while_datasets_are_added(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tokens = catalog(&app).await;
+    for sort in ["relevance", "name", "newest"] {
+        let before = search(&app, &format!("{}&sort={sort}&limit=100", q("交通"))).await;
+        let expected: Vec<String> = ids(&before).into_iter().map(str::to_owned).collect();
+        let mut seen: Vec<String> = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut added = 0;
+        loop {
+            let mut query = format!("{}&sort={sort}&limit=1", q("交通"));
+            if let Some(cursor) = &cursor {
+                query.push_str(&format!("&cursor={cursor}"));
+            }
+            let page = search(&app, &query).await;
+            seen.extend(ids(&page).into_iter().map(str::to_owned));
+            // A new matching dataset lands between every two pages.
+            added += 1;
+            let id: &'static str = Box::leak(format!("{sort}-added-{added}").into_boxed_str());
+            let entry: Entry = (
+                id,
+                "beijing",
+                "新增交通数据",
+                "More traffic data",
+                "交通",
+                &["交通"],
+                "open",
+                "CC-BY-4.0",
+                &[("x.csv", "a\n1\n")],
+            );
+            publish_entry(&app, &tokens, &entry).await;
+            match page["nextCursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len(), "{sort}: a dataset was repeated: {seen:?}");
+        for id in &expected {
+            assert!(seen.contains(id), "{sort}: {id} was skipped: {seen:?}");
+        }
+    }
+    app.stop().await;
+}
+
+async fn bad_queries_get_results_or_a_clear_4xx(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    catalog(&app).await;
+    for text in [
+        "'; DROP TABLE datasets; --",
+        "\" OR 1=1",
+        "交通 AND (医疗 OR *)",
+        "title:交通^2 ~ NEAR/3",
+        "%_%",
+        "\\",
+        "　",
+    ] {
+        let response = app.get(&format!("/api/v1/datasets?{}", q(text))).await;
+        assert_eq!(response.status(), StatusCode::OK, "{text}");
+    }
+    let (_, still) = app.get_json("/api/v1/datasets").await;
+    assert_eq!(still["total"], 5, "nothing was dropped");
+    for (query, kind) in [
+        (q(&"交".repeat(201)), "invalid-request"),
+        ("q=%FF%FE".to_owned(), "invalid-request"),
+        ("sort=bogus".to_owned(), "invalid-request"),
+        ("cursor=nonsense".to_owned(), "invalid-request"),
+        ("limit=0".to_owned(), "invalid-request"),
+        ("updatedSince=yesterday".to_owned(), "invalid-request"),
+        ("colour=red".to_owned(), "invalid-request"),
+    ] {
+        let response = app.get(&format!("/api/v1/datasets?{query}")).await;
+        assert_problem(response, StatusCode::BAD_REQUEST, kind).await;
+    }
+    // A cursor of one order is refused under another.
+    let page = search(&app, "sort=name&limit=1").await;
+    let cursor = page["nextCursor"].as_str().expect("cursor");
+    let crossed = app.get(&format!("/api/v1/datasets?sort=newest&cursor={cursor}")).await;
+    assert_problem(crossed, StatusCode::BAD_REQUEST, "invalid-request").await;
+    app.stop().await;
+}
