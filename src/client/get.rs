@@ -103,6 +103,7 @@ pub async fn get_version(
         );
         files.push(fetch_file(client, &url, entry, out, &bars, progress).await?);
     }
+    save_datapackage(client, dataset, reply.version, out).await?;
     Ok(GetReport {
         dataset: dataset.to_string(),
         version: reply.version,
@@ -112,6 +113,26 @@ pub async fn get_version(
         out: out.to_owned(),
         files,
     })
+}
+
+/// Saves the version's Data Package descriptor beside its files, paths made local,
+/// so the folder can be published to another node as it is.
+async fn save_datapackage(client: &NodeClient, dataset: &DatasetId, version: u32, out: &Path) -> anyhow::Result<()> {
+    let mut descriptor: serde_json::Value = client
+        .get_json(&format!(
+            "/api/v1/datasets/{dataset}/versions/{version}/datapackage.json"
+        ))
+        .await?;
+    for resource in descriptor["resources"].as_array_mut().into_iter().flatten() {
+        if let Some(object) = resource.as_object_mut()
+            && let Some(local) = object.remove("filename")
+        {
+            object.insert("path".into(), local);
+        }
+    }
+    let text = serde_json::to_vec_pretty(&descriptor)?;
+    tokio::fs::write(out.join(crate::datapackage::DESCRIPTOR), text).await?;
+    Ok(())
 }
 
 /// Checks that the manifest is in the node's log under a checkpoint the node signed; returns the checkpoint's size.

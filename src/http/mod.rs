@@ -4,9 +4,11 @@
 //! they never touch SQL, object paths or keys.
 
 pub mod blobs;
+pub mod ckan;
 pub mod datasets;
 pub mod extract;
 pub mod files;
+pub mod interop;
 pub mod log;
 pub mod node;
 pub mod orders;
@@ -43,6 +45,7 @@ const MAX_JSON_BODY_BYTES: usize = 4 * 1024 * 1024;
         node::describe, node::healthz, node::readyz,
         datasets::list, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
         files::download, tables::schema, tables::preview, blobs::upload, blobs::probe,
+        interop::catalog, interop::dataset, interop::datapackage,
         log::checkpoint, log::entries, log::inclusion, log::consistency,
         orders::place, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
         orders::acknowledge,
@@ -101,6 +104,14 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
         .route("/api/v1/log/proof/inclusion", get(log::inclusion))
         .route("/api/v1/log/proof/consistency", get(log::consistency))
         .nest(SHARING_PATH, sharing::routes())
+        .route("/api/3/action/{name}", get(ckan::action).post(ckan::action))
+        .route("/catalog.jsonld", get(interop::catalog))
+        .route("/api/v1/datasets/{dataset}/dcat.jsonld", get(interop::dataset))
+        .route(
+            "/api/v1/datasets/{dataset}/versions/{version}/datapackage.json",
+            get(interop::datapackage),
+        )
+        .route("/api/action/{name}", get(ckan::action).post(ckan::action))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit));
     // Publishing inspects every table it lists (bounded per file by `table_inspect_secs`), which a

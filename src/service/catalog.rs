@@ -141,6 +141,21 @@ pub async fn get_version(
     })
 }
 
+/// The public download URL of a file, each path segment percent-encoded.
+pub fn file_url(
+    public_url: &str,
+    dataset: &DatasetId,
+    version: VersionNumber,
+    name: &crate::domain::FileName,
+) -> String {
+    let mut url = format!("{public_url}/api/v1/datasets/{dataset}/versions/{version}/files");
+    for segment in name.segments() {
+        url.push('/');
+        url.extend(url::form_urlencoded::byte_serialize(segment.as_bytes()).map(|part| part.replace('+', "%20")));
+    }
+    url
+}
+
 /// The metadata a version's signed manifest holds.
 pub(super) fn manifest_metadata(record: &VersionRecord) -> Result<DatasetMetadata, AppError> {
     let manifest = canonical::parse_strict(record.manifest.as_bytes()).map_err(anyhow::Error::from)?;

@@ -6,10 +6,12 @@
 pub mod accounts;
 pub mod audit;
 pub mod catalog;
+pub mod ckan;
 pub mod deliveries;
 pub mod demo;
 pub mod download;
 pub mod gc;
+pub mod interop;
 pub mod orders;
 pub mod publish;
 pub mod search;

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::catalog::not_found;
+use super::catalog::{file_url, not_found};
 use super::tables::{self, table_format};
 use super::{Context, accounts, orders};
 use crate::crypto::ticket;
@@ -244,7 +244,7 @@ pub fn file_of(
     let entry = &table.table.file;
     let (url, expires) = match recipient {
         Recipient::Public => (
-            public_file_url(&ctx.node.public_url, dataset, table.version, &entry.name),
+            file_url(&ctx.node.public_url, &dataset.parse()?, table.version, &entry.name),
             None,
         ),
         Recipient::Buyer { grant, token_id } => {
@@ -430,16 +430,6 @@ fn table_id(dataset: &str, table: &str) -> String {
     )
 }
 
-/// The public download URL of an open file, each path segment percent-encoded.
-fn public_file_url(base: &str, dataset: &str, version: VersionNumber, name: &FileName) -> String {
-    let mut url = format!("{base}/api/v1/datasets/{dataset}/versions/{version}/files");
-    for segment in name.segments() {
-        url.push('/');
-        url.extend(url::form_urlencoded::byte_serialize(segment.as_bytes()).map(|part| part.replace('+', "%20")));
-    }
-    url
-}
-
 /// Statistics of a file line, as the JSON text the protocol carries.
 pub fn file_stats(file: &SharedFile) -> String {
     json!({"numRecords": file.rows}).to_string()
@@ -456,7 +446,7 @@ mod tests {
         let chinese: FileName = "交通 流量.parquet".parse().expect("name");
         let version = VersionNumber::try_from(3u32).expect("version");
         assert_eq!(
-            public_file_url("http://n", "d", version, &chinese),
+            file_url("http://n", &"d".parse().expect("id"), version, &chinese),
             "http://n/api/v1/datasets/d/versions/3/files/%E4%BA%A4%E9%80%9A%20%E6%B5%81%E9%87%8F.parquet"
         );
         assert_eq!(table_id("d", "t"), table_id("d", "t"));

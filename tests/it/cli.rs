@@ -14,6 +14,7 @@ on_both_backends!(
     a_buyer_orders_licensed_data_from_the_command_line,
     audit_detects_receipts_and_log_entries_altered_in_the_database,
     the_buyer_flow_runs_end_to_end_and_verifies_offline,
+    what_one_node_serves_publishes_to_another,
 );
 
 struct Output {
@@ -522,4 +523,56 @@ async fn cli_order_of_hospital_data(app: &TestApp) -> tempfile::TempDir {
     ];
     json(&shulian(&args).await);
     work
+}
+
+async fn what_one_node_serves_publishes_to_another(backend: Backend) {
+    let first = TestApp::spawn(backend.clone()).await;
+    let token = add_publisher(&first, "Air", "air").await;
+    let package = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/shanghai-air-quality");
+    json(
+        &shulian(&[
+            "publish",
+            package.to_str().expect("utf-8"),
+            "--node",
+            &first.url,
+            "--token",
+            &token,
+            "--json",
+        ])
+        .await,
+    );
+    let work = tempfile::tempdir().expect("tempdir");
+    let folder = work.path().to_str().expect("utf-8");
+    json(
+        &shulian(&[
+            "get",
+            "shanghai-air-quality",
+            "--node",
+            &first.url,
+            "--out",
+            folder,
+            "--json",
+        ])
+        .await,
+    );
+    assert!(
+        work.path().join("datapackage.json").is_file(),
+        "get saves the package descriptor"
+    );
+
+    let second = TestApp::spawn(backend).await;
+    let token = add_publisher(&second, "Air again", "air").await;
+    let published = json(&shulian(&["publish", folder, "--node", &second.url, "--token", &token, "--json"]).await);
+    assert_eq!(published["created"], true);
+    let (_, original) = first.get_json("/api/v1/datasets/shanghai-air-quality/versions/1").await;
+    let (_, copied) = second
+        .get_json("/api/v1/datasets/shanghai-air-quality/versions/1")
+        .await;
+    assert_eq!(
+        copied["files"], original["files"],
+        "same names, bytes and derived copies"
+    );
+    assert_eq!(copied["manifest"]["metadata"], original["manifest"]["metadata"]);
+    first.stop().await;
+    second.stop().await;
 }

@@ -416,6 +416,23 @@ pub fn test_python() -> Option<String> {
     }
 }
 
+/// Runs `tests/python/<script>` with `args`; asserts it succeeded and returns the JSON it printed.
+pub async fn run_python_check(python: &str, script: &str, args: &[&std::ffi::OsStr]) -> Value {
+    let run = tokio::process::Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script))
+        .args(args)
+        .output()
+        .await
+        .expect("python runs");
+    assert!(
+        run.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_slice(&run.stdout).expect("a JSON summary")
+}
+
 /// Asserts a problem+json response of the given status and kind.
 pub async fn assert_problem(response: reqwest::Response, status: StatusCode, kind: &str) -> Value {
     assert_eq!(response.status(), status, "status of {}", response.url());

@@ -8,6 +8,7 @@ mod concurrency;
 mod download;
 mod fuzz_corpus;
 mod helpers;
+mod interop;
 mod log;
 mod openapi;
 mod orders;

@@ -4,7 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, metadata, place_test_order, receipts, sha256_hex, test_python};
+use crate::helpers::{
+    Backend, TestApp, metadata, place_test_order, receipts, run_python_check, sha256_hex, test_python,
+};
 use crate::on_both_backends;
 use crate::tables::typed_parquet;
 
@@ -340,25 +342,13 @@ async fn the_official_python_client_reads_open_and_licensed_tables(backend: Back
     std::fs::write(&open_source, &trips).expect("source");
     std::fs::write(&licensed_source, &visits).expect("source");
 
-    let run = tokio::process::Command::new(&python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/python/delta_sharing_check.py"
-        ))
-        .arg(&app.url)
-        .arg(&profile)
-        .arg(&open_source)
-        .arg(&licensed_source)
-        .output()
-        .await
-        .expect("python runs");
-    assert!(
-        run.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let summary: Value = serde_json::from_slice(&run.stdout).expect("summary");
+    let args = [
+        app.url.as_ref(),
+        profile.as_os_str(),
+        open_source.as_os_str(),
+        licensed_source.as_os_str(),
+    ];
+    let summary = run_python_check(&python, "delta_sharing_check.py", &args).await;
     assert_eq!(
         summary,
         json!({"shares": ["city"], "rows": 3000, "limited": 7, "licensedRows": 40})

@@ -1,0 +1,518 @@
+//! The CKAN Action API read subset, over the catalog and its search: what
+//! CKAN clients (`ckanapi`, harvesters, portals) expect to find.
+//!
+//! Mapping: a publisher is an organization, a dataset a package (its id is
+//! also its name), the files of its newest version are its resources
+//! (`hash` = sha256 hex; `url` = the download, which for licensed data
+//! answers how to order), keywords are tags.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::Context;
+use super::catalog::{file_url, not_found};
+use super::search::{self, SearchRequest};
+use crate::domain::{AccessClass, DatasetId, FileEntry, PublisherId};
+use crate::error::AppError;
+use crate::store::{DatasetSummary, Publisher, SearchOrder};
+
+/// The CKAN version whose Action API this subset follows.
+pub const CKAN_API_VERSION: &str = "2.10.4";
+
+/// A failed action, as CKAN names its errors.
+#[derive(Debug)]
+pub struct ActionError {
+    /// `Not Found Error`, `Validation Error`, …
+    pub kind: &'static str,
+    /// What went wrong.
+    pub message: String,
+    /// The HTTP status CKAN answers it with.
+    pub status: u16,
+    /// The node's own error, when it was one (logged and hidden when internal).
+    pub cause: Option<AppError>,
+}
+
+impl ActionError {
+    fn validation(message: impl Into<String>) -> Self {
+        Self {
+            kind: "Validation Error",
+            message: message.into(),
+            status: 409,
+            cause: None,
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            kind: "Not Found Error",
+            message: message.into(),
+            status: 404,
+            cause: None,
+        }
+    }
+}
+
+impl From<AppError> for ActionError {
+    fn from(error: AppError) -> Self {
+        let (kind, status) = match &error {
+            AppError::NotFound(_) => ("Not Found Error", 404),
+            AppError::InvalidRequest(_) => ("Validation Error", 409),
+            AppError::Forbidden(_) | AppError::Unauthorized | AppError::Licensed { .. } => ("Authorization Error", 403),
+            _ => ("Internal Error", 500),
+        };
+        Self {
+            kind,
+            message: error.to_string(),
+            status,
+            cause: Some(error),
+        }
+    }
+}
+
+type Answer = Result<Value, ActionError>;
+
+/// Runs action `name` with its parameters (query string or JSON body, as an object).
+pub async fn call(ctx: &Context, name: &str, params: &Map<String, Value>) -> Answer {
+    match name {
+        "status_show" => Ok(status_show(ctx)),
+        "package_list" => package_list(ctx, params).await,
+        "package_search" => package_search(ctx, params).await,
+        "package_show" => package_show(ctx, params).await,
+        "resource_show" => resource_show(ctx, params).await,
+        "organization_list" => organization_list(ctx, params).await,
+        "organization_show" => organization_show(ctx, params).await,
+        "license_list" => facet_values(ctx, "license").await.map(|values| {
+            values
+                .into_iter()
+                .map(|id| json!({"id": id, "title": id}))
+                .collect::<Vec<_>>()
+                .into()
+        }),
+        "tag_list" => facet_values(ctx, "keyword").await.map(Value::from),
+        other => Err(ActionError {
+            kind: "Not Found Error",
+            message: format!("Action name not known: {other}"),
+            status: 400,
+            cause: None,
+        }),
+    }
+}
+
+fn status_show(ctx: &Context) -> Value {
+    json!({
+        "site_title": ctx.node.name,
+        "site_description": "数联网 node (shulian)",
+        "site_url": ctx.node.public_url,
+        "ckan_version": CKAN_API_VERSION,
+        "error_emails_to": null,
+        "locale_default": "zh_Hans_CN",
+        "extensions": [],
+    })
+}
+
+fn text<'a>(params: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    params
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|value| !value.is_empty())
+}
+
+/// A non-negative integer parameter, given as a number or as text.
+fn number(params: &Map<String, Value>, key: &str) -> Result<Option<u32>, ActionError> {
+    let parsed = match params.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) if s.is_empty() => return Ok(None),
+        Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    };
+    parsed
+        .map(Some)
+        .ok_or_else(|| ActionError::validation(format!("{key}: must be a non-negative integer")))
+}
+
+fn required<'a>(params: &'a Map<String, Value>, key: &str) -> Result<&'a str, ActionError> {
+    text(params, key).ok_or_else(|| ActionError::validation(format!("{key}: Missing value")))
+}
+
+/// Every dataset id, by name, paged with `limit` and `offset`.
+async fn package_list(ctx: &Context, params: &Map<String, Value>) -> Answer {
+    let offset = number(params, "offset")?.unwrap_or(0);
+    let limit = number(params, "limit")?;
+    let mut names = Vec::new();
+    let mut request = SearchRequest {
+        order: Some(SearchOrder::Name),
+        limit: Some(search::MAX_PAGE_SIZE),
+        ..SearchRequest::default()
+    };
+    loop {
+        let page = search::find(ctx, request.clone()).await?;
+        names.extend(page.items.into_iter().map(|item| item.id.to_string()));
+        match page.next_cursor {
+            Some(cursor) if limit.is_none_or(|limit| names.len() < (offset + limit) as usize) => {
+                request.cursor = Some(cursor);
+            }
+            _ => break,
+        }
+    }
+    let names: Vec<String> = names
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit.map_or(usize::MAX, |limit| limit as usize))
+        .collect();
+    Ok(names.into())
+}
+
+/// CKAN `fq`/`q` field names and the facets they filter.
+const FIELD_FACETS: [(&str, &str); 6] = [
+    ("tags", "keyword"),
+    ("res_format", "format"),
+    ("organization", "publisher"),
+    ("owner_org", "publisher"),
+    ("license_id", "license"),
+    ("access", "access"),
+];
+
+/// Splits Solr-style `field:value` / `field:"a value"` clauses off a query; the rest is free text.
+fn split_clauses(query: &str) -> Result<(Vec<(String, String)>, String), ActionError> {
+    let mut filters = Vec::new();
+    let mut words = Vec::new();
+    let mut rest = query.trim();
+    while !rest.is_empty() {
+        let token_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let token = &rest[..token_end];
+        match token.split_once(':') {
+            Some((field, value)) if FIELD_FACETS.iter().any(|(known, _)| *known == field) => {
+                let facet = FIELD_FACETS
+                    .iter()
+                    .find(|(known, _)| *known == field)
+                    .map(|(_, facet)| (*facet).to_owned())
+                    .unwrap_or_default();
+                if let Some(quoted) = value.strip_prefix('"') {
+                    let after = &rest[field.len() + 2..];
+                    let close = after
+                        .find('"')
+                        .ok_or_else(|| ActionError::validation(format!("{field}: unclosed quote")))?;
+                    filters.push((facet, after[..close].to_owned()));
+                    let _ = quoted;
+                    rest = after[close + 1..].trim_start();
+                    continue;
+                }
+                filters.push((facet, value.to_owned()));
+            }
+            _ if token == "*:*" => {}
+            _ => words.push(token),
+        }
+        rest = rest[token_end..].trim_start();
+    }
+    Ok((filters, words.join(" ")))
+}
+
+async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
+    let (mut filters, words) = split_clauses(text(params, "q").unwrap_or_default())?;
+    let (fq_filters, fq_rest) = split_clauses(text(params, "fq").unwrap_or_default())?;
+    if !fq_rest.trim().is_empty() {
+        return Err(ActionError::validation(format!(
+            "fq: only field:value clauses on {} are understood",
+            FIELD_FACETS.map(|(field, _)| field).join(", ")
+        )));
+    }
+    filters.extend(fq_filters);
+    let rows = number(params, "rows")?.unwrap_or(10).min(search::MAX_PAGE_SIZE);
+    let start = number(params, "start")?.unwrap_or(0);
+    let order = match text(params, "sort").map(str::trim) {
+        None => None,
+        Some(sort) if sort.starts_with("score") => Some(SearchOrder::Relevance),
+        Some(sort) if sort.starts_with("metadata_modified") => Some(SearchOrder::Newest),
+        Some(sort) if sort.starts_with("name") || sort.starts_with("title") => Some(SearchOrder::Name),
+        Some(other) => return Err(ActionError::validation(format!("sort: {other:?} is not supported"))),
+    };
+    let facet_fields: Vec<String> = match params.get("facet.field") {
+        None => Vec::new(),
+        Some(Value::String(list)) => serde_json::from_str(list)
+            .map_err(|_| ActionError::validation("facet.field: a JSON list of field names"))?,
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(_) => return Err(ActionError::validation("facet.field: a JSON list of field names")),
+    };
+    let page = search::find(
+        ctx,
+        SearchRequest {
+            text: Some(words),
+            filters,
+            order,
+            limit: Some(rows.max(1)),
+            offset: start,
+            ..SearchRequest::default()
+        },
+    )
+    .await?;
+    let publishers = publishers(ctx).await?;
+    let mut results = Vec::new();
+    if rows > 0 {
+        for item in &page.items {
+            results.push(package(ctx, &item.id, &publishers).await?);
+        }
+    }
+    let mut facets = Map::new();
+    let mut search_facets = Map::new();
+    for field in facet_fields {
+        let Some((_, facet)) = FIELD_FACETS.iter().find(|(known, _)| *known == field) else {
+            continue;
+        };
+        let values = page.facets.get(*facet).cloned().unwrap_or_default();
+        let counts: Map<String, Value> = values
+            .iter()
+            .map(|value| {
+                (
+                    value["value"].as_str().unwrap_or_default().to_owned(),
+                    value["count"].clone(),
+                )
+            })
+            .collect();
+        let items: Vec<Value> = values
+            .iter()
+            .map(|value| json!({"name": value["value"], "display_name": value["value"], "count": value["count"]}))
+            .collect();
+        facets.insert(field.clone(), Value::Object(counts));
+        search_facets.insert(field.clone(), json!({"title": field, "items": items}));
+    }
+    Ok(json!({
+        "count": page.total,
+        "results": results,
+        "sort": text(params, "sort").unwrap_or("score desc, metadata_modified desc"),
+        "facets": facets,
+        "search_facets": search_facets,
+    }))
+}
+
+async fn package_show(ctx: &Context, params: &Map<String, Value>) -> Answer {
+    let id = required(params, "id").or_else(|_| required(params, "name_or_id"))?;
+    let dataset: DatasetId = id.parse().map_err(|_| ActionError::not_found("Dataset not found"))?;
+    package(ctx, &dataset, &publishers(ctx).await?).await
+}
+
+async fn resource_show(ctx: &Context, params: &Map<String, Value>) -> Answer {
+    let id = required(params, "id")?;
+    let missing = || ActionError::not_found("Resource was not found.");
+    let (dataset, name) = id.split_once(RESOURCE_ID_SEPARATOR).ok_or_else(missing)?;
+    let dataset: DatasetId = dataset.parse().map_err(|_| missing())?;
+    let shown = package(ctx, &dataset, &publishers(ctx).await?).await?;
+    shown["resources"]
+        .as_array()
+        .and_then(|resources| resources.iter().find(|resource| resource["name"] == name))
+        .cloned()
+        .ok_or_else(missing)
+}
+
+/// Joins a package id and a file name into a resource id (file names never hold it).
+const RESOURCE_ID_SEPARATOR: char = ':';
+
+async fn publishers(ctx: &Context) -> Result<BTreeMap<PublisherId, Publisher>, AppError> {
+    Ok(ctx
+        .store
+        .publishers()
+        .await?
+        .into_iter()
+        .map(|publisher| (publisher.id.clone(), publisher))
+        .collect())
+}
+
+async fn organization_list(ctx: &Context, params: &Map<String, Value>) -> Answer {
+    let all_fields = matches!(params.get("all_fields"), Some(Value::Bool(true)))
+        || text(params, "all_fields").is_some_and(|value| value.eq_ignore_ascii_case("true"));
+    let counts = facet_counts(ctx, "publisher").await?;
+    let listed: Vec<Value> = publishers(ctx)
+        .await?
+        .values()
+        .map(|publisher| {
+            if all_fields {
+                organization(publisher, counts.get(publisher.id.as_str()).copied().unwrap_or(0))
+            } else {
+                Value::from(publisher.id.to_string())
+            }
+        })
+        .collect();
+    Ok(listed.into())
+}
+
+async fn organization_show(ctx: &Context, params: &Map<String, Value>) -> Answer {
+    let id = required(params, "id")?;
+    let all = publishers(ctx).await?;
+    let publisher = all
+        .values()
+        .find(|publisher| publisher.id.as_str() == id)
+        .ok_or_else(|| ActionError::not_found("Organization not found"))?;
+    let counts = facet_counts(ctx, "publisher").await?;
+    let mut shown = organization(publisher, counts.get(id).copied().unwrap_or(0));
+    let include = matches!(params.get("include_datasets"), Some(Value::Bool(true)))
+        || text(params, "include_datasets").is_some_and(|value| value.eq_ignore_ascii_case("true"));
+    if include {
+        let page = search::find(
+            ctx,
+            SearchRequest {
+                filters: vec![("publisher".into(), id.to_owned())],
+                order: Some(SearchOrder::Name),
+                limit: Some(search::MAX_PAGE_SIZE),
+                ..SearchRequest::default()
+            },
+        )
+        .await?;
+        let mut packages = Vec::new();
+        for item in &page.items {
+            packages.push(package(ctx, &item.id, &all).await?);
+        }
+        shown["packages"] = packages.into();
+    }
+    Ok(shown)
+}
+
+fn organization(publisher: &Publisher, package_count: u64) -> Value {
+    json!({
+        "id": publisher.id,
+        "name": publisher.id,
+        "title": publisher.name,
+        "display_name": publisher.name,
+        "description": "",
+        "type": "organization",
+        "is_organization": true,
+        "state": "active",
+        "approval_status": "approved",
+        "created": publisher.created_at.naive_utc(),
+        "package_count": package_count,
+    })
+}
+
+/// Every value of a facet over the whole catalog, by name.
+async fn facet_values(ctx: &Context, facet: &str) -> Result<Vec<String>, ActionError> {
+    Ok(facet_counts(ctx, facet).await?.into_keys().collect())
+}
+
+async fn facet_counts(ctx: &Context, facet: &str) -> Result<BTreeMap<String, u64>, AppError> {
+    let (_, counts) = ctx.store.search_summary(&Default::default()).await?;
+    Ok(counts
+        .into_iter()
+        .filter(|count| count.facet == facet)
+        .map(|count| (count.value, count.count))
+        .collect())
+}
+
+/// A dataset as a CKAN package: its newest version's metadata and files.
+async fn package(ctx: &Context, dataset: &DatasetId, publishers: &BTreeMap<PublisherId, Publisher>) -> Answer {
+    let (summary, _) = ctx
+        .store
+        .get_dataset(dataset)
+        .await
+        .map_err(|error| ActionError::from(not_found(error, dataset)))?;
+    let record = ctx
+        .store
+        .get_version(dataset, None)
+        .await
+        .map_err(|e| not_found(e, dataset))?;
+    let publisher = publishers.get(&summary.publisher);
+    let resources: Vec<Value> = record
+        .files
+        .iter()
+        .enumerate()
+        .map(|(position, file)| resource(ctx, &summary, file, position, &record.summary.published_at))
+        .collect();
+    let metadata = &summary.metadata;
+    let title = metadata
+        .title
+        .zh
+        .clone()
+        .or_else(|| metadata.title.en.clone())
+        .unwrap_or_default();
+    let notes = [&metadata.description.zh, &metadata.description.en]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let mut extras = vec![
+        json!({"key": "access", "value": metadata.access.as_str()}),
+        json!({"key": "manifest_digest", "value": record.summary.manifest_digest.prefixed()}),
+    ];
+    if let Some(en) = &metadata.title.en {
+        extras.push(json!({"key": "title_en", "value": en}));
+    }
+    if metadata.access == AccessClass::Licensed {
+        extras.push(json!({"key": "how_to_order", "value": format!(
+            "Licensed data: order it with `shulian order {dataset} --key KEY --purpose PURPOSE --node {}`; see /api/v1/datasets/{dataset}",
+            ctx.node.public_url
+        )}));
+    }
+    Ok(json!({
+        "id": dataset,
+        "name": dataset,
+        "title": title,
+        "notes": notes,
+        "type": "dataset",
+        "state": "active",
+        "private": false,
+        "version": summary.latest_version.get().to_string(),
+        "license_id": metadata.license.id,
+        "license_title": metadata.license.title.clone().unwrap_or_else(|| metadata.license.id.clone()),
+        "license_url": metadata.license.url,
+        "owner_org": summary.publisher,
+        "organization": publisher.map(|publisher| organization(publisher, 0)),
+        "author": publisher.map(|publisher| publisher.name.clone()),
+        "url": format!("{}/api/v1/datasets/{dataset}", ctx.node.public_url),
+        "tags": metadata.keywords.iter().map(|keyword| json!({"name": keyword, "display_name": keyword})).collect::<Vec<_>>(),
+        "num_tags": metadata.keywords.len(),
+        "resources": resources,
+        "num_resources": record.files.len(),
+        "metadata_created": summary.created_at.naive_utc(),
+        "metadata_modified": summary.updated_at.naive_utc(),
+        "extras": extras,
+    }))
+}
+
+fn resource(
+    ctx: &Context,
+    summary: &DatasetSummary,
+    file: &FileEntry,
+    position: usize,
+    published: &chrono::DateTime<chrono::Utc>,
+) -> Value {
+    let dataset = &summary.id;
+    let url = file_url(&ctx.node.public_url, dataset, summary.latest_version, &file.name);
+    json!({
+        "id": format!("{dataset}{RESOURCE_ID_SEPARATOR}{}", file.name),
+        "package_id": dataset,
+        "name": file.name,
+        "url": url,
+        "format": file.media_type.format_name(),
+        "mimetype": file.media_type.as_str(),
+        "size": file.size,
+        "hash": file.sha256.to_string(),
+        "description": match &file.derived_from {
+            Some(source) => format!("sha256 {}; Parquet copy the node derived from {source}", file.sha256),
+            None => format!("sha256 {}", file.sha256),
+        },
+        "position": position,
+        "state": "active",
+        "url_type": null,
+        "created": published.naive_utc(),
+        "last_modified": published.naive_utc(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn solr_clauses_become_filters() {
+        let (filters, rest) = split_clauses(r#"tags:"交通 数据" res_format:CSV 流量 *:*"#).expect("parse");
+        assert_eq!(
+            filters,
+            [
+                ("keyword".to_owned(), "交通 数据".to_owned()),
+                ("format".to_owned(), "CSV".to_owned())
+            ]
+        );
+        assert_eq!(rest, "流量");
+        assert!(split_clauses("tags:\"open").is_err());
+    }
+}

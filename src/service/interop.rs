@@ -1,0 +1,292 @@
+//! Descriptions in the catalog standards harvesters and data tools read:
+//! W3C DCAT (as JSON-LD) for the catalog and each dataset, and a Frictionless
+//! Data Package (`datapackage.json`) for each version.
+
+use serde_json::{Map, Value, json};
+
+use super::Context;
+use super::catalog::{file_url, manifest_metadata, not_found};
+use super::search::{self, SearchRequest};
+use super::tables::{inspection, table_format};
+use crate::domain::{AccessClass, DatasetId, FileEntry, VersionNumber};
+use crate::error::AppError;
+use crate::store::{DatasetSummary, SearchOrder, VersionRecord};
+
+/// Datasets per page of `/catalog.jsonld`.
+pub const CATALOG_PAGE_SIZE: u32 = 100;
+
+/// Where `/catalog.jsonld` is served.
+pub const CATALOG_PATH: &str = "/catalog.jsonld";
+
+fn context() -> Value {
+    json!({
+        "dcat": "http://www.w3.org/ns/dcat#",
+        "dct": "http://purl.org/dc/terms/",
+        "foaf": "http://xmlns.com/foaf/0.1/",
+        "spdx": "http://spdx.org/rdf/terms#",
+        "xsd": "http://www.w3.org/2001/XMLSchema#",
+        "hydra": "http://www.w3.org/ns/hydra/core#",
+    })
+}
+
+/// One page (from 1) of the whole catalog as a `dcat:Catalog`, with hydra paging links.
+pub async fn dcat_catalog(ctx: &Context, page: u32) -> Result<Value, AppError> {
+    if page == 0 {
+        return Err(AppError::InvalidRequest("page: pages count from 1".into()));
+    }
+    let offset = (page - 1)
+        .checked_mul(CATALOG_PAGE_SIZE)
+        .ok_or_else(|| AppError::InvalidRequest("page: too large".into()))?;
+    let found = search::find(
+        ctx,
+        SearchRequest {
+            order: Some(SearchOrder::Name),
+            limit: Some(CATALOG_PAGE_SIZE),
+            offset,
+            ..SearchRequest::default()
+        },
+    )
+    .await?;
+    let mut datasets = Vec::with_capacity(found.items.len());
+    for item in &found.items {
+        datasets.push(dcat_dataset_node(ctx, &item.id).await?);
+    }
+    let base = format!("{}{CATALOG_PATH}", ctx.node.public_url);
+    let last = found.total.div_ceil(u64::from(CATALOG_PAGE_SIZE)).max(1);
+    let mut view = json!({
+        "@id": format!("{base}?page={page}"),
+        "@type": "hydra:PartialCollectionView",
+        "hydra:first": {"@id": format!("{base}?page=1")},
+        "hydra:last": {"@id": format!("{base}?page={last}")},
+    });
+    if u64::from(page) < last {
+        view["hydra:next"] = json!({"@id": format!("{base}?page={}", page + 1)});
+    }
+    if page > 1 {
+        view["hydra:previous"] = json!({"@id": format!("{base}?page={}", page - 1)});
+    }
+    Ok(json!({
+        "@context": context(),
+        "@id": base,
+        "@type": ["dcat:Catalog", "hydra:Collection"],
+        "dct:title": ctx.node.name,
+        "dct:description": "数联网 node catalog (shulian)",
+        "foaf:homepage": {"@id": ctx.node.public_url},
+        "hydra:totalItems": found.total,
+        "hydra:view": view,
+        "dcat:dataset": datasets,
+    }))
+}
+
+/// One dataset as a DCAT JSON-LD document.
+pub async fn dcat_dataset(ctx: &Context, dataset: &DatasetId) -> Result<Value, AppError> {
+    let mut node = dcat_dataset_node(ctx, dataset).await?;
+    if let Value::Object(object) = &mut node {
+        object.insert("@context".into(), context());
+    }
+    Ok(node)
+}
+
+async fn dcat_dataset_node(ctx: &Context, dataset: &DatasetId) -> Result<Value, AppError> {
+    let (summary, _) = ctx
+        .store
+        .get_dataset(dataset)
+        .await
+        .map_err(|e| not_found(e, dataset))?;
+    let record = ctx
+        .store
+        .get_version(dataset, None)
+        .await
+        .map_err(|e| not_found(e, dataset))?;
+    let metadata = &summary.metadata;
+    let publisher_name = ctx
+        .store
+        .publishers()
+        .await?
+        .into_iter()
+        .find(|publisher| publisher.id == summary.publisher)
+        .map(|publisher| publisher.name)
+        .unwrap_or_default();
+    let landing = format!("{}/api/v1/datasets/{dataset}", ctx.node.public_url);
+    let access_rights = match metadata.access {
+        AccessClass::Open => "open: anyone may download, anonymously and free of charge".to_owned(),
+        AccessClass::Licensed => format!(
+            "licensed: order it with a signed order (`shulian order {dataset} --key KEY --purpose PURPOSE --node {}`); see {landing}",
+            ctx.node.public_url
+        ),
+    };
+    let license = match &metadata.license.url {
+        Some(url) => url.clone(),
+        None if metadata.license.id.starts_with("LicenseRef-") => format!("{landing}#license"),
+        None => format!("https://spdx.org/licenses/{}", metadata.license.id),
+    };
+    let distributions: Vec<Value> = record
+        .files
+        .iter()
+        .map(|file| distribution(ctx, &summary, file))
+        .collect();
+    Ok(json!({
+        "@id": landing,
+        "@type": "dcat:Dataset",
+        "dct:identifier": dataset,
+        "dct:title": localized(&metadata.title.zh, &metadata.title.en),
+        "dct:description": localized(&metadata.description.zh, &metadata.description.en),
+        "dcat:keyword": metadata.keywords,
+        "dct:publisher": {
+            "@id": format!("{}/api/3/action/organization_show?id={}", ctx.node.public_url, summary.publisher),
+            "@type": "foaf:Organization",
+            "foaf:name": publisher_name,
+        },
+        "dct:license": {"@id": license},
+        "dct:accessRights": access_rights,
+        "dct:issued": {"@value": summary.created_at.to_rfc3339(), "@type": "xsd:dateTime"},
+        "dct:modified": {"@value": summary.updated_at.to_rfc3339(), "@type": "xsd:dateTime"},
+        "dcat:version": summary.latest_version.get().to_string(),
+        "dcat:landingPage": {"@id": landing},
+        "dcat:distribution": distributions,
+    }))
+}
+
+fn localized(zh: &Option<String>, en: &Option<String>) -> Vec<Value> {
+    [(zh, "zh"), (en, "en")]
+        .into_iter()
+        .filter_map(|(text, language)| text.as_ref().map(|text| json!({"@value": text, "@language": language})))
+        .collect()
+}
+
+fn distribution(ctx: &Context, summary: &DatasetSummary, file: &FileEntry) -> Value {
+    let url = file_url(&ctx.node.public_url, &summary.id, summary.latest_version, &file.name);
+    let mut node = json!({
+        "@id": url,
+        "@type": "dcat:Distribution",
+        "dct:title": file.name,
+        "dcat:accessURL": {"@id": url},
+        "dcat:mediaType": {"@id": format!("https://www.iana.org/assignments/media-types/{}", file.media_type.as_str())},
+        "dct:format": file.media_type.format_name(),
+        "dcat:byteSize": {"@value": file.size.to_string(), "@type": "xsd:nonNegativeInteger"},
+        "spdx:checksum": {
+            "@type": "spdx:Checksum",
+            "spdx:algorithm": {"@id": "spdx:checksumAlgorithm_sha256"},
+            "spdx:checksumValue": file.sha256.to_string(),
+        },
+    });
+    if summary.metadata.access == AccessClass::Open {
+        node["dcat:downloadURL"] = json!({"@id": url});
+    }
+    node
+}
+
+/// A version as a Frictionless Data Package: remote resource paths with
+/// their sha256 and, for tables, a Table Schema; the `shulian` section
+/// carries what `shulian publish` needs to publish it again elsewhere.
+/// Parquet copies the node derived are left out: a node derives its own.
+pub async fn datapackage(
+    ctx: &Context,
+    dataset: &DatasetId,
+    version: Option<VersionNumber>,
+) -> Result<Value, AppError> {
+    let record: VersionRecord = ctx
+        .store
+        .get_version(dataset, version)
+        .await
+        .map_err(|e| not_found(e, dataset))?;
+    let metadata = manifest_metadata(&record)?;
+    let mut resources = Vec::new();
+    for file in record.files.iter().filter(|file| file.derived_from.is_none()) {
+        let mut resource = json!({
+            "name": resource_name(&file.name.to_string(), resources.len()),
+            "path": file_url(&ctx.node.public_url, dataset, record.summary.version, &file.name),
+            "filename": file.name,
+            "format": file.media_type.format_name().to_lowercase(),
+            "mediatype": file.media_type.as_str(),
+            "bytes": file.size,
+            "hash": format!("sha256:{}", file.sha256),
+        });
+        if let Some(format) = table_format(&file.media_type)
+            && let Ok(profile) = inspection(ctx, &file.sha256, format).await?
+        {
+            let fields: Vec<Value> = profile
+                .columns
+                .iter()
+                .map(|column| {
+                    let (kind, format) = frictionless_type(&column.data_type);
+                    let mut field = json!({"name": column.name, "type": kind});
+                    if let Some(format) = format {
+                        field["format"] = json!(format);
+                    }
+                    field
+                })
+                .collect();
+            resource["schema"] = json!({"fields": fields});
+            if let Some(csv) = &profile.csv {
+                resource["dialect"] = json!({"delimiter": csv.delimiter, "header": true});
+            }
+        }
+        resources.push(resource);
+    }
+    let mut licenses = Map::new();
+    licenses.insert("name".into(), json!(metadata.license.id));
+    if let Some(title) = &metadata.license.title {
+        licenses.insert("title".into(), json!(title));
+    }
+    if let Some(url) = &metadata.license.url {
+        licenses.insert("path".into(), json!(url));
+    }
+    Ok(json!({
+        "name": dataset,
+        "title": metadata.title.zh.clone().or_else(|| metadata.title.en.clone()),
+        "description": metadata.description.zh.clone().or_else(|| metadata.description.en.clone()),
+        "version": record.summary.version.get().to_string(),
+        "keywords": metadata.keywords,
+        "licenses": [licenses],
+        "created": record.summary.published_at.to_rfc3339(),
+        "resources": resources,
+        "shulian": {
+            "access": metadata.access,
+            "title": metadata.title,
+            "description": metadata.description,
+            "offer": metadata.offer,
+        },
+    }))
+}
+
+/// A Frictionless resource name (lower-case letters, digits, `.`, `_`, `-`) for a file, unique by position.
+fn resource_name(file: &str, position: usize) -> String {
+    let base = file.rsplit('/').next().unwrap_or(file);
+    let stem = base.rsplit_once('.').map_or(base, |(stem, _)| stem);
+    let cleaned: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .trim_matches('-')
+        .to_owned();
+    if cleaned.is_empty() {
+        format!("resource-{}", position + 1)
+    } else {
+        format!("{cleaned}-{}", position + 1)
+    }
+}
+
+/// A column type as a Table Schema type (and format).
+fn frictionless_type(spark: &str) -> (&'static str, Option<&'static str>) {
+    match spark {
+        "byte" | "short" | "integer" | "long" => ("integer", None),
+        "float" | "double" => ("number", None),
+        "boolean" => ("boolean", None),
+        "date" => ("date", None),
+        // CSV timestamps come as `2024-01-01 08:00:00` as often as ISO 8601.
+        "timestamp" => ("datetime", Some("any")),
+        "string" => ("string", None),
+        "binary" => ("string", Some("binary")),
+        other if other.starts_with("decimal") => ("number", None),
+        other if other.starts_with("array") => ("array", None),
+        other if other.starts_with("struct") || other.starts_with("map") => ("object", None),
+        _ => ("any", None),
+    }
+}

@@ -1,0 +1,251 @@
+//! CKAN Action API, DCAT and Data Package: shapes, errors, and the real
+//! `ckanapi`, `rdflib` and `frictionless` against a running node.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, metadata, run_python_check, sha256_hex, test_python};
+use crate::on_both_backends;
+
+on_both_backends!(
+    ckan_actions_answer_in_ckan_shapes,
+    dcat_and_data_package_describe_every_file,
+    the_real_ckan_rdf_and_frictionless_tools_read_the_node,
+);
+
+const FLOWS: &str = "路口,日期,时间,车流量,均速\n东直门,2026-10-01,2026-10-01 08:00:00,1832,23.5\n国贸桥,2026-10-01,2026-10-01 09:00:00,2410,18.2\n";
+
+async fn market(app: &TestApp) {
+    let city = app.publisher("city").await;
+    let mut traffic = metadata("traffic", "open");
+    traffic["keywords"] = json!(["交通", "traffic"]);
+    app.publish_files(
+        &city,
+        "traffic",
+        traffic,
+        &[("flows.csv", "text/csv", FLOWS.as_bytes())],
+    )
+    .await;
+    let hospital = app.publisher("hospital").await;
+    let mut visits = metadata("visits", "licensed");
+    visits["keywords"] = json!(["医疗"]);
+    app.publish_files(
+        &hospital,
+        "visits",
+        visits,
+        &[("visits.csv", "text/csv", "科室,人次\n心内科,412\n".as_bytes())],
+    )
+    .await;
+}
+
+async fn action(app: &TestApp, prefix: &str, name: &str, query: &str) -> (StatusCode, Value) {
+    app.get_json(&format!("{prefix}/{name}?{query}")).await
+}
+
+async fn ckan_actions_answer_in_ckan_shapes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    market(&app).await;
+    for prefix in ["/api/3/action", "/api/action"] {
+        let (status, body) = action(&app, prefix, "status_show", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["success"], true);
+        assert!(body["result"]["ckan_version"].as_str().is_some());
+    }
+    let (_, list) = action(&app, "/api/3/action", "package_list", "").await;
+    assert_eq!(list["result"], json!(["traffic", "visits"]));
+
+    let (_, found) = action(
+        &app,
+        "/api/3/action",
+        "package_search",
+        "q=%E4%BA%A4%E9%80%9A&facet.field=%5B%22tags%22,%22res_format%22%5D",
+    )
+    .await;
+    assert_eq!(found["result"]["count"], 1);
+    let package = &found["result"]["results"][0];
+    assert_eq!(package["name"], "traffic");
+    assert_eq!(package["owner_org"], "city");
+    assert_eq!(package["organization"]["name"], "city");
+    assert_eq!(package["license_id"], "CC-BY-4.0");
+    assert_eq!(package["tags"][0]["name"], "交通");
+    let resource = &package["resources"][0];
+    assert_eq!(resource["format"], "CSV");
+    assert_eq!(resource["hash"], sha256_hex(FLOWS.as_bytes()));
+    assert_eq!(resource["size"], FLOWS.len());
+    let downloaded = app
+        .http
+        .get(resource["url"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(downloaded.bytes().await.expect("body").as_ref(), FLOWS.as_bytes());
+    assert_eq!(found["result"]["facets"]["tags"]["交通"], 1);
+    assert_eq!(
+        found["result"]["search_facets"]["res_format"]["items"][0]["name"],
+        "CSV"
+    );
+
+    let (_, filtered) = action(
+        &app,
+        "/api/3/action",
+        "package_search",
+        "fq=organization:hospital&rows=5",
+    )
+    .await;
+    assert_eq!(filtered["result"]["count"], 1);
+    assert_eq!(
+        filtered["result"]["results"][0]["extras"]
+            .as_array()
+            .map(|e| e.iter().any(|x| x["key"] == "how_to_order")),
+        Some(true)
+    );
+    let (_, paged) = action(
+        &app,
+        "/api/3/action",
+        "package_search",
+        "rows=1&start=1&sort=name%20asc",
+    )
+    .await;
+    assert_eq!(paged["result"]["results"][0]["name"], "visits");
+
+    let (_, shown) = action(&app, "/api/3/action", "package_show", "id=traffic").await;
+    assert_eq!(shown["result"]["num_resources"], 2, "the CSV and its Parquet copy");
+    let resource_id = shown["result"]["resources"][0]["id"].as_str().expect("id").to_owned();
+    let (_, resource) = action(&app, "/api/3/action", "resource_show", &format!("id={resource_id}")).await;
+    assert_eq!(resource["result"]["name"], "flows.csv");
+    let (_, orgs) = action(&app, "/api/3/action", "organization_list", "all_fields=true").await;
+    assert_eq!(orgs["result"][0]["name"], "city");
+    assert_eq!(orgs["result"][0]["package_count"], 1);
+    let (_, org) = action(
+        &app,
+        "/api/3/action",
+        "organization_show",
+        "id=hospital&include_datasets=true",
+    )
+    .await;
+    assert_eq!(org["result"]["packages"][0]["name"], "visits");
+    let (_, licenses) = action(&app, "/api/3/action", "license_list", "").await;
+    assert_eq!(licenses["result"][0]["id"], "CC-BY-4.0");
+    let (_, tags) = action(&app, "/api/3/action", "tag_list", "").await;
+    assert_eq!(tags["result"], json!(["traffic", "交通", "医疗"]));
+
+    // ckanapi POSTs JSON bodies.
+    let posted: Value = app
+        .http
+        .post(app.api("/api/action/package_show"))
+        .json(&json!({"id": "visits"}))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(posted["result"]["name"], "visits");
+
+    for (name, query, status, kind) in [
+        ("package_show", "id=nope", StatusCode::NOT_FOUND, "Not Found Error"),
+        ("package_show", "", StatusCode::CONFLICT, "Validation Error"),
+        (
+            "resource_show",
+            "id=traffic:nope.csv",
+            StatusCode::NOT_FOUND,
+            "Not Found Error",
+        ),
+        (
+            "organization_show",
+            "id=nobody",
+            StatusCode::NOT_FOUND,
+            "Not Found Error",
+        ),
+        ("package_search", "rows=lots", StatusCode::CONFLICT, "Validation Error"),
+        (
+            "package_search",
+            "fq=tags:\"unclosed",
+            StatusCode::CONFLICT,
+            "Validation Error",
+        ),
+        (
+            "package_search",
+            &format!("q={}", "x".repeat(300)),
+            StatusCode::CONFLICT,
+            "Validation Error",
+        ),
+        ("user_list", "", StatusCode::BAD_REQUEST, "Not Found Error"),
+    ] {
+        let (got, body) = action(&app, "/api/3/action", name, query).await;
+        assert_eq!(got, status, "{name}?{query}: {body}");
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"]["__type"], kind, "{name}?{query}");
+    }
+    app.stop().await;
+}
+
+async fn dcat_and_data_package_describe_every_file(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    market(&app).await;
+    let response = app.get("/catalog.jsonld").await;
+    assert_eq!(response.headers()["content-type"], "application/ld+json");
+    let catalog: Value = response.json().await.expect("json");
+    assert_eq!(catalog["hydra:totalItems"], 2);
+    let datasets = catalog["dcat:dataset"].as_array().expect("datasets");
+    let traffic = &datasets[0];
+    assert_eq!(traffic["dct:identifier"], "traffic");
+    let distribution = &traffic["dcat:distribution"][0];
+    assert_eq!(
+        distribution["spdx:checksum"]["spdx:checksumValue"],
+        sha256_hex(FLOWS.as_bytes())
+    );
+    assert_eq!(distribution["dcat:byteSize"]["@value"], FLOWS.len().to_string());
+    assert!(distribution["dcat:downloadURL"]["@id"].as_str().is_some());
+    let visits = &datasets[1];
+    assert!(
+        visits["dcat:distribution"][0].get("dcat:downloadURL").is_none(),
+        "licensed files are ordered, not downloaded"
+    );
+    assert!(
+        visits["dct:accessRights"]
+            .as_str()
+            .is_some_and(|text| text.contains("shulian order"))
+    );
+    let (status, _) = app.get_json("/catalog.jsonld?page=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, second) = app.get_json("/catalog.jsonld?page=2").await;
+    assert_eq!(second["dcat:dataset"], json!([]));
+    let (status, one) = app.get_json("/api/v1/datasets/traffic/dcat.jsonld").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(one["@context"]["dcat"].as_str().is_some());
+
+    let (status, package) = app
+        .get_json("/api/v1/datasets/traffic/versions/1/datapackage.json")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(package["name"], "traffic");
+    let resources = package["resources"].as_array().expect("resources");
+    assert_eq!(
+        resources.len(),
+        1,
+        "the derived Parquet copy is not part of the package"
+    );
+    assert_eq!(resources[0]["hash"], format!("sha256:{}", sha256_hex(FLOWS.as_bytes())));
+    let types: Vec<&str> = resources[0]["schema"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(types, ["string", "date", "datetime", "integer", "number"]);
+    let (status, _) = app.get_json("/api/v1/datasets/nope/versions/1/datapackage.json").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+async fn the_real_ckan_rdf_and_frictionless_tools_read_the_node(backend: Backend) {
+    let Some(python) = test_python() else { return };
+    let app = TestApp::spawn(backend).await;
+    market(&app).await;
+    let digest = sha256_hex(FLOWS.as_bytes());
+    let summary = run_python_check(&python, "catalog_tools_check.py", &[app.url.as_ref(), digest.as_ref()]).await;
+    assert_eq!(summary["dumped"], 2);
+    assert_eq!(summary["frictionless"], "valid");
+    app.stop().await;
+}
