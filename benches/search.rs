@@ -1,0 +1,252 @@
+//! Search benchmark (not a test): 100,000 generated datasets, Chinese and
+//! English, and catalog searches from concurrent HTTP clients; prints p50/p99
+//! latency on SQLite and, when `SHULIAN_TEST_DATABASE_URL` is set, PostgreSQL.
+//!
+//!     cargo bench --bench search
+//!
+//! The datasets are bulk-loaded into the catalog and search tables with the
+//! node's own analyzer (publishing 100,000 signed versions one by one would
+//! measure the log and fsync, not search).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use shulian::app::App;
+use shulian::config::{Config, Settings};
+use shulian::search::{Field, index_terms};
+use shulian::service::{accounts, search::ANALYZER};
+
+const DATASETS: usize = 100_000;
+const PUBLISHERS: usize = 50;
+const REQUESTS: usize = 2_000;
+const CLIENTS: usize = 16;
+
+const CITIES: [(&str, &str); 8] = [
+    ("北京", "Beijing"),
+    ("上海", "Shanghai"),
+    ("广州", "Guangzhou"),
+    ("深圳", "Shenzhen"),
+    ("杭州", "Hangzhou"),
+    ("成都", "Chengdu"),
+    ("武汉", "Wuhan"),
+    ("西安", "Xi'an"),
+];
+const TOPICS: [(&str, &str); 12] = [
+    ("交通流量", "traffic flow"),
+    ("医疗服务", "medical services"),
+    ("空气质量", "air quality"),
+    ("公交线路", "bus routes"),
+    ("教育资源", "education resources"),
+    ("人口统计", "population statistics"),
+    ("能源消耗", "energy consumption"),
+    ("水务监测", "water monitoring"),
+    ("气象观测", "weather observations"),
+    ("企业登记", "company registrations"),
+    ("医院门诊", "hospital visits"),
+    ("道路施工", "road works"),
+];
+const KINDS: [(&str, &str); 5] = [
+    ("日报", "daily report"),
+    ("月度汇总", "monthly summary"),
+    ("实时数据", "real-time data"),
+    ("年度统计", "annual statistics"),
+    ("明细", "records"),
+];
+const QUERIES: [&str; 10] = [
+    "交通",
+    "医疗",
+    "北京 空气",
+    "公交线路",
+    "traffic",
+    "hosp",
+    "monthly summary",
+    "上海 traffic",
+    "气象观测 日报",
+    "energy",
+];
+
+#[tokio::main]
+async fn main() {
+    println!("search benchmark: {DATASETS} datasets, {REQUESTS} searches from {CLIENTS} concurrent clients");
+    let dir = tempfile::tempdir().expect("tempdir");
+    run(
+        "SQLite",
+        format!("sqlite://{}", dir.path().join("bench.db").display()),
+        dir.path(),
+    )
+    .await;
+    if let Ok(admin) = std::env::var("SHULIAN_TEST_DATABASE_URL") {
+        use sqlx::Connection as _;
+        let name = format!("shulian_search_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut connection = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut connection)
+            .await
+            .expect("create");
+        let mut url = url::Url::parse(&admin).expect("url");
+        url.set_path(&format!("/{name}"));
+        let pg_dir = tempfile::tempdir().expect("tempdir");
+        run("PostgreSQL", url.to_string(), pg_dir.path()).await;
+        let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut connection)
+            .await;
+    } else {
+        println!("(set SHULIAN_TEST_DATABASE_URL to measure PostgreSQL too)");
+    }
+}
+
+async fn run(backend: &str, database_url: String, dir: &std::path::Path) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let settings = Settings {
+        listen: Some(address),
+        data_dir: Some(dir.to_owned()),
+        database_url: Some(database_url.clone()),
+        ..Settings::default()
+    };
+    let config = Config::resolve(settings, Settings::default()).expect("config");
+    let app = App::build(&config).await.expect("app");
+    for publisher in 0..PUBLISHERS {
+        accounts::add_publisher(
+            app.context().store.as_ref(),
+            format!("pub-{publisher}").parse().expect("id"),
+            &format!("发布方 {publisher}"),
+        )
+        .await
+        .expect("publisher");
+    }
+    let started = Instant::now();
+    load(&database_url).await;
+    println!(
+        "{backend}: loaded {DATASETS} datasets in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    tokio::spawn(app.serve(listener, std::future::pending()));
+
+    let http = reqwest::Client::new();
+    let base = format!("http://{address}/api/v1/datasets");
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let (http, base, next) = (http.clone(), base.clone(), next.clone());
+        clients.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= REQUESTS {
+                    return times;
+                }
+                let query = QUERIES[n % QUERIES.len()];
+                let url = format!(
+                    "{base}?q={}&limit=20",
+                    url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
+                );
+                let begun = Instant::now();
+                let response = http.get(&url).send().await.expect("search");
+                assert!(response.status().is_success());
+                response.bytes().await.expect("body");
+                times.push(begun.elapsed());
+            }
+        }));
+    }
+    let mut times: Vec<Duration> = Vec::new();
+    for client in clients {
+        times.extend(client.await.expect("client"));
+    }
+    let wall = started.elapsed();
+    times.sort();
+    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)].as_secs_f64() * 1e3;
+    println!(
+        "{backend}: search latency p50 {:.1} ms, p99 {:.1} ms, {:.0} searches/s (results, total and facets per request)",
+        at(0.50),
+        at(0.99),
+        REQUESTS as f64 / wall.as_secs_f64()
+    );
+}
+
+/// The loader, once per database type (the query builders are typed by backend).
+macro_rules! load_into {
+    ($pool:expr, $database:ty) => {{
+    let pool = &$pool;
+    let now = chrono::Utc::now();
+    for chunk in (0..DATASETS).collect::<Vec<_>>().chunks(1_000) {
+        let mut tx = pool.begin().await.expect("begin");
+        let mut datasets = sqlx::QueryBuilder::<$database>::new(
+            "INSERT INTO datasets (id, publisher_id, access, latest_version, metadata, created_at, updated_at, indexed_with) ",
+        );
+        let mut terms: Vec<(String, String, i64)> = Vec::new();
+        let mut facets: Vec<(String, String, String)> = Vec::new();
+        let rows: Vec<(String, String, String, String, String)> = chunk
+            .iter()
+            .map(|&i| {
+                let (city, topic, kind) = (CITIES[i % 8], TOPICS[(i / 8) % 12], KINDS[(i / 96) % 5]);
+                let id = format!("ds-{i:06}");
+                let publisher = format!("pub-{}", i % PUBLISHERS);
+                let access = if i % 4 == 0 { "licensed" } else { "open" };
+                let title_zh = format!("{}{}{}", city.0, topic.0, kind.0);
+                let title_en = format!("{} {} {}", city.1, topic.1, kind.1);
+                let description = format!("{}市{}的{}，第{}批发布。", city.0, topic.0, kind.0, i % 97);
+                let keywords = [topic.0[..6].to_owned(), city.0.to_owned()];
+                let metadata = json!({
+                    "title": {"zh": title_zh, "en": title_en},
+                    "description": {"zh": description},
+                    "keywords": keywords,
+                    "license": {"id": "CC-BY-4.0"},
+                    "access": access,
+                });
+                let texts = [
+                    (Field::Title, title_zh.as_str()),
+                    (Field::Title, title_en.as_str()),
+                    (Field::Description, description.as_str()),
+                    (Field::Keyword, keywords[0].as_str()),
+                    (Field::Keyword, keywords[1].as_str()),
+                    (Field::Publisher, publisher.as_str()),
+                ];
+                for (term, weight) in index_terms(texts) {
+                    terms.push((id.clone(), term, weight));
+                }
+                for (facet, value) in [("access", access), ("publisher", &publisher), ("license", "CC-BY-4.0"), ("format", "CSV"), ("keyword", &keywords[0]), ("keyword", &keywords[1])] {
+                    facets.push((id.clone(), facet.to_owned(), value.to_owned()));
+                }
+                (id, publisher, access.to_owned(), metadata.to_string(), (now - chrono::Duration::seconds(i as i64)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+            })
+            .collect();
+        datasets.push_values(&rows, |mut row, (id, publisher, access, metadata, at)| {
+            row.push_bind(id.as_str()).push_bind(publisher.as_str()).push_bind(access.as_str()).push_bind(1i64);
+            row.push_bind(metadata.as_str()).push_bind(at.as_str()).push_bind(at.as_str()).push_bind(ANALYZER);
+        });
+        datasets.build().execute(&mut *tx).await.expect("datasets");
+        for part in terms.chunks(500) {
+            let mut insert = sqlx::QueryBuilder::<$database>::new("INSERT INTO search_terms (dataset_id, term, weight) ");
+            insert.push_values(part, |mut row, (id, term, weight)| {
+                row.push_bind(id.as_str()).push_bind(term.as_str()).push_bind(*weight);
+            });
+            insert.build().execute(&mut *tx).await.expect("terms");
+        }
+        facets.sort();
+        facets.dedup();
+        for part in facets.chunks(500) {
+            let mut insert = sqlx::QueryBuilder::<$database>::new("INSERT INTO dataset_facets (dataset_id, facet, value) ");
+            insert.push_values(part, |mut row, (id, facet, value)| {
+                row.push_bind(id.as_str()).push_bind(facet.as_str()).push_bind(value.as_str());
+            });
+            insert.build().execute(&mut *tx).await.expect("facets");
+        }
+        tx.commit().await.expect("commit");
+    }
+    }};
+}
+
+/// Writes the generated datasets straight into the catalog and search tables, in large transactions.
+async fn load(database_url: &str) {
+    if database_url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(database_url).await.expect("database");
+        load_into!(pool, sqlx::Postgres);
+        sqlx::query("ANALYZE").execute(&pool).await.expect("analyze");
+    } else {
+        let pool = sqlx::SqlitePool::connect(database_url).await.expect("database");
+        load_into!(pool, sqlx::Sqlite);
+    }
+}
