@@ -145,8 +145,13 @@ async fn run(backend: &str, database_url: String, dir: &std::path::Path) {
                 );
                 let begun = Instant::now();
                 let response = http.get(&url).send().await.expect("search");
-                assert!(response.status().is_success());
-                response.bytes().await.expect("body");
+                let status = response.status();
+                let body = response.bytes().await.expect("body");
+                assert!(
+                    status.is_success(),
+                    "{query}: {status} {}",
+                    String::from_utf8_lossy(&body)
+                );
                 times.push(begun.elapsed());
             }
         }));

@@ -112,16 +112,28 @@ pub fn query_terms(query: &str) -> Result<Vec<QueryTerm>, QueryError> {
                 });
             }
             PieceKind::Chinese => {
-                for pair in piece.terms.iter().filter(|t| t.starts_with("c:")) {
+                // Pairs are required within each word jieba finds, not across word boundaries,
+                // so `北京交通` finds `北京市交通流量`.
+                for word in JIEBA.cut(&piece.text, true) {
+                    let chars: Vec<char> = word.word.chars().collect();
+                    if let [single] = chars.as_slice() {
+                        // A lone character matches as the first of a pair, or alone.
+                        terms.push(QueryTerm {
+                            any_of: vec![format!("c:{single}")],
+                            prefix: Some(format!("c:{single}")),
+                            required: true,
+                        });
+                        continue;
+                    }
+                    for pair in chars.windows(2) {
+                        terms.push(QueryTerm {
+                            any_of: vec![format!("c:{}{}", pair[0], pair[1])],
+                            prefix: None,
+                            required: true,
+                        });
+                    }
                     terms.push(QueryTerm {
-                        any_of: vec![pair.clone()],
-                        prefix: None,
-                        required: true,
-                    });
-                }
-                for word in piece.terms.iter().filter(|t| t.starts_with("j:")) {
-                    terms.push(QueryTerm {
-                        any_of: vec![word.clone()],
+                        any_of: vec![format!("j:{}", word.word)],
                         prefix: None,
                         required: false,
                     });
@@ -197,19 +209,17 @@ fn piece(kind: PieceKind, text: String, for_index: bool) -> Piece {
                 terms.push(format!("s:{}", STEMMER.stem(&text)));
             }
         }
+        // Queries cut their Chinese runs themselves (see `query_terms`).
+        PieceKind::Chinese if !for_index => {}
         PieceKind::Chinese => {
             let chars: Vec<char> = text.chars().collect();
             if chars.len() == 1 {
                 terms.push(format!("c:{text}"));
             }
             terms.extend(chars.windows(2).map(|pair| format!("c:{}{}", pair[0], pair[1])));
-            let words = if for_index {
-                JIEBA.cut_for_search(&text, true)
-            } else {
-                JIEBA.cut(&text, true)
-            };
             terms.extend(
-                words
+                JIEBA
+                    .cut_for_search(&text, true)
                     .into_iter()
                     .filter(|token| token.word.chars().count() >= 2)
                     .map(|token| format!("j:{}", token.word)),
@@ -255,6 +265,13 @@ mod tests {
         }
         let query = query_terms("交通").expect("query");
         assert!(query.iter().any(|t| t.required && t.any_of == ["c:交通"]));
+        let across = query_terms("北京交通").expect("query");
+        let required: Vec<&str> = across
+            .iter()
+            .filter(|t| t.required)
+            .map(|t| t.any_of[0].as_str())
+            .collect();
+        assert_eq!(required, ["c:北京", "c:交通"], "no pair across the words");
     }
 
     #[test]

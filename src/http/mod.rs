@@ -14,6 +14,7 @@ pub mod node;
 pub mod orders;
 pub mod sharing;
 pub mod tables;
+pub mod web;
 
 use std::time::Duration;
 
@@ -104,6 +105,7 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
         .route("/api/v1/log/proof/inclusion", get(log::inclusion))
         .route("/api/v1/log/proof/consistency", get(log::consistency))
         .nest(SHARING_PATH, sharing::routes())
+        .merge(web::routes())
         .route("/api/3/action/{name}", get(ckan::action).post(ckan::action))
         .route("/catalog.jsonld", get(interop::catalog))
         .route("/api/v1/datasets/{dataset}/dcat.jsonld", get(interop::dataset))
@@ -186,8 +188,17 @@ async fn openapi() -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi_json())
 }
 
-async fn no_route() -> AppError {
-    AppError::NotFound("no such endpoint".into())
+/// Unknown addresses: an HTML page for browsers, a problem document for everyone else.
+async fn no_route(headers: axum::http::HeaderMap) -> Response {
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        web::not_found_page(&headers)
+    } else {
+        AppError::NotFound("no such endpoint".into()).into_response()
+    }
 }
 
 async fn method_not_allowed() -> AppError {

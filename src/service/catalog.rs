@@ -108,6 +108,36 @@ pub struct VersionDetail {
     pub manifest: serde_json::Value,
 }
 
+/// Counts for the front page.
+#[derive(Debug, Clone, Copy)]
+pub struct Overview {
+    /// Datasets in the catalog.
+    pub datasets: u64,
+    /// Open datasets.
+    pub open: u64,
+    /// Licensed datasets.
+    pub licensed: u64,
+    /// Publishers.
+    pub publishers: u64,
+}
+
+/// How many datasets (open and licensed) and publishers the catalog holds.
+pub async fn overview(ctx: &Context) -> Result<Overview, AppError> {
+    let (datasets, facets) = ctx.store.search_summary(&Default::default()).await?;
+    let count = |value: &str| {
+        facets
+            .iter()
+            .find(|count| count.facet == "access" && count.value == value)
+            .map_or(0, |count| count.count)
+    };
+    Ok(Overview {
+        datasets,
+        open: count("open"),
+        licensed: count("licensed"),
+        publishers: ctx.store.publishers().await?.len() as u64,
+    })
+}
+
 /// One dataset with its versions.
 pub async fn get_dataset(ctx: &Context, dataset: &DatasetId) -> Result<DatasetDetail, AppError> {
     let (summary, versions) = ctx

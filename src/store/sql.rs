@@ -114,6 +114,14 @@ macro_rules! impl_store_with_shared_sql {
             push_filtered(sql, query, columns);
         }
 
+        /// Pushes a comma-separated list of bound texts.
+        fn push_list<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, items: &'q [String]) {
+            let mut list = sql.separated(", ");
+            for item in items {
+                list.push_bind(item.as_str());
+            }
+        }
+
         /// Pushes `WITH hits AS (…)`: every dataset the query terms match, with its score.
         fn push_hits<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, query: &'q SearchQuery) {
             sql.push("WITH hits AS (");
@@ -125,21 +133,25 @@ macro_rules! impl_store_with_shared_sql {
                     if index > 0 {
                         sql.push(" UNION ALL ");
                     }
+                    let required = i64::from(term.required);
                     sql.push(format!(
-                        "SELECT dataset_id, {index} AS qi, {} AS req, weight FROM search_terms WHERE (term IN (",
-                        i64::from(term.required)
+                        "SELECT dataset_id, {index} AS qi, {required} AS req, weight FROM search_terms WHERE term IN ("
                     ));
-                    let mut list = sql.separated(", ");
-                    for exact in &term.any_of {
-                        list.push_bind(exact.as_str());
-                    }
+                    push_list(sql, &term.any_of);
                     sql.push(")");
                     if let Some(prefix) = &term.prefix {
-                        // A range rather than LIKE: both backends compare these keys as bytes and use the index.
-                        sql.push(" OR (term >= ").push_bind(prefix.as_str());
-                        sql.push(" AND term < ").push_bind(format!("{prefix}\u{10FFFF}")).push(")");
+                        // A separate branch, not an OR, so each side is one index range; a range rather
+                        // than LIKE because both backends compare these keys as bytes.
+                        sql.push(format!(
+                            " UNION ALL SELECT dataset_id, {index} AS qi, {required} AS req, weight FROM search_terms \
+                             WHERE term >= "
+                        ))
+                        .push_bind(prefix.as_str());
+                        sql.push(" AND term < ").push_bind(format!("{prefix}\u{10FFFF}"));
+                        sql.push(" AND term NOT IN (");
+                        push_list(sql, &term.any_of);
+                        sql.push(")");
                     }
-                    sql.push(")");
                 }
                 let required = query.terms.iter().filter(|term| term.required).count();
                 sql.push(format!(

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod blobstores;
+mod browser;
 mod catalog;
 mod cli;
 mod concurrency;
@@ -16,3 +17,4 @@ mod search;
 mod sharing;
 mod tables;
 mod vectors;
+mod web;

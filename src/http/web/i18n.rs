@@ -1,0 +1,218 @@
+//! The web catalog's words in Simplified Chinese (the default) and English.
+
+use axum::http::HeaderMap;
+use axum::http::header;
+
+/// A language of the web catalog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    /// Simplified Chinese.
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// `?lang=` wins, then the `lang` cookie the toggle sets, then `Accept-Language`; Chinese otherwise.
+    pub fn choose(query: Option<&str>, headers: &HeaderMap) -> Self {
+        let parse = |text: &str| match text.trim() {
+            "en" => Some(Self::En),
+            "zh" => Some(Self::Zh),
+            _ => None,
+        };
+        if let Some(lang) = query.and_then(parse) {
+            return lang;
+        }
+        let cookie = headers
+            .get(header::COOKIE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|cookies| cookies.split(';').find_map(|pair| pair.trim().strip_prefix("lang=")))
+            .and_then(parse);
+        if let Some(lang) = cookie {
+            return lang;
+        }
+        let accepted = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        // The first language named decides; quality values are rarely needed to tell zh from en.
+        match accepted.split(',').next().map(str::trim) {
+            Some(first) if first.starts_with("en") => Self::En,
+            _ => Self::Zh,
+        }
+    }
+
+    /// The `lang` attribute value.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Zh => "zh-Hans",
+            Self::En => "en",
+        }
+    }
+
+    /// The query value of the other language, for the toggle.
+    pub fn other(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Zh => ("en", "English"),
+            Self::En => ("zh", "中文"),
+        }
+    }
+
+    /// Whether English text is preferred in bilingual metadata.
+    pub fn english(self) -> bool {
+        self == Self::En
+    }
+
+    /// A word or phrase of the interface.
+    pub fn t(self, text: Text) -> &'static str {
+        let (zh, en) = match text {
+            Text::SiteName => ("数联网数据目录", "Data catalog"),
+            Text::SearchPlaceholder => (
+                "搜索数据集，例如：交通、医疗、air quality",
+                "Search datasets, e.g. traffic, 交通",
+            ),
+            Text::Search => ("搜索", "Search"),
+            Text::SearchLabel => ("搜索数据集", "Search datasets"),
+            Text::Datasets => ("数据集", "Datasets"),
+            Text::Open => ("开放", "Open"),
+            Text::Licensed => ("授权", "Licensed"),
+            Text::Publishers => ("发布方", "Publishers"),
+            Text::Newest => ("最新发布", "Newest"),
+            Text::MostDownloaded => ("下载最多", "Most downloaded"),
+            Text::Results => ("个结果", "results"),
+            Text::NoResults => (
+                "没有找到匹配的数据集。试试更短的词，或去掉筛选条件。",
+                "No dataset matches. Try a shorter word or remove a filter.",
+            ),
+            Text::NextPage => ("下一页", "Next page"),
+            Text::FirstPage => ("第一页", "First page"),
+            Text::Access => ("访问方式", "Access"),
+            Text::Publisher => ("发布方", "Publisher"),
+            Text::License => ("许可", "Licence"),
+            Text::Format => ("格式", "Format"),
+            Text::Keyword => ("关键词", "Keyword"),
+            Text::Keywords => ("关键词", "Keywords"),
+            Text::ClearFilters => ("清除筛选", "Clear filters"),
+            Text::Version => ("版本", "Version"),
+            Text::Versions => ("版本历史", "Versions"),
+            Text::Published => ("发布于", "Published"),
+            Text::Files => ("文件", "Files"),
+            Text::File => ("文件名", "File"),
+            Text::Size => ("大小", "Size"),
+            Text::Download => ("下载", "Download"),
+            Text::Copy => ("复制", "Copy"),
+            Text::Copied => ("已复制", "Copied"),
+            Text::Schema => ("表结构", "Schema"),
+            Text::Column => ("列", "Column"),
+            Text::Type => ("类型", "Type"),
+            Text::Nulls => ("空值数", "Nulls"),
+            Text::Min => ("最小值", "Min"),
+            Text::Max => ("最大值", "Max"),
+            Text::Preview => ("数据预览", "Preview"),
+            Text::PreviewRows => ("行，共", "rows of"),
+            Text::NoPreview => (
+                "授权数据的行需订购后查看。",
+                "Rows of licensed data are shown to buyers.",
+            ),
+            Text::Rows => ("行", "rows"),
+            Text::Offer => ("授权条件", "Offer"),
+            Text::Price => ("价格", "Price"),
+            Text::Purposes => ("允许用途", "Purposes"),
+            Text::Validity => ("最长有效期", "Longest validity"),
+            Text::Days => ("天", "days"),
+            Text::DownloadsAllowed => ("每个文件可下载次数", "Downloads per file"),
+            Text::HowToOrder => ("如何订购", "How to order"),
+            Text::OrderHelp => (
+                "授权数据通过签名订单获取：生成密钥、下单，节点会返回签名协议和订单令牌，每次交付都有可离线验证的签名回执。",
+                "Licensed data is delivered under a signed order: make a key, place the order; the node answers a signed agreement and an order token, and every delivery gets a receipt anyone can verify offline.",
+            ),
+            Text::LicensedNoDownload => ("授权数据不提供直接下载。", "Licensed data has no direct download."),
+            Text::Node => ("节点", "Node"),
+            Text::NodeIdentity => ("节点身份", "Node identity"),
+            Text::PublicKey => ("公钥", "Public key"),
+            Text::Checkpoint => ("最新日志检查点", "Latest log checkpoint"),
+            Text::MachineReadable => ("机器可读接口", "Machine-readable endpoints"),
+            Text::OpenProfile => ("开放数据 Delta Sharing 配置", "Delta Sharing profile for open data"),
+            Text::NotFound => ("页面不存在", "Page not found"),
+            Text::NotFoundHelp => ("找不到这个页面或数据集。", "There is no such page or dataset."),
+            Text::Home => ("首页", "Home"),
+            Text::Updated => ("更新于", "Updated"),
+            Text::DatasetsOf => ("的数据集", "datasets"),
+            Text::Sort => ("排序", "Sort"),
+            Text::Relevance => ("相关度", "Relevance"),
+        };
+        match self {
+            Self::Zh => zh,
+            Self::En => en,
+        }
+    }
+}
+
+/// Every phrase the web catalog shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Text {
+    SiteName,
+    SearchPlaceholder,
+    Search,
+    SearchLabel,
+    Datasets,
+    Open,
+    Licensed,
+    Publishers,
+    Newest,
+    MostDownloaded,
+    Results,
+    NoResults,
+    NextPage,
+    FirstPage,
+    Access,
+    Publisher,
+    License,
+    Format,
+    Keyword,
+    Keywords,
+    ClearFilters,
+    Version,
+    Versions,
+    Published,
+    Files,
+    File,
+    Size,
+    Download,
+    Copy,
+    Copied,
+    Schema,
+    Column,
+    Type,
+    Nulls,
+    Min,
+    Max,
+    Preview,
+    PreviewRows,
+    NoPreview,
+    Rows,
+    Offer,
+    Price,
+    Purposes,
+    Validity,
+    Days,
+    DownloadsAllowed,
+    HowToOrder,
+    OrderHelp,
+    LicensedNoDownload,
+    Node,
+    NodeIdentity,
+    PublicKey,
+    Checkpoint,
+    MachineReadable,
+    OpenProfile,
+    NotFound,
+    NotFoundHelp,
+    Home,
+    Updated,
+    DatasetsOf,
+    Sort,
+    Relevance,
+}

@@ -1,0 +1,474 @@
+//! The pages' markup.
+
+use axum::http::StatusCode;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::SearchForm;
+use super::i18n::{Lang, Text};
+use crate::domain::{AccessClass, DatasetId, PublisherId, VersionNumber};
+use crate::error::AppError;
+use crate::service::catalog::{self, DatasetView, file_url};
+use crate::service::search::{self, FACETS, SearchRequest};
+use crate::service::{Context, tables, transparency};
+use crate::store::SearchOrder;
+use crate::tabular::PreviewRequest;
+
+/// Rows a dataset page previews.
+const PREVIEW_ROWS: usize = 10;
+
+/// Copies `data-copy` of the clicked button; pages work without it.
+const COPY_SCRIPT: &str = "document.addEventListener('click',function(e){var b=e.target.closest('button[data-copy]');\
+if(!b||!navigator.clipboard)return;navigator.clipboard.writeText(b.dataset.copy).then(function(){\
+var t=b.textContent;b.textContent=b.dataset.done;setTimeout(function(){b.textContent=t},1500)})});";
+
+fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
+    let (other, other_name) = lang.other();
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (lang.t(Text::SiteName)) }
+                link rel="stylesheet" href="/static/style.css";
+            }
+            body {
+                header.top {
+                    a.site href="/" { (lang.t(Text::SiteName)) }
+                    nav aria-label=(lang.t(Text::SiteName)) {
+                        a href="/" { (lang.t(Text::Home)) }
+                        a href="/search" { (lang.t(Text::Datasets)) }
+                        a href="/node" { (lang.t(Text::Node)) }
+                        a href={ "?lang=" (other) } lang=(other) { (other_name) }
+                    }
+                }
+                main { (body) }
+                script { (PreEscaped(COPY_SCRIPT)) }
+            }
+        }
+    }
+}
+
+fn search_box(lang: Lang, value: &str) -> Markup {
+    html! {
+        form.search action="/search" method="get" role="search" {
+            label.visually-hidden for="q" { (lang.t(Text::SearchLabel)) }
+            input id="q" type="search" name="q" value=(value) placeholder=(lang.t(Text::SearchPlaceholder));
+            button type="submit" { (lang.t(Text::Search)) }
+        }
+    }
+}
+
+fn access_badge(lang: Lang, access: AccessClass) -> Markup {
+    match access {
+        AccessClass::Open => html! { span.badge.open { (lang.t(Text::Open)) } },
+        AccessClass::Licensed => html! { span.badge.licensed { (lang.t(Text::Licensed)) } },
+    }
+}
+
+fn dataset_card(lang: Lang, item: &DatasetView) -> Markup {
+    let metadata = &item.metadata;
+    html! {
+        article.card {
+            h3 { a href={ "/datasets/" (item.id) } { (metadata.title.preferred(lang.english())) } }
+            p.meta {
+                (access_badge(lang, metadata.access)) " "
+                a href={ "/publishers/" (item.publisher) } { (item.publisher) }
+                " · " (lang.t(Text::Updated)) " " (item.updated_at.format("%Y-%m-%d"))
+            }
+            p { (metadata.description.preferred(lang.english())) }
+            @for keyword in &metadata.keywords { span.tag { (keyword) } }
+        }
+    }
+}
+
+/// The front page.
+pub async fn home(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
+    let overview = catalog::overview(ctx).await?;
+    let listed = |order| {
+        search::find(
+            ctx,
+            SearchRequest {
+                order: Some(order),
+                limit: Some(5),
+                ..SearchRequest::default()
+            },
+        )
+    };
+    let newest = listed(SearchOrder::Newest).await?;
+    let popular = listed(SearchOrder::Downloads).await?;
+    let body = html! {
+        h1 { (lang.t(Text::SiteName)) }
+        (search_box(lang, ""))
+        section.stats aria-label=(lang.t(Text::Datasets)) {
+            div { strong { (overview.datasets) } (lang.t(Text::Datasets)) }
+            div { strong { (overview.open) } (lang.t(Text::Open)) }
+            div { strong { (overview.licensed) } (lang.t(Text::Licensed)) }
+            div { strong { (overview.publishers) } (lang.t(Text::Publishers)) }
+        }
+        div.columns {
+            section {
+                h2 { (lang.t(Text::Newest)) }
+                @for item in &newest.items { (dataset_card(lang, item)) }
+            }
+            section {
+                h2 { (lang.t(Text::MostDownloaded)) }
+                @for item in &popular.items { (dataset_card(lang, item)) }
+            }
+        }
+    };
+    Ok(layout(lang, lang.t(Text::Home), body))
+}
+
+/// The filters of a search form, as (facet, value).
+fn form_filters(form: &SearchForm) -> Vec<(String, String)> {
+    [
+        ("access", &form.access),
+        ("publisher", &form.publisher),
+        ("license", &form.license),
+        ("format", &form.format),
+        ("keyword", &form.keyword),
+    ]
+    .into_iter()
+    .filter_map(|(facet, value)| value.clone().filter(|v| !v.is_empty()).map(|v| (facet.to_owned(), v)))
+    .collect()
+}
+
+/// A search URL with `q`, `filters` and `sort`, and optionally a cursor.
+fn search_url(q: &str, filters: &[(String, String)], sort: Option<&str>, cursor: Option<&str>) -> String {
+    let mut url = url::form_urlencoded::Serializer::new(String::new());
+    if !q.is_empty() {
+        url.append_pair("q", q);
+    }
+    for (facet, value) in filters {
+        url.append_pair(facet, value);
+    }
+    if let Some(sort) = sort {
+        url.append_pair("sort", sort);
+    }
+    if let Some(cursor) = cursor {
+        url.append_pair("cursor", cursor);
+    }
+    format!("/search?{}", url.finish())
+}
+
+fn facet_title(lang: Lang, facet: &str) -> &'static str {
+    match facet {
+        "access" => lang.t(Text::Access),
+        "publisher" => lang.t(Text::Publisher),
+        "license" => lang.t(Text::License),
+        "format" => lang.t(Text::Format),
+        _ => lang.t(Text::Keyword),
+    }
+}
+
+fn facet_value_label(lang: Lang, facet: &str, value: &str) -> String {
+    match (facet, value) {
+        ("access", "open") => lang.t(Text::Open).to_owned(),
+        ("access", "licensed") => lang.t(Text::Licensed).to_owned(),
+        _ => value.to_owned(),
+    }
+}
+
+/// The search page: the API's search, with facets to click.
+pub async fn search(ctx: &Context, lang: Lang, form: &SearchForm) -> Result<Markup, AppError> {
+    let q = form.q.clone().unwrap_or_default();
+    let filters = form_filters(form);
+    let sort = form.sort.as_deref().filter(|s| !s.is_empty());
+    let page = search::find(
+        ctx,
+        SearchRequest {
+            text: Some(q.clone()),
+            filters: filters.clone(),
+            order: sort.map(search::parse_order).transpose()?,
+            cursor: form.cursor.clone().filter(|c| !c.is_empty()),
+            ..SearchRequest::default()
+        },
+    )
+    .await?;
+    let body = html! {
+        (search_box(lang, &q))
+        div.layout {
+            aside.facets aria-label=(lang.t(Text::Keywords)) {
+                @for facet in FACETS {
+                    @if let Some(values) = page.facets.get(facet).filter(|values| !values.is_empty()) {
+                        h2 { (facet_title(lang, facet)) }
+                        ul {
+                            @for value in values {
+                                @let value_text = value["value"].as_str().unwrap_or_default();
+                                @let chosen = filters.iter().any(|(f, v)| f == facet && v == value_text);
+                                @let next: Vec<(String, String)> = if chosen {
+                                    filters.iter().filter(|(f, _)| f != facet).cloned().collect()
+                                } else {
+                                    filters.iter().filter(|(f, _)| f != facet).cloned()
+                                        .chain([(facet.to_owned(), value_text.to_owned())]).collect()
+                                };
+                                li {
+                                    a href=(search_url(&q, &next, sort, None)) aria-current=[chosen.then_some("true")] {
+                                        (facet_value_label(lang, facet, value_text))
+                                    }
+                                    " (" (value["count"]) ")"
+                                }
+                            }
+                        }
+                    }
+                }
+                @if !filters.is_empty() {
+                    p { a href=(search_url(&q, &[], sort, None)) { (lang.t(Text::ClearFilters)) } }
+                }
+            }
+            section aria-live="polite" {
+                p.meta {
+                    (page.total) " " (lang.t(Text::Results)) " · " (lang.t(Text::Sort)) ": "
+                    @for (name, label) in [("relevance", Text::Relevance), ("newest", Text::Newest), ("downloads", Text::MostDownloaded)] {
+                        a href=(search_url(&q, &filters, Some(name), None)) aria-current=[(sort == Some(name)).then_some("true")] { (lang.t(label)) } " "
+                    }
+                }
+                @if page.items.is_empty() {
+                    p.empty { (lang.t(Text::NoResults)) }
+                }
+                @for item in &page.items { (dataset_card(lang, item)) }
+                nav aria-label=(lang.t(Text::NextPage)) {
+                    @if form.cursor.as_deref().is_some_and(|c| !c.is_empty()) {
+                        a.button href=(search_url(&q, &filters, sort, None)) { (lang.t(Text::FirstPage)) } " "
+                    }
+                    @if let Some(next) = &page.next_cursor {
+                        a.button href=(search_url(&q, &filters, sort, Some(next))) rel="next" { (lang.t(Text::NextPage)) }
+                    }
+                }
+            }
+        }
+    };
+    let title = if q.is_empty() {
+        lang.t(Text::Datasets).to_owned()
+    } else {
+        q.clone()
+    };
+    Ok(layout(lang, &title, body))
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
+}
+
+/// A dataset: metadata, versions, files, tables and, for licensed data, the offer.
+pub async fn dataset(
+    ctx: &Context,
+    lang: Lang,
+    id: &DatasetId,
+    version: Option<VersionNumber>,
+) -> Result<Markup, AppError> {
+    let detail = catalog::get_dataset(ctx, id).await?;
+    let shown = catalog::get_version(ctx, id, version).await?;
+    let metadata = &detail.dataset.metadata;
+    let open = shown.entry.access == AccessClass::Open;
+    let mut table_views = Vec::new();
+    for file in shown.files.iter().filter(|file| file.derived_from.is_none()) {
+        if tables::table_format(&file.media_type).is_none() {
+            continue;
+        }
+        let Ok(schema) = tables::schema(ctx, id, Some(shown.entry.version), &file.name).await else {
+            continue;
+        };
+        let request = PreviewRequest {
+            offset: 0,
+            limit: PREVIEW_ROWS,
+            columns: None,
+        };
+        let rows = tables::preview(ctx, id, Some(shown.entry.version), &file.name, None, request)
+            .await
+            .ok();
+        table_views.push((file.name.clone(), schema, rows));
+    }
+    let first_purpose = metadata
+        .offer
+        .as_ref()
+        .and_then(|offer| offer.purposes.first().cloned())
+        .unwrap_or_default();
+    let order_command = format!(
+        "shulian keygen --out buyer.json\nshulian order {id}@{} --key buyer.json --purpose '{first_purpose}' --node {}",
+        shown.entry.version, ctx.node.public_url
+    );
+    let body = html! {
+        article {
+            h1 { (metadata.title.preferred(lang.english())) }
+            p.meta {
+                (access_badge(lang, metadata.access)) " "
+                (lang.t(Text::Publisher)) ": " a href={ "/publishers/" (detail.dataset.publisher) } { (detail.dataset.publisher) }
+                " · " (lang.t(Text::License)) ": "
+                @if let Some(url) = &metadata.license.url { a href=(url) rel="license" { (metadata.license.id) } }
+                @else { (metadata.license.id) }
+                " · " (lang.t(Text::Version)) " " (shown.entry.version)
+                " · " (lang.t(Text::Published)) " " (shown.entry.published_at.format("%Y-%m-%d %H:%M UTC"))
+            }
+            p { (metadata.description.preferred(lang.english())) }
+            @if !metadata.keywords.is_empty() {
+                p { (lang.t(Text::Keywords)) ": " @for keyword in &metadata.keywords {
+                    a.tag href=(search_url("", &[("keyword".into(), keyword.clone())], None, None)) { (keyword) }
+                } }
+            }
+            @if let Some(offer) = &metadata.offer {
+                section.card {
+                    h2 { (lang.t(Text::Offer)) }
+                    dl {
+                        dt { (lang.t(Text::Price)) } dd { "¥" (format!("{:.2}", offer.price_fen as f64 / 100.0)) }
+                        dt { (lang.t(Text::Purposes)) } dd { (offer.purposes.join(" · ")) }
+                        dt { (lang.t(Text::Validity)) } dd { (offer.max_validity_days) " " (lang.t(Text::Days)) }
+                        dt { (lang.t(Text::DownloadsAllowed)) } dd { (offer.max_downloads) }
+                    }
+                    h3 { (lang.t(Text::HowToOrder)) }
+                    p { (lang.t(Text::OrderHelp)) }
+                    pre { code { (order_command) } }
+                    button.copy type="button" data-copy=(order_command) data-done=(lang.t(Text::Copied)) { (lang.t(Text::Copy)) }
+                }
+            }
+            section {
+                h2 { (lang.t(Text::Files)) }
+                @if !open { p.meta { (lang.t(Text::LicensedNoDownload)) } }
+                div.scroll { table {
+                    thead { tr { th { (lang.t(Text::File)) } th { (lang.t(Text::Format)) } th { (lang.t(Text::Size)) } th { "SHA-256" } @if open { th { (lang.t(Text::Download)) } } } }
+                    tbody { @for file in &shown.files {
+                        tr {
+                            td { (file.name) }
+                            td { (file.media_type.format_name()) }
+                            td { (human_size(file.size)) }
+                            td { span.hash { (file.sha256) } " "
+                                button.copy type="button" data-copy=(file.sha256) data-done=(lang.t(Text::Copied))
+                                    aria-label={ (lang.t(Text::Copy)) " SHA-256 " (file.name) } { (lang.t(Text::Copy)) } }
+                            @if open { td { a.button href=(file_url(&ctx.node.public_url, id, shown.entry.version, &file.name)) download=(file.name.base_name()) { (lang.t(Text::Download)) } } }
+                        }
+                    } }
+                } }
+            }
+            @for (name, schema, rows) in &table_views {
+                section {
+                    h2 { (lang.t(Text::Schema)) ": " (name) }
+                    p.meta { (schema.profile.rows) " " (lang.t(Text::Rows)) }
+                    div.scroll { table {
+                        thead { tr { th { (lang.t(Text::Column)) } th { (lang.t(Text::Type)) } th { (lang.t(Text::Nulls)) } th { (lang.t(Text::Min)) } th { (lang.t(Text::Max)) } } }
+                        tbody { @for column in &schema.profile.columns {
+                            tr { td { (column.name) } td { code { (column.data_type) } }
+                                td { @if let Some(n) = column.null_count { (n) } }
+                                td { @if let Some(v) = &column.min { (cell(v)) } }
+                                td { @if let Some(v) = &column.max { (cell(v)) } } }
+                        } }
+                    } }
+                    h3 { (lang.t(Text::Preview)) }
+                    @match rows {
+                        Some(rows) => {
+                            p.meta { (rows.rows.len()) " " (lang.t(Text::PreviewRows)) " " (rows.total_rows) }
+                            div.scroll { table.preview {
+                                thead { tr { @for column in &rows.columns { th scope="col" { (column.name) } } } }
+                                tbody { @for row in &rows.rows { tr { @for value in row { td { (cell(value)) } } } } }
+                            } }
+                        }
+                        None => { p.meta { (lang.t(Text::NoPreview)) } }
+                    }
+                }
+            }
+            section {
+                h2 { (lang.t(Text::Versions)) }
+                ul { @for entry in &detail.versions {
+                    li { a href={ "/datasets/" (id) "?version=" (entry.version) } { (lang.t(Text::Version)) " " (entry.version) }
+                        " · " (entry.published_at.format("%Y-%m-%d")) " " (access_badge(lang, entry.access)) }
+                } }
+            }
+        }
+    };
+    Ok(layout(lang, metadata.title.preferred(lang.english()), body))
+}
+
+/// A JSON value as a table cell shows it.
+fn cell(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A publisher's datasets.
+pub async fn publisher(ctx: &Context, lang: Lang, publisher: &PublisherId) -> Result<Markup, AppError> {
+    let page = search::find(
+        ctx,
+        SearchRequest {
+            filters: vec![("publisher".into(), publisher.to_string())],
+            order: Some(SearchOrder::Newest),
+            limit: Some(search::MAX_PAGE_SIZE),
+            ..SearchRequest::default()
+        },
+    )
+    .await?;
+    if page.total == 0 {
+        return Err(AppError::NotFound(format!("no publisher {publisher}")));
+    }
+    let body = html! {
+        h1 { (publisher) " " (lang.t(Text::DatasetsOf)) }
+        p.meta { (page.total) " " (lang.t(Text::Datasets)) }
+        @for item in &page.items { (dataset_card(lang, item)) }
+    };
+    Ok(layout(lang, publisher.as_str(), body))
+}
+
+/// The node: its identity, latest checkpoint and machine-readable endpoints.
+pub async fn node(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
+    let checkpoint = transparency::checkpoint(ctx).await?;
+    let public = ctx.node.key.public();
+    let base = &ctx.node.public_url;
+    let links = [
+        ("OpenAPI", format!("{base}/api/v1/openapi.json")),
+        ("DCAT (JSON-LD)", format!("{base}/catalog.jsonld")),
+        ("CKAN API", format!("{base}/api/3/action/status_show")),
+        (lang.t(Text::OpenProfile), format!("{base}/delta-sharing/open.share")),
+        ("/.well-known/shulian-node", format!("{base}/.well-known/shulian-node")),
+    ];
+    let body = html! {
+        h1 { (ctx.node.name) }
+        section.card {
+            h2 { (lang.t(Text::NodeIdentity)) }
+            dl {
+                dt { "DID" } dd { code { (public.did()) } }
+                dt { (lang.t(Text::PublicKey)) } dd { code { (public.multibase()) } }
+            }
+        }
+        section.card {
+            h2 { (lang.t(Text::Checkpoint)) }
+            pre { (checkpoint) }
+        }
+        section.card {
+            h2 { (lang.t(Text::MachineReadable)) }
+            ul { @for (label, url) in &links { li { a href=(url) { (label) } } } }
+        }
+    };
+    Ok(layout(lang, lang.t(Text::Node), body))
+}
+
+/// The page for an address that names nothing.
+pub fn not_found(lang: Lang) -> Markup {
+    let body = html! {
+        h1 { (lang.t(Text::NotFound)) }
+        p { (lang.t(Text::NotFoundHelp)) }
+        (search_box(lang, ""))
+    };
+    layout(lang, lang.t(Text::NotFound), body)
+}
+
+/// The page for a request that failed.
+pub fn failure(lang: Lang, status: StatusCode) -> Markup {
+    let body = html! {
+        h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or_default()) }
+        (search_box(lang, ""))
+    };
+    layout(lang, status.canonical_reason().unwrap_or_default(), body)
+}

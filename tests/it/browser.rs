@@ -1,0 +1,278 @@
+//! End to end in a real headless Chromium (driven over WebDriver by
+//! chromedriver): search in Chinese, open a dataset, see its preview table,
+//! download an open file and check its sha256. Screenshots of every page are
+//! saved under `target/e2e-screenshots/`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, metadata, sha256_hex};
+use crate::on_both_backends;
+
+on_both_backends!(a_reader_searches_previews_and_downloads_in_a_browser);
+
+/// chromedriver and Chromium, when installed; CI must have them.
+fn browser() -> Option<(String, String)> {
+    let chromedriver = std::env::var("SHULIAN_TEST_CHROMEDRIVER").ok().or_else(|| {
+        Path::new("/usr/bin/chromedriver")
+            .exists()
+            .then(|| "/usr/bin/chromedriver".into())
+    });
+    let chromium = std::env::var("SHULIAN_TEST_CHROMIUM").ok().or_else(|| {
+        Path::new("/usr/bin/chromium")
+            .exists()
+            .then(|| "/usr/bin/chromium".into())
+    });
+    match (chromedriver, chromium) {
+        (Some(driver), Some(chromium)) => Some((driver, chromium)),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI must run the browser test: install chromium and chromium-driver")
+        }
+        _ => {
+            eprintln!("chromium or chromedriver is missing: skipping the browser test");
+            None
+        }
+    }
+}
+
+struct Session {
+    http: reqwest::Client,
+    base: String,
+    driver: tokio::process::Child,
+}
+
+impl Session {
+    async fn start(driver: &str, chromium: &str, downloads: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let driver = tokio::process::Command::new(driver)
+            .arg(format!("--port={port}"))
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let http = reqwest::Client::new();
+        let root = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if http.get(format!("{root}/status")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000", "--lang=zh-CN"],
+                "prefs": {
+                    "download.default_directory": downloads,
+                    "download.prompt_for_download": false,
+                    "intl.accept_languages": "zh-CN,zh",
+                },
+            },
+        }}});
+        let created: Value = http
+            .post(format!("{root}/session"))
+            .json(&capabilities)
+            .send()
+            .await
+            .expect("session")
+            .json()
+            .await
+            .expect("json");
+        let id = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_owned();
+        Self {
+            http,
+            base: format!("{root}/session/{id}"),
+            driver,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().await.expect("webdriver").json().await.expect("json");
+        assert!(answer["value"].get("error").is_none(), "{path}: {answer}");
+        answer["value"].clone()
+    }
+
+    async fn open(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        for _ in 0..50 {
+            let found: Value = self
+                .http
+                .post(format!("{}/element", self.base))
+                .json(&json!({"using": "css selector", "value": css}))
+                .send()
+                .await
+                .expect("find")
+                .json()
+                .await
+                .expect("json");
+            // An element reference is an object of one member, keyed by the W3C element identifier.
+            let reference = found["value"]
+                .as_object()
+                .filter(|object| !object.contains_key("error"));
+            if let Some(id) = reference
+                .and_then(|object| object.values().next())
+                .and_then(Value::as_str)
+            {
+                return id.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let page = self.call(reqwest::Method::GET, "/source", None).await;
+        panic!(
+            "no element {css} in {}",
+            page.as_str().unwrap_or_default().chars().take(1500).collect::<String>()
+        );
+    }
+
+    async fn text(&self, element: &str) -> String {
+        self.call(reqwest::Method::GET, &format!("/element/{element}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn current_url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().expect("png"))
+            .expect("base64");
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        std::fs::write(dir.join(format!("{name}.png")), bytes).expect("screenshot saved");
+    }
+
+    async fn close(mut self) {
+        let _ = self.http.delete(&self.base).send().await;
+        let _ = self.driver.kill().await;
+    }
+}
+
+async fn a_reader_searches_previews_and_downloads_in_a_browser(backend: Backend) {
+    let Some((driver, chromium)) = browser() else { return };
+    let label = match &backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres { .. } => "postgres",
+    };
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("city").await;
+    let flows = "路口,日期,车流量\n东直门,2026-10-01,1832\n国贸桥,2026-10-01,2410\n".as_bytes();
+    let mut traffic = metadata("traffic", "open");
+    traffic["title"] = json!({"zh": "北京市交通流量", "en": "Beijing traffic flow"});
+    app.publish_files(&token, "traffic", traffic, &[("flows.csv", "text/csv", flows)])
+        .await;
+    let hospital = app.publisher("hospital").await;
+    let mut visits = metadata("visits", "licensed");
+    visits["title"] = json!({"zh": "医院门诊量"});
+    app.publish_files(
+        &hospital,
+        "visits",
+        visits,
+        &[("visits.csv", "text/csv", "科室,人次\n心内科,412\n".as_bytes())],
+    )
+    .await;
+
+    let downloads = tempfile::tempdir().expect("downloads");
+    let browser = Session::start(&driver, &chromium, downloads.path()).await;
+    browser.open(&app.url).await;
+    browser.screenshot(&format!("{label}-1-home")).await;
+    let search_box = browser.find("input#q").await;
+    browser
+        .call(
+            reqwest::Method::POST,
+            &format!("/element/{search_box}/value"),
+            Some(json!({"text": "北京交通"})),
+        )
+        .await;
+    let submit = browser.find("form.search button[type=submit]").await;
+    browser
+        .call(
+            reqwest::Method::POST,
+            &format!("/element/{submit}/click"),
+            Some(json!({})),
+        )
+        .await;
+    let first = browser.find("article.card h3 a").await;
+    assert!(
+        browser.current_url().await.contains("/search?q="),
+        "the search page answers"
+    );
+    assert_eq!(browser.text(&first).await, "北京市交通流量");
+    browser.screenshot(&format!("{label}-2-search")).await;
+
+    browser
+        .call(
+            reqwest::Method::POST,
+            &format!("/element/{first}/click"),
+            Some(json!({})),
+        )
+        .await;
+    let preview = browser.find("table.preview").await;
+    let shown = browser.text(&preview).await;
+    assert!(shown.contains("东直门") && shown.contains("2410"), "{shown}");
+    browser.screenshot(&format!("{label}-3-dataset")).await;
+
+    let download = browser.find("a[download]").await;
+    browser
+        .call(
+            reqwest::Method::POST,
+            &format!("/element/{download}/click"),
+            Some(json!({})),
+        )
+        .await;
+    let saved = downloads.path().join("flows.csv");
+    for _ in 0..100 {
+        if saved.exists() && std::fs::read(&saved).is_ok_and(|bytes| bytes.len() == flows.len()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bytes = std::fs::read(&saved).expect("the browser saved the file");
+    assert_eq!(
+        sha256_hex(&bytes),
+        sha256_hex(flows),
+        "the downloaded file's sha256 matches"
+    );
+    let page_shows = browser.text(&browser.find("span.hash").await).await;
+    assert_eq!(page_shows, sha256_hex(flows), "the page shows that sha256");
+
+    browser.open(&format!("{}/datasets/visits", app.url)).await;
+    browser.find("pre code").await;
+    browser.screenshot(&format!("{label}-4-licensed")).await;
+    browser.open(&format!("{}/node?lang=en", app.url)).await;
+    browser.find("main h1").await;
+    browser.screenshot(&format!("{label}-5-node-en")).await;
+    browser.open(&format!("{}/publishers/city", app.url)).await;
+    browser.find("article.card").await;
+    browser.screenshot(&format!("{label}-6-publisher")).await;
+    browser.close().await;
+    app.stop().await;
+}

@@ -1,0 +1,176 @@
+//! The web catalog: both languages, search, dataset pages with previews, licensed pages, escaping, 404s.
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, SET_COOKIE};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, metadata, sha256_hex};
+use crate::on_both_backends;
+
+on_both_backends!(
+    pages_speak_chinese_first_and_english_on_request,
+    search_and_dataset_pages_show_what_the_api_knows,
+    licensed_pages_offer_an_order_and_no_download,
+    user_text_is_escaped_and_unknown_pages_are_404,
+);
+
+const FLOWS: &str = "路口,车流量\n东直门,1832\n国贸桥,2410\n";
+
+async fn market(app: &TestApp) {
+    let city = app.publisher("city").await;
+    let mut traffic = metadata("traffic", "open");
+    traffic["title"] = json!({"zh": "北京市交通流量", "en": "Beijing traffic flow"});
+    app.publish_files(
+        &city,
+        "traffic",
+        traffic,
+        &[("flows.csv", "text/csv", FLOWS.as_bytes())],
+    )
+    .await;
+    let hospital = app.publisher("hospital").await;
+    let mut visits = metadata("visits", "licensed");
+    visits["title"] = json!({"zh": "医院门诊量", "en": "Hospital visits"});
+    app.publish_files(
+        &hospital,
+        "visits",
+        visits,
+        &[("visits.csv", "text/csv", "科室,人次\n心内科,412\n".as_bytes())],
+    )
+    .await;
+}
+
+async fn page(app: &TestApp, path: &str, language: Option<&str>) -> (StatusCode, String) {
+    let mut request = app.http.get(app.api(path)).header(ACCEPT, "text/html");
+    if let Some(language) = language {
+        request = request.header(ACCEPT_LANGUAGE, language);
+    }
+    let response = request.send().await.expect("page");
+    let status = response.status();
+    if status == StatusCode::OK {
+        assert!(
+            response.headers()[CONTENT_TYPE]
+                .to_str()
+                .expect("type")
+                .starts_with("text/html")
+        );
+    }
+    (status, response.text().await.expect("html"))
+}
+
+async fn pages_speak_chinese_first_and_english_on_request(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    market(&app).await;
+    for path in [
+        "/",
+        "/search?q=%E4%BA%A4%E9%80%9A",
+        "/datasets/traffic",
+        "/publishers/city",
+        "/node",
+    ] {
+        let (status, zh) = page(&app, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            zh.contains("lang=\"zh-Hans\"") && zh.contains("数联网数据目录"),
+            "{path}"
+        );
+        let (_, en) = page(&app, path, Some("en-US,en;q=0.9")).await;
+        assert!(en.contains("lang=\"en\"") && en.contains("Data catalog"), "{path}");
+        assert!(!en.contains("首页"), "{path}: an untranslated interface word");
+    }
+    let (_, home) = page(&app, "/", None).await;
+    assert!(home.contains("北京市交通流量"), "newest datasets are listed");
+    let toggled = app.http.get(app.api("/?lang=en")).send().await.expect("toggle");
+    assert!(
+        toggled.headers()[SET_COOKIE]
+            .to_str()
+            .expect("cookie")
+            .starts_with("lang=en")
+    );
+    let remembered = app
+        .http
+        .get(app.api("/node"))
+        .header("cookie", "lang=en")
+        .send()
+        .await
+        .expect("page");
+    assert!(remembered.text().await.expect("html").contains("Node identity"));
+    let style = app.get("/static/style.css").await;
+    assert_eq!(style.headers()[CONTENT_TYPE], "text/css; charset=utf-8");
+    app.stop().await;
+}
+
+async fn search_and_dataset_pages_show_what_the_api_knows(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    market(&app).await;
+    let (_, results) = page(&app, "/search?q=%E5%8C%97%E4%BA%AC", None).await;
+    assert!(results.contains("href=\"/datasets/traffic\""));
+    assert!(!results.contains("href=\"/datasets/visits\""));
+    assert!(
+        results.contains("/search?q=%E5%8C%97%E4%BA%AC&amp;keyword="),
+        "facet links keep the query"
+    );
+    let (_, empty) = page(&app, "/search?q=%E4%B8%8D%E5%AD%98%E5%9C%A8", None).await;
+    assert!(empty.contains("没有找到匹配的数据集"));
+    let (_, filtered) = page(&app, "/search?access=licensed", None).await;
+    assert!(filtered.contains("/datasets/visits") && !filtered.contains("/datasets/traffic\""));
+
+    let (_, dataset) = page(&app, "/datasets/traffic", None).await;
+    assert!(dataset.contains(&sha256_hex(FLOWS.as_bytes())), "sha256 shown");
+    assert!(
+        dataset.contains("data-copy=\"") && dataset.contains("/api/v1/datasets/traffic/versions/1/files/flows.csv")
+    );
+    assert!(dataset.contains("<table class=\"preview\">") && dataset.contains("东直门") && dataset.contains("2410"));
+    assert!(dataset.contains("车流量") && dataset.contains("long"), "schema");
+    app.stop().await;
+}
+
+async fn licensed_pages_offer_an_order_and_no_download(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    market(&app).await;
+    let (status, licensed) = page(&app, "/datasets/visits", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !licensed.contains("/files/visits.csv\""),
+        "no download link for licensed data"
+    );
+    assert!(licensed.contains("shulian order visits@1"));
+    assert!(licensed.contains("¥500.00") && licensed.contains("城市规划"));
+    assert!(
+        !licensed.contains("<table class=\"preview\">"),
+        "no rows without an order or a free sample"
+    );
+    assert!(licensed.contains("授权数据的行需订购后查看"));
+    app.stop().await;
+}
+
+async fn user_text_is_escaped_and_unknown_pages_are_404(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("p").await;
+    let mut hostile = metadata("hostile", "open");
+    hostile["title"] = json!({"zh": "<script>alert('标题')</script>"});
+    hostile["description"] = json!({"en": "\"><img src=x onerror=alert(1)>"});
+    let csv = "<b>列</b>,x\n<script>1</script>,2\n";
+    app.publish_files(&token, "hostile", hostile, &[("t.csv", "text/csv", csv.as_bytes())])
+        .await;
+    for path in ["/datasets/hostile", "/search?q=script", "/"] {
+        let (_, html) = page(&app, path, None).await;
+        assert!(!html.contains("<script>alert"), "{path}");
+        assert!(!html.contains("<img src=x"), "{path}");
+        assert!(!html.contains("<b>列</b>"), "{path}");
+    }
+    let (_, html) = page(&app, "/datasets/hostile", None).await;
+    assert!(html.contains("&lt;script&gt;alert"));
+    for path in [
+        "/datasets/nope",
+        "/publishers/nobody",
+        "/no/such/page",
+        "/datasets/NOT%20AN%20ID",
+    ] {
+        let (status, html) = page(&app, path, Some("en")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(html.contains("Page not found"), "{path}");
+    }
+    let api = app.get("/no/such/endpoint").await;
+    assert_eq!(api.headers()[CONTENT_TYPE], "application/problem+json");
+    app.stop().await;
+}
