@@ -9,8 +9,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, metadata, sha256_hex};
+use crate::helpers::{Backend, TestApp, sha256_hex};
 use crate::on_both_backends;
+use crate::web::{FLOWS, market};
 
 on_both_backends!(a_reader_searches_previews_and_downloads_in_a_browser);
 
@@ -183,22 +184,8 @@ async fn a_reader_searches_previews_and_downloads_in_a_browser(backend: Backend)
         Backend::Postgres { .. } => "postgres",
     };
     let app = TestApp::spawn(backend).await;
-    let token = app.publisher("city").await;
-    let flows = "路口,日期,车流量\n东直门,2026-10-01,1832\n国贸桥,2026-10-01,2410\n".as_bytes();
-    let mut traffic = metadata("traffic", "open");
-    traffic["title"] = json!({"zh": "北京市交通流量", "en": "Beijing traffic flow"});
-    app.publish_files(&token, "traffic", traffic, &[("flows.csv", "text/csv", flows)])
-        .await;
-    let hospital = app.publisher("hospital").await;
-    let mut visits = metadata("visits", "licensed");
-    visits["title"] = json!({"zh": "医院门诊量"});
-    app.publish_files(
-        &hospital,
-        "visits",
-        visits,
-        &[("visits.csv", "text/csv", "科室,人次\n心内科,412\n".as_bytes())],
-    )
-    .await;
+    market(&app).await;
+    let flows = FLOWS.as_bytes();
 
     let downloads = tempfile::tempdir().expect("downloads");
     let browser = Session::start(&driver, &chromium, downloads.path()).await;

@@ -14,9 +14,11 @@ on_both_backends!(
     user_text_is_escaped_and_unknown_pages_are_404,
 );
 
-const FLOWS: &str = "路口,车流量\n东直门,1832\n国贸桥,2410\n";
+/// The open table of the test market.
+pub const FLOWS: &str = "路口,车流量\n东直门,1832\n国贸桥,2410\n";
 
-async fn market(app: &TestApp) {
+/// An open dataset `traffic` (publisher `city`, `flows.csv`) and a licensed one, `visits`.
+pub async fn market(app: &TestApp) {
     let city = app.publisher("city").await;
     let mut traffic = metadata("traffic", "open");
     traffic["title"] = json!({"zh": "北京市交通流量", "en": "Beijing traffic flow"});
