@@ -17,7 +17,8 @@ use shulian::config::{Config, Settings};
 use shulian::search::{Field, index_terms};
 use shulian::service::{accounts, search::ANALYZER};
 
-const DATASETS: usize = 100_000;
+/// Datasets generated unless `SHULIAN_BENCH_DATASETS` says otherwise.
+const DEFAULT_DATASETS: usize = 100_000;
 const PUBLISHERS: usize = 50;
 const REQUESTS: usize = 2_000;
 const CLIENTS: usize = 16;
@@ -66,9 +67,18 @@ const QUERIES: [&str; 10] = [
     "energy",
 ];
 
+fn datasets() -> usize {
+    std::env::var("SHULIAN_BENCH_DATASETS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_DATASETS)
+}
+
 #[tokio::main]
 async fn main() {
-    println!("search benchmark: {DATASETS} datasets, {REQUESTS} searches from {CLIENTS} concurrent clients");
+    tracing_subscriber::fmt().with_env_filter("warn").init();
+    let datasets = datasets();
+    println!("search benchmark: {datasets} datasets, {REQUESTS} searches from {CLIENTS} concurrent clients");
     let dir = tempfile::tempdir().expect("tempdir");
     run(
         "SQLite",
@@ -119,7 +129,8 @@ async fn run(backend: &str, database_url: String, dir: &std::path::Path) {
     let started = Instant::now();
     load(&database_url).await;
     println!(
-        "{backend}: loaded {DATASETS} datasets in {:.1} s",
+        "{backend}: loaded {} datasets in {:.1} s",
+        datasets(),
         started.elapsed().as_secs_f64()
     );
     tokio::spawn(app.serve(listener, std::future::pending()));
@@ -176,7 +187,7 @@ macro_rules! load_into {
     ($pool:expr, $database:ty) => {{
     let pool = &$pool;
     let now = chrono::Utc::now();
-    for chunk in (0..DATASETS).collect::<Vec<_>>().chunks(1_000) {
+    for chunk in (0..datasets()).collect::<Vec<_>>().chunks(1_000) {
         let mut tx = pool.begin().await.expect("begin");
         let mut datasets = sqlx::QueryBuilder::<$database>::new(
             "INSERT INTO datasets (id, publisher_id, access, latest_version, metadata, created_at, updated_at, indexed_with) ",
@@ -200,6 +211,10 @@ macro_rules! load_into {
                     "keywords": keywords,
                     "license": {"id": "CC-BY-4.0"},
                     "access": access,
+                    "offer": (access == "licensed").then(|| json!({
+                        "priceFen": 10_000, "purposes": ["research"], "maxValidityDays": 30,
+                        "maxDownloads": 3, "licenseText": "bench", "autoAccept": true,
+                    })),
                 });
                 let texts = [
                     (Field::Title, title_zh.as_str()),
