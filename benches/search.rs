@@ -20,7 +20,7 @@ use shulian::service::{accounts, search::ANALYZER};
 /// Datasets generated unless `SHULIAN_BENCH_DATASETS` says otherwise.
 const DEFAULT_DATASETS: usize = 100_000;
 const PUBLISHERS: usize = 50;
-const REQUESTS: usize = 2_000;
+const REQUESTS: usize = 400;
 const CLIENTS: usize = 16;
 
 const CITIES: [(&str, &str); 8] = [
