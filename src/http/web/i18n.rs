@@ -151,7 +151,6 @@ impl Lang {
 
 /// Every phrase the web catalog shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub enum Text {
     SiteName,
     SearchPlaceholder,
