@@ -2,13 +2,15 @@
 //! W3C DCAT (as JSON-LD) for the catalog and each dataset, and a Frictionless
 //! Data Package (`datapackage.json`) for each version.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 
 use super::Context;
 use super::catalog::{file_url, manifest_metadata, not_found};
 use super::search::{self, SearchRequest};
 use super::tables::{inspection, table_format};
-use crate::domain::{AccessClass, DatasetId, FileEntry, VersionNumber};
+use crate::domain::{AccessClass, DatasetId, FileEntry, PublisherId, VersionNumber};
 use crate::error::AppError;
 use crate::store::{DatasetSummary, SearchOrder, VersionRecord};
 
@@ -47,9 +49,10 @@ pub async fn dcat_catalog(ctx: &Context, page: u32) -> Result<Value, AppError> {
         },
     )
     .await?;
+    let names = publisher_names(ctx).await?;
     let mut datasets = Vec::with_capacity(found.items.len());
     for item in &found.items {
-        datasets.push(dcat_dataset_node(ctx, &item.id).await?);
+        datasets.push(dcat_dataset_node(ctx, &item.id, &names).await?);
     }
     let base = format!("{}{CATALOG_PATH}", ctx.node.public_url);
     let last = found.total.div_ceil(u64::from(CATALOG_PAGE_SIZE)).max(1);
@@ -80,14 +83,29 @@ pub async fn dcat_catalog(ctx: &Context, page: u32) -> Result<Value, AppError> {
 
 /// One dataset as a DCAT JSON-LD document.
 pub async fn dcat_dataset(ctx: &Context, dataset: &DatasetId) -> Result<Value, AppError> {
-    let mut node = dcat_dataset_node(ctx, dataset).await?;
+    let mut node = dcat_dataset_node(ctx, dataset, &publisher_names(ctx).await?).await?;
     if let Value::Object(object) = &mut node {
         object.insert("@context".into(), context());
     }
     Ok(node)
 }
 
-async fn dcat_dataset_node(ctx: &Context, dataset: &DatasetId) -> Result<Value, AppError> {
+/// Publishers' display names, read once per document rather than once per dataset.
+async fn publisher_names(ctx: &Context) -> Result<HashMap<PublisherId, String>, AppError> {
+    Ok(ctx
+        .store
+        .publishers()
+        .await?
+        .into_iter()
+        .map(|publisher| (publisher.id, publisher.name))
+        .collect())
+}
+
+async fn dcat_dataset_node(
+    ctx: &Context,
+    dataset: &DatasetId,
+    names: &HashMap<PublisherId, String>,
+) -> Result<Value, AppError> {
     let (summary, _) = ctx
         .store
         .get_dataset(dataset)
@@ -99,14 +117,7 @@ async fn dcat_dataset_node(ctx: &Context, dataset: &DatasetId) -> Result<Value, 
         .await
         .map_err(|e| not_found(e, dataset))?;
     let metadata = &summary.metadata;
-    let publisher_name = ctx
-        .store
-        .publishers()
-        .await?
-        .into_iter()
-        .find(|publisher| publisher.id == summary.publisher)
-        .map(|publisher| publisher.name)
-        .unwrap_or_default();
+    let publisher_name = names.get(&summary.publisher).cloned().unwrap_or_default();
     let landing = format!("{}/api/v1/datasets/{dataset}", ctx.node.public_url);
     let access_rights = match metadata.access {
         AccessClass::Open => "open: anyone may download, anonymously and free of charge".to_owned(),
