@@ -31,16 +31,11 @@ pub async fn ensure_downloads_left(
     entry: &FileEntry,
     session: Option<&str>,
 ) -> Result<(), AppError> {
-    if let Some(session) = session
-        && ctx
-            .store
-            .delivered_in_session(&grant.order_id, &entry.name, session)
-            .await?
-    {
+    let tally = ctx.store.delivery_tally(&grant.order_id, &entry.name, session).await?;
+    if tally.in_session {
         return Ok(());
     }
-    let completed = ctx.store.completed_deliveries(&grant.order_id, &entry.name).await?;
-    if completed >= grant.max_downloads {
+    if tally.completed >= grant.max_downloads {
         let reason = format!(
             "all {} downloads of {} under this order are used",
             grant.max_downloads, entry.name

@@ -263,8 +263,18 @@ pub struct DeliveredRange {
     pub range: std::ops::Range<u64>,
     /// When they were sent.
     pub at: DateTime<Utc>,
-    /// The read session they were sent in, if any (see [`Store::delivered_in_session`]).
+    /// The read session they were sent in, if any (see [`DeliveryTally::in_session`]).
     pub session: Option<String>,
+}
+
+/// The completed deliveries of one file under one order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliveryTally {
+    /// How many have completed.
+    pub completed: u32,
+    /// Whether the asking read session completed one of them: reading again in a session that
+    /// already has the whole file is not another download.
+    pub in_session: bool,
 }
 
 /// What a receipt states that only the store knows when it is made.
@@ -509,11 +519,14 @@ pub trait Store: Send + Sync + 'static {
     /// Moves an order between states and logs the document that says so, atomically.
     async fn transition_order(&self, transition: &OrderTransition) -> Result<(), StoreError>;
 
-    /// How many deliveries of `file` under the order have completed.
-    async fn completed_deliveries(&self, order_id: &str, file: &FileName) -> Result<u32, StoreError>;
-
-    /// Whether read session `session` already completed a delivery of `file` under the order.
-    async fn delivered_in_session(&self, order_id: &str, file: &FileName, session: &str) -> Result<bool, StoreError>;
+    /// The completed deliveries of `file` under the order, and whether read session `session`
+    /// completed one of them, read together so a delivery completing meanwhile is in both or neither.
+    async fn delivery_tally(
+        &self,
+        order_id: &str,
+        file: &FileName,
+        session: Option<&str>,
+    ) -> Result<DeliveryTally, StoreError>;
 
     /// Adds delivered bytes to the open delivery of a file; when they cover the
     /// file, signs (with `receipt`), logs and stores its receipt, atomically.

@@ -19,7 +19,7 @@ macro_rules! impl_store_with_shared_sql {
             FacetCount, SearchAfter, SearchEntries, SearchHit, SearchOrder, SearchQuery, SortKey,
         };
         use super::{
-            DatasetFilter, DatasetHead, DatasetSummary, DeliveredRange, DeliveryProgress, LogEntry, LoggedCopy, LoggedDocument,
+            DatasetFilter, DatasetHead, DatasetSummary, DeliveredRange, DeliveryProgress, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
             NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, ReceiptBuilder, ReceiptFacts,
             StoredFile, StoredToken, VersionRecord, VersionSummary,
         };
@@ -473,33 +473,26 @@ macro_rules! impl_store_with_shared_sql {
                 Ok(())
             }
 
-            async fn completed_deliveries(&self, order_id: &str, file: &FileName) -> Result<u32, StoreError> {
-                let count: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM deliveries WHERE order_id = $1 AND file_name = $2 AND receipt IS NOT NULL",
-                )
-                .bind(order_id)
-                .bind(file.as_str())
-                .fetch_one(&self.pool)
-                .await?;
-                u32::try_from(count).map_err(|_| StoreError::Other(anyhow::anyhow!("delivery count {count} out of range")))
-            }
-
-            async fn delivered_in_session(
+            async fn delivery_tally(
                 &self,
                 order_id: &str,
                 file: &FileName,
-                session: &str,
-            ) -> Result<bool, StoreError> {
-                let found: Option<i64> = sqlx::query_scalar(
-                    "SELECT sequence FROM deliveries \
-                     WHERE order_id = $1 AND file_name = $2 AND session = $3 AND receipt IS NOT NULL",
+                session: Option<&str>,
+            ) -> Result<DeliveryTally, StoreError> {
+                let (completed, in_session): (i64, i64) = sqlx::query_as(
+                    "SELECT COUNT(*), COUNT(CASE WHEN session = $3 THEN 1 END) FROM deliveries \
+                     WHERE order_id = $1 AND file_name = $2 AND receipt IS NOT NULL",
                 )
                 .bind(order_id)
                 .bind(file.as_str())
                 .bind(session)
-                .fetch_optional(&self.pool)
+                .fetch_one(&self.pool)
                 .await?;
-                Ok(found.is_some())
+                Ok(DeliveryTally {
+                    completed: u32::try_from(completed)
+                        .map_err(|_| StoreError::Other(anyhow::anyhow!("delivery count {completed} out of range")))?,
+                    in_session: in_session > 0,
+                })
             }
 
             async fn record_delivery(

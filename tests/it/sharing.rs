@@ -66,6 +66,20 @@ async fn sharing(
     request.send().await.expect("sharing request")
 }
 
+/// The NDJSON lines of a table query that must succeed.
+async fn query_lines(app: &TestApp, token: &str, table: &str, body: Value) -> Vec<Value> {
+    let query = sharing(
+        app,
+        Some(token),
+        reqwest::Method::POST,
+        &format!("{table}/query"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(query.status(), StatusCode::OK);
+    ndjson(&query.text().await.expect("text"))
+}
+
 fn ndjson(text: &str) -> Vec<Value> {
     text.lines()
         .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
@@ -180,16 +194,8 @@ async fn open_datasets_are_shared_with_the_public_profile(backend: Backend) {
         .await
         .expect("body");
     assert_eq!(bytes.as_ref(), trips.as_slice());
-    let hinted = sharing(
-        &app,
-        Some(token),
-        reqwest::Method::POST,
-        &format!("{table}/query"),
-        Some(json!({"limitHint": 0})),
-    )
-    .await;
     assert_eq!(
-        ndjson(&hinted.text().await.expect("text")).len(),
+        query_lines(&app, token, table, json!({"limitHint": 0})).await.len(),
         2,
         "no file is needed for zero rows"
     );
@@ -263,15 +269,7 @@ async fn an_order_profile_reads_its_table_and_each_read_is_a_delivery(backend: B
     let elsewhere = sharing(&app, Some(token), reqwest::Method::GET, "/shares/city/schemas", None).await;
     assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
     let table = "/shares/hospital/schemas/visits/tables/visits";
-    let query = sharing(
-        &app,
-        Some(token),
-        reqwest::Method::POST,
-        &format!("{table}/query"),
-        Some(json!({})),
-    )
-    .await;
-    let lines = ndjson(&query.text().await.expect("text"));
+    let lines = query_lines(&app, token, table, json!({})).await;
     let file = &lines[2]["file"];
     assert!(file["expirationTimestamp"].as_i64().is_some());
     let url = file["url"].as_str().expect("url");
@@ -305,11 +303,24 @@ async fn an_order_profile_reads_its_table_and_each_read_is_a_delivery(backend: B
         let again = app.http.get(url).send().await.expect("get");
         assert_eq!(again.bytes().await.expect("body").as_ref(), visits.as_slice());
     }
-
     let order_id = placed["orderId"].as_str().expect("id");
-    let receipts = receipts(&app, order_id, token).await;
-    assert_eq!(receipts.len(), 1, "two ranges covering the file are one delivery");
-    assert_eq!(receipts[0]["receipt"]["file"], "visits.parquet");
+    let receipts_now = || receipts(&app, order_id, token);
+    let first = receipts_now().await;
+    assert_eq!(first.len(), 1, "two ranges covering the file are one delivery");
+    assert_eq!(first[0]["receipt"]["file"], "visits.parquet");
+
+    // A new query is a new session; whole-file reads racing through its URL are one download,
+    // whichever of them finishes first.
+    let lines = query_lines(&app, token, table, json!({})).await;
+    let racing_url = lines[2]["file"]["url"].as_str().expect("url").to_owned();
+    let racing = (0..8).map(|_| async {
+        let read = app.http.get(&racing_url).send().await.expect("get");
+        read.bytes().await.expect("body")
+    });
+    for read in futures::future::join_all(racing).await {
+        assert!(read.as_ref() == visits.as_slice(), "{}", String::from_utf8_lossy(&read));
+    }
+    assert_eq!(receipts_now().await.len(), 2, "one receipt per session");
 
     let mut forged = url.to_owned();
     forged.pop();
