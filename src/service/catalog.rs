@@ -117,7 +117,7 @@ pub struct Overview {
     pub open: u64,
     /// Licensed datasets.
     pub licensed: u64,
-    /// Publishers.
+    /// Publishers with at least one dataset.
     pub publishers: u64,
 }
 
@@ -134,7 +134,8 @@ pub async fn overview(ctx: &Context) -> Result<Overview, AppError> {
         datasets,
         open: count("open"),
         licensed: count("licensed"),
-        publishers: ctx.store.publishers().await?.len() as u64,
+        // Publishers with at least one dataset: those the catalog shows.
+        publishers: facets.iter().filter(|count| count.facet == "publisher").count() as u64,
     })
 }
 

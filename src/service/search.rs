@@ -190,14 +190,7 @@ pub async fn entries_for(
     metadata: &DatasetMetadata,
     files: &[FileEntry],
 ) -> Result<SearchEntries, AppError> {
-    let publisher_name = ctx
-        .store
-        .publishers()
-        .await?
-        .into_iter()
-        .find(|known| known.id == *publisher)
-        .map(|known| known.name)
-        .unwrap_or_default();
+    let publisher_name = ctx.store.publisher(publisher).await?.name;
     let mut columns = Vec::new();
     for file in files.iter().filter(|file| file.derived_from.is_none()) {
         if let Some(format) = table_format(&file.media_type)

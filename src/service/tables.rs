@@ -282,6 +282,17 @@ struct FoundTable {
     profile: TableProfile,
 }
 
+impl FoundTable {
+    fn into_schema(self, dataset: &DatasetId) -> TableSchema {
+        TableSchema {
+            dataset: dataset.clone(),
+            version: self.version,
+            file: self.entry.name,
+            profile: self.profile,
+        }
+    }
+}
+
 async fn find_table(
     ctx: &Context,
     dataset: &DatasetId,
@@ -317,13 +328,21 @@ pub async fn schema(
     version: Option<VersionNumber>,
     name: &FileName,
 ) -> Result<TableSchema, AppError> {
+    Ok(find_table(ctx, dataset, version, name).await?.into_schema(dataset))
+}
+
+/// A table's schema with its first rows as an anonymous reader may see them (rows are
+/// `Err` when the reader may not see any or they cannot be read): one lookup for both.
+pub async fn schema_with_preview(
+    ctx: &Context,
+    dataset: &DatasetId,
+    version: Option<VersionNumber>,
+    name: &FileName,
+    request: PreviewRequest,
+) -> Result<(TableSchema, Result<Preview, AppError>), AppError> {
     let table = find_table(ctx, dataset, version, name).await?;
-    Ok(TableSchema {
-        dataset: dataset.clone(),
-        version: table.version,
-        file: table.entry.name,
-        profile: table.profile,
-    })
+    let rows = preview_of(ctx, dataset, &table, None, request).await;
+    Ok((table.into_schema(dataset), rows))
 }
 
 /// Rows of a table file. Open data: anyone. Licensed data: the holder of an
@@ -334,9 +353,19 @@ pub async fn preview(
     version: Option<VersionNumber>,
     name: &FileName,
     bearer: Option<&str>,
-    mut request: PreviewRequest,
+    request: PreviewRequest,
 ) -> Result<Preview, AppError> {
     let table = find_table(ctx, dataset, version, name).await?;
+    preview_of(ctx, dataset, &table, bearer, request).await
+}
+
+async fn preview_of(
+    ctx: &Context,
+    dataset: &DatasetId,
+    table: &FoundTable,
+    bearer: Option<&str>,
+    mut request: PreviewRequest,
+) -> Result<Preview, AppError> {
     if table.access == AccessClass::Licensed {
         match bearer {
             Some(token) => {
@@ -366,7 +395,8 @@ pub async fn preview(
         TableFormat::Parquet => table.entry.sha256,
         TableFormat::Csv => table.profile.parquet_copy.ok_or_else(|| {
             AppError::NotTabular(format!(
-                "{name} has no Parquet copy to preview (this node does not derive them)"
+                "{} has no Parquet copy to preview (this node does not derive them)",
+                table.entry.name
             ))
         })?,
     };

@@ -466,6 +466,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every publisher, by id.
     async fn publishers(&self) -> Result<Vec<Publisher>, StoreError>;
 
+    /// One publisher; `NotFound` if unknown.
+    async fn publisher(&self, id: &PublisherId) -> Result<Publisher, StoreError>;
+
     /// Looks a publisher token up by its public id.
     async fn find_token(&self, token_id: &str) -> Result<Option<StoredToken>, StoreError>;
 

@@ -6,7 +6,7 @@
 use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{DatasetSummary, SearchHit, StoreError, StoredFile, StoredToken, VersionSummary};
+use super::{DatasetSummary, Publisher, SearchHit, StoreError, StoredFile, StoredToken, VersionSummary};
 use crate::domain::{FileEntry, Sha256Digest, VersionNumber};
 
 /// Encodes a time in the fixed-width form every table uses.
@@ -14,7 +14,7 @@ pub(super) fn encode_time(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-pub(super) fn decode_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+fn decode_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
     Ok(DateTime::parse_from_rfc3339(text)
         .with_context(|| format!("stored time {text:?}"))?
         .with_timezone(&Utc))
@@ -50,6 +50,24 @@ impl TokenRow {
             publisher: decode("publisher id", &self.publisher_id)?,
             secret_sha256: decode("digest", &self.secret_sha256)?,
             id: self.id,
+        })
+    }
+}
+
+/// `publishers` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct PublisherRow {
+    id: String,
+    name: String,
+    created_at: String,
+}
+
+impl PublisherRow {
+    pub(super) fn decode(self) -> Result<Publisher, StoreError> {
+        Ok(Publisher {
+            id: decode("publisher id", &self.id)?,
+            name: self.name,
+            created_at: decode_time(&self.created_at)?,
         })
     }
 }

@@ -11,8 +11,8 @@ macro_rules! impl_store_with_shared_sql {
         use chrono::{DateTime, Utc};
 
         use super::rows::{
-            DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, TokenRow, VersionRow,
-            decode_head, decode_index, decode_leaf, decode_time, encode_index, encode_size, encode_time, size_from_column,
+            DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, PublisherRow, TokenRow, VersionRow,
+            decode_head, decode_index, decode_leaf, encode_index, encode_size, encode_time, size_from_column,
         };
         use super::rows::SearchRow;
         use super::{
@@ -206,19 +206,20 @@ macro_rules! impl_store_with_shared_sql {
             }
 
             async fn publishers(&self) -> Result<Vec<Publisher>, StoreError> {
-                let rows: Vec<(String, String, String)> =
-                    sqlx::query_as("SELECT id, name, created_at FROM publishers ORDER BY id")
-                        .fetch_all(&self.pool)
-                        .await?;
-                rows.into_iter()
-                    .map(|(id, name, created_at)| {
-                        Ok(Publisher {
-                            id: id.parse().map_err(|error: crate::domain::IdError| StoreError::Other(error.into()))?,
-                            name,
-                            created_at: decode_time(&created_at)?,
-                        })
-                    })
+                sqlx::query_as::<_, PublisherRow>("SELECT id, name, created_at FROM publishers ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(PublisherRow::decode)
                     .collect()
+            }
+
+            async fn publisher(&self, id: &PublisherId) -> Result<Publisher, StoreError> {
+                sqlx::query_as::<_, PublisherRow>("SELECT id, name, created_at FROM publishers WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .decode()
             }
 
             async fn find_token(&self, token_id: &str) -> Result<Option<StoredToken>, StoreError> {

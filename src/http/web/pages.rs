@@ -278,18 +278,17 @@ pub async fn dataset(
         if tables::table_format(&file.media_type).is_none() {
             continue;
         }
-        let Ok(schema) = tables::schema(ctx, id, Some(shown.entry.version), &file.name).await else {
-            continue;
-        };
         let request = PreviewRequest {
             offset: 0,
             limit: PREVIEW_ROWS,
             columns: None,
         };
-        let rows = tables::preview(ctx, id, Some(shown.entry.version), &file.name, None, request)
-            .await
-            .ok();
-        table_views.push((file.name.clone(), schema, rows));
+        let Ok((schema, rows)) =
+            tables::schema_with_preview(ctx, id, Some(shown.entry.version), &file.name, request).await
+        else {
+            continue;
+        };
+        table_views.push((file.name.clone(), schema, rows.ok()));
     }
     let first_purpose = metadata
         .offer
