@@ -15,6 +15,8 @@ use shulian::config::{Config, Settings};
 use shulian::crypto::{KeyPair, sign_document};
 use shulian::service::accounts;
 
+mod common;
+
 const ORDERS: usize = 400;
 const DELIVERIES: usize = 400;
 const CONCURRENCY: usize = 16;
@@ -24,39 +26,15 @@ async fn main() {
     println!(
         "licensed circulation benchmark: {ORDERS} orders, {DELIVERIES} deliveries, {CONCURRENCY} concurrent clients"
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    run(
-        "SQLite",
-        format!("sqlite://{}", dir.path().join("bench.db").display()),
-        dir.path(),
-    )
-    .await;
-    if let Ok(admin) = std::env::var("SHULIAN_TEST_DATABASE_URL") {
-        use sqlx::Connection as _;
-        let name = format!("shulian_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut connection = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut connection)
-            .await
-            .expect("create");
-        let mut url = url::Url::parse(&admin).expect("url");
-        url.set_path(&format!("/{name}"));
-        let pg_dir = tempfile::tempdir().expect("tempdir");
-        run("PostgreSQL", url.to_string(), pg_dir.path()).await;
-        let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(&mut connection)
-            .await;
-    } else {
-        println!("(set SHULIAN_TEST_DATABASE_URL to measure PostgreSQL too)");
-    }
+    common::on_both_databases(run).await;
 }
 
-async fn run(backend: &str, database_url: String, dir: &std::path::Path) {
+async fn run(backend: &'static str, database_url: String, dir: std::path::PathBuf) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let settings = Settings {
         listen: Some(address),
-        data_dir: Some(dir.to_owned()),
+        data_dir: Some(dir),
         database_url: Some(database_url),
         ..Settings::default()
     };

@@ -39,6 +39,7 @@ impl App {
             max_upload_bytes: config.max_upload_bytes,
             tables: Arc::new(TableSettings::from_config(config)),
             downloads: Arc::default(),
+            summaries: Arc::default(),
         };
         let reindexed = search::reindex_stale(&ctx).await?;
         if reindexed > 0 {

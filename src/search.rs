@@ -70,7 +70,7 @@ pub fn index_terms<'a>(texts: impl IntoIterator<Item = (Field, &'a str)>) -> Vec
 }
 
 /// One thing a query asks for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct QueryTerm {
     /// Terms any of which satisfies it (exact matches).
     pub any_of: Vec<String>,

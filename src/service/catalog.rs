@@ -123,7 +123,7 @@ pub struct Overview {
 
 /// How many datasets (open and licensed) and publishers the catalog holds.
 pub async fn overview(ctx: &Context) -> Result<Overview, AppError> {
-    let (datasets, facets) = ctx.store.search_summary(&Default::default()).await?;
+    let (datasets, facets) = super::search::summary(ctx, &Default::default()).await?;
     let count = |value: &str| {
         facets
             .iter()

@@ -389,7 +389,7 @@ async fn facet_values(ctx: &Context, facet: &str) -> Result<Vec<String>, ActionE
 }
 
 async fn facet_counts(ctx: &Context, facet: &str) -> Result<BTreeMap<String, u64>, AppError> {
-    let (_, counts) = ctx.store.search_summary(&Default::default()).await?;
+    let (_, counts) = search::summary(ctx, &Default::default()).await?;
     Ok(counts
         .into_iter()
         .filter(|count| count.facet == facet)

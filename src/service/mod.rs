@@ -52,4 +52,6 @@ pub struct Context {
     pub tables: Arc<tables::TableSettings>,
     /// Completed open downloads not yet written.
     pub downloads: Arc<search::DownloadCounter>,
+    /// Recent search summaries (totals, facet counts).
+    pub summaries: Arc<search::SummaryCache>,
 }

@@ -114,7 +114,7 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
         None
     };
     query.after = None;
-    let (total, counts) = ctx.store.search_summary(&query).await?;
+    let (total, counts) = summary(ctx, &query).await?;
     Ok(SearchPage {
         items: hits.into_iter().map(|hit| DatasetView::from(hit.summary)).collect(),
         total,
@@ -258,6 +258,71 @@ pub async fn reindex_stale(ctx: &Context) -> Result<usize, AppError> {
             ctx.store.reindex_dataset(&dataset, &entries).await?;
             done += 1;
         }
+    }
+}
+
+/// A search's total number of matches and its facet counts.
+pub type Summary = (u64, Vec<FacetCount>);
+
+/// How many matches a search has and how they spread over the facets, computed by the
+/// database or taken from this replica's [`SummaryCache`] while still current.
+pub async fn summary(ctx: &Context, query: &SearchQuery) -> Result<Summary, AppError> {
+    let generation = ctx.store.search_generation().await?;
+    let key = SummaryKey {
+        terms: query.terms.clone(),
+        filters: query.filters.clone(),
+        updated_since: query.updated_since,
+    };
+    if let Some(known) = ctx.summaries.get(&key, generation) {
+        return Ok(known);
+    }
+    // Read before computing: a write landing meanwhile advances the generation,
+    // so what is stored here is never taken for the newer index.
+    let computed = ctx.store.search_summary(query).await?;
+    ctx.summaries.put(key, generation, computed.clone());
+    Ok(computed)
+}
+
+/// Totals and facet counts of recent searches, each with the search generation it was
+/// computed at. Counting facets groups every match's facet values, the costliest part of
+/// a broad search, while the same searches (the home page, popular words, facet
+/// clicks) come again and again between publications.
+#[derive(Debug, Default)]
+pub struct SummaryCache {
+    entries: Mutex<HashMap<SummaryKey, (u64, Summary)>>,
+}
+
+/// How many searches' summaries a replica keeps.
+const SUMMARY_CACHE_ENTRIES: usize = 512;
+
+/// What a search's summary depends on: not its order, cursor or page size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SummaryKey {
+    terms: Vec<crate::search::QueryTerm>,
+    filters: Vec<(String, String)>,
+    updated_since: Option<DateTime<Utc>>,
+}
+
+impl SummaryCache {
+    fn get(&self, key: &SummaryKey, generation: u64) -> Option<Summary> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|(computed_at, _)| *computed_at == generation)
+            .map(|(_, summary)| summary.clone())
+    }
+
+    fn put(&self, key: SummaryKey, generation: u64, summary: Summary) {
+        let Ok(mut entries) = self.entries.lock() else { return };
+        if entries.len() >= SUMMARY_CACHE_ENTRIES {
+            entries.retain(|_, (computed_at, _)| *computed_at >= generation);
+        }
+        if entries.len() >= SUMMARY_CACHE_ENTRIES
+            && let Some(evicted) = entries.keys().next().cloned()
+        {
+            entries.remove(&evicted);
+        }
+        entries.insert(key, (generation, summary));
     }
 }
 

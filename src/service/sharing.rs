@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::catalog::{file_url, not_found};
 use super::tables::{self, table_format};
-use super::{Context, accounts, orders};
+use super::{Context, accounts, orders, search};
 use crate::crypto::ticket;
 use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, PublisherId, VersionNumber};
 use crate::error::AppError;
@@ -110,7 +110,7 @@ pub async fn shares(ctx: &Context, recipient: &Recipient) -> Result<Vec<String>,
                 filters: vec![("access".into(), AccessClass::Open.as_str().into())],
                 ..Default::default()
             };
-            let (_, counts) = ctx.store.search_summary(&open).await?;
+            let (_, counts) = search::summary(ctx, &open).await?;
             counts
                 .into_iter()
                 .filter(|count| count.facet == "publisher")

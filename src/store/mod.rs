@@ -591,6 +591,10 @@ pub trait Store: Send + Sync + 'static {
     /// is the sum of the `access` counts, a facet every indexed dataset carries exactly once.
     async fn search_summary(&self, query: &SearchQuery) -> Result<(u64, Vec<FacetCount>), StoreError>;
 
+    /// A number every write of the search index (by any replica) advances: summaries
+    /// computed at one generation hold for as long as it is current.
+    async fn search_generation(&self) -> Result<u64, StoreError>;
+
     /// Replaces a dataset's search entries (after an analyzer change).
     async fn reindex_dataset(&self, dataset: &DatasetId, entries: &SearchEntries) -> Result<(), StoreError>;
 

@@ -104,14 +104,10 @@ macro_rules! impl_store_with_shared_sql {
                 .bind(entries.analyzer)
                 .execute(&mut **tx)
                 .await?;
+            sqlx::query("UPDATE search_state SET generation = generation + 1 WHERE id = 1")
+                .execute(&mut **tx)
+                .await?;
             Ok(())
-        }
-
-        /// Pushes `WITH hits AS (…) SELECT <columns> FROM datasets d JOIN hits h … WHERE <filters>`:
-        /// the matching datasets with their scores, before ordering and paging.
-        fn push_matches<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, query: &'q SearchQuery, columns: &str) {
-            push_hits(sql, query);
-            push_filtered(sql, query, columns);
         }
 
         /// Pushes a comma-separated list of bound texts.
@@ -790,12 +786,12 @@ macro_rules! impl_store_with_shared_sql {
             }
 
             async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+                // The page is chosen from the matches' ids and sort keys alone; only its rows are then
+                // read whole (metadata), not every match's.
                 let mut sql = sqlx::QueryBuilder::<$database>::new("");
-                push_matches(
-                    &mut sql,
-                    query,
-                    "d.id, d.publisher_id, d.latest_version, d.metadata, d.created_at, d.updated_at, h.score, d.downloads",
-                );
+                push_hits(&mut sql, query);
+                sql.push(", page AS (");
+                push_filtered(&mut sql, query, "d.id, h.score");
                 let (key, descending) = match query.order {
                     SearchOrder::Name => (None, false),
                     SearchOrder::Relevance => (Some("h.score"), true),
@@ -819,11 +815,16 @@ macro_rules! impl_store_with_shared_sql {
                         }
                     }
                 }
-                match (key, descending) {
-                    (Some(column), true) => sql.push(format!(" ORDER BY {column} DESC, d.id")),
-                    _ => sql.push(" ORDER BY d.id"),
+                let order_by = match (key, descending) {
+                    (Some(column), true) => format!(" ORDER BY {column} DESC, d.id"),
+                    _ => " ORDER BY d.id".to_owned(),
                 };
-                sql.push(" LIMIT ").push_bind(i64::from(query.limit));
+                sql.push(&order_by).push(" LIMIT ").push_bind(i64::from(query.limit));
+                sql.push(
+                    ") SELECT d.id, d.publisher_id, d.latest_version, d.metadata, d.created_at, d.updated_at, \
+                     h.score, d.downloads FROM page h JOIN datasets d ON d.id = h.id",
+                );
+                sql.push(order_by);
                 sql.build_query_as::<SearchRow>()
                     .fetch_all(&self.pool)
                     .await?
@@ -834,13 +835,16 @@ macro_rules! impl_store_with_shared_sql {
 
             async fn search_summary(&self, query: &SearchQuery) -> Result<(u64, Vec<FacetCount>), StoreError> {
                 let mut facets = sqlx::QueryBuilder::<$database>::new("");
-                push_hits(&mut facets, query);
-                facets.push(", matched AS (");
-                push_filtered(&mut facets, query, "d.id");
-                facets.push(
-                    ") SELECT f.facet, f.value, COUNT(*) FROM dataset_facets f JOIN matched ON matched.id = f.dataset_id \
-                     GROUP BY f.facet, f.value ORDER BY f.facet, COUNT(*) DESC, f.value",
-                );
+                if query.terms.is_empty() && query.filters.is_empty() && query.updated_since.is_none() {
+                    // The whole catalog: the facet table's key order groups it without a join.
+                    facets.push("SELECT f.facet, f.value, COUNT(*) FROM dataset_facets f");
+                } else {
+                    push_hits(&mut facets, query);
+                    facets.push(", matched AS (");
+                    push_filtered(&mut facets, query, "d.id");
+                    facets.push(") SELECT f.facet, f.value, COUNT(*) FROM dataset_facets f JOIN matched ON matched.id = f.dataset_id");
+                }
+                facets.push(" GROUP BY f.facet, f.value ORDER BY f.facet, COUNT(*) DESC, f.value");
                 let rows: Vec<(String, String, i64)> = facets.build_query_as().fetch_all(&self.pool).await?;
                 let counts: Vec<FacetCount> = rows
                     .into_iter()
@@ -854,6 +858,14 @@ macro_rules! impl_store_with_shared_sql {
                 // the total: one pass over the matches instead of two.
                 let total = counts.iter().filter(|count| count.facet == "access").map(|count| count.count).sum();
                 Ok((total, counts))
+            }
+
+            async fn search_generation(&self) -> Result<u64, StoreError> {
+                let generation: i64 = sqlx::query_scalar("SELECT generation FROM search_state WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                u64::try_from(generation)
+                    .map_err(|_| StoreError::Other(anyhow::anyhow!("search generation {generation} is negative")))
             }
 
             async fn reindex_dataset(&self, dataset: &DatasetId, entries: &SearchEntries) -> Result<(), StoreError> {

@@ -11,6 +11,7 @@ on_both_backends!(
     filters_facets_and_orders_work_together,
     cursor_pages_never_repeat_or_skip_while_datasets_are_added,
     bad_queries_get_results_or_a_clear_4xx,
+    totals_and_facets_follow_publications_on_every_replica,
 );
 
 /// (id, publisher, zh title, en title, zh description, keywords, access, licence, files)
@@ -313,4 +314,60 @@ async fn bad_queries_get_results_or_a_clear_4xx(backend: Backend) {
     let crossed = app.get(&format!("/api/v1/datasets?sort=newest&cursor={cursor}")).await;
     assert_problem(crossed, StatusCode::BAD_REQUEST, "invalid-request").await;
     app.stop().await;
+}
+
+/// The number of matches carrying `value` of `facet` in a search answer.
+fn facet_count(page: &Value, facet: &str, value: &str) -> u64 {
+    page["facets"][facet]
+        .as_array()
+        .expect("facet")
+        .iter()
+        .find(|entry| entry["value"] == value)
+        .map_or(0, |entry| entry["count"].as_u64().expect("count"))
+}
+
+async fn totals_and_facets_follow_publications_on_every_replica(backend: Backend) {
+    let first = TestApp::spawn(backend.clone()).await;
+    let tokens = catalog(&first).await;
+    let second = TestApp::spawn_with(backend, |settings| {
+        settings.database_url = Some(first.config.database_url.clone());
+        settings.blob_url = Some(first.config.blob_url.clone());
+        settings.node_key_file = Some(first.config.node_key_file.clone());
+    })
+    .await;
+    let traffic = format!("{}&limit=1", q("交通"));
+    for _ in 0..2 {
+        // Asked twice, so the first replica answers the second time from what it already counted.
+        let page = search(&first, &traffic).await;
+        assert_eq!(
+            (page["total"].as_u64(), facet_count(&page, "publisher", "beijing")),
+            (Some(3), 1)
+        );
+        assert_eq!(search(&first, "").await["total"], 5);
+    }
+    let entry: Entry = (
+        "beijing-parking",
+        "beijing",
+        "北京停车场交通数据",
+        "Beijing parking",
+        "停车",
+        &["交通"],
+        "open",
+        "CC-BY-4.0",
+        &[("p.csv", "a\n1\n")],
+    );
+    publish_entry(&second, &tokens, &entry).await;
+    let page = search(&first, &traffic).await;
+    assert_eq!(page["total"], 4, "a publication through another replica counts at once");
+    assert_eq!(facet_count(&page, "publisher", "beijing"), 2);
+    assert_eq!(
+        facet_count(&page, "keyword", "交通"),
+        3,
+        "air-quality matches by its description, without the keyword"
+    );
+    let everything = search(&first, "").await;
+    assert_eq!(everything["total"], 6);
+    assert_eq!(facet_count(&everything, "access", "open"), 5);
+    second.stop().await;
+    first.stop().await;
 }
