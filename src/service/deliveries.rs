@@ -36,16 +36,25 @@ pub async fn ensure_downloads_left(
         return Ok(());
     }
     if tally.completed >= grant.max_downloads {
-        let reason = format!(
-            "all {} downloads of {} under this order are used",
-            grant.max_downloads, entry.name
-        );
-        ctx.store
-            .record_refusal(&grant.order_id, &entry.name, &reason, Utc::now())
-            .await?;
-        return Err(AppError::OrderInactive(reason));
+        return Err(refuse_over_limit(ctx, grant, entry).await);
     }
     Ok(())
+}
+
+/// Records that the order's downloads of a file are used up; the refusal to answer with.
+async fn refuse_over_limit(ctx: &Context, grant: &OrderGrant, entry: &FileEntry) -> AppError {
+    let reason = format!(
+        "all {} downloads of {} under this order are used",
+        grant.max_downloads, entry.name
+    );
+    if let Err(error) = ctx
+        .store
+        .record_refusal(&grant.order_id, &entry.name, &reason, Utc::now())
+        .await
+    {
+        return error.into();
+    }
+    AppError::OrderInactive(reason)
 }
 
 /// A licensed file's byte stream on its way to the buyer.
@@ -63,7 +72,9 @@ struct Delivery {
 ///
 /// Recording before the last chunk leaves means the buyer, once it holds the
 /// whole body, finds the receipt already logged. A stream that breaks off
-/// or is dropped earlier records nothing.
+/// or is dropped earlier records nothing. When completing the file would go
+/// past the order's download limit (reads racing past the admission check),
+/// the last chunk is withheld and the body breaks off.
 pub fn record_when_sent(
     ctx: &Context,
     grant: OrderGrant,
@@ -71,7 +82,7 @@ pub fn record_when_sent(
     entry: FileEntry,
     range: Range<u64>,
     bytes: BoxStream<'static, Result<Bytes, BlobError>>,
-) -> BoxStream<'static, Result<Bytes, BlobError>> {
+) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
     let delivery = Delivery {
         ctx: ctx.clone(),
         grant,
@@ -84,7 +95,7 @@ pub fn record_when_sent(
     futures::stream::unfold(Some(delivery), |state| async move {
         let mut delivery = state?;
         match delivery.bytes.next().await? {
-            Err(error) => Some((Err(error), None)),
+            Err(error) => Some((Err(std::io::Error::other(error)), None)),
             Ok(chunk) => {
                 let before = delivery.remaining;
                 delivery.remaining = before.saturating_sub(chunk.len() as u64);
@@ -103,6 +114,9 @@ pub fn record_when_sent(
                         tokio::spawn(async move { record(&ctx, &grant, session, &entry, range).await }).await;
                     let failure = match recorded {
                         Ok(Ok(())) => None,
+                        Ok(Err(AppError::OrderInactive(reason))) => {
+                            return Some((Err(std::io::Error::other(reason)), None));
+                        }
                         Ok(Err(error)) => Some(error.to_string()),
                         Err(join) => Some(join.to_string()),
                     };
@@ -132,6 +146,7 @@ async fn record(
         range,
         at: Utc::now(),
         session,
+        max_downloads: grant.max_downloads,
     };
     let builder = |facts: ReceiptFacts| receipt(ctx, grant, entry, facts);
     for _ in 0..RECORD_ATTEMPTS {
@@ -146,6 +161,7 @@ async fn record(
                 tracing::info!(order = %grant.order_id, file = %entry.name, log_index, "delivery complete; receipt logged");
                 return Ok(());
             }
+            Ok(DeliveryProgress::OverLimit) => return Err(refuse_over_limit(ctx, grant, entry).await),
         }
     }
     Err(AppError::Conflict("the delivery kept changing concurrently".into()))

@@ -11,10 +11,10 @@ use futures::stream::BoxStream;
 use super::Context;
 use super::catalog::not_found;
 use super::{deliveries, orders};
-use crate::blobs::BlobError;
 use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, VersionNumber};
 use crate::error::AppError;
 use crate::store::{OrderGrant, StoreError};
+use futures::{StreamExt as _, TryStreamExt as _};
 
 /// A file the requester may download.
 #[derive(Debug, Clone)]
@@ -110,14 +110,14 @@ pub async fn read_file(
     ctx: &Context,
     file: &AllowedFile,
     range: Option<Range<u64>>,
-) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, AppError> {
+) -> Result<BoxStream<'static, Result<Bytes, std::io::Error>>, AppError> {
     let bytes = ctx.blobs.read(&file.entry.sha256, range.clone()).await?;
     Ok(match &file.grant {
         None => {
             if range.is_none() {
                 ctx.downloads.count(&file.dataset);
             }
-            bytes
+            bytes.map_err(std::io::Error::other).boxed()
         }
         Some(grant) => {
             let sent = range.unwrap_or(0..file.entry.size);

@@ -265,6 +265,8 @@ pub struct DeliveredRange {
     pub at: DateTime<Utc>,
     /// The read session they were sent in, if any (see [`DeliveryTally::in_session`]).
     pub session: Option<String>,
+    /// How many completed deliveries of the file the order allows.
+    pub max_downloads: u32,
 }
 
 /// The completed deliveries of one file under one order.
@@ -296,6 +298,9 @@ pub enum DeliveryProgress {
     Partial,
     /// The session had already delivered the whole file: nothing new is recorded.
     Repeated,
+    /// Completing the file would be one delivery more than the order allows (concurrent
+    /// reads that all passed the admission check): nothing is recorded.
+    OverLimit,
     /// The file is fully delivered: here is the logged, signed receipt.
     Completed {
         /// The receipt's log index.

@@ -543,6 +543,11 @@ macro_rules! impl_store_with_shared_sql {
                 ranges.add(delivery.range.clone());
                 let ranges_text = serde_json::to_string(&ranges).map_err(anyhow::Error::from)?;
                 let (progress, receipt_text, log_index) = if ranges.covers(delivery.size) {
+                    // Completed deliveries hold distinct sequence numbers from 1 (the primary key
+                    // serialises their assignment), so none above the limit keeps them within it.
+                    if sequence > i64::from(delivery.max_downloads) {
+                        return Ok(DeliveryProgress::OverLimit);
+                    }
                     let log_index = reserve_log_index(&mut tx).await?;
                     let facts = ReceiptFacts {
                         log_index,

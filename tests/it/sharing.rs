@@ -14,6 +14,7 @@ on_both_backends!(
     open_datasets_are_shared_with_the_public_profile,
     an_order_profile_reads_its_table_and_each_read_is_a_delivery,
     the_official_python_client_reads_open_and_licensed_tables,
+    reads_racing_past_the_download_limit_get_no_more_than_it_allows,
 );
 
 const PARQUET: &str = "application/vnd.apache.parquet";
@@ -373,5 +374,53 @@ async fn the_official_python_client_reads_open_and_licensed_tables(backend: Back
         2,
         "each of the client's two loads of the licensed table is one delivery with its receipt"
     );
+    app.stop().await;
+}
+
+/// Whole-file reads sent at once; how many brought the complete file.
+async fn complete_reads(requests: Vec<reqwest::RequestBuilder>, expected: &[u8]) -> usize {
+    let reads = requests.into_iter().map(|request| async move {
+        let response = request.send().await.expect("send");
+        if !response.status().is_success() {
+            return false;
+        }
+        // A body the node withholds the end of breaks off.
+        matches!(response.bytes().await, Ok(body) if body.as_ref() == expected)
+    });
+    futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .filter(|complete| *complete)
+        .count()
+}
+
+async fn reads_racing_past_the_download_limit_get_no_more_than_it_allows(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, visits) = market(&app).await;
+    let table = "/shares/hospital/schemas/visits/tables/visits";
+
+    // Through Delta Sharing: every query opens a new read session, each one download.
+    let placed = place_test_order(&app, "visits").await;
+    let token = placed["accessToken"].as_str().expect("token");
+    let mut requests = Vec::new();
+    for _ in 0..6 {
+        let lines = query_lines(&app, token, table, json!({})).await;
+        let url = lines[2]["file"]["url"].as_str().expect("url").to_owned();
+        requests.push(app.http.get(url));
+    }
+    let complete = complete_reads(requests, &visits).await;
+    let order_id = placed["orderId"].as_str().expect("id");
+    let logged = receipts(&app, order_id, token).await;
+    assert_eq!((complete, logged.len()), (2, 2), "the test order allows two downloads");
+
+    // With the order token on the download URL: every request is a download of its own.
+    let placed = place_test_order(&app, "visits").await;
+    let token = placed["accessToken"].as_str().expect("token");
+    let url = app.api("/api/v1/datasets/visits/versions/1/files/visits.parquet");
+    let requests = (0..6).map(|_| app.http.get(&url).bearer_auth(token)).collect();
+    let complete = complete_reads(requests, &visits).await;
+    let order_id = placed["orderId"].as_str().expect("id");
+    let logged = receipts(&app, order_id, token).await;
+    assert_eq!((complete, logged.len()), (2, 2));
     app.stop().await;
 }
