@@ -171,6 +171,27 @@ impl Session {
         std::fs::write(dir.join(format!("{name}.png")), bytes).expect("screenshot saved");
     }
 
+    /// Runs a script in the page and returns its value.
+    async fn script(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Presses and releases one key (a WebDriver key code such as Tab `\u{E004}`).
+    async fn press(&self, key: &str) {
+        let keys = json!([{"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]);
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]})),
+        )
+        .await;
+    }
+
     async fn close(mut self) {
         let _ = self.http.delete(&self.base).send().await;
         let _ = self.driver.kill().await;
@@ -254,6 +275,57 @@ async fn a_reader_searches_previews_and_downloads_in_a_browser(backend: Backend)
     browser.open(&format!("{}/datasets/visits", app.url)).await;
     browser.find("pre code").await;
     browser.screenshot(&format!("{label}-4-licensed")).await;
+
+    // On a phone's width, by keyboard alone: every page fits without sideways scrolling,
+    // every form field is labelled, and the search box is reachable with Tab.
+    browser
+        .call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": 390, "height": 844})),
+        )
+        .await;
+    for (page, name) in [
+        ("/", "home"),
+        ("/search?q=%E4%BA%A4%E9%80%9A", "search"),
+        ("/datasets/traffic", "dataset"),
+        ("/datasets/visits", "licensed"),
+    ] {
+        browser.open(&format!("{}{page}", app.url)).await;
+        browser.find("main").await;
+        let fits = browser
+            .script("return document.documentElement.scrollWidth <= window.innerWidth;")
+            .await;
+        assert_eq!(fits, json!(true), "{page} scrolls sideways on a phone");
+        let unlabelled = browser
+            .script(
+                "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]\
+                 .filter(e => e.labels.length === 0 && !e.getAttribute('aria-label')).map(e => e.outerHTML);",
+            )
+            .await;
+        assert_eq!(unlabelled, json!([]), "{page} has unlabelled fields");
+        browser.screenshot(&format!("{label}-phone-{name}")).await;
+    }
+    browser.open(&app.url).await;
+    browser.find("input#q").await;
+    let mut focused = Value::Null;
+    for _ in 0..15 {
+        browser.press("\u{E004}").await;
+        focused = browser.script("return document.activeElement.id;").await;
+        if focused == "q" {
+            break;
+        }
+    }
+    assert_eq!(focused, "q", "Tab reaches the search box");
+    browser
+        .call(
+            reqwest::Method::POST,
+            &format!("/element/{}/value", browser.find("input#q").await),
+            Some(json!({"text": "交通\u{E007}"})),
+        )
+        .await;
+    browser.find("article.card h3 a").await;
+    assert!(browser.current_url().await.contains("/search?q="), "Enter searches");
     browser.open(&format!("{}/node?lang=en", app.url)).await;
     browser.find("main h1").await;
     browser.screenshot(&format!("{label}-5-node-en")).await;

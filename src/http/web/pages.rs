@@ -335,14 +335,14 @@ pub async fn dataset(
             section {
                 h2 { (lang.t(Text::Files)) }
                 @if !open { p.meta { (lang.t(Text::LicensedNoDownload)) } }
-                div.scroll { table {
+                div.scroll { table.files {
                     thead { tr { th { (lang.t(Text::File)) } th { (lang.t(Text::Format)) } th { (lang.t(Text::Size)) } th { "SHA-256" } @if open { th { (lang.t(Text::Download)) } } } }
                     tbody { @for file in &shown.files {
                         tr {
                             td { (file.name) }
-                            td { (file.media_type.format_name()) }
-                            td { (human_size(file.size)) }
-                            td { span.hash { (file.sha256) } " "
+                            td data-label=(lang.t(Text::Format)) { (file.media_type.format_name()) }
+                            td data-label=(lang.t(Text::Size)) { (human_size(file.size)) }
+                            td data-label="SHA-256" { span.hash { (file.sha256) } " "
                                 button.copy type="button" data-copy=(file.sha256) data-done=(lang.t(Text::Copied))
                                     aria-label={ (lang.t(Text::Copy)) " SHA-256 " (file.name) } { (lang.t(Text::Copy)) } }
                             @if open { td { a.button href=(file_url(&ctx.node.public_url, id, shown.entry.version, &file.name)) download=(file.name.base_name()) { (lang.t(Text::Download)) } } }
