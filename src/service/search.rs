@@ -255,8 +255,12 @@ pub async fn reindex_stale(ctx: &Context) -> Result<usize, AppError> {
             let record = ctx.store.get_version(&dataset, None).await?;
             let metadata = manifest_metadata(&record)?;
             let entries = entries_for(ctx, &dataset, &summary.publisher, &metadata, &record.files).await?;
-            ctx.store.reindex_dataset(&dataset, &entries).await?;
-            done += 1;
+            match ctx.store.reindex_dataset(&dataset, &entries).await {
+                Ok(()) => done += 1,
+                // A replica starting at the same time wrote this dataset's entries first.
+                Err(StoreError::Conflict(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
         }
     }
 }

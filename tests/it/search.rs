@@ -12,6 +12,7 @@ on_both_backends!(
     cursor_pages_never_repeat_or_skip_while_datasets_are_added,
     bad_queries_get_results_or_a_clear_4xx,
     totals_and_facets_follow_publications_on_every_replica,
+    replicas_starting_together_rebuild_an_outdated_index,
 );
 
 /// (id, publisher, zh title, en title, zh description, keywords, access, licence, files)
@@ -368,6 +369,31 @@ async fn totals_and_facets_follow_publications_on_every_replica(backend: Backend
     let everything = search(&first, "").await;
     assert_eq!(everything["total"], 6);
     assert_eq!(facet_count(&everything, "access", "open"), 5);
+    second.stop().await;
+    first.stop().await;
+}
+
+async fn replicas_starting_together_rebuild_an_outdated_index(backend: Backend) {
+    let first = TestApp::spawn(backend.clone()).await;
+    catalog(&first).await;
+    // As after an analyzer change: the stored entries are stale and must not be trusted.
+    first.tamper("DELETE FROM search_terms").await;
+    first.tamper("UPDATE datasets SET indexed_with = 0").await;
+    assert_eq!(search(&first, &q("交通")).await["total"], 0, "the index is gone");
+    let replica = || {
+        TestApp::spawn_with(backend.clone(), |settings| {
+            settings.database_url = Some(first.config.database_url.clone());
+            settings.blob_url = Some(first.config.blob_url.clone());
+            settings.node_key_file = Some(first.config.node_key_file.clone());
+        })
+    };
+    let (second, third) = tokio::join!(replica(), replica());
+    for app in [&first, &second, &third] {
+        let page = search(app, &q("交通")).await;
+        assert_eq!(page["total"], 3, "{page}");
+        assert_eq!(ids(&page)[0], "beijing-traffic");
+    }
+    third.stop().await;
     second.stop().await;
     first.stop().await;
 }
