@@ -7,8 +7,8 @@
 //! jieba finds only add to the score. English words are lower-cased and
 //! stemmed (Snowball), and the last word of a query also matches as a prefix.
 //!
-//! Terms carry a namespace: `c:` character pair (or a lone character), `j:`
-//! jieba word, `s:` English stem, `w:` word as written (lower-cased).
+//! Terms carry a namespace: `c:` character pair (or the lone last character of
+//! a run), `j:` jieba word, `s:` English stem, `w:` word as written (lower-cased).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -213,8 +213,10 @@ fn piece(kind: PieceKind, text: String, for_index: bool) -> Piece {
         PieceKind::Chinese if !for_index => {}
         PieceKind::Chinese => {
             let chars: Vec<char> = text.chars().collect();
-            if chars.len() == 1 {
-                terms.push(format!("c:{text}"));
+            // Every character but a run's last starts a pair; the last stands alone too, so a
+            // one-character query (a lone `c:` term or any pair it starts) finds it anywhere.
+            if let Some(last) = chars.last() {
+                terms.push(format!("c:{last}"));
             }
             terms.extend(chars.windows(2).map(|pair| format!("c:{}{}", pair[0], pair[1])));
             terms.extend(
@@ -272,6 +274,20 @@ mod tests {
             .map(|t| t.any_of[0].as_str())
             .collect();
         assert_eq!(required, ["c:北京", "c:交通"], "no pair across the words");
+    }
+
+    #[test]
+    fn a_single_character_is_found_wherever_it_stands() {
+        let terms = terms_of("饮用水（水质）");
+        let query = query_terms("水").expect("query");
+        let [only] = query.as_slice() else { panic!("{query:?}") };
+        let prefix = only.prefix.as_deref().expect("prefix");
+        for at in ["c:饮用", "c:用水", "c:水质"] {
+            assert!(terms.contains(&at.to_owned()), "{at} in {terms:?}");
+        }
+        // The end of a run is a lone term; the start of a pair is a prefix match.
+        assert!(terms.contains(&"c:水".to_owned()) && only.any_of == ["c:水"], "{terms:?}");
+        assert!(terms.iter().any(|term| term.starts_with(prefix) && term != "c:水"));
     }
 
     #[test]

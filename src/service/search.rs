@@ -25,7 +25,7 @@ use crate::search::{Field, index_terms, query_terms};
 use crate::store::{FacetCount, SearchAfter, SearchEntries, SearchOrder, SearchQuery, SortKey, StoreError};
 
 /// The analyzer's version: raise it when [`crate::search`] changes, and nodes reindex at start.
-pub const ANALYZER: i64 = 1;
+pub const ANALYZER: i64 = 2;
 
 /// Page size when the client names none.
 pub const DEFAULT_PAGE_SIZE: u32 = 20;

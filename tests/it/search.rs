@@ -155,6 +155,8 @@ async fn chinese_and_english_queries_find_what_readers_expect(backend: Backend) 
         (q("保险"), vec!["medical-insurance"]),
         (q("车流量"), vec!["beijing-traffic"]),
         (q("门诊"), vec!["hospital-visits"]),
+        // One character, wherever it stands: `量` ends the title 三甲医院门诊量.
+        (q("量"), vec!["beijing-traffic", "air-quality", "hospital-visits"]),
         // English: case folded, stemmed, and the last word as a prefix.
         (q("Flows"), vec!["beijing-traffic"]),
         (q("monitor"), vec!["beijing-traffic"]),
