@@ -286,7 +286,10 @@ mod tests {
             assert!(terms.contains(&at.to_owned()), "{at} in {terms:?}");
         }
         // The end of a run is a lone term; the start of a pair is a prefix match.
-        assert!(terms.contains(&"c:水".to_owned()) && only.any_of == ["c:水"], "{terms:?}");
+        assert!(
+            terms.contains(&"c:水".to_owned()) && only.any_of == ["c:水"],
+            "{terms:?}"
+        );
         assert!(terms.iter().any(|term| term.starts_with(prefix) && term != "c:水"));
     }
 

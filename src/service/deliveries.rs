@@ -1,7 +1,9 @@
 //! Delivering licensed files under an order: download limits, recorded refusals, signed receipts.
 //!
 //! The bytes of a response are recorded as delivered when the last chunk is
-//! handed to the connection; a request cut off earlier records nothing. When the delivered ranges of a file cover it, the node signs a
+//! handed to the connection; a request cut off earlier records nothing. When
+//! the delivered ranges of a file cover it — or, for a read session (a Delta
+//! Sharing file URL), with the session's first response — the node signs a
 //! receipt naming the order, the file's sha256, the recipient and the
 //! receipt's own log index, and logs it in the same transaction.
 

@@ -263,7 +263,8 @@ pub struct DeliveredRange {
     pub range: std::ops::Range<u64>,
     /// When they were sent.
     pub at: DateTime<Utc>,
-    /// The read session they were sent in, if any (see [`DeliveryTally::in_session`]).
+    /// The read session they were sent in, if any (see [`DeliveryTally::in_session`]):
+    /// a session's first bytes complete its delivery, whatever ranges it reads.
     pub session: Option<String>,
     /// How many completed deliveries of the file the order allows.
     pub max_downloads: u32,

@@ -110,6 +110,24 @@ macro_rules! impl_store_with_shared_sql {
             Ok(())
         }
 
+        /// Whether the read session of `delivery` (if any) already has its receipt.
+        async fn session_has_receipt(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            delivery: &DeliveredRange,
+        ) -> Result<bool, StoreError> {
+            let Some(session) = &delivery.session else { return Ok(false) };
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT sequence FROM deliveries \
+                 WHERE order_id = $1 AND file_name = $2 AND session = $3 AND receipt IS NOT NULL",
+            )
+            .bind(&delivery.order_id)
+            .bind(delivery.file.as_str())
+            .bind(session)
+            .fetch_optional(&mut **tx)
+            .await?;
+            Ok(found.is_some())
+        }
+
         /// Pushes a comma-separated list of bound texts.
         fn push_list<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, items: &'q [String]) {
             let mut list = sql.separated(", ");
@@ -499,19 +517,8 @@ macro_rules! impl_store_with_shared_sql {
             ) -> Result<DeliveryProgress, StoreError> {
                 let at = encode_time(delivery.at);
                 let mut tx = self.begin_write().await?;
-                if let Some(session) = &delivery.session {
-                    let repeated: Option<i64> = sqlx::query_scalar(
-                        "SELECT sequence FROM deliveries \
-                         WHERE order_id = $1 AND file_name = $2 AND session = $3 AND receipt IS NOT NULL",
-                    )
-                    .bind(&delivery.order_id)
-                    .bind(delivery.file.as_str())
-                    .bind(session)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if repeated.is_some() {
-                        return Ok(DeliveryProgress::Repeated);
-                    }
+                if session_has_receipt(&mut tx, delivery).await? {
+                    return Ok(DeliveryProgress::Repeated);
                 }
                 let open: Option<(i64, String)> = sqlx::query_as(
                     "SELECT sequence, delivered_ranges FROM deliveries \
@@ -542,11 +549,21 @@ macro_rules! impl_store_with_shared_sql {
                 }
                 ranges.add(delivery.range.clone());
                 let ranges_text = serde_json::to_string(&ranges).map_err(anyhow::Error::from)?;
-                let (progress, receipt_text, log_index) = if ranges.covers(delivery.size) {
+                // A read session (one Delta Sharing file URL) is one delivery from its first bytes:
+                // table readers fetch only the ranges they need (footer, projected columns) and
+                // would otherwise read licensed data without ever completing a delivery.
+                let completes = delivery.session.is_some() || ranges.covers(delivery.size);
+                let (progress, receipt_text, log_index) = if completes {
                     // Completed deliveries hold distinct sequence numbers from 1 (the primary key
                     // serialises their assignment), so none above the limit keeps them within it.
                     if sequence > i64::from(delivery.max_downloads) {
-                        return Ok(DeliveryProgress::OverLimit);
+                        // The sequence may count a receipt of this very session that committed
+                        // after the check above (PostgreSQL reads each statement afresh).
+                        return Ok(if session_has_receipt(&mut tx, delivery).await? {
+                            DeliveryProgress::Repeated
+                        } else {
+                            DeliveryProgress::OverLimit
+                        });
                     }
                     let log_index = reserve_log_index(&mut tx).await?;
                     let facts = ReceiptFacts {
