@@ -97,7 +97,7 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
         .as_deref()
         .map(|cursor| decode_cursor(cursor, order))
         .transpose()?;
-    let mut query = SearchQuery {
+    let query = SearchQuery {
         terms,
         filters: request.filters,
         updated_since: request.updated_since,
@@ -105,7 +105,10 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
         after,
         limit: limit + 1 + request.offset,
     };
-    let mut hits = ctx.store.search(&query).await?;
+    // The page and the summary (which ignores order, cursor and page size) are independent
+    // reads: side by side, a search waits for the slower of the two, not for both.
+    let page = async { ctx.store.search(&query).await.map_err(AppError::from) };
+    let (mut hits, (total, counts)) = tokio::try_join!(page, summary(ctx, &query))?;
     hits.drain(..hits.len().min(request.offset as usize));
     let next_cursor = if hits.len() > limit as usize {
         hits.truncate(limit as usize);
@@ -113,8 +116,6 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
     } else {
         None
     };
-    query.after = None;
-    let (total, counts) = summary(ctx, &query).await?;
     Ok(SearchPage {
         items: hits.into_iter().map(|hit| DatasetView::from(hit.summary)).collect(),
         total,

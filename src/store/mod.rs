@@ -593,7 +593,7 @@ pub trait Store: Send + Sync + 'static {
     /// One page of datasets matching a search.
     async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError>;
 
-    /// How many datasets match a search (ignoring its page), and their facet values; the total
+    /// How many datasets match a search (ignoring its order, cursor and page size), and their facet values; the total
     /// is the sum of the `access` counts, a facet every indexed dataset carries exactly once.
     async fn search_summary(&self, query: &SearchQuery) -> Result<(u64, Vec<FacetCount>), StoreError>;
 
