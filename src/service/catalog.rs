@@ -1,5 +1,7 @@
 //! Reading the catalog: datasets, versions and manifests (listings are searches: see `search`).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -8,7 +10,7 @@ use crate::crypto::canonical;
 use crate::domain::{AccessClass, DatasetId, DatasetMetadata, FileEntry, PublisherId, VersionNumber};
 use crate::error::AppError;
 use crate::store::VersionRecord;
-use crate::store::{DatasetSummary, StoreError, VersionSummary};
+use crate::store::{DatasetSummary, Publisher, StoreError, VersionSummary};
 
 /// Page size when the client names none.
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -137,6 +139,17 @@ pub async fn overview(ctx: &Context) -> Result<Overview, AppError> {
         // Publishers with at least one dataset: those the catalog shows.
         publishers: facets.iter().filter(|count| count.facet == "publisher").count() as u64,
     })
+}
+
+/// Every publisher by id: for documents listing many datasets, read once rather than per dataset.
+pub async fn publishers_by_id(ctx: &Context) -> Result<BTreeMap<PublisherId, Publisher>, AppError> {
+    Ok(ctx
+        .store
+        .publishers()
+        .await?
+        .into_iter()
+        .map(|publisher| (publisher.id.clone(), publisher))
+        .collect())
 }
 
 /// One dataset with its versions.

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::Context;
-use super::catalog::{file_url, not_found};
+use super::catalog::{self, DatasetView, file_url, not_found, publishers_by_id};
 use super::search::{self, SearchRequest};
 use crate::domain::{AccessClass, DatasetId, FileEntry, PublisherId};
 use crate::error::AppError;
-use crate::store::{DatasetSummary, Publisher, SearchOrder};
+use crate::store::{Publisher, SearchOrder, StoreError};
 
 /// The CKAN version whose Action API this subset follows.
 pub const CKAN_API_VERSION: &str = "2.10.4";
@@ -247,11 +247,11 @@ async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
         },
     )
     .await?;
-    let publishers = publishers(ctx).await?;
+    let publishers = publishers_by_id(ctx).await?;
     let mut results = Vec::new();
     if rows > 0 {
         for item in &page.items {
-            results.push(package(ctx, &item.id, &publishers).await?);
+            results.push(package(ctx, item, publishers.get(&item.publisher)).await?);
         }
     }
     let mut facets = Map::new();
@@ -289,7 +289,7 @@ async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
 async fn package_show(ctx: &Context, params: &Map<String, Value>) -> Answer {
     let id = required(params, "id").or_else(|_| required(params, "name_or_id"))?;
     let dataset: DatasetId = id.parse().map_err(|_| ActionError::not_found("Dataset not found"))?;
-    package(ctx, &dataset, &publishers(ctx).await?).await
+    package_by_id(ctx, &dataset).await
 }
 
 async fn resource_show(ctx: &Context, params: &Map<String, Value>) -> Answer {
@@ -297,7 +297,7 @@ async fn resource_show(ctx: &Context, params: &Map<String, Value>) -> Answer {
     let missing = || ActionError::not_found("Resource was not found.");
     let (dataset, name) = id.split_once(RESOURCE_ID_SEPARATOR).ok_or_else(missing)?;
     let dataset: DatasetId = dataset.parse().map_err(|_| missing())?;
-    let shown = package(ctx, &dataset, &publishers(ctx).await?).await?;
+    let shown = package_by_id(ctx, &dataset).await?;
     shown["resources"]
         .as_array()
         .and_then(|resources| resources.iter().find(|resource| resource["name"] == name))
@@ -308,21 +308,11 @@ async fn resource_show(ctx: &Context, params: &Map<String, Value>) -> Answer {
 /// Joins a package id and a file name into a resource id (file names never hold it).
 const RESOURCE_ID_SEPARATOR: char = ':';
 
-async fn publishers(ctx: &Context) -> Result<BTreeMap<PublisherId, Publisher>, AppError> {
-    Ok(ctx
-        .store
-        .publishers()
-        .await?
-        .into_iter()
-        .map(|publisher| (publisher.id.clone(), publisher))
-        .collect())
-}
-
 async fn organization_list(ctx: &Context, params: &Map<String, Value>) -> Answer {
     let all_fields = matches!(params.get("all_fields"), Some(Value::Bool(true)))
         || text(params, "all_fields").is_some_and(|value| value.eq_ignore_ascii_case("true"));
     let counts = facet_counts(ctx, "publisher").await?;
-    let listed: Vec<Value> = publishers(ctx)
+    let listed: Vec<Value> = publishers_by_id(ctx)
         .await?
         .values()
         .map(|publisher| {
@@ -338,13 +328,14 @@ async fn organization_list(ctx: &Context, params: &Map<String, Value>) -> Answer
 
 async fn organization_show(ctx: &Context, params: &Map<String, Value>) -> Answer {
     let id = required(params, "id")?;
-    let all = publishers(ctx).await?;
-    let publisher = all
-        .values()
-        .find(|publisher| publisher.id.as_str() == id)
-        .ok_or_else(|| ActionError::not_found("Organization not found"))?;
+    let missing = || ActionError::not_found("Organization not found");
+    let publisher_id: PublisherId = id.parse().map_err(|_| missing())?;
+    let publisher = match ctx.store.publisher(&publisher_id).await {
+        Err(StoreError::NotFound) => return Err(missing()),
+        found => found.map_err(AppError::from)?,
+    };
     let counts = facet_counts(ctx, "publisher").await?;
-    let mut shown = organization(publisher, counts.get(id).copied().unwrap_or(0));
+    let mut shown = organization(&publisher, counts.get(id).copied().unwrap_or(0));
     let include = matches!(params.get("include_datasets"), Some(Value::Bool(true)))
         || text(params, "include_datasets").is_some_and(|value| value.eq_ignore_ascii_case("true"));
     if include {
@@ -360,7 +351,7 @@ async fn organization_show(ctx: &Context, params: &Map<String, Value>) -> Answer
         .await?;
         let mut packages = Vec::new();
         for item in &page.items {
-            packages.push(package(ctx, &item.id, &all).await?);
+            packages.push(package(ctx, item, Some(&publisher)).await?);
         }
         shown["packages"] = packages.into();
     }
@@ -397,24 +388,26 @@ async fn facet_counts(ctx: &Context, facet: &str) -> Result<BTreeMap<String, u64
         .collect())
 }
 
+/// One dataset as a CKAN package, found by id.
+async fn package_by_id(ctx: &Context, dataset: &DatasetId) -> Answer {
+    let summary = catalog::get_dataset(ctx, dataset).await?.dataset;
+    let publisher = ctx.store.publisher(&summary.publisher).await.map_err(AppError::from)?;
+    package(ctx, &summary, Some(&publisher)).await
+}
+
 /// A dataset as a CKAN package: its newest version's metadata and files.
-async fn package(ctx: &Context, dataset: &DatasetId, publishers: &BTreeMap<PublisherId, Publisher>) -> Answer {
-    let (summary, _) = ctx
-        .store
-        .get_dataset(dataset)
-        .await
-        .map_err(|error| ActionError::from(not_found(error, dataset)))?;
+async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<&Publisher>) -> Answer {
+    let dataset = &summary.id;
     let record = ctx
         .store
-        .get_version(dataset, None)
+        .get_version(dataset, Some(summary.latest_version))
         .await
         .map_err(|e| not_found(e, dataset))?;
-    let publisher = publishers.get(&summary.publisher);
     let resources: Vec<Value> = record
         .files
         .iter()
         .enumerate()
-        .map(|(position, file)| resource(ctx, &summary, file, position, &record.summary.published_at))
+        .map(|(position, file)| resource(ctx, summary, file, position, &record.summary.published_at))
         .collect();
     let metadata = &summary.metadata;
     let title = metadata
@@ -470,7 +463,7 @@ async fn package(ctx: &Context, dataset: &DatasetId, publishers: &BTreeMap<Publi
 
 fn resource(
     ctx: &Context,
-    summary: &DatasetSummary,
+    summary: &DatasetView,
     file: &FileEntry,
     position: usize,
     published: &chrono::DateTime<chrono::Utc>,

@@ -2,17 +2,15 @@
 //! W3C DCAT (as JSON-LD) for the catalog and each dataset, and a Frictionless
 //! Data Package (`datapackage.json`) for each version.
 
-use std::collections::HashMap;
-
 use serde_json::{Map, Value, json};
 
 use super::Context;
-use super::catalog::{file_url, manifest_metadata, not_found};
+use super::catalog::{self, DatasetView, file_url, manifest_metadata, not_found, publishers_by_id};
 use super::search::{self, SearchRequest};
 use super::tables::{inspection, table_format};
-use crate::domain::{AccessClass, DatasetId, FileEntry, PublisherId, VersionNumber};
+use crate::domain::{AccessClass, DatasetId, FileEntry, VersionNumber};
 use crate::error::AppError;
-use crate::store::{DatasetSummary, SearchOrder, VersionRecord};
+use crate::store::{SearchOrder, VersionRecord};
 
 /// Datasets per page of `/catalog.jsonld`.
 pub const CATALOG_PAGE_SIZE: u32 = 100;
@@ -49,10 +47,13 @@ pub async fn dcat_catalog(ctx: &Context, page: u32) -> Result<Value, AppError> {
         },
     )
     .await?;
-    let names = publisher_names(ctx).await?;
+    let publishers = publishers_by_id(ctx).await?;
     let mut datasets = Vec::with_capacity(found.items.len());
     for item in &found.items {
-        datasets.push(dcat_dataset_node(ctx, &item.id, &names).await?);
+        let name = publishers
+            .get(&item.publisher)
+            .map_or("", |publisher| publisher.name.as_str());
+        datasets.push(dcat_dataset_node(ctx, item, name).await?);
     }
     let base = format!("{}{CATALOG_PATH}", ctx.node.public_url);
     let last = found.total.div_ceil(u64::from(CATALOG_PAGE_SIZE)).max(1);
@@ -83,41 +84,24 @@ pub async fn dcat_catalog(ctx: &Context, page: u32) -> Result<Value, AppError> {
 
 /// One dataset as a DCAT JSON-LD document.
 pub async fn dcat_dataset(ctx: &Context, dataset: &DatasetId) -> Result<Value, AppError> {
-    let mut node = dcat_dataset_node(ctx, dataset, &publisher_names(ctx).await?).await?;
+    let summary = catalog::get_dataset(ctx, dataset).await?.dataset;
+    let publisher = ctx.store.publisher(&summary.publisher).await?;
+    let mut node = dcat_dataset_node(ctx, &summary, &publisher.name).await?;
     if let Value::Object(object) = &mut node {
         object.insert("@context".into(), context());
     }
     Ok(node)
 }
 
-/// Publishers' display names, read once per document rather than once per dataset.
-async fn publisher_names(ctx: &Context) -> Result<HashMap<PublisherId, String>, AppError> {
-    Ok(ctx
-        .store
-        .publishers()
-        .await?
-        .into_iter()
-        .map(|publisher| (publisher.id, publisher.name))
-        .collect())
-}
-
-async fn dcat_dataset_node(
-    ctx: &Context,
-    dataset: &DatasetId,
-    names: &HashMap<PublisherId, String>,
-) -> Result<Value, AppError> {
-    let (summary, _) = ctx
-        .store
-        .get_dataset(dataset)
-        .await
-        .map_err(|e| not_found(e, dataset))?;
+/// A dataset's DCAT node: its newest version's metadata and files.
+async fn dcat_dataset_node(ctx: &Context, summary: &DatasetView, publisher_name: &str) -> Result<Value, AppError> {
+    let dataset = &summary.id;
     let record = ctx
         .store
-        .get_version(dataset, None)
+        .get_version(dataset, Some(summary.latest_version))
         .await
         .map_err(|e| not_found(e, dataset))?;
     let metadata = &summary.metadata;
-    let publisher_name = names.get(&summary.publisher).cloned().unwrap_or_default();
     let landing = format!("{}/api/v1/datasets/{dataset}", ctx.node.public_url);
     let access_rights = match metadata.access {
         AccessClass::Open => "open: anyone may download, anonymously and free of charge".to_owned(),
@@ -134,7 +118,7 @@ async fn dcat_dataset_node(
     let distributions: Vec<Value> = record
         .files
         .iter()
-        .map(|file| distribution(ctx, &summary, file))
+        .map(|file| distribution(ctx, summary, file))
         .collect();
     Ok(json!({
         "@id": landing,
@@ -165,7 +149,7 @@ fn localized(zh: &Option<String>, en: &Option<String>) -> Vec<Value> {
         .collect()
 }
 
-fn distribution(ctx: &Context, summary: &DatasetSummary, file: &FileEntry) -> Value {
+fn distribution(ctx: &Context, summary: &DatasetView, file: &FileEntry) -> Value {
     let url = file_url(&ctx.node.public_url, &summary.id, summary.latest_version, &file.name);
     let mut node = json!({
         "@id": url,
