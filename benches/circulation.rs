@@ -10,8 +10,6 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::{Value, json};
 use sha2::Digest as _;
-use shulian::app::App;
-use shulian::config::{Config, Settings};
 use shulian::crypto::{KeyPair, sign_document};
 use shulian::service::accounts;
 
@@ -30,16 +28,7 @@ async fn main() {
 }
 
 async fn run(backend: &'static str, database_url: String, dir: std::path::PathBuf) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    let settings = Settings {
-        listen: Some(address),
-        data_dir: Some(dir),
-        database_url: Some(database_url),
-        ..Settings::default()
-    };
-    let config = Config::resolve(settings, Settings::default()).expect("config");
-    let app = App::build(&config).await.expect("app");
+    let (app, listener, address) = common::build_node(database_url, dir).await;
     let ctx = app.context().clone();
     tokio::spawn(app.serve(listener, std::future::pending()));
     let base = format!("http://{address}");

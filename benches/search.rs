@@ -14,8 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use shulian::app::App;
-use shulian::config::{Config, Settings};
 use shulian::search::{Field, index_terms};
 use shulian::service::{accounts, search::ANALYZER};
 
@@ -87,16 +85,7 @@ async fn main() {
 }
 
 async fn run(backend: &'static str, database_url: String, dir: std::path::PathBuf) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    let settings = Settings {
-        listen: Some(address),
-        data_dir: Some(dir),
-        database_url: Some(database_url.clone()),
-        ..Settings::default()
-    };
-    let config = Config::resolve(settings, Settings::default()).expect("config");
-    let app = App::build(&config).await.expect("app");
+    let (app, listener, address) = common::build_node(database_url.clone(), dir).await;
     for publisher in 0..PUBLISHERS {
         accounts::add_publisher(
             app.context().store.as_ref(),

@@ -2,7 +2,12 @@
 //! when a PostgreSQL server is named, on a throwaway database there.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use shulian::app::App;
+use shulian::config::{Config, Settings};
+use tokio::net::TcpListener;
 
 /// Runs `measure(backend name, database URL, data directory)` on a new SQLite
 /// database, then on a new PostgreSQL database created on the server
@@ -33,4 +38,19 @@ where
     let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut connection)
         .await;
+}
+
+/// A node on embedded defaults but for `database_url` and `dir`, with the listener it is to
+/// serve on (bound to a free port) and that listener's address.
+pub async fn build_node(database_url: String, dir: PathBuf) -> (App, TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let settings = Settings {
+        listen: Some(address),
+        data_dir: Some(dir),
+        database_url: Some(database_url),
+        ..Settings::default()
+    };
+    let config = Config::resolve(settings, Settings::default()).expect("config");
+    (App::build(&config).await.expect("app"), listener, address)
 }

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, metadata, run_python_check, sha256_hex, test_python};
 use crate::on_both_backends;
+use crate::web::publish_market;
 
 on_both_backends!(
     ckan_actions_answer_in_ckan_shapes,
@@ -16,26 +17,11 @@ on_both_backends!(
 const FLOWS: &str = "路口,日期,时间,车流量,均速\n东直门,2026-10-01,2026-10-01 08:00:00,1832,23.5\n国贸桥,2026-10-01,2026-10-01 09:00:00,2410,18.2\n";
 
 async fn market(app: &TestApp) {
-    let city = app.publisher("city").await;
     let mut traffic = metadata("traffic", "open");
     traffic["keywords"] = json!(["交通", "traffic"]);
-    app.publish_files(
-        &city,
-        "traffic",
-        traffic,
-        &[("flows.csv", "text/csv", FLOWS.as_bytes())],
-    )
-    .await;
-    let hospital = app.publisher("hospital").await;
     let mut visits = metadata("visits", "licensed");
     visits["keywords"] = json!(["医疗"]);
-    app.publish_files(
-        &hospital,
-        "visits",
-        visits,
-        &[("visits.csv", "text/csv", "科室,人次\n心内科,412\n".as_bytes())],
-    )
-    .await;
+    publish_market(app, FLOWS, traffic, visits).await;
 }
 
 async fn action(app: &TestApp, prefix: &str, name: &str, query: &str) -> (StatusCode, Value) {

@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, SET_COOKIE};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, metadata, sha256_hex};
 use crate::on_both_backends;
@@ -19,26 +19,28 @@ pub const FLOWS: &str = "路口,车流量\n东直门,1832\n国贸桥,2410\n";
 
 /// An open dataset `traffic` (publisher `city`, `flows.csv`) and a licensed one, `visits`.
 pub async fn market(app: &TestApp) {
-    let city = app.publisher("city").await;
     let mut traffic = metadata("traffic", "open");
     traffic["title"] = json!({"zh": "北京市交通流量", "en": "Beijing traffic flow"});
+    let mut visits = metadata("visits", "licensed");
+    visits["title"] = json!({"zh": "医院门诊量", "en": "Hospital visits"});
+    publish_market(app, FLOWS, traffic, visits).await;
+}
+
+/// Publishes the open `traffic` (publisher `city`, `flows` as `flows.csv`) and the licensed
+/// `visits` (publisher `hospital`, `visits.csv`) with the metadata given.
+pub async fn publish_market(app: &TestApp, flows: &str, traffic: Value, visits: Value) {
+    let city = app.publisher("city").await;
     app.publish_files(
         &city,
         "traffic",
         traffic,
-        &[("flows.csv", "text/csv", FLOWS.as_bytes())],
+        &[("flows.csv", "text/csv", flows.as_bytes())],
     )
     .await;
     let hospital = app.publisher("hospital").await;
-    let mut visits = metadata("visits", "licensed");
-    visits["title"] = json!({"zh": "医院门诊量", "en": "Hospital visits"});
-    app.publish_files(
-        &hospital,
-        "visits",
-        visits,
-        &[("visits.csv", "text/csv", "科室,人次\n心内科,412\n".as_bytes())],
-    )
-    .await;
+    let visits_csv = "科室,人次\n心内科,412\n".as_bytes();
+    app.publish_files(&hospital, "visits", visits, &[("visits.csv", "text/csv", visits_csv)])
+        .await;
 }
 
 async fn page(app: &TestApp, path: &str, language: Option<&str>) -> (StatusCode, String) {
