@@ -152,6 +152,21 @@ pub async fn publishers_by_id(ctx: &Context) -> Result<BTreeMap<PublisherId, Pub
         .collect())
 }
 
+/// A dataset and its publisher, for documents describing one dataset.
+pub async fn dataset_and_publisher(ctx: &Context, dataset: &DatasetId) -> Result<(DatasetView, Publisher), AppError> {
+    let view = get_dataset(ctx, dataset).await?.dataset;
+    let publisher = ctx.store.publisher(&view.publisher).await?;
+    Ok((view, publisher))
+}
+
+/// The version a dataset view describes (its newest when read), with its files.
+pub async fn described_version(ctx: &Context, view: &DatasetView) -> Result<VersionRecord, AppError> {
+    ctx.store
+        .get_version(&view.id, Some(view.latest_version))
+        .await
+        .map_err(|e| not_found(e, &view.id))
+}
+
 /// One dataset with its versions.
 pub async fn get_dataset(ctx: &Context, dataset: &DatasetId) -> Result<DatasetDetail, AppError> {
     let (summary, versions) = ctx

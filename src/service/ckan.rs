@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::Context;
-use super::catalog::{self, DatasetView, file_url, not_found, publishers_by_id};
+use super::catalog::{self, DatasetView, file_url, publishers_by_id};
 use super::search::{self, SearchRequest};
 use crate::domain::{AccessClass, DatasetId, FileEntry, PublisherId};
 use crate::error::AppError;
@@ -390,19 +390,14 @@ async fn facet_counts(ctx: &Context, facet: &str) -> Result<BTreeMap<String, u64
 
 /// One dataset as a CKAN package, found by id.
 async fn package_by_id(ctx: &Context, dataset: &DatasetId) -> Answer {
-    let summary = catalog::get_dataset(ctx, dataset).await?.dataset;
-    let publisher = ctx.store.publisher(&summary.publisher).await.map_err(AppError::from)?;
+    let (summary, publisher) = catalog::dataset_and_publisher(ctx, dataset).await?;
     package(ctx, &summary, Some(&publisher)).await
 }
 
 /// A dataset as a CKAN package: its newest version's metadata and files.
 async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<&Publisher>) -> Answer {
     let dataset = &summary.id;
-    let record = ctx
-        .store
-        .get_version(dataset, Some(summary.latest_version))
-        .await
-        .map_err(|e| not_found(e, dataset))?;
+    let record = catalog::described_version(ctx, summary).await?;
     let resources: Vec<Value> = record
         .files
         .iter()

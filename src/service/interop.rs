@@ -84,8 +84,7 @@ pub async fn dcat_catalog(ctx: &Context, page: u32) -> Result<Value, AppError> {
 
 /// One dataset as a DCAT JSON-LD document.
 pub async fn dcat_dataset(ctx: &Context, dataset: &DatasetId) -> Result<Value, AppError> {
-    let summary = catalog::get_dataset(ctx, dataset).await?.dataset;
-    let publisher = ctx.store.publisher(&summary.publisher).await?;
+    let (summary, publisher) = catalog::dataset_and_publisher(ctx, dataset).await?;
     let mut node = dcat_dataset_node(ctx, &summary, &publisher.name).await?;
     if let Value::Object(object) = &mut node {
         object.insert("@context".into(), context());
@@ -96,11 +95,7 @@ pub async fn dcat_dataset(ctx: &Context, dataset: &DatasetId) -> Result<Value, A
 /// A dataset's DCAT node: its newest version's metadata and files.
 async fn dcat_dataset_node(ctx: &Context, summary: &DatasetView, publisher_name: &str) -> Result<Value, AppError> {
     let dataset = &summary.id;
-    let record = ctx
-        .store
-        .get_version(dataset, Some(summary.latest_version))
-        .await
-        .map_err(|e| not_found(e, dataset))?;
+    let record = catalog::described_version(ctx, summary).await?;
     let metadata = &summary.metadata;
     let landing = format!("{}/api/v1/datasets/{dataset}", ctx.node.public_url);
     let access_rights = match metadata.access {
