@@ -105,6 +105,54 @@ pub struct StoredBlob {
     pub size: u64,
 }
 
+impl StoredBlob {
+    /// `DigestMismatch` unless these bytes hash to `expected` (when given).
+    fn check(&self, expected: Option<Sha256Digest>) -> Result<(), BlobError> {
+        match expected {
+            Some(expected) if expected != self.digest => Err(BlobError::DigestMismatch {
+                expected,
+                actual: self.digest,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// SHA-256 and length of a body as it streams past, refusing more than a limit.
+struct BoundedHasher {
+    hasher: Sha256,
+    size: u64,
+    max_bytes: u64,
+}
+
+impl BoundedHasher {
+    fn new(max_bytes: u64) -> Self {
+        Self {
+            hasher: Sha256::new(),
+            size: 0,
+            max_bytes,
+        }
+    }
+
+    /// Hashes the next chunk of a body and hands it back.
+    fn take<E: std::fmt::Display>(&mut self, chunk: Result<Bytes, E>) -> Result<Bytes, BlobError> {
+        let chunk = chunk.map_err(|error| BlobError::Interrupted(error.to_string()))?;
+        self.size += chunk.len() as u64;
+        if self.size > self.max_bytes {
+            return Err(BlobError::TooLarge { limit: self.max_bytes });
+        }
+        self.hasher.update(&chunk);
+        Ok(chunk)
+    }
+
+    fn finish(self) -> StoredBlob {
+        StoredBlob {
+            digest: Sha256Digest::from_bytes(self.hasher.finalize().into()),
+            size: self.size,
+        }
+    }
+}
+
 /// An object found by listing, for garbage collection.
 #[derive(Clone, Debug)]
 pub struct ListedBlob {
@@ -215,16 +263,10 @@ impl BlobStore {
         let staging = BlobKey::Staging(uuid::Uuid::new_v4());
         let upload = self.objects.put_multipart(&staging.path()).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK_BYTES);
-        let mut hasher = Sha256::new();
-        let mut size: u64 = 0;
+        let mut hasher = BoundedHasher::new(max_bytes);
         let outcome: Result<(), BlobError> = async {
             while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|error| BlobError::Interrupted(error.to_string()))?;
-                size += chunk.len() as u64;
-                if size > max_bytes {
-                    return Err(BlobError::TooLarge { limit: max_bytes });
-                }
-                hasher.update(&chunk);
+                let chunk = hasher.take(chunk)?;
                 // Bound memory: at most a few chunks in flight to the store.
                 writer.wait_for_capacity(2).await?;
                 writer.write(&chunk);
@@ -238,16 +280,35 @@ impl BlobStore {
             return Err(error);
         }
         writer.finish().await?;
-        let digest = Sha256Digest::from_bytes(hasher.finalize().into());
-        if let Some(expected) = expected.filter(|e| *e != digest) {
+        let stored = hasher.finish();
+        if let Err(mismatch) = stored.check(expected) {
             self.delete(&staging).await?;
-            return Err(BlobError::DigestMismatch {
-                expected,
-                actual: digest,
-            });
+            return Err(mismatch);
         }
-        self.commit(&staging, &digest).await?;
-        Ok(StoredBlob { digest, size })
+        self.commit(&staging, &stored.digest).await?;
+        Ok(stored)
+    }
+
+    /// Reads a whole body only to hash it, storing nothing: how an uploader of
+    /// bytes the store already holds proves it has them. Same limits and
+    /// errors as [`put_stream`](Self::put_stream).
+    pub async fn hash_stream<S, E>(
+        &self,
+        mut body: S,
+        expected: Sha256Digest,
+        max_bytes: u64,
+    ) -> Result<StoredBlob, BlobError>
+    where
+        S: futures::Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        E: std::fmt::Display,
+    {
+        let mut hasher = BoundedHasher::new(max_bytes);
+        while let Some(chunk) = body.next().await {
+            hasher.take(chunk)?;
+        }
+        let hashed = hasher.finish();
+        hashed.check(Some(expected))?;
+        Ok(hashed)
     }
 
     /// Moves a checked staging object to its content key, durably.

@@ -39,8 +39,8 @@ pub enum AppError {
     /// The request collides with the current state.
     #[error("{0}")]
     Conflict(String),
-    /// A version references bytes the node does not hold.
-    #[error("blob {0} has not been uploaded")]
+    /// A version lists bytes its publisher has not uploaded (whether or not the node holds them).
+    #[error("blob {0} has not been uploaded by this publisher: PUT its bytes to /api/v1/blobs/{0} first")]
     MissingBlob(Sha256Digest),
     /// The body exceeds the configured limit.
     #[error("the body exceeds the limit of {limit} bytes")]

@@ -200,6 +200,9 @@ async fn download_to(
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<u64> {
     let mut request = client.request(reqwest::Method::GET, url);
+    if let Some(session) = client.read_session(&entry.sha256) {
+        request = request.header("shulian-read-session", session);
+    }
     if have > 0 && have < entry.size {
         request = request
             .header(reqwest::header::RANGE, format!("bytes={have}-"))

@@ -14,6 +14,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::de::DeserializeOwned;
 
+use crate::domain::Sha256Digest;
+
 /// A node's API, reached over HTTP.
 #[derive(Clone)]
 pub struct NodeClient {
@@ -49,6 +51,23 @@ impl NodeClient {
             Some(token) => builder.bearer_auth(token),
             None => builder,
         }
+    }
+
+    /// The read session this client reads a licensed file in, when it holds a token.
+    ///
+    /// Derived from the token and the file's digest, so that every run of
+    /// `get` or `fetch` with the same token resumes the same session: a cut-off
+    /// download completes without spending another of the order's downloads.
+    pub fn read_session(&self, file: &Sha256Digest) -> Option<String> {
+        use sha2::Digest as _;
+        let token = self.token.as_ref()?;
+        let digest = sha2::Sha256::new()
+            .chain_update(b"shulian-read-session\n")
+            .chain_update(token.as_bytes())
+            .chain_update(b"\n")
+            .chain_update(file.as_bytes())
+            .finalize();
+        Some(hex::encode(&digest[..16]))
     }
 
     /// The node's identity from `/.well-known/shulian-node`: its DID and its log's origin.

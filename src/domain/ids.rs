@@ -51,6 +51,9 @@ fn parse_slug(kind: &'static str, text: &str) -> Result<String, IdError> {
 
 macro_rules! slug_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        slug_id!($(#[$doc])* $name, $kind, parse_slug);
+    };
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $parse:ident) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -67,7 +70,7 @@ macro_rules! slug_id {
             type Err = IdError;
 
             fn from_str(text: &str) -> Result<Self, IdError> {
-                parse_slug($kind, text).map(Self)
+                $parse($kind, text).map(Self)
             }
         }
 
@@ -103,6 +106,38 @@ slug_id!(
     PublisherId,
     "publisher id"
 );
+
+slug_id!(
+    /// Names a read session of a licensed file: 1 to 64 ASCII letters, digits, `-` or `_`.
+    ///
+    /// Chosen by the reader (the `Shulian-Read-Session` header; `shulian get`
+    /// derives one per token and file so that a rerun resumes in the same
+    /// session), by the node when the reader names none, or sealed into a
+    /// ticket. Sessions are scoped to one order and one file, so a name only
+    /// ever identifies the reader's own sessions.
+    ReadSessionId,
+    "read session",
+    parse_session_name
+);
+
+impl ReadSessionId {
+    /// A new random session name.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+}
+
+fn parse_session_name(kind: &'static str, text: &str) -> Result<String, IdError> {
+    let valid = (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(IdError::new(kind, text, "1 to 64 ASCII letters, digits, '-' or '_'"))
+    }
+}
 
 /// A file's name inside a version: a relative path of `/`-separated segments.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -28,13 +28,13 @@ pub struct UploadReply {
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     security(("publisher_token" = [])),
     responses((status = 201, body = UploadReply, description = "stored"),
-              (status = 200, body = UploadReply, description = "already held"),
+              (status = 200, body = UploadReply, description = "already held; the body hashed to the digest, which proves this publisher holds it"),
               (status = 401, description = "missing or invalid token"),
               (status = 413, description = "larger than the node accepts"),
               (status = 422, description = "the body does not hash to the digest")))]
 pub async fn upload(
     State(ctx): State<Context>,
-    AuthenticatedPublisher(_publisher): AuthenticatedPublisher,
+    AuthenticatedPublisher(publisher): AuthenticatedPublisher,
     ApiPath(digest): ApiPath<Sha256Digest>,
     headers: HeaderMap,
     body: Body,
@@ -43,7 +43,7 @@ pub async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse().ok());
-    let outcome = uploads::upload_blob(&ctx, digest, declared_length, body.into_data_stream()).await?;
+    let outcome = uploads::upload_blob(&ctx, &publisher, digest, declared_length, body.into_data_stream()).await?;
     let (status, stored) = match outcome {
         UploadOutcome::Stored => (StatusCode::CREATED, true),
         UploadOutcome::AlreadyPresent => (StatusCode::OK, false),
@@ -55,19 +55,19 @@ pub async fn upload(
     Ok((status, Json(reply)).into_response())
 }
 
-/// Tells a publisher whether the node already holds these bytes (and their size).
+/// Tells a publisher whether it already uploaded these bytes (and their size).
 #[utoipa::path(head, path = "/api/v1/blobs/{sha256}", tag = "publishing",
     params(("sha256" = String, Path, description = "SHA-256, 64 lowercase hex digits")),
     security(("publisher_token" = [])),
     responses((status = 200, description = "held; Content-Length is its size"),
               (status = 401, description = "missing or invalid token"),
-              (status = 404, description = "not held")))]
+              (status = 404, description = "this publisher has not uploaded these bytes")))]
 pub async fn probe(
     State(ctx): State<Context>,
-    AuthenticatedPublisher(_publisher): AuthenticatedPublisher,
+    AuthenticatedPublisher(publisher): AuthenticatedPublisher,
     ApiPath(digest): ApiPath<Sha256Digest>,
 ) -> Result<Response, AppError> {
-    let size = uploads::blob_size(&ctx, &digest)
+    let size = uploads::held_blob_size(&ctx, &publisher, &digest)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("blob {digest} is not held")))?;
     Ok(([(header::CONTENT_LENGTH, HeaderValue::from(size))], ()).into_response())

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use super::extract::{ApiPath, bearer};
 use super::tables::{self, TableView};
 use super::version_ref;
-use crate::domain::{DatasetId, FileEntry, FileName, VersionNumber};
+use crate::domain::{DatasetId, FileEntry, FileName, ReadSessionId, VersionNumber};
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::download::{self, Credential};
@@ -38,7 +38,13 @@ pub async fn file_or_table_view(
             _ => Err(AppError::MethodNotAllowed),
         };
     }
-    let credential = bearer(&headers).map_or(Credential::Anonymous, Credential::Bearer);
+    let credential = match bearer(&headers) {
+        None => Credential::Anonymous,
+        Some(token) => Credential::Bearer {
+            token,
+            session: read_session(&headers)?,
+        },
+    };
     download(&ctx, &dataset, version, &path, credential, &method, &headers).await
 }
 
@@ -48,7 +54,8 @@ pub async fn file_or_table_view(
            ("version" = String, Path, description = "version number or `latest`"),
            ("name" = String, Path, description = "file name; may contain `/`"),
            ("Range" = Option<String>, Header, description = "one byte range, `bytes=START-[END]` or `bytes=-SUFFIX`"),
-           ("If-None-Match" = Option<String>, Header, description = "an ETag held by the client")),
+           ("If-None-Match" = Option<String>, Header, description = "an ETag held by the client"),
+           ("Shulian-Read-Session" = Option<String>, Header, description = "licensed data: the read session to continue (1 to 64 of A-Z a-z 0-9 - _); a session's first response spends one download, later ones nothing until the session has carried twice the file")),
     responses((status = 200, description = "the file", content_type = "application/octet-stream"),
               (status = 206, description = "the requested range"),
               (status = 304, description = "not modified"),
@@ -66,12 +73,16 @@ pub async fn download(
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
     let file = download::find_file(ctx, dataset, version, name, credential).await?;
-    let caching = match &file.grant {
+    let caching = match &file.licence {
         Some(_) => Caching::Private,
         None if version.is_none() => Caching::Revalidate,
         None => Caching::Immutable,
     };
-    let plan = plan_response(&file.entry, headers, caching)?;
+    let mut plan = plan_response(&file.entry, headers, caching)?;
+    if let Some(licence) = &file.licence {
+        plan.headers
+            .insert(READ_SESSION, header_value(licence.session.as_str()));
+    }
     let body = match (method, &plan.range) {
         (&Method::HEAD, _) => Body::empty(),
         _ if plan.status == StatusCode::NOT_MODIFIED => Body::empty(),
@@ -81,6 +92,21 @@ pub async fn download(
     *response.status_mut() = plan.status;
     *response.headers_mut() = plan.headers;
     Ok(response)
+}
+
+/// Names the read session of a licensed download, in requests and responses.
+const READ_SESSION: &str = "shulian-read-session";
+
+/// The read session a request names, if any.
+fn read_session(headers: &HeaderMap) -> Result<Option<ReadSessionId>, AppError> {
+    headers
+        .get(READ_SESSION)
+        .map(|value| {
+            value.to_str().ok().and_then(|text| text.parse().ok()).ok_or_else(|| {
+                AppError::InvalidRequest("Shulian-Read-Session: 1 to 64 ASCII letters, digits, '-' or '_'".into())
+            })
+        })
+        .transpose()
 }
 
 /// Status, headers and byte range of a download response, decided before any byte is read.

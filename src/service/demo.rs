@@ -33,7 +33,7 @@ pub async fn load_demo_catalog(ctx: &Context, catalog_dir: &Path) -> anyhow::Res
         let package = read_package(folder)?;
         let mut files = Vec::with_capacity(package.resources.len());
         for resource in &package.resources {
-            let stored = store_file(ctx, &resource.path, resource.declared_sha256).await?;
+            let stored = store_file(ctx, &resource.path, resource.declared_sha256, Some(&publisher)).await?;
             files.push(FileEntry {
                 name: resource.name.clone(),
                 media_type: resource.media_type.clone(),

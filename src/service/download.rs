@@ -11,7 +11,7 @@ use futures::stream::BoxStream;
 use super::Context;
 use super::catalog::not_found;
 use super::{deliveries, orders};
-use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, VersionNumber};
+use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, ReadSessionId, VersionNumber};
 use crate::error::AppError;
 use crate::store::{OrderGrant, StoreError};
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -25,10 +25,17 @@ pub struct AllowedFile {
     pub version: VersionNumber,
     /// The file.
     pub entry: FileEntry,
-    /// The order a licensed file is delivered under; `None` for open data.
-    pub grant: Option<OrderGrant>,
-    /// The read session of a ticketed request.
-    pub session: Option<String>,
+    /// How a licensed file is delivered; `None` for open data.
+    pub licence: Option<LicensedRead>,
+}
+
+/// The order and read session a licensed file is read under.
+#[derive(Debug, Clone)]
+pub struct LicensedRead {
+    /// The order.
+    pub grant: OrderGrant,
+    /// The read session this request belongs to.
+    pub session: ReadSessionId,
 }
 
 /// Whether a version holds a file of exactly this name.
@@ -50,14 +57,20 @@ pub async fn file_exists(
 pub enum Credential<'a> {
     /// Nothing: open data only.
     Anonymous,
-    /// An order-scoped bearer token.
-    Bearer(&'a str),
+    /// An order-scoped bearer token, and the read session the request names, if any
+    /// (none: a new session, which costs a download when it carries bytes).
+    Bearer {
+        /// The token.
+        token: &'a str,
+        /// The session named by the request.
+        session: Option<ReadSessionId>,
+    },
     /// A ticket the node signed: an order, and the read session the ticket opened.
     Ticket {
         /// The order.
         grant: OrderGrant,
         /// The session: reads through one ticket are one download.
-        session: String,
+        session: ReadSessionId,
     },
 }
 
@@ -74,8 +87,8 @@ pub async fn find_file(
         .get_file(dataset, version, name)
         .await
         .map_err(|e| not_found(e, dataset))?;
-    let (grant, session) = match file.access {
-        AccessClass::Open => (None, None),
+    let licence = match file.access {
+        AccessClass::Open => None,
         AccessClass::Licensed => {
             let (grant, session) = match credential {
                 Credential::Anonymous => {
@@ -83,52 +96,45 @@ pub async fn find_file(
                         dataset: dataset.to_string(),
                     });
                 }
-                Credential::Bearer(token) => (
+                Credential::Bearer { token, session } => (
                     orders::authorize(ctx, token, dataset, file.version, &file.entry.name).await?,
-                    None,
+                    session.unwrap_or_else(ReadSessionId::generate),
                 ),
                 Credential::Ticket { grant, session } => (
                     orders::admit(ctx, grant, dataset, file.version, &file.entry.name).await?,
-                    Some(session),
+                    session,
                 ),
             };
-            deliveries::ensure_downloads_left(ctx, &grant, &file.entry, session.as_deref()).await?;
-            (Some(grant), session)
+            deliveries::ensure_downloads_left(ctx, &grant, &file.entry, &session).await?;
+            Some(LicensedRead { grant, session })
         }
     };
     Ok(AllowedFile {
         dataset: dataset.clone(),
         version: file.version,
         entry: file.entry,
-        grant,
-        session,
+        licence,
     })
 }
 
-/// Streams `range` of a file's bytes; bytes of a licensed file are recorded as delivered once sent.
+/// Streams `range` of a file's bytes; a licensed file's response is admitted
+/// in its read session (a download spent and receipted, or the session
+/// continued) before the first byte is read.
 pub async fn read_file(
     ctx: &Context,
     file: &AllowedFile,
     range: Option<Range<u64>>,
 ) -> Result<BoxStream<'static, Result<Bytes, std::io::Error>>, AppError> {
-    let bytes = ctx.blobs.read(&file.entry.sha256, range.clone()).await?;
-    Ok(match &file.grant {
-        None => {
-            if range.is_none() {
-                ctx.downloads.count(&file.dataset);
-            }
-            bytes.map_err(std::io::Error::other).boxed()
+    let length = range.as_ref().map_or(file.entry.size, |r| r.end - r.start);
+    let is_whole = range.is_none();
+    // Opened before admission, so a blob that cannot be read costs the buyer nothing.
+    let bytes = ctx.blobs.read(&file.entry.sha256, range).await?;
+    match &file.licence {
+        None if is_whole => ctx.downloads.count(&file.dataset),
+        None => {}
+        Some(LicensedRead { grant, session }) => {
+            deliveries::admit_read(ctx, grant, &file.entry, session, length).await?;
         }
-        Some(grant) => {
-            let sent = range.unwrap_or(0..file.entry.size);
-            deliveries::record_when_sent(
-                ctx,
-                grant.clone(),
-                file.session.clone(),
-                file.entry.clone(),
-                sent,
-                bytes,
-            )
-        }
-    })
+    }
+    Ok(bytes.map_err(std::io::Error::other).boxed())
 }

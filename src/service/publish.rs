@@ -9,13 +9,13 @@ use std::collections::HashSet;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::{Context, search, tables};
+use super::{Context, search, tables, uploads};
 use crate::crypto::{canonical, document_digest, sign_document};
 use crate::domain::manifest::{ManifestFacts, content_document};
 use crate::domain::{DatasetId, DatasetMetadata, FileEntry, PublisherId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
 use crate::ledger::merkle;
-use crate::store::{NewVersion, SearchEntries};
+use crate::store::{DatasetHead, NewVersion, SearchEntries};
 
 /// Most files one version may hold.
 pub const MAX_FILES_PER_VERSION: usize = 10_000;
@@ -55,7 +55,11 @@ pub async fn publish_version(
     request: PublishRequest,
 ) -> Result<PublishOutcome, AppError> {
     let PublishRequest { metadata, mut files } = request;
-    check_files(ctx, &mut files).await?;
+    // Whose dataset it is comes first: another publisher learns nothing about the files.
+    if let Some(head) = ctx.store.dataset_head(dataset).await? {
+        ensure_owner(&head, publisher, dataset)?;
+    }
+    check_files(ctx, publisher, &mut files).await?;
     tables::inspect_tables(ctx, &mut files).await?;
     let search = search::entries_for(ctx, dataset, publisher, &metadata, &files).await?;
     let content =
@@ -82,12 +86,10 @@ async fn attempt_publish(
     search: &SearchEntries,
 ) -> Result<PublishOutcome, AppError> {
     let head = ctx.store.dataset_head(dataset).await?;
+    if let Some(head) = &head {
+        ensure_owner(head, publisher, dataset)?;
+    }
     let version = match &head {
-        Some(head) if head.publisher != *publisher => {
-            return Err(AppError::Forbidden(format!(
-                "dataset {dataset} belongs to another publisher"
-            )));
-        }
         Some(head) if head.latest_content == content => {
             return Ok(PublishOutcome {
                 dataset: dataset.clone(),
@@ -138,8 +140,20 @@ async fn attempt_publish(
     })
 }
 
-/// Sorts the files and checks each is unique, uploaded, durable and of the stated size.
-async fn check_files(ctx: &Context, files: &mut [FileEntry]) -> Result<(), AppError> {
+/// `Forbidden` unless `publisher` owns the dataset whose head this is.
+fn ensure_owner(head: &DatasetHead, publisher: &PublisherId, dataset: &DatasetId) -> Result<(), AppError> {
+    if head.publisher == *publisher {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "dataset {dataset} belongs to another publisher"
+        )))
+    }
+}
+
+/// Sorts the files and checks each is unique, durable, of the stated size and
+/// uploaded by `publisher` itself.
+async fn check_files(ctx: &Context, publisher: &PublisherId, files: &mut [FileEntry]) -> Result<(), AppError> {
     if files.is_empty() || files.len() > MAX_FILES_PER_VERSION {
         return Err(AppError::InvalidRequest(format!(
             "a version has 1 to {MAX_FILES_PER_VERSION} files"
@@ -157,7 +171,7 @@ async fn check_files(ctx: &Context, files: &mut [FileEntry]) -> Result<(), AppEr
         if !names.insert(file.name.as_str()) {
             return Err(AppError::InvalidRequest(format!("file {} is listed twice", file.name)));
         }
-        match ctx.store.blob_size(&file.sha256).await? {
+        match uploads::held_blob_size(ctx, publisher, &file.sha256).await? {
             Some(size) if size == file.size => {}
             Some(size) => {
                 return Err(AppError::InvalidRequest(format!(
@@ -166,9 +180,6 @@ async fn check_files(ctx: &Context, files: &mut [FileEntry]) -> Result<(), AppEr
                 )));
             }
             None => return Err(AppError::MissingBlob(file.sha256)),
-        }
-        if !ctx.blobs.contains(&file.sha256).await? {
-            return Err(AppError::MissingBlob(file.sha256));
         }
     }
     Ok(())

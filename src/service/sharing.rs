@@ -22,7 +22,7 @@ use super::catalog::{file_url, not_found};
 use super::tables::{self, table_format};
 use super::{Context, accounts, orders, search};
 use crate::crypto::ticket;
-use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, PublisherId, VersionNumber};
+use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, PublisherId, ReadSessionId, VersionNumber};
 use crate::error::AppError;
 use crate::store::{DatasetFilter, OrderGrant, SearchQuery, VersionRecord};
 use crate::tabular::{TableFormat, TableProfile};
@@ -266,7 +266,7 @@ pub fn file_of(
                 "version": table.version.get(),
                 "file": entry.name.as_str(),
                 "expires": expires.timestamp(),
-                "session": uuid::Uuid::new_v4().simple().to_string(),
+                "session": ReadSessionId::generate(),
             });
             let ticket = ticket::issue(&claims, &ctx.node.key).map_err(anyhow::Error::from)?;
             (
@@ -296,7 +296,7 @@ pub struct TicketedFile {
     /// The order.
     pub grant: OrderGrant,
     /// The read session the ticket opened.
-    pub session: String,
+    pub session: ReadSessionId,
 }
 
 /// Accepts a ticket the node issued and has not expired.
@@ -318,7 +318,7 @@ pub async fn redeem(ctx: &Context, ticket_text: &str) -> Result<TicketedFile, Ap
         version,
         name: text("file")?.parse()?,
         grant: orders::grant_by_token_id(ctx, &text("token")?).await?,
-        session: text("session")?,
+        session: text("session")?.parse().map_err(|_| refused())?,
     })
 }
 

@@ -181,7 +181,7 @@ async fn inspect_csv(ctx: &Context, digest: &Sha256Digest) -> Result<TableProfil
         convert_to_parquet(open, std::io::BufWriter::new(output), &limits)
     })
     .await?;
-    let copy = uploads::store_file(ctx, temporary.path(), None)
+    let copy = uploads::store_file(ctx, temporary.path(), None, None)
         .await
         .map_err(|error| TableError::Fetch(error.to_string()))?;
     let footer = load_footer(ctx, &copy.digest, &ctx.tables.inspection).await?;

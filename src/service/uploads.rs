@@ -11,7 +11,7 @@ use futures::Stream;
 
 use super::Context;
 use crate::blobs::StoredBlob;
-use crate::domain::Sha256Digest;
+use crate::domain::{PublisherId, Sha256Digest};
 use crate::error::AppError;
 
 /// Whether an upload stored new bytes or found them already present.
@@ -19,13 +19,19 @@ use crate::error::AppError;
 pub enum UploadOutcome {
     /// The bytes were new and are now durable.
     Stored,
-    /// The node already held these bytes; the body was not read.
+    /// The node already held these bytes; the body was hashed, not stored again.
     AlreadyPresent,
 }
 
-/// Stores a blob that must hash to `expected`, refusing bodies over the node's limit.
+/// Stores a blob that must hash to `expected` on behalf of `publisher`,
+/// refusing bodies over the node's limit; records that `publisher` holds it.
+///
+/// The whole body is read and hashed even when the node already holds the
+/// bytes: a digest is public, so only the bytes themselves prove that the
+/// uploader holds them (and may list them in its versions).
 pub async fn upload_blob<S, E>(
     ctx: &Context,
+    publisher: &PublisherId,
     expected: Sha256Digest,
     declared_length: Option<u64>,
     body: S,
@@ -39,27 +45,44 @@ where
             limit: ctx.max_upload_bytes,
         });
     }
-    if blob_is_present(ctx, &expected).await? {
+    if blob_size(ctx, &expected).await?.is_some() {
+        let hashed = ctx.blobs.hash_stream(body, expected, ctx.max_upload_bytes).await?;
+        ctx.store
+            .record_blob(&hashed.digest, hashed.size, Some(publisher), Utc::now())
+            .await?;
         return Ok(UploadOutcome::AlreadyPresent);
     }
-    store_and_record(ctx, body, Some(expected)).await?;
+    store_and_record(ctx, body, Some(expected), Some(publisher)).await?;
     Ok(UploadOutcome::Stored)
 }
 
-/// Stores a local file's bytes as a blob (checked against `expected` when given) and records it.
-pub async fn store_file(ctx: &Context, path: &Path, expected: Option<Sha256Digest>) -> Result<StoredBlob, AppError> {
+/// Stores a local file's bytes as a blob (checked against `expected` when given)
+/// and records it, held by `holder` when a publisher's file and not a node-derived one.
+pub async fn store_file(
+    ctx: &Context,
+    path: &Path,
+    expected: Option<Sha256Digest>,
+    holder: Option<&PublisherId>,
+) -> Result<StoredBlob, AppError> {
     let file = tokio::fs::File::open(path).await.map_err(anyhow::Error::from)?;
-    store_and_record(ctx, tokio_util::io::ReaderStream::new(file), expected).await
+    store_and_record(ctx, tokio_util::io::ReaderStream::new(file), expected, holder).await
 }
 
 /// Commits bytes to the blob store, then records them: a recorded blob always has its bytes.
-async fn store_and_record<S, E>(ctx: &Context, body: S, expected: Option<Sha256Digest>) -> Result<StoredBlob, AppError>
+async fn store_and_record<S, E>(
+    ctx: &Context,
+    body: S,
+    expected: Option<Sha256Digest>,
+    holder: Option<&PublisherId>,
+) -> Result<StoredBlob, AppError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
     E: std::fmt::Display,
 {
     let stored = ctx.blobs.put_stream(body, expected, ctx.max_upload_bytes).await?;
-    ctx.store.record_blob(&stored.digest, stored.size, Utc::now()).await?;
+    ctx.store
+        .record_blob(&stored.digest, stored.size, holder, Utc::now())
+        .await?;
     tracing::info!(sha256 = %stored.digest, size_bytes = stored.size, "blob stored");
     Ok(stored)
 }
@@ -72,6 +95,17 @@ pub async fn blob_size(ctx: &Context, digest: &Sha256Digest) -> Result<Option<u6
     }
 }
 
-async fn blob_is_present(ctx: &Context, digest: &Sha256Digest) -> Result<bool, AppError> {
-    Ok(blob_size(ctx, digest).await?.is_some())
+/// The size of a blob the node holds and `publisher` proved it holds too, or `None`.
+///
+/// Another publisher's bytes are `None` here, exactly as bytes nobody uploaded:
+/// they are not this publisher's to list.
+pub async fn held_blob_size(
+    ctx: &Context,
+    publisher: &PublisherId,
+    digest: &Sha256Digest,
+) -> Result<Option<u64>, AppError> {
+    match ctx.store.held_blob_size(digest, publisher).await? {
+        Some(size) if ctx.blobs.contains(digest).await? => Ok(Some(size)),
+        _ => Ok(None),
+    }
 }

@@ -17,7 +17,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    AccessClass, DatasetId, DatasetMetadata, FileEntry, FileName, PublisherId, Sha256Digest, VersionNumber,
+    AccessClass, DatasetId, DatasetMetadata, FileEntry, FileName, PublisherId, ReadSessionId, Sha256Digest,
+    VersionNumber,
 };
 
 pub use postgres::PostgresStore;
@@ -250,33 +251,32 @@ pub struct OrderTransition {
     pub at: DateTime<Utc>,
 }
 
-/// Bytes of a licensed file just sent under an order.
+/// A response about to carry licensed bytes in a read session.
 #[derive(Clone, Debug)]
-pub struct DeliveredRange {
+pub struct SessionRead {
     /// The order.
     pub order_id: String,
     /// The file.
     pub file: FileName,
-    /// The file's size.
-    pub size: u64,
-    /// The bytes sent.
-    pub range: std::ops::Range<u64>,
-    /// When they were sent.
-    pub at: DateTime<Utc>,
-    /// The read session they were sent in, if any (see [`DeliveryTally::in_session`]):
-    /// a session's first bytes complete its delivery, whatever ranges it reads.
-    pub session: Option<String>,
-    /// How many completed deliveries of the file the order allows.
+    /// The read session (see [`crate::domain::delivery`]).
+    pub session: ReadSessionId,
+    /// Bytes this response carries.
+    pub length: u64,
+    /// Most bytes the session may carry in all.
+    pub session_byte_limit: u64,
+    /// How many downloads (sessions) of the file the order allows.
     pub max_downloads: u32,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
-/// The completed deliveries of one file under one order.
+/// The downloads of one file under one order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeliveryTally {
-    /// How many have completed.
+    /// How many sessions have been receipted.
     pub completed: u32,
-    /// Whether the asking read session completed one of them: reading again in a session that
-    /// already has the whole file is not another download.
+    /// Whether the asking read session is one of them: reading on in an open session is not
+    /// another download.
     pub in_session: bool,
 }
 
@@ -285,30 +285,27 @@ pub struct DeliveryTally {
 pub struct ReceiptFacts {
     /// The receipt's index in the log.
     pub log_index: u64,
-    /// Which completed delivery of this file under this order it is (1, 2, …).
+    /// Which download of this file under this order it is (1, 2, …).
     pub sequence: u32,
 }
 
 /// Signs a receipt inside the transaction that logs it.
 pub type ReceiptBuilder<'a> = dyn Fn(ReceiptFacts) -> Result<LoggedDocument, StoreError> + Send + Sync + 'a;
 
-/// Where a delivery stands after a range was recorded.
-#[derive(Clone, Debug)]
-pub enum DeliveryProgress {
-    /// Parts of the file are still missing.
-    Partial,
-    /// The session had already delivered the whole file: nothing new is recorded.
-    Repeated,
-    /// Completing the file would be one delivery more than the order allows (concurrent
-    /// reads that all passed the admission check): nothing is recorded.
-    OverLimit,
-    /// The file is fully delivered: here is the logged, signed receipt.
-    Completed {
+/// What admitting a response of a read session did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionAdmission {
+    /// A new session: one download spent, its receipt signed and logged.
+    Opened {
         /// The receipt's log index.
         log_index: u64,
-        /// The receipt's canonical text.
-        receipt: String,
     },
+    /// An open session carries these bytes too.
+    Continued,
+    /// A new session would be one download more than the order allows.
+    OverLimit,
+    /// The session has carried as many bytes as it may.
+    SessionSpent,
 }
 
 /// What the search index holds for one dataset.
@@ -478,11 +475,21 @@ pub trait Store: Send + Sync + 'static {
     /// Looks a publisher token up by its public id.
     async fn find_token(&self, token_id: &str) -> Result<Option<StoredToken>, StoreError>;
 
-    /// Records that a blob is durable in the blob store; recording it again is harmless.
-    async fn record_blob(&self, digest: &Sha256Digest, size: u64, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Records that a blob is durable in the blob store and, when a publisher's
+    /// upload proved it holds the bytes, that proof; recording either again is harmless.
+    async fn record_blob(
+        &self,
+        digest: &Sha256Digest,
+        size: u64,
+        holder: Option<&PublisherId>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// The size of a recorded blob, or `None` if it was never recorded.
     async fn blob_size(&self, digest: &Sha256Digest) -> Result<Option<u64>, StoreError>;
+
+    /// The size of a recorded blob that `holder` proved it holds, or `None`.
+    async fn held_blob_size(&self, digest: &Sha256Digest, holder: &PublisherId) -> Result<Option<u64>, StoreError>;
 
     /// Forgets a blob unless a version references it; returns whether its bytes may be deleted.
     async fn forget_blob_if_unreferenced(&self, digest: &Sha256Digest) -> Result<bool, StoreError>;
@@ -528,23 +535,25 @@ pub trait Store: Send + Sync + 'static {
     /// Moves an order between states and logs the document that says so, atomically.
     async fn transition_order(&self, transition: &OrderTransition) -> Result<(), StoreError>;
 
-    /// The completed deliveries of `file` under the order, and whether read session `session`
-    /// completed one of them, read together so a delivery completing meanwhile is in both or neither.
+    /// The downloads (receipted sessions) of `file` under the order, and whether `session`
+    /// is one of them, read together so a session opening meanwhile is in both or neither.
     async fn delivery_tally(
         &self,
         order_id: &str,
         file: &FileName,
-        session: Option<&str>,
+        session: &ReadSessionId,
     ) -> Result<DeliveryTally, StoreError>;
 
-    /// Adds delivered bytes to the open delivery of a file; when they cover the
-    /// file, signs (with `receipt`), logs and stores its receipt, atomically.
-    /// `Conflict` when a concurrent request changed the delivery first.
-    async fn record_delivery(
+    /// Admits a response of a read session before its bytes leave, atomically:
+    /// continues an open session within its byte limit, or opens a new one —
+    /// spending a download within the order's limit, signing (with `receipt`)
+    /// and logging its receipt — or refuses. `Conflict` when a concurrent
+    /// request of the same order and file won a race (retry).
+    async fn admit_read(
         &self,
-        delivery: &DeliveredRange,
+        read: &SessionRead,
         receipt: &ReceiptBuilder<'_>,
-    ) -> Result<DeliveryProgress, StoreError>;
+    ) -> Result<SessionAdmission, StoreError>;
 
     /// The receipts of an order's completed deliveries, oldest first, with their log indices.
     async fn order_receipts(&self, order_id: &str) -> Result<Vec<(u64, String)>, StoreError>;

@@ -19,13 +19,12 @@ macro_rules! impl_store_with_shared_sql {
             FacetCount, SearchAfter, SearchEntries, SearchHit, SearchOrder, SearchQuery, SortKey,
         };
         use super::{
-            DatasetFilter, DatasetHead, DatasetSummary, DeliveredRange, DeliveryProgress, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
-            NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, ReceiptBuilder, ReceiptFacts,
+            DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
+            NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, ReceiptBuilder, ReceiptFacts, SessionAdmission, SessionRead,
             StoredFile, StoredToken, VersionRecord, VersionSummary,
         };
-        use crate::domain::delivery::{ByteRanges, MAX_TRACKED_RANGES};
         use crate::domain::order::OrderState;
-        use crate::domain::{DatasetId, FileName, PublisherId, Sha256Digest, VersionNumber};
+        use crate::domain::{DatasetId, FileName, PublisherId, ReadSessionId, Sha256Digest, VersionNumber};
 
         /// Takes the next transparency-log index inside `tx`.
         ///
@@ -108,24 +107,6 @@ macro_rules! impl_store_with_shared_sql {
                 .execute(&mut **tx)
                 .await?;
             Ok(())
-        }
-
-        /// Whether the read session of `delivery` (if any) already has its receipt.
-        async fn session_has_receipt(
-            tx: &mut sqlx::Transaction<'static, $database>,
-            delivery: &DeliveredRange,
-        ) -> Result<bool, StoreError> {
-            let Some(session) = &delivery.session else { return Ok(false) };
-            let found: Option<i64> = sqlx::query_scalar(
-                "SELECT sequence FROM deliveries \
-                 WHERE order_id = $1 AND file_name = $2 AND session = $3 AND receipt IS NOT NULL",
-            )
-            .bind(&delivery.order_id)
-            .bind(delivery.file.as_str())
-            .bind(session)
-            .fetch_optional(&mut **tx)
-            .await?;
-            Ok(found.is_some())
         }
 
         /// Pushes a comma-separated list of bound texts.
@@ -245,7 +226,13 @@ macro_rules! impl_store_with_shared_sql {
                     .transpose()
             }
 
-            async fn record_blob(&self, digest: &Sha256Digest, size: u64, at: DateTime<Utc>) -> Result<(), StoreError> {
+            async fn record_blob(
+                &self,
+                digest: &Sha256Digest,
+                size: u64,
+                holder: Option<&PublisherId>,
+                at: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO blobs (sha256, size_bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
@@ -255,6 +242,17 @@ macro_rules! impl_store_with_shared_sql {
                 .bind(encode_time(at))
                 .execute(&mut *tx)
                 .await?;
+                if let Some(holder) = holder {
+                    sqlx::query(
+                        "INSERT INTO blob_holders (publisher_id, sha256, proven_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (publisher_id, sha256) DO NOTHING",
+                    )
+                    .bind(holder.as_str())
+                    .bind(digest.to_string())
+                    .bind(encode_time(at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }
@@ -268,8 +266,28 @@ macro_rules! impl_store_with_shared_sql {
                     .transpose()
             }
 
+            async fn held_blob_size(&self, digest: &Sha256Digest, holder: &PublisherId) -> Result<Option<u64>, StoreError> {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT b.size_bytes FROM blobs b JOIN blob_holders h ON h.sha256 = b.sha256 \
+                     WHERE b.sha256 = $1 AND h.publisher_id = $2",
+                )
+                .bind(digest.to_string())
+                .bind(holder.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(size_from_column)
+                .transpose()
+            }
+
             async fn forget_blob_if_unreferenced(&self, digest: &Sha256Digest) -> Result<bool, StoreError> {
                 let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "DELETE FROM blob_holders WHERE sha256 = $1 \
+                     AND NOT EXISTS (SELECT 1 FROM version_files WHERE sha256 = $1)",
+                )
+                .bind(digest.to_string())
+                .execute(&mut *tx)
+                .await?;
                 let deleted = sqlx::query(
                     "DELETE FROM blobs WHERE sha256 = $1 \
                      AND NOT EXISTS (SELECT 1 FROM version_files WHERE sha256 = $1)",
@@ -492,7 +510,7 @@ macro_rules! impl_store_with_shared_sql {
                 &self,
                 order_id: &str,
                 file: &FileName,
-                session: Option<&str>,
+                session: &ReadSessionId,
             ) -> Result<DeliveryTally, StoreError> {
                 let (completed, in_session): (i64, i64) = sqlx::query_as(
                     "SELECT COUNT(*), COUNT(CASE WHEN session = $3 THEN 1 END) FROM deliveries \
@@ -500,7 +518,7 @@ macro_rules! impl_store_with_shared_sql {
                 )
                 .bind(order_id)
                 .bind(file.as_str())
-                .bind(session)
+                .bind(session.as_str())
                 .fetch_one(&self.pool)
                 .await?;
                 Ok(DeliveryTally {
@@ -510,115 +528,79 @@ macro_rules! impl_store_with_shared_sql {
                 })
             }
 
-            async fn record_delivery(
+            async fn admit_read(
                 &self,
-                delivery: &DeliveredRange,
+                read: &SessionRead,
                 receipt: &ReceiptBuilder<'_>,
-            ) -> Result<DeliveryProgress, StoreError> {
-                let at = encode_time(delivery.at);
+            ) -> Result<SessionAdmission, StoreError> {
+                let length = encode_size(read.length)?;
+                // Written as `sent <= limit - length`: closed sessions hold the largest BIGINT.
+                let room = encode_size(read.session_byte_limit.saturating_sub(read.length))?;
                 let mut tx = self.begin_write().await?;
-                if session_has_receipt(&mut tx, delivery).await? {
-                    return Ok(DeliveryProgress::Repeated);
-                }
-                let open: Option<(i64, String)> = sqlx::query_as(
-                    "SELECT sequence, delivered_ranges FROM deliveries \
-                     WHERE order_id = $1 AND file_name = $2 AND receipt IS NULL",
+                let continued = sqlx::query(
+                    "UPDATE deliveries SET bytes_sent = bytes_sent + $4, responses = responses + 1 \
+                     WHERE order_id = $1 AND file_name = $2 AND session = $3 AND receipt IS NOT NULL \
+                     AND bytes_sent <= $5",
                 )
-                .bind(&delivery.order_id)
-                .bind(delivery.file.as_str())
-                .fetch_optional(&mut *tx)
+                .bind(&read.order_id)
+                .bind(read.file.as_str())
+                .bind(read.session.as_str())
+                .bind(length)
+                .bind(room)
+                .execute(&mut *tx)
                 .await?;
-                let (sequence, mut ranges, previous) = match open {
-                    Some((sequence, text)) => {
-                        let ranges: ByteRanges = serde_json::from_str(&text).map_err(anyhow::Error::from)?;
-                        (sequence, ranges, Some(text))
-                    }
-                    None => {
-                        let last: i64 = sqlx::query_scalar(
-                            "SELECT COALESCE(MAX(sequence), 0) FROM deliveries WHERE order_id = $1 AND file_name = $2",
-                        )
-                        .bind(&delivery.order_id)
-                        .bind(delivery.file.as_str())
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        (last + 1, ByteRanges::default(), None)
-                    }
-                };
-                if ranges.len() >= MAX_TRACKED_RANGES {
-                    ranges = ByteRanges::default();
+                if continued.rows_affected() == 1 {
+                    tx.commit().await?;
+                    return Ok(SessionAdmission::Continued);
                 }
-                ranges.add(delivery.range.clone());
-                let ranges_text = serde_json::to_string(&ranges).map_err(anyhow::Error::from)?;
-                // A read session (one Delta Sharing file URL) is one delivery from its first bytes:
-                // table readers fetch only the ranges they need (footer, projected columns) and
-                // would otherwise read licensed data without ever completing a delivery.
-                let completes = delivery.session.is_some() || ranges.covers(delivery.size);
-                let (progress, receipt_text, log_index) = if completes {
-                    // Completed deliveries hold distinct sequence numbers from 1 (the primary key
-                    // serialises their assignment), so none above the limit keeps them within it.
-                    if sequence > i64::from(delivery.max_downloads) {
-                        // The sequence may count a receipt of this very session that committed
-                        // after the check above (PostgreSQL reads each statement afresh).
-                        return Ok(if session_has_receipt(&mut tx, delivery).await? {
-                            DeliveryProgress::Repeated
-                        } else {
-                            DeliveryProgress::OverLimit
-                        });
-                    }
-                    let log_index = reserve_log_index(&mut tx).await?;
-                    let facts = ReceiptFacts {
-                        log_index,
-                        sequence: u32::try_from(sequence).map_err(|_| StoreError::Conflict("too many deliveries".into()))?,
-                    };
-                    let document = receipt(facts)?;
-                    insert_log_entry(&mut tx, log_index, &document, &at).await?;
-                    let progress = DeliveryProgress::Completed {
-                        log_index,
-                        receipt: document.text.clone(),
-                    };
-                    (progress, Some(document.text), Some(encode_index(log_index)?))
-                } else {
-                    (DeliveryProgress::Partial, None, None)
-                };
-                let completed_at = receipt_text.as_ref().map(|_| at.clone());
-                let written = match previous {
-                    Some(previous) => sqlx::query(
-                        "UPDATE deliveries SET delivered_ranges = $4, receipt = $5, log_index = $6, completed_at = $7, \
-                         session = COALESCE($9, session) \
-                         WHERE order_id = $1 AND file_name = $2 AND sequence = $3 AND delivered_ranges = $8",
-                    )
-                    .bind(&delivery.order_id)
-                    .bind(delivery.file.as_str())
-                    .bind(sequence)
-                    .bind(&ranges_text)
-                    .bind(&receipt_text)
-                    .bind(log_index)
-                    .bind(&completed_at)
-                    .bind(previous)
-                    .bind(&delivery.session)
-                    .execute(&mut *tx)
-                    .await?,
-                    None => sqlx::query(
-                        "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, receipt, log_index, \
-                         started_at, completed_at, session) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .bind(&delivery.order_id)
-                    .bind(delivery.file.as_str())
-                    .bind(sequence)
-                    .bind(&ranges_text)
-                    .bind(&receipt_text)
-                    .bind(log_index)
-                    .bind(&at)
-                    .bind(&completed_at)
-                    .bind(&delivery.session)
-                    .execute(&mut *tx)
-                    .await?,
-                };
-                if written.rows_affected() != 1 {
-                    return Err(StoreError::Conflict("the delivery changed concurrently".into()));
+                let (last, session_sent): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COALESCE(MAX(sequence), 0), MAX(CASE WHEN session = $3 THEN bytes_sent END) \
+                     FROM deliveries WHERE order_id = $1 AND file_name = $2 AND receipt IS NOT NULL",
+                )
+                .bind(&read.order_id)
+                .bind(read.file.as_str())
+                .bind(read.session.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+                match session_sent {
+                    Some(sent) if sent > room => return Ok(SessionAdmission::SessionSpent),
+                    // The session opened after the UPDATE above looked (PostgreSQL reads each
+                    // statement afresh): continue it on the next attempt.
+                    Some(_) => return Err(StoreError::Conflict("the read session opened concurrently".into())),
+                    None => {}
                 }
+                // Receipted deliveries hold distinct sequence numbers from 1 (the primary key
+                // serialises their assignment across replicas), so none above the limit keeps
+                // the order's downloads within it.
+                let sequence = last + 1;
+                if sequence > i64::from(read.max_downloads) {
+                    return Ok(SessionAdmission::OverLimit);
+                }
+                let at = encode_time(read.at);
+                let log_index = reserve_log_index(&mut tx).await?;
+                let facts = ReceiptFacts {
+                    log_index,
+                    sequence: u32::try_from(sequence).map_err(|_| StoreError::Conflict("too many deliveries".into()))?,
+                };
+                let document = receipt(facts)?;
+                insert_log_entry(&mut tx, log_index, &document, &at).await?;
+                sqlx::query(
+                    "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, receipt, log_index, \
+                     started_at, completed_at, session, bytes_sent, responses) \
+                     VALUES ($1, $2, $3, '[]', $4, $5, $6, $6, $7, $8, 1)",
+                )
+                .bind(&read.order_id)
+                .bind(read.file.as_str())
+                .bind(sequence)
+                .bind(&document.text)
+                .bind(encode_index(log_index)?)
+                .bind(&at)
+                .bind(read.session.as_str())
+                .bind(length)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
-                Ok(progress)
+                Ok(SessionAdmission::Opened { log_index })
             }
 
             async fn order_receipts(&self, order_id: &str) -> Result<Vec<(u64, String)>, StoreError> {

@@ -14,6 +14,7 @@ mod log;
 mod openapi;
 mod orders;
 mod search;
+mod security;
 mod sharing;
 mod tables;
 mod vectors;

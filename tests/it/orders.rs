@@ -14,7 +14,7 @@ on_both_backends!(
     forged_altered_replayed_and_out_of_offer_orders_are_refused_and_not_recorded,
     order_tokens_are_scoped_to_their_dataset_version,
     completed_deliveries_yield_logged_signed_receipts,
-    ranges_aggregate_into_one_delivery_and_limits_are_enforced,
+    ranges_in_one_read_session_are_one_download_and_limits_are_enforced,
     publishers_decide_requested_orders_and_revoke_agreements,
     a_third_party_verifies_the_evidence_with_public_tools,
     expired_agreements_refuse_downloads_and_record_the_refusal,
@@ -76,12 +76,14 @@ async fn an_agreed_order_unlocks_its_dataset_version(backend: Backend) {
     assert_eq!(file.status(), StatusCode::OK);
     assert_eq!(file.headers()["cache-control"], "private, no-store");
     assert_eq!(file.headers()["referrer-policy"], "no-referrer");
+    let session = file.headers()["shulian-read-session"].clone();
     assert_eq!(file.bytes().await.expect("body").as_ref(), SECRET_CSV);
     let part = app
         .http
         .get(&url)
         .bearer_auth(access)
         .header("range", "bytes=0-9")
+        .header("shulian-read-session", session.clone())
         .send()
         .await
         .expect("range");
@@ -90,6 +92,7 @@ async fn an_agreed_order_unlocks_its_dataset_version(backend: Backend) {
         app.http
             .head(&url)
             .bearer_auth(access)
+            .header("shulian-read-session", session)
             .send()
             .await
             .expect("head")
@@ -314,20 +317,25 @@ async fn completed_deliveries_yield_logged_signed_receipts(backend: Backend) {
     app.stop().await;
 }
 
-async fn ranges_aggregate_into_one_delivery_and_limits_are_enforced(backend: Backend) {
+async fn ranges_in_one_read_session_are_one_download_and_limits_are_enforced(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (order_id, access, _, _) = agreed_order(&app, "visits").await;
     let url = app.api("/api/v1/datasets/visits/versions/1/files/records.csv");
     let size = SECRET_CSV.len();
-    let get_range = |range: String| app.http.get(&url).bearer_auth(&access).header("range", range).send();
+    let get_range = |range: String| {
+        app.http
+            .get(&url)
+            .bearer_auth(&access)
+            .header("range", range)
+            .header("shulian-read-session", "resumable-1")
+            .send()
+    };
 
     let tail = get_range("bytes=10-".into()).await.expect("tail");
     assert_eq!(tail.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(tail.bytes().await.expect("body").as_ref(), &SECRET_CSV[10..]);
-    assert!(
-        receipts(&app, &order_id, &access).await.is_empty(),
-        "half a file is no delivery"
-    );
+    let opened = receipts(&app, &order_id, &access).await;
+    assert_eq!(opened.len(), 1, "a session is receipted with its first bytes");
     let head = get_range("bytes=0-4".into()).await.expect("head");
     assert_eq!(head.bytes().await.expect("body").as_ref(), &SECRET_CSV[..5]);
     assert_eq!(
@@ -341,10 +349,11 @@ async fn ranges_aggregate_into_one_delivery_and_limits_are_enforced(backend: Bac
         size - 3
     );
     let after_ranges = receipts(&app, &order_id, &access).await;
-    assert_eq!(after_ranges.len(), 1, "the ranges together are one delivery");
+    assert_eq!(after_ranges, opened, "the session's ranges together are one download");
     assert_eq!(after_ranges[0]["receipt"]["delivery"], 1);
+    assert_eq!(after_ranges[0]["receipt"]["covers"]["session"], "resumable-1");
 
-    // The test offer allows two downloads per file: the second completes, the third is refused.
+    // The test offer allows two downloads per file: a second session is one, a third is refused.
     assert_eq!(app.download_with(&url, &access).await.as_ref(), SECRET_CSV);
     assert_eq!(receipts(&app, &order_id, &access).await.len(), 2);
     let third = app.http.get(&url).bearer_auth(&access).send().await.expect("third");
