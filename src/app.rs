@@ -37,6 +37,7 @@ impl App {
                 public_url: config.public_url.clone(),
             }),
             max_upload_bytes: config.max_upload_bytes,
+            log_page_max_bytes: config.log_page_max_bytes,
             tables: Arc::new(TableSettings::from_config(config)),
             downloads: Arc::default(),
             summaries: Arc::default(),

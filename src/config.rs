@@ -61,6 +61,22 @@ pub struct Settings {
     /// Most bytes of a file one preview may read [default: 67108864 (64 MiB)].
     #[arg(long, env = "SHULIAN_PREVIEW_MAX_READ_BYTES")]
     pub preview_max_read_bytes: Option<u64>,
+    /// Most bytes of log entries one `GET /api/v1/log/entries` returns (at least one entry) [default: 1048576 (1 MiB)].
+    #[arg(long, env = "SHULIAN_LOG_PAGE_MAX_BYTES")]
+    pub log_page_max_bytes: Option<u64>,
+    /// Writes (orders, acknowledgements, decisions, uploads, publishes) one client address, and
+    /// one credential, may make per minute; 0 turns the limit off [default: 120].
+    #[arg(long, env = "SHULIAN_WRITES_PER_MINUTE")]
+    pub writes_per_minute: Option<u32>,
+    /// Writes a client may make at once before the per-minute rate applies [default: 30].
+    #[arg(long, env = "SHULIAN_WRITE_BURST")]
+    pub write_burst: Option<u32>,
+    /// Most open connections from one client address [default: 64].
+    #[arg(long, env = "SHULIAN_MAX_CONNECTIONS_PER_ADDRESS")]
+    pub max_connections_per_address: Option<usize>,
+    /// Time a client has to send a request's headers, seconds [default: 10].
+    #[arg(long, env = "SHULIAN_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
 }
 
 /// How request logs are written.
@@ -103,6 +119,16 @@ pub struct Config {
     pub preview_max_rows: usize,
     /// Most bytes of a file one preview may read.
     pub preview_max_read_bytes: u64,
+    /// Most bytes of log entries one page returns.
+    pub log_page_max_bytes: u64,
+    /// Writes per minute per client address and per credential (0: unlimited).
+    pub writes_per_minute: u32,
+    /// Writes allowed at once before the rate applies.
+    pub write_burst: u32,
+    /// Most open connections from one client address.
+    pub max_connections_per_address: usize,
+    /// Time a client has to send a request's headers, seconds.
+    pub header_read_timeout_secs: u64,
     /// Time limit for API requests other than transfers, in seconds.
     pub request_timeout_secs: u64,
     /// Log format.
@@ -131,6 +157,11 @@ impl std::fmt::Debug for Config {
             .field("table_inspect_secs", &self.table_inspect_secs)
             .field("preview_max_rows", &self.preview_max_rows)
             .field("preview_max_read_bytes", &self.preview_max_read_bytes)
+            .field("log_page_max_bytes", &self.log_page_max_bytes)
+            .field("writes_per_minute", &self.writes_per_minute)
+            .field("write_burst", &self.write_burst)
+            .field("max_connections_per_address", &self.max_connections_per_address)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .finish()
     }
 }
@@ -196,6 +227,19 @@ impl Config {
                 .preview_max_read_bytes
                 .or(file.preview_max_read_bytes)
                 .unwrap_or(64 << 20),
+            log_page_max_bytes: flags.log_page_max_bytes.or(file.log_page_max_bytes).unwrap_or(1 << 20),
+            writes_per_minute: flags.writes_per_minute.or(file.writes_per_minute).unwrap_or(120),
+            write_burst: flags.write_burst.or(file.write_burst).unwrap_or(30).max(1),
+            max_connections_per_address: flags
+                .max_connections_per_address
+                .or(file.max_connections_per_address)
+                .unwrap_or(64)
+                .max(1),
+            header_read_timeout_secs: flags
+                .header_read_timeout_secs
+                .or(file.header_read_timeout_secs)
+                .unwrap_or(10)
+                .max(1),
         })
     }
 
@@ -296,6 +340,26 @@ impl Config {
             (
                 "most bytes of a file one preview may read (default 67108864 = 64 MiB)",
                 format!("preview_max_read_bytes = {}", self.preview_max_read_bytes),
+            ),
+            (
+                "most bytes of log entries one page of GET /api/v1/log/entries holds, at least one entry (default 1048576 = 1 MiB)",
+                format!("log_page_max_bytes = {}", self.log_page_max_bytes),
+            ),
+            (
+                "writes (orders, acknowledgements, decisions, uploads, publishes) per minute per client address and per credential; 0 = off (default 120)",
+                format!("writes_per_minute = {}", self.writes_per_minute),
+            ),
+            (
+                "writes a client may make at once before the per-minute rate applies (default 30)",
+                format!("write_burst = {}", self.write_burst),
+            ),
+            (
+                "most open connections from one client address (default 64)",
+                format!("max_connections_per_address = {}", self.max_connections_per_address),
+            ),
+            (
+                "time a client has to send a request's headers, seconds (default 10)",
+                format!("header_read_timeout_secs = {}", self.header_read_timeout_secs),
             ),
         ];
         let mut out =

@@ -1,8 +1,8 @@
 //! Extractors that turn every malformed request into a problem+json 4xx.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::domain::PublisherId;
@@ -16,10 +16,38 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        let limit = request.extensions().get::<BodyLimit>().copied();
         axum::Json::<T>::from_request(request, state)
             .await
             .map(|axum::Json(value)| Self(value))
-            .map_err(|rejection| AppError::InvalidRequest(rejection.body_text()))
+            .map_err(|rejection| body_rejection(rejection.status(), rejection.body_text(), limit))
+    }
+}
+
+/// A request body as bytes, whose rejections are problem+json.
+pub struct ApiBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        let limit = request.extensions().get::<BodyLimit>().copied();
+        axum::body::Bytes::from_request(request, state)
+            .await
+            .map(Self)
+            .map_err(|rejection| body_rejection(rejection.status(), rejection.body_text(), limit))
+    }
+}
+
+/// The body size a group of routes accepts, set beside axum's `DefaultBodyLimit` so that a
+/// body over it is answered as the node's one `payload-too-large` problem, with the limit.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+fn body_rejection(status: StatusCode, text: String, limit: Option<BodyLimit>) -> AppError {
+    match limit {
+        Some(BodyLimit(limit)) if status == StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge { limit: limit as u64 },
+        _ => AppError::InvalidRequest(text),
     }
 }
 

@@ -35,7 +35,8 @@ pub struct EntriesParams {
     end: u64,
 }
 
-/// Entries `start <= index < end`.
+/// Entries `start <= index < end`, as many as fit the node's page byte budget
+/// (`log_page_max_bytes`, 1 MiB by default; always at least one): continue from the last index + 1.
 #[utoipa::path(get, path = "/api/v1/log/entries", tag = "log", params(EntriesParams),
     responses((status = 200, body = Vec<EntryView>), (status = 400, description = "bad range")))]
 pub async fn entries(

@@ -23,6 +23,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::HeaderName;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
+use extract::BodyLimit;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -37,6 +38,9 @@ use crate::service::sharing::SHARING_PATH;
 
 /// Largest JSON body the API accepts; file bytes go through uploads instead.
 const MAX_JSON_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Largest signed document (order, acknowledgement, decision, revocation) the API accepts.
+pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
 
 /// The OpenAPI description of every route.
 #[derive(OpenApi)]
@@ -91,14 +95,7 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
             "/api/v1/datasets/{dataset}/versions/{version}/manifest",
             get(datasets::get_manifest),
         )
-        .route("/api/v1/orders", axum::routing::post(orders::place))
         .route("/api/v1/orders/{order}/receipts", get(orders::receipts))
-        .route(
-            "/api/v1/orders/{order}/acknowledgements",
-            axum::routing::post(orders::acknowledge),
-        )
-        .route("/api/v1/orders/{order}/decision", axum::routing::post(orders::decide))
-        .route("/api/v1/orders/{order}/revocation", axum::routing::post(orders::revoke))
         .route("/api/v1/publisher/orders", get(orders::publisher_orders))
         .route("/api/v1/log/checkpoint", get(log::checkpoint))
         .route("/api/v1/log/entries", get(log::entries))
@@ -114,7 +111,18 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
             get(interop::datapackage),
         )
         .route("/api/action/{name}", get(ckan::action).post(ckan::action))
-        .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
+        .layer(body_limit(MAX_JSON_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit));
+    // Signed documents are small; the log keeps them forever, so their size is bounded tightly.
+    let signed_documents = Router::new()
+        .route("/api/v1/orders", axum::routing::post(orders::place))
+        .route(
+            "/api/v1/orders/{order}/acknowledgements",
+            axum::routing::post(orders::acknowledge),
+        )
+        .route("/api/v1/orders/{order}/decision", axum::routing::post(orders::decide))
+        .route("/api/v1/orders/{order}/revocation", axum::routing::post(orders::revoke))
+        .layer(body_limit(MAX_SIGNED_DOCUMENT_BYTES))
         .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit));
     // Publishing inspects every table it lists (bounded per file by `table_inspect_secs`), which a
     // large CSV may take longer than an API request is allowed.
@@ -123,7 +131,7 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
             "/api/v1/datasets/{dataset}/versions",
             axum::routing::post(datasets::publish),
         )
-        .layer(DefaultBodyLimit::max(MAX_JSON_BODY_BYTES));
+        .layer(body_limit(MAX_JSON_BODY_BYTES));
     // Transfers run as long as the bytes flow; their size is bounded by the upload limit instead.
     let transfers = Router::new()
         .route(
@@ -135,6 +143,7 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
         .layer(DefaultBodyLimit::disable());
     let request_id = HeaderName::from_static("x-request-id");
     let traced = api
+        .merge(signed_documents)
         .merge(publishing)
         .merge(transfers)
         .fallback(no_route)
@@ -170,6 +179,11 @@ fn request_span(request: &Request) -> tracing::Span {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     tracing::info_span!("request", method = %request.method(), route, path = request.uri().path(), request_id)
+}
+
+/// Bounds the bodies of a group of routes, and lets the extractors name the bound in their 413s.
+fn body_limit(bytes: usize) -> tower::layer::util::Stack<axum::Extension<BodyLimit>, DefaultBodyLimit> {
+    tower::layer::util::Stack::new(axum::Extension(BodyLimit(bytes)), DefaultBodyLimit::max(bytes))
 }
 
 /// Ends an API request that runs past its time limit with a problem+json 503.

@@ -1,15 +1,14 @@
 //! Ordering licensed data.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::error::AppError;
 use crate::service::Context;
-use crate::service::orders::{self, Decision, OrderPlaced, OrderView, ReceiptView};
+use crate::service::orders::{self, Acknowledged, Decision, OrderPlaced, OrderView, ReceiptView};
 
-use super::extract::{ApiJson, ApiPath, AuthenticatedPublisher};
+use super::extract::{ApiBytes, ApiJson, ApiPath, AuthenticatedPublisher};
 
 /// Places a signed order (an `eddsa-jcs-2022`-signed `ShulianOrder` document).
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
@@ -19,7 +18,10 @@ use super::extract::{ApiJson, ApiPath, AuthenticatedPublisher};
               (status = 404, description = "no such dataset version"),
               (status = 409, description = "the nonce was used before"),
               (status = 422, description = "the order does not fit this node, version or offer, or is stale")))]
-pub async fn place(State(ctx): State<Context>, body: Bytes) -> Result<(StatusCode, Json<OrderPlaced>), AppError> {
+pub async fn place(
+    State(ctx): State<Context>,
+    ApiBytes(body): ApiBytes,
+) -> Result<(StatusCode, Json<OrderPlaced>), AppError> {
     Ok((StatusCode::CREATED, Json(orders::place_order(&ctx, &body).await?)))
 }
 
@@ -95,26 +97,30 @@ pub async fn revoke(
     Ok(Json(orders::revoke(&ctx, &publisher, &order, revocation.reason).await?))
 }
 
-/// Where an acknowledgement landed in the log.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Acknowledged {
-    /// Its index in the transparency log.
-    log_index: u64,
-}
-
-/// The buyer acknowledges a receipt with a signed `ShulianReceiptAcknowledgement`; it is logged.
+/// The buyer acknowledges a receipt with a signed `ShulianReceiptAcknowledgement`, once: it is logged.
 #[utoipa::path(post, path = "/api/v1/orders/{order}/acknowledgements", tag = "orders",
     params(("order" = String, Path, description = "order id")),
-    request_body(content = Object, description = "the buyer-signed acknowledgement", content_type = "application/json"),
-    responses((status = 201, body = Acknowledged),
+    request_body(content = Object, description = "the buyer-signed acknowledgement (at most 64 KiB)", content_type = "application/json"),
+    security(("order_token" = [])),
+    responses((status = 201, body = Acknowledged, description = "logged"),
+              (status = 200, body = Acknowledged, description = "the receipt was acknowledged before: the earlier entry, nothing logged"),
               (status = 400, description = "malformed, or not signed by the order's buyer"),
-              (status = 404, description = "no such order or receipt")))]
+              (status = 401, description = "missing or invalid order token"),
+              (status = 403, description = "the token belongs to another order"),
+              (status = 404, description = "no such order or receipt"),
+              (status = 413, description = "larger than a signed document may be")))]
 pub async fn acknowledge(
     State(ctx): State<Context>,
     ApiPath(order): ApiPath<String>,
-    body: Bytes,
+    headers: axum::http::HeaderMap,
+    ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<Acknowledged>), AppError> {
-    let log_index = orders::acknowledge(&ctx, &order, &body).await?;
-    Ok((StatusCode::CREATED, Json(Acknowledged { log_index })))
+    let token = super::extract::bearer(&headers).ok_or(AppError::Unauthorized)?;
+    let acknowledged = orders::acknowledge(&ctx, &order, token, &body).await?;
+    let status = if acknowledged.logged_now {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(acknowledged)))
 }

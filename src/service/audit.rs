@@ -33,7 +33,7 @@ pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport>
     let mut start = 0;
     while start < size {
         let end = (start + MAX_ENTRIES_PER_PAGE).min(size);
-        for entry in store.log_entries(start, end).await? {
+        for entry in store.log_entries(start, end, u64::MAX).await? {
             if entry.index != report.entries_checked {
                 report
                     .problems

@@ -48,6 +48,8 @@ pub struct Context {
     pub node: Arc<NodeIdentity>,
     /// Largest accepted upload in bytes.
     pub max_upload_bytes: u64,
+    /// Most bytes of log entries one page returns.
+    pub log_page_max_bytes: u64,
     /// Bounds on reading tables.
     pub tables: Arc<tables::TableSettings>,
     /// Completed open downloads not yet written.

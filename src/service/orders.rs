@@ -22,7 +22,7 @@ use crate::domain::order::{
 use crate::domain::{DatasetId, FileName, PublisherId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
 use crate::ledger::merkle;
-use crate::store::{LoggedDocument, NewOrder, OrderGrant, OrderSummary, OrderTransition, StoreError};
+use crate::store::{Acknowledgement, LoggedDocument, NewOrder, OrderGrant, OrderSummary, OrderTransition, StoreError};
 
 /// Prefix of order-scoped access tokens.
 /// Prefix of order-scoped tokens.
@@ -488,8 +488,23 @@ fn reason_text(reason: Option<String>) -> Result<String, AppError> {
     Ok(reason)
 }
 
-/// Logs a buyer's signed acknowledgement of one of the order's receipts; returns its log index.
-pub async fn acknowledge(ctx: &Context, order_id: &str, body: &[u8]) -> Result<u64, AppError> {
+/// Where an acknowledgement stands in the log.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Acknowledged {
+    /// Its index in the transparency log.
+    pub log_index: u64,
+    /// Whether this request logged it (`false`: the receipt was acknowledged before).
+    #[serde(skip)]
+    pub logged_now: bool,
+}
+
+/// Logs a buyer's signed acknowledgement of one of the order's receipts, presented with
+/// the order's token; a receipt already acknowledged is answered with the earlier entry.
+pub async fn acknowledge(ctx: &Context, order_id: &str, token: &str, body: &[u8]) -> Result<Acknowledged, AppError> {
+    if grant_of(ctx, token).await?.order_id != order_id {
+        return Err(AppError::Forbidden("this token belongs to another order".into()));
+    }
     let document =
         canonical::parse_strict(body).map_err(|error| AppError::InvalidRequest(format!("acknowledgement: {error}")))?;
     let signer = proof::verify_document(&document).map_err(|error| AppError::InvalidSignature(error.to_string()))?;
@@ -523,16 +538,39 @@ pub async fn acknowledge(ctx: &Context, order_id: &str, body: &[u8]) -> Result<u
             "the acknowledgement names another order or recipient".into(),
         ));
     }
-    let known =
-        ctx.store.order_receipts(order_id).await?.into_iter().any(|(_, text)| {
-            Sha256Digest::from_bytes(Sha256::digest(text.as_bytes()).into()).prefixed() == receipt_digest
-        });
-    if !known {
-        return Err(AppError::NotFound("no receipt of this order has that digest".into()));
-    }
-    let text = canonical::canonicalize(&document).map_err(anyhow::Error::from)?;
-    Ok(ctx
+    let receipt = ctx
         .store
-        .append_to_log(&logged("acknowledgement", text), Utc::now())
-        .await?)
+        .order_receipts(order_id)
+        .await?
+        .into_iter()
+        .map(|(_, text)| Sha256Digest::from_bytes(Sha256::digest(text.as_bytes()).into()))
+        .find(|digest| digest.prefixed() == receipt_digest)
+        .ok_or_else(|| AppError::NotFound("no receipt of this order has that digest".into()))?;
+    let text = canonical::canonicalize(&document).map_err(anyhow::Error::from)?;
+    let logged = logged("acknowledgement", text);
+    for _ in 0..2 {
+        match ctx
+            .store
+            .record_acknowledgement(order_id, &receipt, &logged, Utc::now())
+            .await
+        {
+            Err(StoreError::Conflict(_)) => continue,
+            Err(other) => return Err(other.into()),
+            Ok(Acknowledgement::Logged { log_index }) => {
+                return Ok(Acknowledged {
+                    log_index,
+                    logged_now: true,
+                });
+            }
+            Ok(Acknowledgement::Earlier { log_index }) => {
+                return Ok(Acknowledged {
+                    log_index,
+                    logged_now: false,
+                });
+            }
+        }
+    }
+    Err(AppError::Conflict(
+        "the receipt is being acknowledged concurrently; retry".into(),
+    ))
 }

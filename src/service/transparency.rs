@@ -82,14 +82,16 @@ pub async fn checkpoint(ctx: &Context) -> Result<String, AppError> {
     Ok(checkpoint.sign(&ctx.node.key).map_err(anyhow::Error::from)?)
 }
 
-/// Entries with `start <= index < end` (at most [`MAX_ENTRIES_PER_PAGE`]).
+/// Entries from `start` towards `end` (exclusive): at most [`MAX_ENTRIES_PER_PAGE`], and no
+/// more than the node's page byte budget allows (but always the first one). A client
+/// continues from the last index it got, plus one.
 pub async fn entries(ctx: &Context, start: u64, end: u64) -> Result<Vec<EntryView>, AppError> {
     if end <= start || end - start > MAX_ENTRIES_PER_PAGE {
         return Err(AppError::InvalidRequest(format!(
             "ask for 1 to {MAX_ENTRIES_PER_PAGE} entries with start < end"
         )));
     }
-    let stored = ctx.store.log_entries(start, end).await?;
+    let stored = ctx.store.log_entries(start, end, ctx.log_page_max_bytes).await?;
     stored
         .into_iter()
         .map(|entry| {

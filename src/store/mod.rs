@@ -292,6 +292,21 @@ pub struct ReceiptFacts {
 /// Signs a receipt inside the transaction that logs it.
 pub type ReceiptBuilder<'a> = dyn Fn(ReceiptFacts) -> Result<LoggedDocument, StoreError> + Send + Sync + 'a;
 
+/// Where a receipt's acknowledgement stands in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acknowledgement {
+    /// Logged now, at this index.
+    Logged {
+        /// Its log index.
+        log_index: u64,
+    },
+    /// The receipt was acknowledged before, at this index; nothing was written.
+    Earlier {
+        /// The earlier acknowledgement's log index.
+        log_index: u64,
+    },
+}
+
 /// What admitting a response of a read session did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SessionAdmission {
@@ -558,8 +573,15 @@ pub trait Store: Send + Sync + 'static {
     /// The receipts of an order's completed deliveries, oldest first, with their log indices.
     async fn order_receipts(&self, order_id: &str) -> Result<Vec<(u64, String)>, StoreError>;
 
-    /// Appends one signed document to the transparency log; returns its index.
-    async fn append_to_log(&self, document: &LoggedDocument, at: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Logs a buyer's acknowledgement of one of the order's receipts, unless that receipt
+    /// was acknowledged before: then nothing is written and the earlier one is named.
+    async fn record_acknowledgement(
+        &self,
+        order_id: &str,
+        receipt: &Sha256Digest,
+        document: &LoggedDocument,
+        at: DateTime<Utc>,
+    ) -> Result<Acknowledgement, StoreError>;
 
     /// Records a download refused under an order.
     async fn record_refusal(
@@ -580,8 +602,9 @@ pub trait Store: Send + Sync + 'static {
     /// Leaf hashes of the first `size` log entries, in order.
     async fn log_leaves(&self, size: u64) -> Result<Vec<[u8; 32]>, StoreError>;
 
-    /// Log entries with `start <= index < end`.
-    async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LogEntry>, StoreError>;
+    /// Log entries from `start` towards `end` (exclusive), stopping before the entry that
+    /// would take their text past `max_bytes` — but never before the first.
+    async fn log_entries(&self, start: u64, end: u64, max_bytes: u64) -> Result<Vec<LogEntry>, StoreError>;
 
     /// Records what inspecting a blob as a table of `format` found: the profile's JSON or why it is unreadable.
     async fn save_table_profile(

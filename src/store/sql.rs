@@ -20,7 +20,7 @@ macro_rules! impl_store_with_shared_sql {
         };
         use super::{
             DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
-            NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, ReceiptBuilder, ReceiptFacts, SessionAdmission, SessionRead,
+            NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, Acknowledgement, ReceiptBuilder, ReceiptFacts, SessionAdmission, SessionRead,
             StoredFile, StoredToken, VersionRecord, VersionSummary,
         };
         use crate::domain::order::OrderState;
@@ -614,11 +614,39 @@ macro_rules! impl_store_with_shared_sql {
                 rows.into_iter().map(|(index, receipt)| Ok((decode_index(index)?, receipt))).collect()
             }
 
-            async fn append_to_log(&self, document: &LoggedDocument, at: DateTime<Utc>) -> Result<u64, StoreError> {
+            async fn record_acknowledgement(
+                &self,
+                order_id: &str,
+                receipt: &Sha256Digest,
+                document: &LoggedDocument,
+                at: DateTime<Utc>,
+            ) -> Result<Acknowledgement, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let index = append_log_entry(&mut tx, document, &encode_time(at)).await?;
+                let earlier: Option<i64> = sqlx::query_scalar(
+                    "SELECT log_index FROM acknowledgements WHERE order_id = $1 AND receipt_sha256 = $2",
+                )
+                .bind(order_id)
+                .bind(receipt.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(index) = earlier {
+                    return Ok(Acknowledgement::Earlier { log_index: decode_index(index)? });
+                }
+                let at = encode_time(at);
+                let index = append_log_entry(&mut tx, document, &at).await?;
+                // A concurrent acknowledgement of the same receipt conflicts here; its retry finds it.
+                sqlx::query(
+                    "INSERT INTO acknowledgements (order_id, receipt_sha256, log_index, acknowledged_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(order_id)
+                .bind(receipt.to_string())
+                .bind(encode_index(index)?)
+                .bind(&at)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
-                Ok(index)
+                Ok(Acknowledgement::Logged { log_index: index })
             }
 
             async fn record_refusal(
@@ -672,17 +700,27 @@ macro_rules! impl_store_with_shared_sql {
                 leaves.iter().map(|leaf| decode_leaf(leaf)).collect()
             }
 
-            async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LogEntry>, StoreError> {
-                sqlx::query_as::<_, LogRow>(
+            async fn log_entries(&self, start: u64, end: u64, max_bytes: u64) -> Result<Vec<LogEntry>, StoreError> {
+                use futures::TryStreamExt as _;
+                let mut rows = sqlx::query_as::<_, LogRow>(
                     "SELECT idx, kind, entry, leaf_sha256, created_at FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
                 )
                 .bind(encode_index(start)?)
                 .bind(encode_index(end)?)
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(LogRow::decode)
-                .collect()
+                .fetch(&self.pool);
+                // Rows stream in one at a time; reading stops at the byte budget, so a page of
+                // large entries never sits in memory whole.
+                let mut entries = Vec::new();
+                let mut bytes = 0u64;
+                while let Some(row) = rows.try_next().await? {
+                    let entry = row.decode()?;
+                    bytes = bytes.saturating_add(entry.entry.len() as u64);
+                    if bytes > max_bytes && !entries.is_empty() {
+                        break;
+                    }
+                    entries.push(entry);
+                }
+                Ok(entries)
             }
 
             async fn list_datasets(

@@ -3,7 +3,12 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, assert_problem, metadata, place_test_order, receipts, sha256_hex};
+use chrono::Utc;
+use shulian::crypto::{KeyPair, canonical};
+
+use crate::helpers::{
+    Backend, TestApp, assert_problem, metadata, order, place_test_order, post_order, receipts, sha256_hex, signed,
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -12,6 +17,9 @@ on_both_backends!(
     ranges_spend_the_download_limit_and_are_receipted,
     concurrent_range_readers_get_no_more_than_the_limit,
     a_read_session_carries_a_bounded_number_of_bytes,
+    a_receipt_is_acknowledged_once_by_the_order_token_holder,
+    signed_documents_are_small,
+    log_pages_are_bounded_in_bytes,
 );
 
 const LICENSED_CSV: &[u8] = "身份证号,诊断\n110101199001010011,高血压\n".as_bytes();
@@ -260,4 +268,152 @@ async fn a_read_session_carries_a_bounded_number_of_bytes(backend: Backend) {
     // A made-up session name is no way around it; nor is a malformed one.
     let bad = read_range(&app, url, token, "bytes=0-0", Some("../../etc")).await;
     assert_problem(bad, StatusCode::BAD_REQUEST, "invalid-request").await;
+}
+
+/// A licensed file ordered by a buyer whose key the test keeps; one download made.
+/// Returns (order id, order token, buyer key, receipt digest).
+async fn delivered_with_key(app: &TestApp) -> (String, String, KeyPair, String) {
+    let publisher = app.publisher("hospital").await;
+    app.publish(&publisher, "patients", "licensed", &[("records.csv", LICENSED_CSV)])
+        .await;
+    let (_, node) = app.get_json("/.well-known/shulian-node").await;
+    let (_, version) = app.get_json("/api/v1/datasets/patients/versions/1").await;
+    let buyer = KeyPair::generate();
+    let document = order(
+        node["id"].as_str().expect("did"),
+        "patients",
+        version["manifestDigest"].as_str().expect("digest"),
+        &buyer,
+    );
+    let placed: serde_json::Value = post_order(app, &signed(document, &buyer))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let (order_id, token) = (
+        placed["orderId"].as_str().expect("id").to_owned(),
+        placed["accessToken"].as_str().expect("token").to_owned(),
+    );
+    app.download_with(
+        &app.api("/api/v1/datasets/patients/versions/1/files/records.csv"),
+        &token,
+    )
+    .await;
+    let listed = receipts(app, &order_id, &token).await;
+    let receipt_text = canonical::canonicalize(&listed[0]["receipt"]).expect("jcs");
+    let digest = format!("sha256:{}", sha256_hex(receipt_text.as_bytes()));
+    (order_id, token, buyer, digest)
+}
+
+fn acknowledgement(order_id: &str, receipt_digest: &str, buyer: &KeyPair, padding: usize) -> serde_json::Value {
+    let mut unsigned = json!({
+        "type": "ShulianReceiptAcknowledgement",
+        "order": order_id,
+        "receiptDigest": receipt_digest,
+        "recipient": buyer.public().did(),
+        "acknowledged": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    if padding > 0 {
+        unsigned["note"] = json!("x".repeat(padding));
+    }
+    signed(unsigned, buyer)
+}
+
+async fn post_acknowledgement(
+    app: &TestApp,
+    order_id: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    let mut request = app
+        .http
+        .post(app.api(&format!("/api/v1/orders/{order_id}/acknowledgements")))
+        .json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("acknowledge")
+}
+
+async fn a_receipt_is_acknowledged_once_by_the_order_token_holder(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (order_id, token, buyer, digest) = delivered_with_key(&app).await;
+    let document = acknowledgement(&order_id, &digest, &buyer, 0);
+
+    let anonymous = post_acknowledgement(&app, &order_id, None, &document).await;
+    assert_problem(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let other = place_test_order(&app, "patients").await;
+    let foreign = post_acknowledgement(&app, &order_id, other["accessToken"].as_str(), &document).await;
+    assert_problem(foreign, StatusCode::FORBIDDEN, "forbidden").await;
+
+    let before = app.ctx.store.log_size().await.expect("size");
+    let first = post_acknowledgement(&app, &order_id, Some(&token), &document).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: serde_json::Value = first.json().await.expect("json");
+    assert_eq!(app.ctx.store.log_size().await.expect("size"), before + 1);
+    // The replay, and a freshly signed second acknowledgement of the same receipt, log nothing.
+    for again in [document.clone(), acknowledgement(&order_id, &digest, &buyer, 0)] {
+        for _ in 0..5 {
+            let response = post_acknowledgement(&app, &order_id, Some(&token), &again).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let repeat: serde_json::Value = response.json().await.expect("json");
+            assert_eq!(repeat["logIndex"], first["logIndex"]);
+        }
+    }
+    assert_eq!(
+        app.ctx.store.log_size().await.expect("size"),
+        before + 1,
+        "the log did not grow"
+    );
+}
+
+async fn signed_documents_are_small(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (order_id, token, buyer, digest) = delivered_with_key(&app).await;
+    let before = app.ctx.store.log_size().await.expect("size");
+    let bloated = acknowledgement(&order_id, &digest, &buyer, 100_000);
+    let response = post_acknowledgement(&app, &order_id, Some(&token), &bloated).await;
+    assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
+    let mut big_order = order("did:key:z6Mkx", "patients", "sha256:00", &buyer);
+    big_order["purpose"] = json!("研".repeat(40_000));
+    let response = post_order(&app, &signed(big_order, &buyer)).await;
+    assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
+    assert_eq!(app.ctx.store.log_size().await.expect("size"), before);
+}
+
+async fn log_pages_are_bounded_in_bytes(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| settings.log_page_max_bytes = Some(3000)).await;
+    let publisher = app.publisher("hospital").await;
+    for version in 0..4 {
+        let csv = format!("id,value\n{version},{}\n", "v".repeat(500));
+        app.publish(&publisher, "growing", "open", &[("data.csv", csv.as_bytes())])
+            .await;
+    }
+    let size = app.ctx.store.log_size().await.expect("size");
+    assert!(size >= 4);
+    let mut next = 0;
+    let mut pages = 0;
+    while next < size {
+        let (status, page) = app
+            .get_json(&format!("/api/v1/log/entries?start={next}&end={size}"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let entries = page.as_array().expect("list");
+        assert!(!entries.is_empty(), "a page holds at least one entry");
+        let bytes: usize = entries
+            .iter()
+            .map(|e| canonical::canonicalize(&e["entry"]).expect("jcs").len())
+            .sum();
+        assert!(
+            entries.len() == 1 || bytes <= 3000,
+            "{} entries, {bytes} bytes",
+            entries.len()
+        );
+        for entry in entries {
+            assert_eq!(entry["index"], next, "pages continue without gaps");
+            next += 1;
+        }
+        pages += 1;
+    }
+    assert!(pages > 1, "the entries did not fit one page");
 }
