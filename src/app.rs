@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 use crate::blobs::BlobStore;
 use crate::config::Config;
 use crate::crypto::KeyPair;
+use crate::http::connections::ConnectionLimits;
 use crate::service::search;
 use crate::service::tables::TableSettings;
 use crate::service::{Context, NodeIdentity};
@@ -20,6 +20,7 @@ use crate::{http, store};
 pub struct App {
     ctx: Context,
     router: Router,
+    connections: ConnectionLimits,
 }
 
 impl App {
@@ -49,8 +50,17 @@ impl App {
                 "search index rebuilt for datasets indexed by an older analyzer"
             );
         }
-        let router = http::router(ctx.clone(), Duration::from_secs(config.request_timeout_secs));
-        Ok(Self { ctx, router })
+        let writes = http::rate::WriteLimiter::new(config.writes_per_minute, config.write_burst);
+        let router = http::router(ctx.clone(), Duration::from_secs(config.request_timeout_secs), writes);
+        let connections = ConnectionLimits {
+            per_address: config.max_connections_per_address,
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
+        };
+        Ok(Self {
+            ctx,
+            router,
+            connections,
+        })
     }
 
     /// The service context, for work done beside serving (demo loading, tests).
@@ -63,14 +73,8 @@ impl App {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        // Without TCP_NODELAY, keep-alive requests stall ~40 ms on Nagle and delayed ACKs.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         let flusher = search::spawn_download_flusher(self.ctx.clone());
-        let served = axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = http::connections::serve(listener, self.router, self.connections, shutdown).await;
         flusher.abort();
         // Counts gathered since the last tick are written before the node stops.
         if let Err(error) = self.ctx.downloads.flush(&self.ctx).await {

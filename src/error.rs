@@ -80,6 +80,12 @@ pub enum AppError {
     /// The file cannot be read as a table, or not within the node's limits.
     #[error("{0}")]
     NotTabular(String),
+    /// The caller made more writes than its rate allows.
+    #[error("too many writes from this client or credential: retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until one more write is allowed.
+        retry_after_secs: u64,
+    },
     /// The request ran past the node's time limit.
     #[error("the request took longer than the node's limit of {0} s")]
     Timeout(u64),
@@ -108,6 +114,7 @@ impl AppError {
             Self::MissingBlob(_) | Self::DigestMismatch { .. } | Self::NotTabular(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -129,6 +136,7 @@ impl AppError {
             Self::DigestMismatch { .. } => "digest-mismatch",
             Self::UploadInterrupted(_) => "upload-interrupted",
             Self::RangeNotSatisfiable { .. } => "range-not-satisfiable",
+            Self::RateLimited { .. } => "rate-limited",
             Self::Unavailable(_) => "unavailable",
             Self::Timeout(_) => "timeout",
             Self::InvalidSignature(_) => "invalid-signature",
@@ -200,6 +208,9 @@ impl IntoResponse for AppError {
             }
             Self::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::RateLimited { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             Self::RangeNotSatisfiable { size } => {
                 if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {

@@ -49,6 +49,8 @@ pub async fn build_node(database_url: String, dir: PathBuf) -> (App, TcpListener
         listen: Some(address),
         data_dir: Some(dir),
         database_url: Some(database_url),
+        // Benchmarks measure throughput; the write rate limit would measure itself.
+        writes_per_minute: Some(0),
         ..Settings::default()
     };
     let config = Config::resolve(settings, Settings::default()).expect("config");

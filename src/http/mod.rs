@@ -5,6 +5,7 @@
 
 pub mod blobs;
 pub mod ckan;
+pub mod connections;
 pub mod datasets;
 pub mod extract;
 pub mod files;
@@ -12,10 +13,12 @@ pub mod interop;
 pub mod log;
 pub mod node;
 pub mod orders;
+pub mod rate;
 pub mod sharing;
 pub mod tables;
 pub mod web;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -80,7 +83,8 @@ pub fn openapi_json() -> String {
 }
 
 /// Builds the whole router over a service context.
-pub fn router(ctx: Context, request_timeout: Duration) -> Router {
+pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::WriteLimiter>>) -> Router {
+    let limit_writes = || axum::middleware::from_fn_with_state(writes.clone(), rate::limit_writes);
     let api = Router::new()
         .route("/.well-known/shulian-node", get(node::describe))
         .route("/readyz", get(node::readyz))
@@ -123,7 +127,8 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
         .route("/api/v1/orders/{order}/decision", axum::routing::post(orders::decide))
         .route("/api/v1/orders/{order}/revocation", axum::routing::post(orders::revoke))
         .layer(body_limit(MAX_SIGNED_DOCUMENT_BYTES))
-        .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit));
+        .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit))
+        .layer(limit_writes());
     // Publishing inspects every table it lists (bounded per file by `table_inspect_secs`), which a
     // large CSV may take longer than an API request is allowed.
     let publishing = Router::new()
@@ -131,20 +136,25 @@ pub fn router(ctx: Context, request_timeout: Duration) -> Router {
             "/api/v1/datasets/{dataset}/versions",
             axum::routing::post(datasets::publish),
         )
-        .layer(body_limit(MAX_JSON_BODY_BYTES));
+        .layer(body_limit(MAX_JSON_BODY_BYTES))
+        .layer(limit_writes());
     // Transfers run as long as the bytes flow; their size is bounded by the upload limit instead.
+    let uploads = Router::new()
+        .route("/api/v1/blobs/{sha256}", put(blobs::upload).head(blobs::probe))
+        .layer(DefaultBodyLimit::disable())
+        .layer(limit_writes());
     let transfers = Router::new()
         .route(
             "/api/v1/datasets/{dataset}/versions/{version}/files/{*name}",
             get(files::file_or_table_view),
         )
-        .route("/api/v1/blobs/{sha256}", put(blobs::upload).head(blobs::probe))
         .route(&format!("{SHARING_PATH}/files/{{ticket}}"), get(sharing::ticketed_file))
         .layer(DefaultBodyLimit::disable());
     let request_id = HeaderName::from_static("x-request-id");
     let traced = api
         .merge(signed_documents)
         .merge(publishing)
+        .merge(uploads)
         .merge(transfers)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)

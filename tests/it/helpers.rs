@@ -101,6 +101,8 @@ impl TestApp {
             data_dir: Some(dir.path().to_owned()),
             database_url: Some(database_url),
             catalog_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("catalog")),
+            // Suites write far faster than any client should; the rate limit has its own tests.
+            writes_per_minute: Some(0),
             ..Settings::default()
         };
         adjust(&mut settings);

@@ -20,6 +20,8 @@ on_both_backends!(
     a_receipt_is_acknowledged_once_by_the_order_token_holder,
     signed_documents_are_small,
     log_pages_are_bounded_in_bytes,
+    writes_over_the_rate_get_429_with_retry_after,
+    connections_per_address_are_bounded_and_slow_headers_time_out,
 );
 
 const LICENSED_CSV: &[u8] = "身份证号,诊断\n110101199001010011,高血压\n".as_bytes();
@@ -416,4 +418,75 @@ async fn log_pages_are_bounded_in_bytes(backend: Backend) {
         pages += 1;
     }
     assert!(pages > 1, "the entries did not fit one page");
+}
+
+async fn writes_over_the_rate_get_429_with_retry_after(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.writes_per_minute = Some(60);
+        settings.write_burst = Some(5);
+    })
+    .await;
+    let publisher = app.publisher("busy").await;
+    let before = app.ctx.store.log_size().await.expect("size");
+    let mut statuses = Vec::new();
+    for attempt in 0..8 {
+        let order = json!({"type": "ShulianOrder", "nonce": attempt});
+        statuses.push(post_order(&app, &order).await);
+    }
+    let (allowed, limited): (Vec<_>, Vec<_>) = statuses
+        .into_iter()
+        .partition(|r| r.status() != StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(allowed.len(), 5, "the burst passes (and is refused on its merits)");
+    for response in limited {
+        let retry: u64 = response.headers()["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds");
+        assert!((1..=60).contains(&retry));
+        assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    }
+    // Uploads from the same address share its budget; reads are never limited.
+    let upload = app.upload(&publisher, b"more").await;
+    assert_eq!(upload.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.get("/api/v1/datasets").await.status(), StatusCode::OK);
+    assert_eq!(app.ctx.store.log_size().await.expect("size"), before);
+}
+
+async fn connections_per_address_are_bounded_and_slow_headers_time_out(backend: Backend) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.max_connections_per_address = Some(3);
+        settings.header_read_timeout_secs = Some(1);
+    })
+    .await;
+    let address = app.url.trim_start_matches("http://").to_owned();
+    // A slow client holds three connections, sending a header line now and then.
+    let mut slow = Vec::new();
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connect");
+        stream
+            .write_all(b"GET /api/v1/datasets HTTP/1.1\r\n")
+            .await
+            .expect("write");
+        slow.push(stream);
+    }
+    // The fourth connection is closed at once, without an answer.
+    let mut fourth = tokio::net::TcpStream::connect(&address).await.expect("connect");
+    let _ = fourth.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), fourth.read_to_end(&mut answer)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the connection over the limit is closed unanswered: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    // The slow clients' headers never complete: the node drops them after the header timeout.
+    for mut stream in slow {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "a client that never finishes its headers is cut off");
+    }
+    // Their slots are free again.
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
 }
