@@ -206,6 +206,19 @@ pub struct DatasetMetadata {
     pub offer: Option<Offer>,
 }
 
+impl DatasetMetadata {
+    /// Checks what only a new publication must satisfy: its licence URL, if any, is an
+    /// absolute `http`/`https` URL (it becomes a link on the catalog's pages).
+    ///
+    /// Not part of parsing, so versions stored before the rule still read.
+    pub fn check_for_publication(&self) -> Result<(), MetadataError> {
+        if self.license.url.as_deref().is_some_and(|url| !is_web_url(url)) {
+            return Err(MetadataError::new("license.url", "an absolute http or https URL"));
+        }
+        Ok(())
+    }
+}
+
 /// Metadata as submitted, before validation.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -227,6 +240,12 @@ const MAX_DESCRIPTION_CHARS: usize = 20_000;
 const MAX_KEYWORDS: usize = 32;
 const MAX_KEYWORD_CHARS: usize = 50;
 const MAX_LICENSE_CHARS: usize = 200;
+
+/// Whether `text` is an absolute `http`/`https` URL: the only links the catalog shows.
+fn is_web_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        && !text.chars().any(char::is_control)
+}
 
 impl TryFrom<MetadataInput> for DatasetMetadata {
     type Error = MetadataError;

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::HeaderName;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use extract::BodyLimit;
@@ -167,6 +167,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(axum::middleware::from_fn(security_headers))
                 .layer(CatchPanicLayer::custom(panic_response)),
         );
     // Probes stay out of the request log.
@@ -188,7 +189,36 @@ fn request_span(request: &Request) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    tracing::info_span!("request", method = %request.method(), route, path = request.uri().path(), request_id)
+    // A route with a secret in its path (ticketed file URLs are credentials for up to an hour)
+    // is logged by its template only.
+    let path = if route.contains("{ticket}") {
+        route
+    } else {
+        request.uri().path()
+    };
+    tracing::info_span!("request", method = %request.method(), route, path, request_id)
+}
+
+/// What every response may load, run and be framed by: the node's own styles and
+/// script files only, no inline script, no framing, no plugins.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Adds the browser-facing security headers to every response (a handler's own
+/// `Referrer-Policy`, such as licensed downloads' `no-referrer`, stays).
+async fn security_headers(request: Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("strict-origin-when-cross-origin"));
+    response
 }
 
 /// Bounds the bodies of a group of routes, and lets the extractors name the bound in their 413s.
@@ -245,6 +275,58 @@ fn version_ref(text: &str) -> Result<Option<VersionNumber>, IdError> {
 mod tests {
     use super::*;
     use tower::ServiceExt as _;
+
+    /// Collects what a subscriber writes, for tests that read the logs.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn ticketed_paths_never_reach_the_request_log() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = Router::new()
+            .route(&format!("{SHARING_PATH}/files/{{ticket}}"), get(|| async { "bytes" }))
+            .route("/api/v1/datasets/{dataset}", get(|| async { "dataset" }))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            );
+        for uri in [
+            format!("{SHARING_PATH}/files/eyJzZWNyZXQiOiJ0aWNrZXQifQ.c2lnbmF0dXJl"),
+            "/api/v1/datasets/traffic?token=sho_secret".to_owned(),
+        ] {
+            let request = Request::builder()
+                .uri(uri)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            assert_eq!(app.clone().oneshot(request).await.expect("response").status(), 200);
+        }
+        let logged = String::from_utf8(captured.0.lock().expect("log buffer").clone()).expect("utf-8");
+        assert!(logged.contains("/delta-sharing/files/{ticket}"), "{logged}");
+        assert!(logged.contains("/api/v1/datasets/traffic"), "{logged}");
+        assert!(
+            !logged.contains("eyJzZWNyZXQi") && !logged.contains("c2lnbmF0dXJl"),
+            "{logged}"
+        );
+        assert!(!logged.contains("sho_secret"), "{logged}");
+    }
 
     #[tokio::test]
     async fn requests_past_the_time_limit_end_in_a_503_problem() {

