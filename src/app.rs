@@ -9,11 +9,10 @@ use tokio::net::TcpListener;
 
 use crate::blobs::BlobStore;
 use crate::config::Config;
-use crate::crypto::KeyPair;
 use crate::http::connections::ConnectionLimits;
-use crate::service::search;
 use crate::service::tables::TableSettings;
 use crate::service::{Context, NodeIdentity};
+use crate::service::{identity, search};
 use crate::{http, store};
 
 /// A built node, ready to serve.
@@ -28,7 +27,12 @@ impl App {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let store = store::connect(&config.database_url).await?;
         let blobs = BlobStore::open(&config.blob_url)?;
-        let key = KeyPair::load_or_create(&config.node_key_file)?;
+        let mismatch = if config.reinitialize {
+            identity::Mismatch::Reinitialize
+        } else {
+            identity::Mismatch::Refuse
+        };
+        let key = identity::establish(store.as_ref(), &config.node_key_file, mismatch).await?;
         let ctx = Context {
             store,
             blobs,

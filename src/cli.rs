@@ -39,6 +39,11 @@ enum Command {
         /// Publish the demo catalog (CATALOG_DIR) on start; unchanged datasets are left as they are.
         #[arg(long)]
         demo: bool,
+        /// Start even though the node key and the database do not belong together (a missing
+        /// database under an existing key, a missing or different key over an existing log),
+        /// recording the key as the node's identity from now on.
+        #[arg(long)]
+        reinitialize: bool,
     },
     /// Print every setting with its value and default, as TOML.
     PrintConfig {
@@ -199,8 +204,13 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let config_file = cli.config.as_deref();
     match cli.command {
-        Command::Serve { settings, demo } => {
-            let config = Config::load(settings, config_file)?;
+        Command::Serve {
+            settings,
+            demo,
+            reinitialize,
+        } => {
+            let mut config = Config::load(settings, config_file)?;
+            config.reinitialize = reinitialize;
             init_logging(config.log_format, "info");
             serve(&config, demo).await
         }

@@ -129,6 +129,8 @@ pub struct Config {
     pub max_connections_per_address: usize,
     /// Time a client has to send a request's headers, seconds.
     pub header_read_timeout_secs: u64,
+    /// Start even when the node key and the database do not belong together (`serve --reinitialize`).
+    pub reinitialize: bool,
     /// Time limit for API requests other than transfers, in seconds.
     pub request_timeout_secs: u64,
     /// Log format.
@@ -162,6 +164,7 @@ impl std::fmt::Debug for Config {
             .field("write_burst", &self.write_burst)
             .field("max_connections_per_address", &self.max_connections_per_address)
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("reinitialize", &self.reinitialize)
             .finish()
     }
 }
@@ -240,6 +243,7 @@ impl Config {
                 .or(file.header_read_timeout_secs)
                 .unwrap_or(10)
                 .max(1),
+            reinitialize: false,
         })
     }
 

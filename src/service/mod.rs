@@ -11,6 +11,7 @@ pub mod deliveries;
 pub mod demo;
 pub mod download;
 pub mod gc;
+pub mod identity;
 pub mod interop;
 pub mod orders;
 pub mod publish;

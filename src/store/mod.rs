@@ -602,6 +602,12 @@ pub trait Store: Send + Sync + 'static {
     /// Leaf hashes of the first `size` log entries, in order.
     async fn log_leaves(&self, size: u64) -> Result<Vec<[u8; 32]>, StoreError>;
 
+    /// The DID of the key this database's log is signed with, once recorded.
+    async fn node_identity(&self) -> Result<Option<String>, StoreError>;
+
+    /// Records the DID of the node's key (replacing an earlier one: a deliberate re-initialisation).
+    async fn record_node_identity(&self, did: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+
     /// Log entries from `start` towards `end` (exclusive), stopping before the entry that
     /// would take their text past `max_bytes` — but never before the first.
     async fn log_entries(&self, start: u64, end: u64, max_bytes: u64) -> Result<Vec<LogEntry>, StoreError>;

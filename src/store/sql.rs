@@ -686,6 +686,26 @@ macro_rules! impl_store_with_shared_sql {
                     .collect()
             }
 
+            async fn node_identity(&self) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar("SELECT did FROM node_identity WHERE id = 1")
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn record_node_identity(&self, did: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO node_identity (id, did, recorded_at) VALUES (1, $1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET did = $1, recorded_at = $2",
+                )
+                .bind(did)
+                .bind(encode_time(at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn log_size(&self) -> Result<u64, StoreError> {
                 let size: i64 = sqlx::query_scalar("SELECT size FROM log_head WHERE id = 1").fetch_one(&self.pool).await?;
                 decode_index(size)

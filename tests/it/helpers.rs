@@ -452,13 +452,13 @@ pub async fn assert_problem(response: reqwest::Response, status: StatusCode, kin
     body
 }
 
-fn with_database(admin_url: &str, name: &str) -> String {
+pub fn with_database(admin_url: &str, name: &str) -> String {
     let mut url = url::Url::parse(admin_url).expect("database URL");
     url.set_path(&format!("/{name}"));
     url.to_string()
 }
 
-async fn create_database(admin_url: &str, name: &str) {
+pub async fn create_database(admin_url: &str, name: &str) {
     use sqlx::Connection as _;
     let mut connection = sqlx::PgConnection::connect(admin_url)
         .await

@@ -23,6 +23,7 @@ on_both_backends!(
     writes_over_the_rate_get_429_with_retry_after,
     connections_per_address_are_bounded_and_slow_headers_time_out,
     licence_links_are_web_urls_and_pages_run_no_inline_script,
+    a_node_refuses_to_start_on_half_its_state,
 );
 
 const LICENSED_CSV: &[u8] = "身份证号,诊断\n110101199001010011,高血压\n".as_bytes();
@@ -564,4 +565,76 @@ async fn licence_links_are_web_urls_and_pages_run_no_inline_script(backend: Back
         "{cookie}"
     );
     assert!(!cookie.contains("Secure"), "plain-http node: {cookie}");
+}
+
+/// An empty database of the test's backend, as after the real one went missing.
+async fn empty_database(app: &TestApp, backend: &Backend) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", app.dir.path().join("replacement.db").display()),
+        Backend::Postgres { admin_url } => {
+            let name = format!("shulian_test_{}", uuid::Uuid::new_v4().simple());
+            crate::helpers::create_database(admin_url, &name).await;
+            crate::helpers::with_database(admin_url, &name)
+        }
+    }
+}
+
+async fn a_node_refuses_to_start_on_half_its_state(backend: Backend) {
+    use shulian::app::App;
+    let mut app = TestApp::spawn(backend.clone()).await;
+    let publisher = app.publisher("city").await;
+    app.publish(&publisher, "traffic", "open", &[("a.csv", b"a\n1\n")])
+        .await;
+    app.begin_shutdown();
+    app.wait_stopped().await;
+    let key_file = app.config.node_key_file.clone();
+    let refusal = |config: &shulian::config::Config| {
+        let config = config.clone();
+        async move {
+            match App::build(&config).await {
+                Ok(_) => panic!("the node started on half its state"),
+                Err(error) => format!("{error:#}"),
+            }
+        }
+    };
+
+    // The database went missing; the key is still there.
+    let mut config = app.config.clone();
+    config.database_url = empty_database(&app, &backend).await;
+    let message = refusal(&config).await;
+    assert!(
+        message.contains("database is empty") && message.contains("--reinitialize"),
+        "{message}"
+    );
+
+    // The key went missing; the database (and its log) is still there.
+    let saved_key = std::fs::read(&key_file).expect("key");
+    std::fs::remove_file(&key_file).expect("remove key");
+    let message = refusal(&app.config).await;
+    assert!(
+        message.contains("is missing") && message.contains("entries"),
+        "{message}"
+    );
+    assert!(!key_file.exists(), "no new identity was made");
+
+    // Another key over this database's log.
+    KeyPair::generate().save(&key_file).expect("other key");
+    let message = refusal(&app.config).await;
+    assert!(message.contains("signed by"), "{message}");
+
+    // The right key again, left readable by everyone: the node narrows its mode and starts.
+    std::fs::remove_file(&key_file).expect("remove");
+    std::fs::write(&key_file, &saved_key).expect("restore key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        App::build(&app.config).await.expect("the restored node starts");
+        let mode = std::fs::metadata(&key_file).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Deliberately starting a new log under the key is possible, and says so by its flag.
+    config.reinitialize = true;
+    App::build(&config).await.expect("reinitialised");
 }
