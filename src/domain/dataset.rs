@@ -9,7 +9,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::digest::Sha256Digest;
-use super::ids::FileName;
+use super::ids::{FileName, is_invisible};
 
 /// Who may download a dataset's files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -141,6 +141,10 @@ pub struct Offer {
     /// Rows of each table anyone may preview without an order (none when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rows: Option<u32>,
+    /// Whether column minimums and maximums are shown to anyone: they are literal data
+    /// values (a name, an id), so licensed tables show them only when the publisher says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public_statistics: bool,
 }
 
 /// Bounds that keep offers meaningful and small.
@@ -159,7 +163,7 @@ impl Offer {
                 !p.trim().is_empty()
                     && p.trim() == p
                     && p.chars().count() <= MAX_PURPOSE_CHARS
-                    && !p.chars().any(char::is_control)
+                    && !p.chars().any(|c| c.is_control() || is_invisible(c))
             });
         if !purposes_ok {
             return Err(MetadataError::new(
@@ -267,7 +271,7 @@ impl TryFrom<MetadataInput> for DatasetMetadata {
             let keyword = keyword.trim().to_owned();
             if keyword.is_empty()
                 || keyword.chars().count() > MAX_KEYWORD_CHARS
-                || keyword.chars().any(char::is_control)
+                || keyword.chars().any(|c| c.is_control() || is_invisible(c))
             {
                 return Err(MetadataError::new(
                     "keywords",

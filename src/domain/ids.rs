@@ -144,6 +144,29 @@ fn parse_session_name(kind: &'static str, text: &str) -> Result<String, IdError>
 #[serde(try_from = "String", into = "String")]
 pub struct FileName(String);
 
+/// Whether `c` changes how text displays without showing itself: bidirectional
+/// controls (which can make `exe.csv` read as `vsc.exe`), zero-width characters,
+/// and other format characters a reader cannot see.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}'                  // soft hyphen
+        | '\u{034F}'                // combining grapheme joiner
+        | '\u{061C}'                // Arabic letter mark
+        | '\u{115F}' | '\u{1160}'    // Hangul fillers
+        | '\u{17B4}' | '\u{17B5}'    // Khmer inherent vowels
+        | '\u{180B}'..='\u{180F}'    // Mongolian variation selectors and vowel separator
+        | '\u{200B}'..='\u{200F}'    // zero-width space, joiners, LRM, RLM
+        | '\u{202A}'..='\u{202E}'    // bidirectional embeddings and overrides
+        | '\u{2060}'..='\u{206F}'    // word joiner, invisible operators, bidirectional isolates
+        | '\u{3164}'                // Hangul filler
+        | '\u{FE00}'..='\u{FE0F}'    // variation selectors
+        | '\u{FEFF}'                // byte-order mark
+        | '\u{FFA0}'                // half-width Hangul filler
+        | '\u{FFF9}'..='\u{FFFB}'    // interlinear annotations
+        | '\u{E0000}'..='\u{E007F}'  // tags
+    )
+}
+
 /// Characters refused in file names: separators and names that some file systems forbid.
 const FORBIDDEN_FILE_CHARS: &[char] = &['\\', '<', '>', ':', '"', '|', '?', '*'];
 
@@ -174,9 +197,9 @@ impl FromStr for FileName {
         }
         if text
             .chars()
-            .any(|c| c.is_control() || FORBIDDEN_FILE_CHARS.contains(&c))
+            .any(|c| c.is_control() || is_invisible(c) || FORBIDDEN_FILE_CHARS.contains(&c))
         {
-            return refuse("no control characters and none of \\ < > : \" | ? *");
+            return refuse("no control, bidirectional-control or invisible characters and none of \\ < > : \" | ? *");
         }
         for segment in text.split('/') {
             if segment.is_empty() || segment == "." || segment == ".." {
@@ -293,6 +316,11 @@ mod tests {
             "c:x",
             "a\u{0}b",
             " a",
+            "invoice\u{202E}vsc.exe",
+            "data\u{200B}.csv",
+            "\u{2066}x.csv",
+            "x\u{FEFF}.csv",
+            "x\u{E0041}.csv",
         ] {
             assert!(bad.parse::<FileName>().is_err(), "{bad:?} must be refused");
         }

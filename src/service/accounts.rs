@@ -20,7 +20,12 @@ const PUBLISHER_TOKEN_PREFIX: &str = "shl_";
 /// Creates a publisher and returns it with its token, which is shown this once.
 pub async fn add_publisher(store: &dyn Store, id: PublisherId, name: &str) -> Result<(Publisher, String), AppError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.chars().count() > 200
+        || name
+            .chars()
+            .any(|c| c.is_control() || crate::domain::ids::is_invisible(c))
+    {
         return Err(AppError::InvalidRequest(
             "a publisher name has 1 to 200 printable characters".into(),
         ));

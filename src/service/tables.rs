@@ -16,7 +16,7 @@ use super::Context;
 use super::catalog::{manifest_metadata, not_found};
 use super::{orders, uploads};
 use crate::config::Config;
-use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, MediaType, Sha256Digest, VersionNumber};
+use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, MediaType, Offer, Sha256Digest, VersionNumber};
 use crate::error::AppError;
 use crate::tabular::csv::convert_to_parquet;
 use crate::tabular::{
@@ -279,6 +279,8 @@ struct FoundTable {
     version: VersionNumber,
     entry: FileEntry,
     access: AccessClass,
+    /// The offer of a licensed table's version.
+    offer: Option<Offer>,
     profile: TableProfile,
 }
 
@@ -310,18 +312,37 @@ async fn find_table(
             file.entry.media_type.as_str()
         ))
     })?;
-    let profile = inspection(ctx, &file.entry.sha256, format)
+    let mut profile = inspection(ctx, &file.entry.sha256, format)
         .await?
         .map_err(|problem| AppError::NotTabular(format!("{name} could not be read as a table: {problem}")))?;
+    let offer = match file.access {
+        AccessClass::Open => None,
+        AccessClass::Licensed => {
+            let record = ctx
+                .store
+                .get_version(dataset, Some(file.version))
+                .await
+                .map_err(|e| not_found(e, dataset))?;
+            manifest_metadata(&record)?.offer
+        }
+    };
+    if file.access == AccessClass::Licensed && !offer.as_ref().is_some_and(|offer| offer.public_statistics) {
+        for column in &mut profile.columns {
+            column.min = None;
+            column.max = None;
+        }
+    }
     Ok(FoundTable {
         version: file.version,
         entry: file.entry,
         access: file.access,
+        offer,
         profile,
     })
 }
 
-/// The schema and statistics of a table file: public for every dataset.
+/// The schema and statistics of a table file: public for every dataset, but a licensed
+/// table's column minimums and maximums only when its offer makes them public.
 pub async fn schema(
     ctx: &Context,
     dataset: &DatasetId,
@@ -372,13 +393,9 @@ async fn preview_of(
                 orders::authorize(ctx, token, dataset, table.version, &table.entry.name).await?;
             }
             None => {
-                let record = ctx
-                    .store
-                    .get_version(dataset, Some(table.version))
-                    .await
-                    .map_err(|e| not_found(e, dataset))?;
-                let sample = manifest_metadata(&record)?
+                let sample = table
                     .offer
+                    .as_ref()
                     .and_then(|offer| offer.sample_rows)
                     .map_or(0, u64::from);
                 if request.offset >= sample {

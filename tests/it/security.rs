@@ -24,6 +24,8 @@ on_both_backends!(
     connections_per_address_are_bounded_and_slow_headers_time_out,
     licence_links_are_web_urls_and_pages_run_no_inline_script,
     a_node_refuses_to_start_on_half_its_state,
+    licensed_schemas_show_no_values_unless_the_offer_says_so,
+    names_with_invisible_characters_are_refused,
 );
 
 const LICENSED_CSV: &[u8] = "身份证号,诊断\n110101199001010011,高血压\n".as_bytes();
@@ -637,4 +639,66 @@ async fn a_node_refuses_to_start_on_half_its_state(backend: Backend) {
     // Deliberately starting a new log under the key is possible, and says so by its flag.
     config.reinitialize = true;
     App::build(&config).await.expect("reinitialised");
+}
+
+async fn licensed_schemas_show_no_values_unless_the_offer_says_so(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let publisher = app.publisher("hospital").await;
+    let table = "姓名,年龄\n张三丰,30\n李四光,41\n".as_bytes();
+    app.publish(&publisher, "private-stats", "licensed", &[("people.csv", table)])
+        .await;
+    let mut open_stats = metadata("public-stats", "licensed");
+    open_stats["offer"]["publicStatistics"] = json!(true);
+    app.publish_files(
+        &publisher,
+        "public-stats",
+        open_stats,
+        &[("people.csv", "text/csv", table)],
+    )
+    .await;
+    app.publish(&publisher, "open-table", "open", &[("people.csv", table)])
+        .await;
+
+    let schema = |dataset: &str| format!("/api/v1/datasets/{dataset}/versions/1/files/people.csv/schema");
+    let (status, private) = app.get_json(&schema("private-stats")).await;
+    assert_eq!(status, StatusCode::OK);
+    let columns = private["columns"].as_array().expect("columns");
+    assert_eq!(columns.len(), 2, "the shape stays public");
+    for column in columns {
+        assert!(column.get("min").is_none() && column.get("max").is_none(), "{column}");
+    }
+    let page = app.get("/datasets/private-stats").await.text().await.expect("page");
+    assert!(
+        !page.contains("张三丰") && !page.contains("李四光"),
+        "the web page shows no values either"
+    );
+    for dataset in ["public-stats", "open-table"] {
+        let (_, shown) = app.get_json(&schema(dataset)).await;
+        assert_eq!(shown["columns"][0]["min"], "张三丰", "{dataset}: {shown}");
+    }
+}
+
+async fn names_with_invisible_characters_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let publisher = app.publisher("city").await;
+    let bytes = b"harmless";
+    assert!(app.upload(&publisher, bytes).await.status().is_success());
+    let before = app.snapshot().await;
+    for name in ["invoice\u{202E}vsc.exe", "data\u{200B}.csv", "\u{2067}report.csv"] {
+        let body = json!({
+            "metadata": metadata("tricky", "open"),
+            "files": [{"name": name, "mediaType": "text/csv", "size": bytes.len(), "sha256": sha256_hex(bytes)}],
+        });
+        let response = app.post_version(&publisher, "tricky", body).await;
+        assert_problem(response, StatusCode::BAD_REQUEST, "invalid-request").await;
+    }
+    let mut hidden_keyword = metadata("tricky", "open");
+    hidden_keyword["keywords"] = json!(["交通\u{200D}"]);
+    let body = json!({
+        "metadata": hidden_keyword,
+        "files": [{"name": "a.csv", "mediaType": "text/csv", "size": bytes.len(), "sha256": sha256_hex(bytes)}],
+    });
+    let response = app.post_version(&publisher, "tricky", body).await;
+    assert_problem(response, StatusCode::BAD_REQUEST, "invalid-request").await;
+    assert_eq!(app.snapshot().await, before);
 }
