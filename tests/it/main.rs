@@ -6,6 +6,7 @@ mod browser;
 mod catalog;
 mod cli;
 mod concurrency;
+mod crash;
 mod download;
 mod fuzz_corpus;
 mod helpers;
