@@ -12,6 +12,7 @@ pub mod files;
 pub mod interop;
 pub mod log;
 pub mod node;
+pub mod openapi;
 pub mod orders;
 pub mod rate;
 pub mod sharing;
@@ -34,6 +35,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
 
+use self::openapi::{CommonResponses, ProblemDocument};
 use crate::domain::{IdError, VersionNumber};
 use crate::error::AppError;
 use crate::service::Context;
@@ -58,7 +60,8 @@ pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
         orders::place, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
         orders::acknowledge,
     ),
-    modifiers(&PublisherTokenScheme),
+    components(schemas(ProblemDocument)),
+    modifiers(&PublisherTokenScheme, &CommonResponses),
 )]
 pub struct ApiDoc;
 

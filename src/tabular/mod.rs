@@ -226,11 +226,11 @@ pub struct ColumnProfile {
     pub null_count: Option<u64>,
     /// Smallest value, when the file records it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub min: Option<Value>,
     /// Largest value, when the file records it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub max: Option<Value>,
     /// Distinct values, when the file records them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -606,7 +606,7 @@ pub struct Preview {
     /// The columns shown, in the order of each row's values.
     pub columns: Vec<PreviewColumn>,
     /// The rows, each an array of values in column order.
-    #[schema(value_type = Vec<Vec<Object>>)]
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub rows: Vec<Vec<Value>>,
     /// Rows skipped before the first one shown.
     pub offset: u64,

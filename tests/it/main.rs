@@ -14,6 +14,7 @@ mod interop;
 mod log;
 mod openapi;
 mod orders;
+mod schemathesis;
 mod search;
 mod security;
 mod sharing;
