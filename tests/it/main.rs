@@ -1,5 +1,6 @@
 //! Integration tests: a real node on a real port, on SQLite and on PostgreSQL.
 
+mod access;
 mod bad_input;
 mod blobstores;
 mod browser;
