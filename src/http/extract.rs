@@ -5,7 +5,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
-use crate::domain::PublisherId;
+use crate::domain::{PublisherId, ReadSessionId};
 use crate::error::AppError;
 use crate::service::{Context, accounts};
 
@@ -105,4 +105,23 @@ impl FromRequestParts<Context> for AuthenticatedPublisher {
             .await
             .map(Self)
     }
+}
+
+/// Names the read session of a licensed download or preview, in requests and responses.
+pub const READ_SESSION: &str = "shulian-read-session";
+
+/// The read session a request names, if any.
+pub fn read_session(headers: &axum::http::HeaderMap) -> Result<Option<ReadSessionId>, AppError> {
+    headers
+        .get(READ_SESSION)
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|text| text.parse().ok())
+                .ok_or_else(|| {
+                    AppError::InvalidRequest("Shulian-Read-Session: 1 to 64 ASCII letters, digits, '-' or '_'".into())
+                })
+        })
+        .transpose()
 }

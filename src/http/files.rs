@@ -9,10 +9,10 @@ use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::extract::{ApiPath, bearer};
+use super::extract::{ApiPath, READ_SESSION, bearer, read_session};
 use super::tables::{self, TableView};
 use super::version_ref;
-use crate::domain::{DatasetId, FileEntry, FileName, ReadSessionId, VersionNumber};
+use crate::domain::{DatasetId, FileEntry, FileName, VersionNumber};
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::download::{self, Credential};
@@ -92,21 +92,6 @@ pub async fn download(
     *response.status_mut() = plan.status;
     *response.headers_mut() = plan.headers;
     Ok(response)
-}
-
-/// Names the read session of a licensed download, in requests and responses.
-const READ_SESSION: &str = "shulian-read-session";
-
-/// The read session a request names, if any.
-fn read_session(headers: &HeaderMap) -> Result<Option<ReadSessionId>, AppError> {
-    headers
-        .get(READ_SESSION)
-        .map(|value| {
-            value.to_str().ok().and_then(|text| text.parse().ok()).ok_or_else(|| {
-                AppError::InvalidRequest("Shulian-Read-Session: 1 to 64 ASCII letters, digits, '-' or '_'".into())
-            })
-        })
-        .transpose()
 }
 
 /// Status, headers and byte range of a download response, decided before any byte is read.

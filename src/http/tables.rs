@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::extract::bearer;
+use super::extract::{bearer, read_session};
 use crate::domain::{DatasetId, FileName, VersionNumber};
 use crate::error::AppError;
 use crate::service::Context;
@@ -68,10 +68,14 @@ pub async fn schema(
 }
 
 /// Rows of a table as JSON. Licensed data: with an order token, or within the offer's `sampleRows`.
+/// Rows under an order are a read of the file: the first preview opens a read session (the
+/// `Shulian-Read-Session` header, or `preview` when none is named), which spends one download
+/// and is receipted; later previews in it count their bytes against the session's cap.
 #[utoipa::path(get, path = "/api/v1/datasets/{dataset}/versions/{version}/files/{name}/preview", tag = "tables",
     params(("dataset" = String, Path, description = "dataset id"),
            ("version" = String, Path, description = "version number or `latest`"),
            ("name" = String, Path, description = "file name; may contain `/`"),
+           ("Shulian-Read-Session" = Option<String>, Header, description = "with an order token: the read session the rows are counted in (default `preview`)"),
            PreviewParams),
     responses((status = 200, description = "the rows", body = crate::tabular::Preview),
               (status = 400, description = "bad offset, limit or column"),
@@ -105,6 +109,11 @@ pub async fn preview(
         limit: params.limit.unwrap_or(DEFAULT_PREVIEW_ROWS),
         columns,
     };
-    let rows = tables::preview(ctx, dataset, version, name, bearer(headers), request).await?;
+    let reader = bearer(headers).map(|token| (token, read_session(headers)));
+    let reader = match reader {
+        Some((token, session)) => Some((token, session?)),
+        None => None,
+    };
+    let rows = tables::preview(ctx, dataset, version, name, reader, request).await?;
     Ok(Json(rows).into_response())
 }

@@ -14,9 +14,9 @@ use tokio::runtime::Handle;
 
 use super::Context;
 use super::catalog::{manifest_metadata, not_found};
-use super::{orders, uploads};
+use super::{deliveries, orders, uploads};
 use crate::config::Config;
-use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, MediaType, Offer, Sha256Digest, VersionNumber};
+use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, MediaType, Offer, ReadSessionId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
 use crate::tabular::csv::convert_to_parquet;
 use crate::tabular::{
@@ -362,51 +362,67 @@ pub async fn schema_with_preview(
     request: PreviewRequest,
 ) -> Result<(TableSchema, Result<Preview, AppError>), AppError> {
     let table = find_table(ctx, dataset, version, name).await?;
-    let rows = preview_of(ctx, dataset, &table, None, request).await;
+    let rows = preview_of(ctx, dataset, &table, false, request).await;
     Ok((table.into_schema(dataset), rows))
 }
 
-/// Rows of a table file. Open data: anyone. Licensed data: the holder of an
-/// order token for this version, or anyone within the offer's sample rows.
+/// The read session previews under an order are counted in when the reader names none.
+const PREVIEW_SESSION: &str = "preview";
+
+/// Rows of a table file. Open data: anyone. Licensed data: anyone within the
+/// offer's sample rows; beyond them, the holder of an order token for this
+/// version (`reader`: the token and the read session it names), whose rows are
+/// a read of the file: admitted, counted and receipted like a download.
 pub async fn preview(
     ctx: &Context,
     dataset: &DatasetId,
     version: Option<VersionNumber>,
     name: &FileName,
-    bearer: Option<&str>,
+    reader: Option<(&str, Option<ReadSessionId>)>,
     request: PreviewRequest,
 ) -> Result<Preview, AppError> {
     let table = find_table(ctx, dataset, version, name).await?;
-    preview_of(ctx, dataset, &table, bearer, request).await
+    let licensed_reader = match reader {
+        Some((token, session)) if table.access == AccessClass::Licensed => {
+            let grant = orders::authorize(ctx, token, dataset, table.version, &table.entry.name).await?;
+            let session = match session {
+                Some(session) => session,
+                None => PREVIEW_SESSION.parse()?,
+            };
+            Some((grant, session))
+        }
+        _ => None,
+    };
+    let rows = preview_of(ctx, dataset, &table, licensed_reader.is_some(), request).await?;
+    if let Some((grant, session)) = &licensed_reader {
+        let length = serde_json::to_vec(&rows).map_err(anyhow::Error::from)?.len() as u64;
+        deliveries::admit_read(ctx, grant, &table.entry, session, length).await?;
+    }
+    Ok(rows)
 }
 
+/// Rows of `table`; `ordered`: the reader holds an order in force for it (else, for
+/// licensed data, only the offer's sample rows).
 async fn preview_of(
     ctx: &Context,
     dataset: &DatasetId,
     table: &FoundTable,
-    bearer: Option<&str>,
+    ordered: bool,
     mut request: PreviewRequest,
 ) -> Result<Preview, AppError> {
-    if table.access == AccessClass::Licensed {
-        match bearer {
-            Some(token) => {
-                orders::authorize(ctx, token, dataset, table.version, &table.entry.name).await?;
-            }
-            None => {
-                let sample = table
-                    .offer
-                    .as_ref()
-                    .and_then(|offer| offer.sample_rows)
-                    .map_or(0, u64::from);
-                if request.offset >= sample {
-                    return Err(AppError::Licensed {
-                        dataset: dataset.to_string(),
-                    });
-                }
-                let room = usize::try_from(sample - request.offset).unwrap_or(usize::MAX);
-                request.limit = request.limit.min(room);
-            }
+    if table.access == AccessClass::Licensed && !ordered {
+        let sample = table
+            .offer
+            .as_ref()
+            .and_then(|offer| offer.sample_rows)
+            .map_or(0, u64::from);
+        if request.offset >= sample {
+            return Err(AppError::Licensed {
+                dataset: dataset.to_string(),
+            });
         }
+        let room = usize::try_from(sample - request.offset).unwrap_or(usize::MAX);
+        request.limit = request.limit.min(room);
     }
     let parquet = match table.profile.format {
         TableFormat::Parquet => table.entry.sha256,

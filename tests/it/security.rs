@@ -26,6 +26,7 @@ on_both_backends!(
     a_node_refuses_to_start_on_half_its_state,
     licensed_schemas_show_no_values_unless_the_offer_says_so,
     names_with_invisible_characters_are_refused,
+    previews_under_an_order_are_reads_of_the_file,
 );
 
 const LICENSED_CSV: &[u8] = "身份证号,诊断\n110101199001010011,高血压\n".as_bytes();
@@ -701,4 +702,38 @@ async fn names_with_invisible_characters_are_refused(backend: Backend) {
     let response = app.post_version(&publisher, "tricky", body).await;
     assert_problem(response, StatusCode::BAD_REQUEST, "invalid-request").await;
     assert_eq!(app.snapshot().await, before);
+}
+
+async fn previews_under_an_order_are_reads_of_the_file(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ordered = ordered_file(&app).await;
+    let preview = |session: Option<&'static str>| {
+        let mut request = app
+            .http
+            .get(format!("{}/preview?limit=10", ordered.url))
+            .bearer_auth(&ordered.token);
+        if let Some(session) = session {
+            request = request.header("shulian-read-session", session);
+        }
+        request.send()
+    };
+    let rows = preview(None).await.expect("preview");
+    assert_eq!(rows.status(), StatusCode::OK);
+    assert!(rows.text().await.expect("rows").contains("110101199001010011"));
+    let listed = receipts(&app, &ordered.order_id, &ordered.token).await;
+    assert_eq!(listed.len(), 1, "rows under an order are a receipted read");
+    assert_eq!(listed[0]["receipt"]["covers"]["session"], "preview");
+    assert_eq!(preview(None).await.expect("again").status(), StatusCode::OK);
+    assert_eq!(
+        receipts(&app, &ordered.order_id, &ordered.token).await.len(),
+        1,
+        "later previews continue the session"
+    );
+    // The second of the order's two downloads; then neither a new download nor a new preview session.
+    app.download_with(&ordered.url, &ordered.token).await;
+    let over = app.http.get(&ordered.url).bearer_auth(&ordered.token).send().await.expect("third");
+    assert_problem(over, StatusCode::FORBIDDEN, "order-inactive").await;
+    let fresh = preview(Some("another")).await.expect("preview");
+    assert_problem(fresh, StatusCode::FORBIDDEN, "order-inactive").await;
+    assert_eq!(receipts(&app, &ordered.order_id, &ordered.token).await.len(), 2);
 }
