@@ -115,13 +115,9 @@ pub fn read_session(headers: &axum::http::HeaderMap) -> Result<Option<ReadSessio
     headers
         .get(READ_SESSION)
         .map(|value| {
-            value
-                .to_str()
-                .ok()
-                .and_then(|text| text.parse().ok())
-                .ok_or_else(|| {
-                    AppError::InvalidRequest("Shulian-Read-Session: 1 to 64 ASCII letters, digits, '-' or '_'".into())
-                })
+            value.to_str().ok().and_then(|text| text.parse().ok()).ok_or_else(|| {
+                AppError::InvalidRequest("Shulian-Read-Session: 1 to 64 ASCII letters, digits, '-' or '_'".into())
+            })
         })
         .transpose()
 }

@@ -16,7 +16,9 @@ use super::Context;
 use super::catalog::{manifest_metadata, not_found};
 use super::{deliveries, orders, uploads};
 use crate::config::Config;
-use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, MediaType, Offer, ReadSessionId, Sha256Digest, VersionNumber};
+use crate::domain::{
+    AccessClass, DatasetId, FileEntry, FileName, MediaType, Offer, ReadSessionId, Sha256Digest, VersionNumber,
+};
 use crate::error::AppError;
 use crate::tabular::csv::convert_to_parquet;
 use crate::tabular::{

@@ -731,7 +731,13 @@ async fn previews_under_an_order_are_reads_of_the_file(backend: Backend) {
     );
     // The second of the order's two downloads; then neither a new download nor a new preview session.
     app.download_with(&ordered.url, &ordered.token).await;
-    let over = app.http.get(&ordered.url).bearer_auth(&ordered.token).send().await.expect("third");
+    let over = app
+        .http
+        .get(&ordered.url)
+        .bearer_auth(&ordered.token)
+        .send()
+        .await
+        .expect("third");
     assert_problem(over, StatusCode::FORBIDDEN, "order-inactive").await;
     let fresh = preview(Some("another")).await.expect("preview");
     assert_problem(fresh, StatusCode::FORBIDDEN, "order-inactive").await;
