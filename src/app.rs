@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::http::connections::ConnectionLimits;
 use crate::service::tables::TableSettings;
 use crate::service::{Context, NodeIdentity};
-use crate::service::{identity, search};
+use crate::service::{identity, search, transparency};
 use crate::{http, store};
 
 /// A built node, ready to serve.
@@ -47,6 +47,13 @@ impl App {
             downloads: Arc::default(),
             summaries: Arc::default(),
         };
+        let converted = transparency::complete_stored_tree(&ctx).await?;
+        if converted > 0 {
+            tracing::info!(
+                entries = converted,
+                "log tree stored for entries written by an older node"
+            );
+        }
         let reindexed = search::reindex_stale(&ctx).await?;
         if reindexed > 0 {
             tracing::info!(

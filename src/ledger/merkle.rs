@@ -5,6 +5,10 @@
 //! largest power of two below `n`. Verification follows RFC 9162 §2.1.3.2
 //! and §2.1.4.2 step by step and is checked against the transparency-dev
 //! test vectors; generation is checked by verifying what it generates.
+//! Proofs are generated as the leaf ranges whose tree hashes they hold, so
+//! the hashes can come from wherever they are kept (see [`super::stored`]).
+
+use std::ops::Range;
 
 use sha2::{Digest as _, Sha256};
 
@@ -33,7 +37,8 @@ pub fn leaf_hash(leaf: &[u8]) -> Hash {
     hasher.finalize().into()
 }
 
-fn node_hash(left: &Hash, right: &Hash) -> Hash {
+/// The hash of an interior node over its two children.
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut hasher = Sha256::new();
     hasher.update([0x01]);
     hasher.update(left);
@@ -47,7 +52,7 @@ pub fn empty_root() -> Hash {
 }
 
 /// Largest power of two strictly below `n` (n ≥ 2).
-fn split(n: usize) -> usize {
+pub(super) fn split(n: u64) -> u64 {
     let mut k = 1;
     while k << 1 < n {
         k <<= 1;
@@ -61,63 +66,66 @@ pub fn root(leaves: &[Hash]) -> Hash {
         0 => empty_root(),
         1 => leaves[0],
         n => {
-            let k = split(n);
+            let k = usize::try_from(split(n as u64)).unwrap_or(n / 2);
             node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
         }
     }
 }
 
-/// The audit path of leaf `index` in the tree over `leaves` (RFC 9162 §2.1.3.1).
-pub fn inclusion_proof(index: usize, leaves: &[Hash]) -> Result<Vec<Hash>, ProofError> {
-    if index >= leaves.len() {
+/// The ranges of leaves whose tree hashes make up the audit path of leaf `index`
+/// in the tree of `size` leaves, in proof order (RFC 9162 §2.1.3.1).
+pub fn inclusion_ranges(index: u64, size: u64) -> Result<Vec<Range<u64>>, ProofError> {
+    if index >= size {
         return Err(ProofError::Invalid("index beyond the tree"));
     }
-    let mut proof = Vec::new();
-    collect_path(index, leaves, &mut proof);
-    Ok(proof)
+    let mut ranges = Vec::new();
+    collect_path(index, 0..size, &mut ranges);
+    Ok(ranges)
 }
 
-fn collect_path(index: usize, leaves: &[Hash], proof: &mut Vec<Hash>) {
-    if leaves.len() <= 1 {
+fn collect_path(index: u64, leaves: Range<u64>, ranges: &mut Vec<Range<u64>>) {
+    let n = leaves.end - leaves.start;
+    if n <= 1 {
         return;
     }
-    let k = split(leaves.len());
-    if index < k {
-        collect_path(index, &leaves[..k], proof);
-        proof.push(root(&leaves[k..]));
+    let middle = leaves.start + split(n);
+    if index < middle {
+        collect_path(index, leaves.start..middle, ranges);
+        ranges.push(middle..leaves.end);
     } else {
-        collect_path(index - k, &leaves[k..], proof);
-        proof.push(root(&leaves[..k]));
+        collect_path(index, middle..leaves.end, ranges);
+        ranges.push(leaves.start..middle);
     }
 }
 
-/// The consistency proof from the tree's first `old_size` leaves to all of `leaves` (RFC 9162 §2.1.4.1).
-pub fn consistency_proof(old_size: usize, leaves: &[Hash]) -> Result<Vec<Hash>, ProofError> {
-    if old_size == 0 || old_size > leaves.len() {
+/// The ranges of leaves whose tree hashes make up the consistency proof from the
+/// tree of `old_size` leaves to the tree of `new_size` (RFC 9162 §2.1.4.1).
+pub fn consistency_ranges(old_size: u64, new_size: u64) -> Result<Vec<Range<u64>>, ProofError> {
+    if old_size == 0 || old_size > new_size {
         return Err(ProofError::Invalid("the old size must be 1 to the new size"));
     }
-    let mut proof = Vec::new();
-    if old_size < leaves.len() {
-        subproof(old_size, leaves, true, &mut proof);
+    let mut ranges = Vec::new();
+    if old_size < new_size {
+        subproof(old_size, 0..new_size, true, &mut ranges);
     }
-    Ok(proof)
+    Ok(ranges)
 }
 
-fn subproof(m: usize, leaves: &[Hash], complete: bool, proof: &mut Vec<Hash>) {
-    let n = leaves.len();
+fn subproof(m: u64, leaves: Range<u64>, complete: bool, ranges: &mut Vec<Range<u64>>) {
+    let n = leaves.end - leaves.start;
     if m == n {
         if !complete {
-            proof.push(root(leaves));
+            ranges.push(leaves);
         }
         return;
     }
-    let k = split(n);
-    if m <= k {
-        subproof(m, &leaves[..k], complete, proof);
-        proof.push(root(&leaves[k..]));
+    let middle = leaves.start + split(n);
+    if m <= middle - leaves.start {
+        subproof(m, leaves.start..middle, complete, ranges);
+        ranges.push(middle..leaves.end);
     } else {
-        subproof(m - k, &leaves[k..], false, proof);
-        proof.push(root(&leaves[..k]));
+        subproof(m - (middle - leaves.start), middle..leaves.end, false, ranges);
+        ranges.push(leaves.start..middle);
     }
 }
 
@@ -241,6 +249,22 @@ mod tests {
 
     fn bytes(proof: &[Hash]) -> Vec<Vec<u8>> {
         proof.iter().map(|h| h.to_vec()).collect()
+    }
+
+    /// A proof's hashes, computed from all the leaves.
+    fn hashes(ranges: Vec<Range<u64>>, tree: &[Hash]) -> Vec<Hash> {
+        ranges
+            .into_iter()
+            .map(|r| root(&tree[r.start as usize..r.end as usize]))
+            .collect()
+    }
+
+    fn inclusion_proof(index: usize, tree: &[Hash]) -> Result<Vec<Hash>, ProofError> {
+        Ok(hashes(inclusion_ranges(index as u64, tree.len() as u64)?, tree))
+    }
+
+    fn consistency_proof(m: usize, tree: &[Hash]) -> Result<Vec<Hash>, ProofError> {
+        Ok(hashes(consistency_ranges(m as u64, tree.len() as u64)?, tree))
     }
 
     proptest! {

@@ -7,6 +7,7 @@
 //! Entries are only ever appended: corrections are new entries.
 
 pub mod merkle;
+pub mod stored;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

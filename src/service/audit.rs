@@ -3,13 +3,15 @@
 //! Every log entry must hash to its stored leaf, parse as strict JSON and
 //! carry a valid signature (the node's, or the buyer's for an order); every
 //! copy of a logged document kept in another table must equal the log's
-//! text; receipts must name their own log index. An entry or copy altered
-//! in the database fails at least one of these.
+//! text; receipts must name their own log index; the stored tree must hold
+//! exactly the subtrees the entries' leaves make. An entry, copy or tree
+//! hash altered in the database fails at least one of these.
 
 use serde::Serialize;
 
 use crate::crypto::{Did, canonical, proof};
 use crate::ledger::merkle;
+use crate::ledger::stored::{Subtree, TreeBuilder};
 use crate::service::transparency::MAX_ENTRIES_PER_PAGE;
 use crate::store::Store;
 
@@ -31,9 +33,12 @@ pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport>
     let size = store.log_size().await?;
     let mut texts = Vec::with_capacity(usize::try_from(size).unwrap_or_default());
     let mut start = 0;
+    let mut tree = TreeBuilder::default();
     while start < size {
         let end = (start + MAX_ENTRIES_PER_PAGE).min(size);
+        let mut expected_tree = Vec::new();
         for entry in store.log_entries(start, end, u64::MAX).await? {
+            expected_tree.extend(tree.push(entry.leaf));
             if entry.index != report.entries_checked {
                 report
                     .problems
@@ -45,6 +50,7 @@ pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport>
             texts.push(entry.entry);
             report.entries_checked = entry.index + 1;
         }
+        check_tree(store, &expected_tree, &mut report).await?;
         start = end;
     }
     for copy in store.logged_copies().await? {
@@ -58,6 +64,25 @@ pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport>
         }
     }
     Ok(report)
+}
+
+/// Compares the stored subtrees with those the entries' leaves make.
+async fn check_tree(
+    store: &dyn Store,
+    expected: &[(Subtree, merkle::Hash)],
+    report: &mut AuditReport,
+) -> anyhow::Result<()> {
+    let keys: Vec<Subtree> = expected.iter().map(|(subtree, _)| *subtree).collect();
+    let stored = store.subtree_hashes(&keys).await?;
+    for (subtree, hash) in expected {
+        if stored.get(subtree) != Some(hash) {
+            report.problems.push(format!(
+                "the stored log tree's subtree at level {} index {} differs from the entries' hashes",
+                subtree.level, subtree.index
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_entry(index: u64, kind: &str, text: &str, leaf: &[u8; 32], node: &Did) -> Result<(), String> {

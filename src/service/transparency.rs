@@ -1,17 +1,20 @@
 //! Reading the transparency log: signed checkpoints, entries and proofs.
 //!
-//! Proofs are computed from the stored leaf hashes. Every answer names the
-//! tree size it is relative to, so a client pairs it with a checkpoint of
-//! that size.
+//! Roots and proofs are read from the stored tree (`ledger::stored`): O(log n)
+//! hashes in one query, whatever the log's size. Every answer names the tree
+//! size it is relative to, so a client pairs it with a checkpoint of that size.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use std::ops::Range;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Context;
 use crate::crypto::{canonical, note};
 use crate::error::AppError;
+use crate::ledger::stored::{self, Subtree};
 use crate::ledger::{Checkpoint, merkle, origin_for};
 
 /// Most entries one request returns.
@@ -70,17 +73,68 @@ pub fn verifier_key(ctx: &Context) -> String {
     note::verifier_key(&origin(ctx), &ctx.node.key.public())
 }
 
-/// The current checkpoint as a signed note.
+/// The current checkpoint as a signed note: signed once per tree size, then served as stored.
 pub async fn checkpoint(ctx: &Context) -> Result<String, AppError> {
     let size = ctx.store.log_size().await?;
-    let leaves = ctx.store.log_leaves(size).await?;
+    if let Some(note) = ctx.store.checkpoint_note(size).await? {
+        return Ok(note);
+    }
     let checkpoint = Checkpoint {
         origin: origin(ctx),
         size,
-        root: merkle::root(&leaves),
+        root: tree_root(ctx, size).await?,
     };
-    Ok(checkpoint.sign(&ctx.node.key).map_err(anyhow::Error::from)?)
+    let note = checkpoint.sign(&ctx.node.key).map_err(anyhow::Error::from)?;
+    ctx.store.record_checkpoint_note(size, &note, Utc::now()).await?;
+    Ok(note)
 }
+
+/// The root of the tree of `size` leaves, from O(log n) stored subtree hashes.
+async fn tree_root(ctx: &Context, size: u64) -> Result<merkle::Hash, AppError> {
+    if size == 0 {
+        return Ok(merkle::empty_root());
+    }
+    let whole = std::iter::once(0..size).collect();
+    Ok(stored_hashes(ctx, whole).await?.remove(0))
+}
+
+/// The tree hashes of leaf ranges, read from the stored tree in one query.
+async fn stored_hashes(ctx: &Context, ranges: Vec<Range<u64>>) -> Result<Vec<merkle::Hash>, AppError> {
+    let mut wanted: Vec<Subtree> = ranges.iter().flat_map(|range| stored::parts(range.clone())).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let found = ctx.store.subtree_hashes(&wanted).await?;
+    ranges
+        .into_iter()
+        .map(|range| {
+            stored::range_hash(range.clone(), &found)
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the stored log tree lacks part of {range:?}")))
+        })
+        .collect()
+}
+
+/// Converts a log written before the tree was stored: builds its subtrees from the
+/// leaves once (O(log n) memory), at start-up. Returns how many leaves it added.
+pub async fn complete_stored_tree(ctx: &Context) -> Result<u64, AppError> {
+    let size = ctx.store.log_size().await?;
+    let stored = ctx.store.stored_tree_size().await?;
+    if stored >= size {
+        return Ok(0);
+    }
+    let mut builder = stored::TreeBuilder::default();
+    let mut start = 0;
+    while start < size {
+        let end = (start + CONVERSION_PAGE).min(size);
+        let leaves = ctx.store.log_leaves(start, end).await?;
+        let nodes: Vec<_> = leaves.into_iter().flat_map(|leaf| builder.push(leaf)).collect();
+        ctx.store.store_subtrees(&nodes).await?;
+        start = end;
+    }
+    Ok(size - stored)
+}
+
+/// Leaves read per step when converting an existing log.
+const CONVERSION_PAGE: u64 = 10_000;
 
 /// Entries from `start` towards `end` (exclusive): at most [`MAX_ENTRIES_PER_PAGE`], and no
 /// more than the node's page byte budget allows (but always the first one). A client
@@ -108,22 +162,24 @@ pub async fn entries(ctx: &Context, start: u64, end: u64) -> Result<Vec<EntryVie
 
 /// The inclusion proof of entry `index` in the tree of `size` entries.
 pub async fn inclusion(ctx: &Context, index: u64, size: u64) -> Result<InclusionView, AppError> {
-    let leaves = leaves_for(ctx, size).await?;
-    let position = usize::try_from(index).map_err(|_| AppError::InvalidRequest("index out of range".into()))?;
-    let proof = merkle::inclusion_proof(position, &leaves).map_err(|e| AppError::InvalidRequest(e.to_string()))?;
+    check_size(ctx, size).await?;
+    let ranges = merkle::inclusion_ranges(index, size).map_err(|e| AppError::InvalidRequest(e.to_string()))?;
+    let leaf_and_path = std::iter::once(index..index + 1).chain(ranges).collect();
+    let mut hashes = stored_hashes(ctx, leaf_and_path).await?;
+    let leaf = hashes.remove(0);
     Ok(InclusionView {
         index,
         tree_size: size,
-        leaf_hash: STANDARD.encode(leaves[position]),
-        proof: proof.iter().map(|hash| STANDARD.encode(hash)).collect(),
+        leaf_hash: STANDARD.encode(leaf),
+        proof: hashes.iter().map(|hash| STANDARD.encode(hash)).collect(),
     })
 }
 
 /// The consistency proof between tree sizes `from` and `to`.
 pub async fn consistency(ctx: &Context, from: u64, to: u64) -> Result<ConsistencyView, AppError> {
-    let leaves = leaves_for(ctx, to).await?;
-    let old = usize::try_from(from).map_err(|_| AppError::InvalidRequest("from out of range".into()))?;
-    let proof = merkle::consistency_proof(old, &leaves).map_err(|e| AppError::InvalidRequest(e.to_string()))?;
+    check_size(ctx, to).await?;
+    let ranges = merkle::consistency_ranges(from, to).map_err(|e| AppError::InvalidRequest(e.to_string()))?;
+    let proof = stored_hashes(ctx, ranges).await?;
     Ok(ConsistencyView {
         from,
         to,
@@ -131,13 +187,13 @@ pub async fn consistency(ctx: &Context, from: u64, to: u64) -> Result<Consistenc
     })
 }
 
-/// The leaves of the tree of `size` entries, which must not exceed the log.
-async fn leaves_for(ctx: &Context, size: u64) -> Result<Vec<merkle::Hash>, AppError> {
+/// `InvalidRequest` unless `size` names a tree the log has grown to.
+async fn check_size(ctx: &Context, size: u64) -> Result<(), AppError> {
     let current = ctx.store.log_size().await?;
     if size == 0 || size > current {
         return Err(AppError::InvalidRequest(format!(
             "the tree size must be 1 to {current}"
         )));
     }
-    Ok(ctx.store.log_leaves(size).await?)
+    Ok(())
 }

@@ -11,6 +11,8 @@ mod sql;
 mod sqlite;
 
 use crate::domain::order::OrderState;
+use crate::ledger::stored::Subtree;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -599,14 +601,31 @@ pub trait Store: Send + Sync + 'static {
     /// Number of entries in the transparency log.
     async fn log_size(&self) -> Result<u64, StoreError>;
 
-    /// Leaf hashes of the first `size` log entries, in order.
-    async fn log_leaves(&self, size: u64) -> Result<Vec<[u8; 32]>, StoreError>;
+    /// Leaf hashes of the log entries `start <= index < end`, in order.
+    async fn log_leaves(&self, start: u64, end: u64) -> Result<Vec<[u8; 32]>, StoreError>;
 
     /// The DID of the key this database's log is signed with, once recorded.
     async fn node_identity(&self) -> Result<Option<String>, StoreError>;
 
     /// Records the DID of the node's key (replacing an earlier one: a deliberate re-initialisation).
     async fn record_node_identity(&self, did: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The hashes of stored subtrees of the log's tree (those not stored are absent).
+    async fn subtree_hashes(&self, subtrees: &[Subtree]) -> Result<HashMap<Subtree, [u8; 32]>, StoreError>;
+
+    /// How many leaves the stored tree holds (fewer than the log's size only before a log
+    /// written by an older node is converted).
+    async fn stored_tree_size(&self) -> Result<u64, StoreError>;
+
+    /// Stores subtree hashes of the log's tree, keeping any already stored; appenders wait.
+    async fn store_subtrees(&self, nodes: &[(Subtree, [u8; 32])]) -> Result<(), StoreError>;
+
+    /// The checkpoint note signed for a tree size, if one was.
+    async fn checkpoint_note(&self, size: u64) -> Result<Option<String>, StoreError>;
+
+    /// Keeps the checkpoint note signed for a tree size (the first one kept wins; Ed25519
+    /// signatures are deterministic, so replicas sign the same note anyway).
+    async fn record_checkpoint_note(&self, size: u64, note: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Log entries from `start` towards `end` (exclusive), stopping before the entry that
     /// would take their text past `max_bytes` — but never before the first.

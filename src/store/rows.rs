@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{DatasetSummary, Publisher, SearchHit, StoreError, StoredFile, StoredToken, VersionSummary};
 use crate::domain::{FileEntry, Sha256Digest, VersionNumber};
+use crate::ledger::stored::Subtree;
 
 /// Encodes a time in the fixed-width form every table uses.
 pub(super) fn encode_time(time: DateTime<Utc>) -> String {
@@ -312,3 +313,20 @@ pub(super) const ORDER_COLUMNS: &str = "o.id, o.dataset_id, d.publisher_id, o.ve
     o.order_sha256, o.valid_until, o.max_downloads, o.created_at, \
     (SELECT COUNT(*) FROM deliveries x WHERE x.order_id = o.id AND x.receipt IS NOT NULL) AS completed_deliveries, \
     (SELECT COUNT(*) FROM access_refusals r WHERE r.order_id = o.id) AS refusals";
+
+/// The key of a stored subtree: level · 2^48 + index (indices stay below 2^48).
+pub(super) fn encode_subtree(subtree: Subtree) -> Result<i64, StoreError> {
+    if subtree.index >= 1 << 48 || subtree.level > 48 {
+        return Err(StoreError::Conflict(format!("subtree {subtree:?} is out of range")));
+    }
+    encode_index((u64::from(subtree.level) << 48) | subtree.index)
+}
+
+/// The subtree a stored key names.
+pub(super) fn decode_subtree(node: i64) -> Result<Subtree, StoreError> {
+    let node = decode_index(node)?;
+    Ok(Subtree {
+        level: u32::try_from(node >> 48).map_err(|_| StoreError::Other(anyhow::anyhow!("bad subtree key {node}")))?,
+        index: node & ((1 << 48) - 1),
+    })
+}

@@ -12,7 +12,7 @@ macro_rules! impl_store_with_shared_sql {
 
         use super::rows::{
             DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, PublisherRow, TokenRow, VersionRow,
-            decode_head, decode_index, decode_leaf, encode_index, encode_size, encode_time, size_from_column,
+            decode_head, decode_index, decode_leaf, decode_subtree, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
         };
         use super::rows::SearchRow;
         use super::{
@@ -24,6 +24,7 @@ macro_rules! impl_store_with_shared_sql {
             StoredFile, StoredToken, VersionRecord, VersionSummary,
         };
         use crate::domain::order::OrderState;
+        use crate::ledger::stored::Subtree;
         use crate::domain::{DatasetId, FileName, PublisherId, ReadSessionId, Sha256Digest, VersionNumber};
 
         /// Takes the next transparency-log index inside `tx`.
@@ -50,6 +51,40 @@ macro_rules! impl_store_with_shared_sql {
                 .bind(&document.text)
                 .bind(document.leaf.to_string())
                 .bind(at)
+                .execute(&mut **tx)
+                .await?;
+            grow_tree(tx, index, *document.leaf.as_bytes()).await
+        }
+
+        /// Stores the leaf at `index` in the log's tree and every subtree it completes, inside `tx`.
+        async fn grow_tree(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            index: u64,
+            leaf: [u8; 32],
+        ) -> Result<(), StoreError> {
+            let mut node = (Subtree::leaf(index), leaf);
+            insert_subtree(tx, node).await?;
+            while let Some((left, parent)) = node.0.completes() {
+                let left_hash: Option<String> = sqlx::query_scalar("SELECT hash FROM log_tree WHERE node = $1")
+                    .bind(encode_subtree(left)?)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                let left_hash = left_hash.ok_or_else(|| {
+                    StoreError::Other(anyhow::anyhow!("the stored log tree lacks subtree {left:?}"))
+                })?;
+                node = (parent, crate::ledger::merkle::node_hash(&decode_leaf(&left_hash)?, &node.1));
+                insert_subtree(tx, node).await?;
+            }
+            Ok(())
+        }
+
+        async fn insert_subtree(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            (subtree, hash): (Subtree, [u8; 32]),
+        ) -> Result<(), StoreError> {
+            sqlx::query("INSERT INTO log_tree (node, hash) VALUES ($1, $2) ON CONFLICT (node) DO NOTHING")
+                .bind(encode_subtree(subtree)?)
+                .bind(hex::encode(hash))
                 .execute(&mut **tx)
                 .await?;
             Ok(())
@@ -686,6 +721,70 @@ macro_rules! impl_store_with_shared_sql {
                     .collect()
             }
 
+            async fn subtree_hashes(&self, subtrees: &[Subtree]) -> Result<std::collections::HashMap<Subtree, [u8; 32]>, StoreError> {
+                let mut found = std::collections::HashMap::with_capacity(subtrees.len());
+                for chunk in subtrees.chunks(INSERT_CHUNK) {
+                    let mut select = sqlx::QueryBuilder::<$database>::new("SELECT node, hash FROM log_tree WHERE node IN (");
+                    let mut list = select.separated(", ");
+                    for subtree in chunk {
+                        list.push_bind(encode_subtree(*subtree)?);
+                    }
+                    select.push(")");
+                    let rows: Vec<(i64, String)> = select.build_query_as().fetch_all(&self.pool).await?;
+                    for (node, hash) in rows {
+                        found.insert(decode_subtree(node)?, decode_leaf(&hash)?);
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn stored_tree_size(&self) -> Result<u64, StoreError> {
+                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(node) FROM log_tree WHERE node < $1")
+                    .bind(1_i64 << 48)
+                    .fetch_one(&self.pool)
+                    .await?;
+                last.map_or(Ok(0), |last| Ok(decode_index(last)? + 1))
+            }
+
+            async fn store_subtrees(&self, nodes: &[(Subtree, [u8; 32])]) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                // Appenders queue behind the log head while a converted log's tree is written.
+                sqlx::query("UPDATE log_head SET size = size WHERE id = 1").execute(&mut *tx).await?;
+                for chunk in nodes.chunks(INSERT_CHUNK) {
+                    let mut insert = sqlx::QueryBuilder::<$database>::new("INSERT INTO log_tree (node, hash) ");
+                    let mut rows = Vec::with_capacity(chunk.len());
+                    for (subtree, hash) in chunk {
+                        rows.push((encode_subtree(*subtree)?, hex::encode(hash)));
+                    }
+                    insert.push_values(&rows, |mut row, (node, hash)| {
+                        row.push_bind(*node).push_bind(hash.as_str());
+                    });
+                    insert.push(" ON CONFLICT (node) DO NOTHING");
+                    insert.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn checkpoint_note(&self, size: u64) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar("SELECT note FROM checkpoints WHERE size = $1")
+                    .bind(encode_index(size)?)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn record_checkpoint_note(&self, size: u64, note: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO checkpoints (size, note, signed_at) VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING")
+                    .bind(encode_index(size)?)
+                    .bind(note)
+                    .bind(encode_time(at))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn node_identity(&self) -> Result<Option<String>, StoreError> {
                 Ok(sqlx::query_scalar("SELECT did FROM node_identity WHERE id = 1")
                     .fetch_optional(&self.pool)
@@ -711,10 +810,11 @@ macro_rules! impl_store_with_shared_sql {
                 decode_index(size)
             }
 
-            async fn log_leaves(&self, size: u64) -> Result<Vec<[u8; 32]>, StoreError> {
+            async fn log_leaves(&self, start: u64, end: u64) -> Result<Vec<[u8; 32]>, StoreError> {
                 let leaves: Vec<String> =
-                    sqlx::query_scalar("SELECT leaf_sha256 FROM log_entries WHERE idx < $1 ORDER BY idx")
-                        .bind(encode_index(size)?)
+                    sqlx::query_scalar("SELECT leaf_sha256 FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx")
+                        .bind(encode_index(start)?)
+                        .bind(encode_index(end)?)
                         .fetch_all(&self.pool)
                         .await?;
                 leaves.iter().map(|leaf| decode_leaf(leaf)).collect()

@@ -426,6 +426,19 @@ async fn audit_detects_receipts_and_log_entries_altered_in_the_database(backend:
         "{}",
         altered_entry.stdout
     );
+
+    // A rewritten hash in the stored tree would make the node serve a forged root.
+    app.tamper(&format!(
+        "UPDATE log_tree SET hash = '{}' WHERE node = (SELECT MAX(node) FROM log_tree)",
+        "0".repeat(64)
+    ))
+    .await;
+    let altered_tree = shulian(&audit_args).await;
+    assert!(
+        altered_tree.stdout.contains("the stored log tree's subtree"),
+        "{}",
+        altered_tree.stdout
+    );
     app.stop().await;
 }
 

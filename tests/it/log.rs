@@ -15,6 +15,7 @@ on_both_backends!(
     log_queries_out_of_range_are_400,
     concurrent_publications_get_dense_distinct_log_indices,
     two_replicas_sharing_one_database_keep_one_log,
+    a_log_written_before_the_tree_was_stored_is_converted_once,
 );
 
 fn b64_list(value: &Value) -> Vec<Vec<u8>> {
@@ -183,4 +184,49 @@ async fn two_replicas_sharing_one_database_keep_one_log(backend: Backend) {
     let (from_first, from_second) = (signed_checkpoint(&first).await, signed_checkpoint(&second).await);
     assert_eq!(from_first, from_second, "both replicas serve the same log");
     assert_eq!(from_first.size, 12);
+}
+
+async fn a_log_written_before_the_tree_was_stored_is_converted_once(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let token = app.publisher("p").await;
+    for round in 0..13 {
+        app.publish(&token, "growing", "open", &[("a.csv", format!("v{round}").as_bytes())])
+            .await;
+    }
+    let before = signed_checkpoint(&app).await;
+    let (_, old_proof) = app
+        .get_json(&format!("/api/v1/log/proof/consistency?from=5&to={}", before.size))
+        .await;
+    app.begin_shutdown();
+    app.wait_stopped().await;
+    // What a database written by a node before the stored tree looks like.
+    app.tamper("DELETE FROM log_tree").await;
+    app.tamper("DELETE FROM checkpoints").await;
+
+    let reopened = shulian::app::App::build(&app.config)
+        .await
+        .expect("the node converts its log");
+    let ctx = reopened.context();
+    assert_eq!(ctx.store.stored_tree_size().await.expect("tree"), before.size);
+    let note = shulian::service::transparency::checkpoint(ctx)
+        .await
+        .expect("checkpoint");
+    let origin = shulian::service::transparency::origin(ctx);
+    let after = Checkpoint::verify(&note, &origin, &ctx.node.key.public()).expect("signed");
+    assert_eq!(
+        (after.size, after.root),
+        (before.size, before.root),
+        "the same root for the same size"
+    );
+    let proof = shulian::service::transparency::consistency(ctx, 5, before.size)
+        .await
+        .expect("proof");
+    assert_eq!(serde_json::to_value(&proof).expect("json"), old_proof);
+    assert_eq!(
+        shulian::service::transparency::complete_stored_tree(ctx)
+            .await
+            .expect("again"),
+        0,
+        "converted once"
+    );
 }
