@@ -1,13 +1,14 @@
 //! The transparency log: checkpoint, entries, inclusion and consistency proofs.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
 use super::extract::ApiQuery;
 use crate::error::AppError;
+use crate::ledger::tiles::Tile;
 use crate::service::Context;
 use crate::service::transparency::{self, ConsistencyView, EntryView, InclusionView};
 
@@ -84,4 +85,22 @@ pub async fn consistency(
     ApiQuery(params): ApiQuery<ConsistencyParams>,
 ) -> Result<Json<ConsistencyView>, AppError> {
     Ok(Json(transparency::consistency(&ctx, params.from, params.to).await?))
+}
+
+/// A tile of the log in the C2SP `tlog-tiles` layout (`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`),
+/// immutable: any HTTP cache may keep it. The checkpoint is at `/log/checkpoint`.
+#[utoipa::path(get, path = "/log/tile/{tile}", tag = "log",
+    params(("tile" = String, Path, description = "`<L>/<N>[.p/<W>]` (hashes) or `entries/<N>[.p/<W>]`, N in x-prefixed 3-digit groups (C2SP tlog-tiles)")),
+    responses((status = 200, description = "concatenated 32-byte hashes, or u16-length-prefixed entries", content_type = "application/octet-stream"),
+              (status = 404, description = "no such tile in the current tree (or an entry too large for a bundle)")))]
+pub async fn tile(State(ctx): State<Context>, Path(path): Path<String>) -> Result<impl IntoResponse, AppError> {
+    let tile = Tile::parse(&path).ok_or_else(|| AppError::NotFound(format!("{path} is not a tile path")))?;
+    let bytes = transparency::tile(&ctx, tile).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        bytes,
+    ))
 }

@@ -56,7 +56,7 @@ pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
         datasets::list, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
         files::download, tables::schema, tables::preview, blobs::upload, blobs::probe,
         interop::catalog, interop::dataset, interop::datapackage,
-        log::checkpoint, log::entries, log::inclusion, log::consistency,
+        log::checkpoint, log::entries, log::inclusion, log::consistency, log::tile,
         orders::place, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
         orders::acknowledge,
     ),
@@ -105,6 +105,9 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
         .route("/api/v1/orders/{order}/receipts", get(orders::receipts))
         .route("/api/v1/publisher/orders", get(orders::publisher_orders))
         .route("/api/v1/log/checkpoint", get(log::checkpoint))
+        // The same log in the C2SP tlog-tiles layout, for tile clients, monitors and caches.
+        .route("/log/checkpoint", get(log::checkpoint))
+        .route("/log/tile/{*tile}", get(log::tile))
         .route("/api/v1/log/entries", get(log::entries))
         .route("/api/v1/log/proof/inclusion", get(log::inclusion))
         .route("/api/v1/log/proof/consistency", get(log::consistency))

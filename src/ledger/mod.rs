@@ -8,6 +8,7 @@
 
 pub mod merkle;
 pub mod stored;
+pub mod tiles;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -15,6 +15,7 @@ use super::Context;
 use crate::crypto::{canonical, note};
 use crate::error::AppError;
 use crate::ledger::stored::{self, Subtree};
+use crate::ledger::tiles::{Tile, TileKind};
 use crate::ledger::{Checkpoint, merkle, origin_for};
 
 /// Most entries one request returns.
@@ -131,6 +132,54 @@ pub async fn complete_stored_tree(ctx: &Context) -> Result<u64, AppError> {
         start = end;
     }
     Ok(size - stored)
+}
+
+/// The bytes of a tile in the C2SP `tlog-tiles` layout: concatenated 32-byte tree hashes,
+/// or, for an entry bundle, each entry's canonical text behind a big-endian `u16` length.
+pub async fn tile(ctx: &Context, tile: Tile) -> Result<Vec<u8>, AppError> {
+    let missing = || AppError::NotFound(format!("the log has no tile {}", tile.path()));
+    if !tile.exists_in(ctx.store.log_size().await?) {
+        return Err(missing());
+    }
+    match tile.kind {
+        TileKind::Hashes(level) => {
+            let subtrees: Vec<Subtree> = tile.subtrees(level).collect();
+            let found = ctx.store.subtree_hashes(&subtrees).await?;
+            let mut bytes = Vec::with_capacity(subtrees.len() * 32);
+            for subtree in &subtrees {
+                let hash = found
+                    .get(subtree)
+                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the stored log tree lacks {subtree:?}")))?;
+                bytes.extend_from_slice(hash);
+            }
+            Ok(bytes)
+        }
+        TileKind::Entries => {
+            let range = tile.entries();
+            let too_large = || {
+                AppError::NotFound(format!(
+                    "entry bundle {} holds an entry over 65,535 bytes, which bundles cannot carry; \
+                     read it from /api/v1/log/entries",
+                    tile.path()
+                ))
+            };
+            // Read no further than the largest bundle the format can carry.
+            let entries = ctx
+                .store
+                .log_entries(range.start, range.end, tile.width() * u64::from(u16::MAX))
+                .await?;
+            if entries.len() as u64 != tile.width() {
+                return Err(too_large());
+            }
+            let mut bytes = Vec::new();
+            for entry in entries {
+                let length = u16::try_from(entry.entry.len()).map_err(|_| too_large())?;
+                bytes.extend_from_slice(&length.to_be_bytes());
+                bytes.extend_from_slice(entry.entry.as_bytes());
+            }
+            Ok(bytes)
+        }
+    }
 }
 
 /// Leaves read per step when converting an existing log.

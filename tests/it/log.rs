@@ -7,7 +7,7 @@ use serde_json::Value;
 use shulian::crypto::{Did, canonical};
 use shulian::ledger::{Checkpoint, merkle};
 
-use crate::helpers::{Backend, TestApp, assert_problem};
+use crate::helpers::{Backend, TestApp, assert_problem, run_python_check, test_python};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -16,6 +16,7 @@ on_both_backends!(
     concurrent_publications_get_dense_distinct_log_indices,
     two_replicas_sharing_one_database_keep_one_log,
     a_log_written_before_the_tree_was_stored_is_converted_once,
+    the_log_is_served_as_tiles_an_independent_verifier_rebuilds,
 );
 
 fn b64_list(value: &Value) -> Vec<Vec<u8>> {
@@ -229,4 +230,42 @@ async fn a_log_written_before_the_tree_was_stored_is_converted_once(backend: Bac
         0,
         "converted once"
     );
+}
+
+async fn the_log_is_served_as_tiles_an_independent_verifier_rebuilds(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("p").await;
+    // 300 entries: one full level-0 tile, a partial one, a partial level-1 tile.
+    for round in 0..300 {
+        app.publish(&token, "growing", "open", &[("a.csv", format!("v{round}").as_bytes())])
+            .await;
+    }
+    let full = app.get("/log/tile/0/000").await;
+    assert_eq!(full.status(), StatusCode::OK);
+    assert_eq!(full.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(full.headers()["content-type"], "application/octet-stream");
+    assert_eq!(full.bytes().await.expect("tile").len(), 256 * 32);
+    assert_eq!(
+        app.get("/log/tile/0/001.p/44").await.bytes().await.expect("tile").len(),
+        44 * 32
+    );
+    assert_eq!(app.get("/log/tile/1/000.p/1").await.status(), StatusCode::OK);
+    for missing in [
+        "/log/tile/0/001",
+        "/log/tile/0/001.p/45",
+        "/log/tile/1/000",
+        "/log/tile/0/1",
+        "/log/tile/0/x000/000",
+    ] {
+        assert_eq!(app.get(missing).await.status(), StatusCode::NOT_FOUND, "{missing}");
+    }
+    assert_eq!(
+        app.checkpoint_note().await,
+        app.get("/log/checkpoint").await.text().await.expect("note")
+    );
+    if let Some(python) = test_python() {
+        let summary = run_python_check(&python, "verify_tiles.py", &[app.url.as_ref()]).await;
+        assert_eq!(summary["size"], 300);
+        assert_eq!(summary["entries"], 300);
+    }
 }
