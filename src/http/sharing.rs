@@ -224,13 +224,21 @@ async fn table_version(
     Ok(response)
 }
 
+/// The table version a metadata request asks for.
+#[derive(Debug, Deserialize)]
+struct MetadataQuery {
+    version: Option<u32>,
+}
+
 async fn table_metadata(
     State(ctx): State<Context>,
     headers: HeaderMap,
     Path((share, schema, table)): Path<(String, String, String)>,
+    query: Result<Query<MetadataQuery>, QueryRejection>,
 ) -> Answer {
+    let Query(query) = query.map_err(bad_query)?;
     let recipient = recipient(&ctx, &headers).await?;
-    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, None).await?;
+    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, query.version).await?;
     Ok(ndjson(&found, vec![protocol_line(), metadata_line(&found)]))
 }
 
@@ -279,7 +287,7 @@ async fn query_table(
     let mut lines = vec![protocol_line(), metadata_line(&found)];
     // A table is one file: a hint of zero rows needs none, any other hint needs it whole.
     if limit_hint != Some(0) {
-        let file = sharing::file_of(&ctx, &recipient, &schema, &found)?;
+        let file = sharing::file_of(&ctx, &recipient, &schema.to_lowercase(), &found)?;
         let mut line = json!({
             "url": file.url,
             "id": file.id,

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::catalog::{file_url, not_found};
 use super::tables::{self, table_format};
-use super::{Context, accounts, orders, search};
+use super::{Context, accounts, deliveries, orders, search};
 use crate::crypto::ticket;
 use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, PublisherId, ReadSessionId, VersionNumber};
 use crate::error::AppError;
@@ -208,13 +208,21 @@ pub async fn table(
     let table = version_tables(ctx, &record)
         .await?
         .into_iter()
-        .find(|table| table.name == name)
+        // Share, schema and table names are case-insensitive in the protocol.
+        .find(|table| table.name.to_lowercase() == name.to_lowercase())
         .ok_or_else(|| {
             AppError::NotFound(format!(
                 "no table {name} in {share}.{schema} version {}",
                 record.summary.version
             ))
         })?;
+    // An order whose downloads of the file are used up is refused here, with the reason,
+    // rather than handed file URLs that would all be refused.
+    if let Recipient::Buyer { grant, .. } = recipient {
+        deliveries::ensure_downloads_left(ctx, grant, &table.file, &ReadSessionId::generate()).await?;
+    }
+    let name = table.name.clone();
+    let name = name.as_str();
     let schema_string =
         table.profile.spark_schema.clone().ok_or_else(|| {
             AppError::NotFound(format!("table {name} has column types Delta Sharing cannot describe"))
@@ -325,7 +333,7 @@ pub async fn redeem(ctx: &Context, ticket_text: &str) -> Result<TicketedFile, Ap
 /// The publisher behind a share the recipient may see.
 async fn known_share(ctx: &Context, recipient: &Recipient, share: &str) -> Result<PublisherId, AppError> {
     let missing = || AppError::NotFound(format!("no share {share}"));
-    let publisher: PublisherId = share.parse().map_err(|_| missing())?;
+    let publisher: PublisherId = share.to_lowercase().parse().map_err(|_| missing())?;
     let known = match recipient {
         Recipient::Public => {
             let open = DatasetFilter {
@@ -335,7 +343,10 @@ async fn known_share(ctx: &Context, recipient: &Recipient, share: &str) -> Resul
             };
             !ctx.store.list_datasets(&open, None, 1).await?.is_empty()
         }
-        Recipient::Buyer { .. } => shares(ctx, recipient).await?.iter().any(|known| known == share),
+        Recipient::Buyer { .. } => shares(ctx, recipient)
+            .await?
+            .iter()
+            .any(|known| known == publisher.as_str()),
     };
     if known { Ok(publisher) } else { Err(missing()) }
 }
@@ -349,9 +360,9 @@ async fn resolve(
     version: Option<VersionNumber>,
 ) -> Result<(String, VersionRecord), AppError> {
     let missing = || AppError::NotFound(format!("no schema {schema} in share {share}"));
-    let dataset: DatasetId = schema.parse().map_err(|_| missing())?;
+    let dataset: DatasetId = schema.to_lowercase().parse().map_err(|_| missing())?;
     let (summary, _) = ctx.store.get_dataset(&dataset).await.map_err(|_| missing())?;
-    if summary.publisher.as_str() != share {
+    if summary.publisher.as_str() != share.to_lowercase() {
         return Err(missing());
     }
     let version = match recipient {

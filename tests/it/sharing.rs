@@ -167,6 +167,31 @@ async fn open_datasets_are_shared_with_the_public_profile(backend: Backend) {
         serde_json::from_str(lines[1]["metaData"]["schemaString"].as_str().expect("schema")).expect("json");
     assert_eq!(schema["fields"][2]["type"], "decimal(12,2)");
     assert_eq!(schema["fields"][6]["type"]["type"], "array");
+    let at_one = sharing(
+        &app,
+        Some(token),
+        get.clone(),
+        &format!("{table}/metadata?version=1"),
+        None,
+    )
+    .await;
+    assert_eq!(at_one.headers()["delta-table-version"], "1");
+    let absent = sharing(
+        &app,
+        Some(token),
+        get.clone(),
+        &format!("{table}/metadata?version=99"),
+        None,
+    )
+    .await;
+    assert_eq!(absent.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        absent.json::<Value>().await.expect("json")["errorCode"],
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    let shouted = "/shares/CITY/schemas/Trips/tables/TRIPS/version";
+    let version = sharing(&app, Some(token), get.clone(), shouted, None).await;
+    assert_eq!(version.status(), StatusCode::OK, "names are case-insensitive");
 
     let query = sharing(
         &app,

@@ -62,10 +62,21 @@ def main():
 
     bought = delta_sharing.SharingClient(order_profile)
     assert [share.name for share in bought.list_shares()] == ["hospital"]
-    visits = delta_sharing.load_as_pandas(f"{order_profile}#hospital.visits.visits")
+    # Share, schema and table names are case-insensitive.
+    visits = delta_sharing.load_as_pandas(f"{order_profile}#HOSPITAL.Visits.VISITS")
     # The test order allows two downloads; each query is one, however the reader ranges over it.
     again = delta_sharing.load_as_pandas(f"{order_profile}#hospital.visits.visits")
     assert again.equals(visits)
+    # A third is refused at the query, with the protocol's error and the reason.
+    try:
+        delta_sharing.load_as_pandas(f"{order_profile}#hospital.visits.visits")
+        raise AssertionError("a third load passed a two-download order")
+    except Exception as refused:
+        response = getattr(refused, "response", None)
+        assert getattr(response, "status_code", None) == 403, refused
+        body = response.json()
+        assert body["errorCode"] == "PERMISSION_DENIED", body
+        assert "downloads" in body["message"], body
     assert visits.equals(pq.read_table(licensed_source).to_pandas()), "licensed table differs from its source"
 
     print(json.dumps({"shares": shares, "rows": len(loaded), "limited": len(limited), "licensedRows": len(visits)}))
