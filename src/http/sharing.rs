@@ -42,6 +42,11 @@ pub fn routes() -> Router<Context> {
             "/shares/{share}/schemas/{schema}/tables/{table}/query",
             post(query_table),
         )
+        // Every answer under the prefix speaks the protocol, unknown paths and methods too.
+        .fallback(|| async {
+            SharingError(AppError::NotFound("no such Delta Sharing endpoint".into())).into_response()
+        })
+        .method_not_allowed_fallback(|| async { SharingError(AppError::MethodNotAllowed).into_response() })
 }
 
 /// An error in the protocol's JSON form.
@@ -63,6 +68,7 @@ impl IntoResponse for SharingError {
             StatusCode::UNAUTHORIZED => "UNAUTHENTICATED",
             StatusCode::FORBIDDEN => "PERMISSION_DENIED",
             StatusCode::NOT_FOUND => "RESOURCE_DOES_NOT_EXIST",
+            StatusCode::METHOD_NOT_ALLOWED => "INVALID_PARAMETER_VALUE",
             _ => "INTERNAL_ERROR",
         };
         let message = if parts.status.is_server_error() {

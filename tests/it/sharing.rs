@@ -189,6 +189,19 @@ async fn open_datasets_are_shared_with_the_public_profile(backend: Backend) {
         absent.json::<Value>().await.expect("json")["errorCode"],
         "RESOURCE_DOES_NOT_EXIST"
     );
+    for (method, path) in [
+        (get.clone(), "/shares/city/changes"),
+        (get.clone(), "/nothing/here"),
+        (reqwest::Method::DELETE, "/shares"),
+    ] {
+        let answer = sharing(&app, Some(token), method, path, None).await;
+        assert!(answer.status().is_client_error(), "{path}");
+        let error: Value = answer.json().await.expect("the protocol's error form");
+        assert!(
+            error["errorCode"].is_string() && error["message"].is_string(),
+            "{path}: {error}"
+        );
+    }
     let shouted = "/shares/CITY/schemas/Trips/tables/TRIPS/version";
     let version = sharing(&app, Some(token), get.clone(), shouted, None).await;
     assert_eq!(version.status(), StatusCode::OK, "names are case-insensitive");
