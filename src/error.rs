@@ -59,6 +59,12 @@ pub enum AppError {
     /// The upload's body broke off before its end.
     #[error("the upload was interrupted: {0}")]
     UploadInterrupted(String),
+    /// An `If-Match` names another representation than the current one.
+    #[error("the file's ETag is {etag}, not one If-Match names")]
+    PreconditionFailed {
+        /// The file's current ETag.
+        etag: String,
+    },
     /// The `Range` lies outside the file.
     #[error("the range is outside the file's {size} bytes")]
     RangeNotSatisfiable {
@@ -111,6 +117,7 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::MissingBlob(_) | Self::DigestMismatch { .. } | Self::NotTabular(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -136,6 +143,7 @@ impl AppError {
             Self::DigestMismatch { .. } => "digest-mismatch",
             Self::UploadInterrupted(_) => "upload-interrupted",
             Self::RangeNotSatisfiable { .. } => "range-not-satisfiable",
+            Self::PreconditionFailed { .. } => "precondition-failed",
             Self::RateLimited { .. } => "rate-limited",
             Self::Unavailable(_) => "unavailable",
             Self::Timeout(_) => "timeout",

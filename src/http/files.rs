@@ -55,6 +55,7 @@ pub async fn file_or_table_view(
            ("name" = String, Path, description = "file name; may contain `/`"),
            ("Range" = Option<String>, Header, description = "one byte range, `bytes=START-[END]` or `bytes=-SUFFIX`"),
            ("If-None-Match" = Option<String>, Header, description = "an ETag held by the client"),
+           ("If-Match" = Option<String>, Header, description = "download only if the file's ETag is one of these"),
            ("Shulian-Read-Session" = Option<String>, Header, description = "licensed data: the read session to continue (1 to 64 of A-Z a-z 0-9 - _); a session's first response spends one download, later ones nothing until the session has carried twice the file")),
     responses((status = 200, description = "the file, as its media type", content_type = "*/*"),
               (status = 206, description = "the requested range", content_type = "*/*"),
@@ -62,6 +63,7 @@ pub async fn file_or_table_view(
               (status = 401, description = "the order token is not valid"),
               (status = 403, description = "licensed data: order it first, or the order does not cover this file now"),
               (status = 404, description = "no such file"),
+              (status = 412, description = "If-Match names another ETag"),
               (status = 416, description = "range outside the file")))]
 pub async fn download(
     ctx: &Context,
@@ -79,6 +81,10 @@ pub async fn download(
         None => Caching::Immutable,
     };
     let mut plan = plan_response(&file.entry, headers, caching)?;
+    plan.headers.insert(
+        header::LAST_MODIFIED,
+        header_value(&file.published_at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()),
+    );
     if let Some(licence) = &file.licence {
         plan.headers
             .insert(READ_SESSION, header_value(licence.session.as_str()));
@@ -129,6 +135,12 @@ fn plan_response(entry: &FileEntry, request: &HeaderMap, caching: Caching) -> Re
         "repr-digest",
         header_value(&format!("sha-256=:{}:", STANDARD.encode(entry.sha256.as_bytes()))),
     );
+    // RFC 9110 §13.1.1: a write-once file matches `*` or its own ETag, and nothing else.
+    if let Some(if_match) = request.get(header::IF_MATCH)
+        && !etag_matches(Some(if_match), &etag)
+    {
+        return Err(AppError::PreconditionFailed { etag });
+    }
     if etag_matches(request.get(header::IF_NONE_MATCH), &etag) {
         return Ok(ResponsePlan {
             status: StatusCode::NOT_MODIFIED,

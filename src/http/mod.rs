@@ -174,6 +174,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(axum::middleware::from_fn(security_headers))
+                .layer(cross_origin())
                 .layer(CatchPanicLayer::custom(panic_response)),
         );
     // Probes stay out of the request log.
@@ -225,6 +226,39 @@ async fn security_headers(request: Request, next: axum::middleware::Next) -> Res
         .entry(header::REFERRER_POLICY)
         .or_insert(HeaderValue::from_static("strict-origin-when-cross-origin"));
     response
+}
+
+/// Lets pages and tools on other origins (DuckDB-WASM, notebooks, other portals) read the
+/// node: every answer is public or unlocked by a bearer token the caller itself presents,
+/// never by cookies, so any origin may read it without credentials mode.
+fn cross_origin() -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    use tower_http::cors::{Any, CorsLayer};
+    let name = HeaderName::from_static;
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::RANGE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::IF_RANGE,
+            name("shulian-read-session"),
+        ])
+        .expose_headers([
+            header::CONTENT_RANGE,
+            header::CONTENT_LENGTH,
+            header::ETAG,
+            header::LAST_MODIFIED,
+            header::ACCEPT_RANGES,
+            header::RETRY_AFTER,
+            name("repr-digest"),
+            name("shulian-read-session"),
+            name("delta-table-version"),
+        ])
+        .max_age(Duration::from_secs(600))
 }
 
 /// Bounds the bodies of a group of routes, and lets the extractors name the bound in their 413s.

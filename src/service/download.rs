@@ -25,6 +25,8 @@ pub struct AllowedFile {
     pub version: VersionNumber,
     /// The file.
     pub entry: FileEntry,
+    /// When its version was published.
+    pub published_at: chrono::DateTime<chrono::Utc>,
     /// How a licensed file is delivered; `None` for open data.
     pub licence: Option<LicensedRead>,
 }
@@ -113,6 +115,7 @@ pub async fn find_file(
         dataset: dataset.clone(),
         version: file.version,
         entry: file.entry,
+        published_at: file.published_at,
         licence,
     })
 }

@@ -459,6 +459,8 @@ pub struct StoredFile {
     pub version: VersionNumber,
     /// Who may download it.
     pub access: AccessClass,
+    /// When its version was published (the file's `Last-Modified`).
+    pub published_at: DateTime<Utc>,
     /// The file.
     pub entry: FileEntry,
 }

@@ -194,6 +194,7 @@ pub(super) fn encode_index(index: u64) -> Result<i64, StoreError> {
 pub(super) struct FileRow {
     version: i64,
     access: String,
+    published_at: String,
     name: String,
     media_type: String,
     size_bytes: i64,
@@ -206,6 +207,7 @@ impl FileRow {
         Ok(StoredFile {
             version: decode_version(self.version)?,
             access: decode("access class", &self.access)?,
+            published_at: decode_time(&self.published_at)?,
             entry: FileEntry {
                 name: decode("file name", &self.name)?,
                 media_type: decode("media type", &self.media_type)?,

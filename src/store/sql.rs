@@ -907,7 +907,7 @@ macro_rules! impl_store_with_shared_sql {
                 .await?;
                 let summary = row.summary.decode()?;
                 let mut files = sqlx::query_as::<_, FileRow>(
-                    "SELECT f.version, v.access, f.name, f.media_type, f.size_bytes, f.sha256, f.derived_from \
+                    "SELECT f.version, v.access, v.published_at, f.name, f.media_type, f.size_bytes, f.sha256, f.derived_from \
                      FROM version_files f JOIN versions v ON v.dataset_id = f.dataset_id AND v.version = f.version \
                      WHERE f.dataset_id = $1 AND f.version = $2",
                 )
@@ -933,7 +933,7 @@ macro_rules! impl_store_with_shared_sql {
                 name: &FileName,
             ) -> Result<StoredFile, StoreError> {
                 sqlx::query_as::<_, FileRow>(
-                    "SELECT f.version, v.access, f.name, f.media_type, f.size_bytes, f.sha256, f.derived_from \
+                    "SELECT f.version, v.access, v.published_at, f.name, f.media_type, f.size_bytes, f.sha256, f.derived_from \
                      FROM version_files f \
                      JOIN versions v ON v.dataset_id = f.dataset_id AND v.version = f.version \
                      JOIN datasets d ON d.id = f.dataset_id \

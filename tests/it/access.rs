@@ -227,6 +227,7 @@ fn exercise(path: &str, method: &Method, market: &Market) -> (String, Guard) {
             (filled, Guard::Publisher)
         }
         "/api/v1/log/entries" => (filled + "?start=0&end=50", Guard::Public),
+        "/log/tile/{tile}" => (filled.replace("{tile}", "entries/000.p/3"), Guard::Public),
         "/api/v1/log/proof/inclusion" => (filled + "?index=0&size=1", Guard::Public),
         "/api/v1/log/proof/consistency" => (filled + "?from=1&to=2", Guard::Public),
         _ => (filled, Guard::Public),

@@ -9,6 +9,7 @@ use crate::helpers::{Backend, TestApp, assert_problem, sha256_hex};
 use crate::on_both_backends;
 
 on_both_backends!(
+    downloads_carry_last_modified_honour_if_match_and_answer_other_origins,
     open_files_download_with_http_semantics,
     licensed_files_answer_403_with_how_to_order,
     ranges_past_the_end_are_416,
@@ -196,4 +197,80 @@ async fn shutdown_lets_an_in_flight_download_finish() {
         reqwest::get(app.api("/healthz")).await.is_err(),
         "a stopped node accepts no new connections"
     );
+}
+
+async fn downloads_carry_last_modified_honour_if_match_and_answer_other_origins(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("city").await;
+    let bytes = b"id,flow\n1,200\n";
+    app.publish(&token, "flows", "open", &[("flows.csv", bytes)]).await;
+    let url = app.api("/api/v1/datasets/flows/versions/1/files/flows.csv");
+
+    let plain = app.http.get(&url).send().await.expect("get");
+    let modified = plain.headers()["last-modified"].to_str().expect("ascii").to_owned();
+    assert!(chrono::DateTime::parse_from_rfc2822(&modified).is_ok(), "{modified}");
+    let etag = plain.headers()["etag"].to_str().expect("ascii").to_owned();
+    let stale = app
+        .http
+        .get(&url)
+        .header("if-match", "\"0000\"")
+        .send()
+        .await
+        .expect("get");
+    assert_problem(stale, StatusCode::PRECONDITION_FAILED, "precondition-failed").await;
+    for matching in [etag.as_str(), "*"] {
+        let fresh = app
+            .http
+            .get(&url)
+            .header("if-match", matching)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(fresh.status(), StatusCode::OK, "{matching}");
+    }
+
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://notebook.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "range, authorization")
+        .send()
+        .await
+        .expect("preflight");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .expect("ascii")
+        .to_lowercase();
+    assert!(
+        allowed.contains("range") && allowed.contains("authorization"),
+        "{allowed}"
+    );
+    let ranged = app
+        .http
+        .get(&url)
+        .header("origin", "https://notebook.example")
+        .header("range", "bytes=0-1")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(ranged.headers()["access-control-allow-origin"], "*");
+    let exposed = ranged.headers()["access-control-expose-headers"]
+        .to_str()
+        .expect("ascii")
+        .to_lowercase();
+    for header in ["content-range", "etag", "repr-digest", "content-length"] {
+        assert!(exposed.contains(header), "{exposed}");
+    }
+    let search = app
+        .http
+        .get(app.api("/api/v1/datasets?q=flows"))
+        .header("origin", "https://x.example")
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(search.headers()["access-control-allow-origin"], "*");
 }
