@@ -90,6 +90,11 @@ pub async fn call(ctx: &Context, name: &str, params: &Map<String, Value>) -> Ans
                 .into()
         }),
         "tag_list" => facet_values(ctx, "keyword").await.map(Value::from),
+        // Publishers are organizations; the node has no groups.
+        "group_list" => Ok(Value::Array(Vec::new())),
+        "help_show" => help_show(params),
+        "package_autocomplete" => package_autocomplete(ctx, params).await,
+        "current_package_list_with_resources" => current_package_list_with_resources(ctx, params).await,
         other => Err(ActionError {
             kind: "Not Found Error",
             message: format!("Action name not known: {other}"),
@@ -286,6 +291,81 @@ async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
     }))
 }
 
+/// The actions this node answers, each with what it does here.
+const ACTIONS: [(&str, &str); 13] = [
+    (
+        "status_show",
+        "The node's CKAN-compatible status: site URL, version, extensions.",
+    ),
+    ("package_list", "The ids of all datasets, by name (limit, offset)."),
+    (
+        "package_search",
+        "Searches datasets: q (words, name:, title:, tags:), fq (field:value clauses), rows, start, sort, facet.field.",
+    ),
+    (
+        "package_show",
+        "One dataset (id) with its newest version's files as resources.",
+    ),
+    ("resource_show", "One file of a dataset (id = dataset:file)."),
+    ("organization_list", "The publishers (all_fields for details)."),
+    ("organization_show", "One publisher (id; include_datasets)."),
+    ("license_list", "The licences datasets use."),
+    ("tag_list", "The keywords datasets use."),
+    ("group_list", "Groups: none on this node; publishers are organizations."),
+    ("help_show", "What an action does (name)."),
+    ("package_autocomplete", "Datasets whose words start like q (limit)."),
+    (
+        "current_package_list_with_resources",
+        "Datasets newest first, with resources (limit, offset).",
+    ),
+];
+
+fn help_show(params: &Map<String, Value>) -> Answer {
+    let name = required(params, "name")?;
+    ACTIONS
+        .iter()
+        .find(|(action, _)| *action == name)
+        .map(|(action, help)| Value::from(format!("{action}: {help}")))
+        .ok_or_else(|| ActionError::not_found(format!("Action name not known: {name}")))
+}
+
+async fn package_autocomplete(ctx: &Context, params: &Map<String, Value>) -> Answer {
+    let query = required(params, "q")?;
+    let limit = number(params, "limit")?.unwrap_or(10).clamp(1, search::MAX_PAGE_SIZE);
+    let page = search::find(
+        ctx,
+        SearchRequest {
+            text: Some(query.to_owned()),
+            limit: Some(limit),
+            ..SearchRequest::default()
+        },
+    )
+    .await?;
+    Ok(page
+        .items
+        .iter()
+        .map(|item| {
+            let title = item
+                .metadata
+                .title
+                .zh
+                .clone()
+                .or_else(|| item.metadata.title.en.clone());
+            json!({"name": item.id, "title": title, "match_field": "title", "match_displayed": title})
+        })
+        .collect::<Vec<_>>()
+        .into())
+}
+
+async fn current_package_list_with_resources(ctx: &Context, params: &Map<String, Value>) -> Answer {
+    let mut search = Map::new();
+    search.insert("rows".into(), json!(number(params, "limit")?.unwrap_or(10)));
+    search.insert("start".into(), json!(number(params, "offset")?.unwrap_or(0)));
+    search.insert("sort".into(), json!("metadata_modified desc"));
+    let found = package_search(ctx, &search).await?;
+    Ok(found["results"].clone())
+}
+
 async fn package_show(ctx: &Context, params: &Map<String, Value>) -> Answer {
     let id = required(params, "id").or_else(|_| required(params, "name_or_id"))?;
     let dataset: DatasetId = id.parse().map_err(|_| ActionError::not_found("Dataset not found"))?;
@@ -304,6 +384,19 @@ async fn resource_show(ctx: &Context, params: &Map<String, Value>) -> Answer {
         .cloned()
         .ok_or_else(missing)
 }
+
+/// Licences CKAN counts as open (the Open Definition's most used), by SPDX id.
+const OPEN_LICENSES: [&str; 9] = [
+    "CC0-1.0",
+    "CC-BY-4.0",
+    "CC-BY-SA-4.0",
+    "ODC-BY-1.0",
+    "ODbL-1.0",
+    "PDDL-1.0",
+    "CC-BY-3.0",
+    "CC-BY-SA-3.0",
+    "OGL-UK-3.0",
+];
 
 /// Joins a package id and a file name into a resource id (file names never hold it).
 const RESOURCE_ID_SEPARATOR: char = ':';
@@ -405,6 +498,11 @@ async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<&Publis
         .map(|(position, file)| resource(ctx, summary, file, position, &record.summary.published_at))
         .collect();
     let metadata = &summary.metadata;
+    let publisher_datasets = facet_counts(ctx, "publisher")
+        .await?
+        .get(summary.publisher.as_str())
+        .copied()
+        .unwrap_or(0);
     let title = metadata
         .title
         .zh
@@ -443,8 +541,14 @@ async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<&Publis
         "license_title": metadata.license.title.clone().unwrap_or_else(|| metadata.license.id.clone()),
         "license_url": metadata.license.url,
         "owner_org": summary.publisher,
-        "organization": publisher.map(|publisher| organization(publisher, 0)),
+        "organization": publisher.map(|publisher| organization(publisher, publisher_datasets)),
         "author": publisher.map(|publisher| publisher.name.clone()),
+        "author_email": Value::Null,
+        "maintainer": publisher.map(|publisher| publisher.name.clone()),
+        "maintainer_email": Value::Null,
+        "groups": [],
+        // Open in CKAN's sense: free to download and under an open licence.
+        "isopen": metadata.access == AccessClass::Open && OPEN_LICENSES.iter().any(|open| metadata.license.id.eq_ignore_ascii_case(open)),
         "url": format!("{}/api/v1/datasets/{dataset}", ctx.node.public_url),
         "tags": metadata.keywords.iter().map(|keyword| json!({"name": keyword, "display_name": keyword})).collect::<Vec<_>>(),
         "num_tags": metadata.keywords.len(),

@@ -205,21 +205,20 @@ async fn publish_version(
     let mut entries = Vec::new();
     for (name, bytes) in &files {
         let digest = sha256_hex(bytes);
-        http.put(format!("{url}/api/v1/blobs/{digest}"))
-            .bearer_auth(token)
-            .body(bytes.clone())
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        answer(
+            http.put(format!("{url}/api/v1/blobs/{digest}"))
+                .bearer_auth(token)
+                .body(bytes.clone()),
+        )
+        .await?;
         entries.push(json!({"name": name, "mediaType": "text/csv", "size": bytes.len(), "sha256": digest}));
     }
-    let response = http
-        .post(format!("{url}/api/v1/datasets/{dataset}/versions"))
-        .bearer_auth(token)
-        .json(&json!({"metadata": metadata(dataset, access), "files": entries}))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let response = answer(
+        http.post(format!("{url}/api/v1/datasets/{dataset}/versions"))
+            .bearer_auth(token)
+            .json(&json!({"metadata": metadata(dataset, access), "files": entries})),
+    )
+    .await?;
     Ok(response.status())
 }
 
@@ -236,23 +235,16 @@ async fn run_workload(url: String, token: String, seed: u64, seen: Arc<Mutex<See
             publish_version(&http, &url, &token, "stream", "open", files).await?;
             let (order_id, access, buyer) = place_order(&http, &url).await?;
             let file = format!("{url}/api/v1/datasets/records/versions/1/files/records.csv");
-            http.get(&file)
-                .bearer_auth(&access)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
+            answer(http.get(&file).bearer_auth(&access))
+                .await?
                 .bytes()
                 .await
                 .map_err(|e| e.to_string())?;
-            let receipts: Value = http
-                .get(format!("{url}/api/v1/orders/{order_id}/receipts"))
-                .bearer_auth(&access)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .json()
-                .await
-                .map_err(|e| e.to_string())?;
+            let receipts: Value = json_answer(
+                http.get(format!("{url}/api/v1/orders/{order_id}/receipts"))
+                    .bearer_auth(&access),
+            )
+            .await?;
             for listed in receipts.as_array().cloned().unwrap_or_default() {
                 let index = listed["logIndex"].as_u64().unwrap_or_default();
                 seen.lock()
@@ -269,18 +261,15 @@ async fn run_workload(url: String, token: String, seed: u64, seen: Arc<Mutex<See
                     }),
                     &buyer,
                 );
-                http.post(format!("{url}/api/v1/orders/{order_id}/acknowledgements"))
-                    .bearer_auth(&access)
-                    .json(&acknowledgement)
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                answer(
+                    http.post(format!("{url}/api/v1/orders/{order_id}/acknowledgements"))
+                        .bearer_auth(&access)
+                        .json(&acknowledgement),
+                )
+                .await?;
             }
-            let note = http
-                .get(format!("{url}/api/v1/log/checkpoint"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
+            let note = answer(http.get(format!("{url}/api/v1/log/checkpoint")))
+                .await?
                 .text()
                 .await
                 .map_err(|e| e.to_string())?;
@@ -304,15 +293,11 @@ async fn place_order(http: &reqwest::Client, url: &str) -> Result<(String, Strin
         version["manifestDigest"].as_str().unwrap_or_default(),
         &buyer,
     );
-    let placed: Value = http
-        .post(format!("{url}/api/v1/orders"))
-        .json(&signed(document, &buyer))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let placed = json_answer(
+        http.post(format!("{url}/api/v1/orders"))
+            .json(&signed(document, &buyer)),
+    )
+    .await?;
     match (placed["orderId"].as_str(), placed["accessToken"].as_str()) {
         (Some(id), Some(token)) => Ok((id.to_owned(), token.to_owned(), buyer)),
         _ => Err(format!("order refused: {placed}")),
@@ -320,13 +305,16 @@ async fn place_order(http: &reqwest::Client, url: &str) -> Result<(String, Strin
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
-    http.get(url)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())
+    json_answer(http.get(url)).await
+}
+
+/// Sends a request; a node killed mid-way is an error the workload stops at.
+async fn answer(request: reqwest::RequestBuilder) -> Result<reqwest::Response, String> {
+    request.send().await.map_err(|e| e.to_string())
+}
+
+async fn json_answer(request: reqwest::RequestBuilder) -> Result<Value, String> {
+    answer(request).await?.json().await.map_err(|e| e.to_string())
 }
 
 async fn check_recovered(state: &NodeState, node: &NodeProcess, seen: &Mutex<Seen>) {

@@ -115,6 +115,33 @@ async fn ckan_actions_answer_in_ckan_shapes(backend: Backend) {
     let (_, tags) = action(&app, "/api/3/action", "tag_list", "").await;
     assert_eq!(tags["result"], json!(["traffic", "交通", "医疗"]));
 
+    // What harvesters and portals also call, and the fields CKAN 2.10 packages carry.
+    let package = &shown["result"];
+    assert_eq!(package["isopen"], true, "open access under CC-BY-4.0");
+    assert_eq!(package["groups"], json!([]));
+    assert!(package["maintainer"].is_string() && package.get("author_email").is_some());
+    assert_eq!(package["organization"]["package_count"], 1);
+    let (_, groups) = action(&app, "/api/3/action", "group_list", "").await;
+    assert_eq!(groups["result"], json!([]));
+    let help_link = shown["help"].as_str().expect("help link").to_owned();
+    let help_path = help_link.trim_start_matches(&app.url).to_owned();
+    let (status, help) = app.get_json(&help_path).await;
+    assert_eq!(status, StatusCode::OK, "{help_path}");
+    assert!(
+        help["result"]
+            .as_str()
+            .is_some_and(|text| text.starts_with("package_show")),
+        "{help}"
+    );
+    let (status, _) = action(&app, "/api/3/action", "help_show", "name=nonsense").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, completed) = action(&app, "/api/3/action", "package_autocomplete", "q=traffic").await;
+    assert_eq!(completed["result"][0]["name"], "traffic");
+    let (_, current) = action(&app, "/api/3/action", "current_package_list_with_resources", "limit=1").await;
+    let current = current["result"].as_array().expect("packages");
+    assert_eq!(current.len(), 1);
+    assert!(current[0]["resources"].as_array().is_some_and(|r| !r.is_empty()));
+
     // ckanapi POSTs JSON bodies.
     let posted: Value = app
         .http
