@@ -18,6 +18,9 @@ pub const CATALOG_PAGE_SIZE: u32 = 100;
 /// Where `/catalog.jsonld` is served.
 pub const CATALOG_PATH: &str = "/catalog.jsonld";
 
+/// The EU Publications Office's authority tables (file types, access rights).
+const EU_AUTHORITY: &str = "http://publications.europa.eu/resource/authority";
+
 fn context() -> Value {
     json!({
         "dcat": "http://www.w3.org/ns/dcat#",
@@ -75,7 +78,12 @@ pub async fn dcat_catalog(ctx: &Context, page: u32) -> Result<Value, AppError> {
         "@type": ["dcat:Catalog", "hydra:Collection"],
         "dct:title": ctx.node.name,
         "dct:description": "数联网 node catalog (shulian)",
-        "foaf:homepage": {"@id": ctx.node.public_url},
+        "foaf:homepage": {"@id": ctx.node.public_url, "@type": "foaf:Document"},
+        "dct:publisher": {
+            "@id": format!("{}/.well-known/shulian-node", ctx.node.public_url),
+            "@type": "foaf:Agent",
+            "foaf:name": ctx.node.name,
+        },
         "hydra:totalItems": found.total,
         "hydra:view": view,
         "dcat:dataset": datasets,
@@ -98,12 +106,11 @@ async fn dcat_dataset_node(ctx: &Context, summary: &DatasetView, publisher_name:
     let record = catalog::described_version(ctx, summary).await?;
     let metadata = &summary.metadata;
     let landing = format!("{}/api/v1/datasets/{dataset}", ctx.node.public_url);
+    // The EU access-right vocabulary: open data is PUBLIC, licensed data RESTRICTED (ordered
+    // under a signed agreement, as the landing page explains).
     let access_rights = match metadata.access {
-        AccessClass::Open => "open: anyone may download, anonymously and free of charge".to_owned(),
-        AccessClass::Licensed => format!(
-            "licensed: order it with a signed order (`shulian order {dataset} --key KEY --purpose PURPOSE --node {}`); see {landing}",
-            ctx.node.public_url
-        ),
+        AccessClass::Open => "PUBLIC",
+        AccessClass::Licensed => "RESTRICTED",
     };
     let license = match &metadata.license.url {
         Some(url) => url.clone(),
@@ -124,15 +131,18 @@ async fn dcat_dataset_node(ctx: &Context, summary: &DatasetView, publisher_name:
         "dcat:keyword": metadata.keywords,
         "dct:publisher": {
             "@id": format!("{}/api/3/action/organization_show?id={}", ctx.node.public_url, summary.publisher),
-            "@type": "foaf:Organization",
+            "@type": ["foaf:Agent", "foaf:Organization"],
             "foaf:name": publisher_name,
         },
-        "dct:license": {"@id": license},
-        "dct:accessRights": access_rights,
+        "dct:license": {"@id": license, "@type": "dct:LicenseDocument"},
+        "dct:accessRights": {
+            "@id": format!("{EU_AUTHORITY}/access-right/{access_rights}"),
+            "@type": "dct:RightsStatement",
+        },
         "dct:issued": {"@value": summary.created_at.to_rfc3339(), "@type": "xsd:dateTime"},
         "dct:modified": {"@value": summary.updated_at.to_rfc3339(), "@type": "xsd:dateTime"},
         "dcat:version": summary.latest_version.get().to_string(),
-        "dcat:landingPage": {"@id": landing},
+        "dcat:landingPage": {"@id": landing, "@type": "foaf:Document"},
         "dcat:distribution": distributions,
     }))
 }
@@ -151,13 +161,21 @@ fn distribution(ctx: &Context, summary: &DatasetView, file: &FileEntry) -> Value
         "@type": "dcat:Distribution",
         "dct:title": file.name,
         "dcat:accessURL": {"@id": url},
-        "dcat:mediaType": {"@id": format!("https://www.iana.org/assignments/media-types/{}", file.media_type.as_str())},
-        "dct:format": file.media_type.format_name(),
+        "dcat:mediaType": {
+            "@id": format!("https://www.iana.org/assignments/media-types/{}", file.media_type.as_str()),
+            "@type": "dct:MediaType",
+        },
+        "dct:format": {
+            "@id": format!("{EU_AUTHORITY}/file-type/{}", file.media_type.format_name().to_uppercase()),
+            "@type": "dct:MediaTypeOrExtent",
+        },
         "dcat:byteSize": {"@value": file.size.to_string(), "@type": "xsd:nonNegativeInteger"},
+        // A stable id: the same file in several documents stays one checksum once merged.
         "spdx:checksum": {
+            "@id": format!("{url}#sha256"),
             "@type": "spdx:Checksum",
-            "spdx:algorithm": {"@id": "spdx:checksumAlgorithm_sha256"},
-            "spdx:checksumValue": file.sha256.to_string(),
+            "spdx:algorithm": {"@id": "spdx:checksumAlgorithm_sha256", "@type": "spdx:ChecksumAlgorithm"},
+            "spdx:checksumValue": {"@value": file.sha256.to_string(), "@type": "xsd:hexBinary"},
         },
     });
     if summary.metadata.access == AccessClass::Open {
