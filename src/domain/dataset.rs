@@ -191,6 +191,14 @@ impl Offer {
     }
 }
 
+impl License {
+    /// Where the licence text can be read, when that is an absolute `http`/`https` URL: the
+    /// only form any page or catalog document shows as a link (older versions may hold others).
+    pub fn web_url(&self) -> Option<&str> {
+        self.url.as_deref().filter(|url| is_web_url(url))
+    }
+}
+
 /// A version's descriptive metadata, validated.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "MetadataInput")]

@@ -539,7 +539,7 @@ async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<&Publis
         "version": summary.latest_version.get().to_string(),
         "license_id": metadata.license.id,
         "license_title": metadata.license.title.clone().unwrap_or_else(|| metadata.license.id.clone()),
-        "license_url": metadata.license.url,
+        "license_url": metadata.license.web_url(),
         "owner_org": summary.publisher,
         "organization": publisher.map(|publisher| organization(publisher, publisher_datasets)),
         "author": publisher.map(|publisher| publisher.name.clone()),

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Context;
-use super::catalog::{self, DatasetView, file_url, manifest_metadata, not_found, publishers_by_id};
+use super::catalog::{self, DatasetView, VersionDetail, file_url, manifest_metadata, not_found, publishers_by_id};
 use super::search::{self, SearchRequest};
 use super::tables::{inspection, table_format};
 use crate::domain::{AccessClass, DatasetId, FileEntry, VersionNumber};
@@ -112,8 +112,8 @@ async fn dcat_dataset_node(ctx: &Context, summary: &DatasetView, publisher_name:
         AccessClass::Open => "PUBLIC",
         AccessClass::Licensed => "RESTRICTED",
     };
-    let license = match &metadata.license.url {
-        Some(url) => url.clone(),
+    let license = match metadata.license.web_url() {
+        Some(url) => url.to_owned(),
         None if metadata.license.id.starts_with("LicenseRef-") => format!("{landing}#license"),
         None => format!("https://spdx.org/licenses/{}", metadata.license.id),
     };
@@ -184,6 +184,71 @@ fn distribution(ctx: &Context, summary: &DatasetView, file: &FileEntry) -> Value
     node
 }
 
+/// A dataset version as a schema.org `Dataset` (JSON-LD), as web pages embed it for the
+/// dataset search of web search engines.
+pub async fn schema_org_dataset(
+    ctx: &Context,
+    dataset: &DatasetView,
+    version: &VersionDetail,
+) -> Result<Value, AppError> {
+    let publisher = ctx.store.publisher(&dataset.publisher).await?;
+    let metadata = &dataset.metadata;
+    let id = &dataset.id;
+    let name = metadata
+        .title
+        .zh
+        .clone()
+        .or_else(|| metadata.title.en.clone())
+        .unwrap_or_else(|| id.to_string());
+    let description = [&metadata.description.zh, &metadata.description.en]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let license = match metadata.license.web_url() {
+        Some(url) => url.to_owned(),
+        None => format!("https://spdx.org/licenses/{}", metadata.license.id),
+    };
+    let distribution: Vec<Value> = version
+        .files
+        .iter()
+        .filter(|file| file.derived_from.is_none())
+        .map(|file| {
+            let mut download = json!({
+                "@type": "DataDownload",
+                "name": file.name,
+                "encodingFormat": file.media_type.as_str(),
+                "contentSize": format!("{} B", file.size),
+                "sha256": file.sha256.to_string(),
+            });
+            // Licensed files are ordered, not downloaded: like DCAT, name no download URL.
+            if metadata.access == AccessClass::Open {
+                download["contentUrl"] = json!(file_url(&ctx.node.public_url, id, version.entry.version, &file.name));
+            }
+            download
+        })
+        .collect();
+    Ok(json!({
+        "@context": "https://schema.org",
+        "@type": "Dataset",
+        "@id": format!("{}/datasets/{id}", ctx.node.public_url),
+        "url": format!("{}/datasets/{id}", ctx.node.public_url),
+        "identifier": id,
+        "name": name,
+        "description": description,
+        "keywords": metadata.keywords,
+        "license": license,
+        "version": version.entry.version.get().to_string(),
+        "datePublished": dataset.created_at.to_rfc3339(),
+        "dateModified": version.entry.published_at.to_rfc3339(),
+        "isAccessibleForFree": metadata.access == AccessClass::Open,
+        "creator": {"@type": "Organization", "name": publisher.name, "identifier": publisher.id},
+        "publisher": {"@type": "Organization", "name": ctx.node.name, "url": ctx.node.public_url},
+        "distribution": distribution,
+    }))
+}
+
 /// A version as a Frictionless Data Package: remote resource paths with
 /// their sha256 and, for tables, a Table Schema; the `shulian` section
 /// carries what `shulian publish` needs to publish it again elsewhere.
@@ -237,7 +302,7 @@ pub async fn datapackage(
     if let Some(title) = &metadata.license.title {
         licenses.insert("title".into(), json!(title));
     }
-    if let Some(url) = &metadata.license.url {
+    if let Some(url) = metadata.license.web_url() {
         licenses.insert("path".into(), json!(url));
     }
     Ok(json!({

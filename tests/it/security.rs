@@ -537,6 +537,14 @@ async fn licence_links_are_web_urls_and_pages_run_no_inline_script(backend: Back
     let page = page.text().await.expect("page");
     assert!(page.contains("CC-BY-4.0"));
     assert!(!page.to_ascii_lowercase().contains("javascript:"), "{page}");
+    for document in [
+        "/api/v1/datasets/fine/dcat.jsonld",
+        "/api/3/action/package_show?id=fine",
+        "/api/v1/datasets/fine/versions/1/datapackage.json",
+    ] {
+        let text = app.get(document).await.text().await.expect("document");
+        assert!(!text.to_ascii_lowercase().contains("javascript:"), "{document}: {text}");
+    }
 
     let csp = headers["content-security-policy"].to_str().expect("ascii");
     for directive in [
@@ -550,8 +558,13 @@ async fn licence_links_are_web_urls_and_pages_run_no_inline_script(backend: Back
     assert!(!csp.contains("unsafe-inline"));
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert!(headers.contains_key("referrer-policy"));
-    let inline_scripts = page.matches("<script").count() - page.matches("<script src=").count();
-    assert_eq!(inline_scripts, 0, "every script is a file the CSP allows");
+    let inline_scripts = page.matches("<script").count()
+        - page.matches("<script src=").count()
+        - page.matches(r#"<script type="application/ld+json">"#).count();
+    assert_eq!(
+        inline_scripts, 0,
+        "every script is a file the CSP allows (JSON-LD is data, never run)"
+    );
     let script = app.get("/static/copy.js").await;
     assert_eq!(script.status(), StatusCode::OK);
     assert!(

@@ -12,6 +12,7 @@ on_both_backends!(
     search_and_dataset_pages_show_what_the_api_knows,
     licensed_pages_offer_an_order_and_no_download,
     user_text_is_escaped_and_unknown_pages_are_404,
+    dataset_pages_embed_schema_org_and_link_their_other_forms,
 );
 
 /// The open table of the test market.
@@ -164,6 +165,14 @@ async fn user_text_is_escaped_and_unknown_pages_are_404(backend: Backend) {
     }
     let (_, html) = page(&app, "/datasets/hostile", None).await;
     assert!(html.contains("&lt;script&gt;alert"));
+    // The structured data block carries the title too, and cannot be closed by it.
+    assert_eq!(
+        html.matches("</script>").count(),
+        2,
+        "the data block and the script file only"
+    );
+    let structured = structured_data(&html);
+    assert_eq!(structured["name"], "<script>alert('标题')</script>");
     for path in [
         "/datasets/nope",
         "/publishers/nobody",
@@ -177,4 +186,48 @@ async fn user_text_is_escaped_and_unknown_pages_are_404(backend: Backend) {
     let api = app.get("/no/such/endpoint").await;
     assert_eq!(api.headers()[CONTENT_TYPE], "application/problem+json");
     app.stop().await;
+}
+
+/// The schema.org JSON-LD a page embeds.
+fn structured_data(html: &str) -> Value {
+    let start = html
+        .find(r#"<script type="application/ld+json">"#)
+        .expect("structured data")
+        + 35;
+    let end = start + html[start..].find("</script>").expect("end");
+    serde_json::from_str(&html[start..end]).expect("JSON-LD")
+}
+
+async fn dataset_pages_embed_schema_org_and_link_their_other_forms(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    market(&app).await;
+    let (_, html) = page(&app, "/datasets/traffic", None).await;
+    let dataset = structured_data(&html);
+    assert_eq!(dataset["@context"], "https://schema.org");
+    assert_eq!(dataset["@type"], "Dataset");
+    assert_eq!(dataset["name"], "北京市交通流量");
+    assert_eq!(dataset["isAccessibleForFree"], true);
+    assert_eq!(dataset["license"], "https://spdx.org/licenses/CC-BY-4.0");
+    assert_eq!(dataset["creator"]["@type"], "Organization");
+    let download = &dataset["distribution"][0];
+    assert_eq!(download["@type"], "DataDownload");
+    assert_eq!(download["encodingFormat"], "text/csv");
+    let url = download["contentUrl"].as_str().expect("contentUrl");
+    assert_eq!(
+        app.http
+            .get(url)
+            .send()
+            .await
+            .expect("file")
+            .text()
+            .await
+            .expect("text"),
+        FLOWS
+    );
+    assert!(html.contains(
+        r#"<link rel="alternate" type="application/ld+json" title="DCAT" href="/api/v1/datasets/traffic/dcat.jsonld">"#
+    ));
+    assert!(html.contains(r#"href="/api/v1/datasets/traffic/versions/1/datapackage.json""#));
+    let (_, licensed) = page(&app, "/datasets/visits", None).await;
+    assert_eq!(structured_data(&licensed)["isAccessibleForFree"], false);
 }

@@ -1,7 +1,7 @@
 //! The pages' markup.
 
 use axum::http::StatusCode;
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::SearchForm;
 use super::i18n::{Lang, Text};
@@ -9,7 +9,7 @@ use crate::domain::{AccessClass, DatasetId, PublisherId, VersionNumber};
 use crate::error::AppError;
 use crate::service::catalog::{self, DatasetView, file_url};
 use crate::service::search::{self, FACETS, SearchRequest};
-use crate::service::{Context, tables, transparency};
+use crate::service::{Context, interop, tables, transparency};
 use crate::store::SearchOrder;
 use crate::tabular::PreviewRequest;
 
@@ -17,6 +17,11 @@ use crate::tabular::PreviewRequest;
 const PREVIEW_ROWS: usize = 10;
 
 fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
+    layout_with_head(lang, title, html! {}, body)
+}
+
+/// A page whose `head` carries more than the title and styles (links, structured data).
+fn layout_with_head(lang: Lang, title: &str, head: Markup, body: Markup) -> Markup {
     let (other, other_name) = lang.other();
     html! {
         (DOCTYPE)
@@ -26,6 +31,7 @@ fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (lang.t(Text::SiteName)) }
                 link rel="stylesheet" href="/static/style.css";
+                (head)
             }
             body {
                 header.top {
@@ -301,7 +307,7 @@ pub async fn dataset(
                 (access_badge(lang, metadata.access)) " "
                 (lang.t(Text::Publisher)) ": " a href={ "/publishers/" (detail.dataset.publisher) } { (detail.dataset.publisher) }
                 " · " (lang.t(Text::License)) ": "
-                @if let Some(url) = metadata.license.url.as_deref().filter(|url| is_web_link(url)) { a href=(url) rel="license noopener" { (metadata.license.id) } }
+                @if let Some(url) = metadata.license.web_url() { a href=(url) rel="license noopener" { (metadata.license.id) } }
                 @else { (metadata.license.id) }
                 " · " (lang.t(Text::Version)) " " (shown.entry.version)
                 " · " (lang.t(Text::Published)) " " (shown.entry.published_at.format("%Y-%m-%d %H:%M UTC"))
@@ -380,7 +386,23 @@ pub async fn dataset(
             }
         }
     };
-    Ok(layout(lang, metadata.title.preferred(lang.english()), body))
+    let structured = interop::schema_org_dataset(ctx, &detail.dataset, &shown).await?;
+    // A data block is never executed, but `</script>` inside it would end it: escape `<`.
+    let structured = serde_json::to_string(&structured)
+        .map_err(anyhow::Error::from)?
+        .replace('<', "\\u003c");
+    let head = html! {
+        link rel="alternate" type="application/ld+json" title="DCAT" href={ "/api/v1/datasets/" (id) "/dcat.jsonld" };
+        link rel="alternate" type="application/json" title="Data Package"
+            href={ "/api/v1/datasets/" (id) "/versions/" (shown.entry.version) "/datapackage.json" };
+        script type="application/ld+json" { (PreEscaped(structured)) }
+    };
+    Ok(layout_with_head(
+        lang,
+        metadata.title.preferred(lang.english()),
+        head,
+        body,
+    ))
 }
 
 /// A JSON value as a table cell shows it.
@@ -465,12 +487,4 @@ pub fn failure(lang: Lang, status: StatusCode) -> Markup {
         (search_box(lang, ""))
     };
     layout(lang, status.canonical_reason().unwrap_or_default(), body)
-}
-
-/// Whether `url` may become a link: `http` or `https` only, never `javascript:`, `data:` and the like.
-///
-/// Publishing refuses other licence URLs; this guards what older versions stored.
-fn is_web_link(url: &str) -> bool {
-    let lower = url.trim_start().to_ascii_lowercase();
-    lower.starts_with("https://") || lower.starts_with("http://")
 }
