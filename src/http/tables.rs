@@ -109,9 +109,8 @@ pub async fn preview(
         limit: params.limit.unwrap_or(DEFAULT_PREVIEW_ROWS),
         columns,
     };
-    let reader = bearer(headers).map(|token| (token, read_session(headers)));
-    let reader = match reader {
-        Some((token, session)) => Some((token, session?)),
+    let reader = match bearer(headers) {
+        Some(token) => Some((token, read_session(headers)?)),
         None => None,
     };
     let rows = tables::preview(ctx, dataset, version, name, reader, request).await?;

@@ -221,15 +221,15 @@ pub async fn table(
     if let Recipient::Buyer { grant, .. } = recipient {
         deliveries::ensure_downloads_left(ctx, grant, &table.file, &ReadSessionId::generate()).await?;
     }
-    let name = table.name.clone();
-    let name = name.as_str();
-    let schema_string =
-        table.profile.spark_schema.clone().ok_or_else(|| {
-            AppError::NotFound(format!("table {name} has column types Delta Sharing cannot describe"))
-        })?;
+    let schema_string = table.profile.spark_schema.clone().ok_or_else(|| {
+        AppError::NotFound(format!(
+            "table {} has column types Delta Sharing cannot describe",
+            table.name
+        ))
+    })?;
     Ok(TableAtVersion {
         version: record.summary.version,
-        id: table_id(&dataset, name),
+        id: table_id(&dataset, &table.name),
         table,
         schema_string,
     })

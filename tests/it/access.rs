@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shulian::crypto::KeyPair;
 
-use crate::helpers::{Backend, TestApp, metadata, order, post_order, sha256_hex, signed};
+use crate::helpers::{Backend, TestApp, metadata, open_profile, order, post_order, sha256_hex, signed};
 use crate::on_both_backends;
 
 on_both_backends!(every_operation_answers_every_caller_as_the_matrix_says);
@@ -166,16 +166,7 @@ async fn market(app: &TestApp) -> Market {
         .await
         .expect("revoke");
     assert_eq!(revocation.status(), StatusCode::OK);
-    let (_, node) = app.get_json("/.well-known/shulian-node").await;
-    let profile: Value = app
-        .http
-        .get(node["endpoints"]["openDataProfile"].as_str().expect("profile"))
-        .send()
-        .await
-        .expect("profile")
-        .json()
-        .await
-        .expect("json");
+    let profile = open_profile(app).await;
     let token = |placed: &Value| placed["accessToken"].as_str().map(str::to_owned);
     Market {
         tokens: vec![

@@ -391,6 +391,19 @@ pub async fn place_test_order(app: &TestApp, dataset: &str) -> Value {
         .expect("json")
 }
 
+/// The node's public Delta Sharing profile, as its description links it.
+pub async fn open_profile(app: &TestApp) -> Value {
+    let (_, node) = app.get_json("/.well-known/shulian-node").await;
+    app.http
+        .get(node["endpoints"]["openDataProfile"].as_str().expect("profile url"))
+        .send()
+        .await
+        .expect("profile")
+        .json()
+        .await
+        .expect("json")
+}
+
 /// The receipts of an order, read with its token (or the publisher's).
 pub async fn receipts(app: &TestApp, order_id: &str, access: &str) -> Vec<Value> {
     let response = app

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, TestApp, metadata, place_test_order, receipts, run_python_check, sha256_hex, test_python,
+    Backend, TestApp, metadata, open_profile, place_test_order, receipts, run_python_check, sha256_hex, test_python,
 };
 use crate::on_both_backends;
 use crate::tables::typed_parquet;
@@ -90,16 +90,7 @@ fn ndjson(text: &str) -> Vec<Value> {
 async fn open_datasets_are_shared_with_the_public_profile(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (trips, _) = market(&app).await;
-    let (_, node) = app.get_json("/.well-known/shulian-node").await;
-    let profile: Value = app
-        .http
-        .get(node["endpoints"]["openDataProfile"].as_str().expect("profile url"))
-        .send()
-        .await
-        .expect("profile")
-        .json()
-        .await
-        .expect("json");
+    let profile = open_profile(&app).await;
     assert_eq!(profile["shareCredentialsVersion"], 1);
     assert_eq!(profile["endpoint"], app.api("/delta-sharing"));
     let token = profile["bearerToken"].as_str().expect("token");
