@@ -1,60 +1,44 @@
-//! Licensed-circulation benchmark (not a test): orders per second and
-//! deliveries-with-receipt per second over HTTP, on SQLite and, when
-//! `SHULIAN_TEST_DATABASE_URL` is set, PostgreSQL.
+//! Licensed-circulation benchmark (not a test), over HTTP with 16 concurrent
+//! clients, on SQLite and, when `SHULIAN_TEST_DATABASE_URL` is set,
+//! PostgreSQL: orders per second (signed, verified, countersigned, logged),
+//! and deliveries of a small licensed file, each with a signed receipt in the
+//! log, side by side with open downloads of the same bytes in the same run.
+//! Prints the ratio, and the latency a delivery adds (waiting for its log
+//! batch) at p50 and p99.
 //!
 //!     cargo bench --bench circulation
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use shulian::crypto::{KeyPair, sign_document};
-use shulian::service::accounts;
 
 mod common;
 
-const ORDERS: usize = 400;
-const DELIVERIES: usize = 400;
+const ORDERS: usize = 2_000;
+const DOWNLOADS: usize = 4_000;
 const CONCURRENCY: usize = 16;
+/// The file: small, so the cost measured is admission and receipts, not bytes.
+const FILE_BYTES: usize = 1024;
 
 #[tokio::main]
 async fn main() {
     println!(
-        "licensed circulation benchmark: {ORDERS} orders, {DELIVERIES} deliveries, {CONCURRENCY} concurrent clients"
+        "licensed circulation benchmark: {ORDERS} orders, {DOWNLOADS} open downloads and {DOWNLOADS} receipted deliveries \
+         of a {FILE_BYTES}-byte file, {CONCURRENCY} concurrent clients"
     );
     common::on_both_databases(run).await;
 }
 
 async fn run(backend: &'static str, database_url: String, dir: std::path::PathBuf) {
-    let (app, listener, address) = common::build_node(database_url, dir).await;
-    let ctx = app.context().clone();
-    tokio::spawn(app.serve(listener, std::future::pending()));
-    let base = format!("http://{address}");
+    let (ctx, base, token) = common::serve_node(database_url, dir).await;
     let http = reqwest::Client::new();
-    let (_, token) = accounts::add_publisher(ctx.store.as_ref(), "bench".parse().expect("id"), "Bench")
-        .await
-        .expect("publisher");
-
-    let file = vec![7u8; 64 * 1024];
-    let digest = hex::encode(sha2::Sha256::digest(&file));
-    http.put(format!("{base}/api/v1/blobs/{digest}"))
-        .bearer_auth(&token)
-        .body(file.clone())
-        .send()
-        .await
-        .expect("upload");
-    let license = "bench licence";
-    let metadata = json!({"title": {"en": "bench"}, "license": {"id": "x"}, "access": "licensed",
-        "offer": {"priceFen": 100, "purposes": ["bench"], "maxValidityDays": 30, "maxDownloads": 10000, "licenseText": license, "autoAccept": true}});
-    let body = json!({"metadata": metadata, "files": [{"name": "f.bin", "mediaType": "application/octet-stream", "size": file.len(), "sha256": digest}]});
-    http.post(format!("{base}/api/v1/datasets/bench/versions"))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .expect("publish");
+    let file = vec![7u8; FILE_BYTES];
+    common::publish_file(&http, &base, &token, "open-bench", "open", &file).await;
+    let version = common::publish_file(&http, &base, &token, "bench", "licensed", &file).await;
     let node: Value = http
         .get(format!("{base}/.well-known/shulian-node"))
         .send()
@@ -63,24 +47,16 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
         .json()
         .await
         .expect("json");
-    let version: Value = http
-        .get(format!("{base}/api/v1/datasets/bench/versions/1"))
-        .send()
-        .await
-        .expect("version")
-        .json()
-        .await
-        .expect("json");
     let template = Arc::new(json!({
         "type": "ShulianOrder", "node": node["id"], "dataset": "bench", "version": 1,
-        "manifestDigest": version["manifestDigest"], "purpose": "bench", "validityDays": 30, "maxDownloads": 10000,
-        "priceFen": 100, "licenseSha256": format!("sha256:{}", hex::encode(sha2::Sha256::digest(license.as_bytes()))),
+        "manifestDigest": version["manifestDigest"], "purpose": "bench", "validityDays": 30, "maxDownloads": 10_000,
+        "priceFen": 100,
+        "licenseSha256": format!("sha256:{}", hex::encode(sha2::Sha256::digest(common::BENCH_LICENSE.as_bytes()))),
     }));
 
     let buyer = Arc::new(KeyPair::generate());
-    let started = Instant::now();
-    let tokens = concurrently(ORDERS, {
-        let (http, base, template, buyer) = (http.clone(), base.clone(), template.clone(), buyer.clone());
+    let (orders, order_time) = timed(ORDERS, {
+        let (http, base) = (http.clone(), base.clone());
         move |_| {
             let (http, base, template, buyer) = (http.clone(), base.clone(), template.clone(), buyer.clone());
             async move {
@@ -103,48 +79,68 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
         }
     })
     .await;
-    let orders_per_second = ORDERS as f64 / started.elapsed().as_secs_f64();
+    let tokens = Arc::new(orders.into_iter().map(|(_, token)| token).collect::<Vec<_>>());
 
-    let access = Arc::new(tokens);
-    let log_before = ctx.store.log_size().await.expect("log");
-    let started = Instant::now();
-    concurrently(DELIVERIES, {
-        let (http, base, access) = (http.clone(), base.clone(), access.clone());
-        move |index| {
-            let (http, base, access) = (http.clone(), base.clone(), access.clone());
+    let get = |dataset: &'static str, tokens: Option<Arc<Vec<String>>>| {
+        let (http, base) = (http.clone(), base.clone());
+        move |index: usize| {
+            let (http, base, tokens) = (http.clone(), base.clone(), tokens.clone());
             async move {
-                let token = &access[index % access.len()];
-                let bytes = http
-                    .get(format!("{base}/api/v1/datasets/bench/versions/1/files/f.bin"))
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .expect("get")
-                    .bytes()
-                    .await
-                    .expect("body");
-                assert_eq!(bytes.len(), 64 * 1024);
+                let mut request = http.get(format!("{base}/api/v1/datasets/{dataset}/versions/1/files/f.bin"));
+                if let Some(tokens) = &tokens {
+                    request = request.bearer_auth(&tokens[index % tokens.len()]);
+                }
+                let response = request.send().await.expect("get");
+                assert!(response.status().is_success(), "{dataset}: {}", response.status());
+                assert_eq!(response.bytes().await.expect("body").len(), FILE_BYTES);
             }
         }
-    })
-    .await;
-    let deliveries_per_second = DELIVERIES as f64 / started.elapsed().as_secs_f64();
+    };
+    let (open, open_time) = timed(DOWNLOADS, get("open-bench", None)).await;
+    let log_before = ctx.store.log_size().await.expect("log");
+    let (delivered, delivery_time) = timed(DOWNLOADS, get("bench", Some(tokens))).await;
     let receipts = ctx.store.log_size().await.expect("log") - log_before;
-    assert_eq!(receipts as usize, DELIVERIES, "every delivery logged a receipt");
+    assert_eq!(receipts as usize, DOWNLOADS, "every delivery logged a receipt");
+
+    let rate = |count: usize, time: Duration| count as f64 / time.as_secs_f64();
+    let (open_rate, delivery_rate) = (rate(DOWNLOADS, open_time), rate(DOWNLOADS, delivery_time));
+    let latencies = |timed: Vec<(Duration, ())>| {
+        let mut times: Vec<Duration> = timed.into_iter().map(|(time, ())| time).collect();
+        times.sort();
+        (common::percentile(&times, 0.5), common::percentile(&times, 0.99))
+    };
+    let ((open_p50, open_p99), (delivery_p50, delivery_p99)) = (latencies(open), latencies(delivered));
     println!(
-        "  {backend:<10} orders (verify, agree, log 2 entries): {orders_per_second:>7.0}/s   deliveries with signed, logged receipt (64 KiB): {deliveries_per_second:>7.0}/s"
+        "  {backend:<10} orders (verify, agree, log 2 entries): {:>6.0}/s\n  \
+         {backend:<10} open downloads: {open_rate:>6.0}/s (p50 {open_p50:.1} ms, p99 {open_p99:.1} ms)   \
+         receipted deliveries: {delivery_rate:>6.0}/s (p50 {delivery_p50:.1} ms, p99 {delivery_p99:.1} ms)\n  \
+         {backend:<10} receipted/open ratio: {:.2}×   latency a receipt adds: p50 {:+.1} ms, p99 {:+.1} ms",
+        rate(ORDERS, order_time),
+        delivery_rate / open_rate,
+        delivery_p50 - open_p50,
+        delivery_p99 - open_p99,
     );
 }
 
-async fn concurrently<T, F, Fut>(count: usize, task: F) -> Vec<T>
+/// Runs `count` tasks, `CONCURRENCY` at a time; each result with its own latency, and the wall time.
+async fn timed<T, F, Fut>(count: usize, task: F) -> (Vec<(Duration, T)>, Duration)
 where
     T: Send + 'static,
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = T> + Send + 'static,
 {
     use futures::StreamExt as _;
-    futures::stream::iter((0..count).map(task))
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await
+    let started = Instant::now();
+    let results = futures::stream::iter((0..count).map(|index| {
+        let work = task(index);
+        async move {
+            let begun = Instant::now();
+            let result = work.await;
+            (begun.elapsed(), result)
+        }
+    }))
+    .buffer_unordered(CONCURRENCY)
+    .collect()
+    .await;
+    (results, started.elapsed())
 }

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::blobs::BlobStore;
 use crate::config::Config;
 use crate::http::connections::ConnectionLimits;
+use crate::service::sequencer::Sequencer;
 use crate::service::tables::TableSettings;
 use crate::service::{Context, NodeIdentity};
 use crate::service::{identity, search, transparency};
@@ -33,14 +34,16 @@ impl App {
             identity::Mismatch::Refuse
         };
         let key = identity::establish(store.as_ref(), &config.node_key_file, mismatch).await?;
+        let node = Arc::new(NodeIdentity {
+            key,
+            name: config.node_name.clone(),
+            public_url: config.public_url.clone(),
+        });
         let ctx = Context {
+            sequencer: Sequencer::start(store.clone(), node.clone()),
             store,
             blobs,
-            node: Arc::new(NodeIdentity {
-                key,
-                name: config.node_name.clone(),
-                public_url: config.public_url.clone(),
-            }),
+            node,
             max_upload_bytes: config.max_upload_bytes,
             log_page_max_bytes: config.log_page_max_bytes,
             tables: Arc::new(TableSettings::from_config(config)),

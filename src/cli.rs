@@ -98,6 +98,10 @@ enum Command {
         /// Where to put the files [default: ./DATASET].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Read the log's checkpoint and proofs from C2SP tiles at this URL (the node's
+        /// `/log`, or a mirror of it) instead of its JSON proof API.
+        #[arg(long)]
+        log_tiles: Option<String>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -115,6 +119,10 @@ enum Command {
         /// Where to put the files and evidence.json.
         #[arg(long)]
         out: PathBuf,
+        /// Read the log's checkpoint and proofs from C2SP tiles at this URL (the node's
+        /// `/log`, or a mirror of it) instead of its JSON proof API.
+        #[arg(long)]
+        log_tiles: Option<String>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -132,6 +140,10 @@ enum Command {
         /// The earlier checkpoint (a saved note) [default: the bundle's].
         #[arg(long, requires = "node")]
         since: Option<PathBuf>,
+        /// Read the log's checkpoint and proofs from C2SP tiles at this URL (the node's
+        /// `/log`, or a mirror of it) instead of its JSON proof API.
+        #[arg(long, requires = "node")]
+        log_tiles: Option<String>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -305,11 +317,20 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             key,
             node,
             out,
+            log_tiles,
             json,
         } => {
             init_logging(LogFormat::Text, "warn");
             let key = KeyPair::load(&key)?;
-            let report = fetch::fetch(&node, &fetch::order_folder(&order), &key, &out, !json).await?;
+            let report = fetch::fetch(
+                &node,
+                log_tiles.as_deref(),
+                &fetch::order_folder(&order),
+                &key,
+                &out,
+                !json,
+            )
+            .await?;
             print_result(json, &report, || {
                 format!(
                     "fetched {} files of order {}; {} receipts, {} acknowledged; evidence in {}",
@@ -326,11 +347,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             files,
             node,
             since,
+            log_tiles,
             json,
         } => {
             init_logging(LogFormat::Text, "warn");
             let evidence: evidence::Evidence = serde_json::from_slice(&std::fs::read(&bundle)?)?;
-            let client = node.as_deref().map(|url| NodeClient::new(url, None)).transpose()?;
+            let client = node
+                .as_deref()
+                .map(|url| NodeClient::new(url, None)?.with_log_tiles(log_tiles.as_deref()))
+                .transpose()?;
             let since = since.map(std::fs::read_to_string).transpose()?;
             let consistency = client.as_ref().map(|node| evidence::ConsistencyCheck { node, since });
             let verified = evidence::verify(&evidence, files.as_deref(), consistency).await?;
@@ -391,12 +416,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             target,
             node,
             out,
+            log_tiles,
             json,
         } => {
             init_logging(LogFormat::Text, "warn");
             let (dataset, version) = get::parse_target(&target)?;
             let out = out.unwrap_or_else(|| PathBuf::from(dataset.as_str()));
-            let client = NodeClient::new(&node, None)?;
+            let client = NodeClient::new(&node, None)?.with_log_tiles(log_tiles.as_deref())?;
             let report = get::get_version(&client, &dataset, version, &out, !json).await?;
             print_result(json, &report, || {
                 let lines: Vec<String> = report

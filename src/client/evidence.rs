@@ -5,6 +5,8 @@
 //! checkpoint from the node): every signature, each receipt's inclusion in
 //! the log under the node-signed checkpoint, and the files' sha256.
 
+use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 
 use anyhow::{Context as _, bail, ensure};
@@ -16,7 +18,7 @@ use sha2::Digest as _;
 
 use super::{NodeClient, expect_success, hash_file};
 use crate::crypto::{Did, canonical, proof};
-use crate::ledger::{Checkpoint, merkle};
+use crate::ledger::{Checkpoint, merkle, stored, tiles};
 
 /// A delivery's evidence, as saved by `shulian fetch`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -66,11 +68,17 @@ pub struct Verified {
 
 /// The node's current checkpoint, verified; with its note text.
 pub async fn current_checkpoint(client: &NodeClient, origin: &str, node: &Did) -> anyhow::Result<(Checkpoint, String)> {
-    let response = client
-        .request(reqwest::Method::GET, "/api/v1/log/checkpoint")
-        .send()
-        .await?;
-    let note = expect_success(response).await?.text().await?;
+    let note = match client.log_tiles() {
+        Some(log) => String::from_utf8(client.get_bytes(&format!("{log}/checkpoint")).await?.to_vec())
+            .context("the checkpoint is not UTF-8")?,
+        None => {
+            let response = client
+                .request(reqwest::Method::GET, "/api/v1/log/checkpoint")
+                .send()
+                .await?;
+            expect_success(response).await?.text().await?
+        }
+    };
     let checkpoint = Checkpoint::verify(&note, origin, &node.public_key())
         .context("the log checkpoint is not signed by this node's key")?;
     Ok((checkpoint, note))
@@ -78,10 +86,47 @@ pub async fn current_checkpoint(client: &NodeClient, origin: &str, node: &Did) -
 
 /// The audit path of entry `index` under a checkpoint, base64 as served.
 pub async fn inclusion_proof(client: &NodeClient, index: u64, size: u64) -> anyhow::Result<Vec<String>> {
+    if client.log_tiles().is_some() {
+        let ranges = merkle::inclusion_ranges(index, size)?;
+        let hashes = hashes_from_tiles(client, &ranges, size).await?;
+        return Ok(hashes.iter().map(|hash| STANDARD.encode(hash)).collect());
+    }
     let reply: Value = client
         .get_json(&format!("/api/v1/log/proof/inclusion?index={index}&size={size}"))
         .await?;
     serde_json::from_value(reply["proof"].clone()).context("malformed inclusion proof")
+}
+
+/// The consistency path from tree size `from` to `to`.
+async fn consistency_proof(client: &NodeClient, from: u64, to: u64) -> anyhow::Result<Vec<Vec<u8>>> {
+    if client.log_tiles().is_some() {
+        let ranges = merkle::consistency_ranges(from, to)?;
+        let hashes = hashes_from_tiles(client, &ranges, to).await?;
+        return Ok(hashes.iter().map(|hash| hash.to_vec()).collect());
+    }
+    let reply: Value = client
+        .get_json(&format!("/api/v1/log/proof/consistency?from={from}&to={to}"))
+        .await?;
+    let encoded: Vec<String> = serde_json::from_value(reply["proof"].clone()).context("malformed consistency proof")?;
+    Ok(encoded
+        .iter()
+        .map(|hash| STANDARD.decode(hash))
+        .collect::<Result<_, _>>()?)
+}
+
+/// The tree hashes of leaf ranges of the tree of `size`, computed from the hash tiles
+/// that hold them (a proof's ranges need a handful of tiles, whatever the log's size).
+async fn hashes_from_tiles(client: &NodeClient, ranges: &[Range<u64>], size: u64) -> anyhow::Result<Vec<merkle::Hash>> {
+    let log = client.log_tiles().context("no tile URL")?;
+    let wanted = stored::parts_of(ranges);
+    let tiles = tiles::tiles_holding(&wanted, size).context("the proof needs a subtree the tree lacks")?;
+    let mut fetched = HashMap::with_capacity(tiles.len());
+    for tile in tiles {
+        let bytes = client.get_bytes(&format!("{log}/tile/{}", tile.path())).await?;
+        fetched.insert(tile, bytes.to_vec());
+    }
+    let found = tiles::hashes_from_tiles(&wanted, size, &fetched).context("a tile is missing or malformed")?;
+    stored::range_hashes(ranges, &found).map_err(|range| anyhow::anyhow!("the tiles lack leaves {range:?}"))
 }
 
 /// Checks that `document` is entry `index` of the log under `checkpoint`.
@@ -196,20 +241,10 @@ pub async fn check_consistency(client: &NodeClient, origin: &str, node: &Did, ol
     if current.size < old.size {
         bail!("the node's log shrank from {} to {} entries", old.size, current.size);
     }
-    let proof: Vec<Vec<u8>> = if current.size == old.size {
+    let proof = if current.size == old.size {
         Vec::new()
     } else {
-        let reply: Value = client
-            .get_json(&format!(
-                "/api/v1/log/proof/consistency?from={}&to={}",
-                old.size, current.size
-            ))
-            .await?;
-        let encoded: Vec<String> = serde_json::from_value(reply["proof"].clone())?;
-        encoded
-            .iter()
-            .map(|hash| STANDARD.decode(hash))
-            .collect::<Result<_, _>>()?
+        consistency_proof(client, old.size, current.size).await?
     };
     merkle::verify_consistency(old.size, current.size, &old.root, &current.root, &proof)
         .context("the node's current log does not extend the earlier checkpoint: history was rewritten")?;

@@ -49,9 +49,11 @@ pub fn order_folder(order: &str) -> PathBuf {
     }
 }
 
-/// Fetches everything an agreed order covers into `out`.
+/// Fetches everything an agreed order covers into `out`; proofs come from the log's tiles
+/// at `log_tiles` when given.
 pub async fn fetch(
     node: &str,
+    log_tiles: Option<&str>,
     folder: &Path,
     key: &KeyPair,
     out: &Path,
@@ -67,7 +69,7 @@ pub async fn fetch(
     let buyer = key.public().did();
     ensure!(order["buyer"] == buyer.as_str(), "this key is not the order's buyer");
 
-    let client = NodeClient::new(node, Some(token))?;
+    let client = NodeClient::new(node, Some(token))?.with_log_tiles(log_tiles)?;
     let RemoteNode {
         did: node_did,
         log_origin: origin,

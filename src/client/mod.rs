@@ -22,6 +22,7 @@ pub struct NodeClient {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    log_tiles: Option<String>,
 }
 
 impl NodeClient {
@@ -36,7 +37,29 @@ impl NodeClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
             token,
+            log_tiles: None,
         })
+    }
+
+    /// Reads the log's checkpoint and proofs from C2SP `tlog-tiles` at `url` (the node's
+    /// `/log`, or any mirror or cache of it) instead of the node's JSON proof API.
+    pub fn with_log_tiles(mut self, url: Option<&str>) -> anyhow::Result<Self> {
+        if let Some(url) = url {
+            url::Url::parse(url).with_context(|| format!("log tiles URL {url:?}"))?;
+            self.log_tiles = Some(url.trim_end_matches('/').to_owned());
+        }
+        Ok(self)
+    }
+
+    /// Where the log's tiles are read from, when they are.
+    pub fn log_tiles(&self) -> Option<&str> {
+        self.log_tiles.as_deref()
+    }
+
+    /// GETs the bytes at an absolute URL (a tile, a checkpoint), failing on any other status.
+    pub async fn get_bytes(&self, url: &str) -> anyhow::Result<bytes::Bytes> {
+        let response = self.http.get(url).send().await?;
+        Ok(expect_success(response).await?.bytes().await?)
     }
 
     /// The absolute URL of an API path.

@@ -92,6 +92,23 @@ pub fn range_hash(leaves: Range<u64>, stored: &HashMap<Subtree, Hash>) -> Option
     ))
 }
 
+/// The stored subtrees that make up the tree hashes of `ranges`, sorted, each once.
+pub fn parts_of(ranges: &[Range<u64>]) -> Vec<Subtree> {
+    let mut wanted: Vec<Subtree> = ranges.iter().flat_map(|range| parts(range.clone())).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    wanted
+}
+
+/// The tree hashes of `ranges` from the subtree hashes [`parts_of`] named; `Err` names a
+/// range whose parts are missing.
+pub fn range_hashes(ranges: &[Range<u64>], stored: &HashMap<Subtree, Hash>) -> Result<Vec<Hash>, Range<u64>> {
+    ranges
+        .iter()
+        .map(|range| range_hash(range.clone(), stored).ok_or_else(|| range.clone()))
+        .collect()
+}
+
 /// Builds the stored subtrees of a log from its leaves in order, keeping only the
 /// rightmost incomplete path in memory (O(log n)): how an existing log is converted.
 #[derive(Debug, Default)]
@@ -102,6 +119,25 @@ pub struct TreeBuilder {
 }
 
 impl TreeBuilder {
+    /// Continues a tree of `size` leaves from the hashes of its [`parts`]`(0..size)`, left to right.
+    pub fn resume(size: u64, frontier: Vec<Hash>) -> Option<Self> {
+        let parts = parts(0..size);
+        (parts.len() == frontier.len()).then(|| Self {
+            pending: parts.into_iter().zip(frontier).collect(),
+            next: size,
+        })
+    }
+
+    /// The RFC 9162 root of the leaves pushed so far (the empty root for none).
+    pub fn root(&self) -> Hash {
+        self.pending
+            .iter()
+            .rev()
+            .map(|(_, hash)| *hash)
+            .reduce(|right, left| node_hash(&left, &right))
+            .unwrap_or_else(super::merkle::empty_root)
+    }
+
     /// Adds the next leaf; returns every subtree it stores (its own node first).
     pub fn push(&mut self, leaf: Hash) -> Vec<(Subtree, Hash)> {
         let mut node = (Subtree::leaf(self.next), leaf);
@@ -148,6 +184,20 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn a_resumed_builder_continues_the_same_tree(n in 0u64..200, more in 1u64..70) {
+            let (leaves, stored) = build(n + more);
+            let frontier = parts(0..n).iter().map(|part| stored[part]).collect();
+            let mut resumed = TreeBuilder::resume(n, frontier).expect("frontier fits");
+            prop_assert_eq!(resumed.root(), root(&leaves[..n as usize]));
+            let grown: HashMap<Subtree, Hash> =
+                leaves[n as usize..].iter().flat_map(|leaf| resumed.push(*leaf)).collect();
+            prop_assert_eq!(resumed.root(), root(&leaves));
+            for (subtree, hash) in grown {
+                prop_assert_eq!(stored.get(&subtree), Some(&hash));
+            }
+        }
+
         #[test]
         fn stored_roots_and_proofs_equal_those_from_all_leaves(n in 1u64..300, seed in any::<u64>()) {
             let (leaves, stored) = build(n);

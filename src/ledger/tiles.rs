@@ -9,13 +9,16 @@
 
 use std::fmt::Write as _;
 
+use std::collections::HashMap;
+
+use super::merkle::{Hash, node_hash};
 use super::stored::Subtree;
 
 /// Hashes in a full tile.
 pub const TILE_WIDTH: u64 = 256;
 
 /// What a tile path names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TileKind {
     /// Merkle tree hashes at this tile level (0 to 63).
     Hashes(u8),
@@ -24,7 +27,7 @@ pub enum TileKind {
 }
 
 /// A tile: its kind, its index within the level and, for a partial tile, its width.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Tile {
     /// Hashes (at a level) or entries.
     pub kind: TileKind,
@@ -125,6 +128,74 @@ impl Tile {
     }
 }
 
+/// Where a tree of `size` leaves keeps the stored subtree `subtree` in tiles: the hash
+/// tile of its tile level, and the run of that tile's hashes (of height `8·level`) it is
+/// the tree hash of. A subtree's height need not be a multiple of 8: a reader combines
+/// the run (of 2^(height mod 8) hashes, all in one tile), as Go's `TileHashReader` does.
+fn location(subtree: Subtree, size: u64) -> Option<(Tile, std::ops::Range<u64>)> {
+    let level = u8::try_from(subtree.level / 8).ok().filter(|level| *level <= 63)?;
+    let extra = subtree.level % 8;
+    let first = subtree.index.checked_shl(extra)?;
+    let run = first..first.checked_add(1 << extra)?;
+    let available = size.checked_shr(u32::from(level) * 8)?;
+    let index = first / TILE_WIDTH;
+    let width = available
+        .min((index + 1) * TILE_WIDTH)
+        .checked_sub(index * TILE_WIDTH)?;
+    (run.end <= available).then_some(())?;
+    // A full tile has no width in its path; a partial one's fits a byte (1 to 255).
+    let partial = match width {
+        TILE_WIDTH => None,
+        width => Some(u8::try_from(width).ok()?),
+    };
+    let tile = Tile {
+        kind: TileKind::Hashes(level),
+        index,
+        partial,
+    };
+    Some((tile, run))
+}
+
+/// The hash tiles a reader of a tree of `size` leaves fetches to learn `subtrees`' hashes;
+/// `None` when one of them is not complete in that tree.
+pub fn tiles_holding(subtrees: &[Subtree], size: u64) -> Option<Vec<Tile>> {
+    let mut tiles = Vec::new();
+    for subtree in subtrees {
+        let (tile, _) = location(*subtree, size)?;
+        if !tiles.contains(&tile) {
+            tiles.push(tile);
+        }
+    }
+    Some(tiles)
+}
+
+/// The hashes of `subtrees` computed from fetched hash tiles (`tiles_holding` names them);
+/// `None` when a tile is missing or shorter than its width.
+pub fn hashes_from_tiles(
+    subtrees: &[Subtree],
+    size: u64,
+    tiles: &HashMap<Tile, Vec<u8>>,
+) -> Option<HashMap<Subtree, Hash>> {
+    let mut found = HashMap::with_capacity(subtrees.len());
+    for subtree in subtrees {
+        let (tile, run) = location(*subtree, size)?;
+        let bytes = tiles
+            .get(&tile)
+            .filter(|bytes| bytes.len() as u64 == tile.width() * 32)?;
+        let mut row: Vec<Hash> = run
+            .map(|position| {
+                let offset = usize::try_from((position % TILE_WIDTH) * 32).ok()?;
+                bytes.get(offset..offset + 32)?.try_into().ok()
+            })
+            .collect::<Option<_>>()?;
+        while row.len() > 1 {
+            row = row.chunks(2).map(|pair| node_hash(&pair[0], &pair[1])).collect();
+        }
+        found.insert(*subtree, row[0]);
+    }
+    Some(found)
+}
+
 /// A decimal with no leading zeroes.
 fn canonical_decimal(text: &str) -> Option<u64> {
     let value: u64 = text.parse().ok()?;
@@ -193,6 +264,38 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn proofs_read_from_tiles_equal_the_stored_tree(n in 1u64..2000, seed in any::<u64>()) {
+            use super::super::merkle::leaf_hash;
+            use super::super::stored::{TreeBuilder, parts};
+            let mut builder = TreeBuilder::default();
+            let stored: HashMap<Subtree, Hash> = (0..n)
+                .flat_map(|i| builder.push(leaf_hash(&i.to_be_bytes())))
+                .collect();
+            // Serve every tile of the tree of `size` from the stored hashes, as the node does.
+            let size = seed % n + 1;
+            let mut tiles = HashMap::new();
+            for level in 0..2u8 {
+                let available = size >> (8 * level);
+                for index in 0..available.div_ceil(TILE_WIDTH) {
+                    let width = (available - index * TILE_WIDTH).min(TILE_WIDTH);
+                    let tile = Tile { kind: TileKind::Hashes(level), index, partial: (width < TILE_WIDTH).then_some(width as u8) };
+                    let bytes: Vec<u8> = tile.subtrees(level).flat_map(|subtree| stored[&subtree]).collect();
+                    tiles.insert(tile, bytes);
+                }
+            }
+            let wanted: Vec<Subtree> = parts(0..size)
+                .into_iter()
+                .chain(parts(seed % size..size))
+                .collect();
+            let needed = tiles_holding(&wanted, size).expect("complete subtrees");
+            let fetched: HashMap<Tile, Vec<u8>> = needed.iter().map(|tile| (*tile, tiles[tile].clone())).collect();
+            let read = hashes_from_tiles(&wanted, size, &fetched).expect("hashes");
+            for subtree in wanted {
+                prop_assert_eq!(read[&subtree], stored[&subtree]);
+            }
+        }
+
         #[test]
         fn paths_round_trip(index in any::<u64>(), level in 0u8..64, width in proptest::option::of(1u8..=255)) {
             let tile = Tile { kind: TileKind::Hashes(level), index, partial: width };

@@ -82,9 +82,10 @@ pub async fn admit_read(
         max_downloads: grant.max_downloads,
         at: Utc::now(),
     };
-    let builder = |facts: ReceiptFacts| receipt(ctx, grant, entry, session, facts);
     for _ in 0..RECORD_ATTEMPTS {
-        match ctx.store.admit_read(&read, &builder).await {
+        let signer = (ctx.clone(), grant.clone(), entry.clone(), session.clone());
+        let builder = Box::new(move |facts: ReceiptFacts| receipt(&signer.0, &signer.1, &signer.2, &signer.3, facts));
+        match ctx.sequencer.read(read.clone(), builder).await {
             Err(StoreError::Conflict(_)) => continue,
             Err(other) => return Err(other.into()),
             Ok(SessionAdmission::Continued) => {

@@ -16,6 +16,7 @@ pub mod interop;
 pub mod orders;
 pub mod publish;
 pub mod search;
+pub mod sequencer;
 pub mod sharing;
 pub mod tables;
 pub mod transparency;
@@ -57,4 +58,6 @@ pub struct Context {
     pub downloads: Arc<search::DownloadCounter>,
     /// Recent search summaries (totals, facet counts).
     pub summaries: Arc<search::SummaryCache>,
+    /// Integrates every write that appends to the log, in batches.
+    pub sequencer: sequencer::Sequencer,
 }

@@ -118,13 +118,14 @@ pub async fn place_order(ctx: &Context, body: &[u8]) -> Result<OrderPlaced, AppE
         token_secret_sha256: token.secret_sha256,
         created_at: now,
     };
-    match ctx.store.create_order(&new_order).await {
+    let order_id = new_order.id.clone();
+    match ctx.sequencer.order(new_order).await {
         Err(StoreError::Conflict(_)) => return Err(AppError::ReplayedNonce),
         other => other?,
     }
-    tracing::info!(order = %new_order.id, dataset = %order.dataset, version = order.version.get(), state = state.as_str(), "order recorded");
+    tracing::info!(order = %order_id, dataset = %order.dataset, version = order.version.get(), state = state.as_str(), "order recorded");
     Ok(OrderPlaced {
-        order_id: new_order.id,
+        order_id,
         state,
         order_digest: order_digest.prefixed(),
         agreement: agreement.map(|(document, _)| document),
@@ -444,7 +445,7 @@ async fn transition(
         valid_until,
         at,
     };
-    match ctx.store.transition_order(&change).await {
+    match ctx.sequencer.transition(change).await {
         Err(StoreError::Conflict(_)) => Err(AppError::Conflict(format!(
             "order {} is {}, not {}",
             order.id,
@@ -550,8 +551,8 @@ pub async fn acknowledge(ctx: &Context, order_id: &str, token: &str, body: &[u8]
     let logged = logged("acknowledgement", text);
     for _ in 0..2 {
         match ctx
-            .store
-            .record_acknowledgement(order_id, &receipt, &logged, Utc::now())
+            .sequencer
+            .acknowledge(order_id.to_owned(), receipt, logged.clone(), Utc::now())
             .await
         {
             Err(StoreError::Conflict(_)) => continue,

@@ -132,7 +132,7 @@ async fn attempt_publish(
         manifest,
     };
     // A `Conflict` here means another publish won the race; the caller retries with a fresh head.
-    let log_index = ctx.store.publish_version(&new_version).await?;
+    let log_index = ctx.sequencer.publish(new_version).await?;
     tracing::info!(dataset = %dataset, version = version.get(), publisher = %publisher, log_index, "version published");
     Ok(PublishOutcome {
         dataset: dataset.clone(),

@@ -11,7 +11,7 @@ use std::ops::Range;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::Context;
+use super::{Context, NodeIdentity};
 use crate::crypto::{canonical, note};
 use crate::error::AppError;
 use crate::ledger::stored::{self, Subtree};
@@ -80,14 +80,23 @@ pub async fn checkpoint(ctx: &Context) -> Result<String, AppError> {
     if let Some(note) = ctx.store.checkpoint_note(size).await? {
         return Ok(note);
     }
-    let checkpoint = Checkpoint {
-        origin: origin(ctx),
-        size,
-        root: tree_root(ctx, size).await?,
-    };
-    let note = checkpoint.sign(&ctx.node.key).map_err(anyhow::Error::from)?;
+    let note = sign_checkpoint(&ctx.node, size, tree_root(ctx, size).await?).map_err(anyhow::Error::from)?;
     ctx.store.record_checkpoint_note(size, &note, Utc::now()).await?;
     Ok(note)
+}
+
+/// The node's signed checkpoint note of the tree of `size` leaves with this `root`.
+pub fn sign_checkpoint(
+    node: &NodeIdentity,
+    size: u64,
+    root: merkle::Hash,
+) -> Result<String, crate::ledger::CheckpointError> {
+    Checkpoint {
+        origin: origin_for(&node.key.public()),
+        size,
+        root,
+    }
+    .sign(&node.key)
 }
 
 /// The root of the tree of `size` leaves, from O(log n) stored subtree hashes.
@@ -101,17 +110,9 @@ async fn tree_root(ctx: &Context, size: u64) -> Result<merkle::Hash, AppError> {
 
 /// The tree hashes of leaf ranges, read from the stored tree in one query.
 async fn stored_hashes(ctx: &Context, ranges: Vec<Range<u64>>) -> Result<Vec<merkle::Hash>, AppError> {
-    let mut wanted: Vec<Subtree> = ranges.iter().flat_map(|range| stored::parts(range.clone())).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let found = ctx.store.subtree_hashes(&wanted).await?;
-    ranges
-        .into_iter()
-        .map(|range| {
-            stored::range_hash(range.clone(), &found)
-                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the stored log tree lacks part of {range:?}")))
-        })
-        .collect()
+    let found = ctx.store.subtree_hashes(&stored::parts_of(&ranges)).await?;
+    stored::range_hashes(&ranges, &found)
+        .map_err(|range| AppError::Internal(anyhow::anyhow!("the stored log tree lacks part of {range:?}")))
 }
 
 /// Converts a log written before the tree was stored: builds its subtrees from the

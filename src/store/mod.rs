@@ -291,8 +291,65 @@ pub struct ReceiptFacts {
     pub sequence: u32,
 }
 
-/// Signs a receipt inside the transaction that logs it.
-pub type ReceiptBuilder<'a> = dyn Fn(ReceiptFacts) -> Result<LoggedDocument, StoreError> + Send + Sync + 'a;
+/// Signs a receipt inside the batch that logs it, once its index is known.
+pub type ReceiptBuilder = dyn Fn(ReceiptFacts) -> Result<LoggedDocument, StoreError> + Send + Sync;
+
+/// Signs the checkpoint of a tree size and root inside the batch that grew the tree to it.
+pub type CheckpointSigner = dyn Fn(u64, [u8; 32]) -> Result<String, StoreError> + Send + Sync;
+
+/// A change that appends to the transparency log, integrated with others in one batch
+/// (one transaction, one new checkpoint); each write is all or nothing on its own.
+pub enum LogWrite {
+    /// Commits a version and its files and logs its manifest. The version's rows are
+    /// written before the batch takes the log's lock. `Conflict` if the number is taken
+    /// or the dataset has another owner.
+    Publish(NewVersion),
+    /// Records an order (and its agreement) and logs them; `Conflict` if the buyer's
+    /// nonce was used before.
+    Order(NewOrder),
+    /// Moves an order between states and logs the document that says so.
+    Transition(OrderTransition),
+    /// Admits a response of a read session before its bytes leave: continues an open
+    /// session within its byte limit, or opens a new one (spending a download within
+    /// the order's limit, signing with `receipt` and logging its receipt), or refuses.
+    /// `Conflict` when a concurrent request of the same order and file won a race (retry).
+    Read {
+        /// The response.
+        read: SessionRead,
+        /// Signs the receipt of a new session.
+        receipt: Box<ReceiptBuilder>,
+    },
+    /// Logs a buyer's acknowledgement of one of the order's receipts unless that receipt
+    /// was acknowledged before: then nothing is written and the earlier one is named.
+    Acknowledge {
+        /// The order.
+        order_id: String,
+        /// SHA-256 of the acknowledged receipt.
+        receipt: Sha256Digest,
+        /// The signed acknowledgement.
+        document: LoggedDocument,
+        /// When it arrived.
+        at: DateTime<Utc>,
+    },
+}
+
+/// What an integrated [`LogWrite`] did, variant for variant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogWritten {
+    /// The version is published.
+    Published {
+        /// The manifest's log index.
+        log_index: u64,
+    },
+    /// The order is recorded.
+    Ordered,
+    /// The order changed state.
+    Transitioned,
+    /// What the read's admission did.
+    Read(SessionAdmission),
+    /// Where the acknowledgement stands.
+    Acknowledged(Acknowledgement),
+}
 
 /// Where a receipt's acknowledgement stands in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -516,10 +573,6 @@ pub trait Store: Send + Sync + 'static {
     /// The owner and newest version of a dataset, if it exists.
     async fn dataset_head(&self, dataset: &DatasetId) -> Result<Option<DatasetHead>, StoreError>;
 
-    /// Commits a version and its files and appends its manifest to the log, atomically;
-    /// returns the log index. `Conflict` if the number is taken or the dataset has another owner.
-    async fn publish_version(&self, version: &NewVersion) -> Result<u64, StoreError>;
-
     /// Lists datasets ordered by id, after `after`, at most `limit`.
     async fn list_datasets(
         &self,
@@ -538,10 +591,6 @@ pub trait Store: Send + Sync + 'static {
         version: Option<VersionNumber>,
     ) -> Result<VersionRecord, StoreError>;
 
-    /// Records an order (and its agreement) and appends them to the log, atomically;
-    /// `Conflict` if the buyer's nonce was used before.
-    async fn create_order(&self, order: &NewOrder) -> Result<(), StoreError>;
-
     /// What the order-scoped token with this public id grants.
     async fn find_order_grant(&self, token_id: &str) -> Result<Option<OrderGrant>, StoreError>;
 
@@ -550,9 +599,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// The orders of a publisher's datasets, newest first.
     async fn publisher_orders(&self, publisher: &PublisherId) -> Result<Vec<OrderSummary>, StoreError>;
-
-    /// Moves an order between states and logs the document that says so, atomically.
-    async fn transition_order(&self, transition: &OrderTransition) -> Result<(), StoreError>;
 
     /// The downloads (receipted sessions) of `file` under the order, and whether `session`
     /// is one of them, read together so a session opening meanwhile is in both or neither.
@@ -563,29 +609,18 @@ pub trait Store: Send + Sync + 'static {
         session: &ReadSessionId,
     ) -> Result<DeliveryTally, StoreError>;
 
-    /// Admits a response of a read session before its bytes leave, atomically:
-    /// continues an open session within its byte limit, or opens a new one —
-    /// spending a download within the order's limit, signing (with `receipt`)
-    /// and logging its receipt — or refuses. `Conflict` when a concurrent
-    /// request of the same order and file won a race (retry).
-    async fn admit_read(
-        &self,
-        read: &SessionRead,
-        receipt: &ReceiptBuilder<'_>,
-    ) -> Result<SessionAdmission, StoreError>;
-
     /// The receipts of an order's completed deliveries, oldest first, with their log indices.
     async fn order_receipts(&self, order_id: &str) -> Result<Vec<(u64, String)>, StoreError>;
 
-    /// Logs a buyer's acknowledgement of one of the order's receipts, unless that receipt
-    /// was acknowledged before: then nothing is written and the earlier one is named.
-    async fn record_acknowledgement(
+    /// Integrates a batch of log writes in one transaction: the rows each needs, the log
+    /// entries at dense indices in batch order, the tree's new subtrees and the checkpoint
+    /// `sign` makes of the new size. One result per write, in order; a write that fails
+    /// changes nothing and the others stand. `Err` when the whole batch failed.
+    async fn integrate(
         &self,
-        order_id: &str,
-        receipt: &Sha256Digest,
-        document: &LoggedDocument,
-        at: DateTime<Utc>,
-    ) -> Result<Acknowledgement, StoreError>;
+        batch: &[LogWrite],
+        sign: &CheckpointSigner,
+    ) -> Result<Vec<Result<LogWritten, StoreError>>, StoreError>;
 
     /// Records a download refused under an order.
     async fn record_refusal(

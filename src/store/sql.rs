@@ -5,6 +5,63 @@
 //! A backend supplies `self.pool` and `self.begin_write()`; the macro
 //! supplies the [`Store`](super::Store) implementation on top.
 
+use crate::store::LoggedDocument;
+
+/// The entries one batch appends, at dense indices from the size the log had.
+pub(super) struct BatchLog {
+    /// The log's size when the batch took its lock.
+    pub(super) base: u64,
+    /// The entries so far, in index order.
+    pub(super) entries: Vec<PendingEntry>,
+}
+
+/// A log entry of a batch, not yet written.
+pub(super) struct PendingEntry {
+    /// Its index.
+    pub(super) index: u64,
+    /// What it records.
+    pub(super) kind: &'static str,
+    /// Its canonical text.
+    pub(super) text: String,
+    /// Its RFC 9162 leaf hash.
+    pub(super) leaf: [u8; 32],
+    /// When it was appended, as stored.
+    pub(super) at: String,
+}
+
+impl BatchLog {
+    /// An empty batch on a log of `base` entries.
+    pub(super) fn new(base: u64) -> Self {
+        Self {
+            base,
+            entries: Vec::new(),
+        }
+    }
+
+    /// The log's size with this batch's entries.
+    pub(super) fn size(&self) -> u64 {
+        self.base + self.entries.len() as u64
+    }
+
+    /// Appends a document; returns its index.
+    pub(super) fn append(&mut self, document: &LoggedDocument, at: &str) -> u64 {
+        let index = self.size();
+        self.entries.push(PendingEntry {
+            index,
+            kind: document.kind,
+            text: document.text.clone(),
+            leaf: *document.leaf.as_bytes(),
+            at: at.to_owned(),
+        });
+        index
+    }
+
+    /// Forgets the entries after the first `kept`: those of a write that failed.
+    pub(super) fn truncate(&mut self, kept: usize) {
+        self.entries.truncate(kept);
+    }
+}
+
 /// Implements [`Store`](super::Store) for a backend type with a `pool` field and a `begin_write` method.
 macro_rules! impl_store_with_shared_sql {
     ($backend:ty, $database:ty) => {
@@ -27,78 +84,423 @@ macro_rules! impl_store_with_shared_sql {
         use crate::ledger::stored::Subtree;
         use crate::domain::{DatasetId, FileName, PublisherId, ReadSessionId, Sha256Digest, VersionNumber};
 
-        /// Takes the next transparency-log index inside `tx`.
-        ///
-        /// Updating `log_head` holds that row's lock until `tx` ends, so
-        /// concurrent appenders queue instead of colliding, across replicas.
-        async fn reserve_log_index(tx: &mut sqlx::Transaction<'static, $database>) -> Result<u64, StoreError> {
-            let index: i64 = sqlx::query_scalar("UPDATE log_head SET size = size + 1 WHERE id = 1 RETURNING size - 1")
-                .fetch_one(&mut **tx)
-                .await?;
-            decode_index(index)
+        use super::sql::BatchLog;
+        use super::{CheckpointSigner, LogWrite, LogWritten};
+
+        /// Opens the savepoint one log write of a batch runs in.
+        async fn savepoint(tx: &mut sqlx::Transaction<'static, $database>) -> Result<(), StoreError> {
+            sqlx::query("SAVEPOINT log_write").execute(&mut **tx).await?;
+            Ok(())
         }
 
-        /// Writes the log entry at a reserved index.
-        async fn insert_log_entry(
+        /// Closes the write's savepoint, undoing the write if it failed; the batch goes on.
+        async fn settle<T>(
             tx: &mut sqlx::Transaction<'static, $database>,
-            index: u64,
-            document: &LoggedDocument,
-            at: &str,
-        ) -> Result<(), StoreError> {
-            sqlx::query("INSERT INTO log_entries (idx, kind, entry, leaf_sha256, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(encode_index(index)?)
-                .bind(document.kind)
-                .bind(&document.text)
-                .bind(document.leaf.to_string())
-                .bind(at)
-                .execute(&mut **tx)
-                .await?;
-            grow_tree(tx, index, *document.leaf.as_bytes()).await
+            result: Result<T, StoreError>,
+        ) -> Result<Result<T, StoreError>, StoreError> {
+            if result.is_err() {
+                sqlx::query("ROLLBACK TO SAVEPOINT log_write").execute(&mut **tx).await?;
+            }
+            sqlx::query("RELEASE SAVEPOINT log_write").execute(&mut **tx).await?;
+            Ok(result)
         }
 
-        /// Stores the leaf at `index` in the log's tree and every subtree it completes, inside `tx`.
-        async fn grow_tree(
+        /// Reads stored subtree hashes, in chunks that stay within the bind-parameter limits.
+        async fn select_subtrees(
+            connection: &mut <$database as sqlx::Database>::Connection,
+            subtrees: &[Subtree],
+        ) -> Result<std::collections::HashMap<Subtree, [u8; 32]>, StoreError> {
+            let mut found = std::collections::HashMap::with_capacity(subtrees.len());
+            for chunk in subtrees.chunks(INSERT_CHUNK) {
+                let mut select = sqlx::QueryBuilder::<$database>::new("SELECT node, hash FROM log_tree WHERE node IN (");
+                let mut list = select.separated(", ");
+                for subtree in chunk {
+                    list.push_bind(encode_subtree(*subtree)?);
+                }
+                select.push(")");
+                let rows: Vec<(i64, String)> = select.build_query_as().fetch_all(&mut *connection).await?;
+                for (node, hash) in rows {
+                    found.insert(decode_subtree(node)?, decode_leaf(&hash)?);
+                }
+            }
+            Ok(found)
+        }
+
+        /// Stores subtree hashes; one already stored is left as it is.
+        async fn insert_subtrees(
             tx: &mut sqlx::Transaction<'static, $database>,
-            index: u64,
-            leaf: [u8; 32],
+            nodes: &[(Subtree, [u8; 32])],
         ) -> Result<(), StoreError> {
-            let mut node = (Subtree::leaf(index), leaf);
-            insert_subtree(tx, node).await?;
-            while let Some((left, parent)) = node.0.completes() {
-                let left_hash: Option<String> = sqlx::query_scalar("SELECT hash FROM log_tree WHERE node = $1")
-                    .bind(encode_subtree(left)?)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                let left_hash = left_hash.ok_or_else(|| {
-                    StoreError::Other(anyhow::anyhow!("the stored log tree lacks subtree {left:?}"))
-                })?;
-                node = (parent, crate::ledger::merkle::node_hash(&decode_leaf(&left_hash)?, &node.1));
-                insert_subtree(tx, node).await?;
+            for chunk in nodes.chunks(INSERT_CHUNK) {
+                let mut insert = sqlx::QueryBuilder::<$database>::new("INSERT INTO log_tree (node, hash) ");
+                let mut rows = Vec::with_capacity(chunk.len());
+                for (subtree, hash) in chunk {
+                    rows.push((encode_subtree(*subtree)?, hex::encode(hash)));
+                }
+                insert.push_values(&rows, |mut row, (node, hash)| {
+                    row.push_bind(*node).push_bind(hash.as_str());
+                });
+                insert.push(" ON CONFLICT (node) DO NOTHING");
+                insert.build().execute(&mut **tx).await?;
             }
             Ok(())
         }
 
-        async fn insert_subtree(
+        /// Writes a batch's entries, the log's new size, the subtrees they complete and the
+        /// checkpoint of the new size. Runs under the log head's lock, taken by the batch.
+        async fn write_log(
             tx: &mut sqlx::Transaction<'static, $database>,
-            (subtree, hash): (Subtree, [u8; 32]),
+            log: &BatchLog,
+            sign: &CheckpointSigner,
         ) -> Result<(), StoreError> {
-            sqlx::query("INSERT INTO log_tree (node, hash) VALUES ($1, $2) ON CONFLICT (node) DO NOTHING")
-                .bind(encode_subtree(subtree)?)
-                .bind(hex::encode(hash))
+            if log.entries.is_empty() {
+                return Ok(());
+            }
+            for chunk in log.entries.chunks(INSERT_CHUNK) {
+                let mut rows = Vec::with_capacity(chunk.len());
+                for entry in chunk {
+                    rows.push((encode_index(entry.index)?, entry));
+                }
+                let mut insert = sqlx::QueryBuilder::<$database>::new(
+                    "INSERT INTO log_entries (idx, kind, entry, leaf_sha256, created_at) ",
+                );
+                insert.push_values(&rows, |mut row, (index, entry)| {
+                    row.push_bind(*index)
+                        .push_bind(entry.kind)
+                        .push_bind(entry.text.as_str())
+                        .push_bind(hex::encode(entry.leaf))
+                        .push_bind(entry.at.as_str());
+                });
+                insert.build().execute(&mut **tx).await?;
+            }
+            let size = log.size();
+            sqlx::query("UPDATE log_head SET size = $1 WHERE id = 1")
+                .bind(encode_index(size)?)
+                .execute(&mut **tx)
+                .await?;
+            let parts = crate::ledger::stored::parts(0..log.base);
+            let found = select_subtrees(&mut **tx, &parts).await?;
+            let frontier = parts
+                .iter()
+                .map(|part| found.get(part).copied())
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| StoreError::Other(anyhow::anyhow!("the stored log tree lacks part of its right edge")))?;
+            let mut tree = crate::ledger::stored::TreeBuilder::resume(log.base, frontier)
+                .ok_or_else(|| StoreError::Other(anyhow::anyhow!("the log tree's right edge does not fit its size")))?;
+            let nodes: Vec<_> = log.entries.iter().flat_map(|entry| tree.push(entry.leaf)).collect();
+            insert_subtrees(tx, &nodes).await?;
+            let note = sign(size, tree.root())?;
+            sqlx::query("INSERT INTO checkpoints (size, note, signed_at) VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING")
+                .bind(encode_index(size)?)
+                .bind(note)
+                .bind(encode_time(Utc::now()))
                 .execute(&mut **tx)
                 .await?;
             Ok(())
         }
 
-        /// Appends a document to the transparency log inside `tx`; returns its index.
-        async fn append_log_entry(
+        /// A version's rows, written before the batch takes the log's lock: the dataset,
+        /// the version (its log index follows in [`log_version`]), files, keywords, terms.
+        async fn prepare_version(
             tx: &mut sqlx::Transaction<'static, $database>,
-            document: &LoggedDocument,
-            at: &str,
+            new: &NewVersion,
+        ) -> Result<(), StoreError> {
+            let version = i64::from(new.version.get());
+            let published_at = encode_time(new.published_at);
+            let metadata = serde_json::to_string(&new.metadata).map_err(anyhow::Error::from)?;
+            let access = new.metadata.access.as_str();
+            let current: Option<(String, i64)> =
+                sqlx::query_as("SELECT publisher_id, latest_version FROM datasets WHERE id = $1")
+                    .bind(new.dataset.as_str())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            match current {
+                None if new.version == VersionNumber::FIRST => {
+                    sqlx::query(
+                        "INSERT INTO datasets (id, publisher_id, access, latest_version, metadata, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                    )
+                    .bind(new.dataset.as_str())
+                    .bind(new.publisher.as_str())
+                    .bind(access)
+                    .bind(version)
+                    .bind(&metadata)
+                    .bind(&published_at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Some((owner, latest)) if owner == new.publisher.as_str() && latest + 1 == version => {
+                    let updated = sqlx::query(
+                        "UPDATE datasets SET access = $2, latest_version = $3, metadata = $4, updated_at = $5 \
+                         WHERE id = $1 AND latest_version = $6",
+                    )
+                    .bind(new.dataset.as_str())
+                    .bind(access)
+                    .bind(version)
+                    .bind(&metadata)
+                    .bind(&published_at)
+                    .bind(latest)
+                    .execute(&mut **tx)
+                    .await?;
+                    if updated.rows_affected() != 1 {
+                        return Err(StoreError::Conflict("another version was published first".into()));
+                    }
+                }
+                _ => return Err(StoreError::Conflict("the dataset changed while publishing".into())),
+            }
+            sqlx::query(
+                "INSERT INTO versions (dataset_id, version, access, content_sha256, manifest, manifest_sha256, published_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(new.dataset.as_str())
+            .bind(version)
+            .bind(access)
+            .bind(new.content.to_string())
+            .bind(&new.manifest)
+            .bind(new.manifest_digest.to_string())
+            .bind(&published_at)
+            .execute(&mut **tx)
+            .await?;
+            for chunk in new.files.chunks(INSERT_CHUNK) {
+                let mut rows = Vec::with_capacity(chunk.len());
+                for file in chunk {
+                    rows.push((file, encode_size(file.size)?));
+                }
+                let mut insert = sqlx::QueryBuilder::<$database>::new(
+                    "INSERT INTO version_files (dataset_id, version, name, media_type, size_bytes, sha256, derived_from) ",
+                );
+                insert.push_values(&rows, |mut row, (file, size)| {
+                    row.push_bind(new.dataset.as_str())
+                        .push_bind(version)
+                        .push_bind(file.name.as_str())
+                        .push_bind(file.media_type.as_str())
+                        .push_bind(*size)
+                        .push_bind(file.sha256.to_string())
+                        .push_bind(file.derived_from.as_ref().map(FileName::as_str));
+                });
+                insert.build().execute(&mut **tx).await?;
+            }
+            sqlx::query("DELETE FROM dataset_keywords WHERE dataset_id = $1")
+                .bind(new.dataset.as_str())
+                .execute(&mut **tx)
+                .await?;
+            for chunk in new.metadata.keywords.chunks(INSERT_CHUNK) {
+                let mut insert = sqlx::QueryBuilder::<$database>::new("INSERT INTO dataset_keywords (dataset_id, keyword) ");
+                insert.push_values(chunk, |mut row, keyword| {
+                    row.push_bind(new.dataset.as_str()).push_bind(keyword.as_str());
+                });
+                insert.build().execute(&mut **tx).await?;
+            }
+            write_search_entries(tx, &new.dataset, &new.search).await
+        }
+
+        /// Logs a prepared version's manifest; returns its index.
+        async fn log_version(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            log: &mut BatchLog,
+            new: &NewVersion,
         ) -> Result<u64, StoreError> {
-            let index = reserve_log_index(tx).await?;
-            insert_log_entry(tx, index, document, at).await?;
-            Ok(index)
+            let manifest = LoggedDocument {
+                kind: "manifest",
+                text: new.manifest.clone(),
+                leaf: new.log_leaf,
+            };
+            let log_index = log.append(&manifest, &encode_time(new.published_at));
+            sqlx::query("UPDATE versions SET log_index = $3 WHERE dataset_id = $1 AND version = $2")
+                .bind(new.dataset.as_str())
+                .bind(i64::from(new.version.get()))
+                .bind(encode_index(log_index)?)
+                .execute(&mut **tx)
+                .await?;
+            Ok(log_index)
+        }
+
+        /// Records an order and logs it (and its agreement).
+        async fn record_order(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            log: &mut BatchLog,
+            order: &NewOrder,
+        ) -> Result<(), StoreError> {
+            let created_at = encode_time(order.created_at);
+            sqlx::query(
+                "INSERT INTO orders (id, buyer, nonce, dataset_id, version, order_doc, order_sha256, state, agreement, \
+                 valid_until, max_downloads, token_id, token_sha256, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(&order.id)
+            .bind(&order.buyer)
+            .bind(&order.nonce)
+            .bind(order.dataset.as_str())
+            .bind(i64::from(order.version.get()))
+            .bind(&order.order.text)
+            .bind(order.order_digest.to_string())
+            .bind(order.state.as_str())
+            .bind(order.agreement.as_ref().map(|agreement| agreement.text.as_str()))
+            .bind(order.valid_until.map(encode_time))
+            .bind(i64::from(order.max_downloads))
+            .bind(&order.token_id)
+            .bind(order.token_secret_sha256.to_string())
+            .bind(&created_at)
+            .execute(&mut **tx)
+            .await?;
+            for document in std::iter::once(&order.order).chain(order.agreement.as_ref()) {
+                log.append(document, &created_at);
+            }
+            Ok(())
+        }
+
+        /// Moves an order between states and logs the document that says so.
+        async fn change_order(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            log: &mut BatchLog,
+            transition: &OrderTransition,
+        ) -> Result<(), StoreError> {
+            let at = encode_time(transition.at);
+            let agreement = (transition.to == OrderState::Agreed).then_some(transition.document.text.as_str());
+            let updated = sqlx::query(
+                "UPDATE orders SET state = $3, agreement = COALESCE($4, agreement), \
+                 valid_until = COALESCE($5, valid_until) WHERE id = $1 AND state = $2",
+            )
+            .bind(&transition.order_id)
+            .bind(transition.from.as_str())
+            .bind(transition.to.as_str())
+            .bind(agreement)
+            .bind(transition.valid_until.map(encode_time))
+            .execute(&mut **tx)
+            .await?;
+            if updated.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!("the order is not {}", transition.from.as_str())));
+            }
+            log.append(&transition.document, &at);
+            Ok(())
+        }
+
+        /// Admits one response of a read session (see [`LogWrite::Read`]).
+        async fn admit_read(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            log: &mut BatchLog,
+            read: &SessionRead,
+            receipt: &ReceiptBuilder,
+        ) -> Result<SessionAdmission, StoreError> {
+            let length = encode_size(read.length)?;
+            // Written as `sent <= limit - length`: closed sessions hold the largest BIGINT.
+            let room = encode_size(read.session_byte_limit.saturating_sub(read.length))?;
+            let continued = sqlx::query(
+                "UPDATE deliveries SET bytes_sent = bytes_sent + $4, responses = responses + 1 \
+                 WHERE order_id = $1 AND file_name = $2 AND session = $3 AND receipt IS NOT NULL \
+                 AND bytes_sent <= $5",
+            )
+            .bind(&read.order_id)
+            .bind(read.file.as_str())
+            .bind(read.session.as_str())
+            .bind(length)
+            .bind(room)
+            .execute(&mut **tx)
+            .await?;
+            if continued.rows_affected() == 1 {
+                return Ok(SessionAdmission::Continued);
+            }
+            let (last, session_sent): (i64, Option<i64>) = sqlx::query_as(
+                "SELECT COALESCE(MAX(sequence), 0), MAX(CASE WHEN session = $3 THEN bytes_sent END) \
+                 FROM deliveries WHERE order_id = $1 AND file_name = $2 AND receipt IS NOT NULL",
+            )
+            .bind(&read.order_id)
+            .bind(read.file.as_str())
+            .bind(read.session.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+            match session_sent {
+                Some(sent) if sent > room => return Ok(SessionAdmission::SessionSpent),
+                // The session opened after the UPDATE above looked (PostgreSQL reads each
+                // statement afresh): continue it on the next attempt.
+                Some(_) => return Err(StoreError::Conflict("the read session opened concurrently".into())),
+                None => {}
+            }
+            // Receipted deliveries hold distinct sequence numbers from 1 (the primary key
+            // serialises their assignment across replicas), so none above the limit keeps
+            // the order's downloads within it.
+            let sequence = last + 1;
+            if sequence > i64::from(read.max_downloads) {
+                return Ok(SessionAdmission::OverLimit);
+            }
+            let at = encode_time(read.at);
+            let facts = ReceiptFacts {
+                log_index: log.size(),
+                sequence: u32::try_from(sequence).map_err(|_| StoreError::Conflict("too many deliveries".into()))?,
+            };
+            let document = receipt(facts)?;
+            let log_index = log.append(&document, &at);
+            sqlx::query(
+                "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, receipt, log_index, \
+                 started_at, completed_at, session, bytes_sent, responses) \
+                 VALUES ($1, $2, $3, '[]', $4, $5, $6, $6, $7, $8, 1)",
+            )
+            .bind(&read.order_id)
+            .bind(read.file.as_str())
+            .bind(sequence)
+            .bind(&document.text)
+            .bind(encode_index(log_index)?)
+            .bind(&at)
+            .bind(read.session.as_str())
+            .bind(length)
+            .execute(&mut **tx)
+            .await?;
+            Ok(SessionAdmission::Opened { log_index })
+        }
+
+        /// Logs an acknowledgement unless its receipt was acknowledged before.
+        async fn acknowledge(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            log: &mut BatchLog,
+            order_id: &str,
+            receipt: &Sha256Digest,
+            document: &LoggedDocument,
+            at: DateTime<Utc>,
+        ) -> Result<Acknowledgement, StoreError> {
+            let earlier: Option<i64> = sqlx::query_scalar(
+                "SELECT log_index FROM acknowledgements WHERE order_id = $1 AND receipt_sha256 = $2",
+            )
+            .bind(order_id)
+            .bind(receipt.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some(index) = earlier {
+                return Ok(Acknowledgement::Earlier { log_index: decode_index(index)? });
+            }
+            let at = encode_time(at);
+            let index = log.append(document, &at);
+            // An acknowledgement of the same receipt in a concurrent batch conflicts here; its
+            // retry finds it.
+            sqlx::query(
+                "INSERT INTO acknowledgements (order_id, receipt_sha256, log_index, acknowledged_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(order_id)
+            .bind(receipt.to_string())
+            .bind(encode_index(index)?)
+            .bind(&at)
+            .execute(&mut **tx)
+            .await?;
+            Ok(Acknowledgement::Logged { log_index: index })
+        }
+
+        /// Runs one write of a batch under the log's lock.
+        async fn integrate_one(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            log: &mut BatchLog,
+            write: &LogWrite,
+        ) -> Result<LogWritten, StoreError> {
+            match write {
+                LogWrite::Publish(new) => Ok(LogWritten::Published { log_index: log_version(tx, log, new).await? }),
+                LogWrite::Order(order) => record_order(tx, log, order).await.map(|()| LogWritten::Ordered),
+                LogWrite::Transition(transition) => {
+                    change_order(tx, log, transition).await.map(|()| LogWritten::Transitioned)
+                }
+                LogWrite::Read { read, receipt } => admit_read(tx, log, read, receipt.as_ref()).await.map(LogWritten::Read),
+                LogWrite::Acknowledge { order_id, receipt, document, at } => {
+                    acknowledge(tx, log, order_id, receipt, document, *at).await.map(LogWritten::Acknowledged)
+                }
+            }
         }
 
         /// Rows per multi-row INSERT: well under both backends' bind-parameter limits.
@@ -356,133 +758,6 @@ macro_rules! impl_store_with_shared_sql {
                     .transpose()
             }
 
-            async fn publish_version(&self, new: &NewVersion) -> Result<u64, StoreError> {
-                let version = i64::from(new.version.get());
-                let published_at = encode_time(new.published_at);
-                let metadata = serde_json::to_string(&new.metadata).map_err(anyhow::Error::from)?;
-                let access = new.metadata.access.as_str();
-                let mut tx = self.begin_write().await?;
-                let current: Option<(String, i64)> =
-                    sqlx::query_as("SELECT publisher_id, latest_version FROM datasets WHERE id = $1")
-                        .bind(new.dataset.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                match current {
-                    None if new.version == VersionNumber::FIRST => {
-                        sqlx::query(
-                            "INSERT INTO datasets (id, publisher_id, access, latest_version, metadata, created_at, updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $6)",
-                        )
-                        .bind(new.dataset.as_str())
-                        .bind(new.publisher.as_str())
-                        .bind(access)
-                        .bind(version)
-                        .bind(&metadata)
-                        .bind(&published_at)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    Some((owner, latest)) if owner == new.publisher.as_str() && latest + 1 == version => {
-                        let updated = sqlx::query(
-                            "UPDATE datasets SET access = $2, latest_version = $3, metadata = $4, updated_at = $5 \
-                             WHERE id = $1 AND latest_version = $6",
-                        )
-                        .bind(new.dataset.as_str())
-                        .bind(access)
-                        .bind(version)
-                        .bind(&metadata)
-                        .bind(&published_at)
-                        .bind(latest)
-                        .execute(&mut *tx)
-                        .await?;
-                        if updated.rows_affected() != 1 {
-                            return Err(StoreError::Conflict("another version was published first".into()));
-                        }
-                    }
-                    _ => return Err(StoreError::Conflict("the dataset changed while publishing".into())),
-                }
-                let manifest = LoggedDocument {
-                    kind: "manifest",
-                    text: new.manifest.clone(),
-                    leaf: new.log_leaf,
-                };
-                let log_index = append_log_entry(&mut tx, &manifest, &published_at).await?;
-                sqlx::query(
-                    "INSERT INTO versions (dataset_id, version, access, content_sha256, manifest, manifest_sha256, published_at, log_index) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(new.dataset.as_str())
-                .bind(version)
-                .bind(access)
-                .bind(new.content.to_string())
-                .bind(&new.manifest)
-                .bind(new.manifest_digest.to_string())
-                .bind(&published_at)
-                .bind(encode_index(log_index)?)
-                .execute(&mut *tx)
-                .await?;
-                for file in &new.files {
-                    sqlx::query(
-                        "INSERT INTO version_files (dataset_id, version, name, media_type, size_bytes, sha256, derived_from) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(new.dataset.as_str())
-                    .bind(version)
-                    .bind(file.name.as_str())
-                    .bind(file.media_type.as_str())
-                    .bind(encode_size(file.size)?)
-                    .bind(file.sha256.to_string())
-                    .bind(file.derived_from.as_ref().map(FileName::as_str))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                sqlx::query("DELETE FROM dataset_keywords WHERE dataset_id = $1")
-                    .bind(new.dataset.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                for keyword in &new.metadata.keywords {
-                    sqlx::query("INSERT INTO dataset_keywords (dataset_id, keyword) VALUES ($1, $2)")
-                        .bind(new.dataset.as_str())
-                        .bind(keyword)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                write_search_entries(&mut tx, &new.dataset, &new.search).await?;
-                tx.commit().await?;
-                Ok(log_index)
-            }
-
-            async fn create_order(&self, order: &NewOrder) -> Result<(), StoreError> {
-                let created_at = encode_time(order.created_at);
-                let mut tx = self.begin_write().await?;
-                sqlx::query(
-                    "INSERT INTO orders (id, buyer, nonce, dataset_id, version, order_doc, order_sha256, state, agreement, \
-                     valid_until, max_downloads, token_id, token_sha256, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                )
-                .bind(&order.id)
-                .bind(&order.buyer)
-                .bind(&order.nonce)
-                .bind(order.dataset.as_str())
-                .bind(i64::from(order.version.get()))
-                .bind(&order.order.text)
-                .bind(order.order_digest.to_string())
-                .bind(order.state.as_str())
-                .bind(order.agreement.as_ref().map(|agreement| agreement.text.as_str()))
-                .bind(order.valid_until.map(encode_time))
-                .bind(i64::from(order.max_downloads))
-                .bind(&order.token_id)
-                .bind(order.token_secret_sha256.to_string())
-                .bind(&created_at)
-                .execute(&mut *tx)
-                .await?;
-                for document in std::iter::once(&order.order).chain(order.agreement.as_ref()) {
-                    append_log_entry(&mut tx, document, &created_at).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
             async fn find_order_grant(&self, token_id: &str) -> Result<Option<OrderGrant>, StoreError> {
                 sqlx::query_as::<_, GrantRow>(
                     "SELECT id, buyer, dataset_id, version, state, valid_until, max_downloads, token_sha256, order_sha256 \
@@ -518,29 +793,6 @@ macro_rules! impl_store_with_shared_sql {
                 .collect()
             }
 
-            async fn transition_order(&self, transition: &OrderTransition) -> Result<(), StoreError> {
-                let at = encode_time(transition.at);
-                let agreement = (transition.to == OrderState::Agreed).then_some(transition.document.text.as_str());
-                let mut tx = self.begin_write().await?;
-                let updated = sqlx::query(
-                    "UPDATE orders SET state = $3, agreement = COALESCE($4, agreement), \
-                     valid_until = COALESCE($5, valid_until) WHERE id = $1 AND state = $2",
-                )
-                .bind(&transition.order_id)
-                .bind(transition.from.as_str())
-                .bind(transition.to.as_str())
-                .bind(agreement)
-                .bind(transition.valid_until.map(encode_time))
-                .execute(&mut *tx)
-                .await?;
-                if updated.rows_affected() != 1 {
-                    return Err(StoreError::Conflict(format!("the order is not {}", transition.from.as_str())));
-                }
-                append_log_entry(&mut tx, &transition.document, &at).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
             async fn delivery_tally(
                 &self,
                 order_id: &str,
@@ -563,81 +815,6 @@ macro_rules! impl_store_with_shared_sql {
                 })
             }
 
-            async fn admit_read(
-                &self,
-                read: &SessionRead,
-                receipt: &ReceiptBuilder<'_>,
-            ) -> Result<SessionAdmission, StoreError> {
-                let length = encode_size(read.length)?;
-                // Written as `sent <= limit - length`: closed sessions hold the largest BIGINT.
-                let room = encode_size(read.session_byte_limit.saturating_sub(read.length))?;
-                let mut tx = self.begin_write().await?;
-                let continued = sqlx::query(
-                    "UPDATE deliveries SET bytes_sent = bytes_sent + $4, responses = responses + 1 \
-                     WHERE order_id = $1 AND file_name = $2 AND session = $3 AND receipt IS NOT NULL \
-                     AND bytes_sent <= $5",
-                )
-                .bind(&read.order_id)
-                .bind(read.file.as_str())
-                .bind(read.session.as_str())
-                .bind(length)
-                .bind(room)
-                .execute(&mut *tx)
-                .await?;
-                if continued.rows_affected() == 1 {
-                    tx.commit().await?;
-                    return Ok(SessionAdmission::Continued);
-                }
-                let (last, session_sent): (i64, Option<i64>) = sqlx::query_as(
-                    "SELECT COALESCE(MAX(sequence), 0), MAX(CASE WHEN session = $3 THEN bytes_sent END) \
-                     FROM deliveries WHERE order_id = $1 AND file_name = $2 AND receipt IS NOT NULL",
-                )
-                .bind(&read.order_id)
-                .bind(read.file.as_str())
-                .bind(read.session.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
-                match session_sent {
-                    Some(sent) if sent > room => return Ok(SessionAdmission::SessionSpent),
-                    // The session opened after the UPDATE above looked (PostgreSQL reads each
-                    // statement afresh): continue it on the next attempt.
-                    Some(_) => return Err(StoreError::Conflict("the read session opened concurrently".into())),
-                    None => {}
-                }
-                // Receipted deliveries hold distinct sequence numbers from 1 (the primary key
-                // serialises their assignment across replicas), so none above the limit keeps
-                // the order's downloads within it.
-                let sequence = last + 1;
-                if sequence > i64::from(read.max_downloads) {
-                    return Ok(SessionAdmission::OverLimit);
-                }
-                let at = encode_time(read.at);
-                let log_index = reserve_log_index(&mut tx).await?;
-                let facts = ReceiptFacts {
-                    log_index,
-                    sequence: u32::try_from(sequence).map_err(|_| StoreError::Conflict("too many deliveries".into()))?,
-                };
-                let document = receipt(facts)?;
-                insert_log_entry(&mut tx, log_index, &document, &at).await?;
-                sqlx::query(
-                    "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, receipt, log_index, \
-                     started_at, completed_at, session, bytes_sent, responses) \
-                     VALUES ($1, $2, $3, '[]', $4, $5, $6, $6, $7, $8, 1)",
-                )
-                .bind(&read.order_id)
-                .bind(read.file.as_str())
-                .bind(sequence)
-                .bind(&document.text)
-                .bind(encode_index(log_index)?)
-                .bind(&at)
-                .bind(read.session.as_str())
-                .bind(length)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(SessionAdmission::Opened { log_index })
-            }
-
             async fn order_receipts(&self, order_id: &str) -> Result<Vec<(u64, String)>, StoreError> {
                 let rows: Vec<(i64, String)> = sqlx::query_as(
                     "SELECT log_index, receipt FROM deliveries \
@@ -649,39 +826,53 @@ macro_rules! impl_store_with_shared_sql {
                 rows.into_iter().map(|(index, receipt)| Ok((decode_index(index)?, receipt))).collect()
             }
 
-            async fn record_acknowledgement(
+            async fn integrate(
                 &self,
-                order_id: &str,
-                receipt: &Sha256Digest,
-                document: &LoggedDocument,
-                at: DateTime<Utc>,
-            ) -> Result<Acknowledgement, StoreError> {
+                batch: &[LogWrite],
+                sign: &CheckpointSigner,
+            ) -> Result<Vec<Result<LogWritten, StoreError>>, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let earlier: Option<i64> = sqlx::query_scalar(
-                    "SELECT log_index FROM acknowledgements WHERE order_id = $1 AND receipt_sha256 = $2",
-                )
-                .bind(order_id)
-                .bind(receipt.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(index) = earlier {
-                    return Ok(Acknowledgement::Earlier { log_index: decode_index(index)? });
+                // A version's many rows go in before the log's lock is taken, so other
+                // replicas' batches are not held up behind them.
+                let mut prepared = Vec::with_capacity(batch.len());
+                for write in batch {
+                    prepared.push(match write {
+                        LogWrite::Publish(new) => {
+                            savepoint(&mut tx).await?;
+                            let result = prepare_version(&mut tx, new).await;
+                            settle(&mut tx, result).await?
+                        }
+                        _ => Ok(()),
+                    });
                 }
-                let at = encode_time(at);
-                let index = append_log_entry(&mut tx, document, &at).await?;
-                // A concurrent acknowledgement of the same receipt conflicts here; its retry finds it.
-                sqlx::query(
-                    "INSERT INTO acknowledgements (order_id, receipt_sha256, log_index, acknowledged_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(order_id)
-                .bind(receipt.to_string())
-                .bind(encode_index(index)?)
-                .bind(&at)
-                .execute(&mut *tx)
-                .await?;
+                // Holds the log head's row lock until commit: one batch integrates at a
+                // time across replicas, so indices stay dense.
+                let size: i64 = sqlx::query_scalar("UPDATE log_head SET size = size WHERE id = 1 RETURNING size")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let mut log = BatchLog::new(decode_index(size)?);
+                let mut results = Vec::with_capacity(batch.len());
+                for (write, prepared) in batch.iter().zip(prepared) {
+                    if let Err(error) = prepared {
+                        results.push(Err(error));
+                        continue;
+                    }
+                    let kept = log.entries.len();
+                    savepoint(&mut tx).await?;
+                    let result = integrate_one(&mut tx, &mut log, write).await;
+                    if result.is_err() {
+                        log.truncate(kept);
+                    }
+                    let result = settle(&mut tx, result).await?;
+                    if let (LogWrite::Publish(_), Err(error)) = (write, &result) {
+                        // Its rows went in before its savepoint: only the whole batch undoes them.
+                        return Err(StoreError::Other(anyhow::anyhow!("logging a prepared version failed: {error}")));
+                    }
+                    results.push(result);
+                }
+                write_log(&mut tx, &log, sign).await?;
                 tx.commit().await?;
-                Ok(Acknowledgement::Logged { log_index: index })
+                Ok(results)
             }
 
             async fn record_refusal(
@@ -722,20 +913,8 @@ macro_rules! impl_store_with_shared_sql {
             }
 
             async fn subtree_hashes(&self, subtrees: &[Subtree]) -> Result<std::collections::HashMap<Subtree, [u8; 32]>, StoreError> {
-                let mut found = std::collections::HashMap::with_capacity(subtrees.len());
-                for chunk in subtrees.chunks(INSERT_CHUNK) {
-                    let mut select = sqlx::QueryBuilder::<$database>::new("SELECT node, hash FROM log_tree WHERE node IN (");
-                    let mut list = select.separated(", ");
-                    for subtree in chunk {
-                        list.push_bind(encode_subtree(*subtree)?);
-                    }
-                    select.push(")");
-                    let rows: Vec<(i64, String)> = select.build_query_as().fetch_all(&self.pool).await?;
-                    for (node, hash) in rows {
-                        found.insert(decode_subtree(node)?, decode_leaf(&hash)?);
-                    }
-                }
-                Ok(found)
+                let mut connection = self.pool.acquire().await?;
+                select_subtrees(&mut connection, subtrees).await
             }
 
             async fn stored_tree_size(&self) -> Result<u64, StoreError> {
@@ -748,20 +927,9 @@ macro_rules! impl_store_with_shared_sql {
 
             async fn store_subtrees(&self, nodes: &[(Subtree, [u8; 32])]) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
-                // Appenders queue behind the log head while a converted log's tree is written.
+                // Batches queue behind the log head while a converted log's tree is written.
                 sqlx::query("UPDATE log_head SET size = size WHERE id = 1").execute(&mut *tx).await?;
-                for chunk in nodes.chunks(INSERT_CHUNK) {
-                    let mut insert = sqlx::QueryBuilder::<$database>::new("INSERT INTO log_tree (node, hash) ");
-                    let mut rows = Vec::with_capacity(chunk.len());
-                    for (subtree, hash) in chunk {
-                        rows.push((encode_subtree(*subtree)?, hex::encode(hash)));
-                    }
-                    insert.push_values(&rows, |mut row, (node, hash)| {
-                        row.push_bind(*node).push_bind(hash.as_str());
-                    });
-                    insert.push(" ON CONFLICT (node) DO NOTHING");
-                    insert.build().execute(&mut *tx).await?;
-                }
+                insert_subtrees(&mut tx, nodes).await?;
                 tx.commit().await?;
                 Ok(())
             }

@@ -4,92 +4,28 @@
 //! version is partial, every receipt handed out is in the log, and every
 //! checkpoint served before the crash is consistent with the log after it.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shulian::crypto::{KeyPair, canonical};
+use shulian::crypto::canonical;
 use shulian::ledger::{Checkpoint, merkle};
 
-use crate::helpers::{Backend, create_database, metadata, order, sha256_hex, signed, with_database};
+use crate::helpers::{Backend, b64_list, sha256_hex, signed};
 use crate::on_both_backends;
+use crate::process::{
+    NodeProcess, NodeState, answer, get_json, json_answer, log_identity, place_order, publish_version,
+};
 
 on_both_backends!(a_node_killed_at_random_points_recovers_consistent);
 
 /// Kill cycles per backend, each at its own seeded point.
 const SEEDS: [u64; 5] = [7, 1_000_003, 424_242, 31_337, 20_261_130];
 
-/// A `shulian serve` process.
-struct NodeProcess {
-    child: tokio::process::Child,
-    url: String,
-}
-
-/// Where a node keeps its state across restarts.
-struct NodeState {
-    data_dir: PathBuf,
-    database_url: String,
-    port: u16,
-}
-
-impl NodeState {
-    fn args<'a>(&'a self, command: &[&'a str]) -> Vec<String> {
-        let mut args: Vec<String> = command.iter().map(|s| (*s).to_owned()).collect();
-        args.extend([
-            "--data-dir".into(),
-            self.data_dir.display().to_string(),
-            "--database-url".into(),
-            self.database_url.clone(),
-        ]);
-        args
-    }
-
-    async fn start(&self) -> NodeProcess {
-        let mut args = self.args(&["serve"]);
-        args.extend([
-            "--listen".into(),
-            format!("127.0.0.1:{}", self.port),
-            "--writes-per-minute".into(),
-            "0".into(),
-        ]);
-        let log = std::fs::File::create(self.data_dir.join("node.log")).expect("log file");
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_shulian"))
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("shulian serve starts");
-        let url = format!("http://127.0.0.1:{}", self.port);
-        let http = reqwest::Client::new();
-        for _ in 0..200 {
-            if http
-                .get(format!("{url}/healthz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return NodeProcess { child, url };
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let log = std::fs::read_to_string(self.data_dir.join("node.log")).unwrap_or_default();
-        panic!("the node did not come up:\n{log}");
-    }
-
-    async fn cli(&self, command: &[&str]) -> std::process::Output {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_shulian"))
-            .args(self.args(command))
-            .output()
-            .await
-            .expect("the binary runs")
-    }
-}
+/// Clients working on the node at once.
+const WORKERS: u64 = 4;
 
 /// What the workload saw before the crash: checkpoints served and receipts handed out.
 #[derive(Default)]
@@ -111,36 +47,10 @@ impl Seeded {
 }
 
 async fn a_node_killed_at_random_points_recovers_consistent(backend: Backend) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let database_url = match &backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.path().join("shulian.db").display()),
-        Backend::Postgres { admin_url } => {
-            let name = format!("shulian_test_{}", uuid::Uuid::new_v4().simple());
-            create_database(admin_url, &name).await;
-            with_database(admin_url, &name)
-        }
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let state = NodeState {
-        data_dir: dir.path().to_owned(),
-        database_url,
-        port,
-    };
-    let added = state
-        .cli(&["admin", "add-publisher", "崩溃测试", "--id", "crashy"])
-        .await;
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    let token = String::from_utf8_lossy(&added.stdout)
-        .lines()
-        .last()
-        .expect("token")
-        .trim()
-        .to_owned();
-
-    let mut node = state.start().await;
+    let state = NodeState::new(&backend).await;
+    let token = state.add_publisher("崩溃测试", "crashy").await;
+    let port = NodeState::free_port();
+    let mut node = state.start(port).await;
     let http = reqwest::Client::new();
     let publish = |body: Vec<(String, Vec<u8>)>, dataset: &'static str, access: &'static str| {
         publish_version(&http, &node.url, &token, dataset, access, body)
@@ -159,14 +69,34 @@ async fn a_node_killed_at_random_points_recovers_consistent(backend: Backend) {
     for seed in SEEDS {
         random.0 = seed;
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let workload = tokio::spawn(run_workload(node.url.clone(), token.clone(), seed, seen.clone()));
-        let kill_after = Duration::from_millis(150 + random.next() % 900);
+        // Concurrent workers, so kills land inside batches of several log writes.
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|worker| {
+                tokio::spawn(run_workload(
+                    node.url.clone(),
+                    token.clone(),
+                    seed + worker,
+                    seen.clone(),
+                ))
+            })
+            .collect();
+        // Kill at a random point once the workload is under way (a loaded machine may
+        // take a while to finish its first round).
+        for _ in 0..600 {
+            if !seen.lock().expect("seen").receipts.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let kill_after = Duration::from_millis(random.next() % 900);
         tokio::time::sleep(kill_after).await;
         node.child.start_kill().expect("SIGKILL");
         node.child.wait().await.expect("reaped");
-        let _ = workload.await;
+        for worker in workers {
+            let _ = worker.await;
+        }
 
-        node = state.start().await;
+        node = state.start(port).await;
         check_recovered(&state, &node, &seen).await;
         let seen = seen.lock().expect("seen");
         checkpoints_seen += seen.checkpoints.len();
@@ -178,48 +108,7 @@ async fn a_node_killed_at_random_points_recovers_consistent(backend: Backend) {
         "the workload ran before the kills"
     );
     drop(node);
-    if let Backend::Postgres { admin_url } = &backend {
-        drop_database(admin_url, &state.database_url).await;
-    }
-}
-
-async fn drop_database(admin_url: &str, url: &str) {
-    use sqlx::Connection as _;
-    let name = url.rsplit('/').next().unwrap_or_default().to_owned();
-    if let Ok(mut connection) = sqlx::PgConnection::connect(admin_url).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut connection)
-            .await;
-    }
-}
-
-/// Uploads files and publishes them; the status, or the transport error's text.
-async fn publish_version(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    dataset: &str,
-    access: &str,
-    files: Vec<(String, Vec<u8>)>,
-) -> Result<StatusCode, String> {
-    let mut entries = Vec::new();
-    for (name, bytes) in &files {
-        let digest = sha256_hex(bytes);
-        answer(
-            http.put(format!("{url}/api/v1/blobs/{digest}"))
-                .bearer_auth(token)
-                .body(bytes.clone()),
-        )
-        .await?;
-        entries.push(json!({"name": name, "mediaType": "text/csv", "size": bytes.len(), "sha256": digest}));
-    }
-    let response = answer(
-        http.post(format!("{url}/api/v1/datasets/{dataset}/versions"))
-            .bearer_auth(token)
-            .json(&json!({"metadata": metadata(dataset, access), "files": entries})),
-    )
-    .await?;
-    Ok(response.status())
+    state.drop_database(&backend).await;
 }
 
 /// Publishes, orders, downloads and acknowledges until the node dies; records what it was shown.
@@ -283,40 +172,6 @@ async fn run_workload(url: String, token: String, seed: u64, seen: Arc<Mutex<See
     }
 }
 
-async fn place_order(http: &reqwest::Client, url: &str) -> Result<(String, String, KeyPair), String> {
-    let node: Value = get_json(http, &format!("{url}/.well-known/shulian-node")).await?;
-    let version: Value = get_json(http, &format!("{url}/api/v1/datasets/records/versions/1")).await?;
-    let buyer = KeyPair::generate();
-    let document = order(
-        node["id"].as_str().unwrap_or_default(),
-        "records",
-        version["manifestDigest"].as_str().unwrap_or_default(),
-        &buyer,
-    );
-    let placed = json_answer(
-        http.post(format!("{url}/api/v1/orders"))
-            .json(&signed(document, &buyer)),
-    )
-    .await?;
-    match (placed["orderId"].as_str(), placed["accessToken"].as_str()) {
-        (Some(id), Some(token)) => Ok((id.to_owned(), token.to_owned(), buyer)),
-        _ => Err(format!("order refused: {placed}")),
-    }
-}
-
-async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
-    json_answer(http.get(url)).await
-}
-
-/// Sends a request; a node killed mid-way is an error the workload stops at.
-async fn answer(request: reqwest::RequestBuilder) -> Result<reqwest::Response, String> {
-    request.send().await.map_err(|e| e.to_string())
-}
-
-async fn json_answer(request: reqwest::RequestBuilder) -> Result<Value, String> {
-    answer(request).await?.json().await.map_err(|e| e.to_string())
-}
-
 async fn check_recovered(state: &NodeState, node: &NodeProcess, seen: &Mutex<Seen>) {
     let http = reqwest::Client::new();
     let audit = state.cli(&["audit", "--json"]).await;
@@ -327,15 +182,7 @@ async fn check_recovered(state: &NodeState, node: &NodeProcess, seen: &Mutex<See
         String::from_utf8_lossy(&audit.stderr)
     );
 
-    let description = get_json(&http, &format!("{}/.well-known/shulian-node", node.url))
-        .await
-        .expect("description");
-    let key = description["id"]
-        .as_str()
-        .and_then(|did| did.parse::<shulian::crypto::Did>().ok())
-        .expect("did")
-        .public_key();
-    let origin = description["log"]["origin"].as_str().expect("origin").to_owned();
+    let (key, origin) = log_identity(&http, &node.url).await;
     let current_note = http
         .get(format!("{}/api/v1/log/checkpoint", node.url))
         .send()
@@ -365,12 +212,7 @@ async fn check_recovered(state: &NodeState, node: &NodeProcess, seen: &Mutex<See
         )
         .await
         .expect("proof");
-        let path: Vec<Vec<u8>> = proof["proof"]
-            .as_array()
-            .expect("path")
-            .iter()
-            .map(|h| STANDARD.decode(h.as_str().expect("b64")).expect("b64"))
-            .collect();
+        let path = b64_list(&proof["proof"]);
         merkle::verify_consistency(earlier.size, current.size, &earlier.root, &current.root, &path)
             .expect("every checkpoint served before the crash is consistent with the log after it");
     }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
 use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -482,11 +483,25 @@ pub async fn create_database(admin_url: &str, name: &str) {
         .expect("create test database");
 }
 
-async fn drop_database(admin_url: &str, name: &str) {
+pub async fn drop_database(admin_url: &str, name: &str) {
     use sqlx::Connection as _;
     if let Ok(mut connection) = sqlx::PgConnection::connect(admin_url).await {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&mut connection)
             .await;
     }
+}
+
+/// A JSON list of base64 hashes (a proof's path), decoded.
+pub fn b64_list(value: &Value) -> Vec<Vec<u8>> {
+    value
+        .as_array()
+        .expect("proof")
+        .iter()
+        .map(|h| {
+            base64::engine::general_purpose::STANDARD
+                .decode(h.as_str().expect("b64"))
+                .expect("b64")
+        })
+        .collect()
 }

@@ -3,11 +3,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
-use serde_json::Value;
 use shulian::crypto::{Did, canonical};
 use shulian::ledger::{Checkpoint, merkle};
 
-use crate::helpers::{Backend, TestApp, assert_problem, run_python_check, test_python};
+use crate::helpers::{Backend, TestApp, assert_problem, b64_list, run_python_check, test_python};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -17,16 +16,8 @@ on_both_backends!(
     two_replicas_sharing_one_database_keep_one_log,
     a_log_written_before_the_tree_was_stored_is_converted_once,
     the_log_is_served_as_tiles_an_independent_verifier_rebuilds,
+    a_batch_logs_its_good_writes_and_nothing_of_the_failed_ones,
 );
-
-fn b64_list(value: &Value) -> Vec<Vec<u8>> {
-    value
-        .as_array()
-        .expect("proof")
-        .iter()
-        .map(|h| STANDARD.decode(h.as_str().expect("b64")).expect("b64"))
-        .collect()
-}
 
 async fn signed_checkpoint(app: &TestApp) -> Checkpoint {
     let (_, node) = app.get_json("/.well-known/shulian-node").await;
@@ -268,4 +259,127 @@ async fn the_log_is_served_as_tiles_an_independent_verifier_rebuilds(backend: Ba
         assert_eq!(summary["size"], 300);
         assert_eq!(summary["entries"], 300);
     }
+}
+
+/// An order of dataset `sold` v1 that only the store sees (the sequencer's input).
+fn unsigned_order(buyer: &str, nonce: &str) -> shulian::store::NewOrder {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let text = format!(r#"{{"buyer":"{buyer}","nonce":"{nonce}","type":"ShulianOrder"}}"#);
+    let leaf = shulian::domain::Sha256Digest::from_bytes(merkle::leaf_hash(text.as_bytes()));
+    shulian::store::NewOrder {
+        id: id.clone(),
+        buyer: buyer.to_owned(),
+        nonce: nonce.to_owned(),
+        dataset: "sold".parse().expect("id"),
+        version: shulian::domain::VersionNumber::FIRST,
+        order: shulian::store::LoggedDocument {
+            kind: "order",
+            text,
+            leaf,
+        },
+        order_digest: leaf,
+        state: shulian::domain::order::OrderState::Requested,
+        agreement: None,
+        valid_until: None,
+        max_downloads: 1,
+        token_id: id,
+        token_secret_sha256: leaf,
+        created_at: chrono::Utc::now(),
+    }
+}
+
+async fn a_batch_logs_its_good_writes_and_nothing_of_the_failed_ones(backend: Backend) {
+    use shulian::store::{LogWrite, LogWritten, OrderTransition, StoreError};
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("p").await;
+    app.publish(&token, "sold", "licensed", &[("f.csv", b"a\n1\n")]).await;
+    let ctx = &app.ctx;
+    let before = ctx.store.log_size().await.expect("size");
+    let first = unsigned_order("did:key:a", "n1");
+    let replay = unsigned_order("did:key:a", "n1");
+    let stray = OrderTransition {
+        order_id: "no-such-order".into(),
+        from: shulian::domain::order::OrderState::Requested,
+        to: shulian::domain::order::OrderState::Terminated,
+        document: first.order.clone(),
+        valid_until: None,
+        at: chrono::Utc::now(),
+    };
+    let last = unsigned_order("did:key:b", "n1");
+    let batch = vec![
+        LogWrite::Order(first.clone()),
+        LogWrite::Order(replay),
+        LogWrite::Transition(stray),
+        LogWrite::Order(last.clone()),
+    ];
+    let node = ctx.node.clone();
+    let sign = move |size: u64, root: merkle::Hash| {
+        shulian::service::transparency::sign_checkpoint(&node, size, root)
+            .map_err(|error| StoreError::Other(anyhow::anyhow!("{error}")))
+    };
+    let results = ctx.store.integrate(&batch, &sign).await.expect("the batch commits");
+    assert!(matches!(results[0], Ok(LogWritten::Ordered)), "{:?}", results[0]);
+    assert!(
+        matches!(results[1], Err(StoreError::Conflict(_))),
+        "a replayed nonce: {:?}",
+        results[1]
+    );
+    assert!(
+        matches!(results[2], Err(StoreError::Conflict(_))),
+        "no such order: {:?}",
+        results[2]
+    );
+    assert!(matches!(results[3], Ok(LogWritten::Ordered)), "{:?}", results[3]);
+
+    assert_eq!(
+        ctx.store.log_size().await.expect("size"),
+        before + 2,
+        "only the good writes are logged"
+    );
+    let (_, entries) = app
+        .get_json(&format!("/api/v1/log/entries?start={before}&end={}", before + 2))
+        .await;
+    let texts: Vec<String> = entries
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|entry| canonical::canonicalize(&entry["entry"]).expect("canonical"))
+        .collect();
+    assert_eq!(
+        texts,
+        vec![first.order.text.clone(), last.order.text.clone()],
+        "dense, in batch order"
+    );
+    assert!(ctx.store.get_order(&first.id).await.is_ok());
+    assert!(ctx.store.get_order(&last.id).await.is_ok());
+
+    // The batch stored its checkpoint, and it commits to every entry so far.
+    let checkpoint = signed_checkpoint(&app).await;
+    assert_eq!(checkpoint.size, before + 2);
+    let (_, all) = app
+        .get_json(&format!("/api/v1/log/entries?start=0&end={}", before + 2))
+        .await;
+    let leaves: Vec<merkle::Hash> = all
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|entry| {
+            STANDARD
+                .decode(entry["leafHash"].as_str().expect("leaf"))
+                .expect("base64")
+                .try_into()
+                .expect("32 bytes")
+        })
+        .collect();
+    assert_eq!(merkle::root(&leaves), checkpoint.root);
+    assert_eq!(
+        ctx.store.checkpoint_note(before + 2).await.expect("note").as_deref(),
+        Some(
+            shulian::service::transparency::checkpoint(ctx)
+                .await
+                .expect("note")
+                .as_str()
+        ),
+        "signed once, with the batch"
+    );
 }

@@ -15,6 +15,8 @@ mod interop;
 mod log;
 mod openapi;
 mod orders;
+mod process;
+mod replicas;
 mod schemathesis;
 mod search;
 mod security;

@@ -259,7 +259,6 @@ async fn agreed_order(app: &TestApp, dataset: &str) -> (String, String, Did, Val
 }
 
 async fn completed_deliveries_yield_logged_signed_receipts(backend: Backend) {
-    use base64::Engine as _;
     let app = TestApp::spawn(backend).await;
     let (order_id, access, node, _) = agreed_order(&app, "visits").await;
     assert!(receipts(&app, &order_id, &access).await.is_empty());
@@ -293,16 +292,7 @@ async fn completed_deliveries_yield_logged_signed_receipts(backend: Backend) {
             checkpoint.size
         ))
         .await;
-    let path: Vec<Vec<u8>> = inclusion["proof"]
-        .as_array()
-        .expect("proof")
-        .iter()
-        .map(|h| {
-            base64::engine::general_purpose::STANDARD
-                .decode(h.as_str().expect("b64"))
-                .expect("b64")
-        })
-        .collect();
+    let path = crate::helpers::b64_list(&inclusion["proof"]);
     let leaf = shulian::ledger::merkle::leaf_hash(canonical::canonicalize(receipt).expect("jcs").as_bytes());
     shulian::ledger::merkle::verify_inclusion(index, checkpoint.size, &leaf, &path, &checkpoint.root)
         .expect("receipt is logged");
