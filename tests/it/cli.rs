@@ -15,6 +15,7 @@ on_both_backends!(
     audit_detects_receipts_and_log_entries_altered_in_the_database,
     the_buyer_flow_runs_end_to_end_and_verifies_offline,
     what_one_node_serves_publishes_to_another,
+    a_buyer_proves_receipts_from_log_tiles_and_a_static_mirror,
 );
 
 struct Output {
@@ -588,4 +589,143 @@ async fn what_one_node_serves_publishes_to_another(backend: Backend) {
     assert_eq!(copied["manifest"]["metadata"], original["manifest"]["metadata"]);
     first.stop().await;
     second.stop().await;
+}
+
+async fn a_buyer_proves_receipts_from_log_tiles_and_a_static_mirror(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let work = cli_order_of_hospital_data(&app).await;
+    let path = |name: &str| work.path().join(name).to_str().expect("utf-8").to_owned();
+    let tiles = format!("{}/log", app.url);
+    let (order, key, files) = (path("order"), path("buyer.json"), path("files"));
+    let fetched = json(
+        &shulian(&[
+            "fetch",
+            &order,
+            "--key",
+            &key,
+            "--node",
+            &app.url,
+            "--out",
+            &files,
+            "--log-tiles",
+            &tiles,
+            "--json",
+        ])
+        .await,
+    );
+    assert_eq!(
+        fetched["receipts"].as_u64(),
+        Some(2),
+        "receipts proven from tiles: {fetched}"
+    );
+    let bundle = path("files/evidence.json");
+    let verified = json(&shulian(&["verify", &bundle, "--json"]).await);
+    assert_eq!(verified["receipts"].as_u64(), Some(2));
+
+    // The log grows; a static copy of its checkpoint and tiles (what a bucket or CDN holds)
+    // proves the node only appended since the bundle's checkpoint.
+    let more = app.publisher("more").await;
+    for round in 0..5 {
+        app.publish(&more, "more-data", "open", &[("a.csv", format!("{round}").as_bytes())])
+            .await;
+    }
+    let mirror = tempfile::tempdir().expect("mirror");
+    copy_log(&app, mirror.path()).await;
+    let mirror_url = serve_files(mirror.path().to_owned()).await;
+    let consistent = json(
+        &shulian(&[
+            "verify",
+            &bundle,
+            "--node",
+            &app.url,
+            "--log-tiles",
+            &mirror_url,
+            "--json",
+        ])
+        .await,
+    );
+    assert!(
+        consistent["consistentTo"].as_u64() > verified["checkpointSize"].as_u64(),
+        "{consistent}"
+    );
+
+    // A mirror whose tiles were altered cannot prove it.
+    for tile in walk(&mirror.path().join("tile")) {
+        let mut bytes = std::fs::read(&tile).expect("tile");
+        bytes[0] ^= 1;
+        std::fs::write(&tile, bytes).expect("tamper");
+    }
+    let refused = shulian(&["verify", &bundle, "--node", &app.url, "--log-tiles", &mirror_url]).await;
+    assert!(
+        !refused.success && refused.stderr.contains("does not extend"),
+        "{}",
+        refused.stderr
+    );
+    app.stop().await;
+}
+
+/// Copies the node's checkpoint and every hash tile of its tree into `dir`, at their paths.
+async fn copy_log(app: &TestApp, dir: &Path) {
+    use shulian::ledger::tiles::{TILE_WIDTH, Tile, TileKind};
+    let note = app.checkpoint_note().await;
+    std::fs::write(dir.join("checkpoint"), &note).expect("checkpoint");
+    let size: u64 = note.lines().nth(1).and_then(|line| line.parse().ok()).expect("size");
+    for level in 0u8.. {
+        let available = size >> (8 * u32::from(level));
+        if available == 0 {
+            break;
+        }
+        for index in 0..available.div_ceil(TILE_WIDTH) {
+            let width = (available - index * TILE_WIDTH).min(TILE_WIDTH);
+            let tile = Tile {
+                kind: TileKind::Hashes(level),
+                index,
+                partial: u8::try_from(width).ok(),
+            };
+            let bytes = app
+                .http
+                .get(format!("{}/log/tile/{}", app.url, tile.path()))
+                .send()
+                .await
+                .expect("tile")
+                .bytes()
+                .await
+                .expect("bytes");
+            let file = dir.join("tile").join(tile.path());
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("dirs");
+            std::fs::write(file, bytes).expect("write");
+        }
+    }
+}
+
+/// Serves the files under `dir` over HTTP on a free port, as a bucket or CDN would; its URL.
+async fn serve_files(dir: std::path::PathBuf) -> String {
+    use axum::response::IntoResponse as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let files = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let file = dir.join(uri.path().trim_start_matches('/'));
+        async move {
+            match tokio::fs::read(file).await {
+                Ok(bytes) => bytes.into_response(),
+                Err(_) => reqwest::StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, files).await });
+    format!("http://{address}")
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
