@@ -4,14 +4,16 @@
 //! carry a valid signature (the node's, or the buyer's for an order); every
 //! copy of a logged document kept in another table must equal the log's
 //! text; receipts must name their own log index; the stored tree must hold
-//! exactly the subtrees the entries' leaves make. An entry, copy or tree
-//! hash altered in the database fails at least one of these.
+//! exactly the subtrees the entries' leaves make; every checkpoint kept (each
+//! one was served) must carry the node's signature and the root of the tree
+//! at its size. An entry, copy, tree hash or checkpoint altered in the
+//! database fails at least one of these.
 
 use serde::Serialize;
 
 use crate::crypto::{Did, canonical, proof};
-use crate::ledger::merkle;
-use crate::ledger::stored::{Subtree, TreeBuilder};
+use crate::ledger::stored::{self, Subtree, TreeBuilder};
+use crate::ledger::{Checkpoint, merkle, origin_for};
 use crate::service::transparency::MAX_ENTRIES_PER_PAGE;
 use crate::store::Store;
 
@@ -23,6 +25,8 @@ pub struct AuditReport {
     pub entries_checked: u64,
     /// Copies of logged documents checked against the log.
     pub copies_checked: u64,
+    /// Kept checkpoints checked against the tree.
+    pub checkpoints_checked: u64,
     /// One line per inconsistency; empty when all is well.
     pub problems: Vec<String>,
 }
@@ -63,7 +67,53 @@ pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport>
             ));
         }
     }
+    check_checkpoints(store, node, size, &mut report).await?;
     Ok(report)
+}
+
+/// Checkpoints checked per step.
+const CHECKPOINT_PAGE: u32 = 500;
+
+/// Checks every kept checkpoint: the node's signature, a size within the log, and the root
+/// of the (already checked) stored tree at that size.
+async fn check_checkpoints(store: &dyn Store, node: &Did, size: u64, report: &mut AuditReport) -> anyhow::Result<()> {
+    let key = node.public_key();
+    let origin = origin_for(&key);
+    let mut after = 0;
+    loop {
+        let notes = store.checkpoint_notes(after, CHECKPOINT_PAGE).await?;
+        let Some((last, _)) = notes.last() else {
+            return Ok(());
+        };
+        after = *last;
+        let mut signed = Vec::with_capacity(notes.len());
+        for (kept_size, note) in notes {
+            report.checkpoints_checked += 1;
+            match Checkpoint::verify(&note, &origin, &key) {
+                Ok(checkpoint) if checkpoint.size == kept_size && kept_size <= size => signed.push(checkpoint),
+                Ok(_) => report.problems.push(format!(
+                    "the checkpoint kept for size {kept_size} is for another size or beyond the log"
+                )),
+                Err(error) => report.problems.push(format!(
+                    "the checkpoint kept for size {kept_size} does not verify: {error}"
+                )),
+            }
+        }
+        let ranges: Vec<_> = signed.iter().filter(|c| c.size > 0).map(|c| 0..c.size).collect();
+        let found = store.subtree_hashes(&stored::parts_of(&ranges)).await?;
+        for checkpoint in &signed {
+            let root = match checkpoint.size {
+                0 => Some(merkle::empty_root()),
+                size => stored::range_hash(0..size, &found),
+            };
+            if root != Some(checkpoint.root) {
+                report.problems.push(format!(
+                    "the checkpoint kept for size {} has another root than the log",
+                    checkpoint.size
+                ));
+            }
+        }
+    }
 }
 
 /// Compares the stored subtrees with those the entries' leaves make.

@@ -660,6 +660,9 @@ pub trait Store: Send + Sync + 'static {
     /// The checkpoint note signed for a tree size, if one was.
     async fn checkpoint_note(&self, size: u64) -> Result<Option<String>, StoreError>;
 
+    /// The checkpoint notes kept for tree sizes above `after`, smallest first, at most `limit`.
+    async fn checkpoint_notes(&self, after: u64, limit: u32) -> Result<Vec<(u64, String)>, StoreError>;
+
     /// Keeps the checkpoint note signed for a tree size (the first one kept wins; Ed25519
     /// signatures are deterministic, so replicas sign the same note anyway).
     async fn record_checkpoint_note(&self, size: u64, note: &str, at: DateTime<Utc>) -> Result<(), StoreError>;

@@ -941,6 +941,16 @@ macro_rules! impl_store_with_shared_sql {
                     .await?)
             }
 
+            async fn checkpoint_notes(&self, after: u64, limit: u32) -> Result<Vec<(u64, String)>, StoreError> {
+                let rows: Vec<(i64, String)> =
+                    sqlx::query_as("SELECT size, note FROM checkpoints WHERE size > $1 ORDER BY size LIMIT $2")
+                        .bind(encode_index(after)?)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map(|(size, note)| Ok((decode_index(size)?, note))).collect()
+            }
+
             async fn record_checkpoint_note(&self, size: u64, note: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query("INSERT INTO checkpoints (size, note, signed_at) VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING")

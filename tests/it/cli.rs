@@ -403,6 +403,26 @@ async fn audit_detects_receipts_and_log_entries_altered_in_the_database(backend:
     assert_eq!(clean["problems"], serde_json::json!([]));
     assert_eq!(clean["entriesChecked"], 4, "manifest, order, agreement, receipt");
     assert_eq!(clean["copiesChecked"], 2);
+    assert!(
+        clean["checkpointsChecked"].as_u64() >= Some(3),
+        "each batch kept its checkpoint: {clean}"
+    );
+
+    // A kept checkpoint moved to another size: served there, it would show a false root.
+    app.tamper(
+        "UPDATE checkpoints SET note = (SELECT note FROM checkpoints WHERE size = 1) \
+         WHERE size = (SELECT MAX(size) FROM checkpoints)",
+    )
+    .await;
+    let moved_checkpoint = shulian(&audit_args).await;
+    assert!(
+        !moved_checkpoint.success && moved_checkpoint.stdout.contains("is for another size"),
+        "{}",
+        moved_checkpoint.stdout
+    );
+    app.tamper("DELETE FROM checkpoints WHERE size = (SELECT MAX(size) FROM checkpoints)")
+        .await;
+    assert!(shulian(&audit_args).await.success, "only kept checkpoints are checked");
 
     app.tamper("UPDATE deliveries SET receipt = REPLACE(receipt, '\"bytes\":', '\"bytes\":1')")
         .await;
