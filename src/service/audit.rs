@@ -9,6 +9,8 @@
 //! at its size. An entry, copy, tree hash or checkpoint altered in the
 //! database fails at least one of these.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::crypto::{Did, canonical, proof};
@@ -35,12 +37,13 @@ pub struct AuditReport {
 pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport> {
     let mut report = AuditReport::default();
     let size = store.log_size().await?;
-    let mut texts = Vec::with_capacity(usize::try_from(size).unwrap_or_default());
     let mut start = 0;
     let mut tree = TreeBuilder::default();
+    // Page by page, so memory stays bounded whatever the log's size.
     while start < size {
         let end = (start + MAX_ENTRIES_PER_PAGE).min(size);
         let mut expected_tree = Vec::new();
+        let mut texts = HashMap::new();
         for entry in store.log_entries(start, end, u64::MAX).await? {
             expected_tree.extend(tree.push(entry.leaf));
             if entry.index != report.entries_checked {
@@ -51,24 +54,36 @@ pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport>
             if let Err(problem) = check_entry(entry.index, &entry.kind, &entry.entry, &entry.leaf, node) {
                 report.problems.push(problem);
             }
-            texts.push(entry.entry);
             report.entries_checked = entry.index + 1;
+            texts.insert(entry.index, entry.entry);
         }
         check_tree(store, &expected_tree, &mut report).await?;
+        check_copies(store, start..end, &texts, &mut report).await?;
         start = end;
     }
-    for copy in store.logged_copies().await? {
+    // Copies that claim an index the log does not have.
+    check_copies(store, size..i64::MAX as u64, &HashMap::new(), &mut report).await?;
+    check_checkpoints(store, node, size, &mut report).await?;
+    Ok(report)
+}
+
+/// Compares the copies that claim indices in `range` with the log's texts there.
+async fn check_copies(
+    store: &dyn Store,
+    range: std::ops::Range<u64>,
+    texts: &HashMap<u64, String>,
+    report: &mut AuditReport,
+) -> anyhow::Result<()> {
+    for copy in store.logged_copies(range.start, range.end).await? {
         report.copies_checked += 1;
-        let logged = usize::try_from(copy.log_index).ok().and_then(|index| texts.get(index));
-        if logged != Some(&copy.text) {
+        if texts.get(&copy.log_index) != Some(&copy.text) {
             report.problems.push(format!(
                 "the {} copy of log entry {} differs from the log",
                 copy.table, copy.log_index
             ));
         }
     }
-    check_checkpoints(store, node, size, &mut report).await?;
-    Ok(report)
+    Ok(())
 }
 
 /// Checkpoints checked per step.

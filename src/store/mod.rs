@@ -631,9 +631,9 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Every signed document the catalog keeps a copy of besides the log
-    /// (version manifests, delivery receipts), with the log index it claims.
-    async fn logged_copies(&self) -> Result<Vec<LoggedCopy>, StoreError>;
+    /// The signed documents the catalog keeps a copy of besides the log (version manifests,
+    /// delivery receipts) that claim a log index in `start..end`, with that index.
+    async fn logged_copies(&self, start: u64, end: u64) -> Result<Vec<LoggedCopy>, StoreError>;
 
     /// Number of entries in the transparency log.
     async fn log_size(&self) -> Result<u64, StoreError>;

@@ -894,11 +894,14 @@ macro_rules! impl_store_with_shared_sql {
                 Ok(())
             }
 
-            async fn logged_copies(&self) -> Result<Vec<LoggedCopy>, StoreError> {
+            async fn logged_copies(&self, start: u64, end: u64) -> Result<Vec<LoggedCopy>, StoreError> {
                 let rows: Vec<(String, i64, String)> = sqlx::query_as(
-                    "SELECT 'versions', log_index, manifest FROM versions WHERE log_index IS NOT NULL \
-                     UNION ALL SELECT 'deliveries', log_index, receipt FROM deliveries WHERE log_index IS NOT NULL",
+                    "SELECT 'versions', log_index, manifest FROM versions WHERE log_index >= $1 AND log_index < $2 \
+                     UNION ALL SELECT 'deliveries', log_index, receipt FROM deliveries \
+                     WHERE log_index >= $1 AND log_index < $2",
                 )
+                .bind(encode_index(start)?)
+                .bind(encode_index(end)?)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
