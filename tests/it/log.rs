@@ -383,3 +383,63 @@ async fn a_batch_logs_its_good_writes_and_nothing_of_the_failed_ones(backend: Ba
         "signed once, with the batch"
     );
 }
+
+/// A node's state as the version before the stored tree wrote it (SQLite; see the
+/// fixture's `make.sh`): the node converts its log once at start and serves the roots the
+/// old node signed, proves its old checkpoints consistent, audits clean and goes on appending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_written_by_the_version_before_the_stored_tree_keeps_its_roots() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/log-before-stored-tree");
+    let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
+        let dir = settings.data_dir.clone().expect("data dir");
+        copy_tree(&fixture.join("data"), &dir);
+    })
+    .await;
+    let key = app.ctx.node.key.public();
+    let origin = shulian::service::transparency::origin(&app.ctx);
+    let mut old = Vec::new();
+    for entry in std::fs::read_dir(fixture.join("checkpoints")).expect("checkpoints") {
+        let note = std::fs::read_to_string(entry.expect("entry").path()).expect("note");
+        old.push(Checkpoint::verify(&note, &origin, &key).expect("the old node signed it with this key"));
+    }
+    assert!(old.len() >= 4, "the fixture holds the old node's checkpoints");
+    let audit = shulian::service::audit::audit(app.ctx.store.as_ref(), &key.did())
+        .await
+        .expect("audit");
+    assert_eq!(audit.problems, Vec::<String>::new());
+
+    let token = app.publisher("after-upgrade").await;
+    app.publish(&token, "after-upgrade", "open", &[("a.csv", b"x\n1\n")])
+        .await;
+    let current = signed_checkpoint(&app).await;
+    for checkpoint in &old {
+        let (_, proof) = app
+            .get_json(&format!(
+                "/api/v1/log/proof/consistency?from={}&to={}",
+                checkpoint.size, current.size
+            ))
+            .await;
+        merkle::verify_consistency(
+            checkpoint.size,
+            current.size,
+            &checkpoint.root,
+            &current.root,
+            &b64_list(&proof["proof"]),
+        )
+        .expect("the converted log has the old root at the old size");
+    }
+}
+
+/// Copies the files below `from` into `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("dir");
+    for entry in std::fs::read_dir(from).expect("fixture") {
+        let path = entry.expect("entry").path();
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy");
+        }
+    }
+}
