@@ -49,6 +49,7 @@ impl App {
             tables: Arc::new(TableSettings::from_config(config)),
             downloads: Arc::default(),
             summaries: Arc::default(),
+            subtrees: Arc::default(),
         };
         let converted = transparency::complete_stored_tree(&ctx).await?;
         if converted > 0 {

@@ -58,6 +58,8 @@ pub struct Context {
     pub downloads: Arc<search::DownloadCounter>,
     /// Recent search summaries (totals, facet counts).
     pub summaries: Arc<search::SummaryCache>,
+    /// Upper levels of the log's stored tree, read before.
+    pub subtrees: Arc<transparency::SubtreeCache>,
     /// Integrates every write that appends to the log, in batches.
     pub sequencer: sequencer::Sequencer,
 }

@@ -6,7 +6,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,6 +19,7 @@ use crate::error::AppError;
 use crate::ledger::stored::{self, Subtree};
 use crate::ledger::tiles::{Tile, TileKind};
 use crate::ledger::{Checkpoint, merkle, origin_for};
+use crate::store::Store;
 
 /// Most entries one request returns.
 pub const MAX_ENTRIES_PER_PAGE: u64 = 1000;
@@ -108,9 +111,63 @@ async fn tree_root(ctx: &Context, size: u64) -> Result<merkle::Hash, AppError> {
     Ok(stored_hashes(ctx, whole).await?.remove(0))
 }
 
+/// Stored subtree hashes this replica has read, from height [`CACHED_LEVEL`] up. A complete
+/// subtree's hash never changes, and every proof passes through the tree's upper levels, so
+/// after the first proofs only the lower levels (at most 8 hashes) are read from the store.
+#[derive(Debug, Default)]
+pub struct SubtreeCache {
+    hashes: Mutex<HashMap<Subtree, merkle::Hash>>,
+}
+
+/// Lowest subtree height kept: the level-1 tiles' hashes and above.
+const CACHED_LEVEL: u32 = 8;
+
+/// Most hashes kept (2 MiB); a full cache starts again empty. At a million entries the
+/// levels kept hold about 8,000 hashes.
+const CACHED_HASHES: usize = 1 << 16;
+
+impl SubtreeCache {
+    /// The hashes of `wanted` that are stored, from memory where it has them.
+    async fn read(&self, store: &dyn Store, wanted: &[Subtree]) -> Result<HashMap<Subtree, merkle::Hash>, AppError> {
+        let mut found = HashMap::with_capacity(wanted.len());
+        let missing: Vec<Subtree> = {
+            let hashes = self.hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            wanted
+                .iter()
+                .filter(|subtree| match hashes.get(subtree) {
+                    Some(hash) => {
+                        found.insert(**subtree, *hash);
+                        false
+                    }
+                    None => true,
+                })
+                .copied()
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read = store.subtree_hashes(&missing).await?;
+        let mut hashes = self.hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if hashes.len() + read.len() > CACHED_HASHES {
+            hashes.clear();
+        }
+        for (subtree, hash) in read {
+            if subtree.level >= CACHED_LEVEL {
+                hashes.insert(subtree, hash);
+            }
+            found.insert(subtree, hash);
+        }
+        Ok(found)
+    }
+}
+
 /// The tree hashes of leaf ranges, read from the stored tree in one query.
 async fn stored_hashes(ctx: &Context, ranges: Vec<Range<u64>>) -> Result<Vec<merkle::Hash>, AppError> {
-    let found = ctx.store.subtree_hashes(&stored::parts_of(&ranges)).await?;
+    let found = ctx
+        .subtrees
+        .read(ctx.store.as_ref(), &stored::parts_of(&ranges))
+        .await?;
     stored::range_hashes(&ranges, &found)
         .map_err(|range| AppError::Internal(anyhow::anyhow!("the stored log tree lacks part of {range:?}")))
 }
@@ -145,7 +202,7 @@ pub async fn tile(ctx: &Context, tile: Tile) -> Result<Vec<u8>, AppError> {
     match tile.kind {
         TileKind::Hashes(level) => {
             let subtrees: Vec<Subtree> = tile.subtrees(level).collect();
-            let found = ctx.store.subtree_hashes(&subtrees).await?;
+            let found = ctx.subtrees.read(ctx.store.as_ref(), &subtrees).await?;
             let mut bytes = Vec::with_capacity(subtrees.len() * 32);
             for subtree in &subtrees {
                 let hash = found
