@@ -11,9 +11,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shulian::crypto::canonical;
-use shulian::ledger::{Checkpoint, merkle};
+use shulian::ledger::Checkpoint;
 
-use crate::helpers::{Backend, b64_list, sha256_hex, signed};
+use crate::helpers::{Backend, prove_consistent, sha256_hex, signed};
 use crate::on_both_backends;
 use crate::process::{
     NodeProcess, NodeState, answer, get_json, json_answer, log_identity, place_order, publish_version,
@@ -203,17 +203,8 @@ async fn check_recovered(state: &NodeState, node: &NodeProcess, seen: &Mutex<See
             assert_eq!(earlier.root, current.root);
             continue;
         }
-        let proof = get_json(
-            &http,
-            &format!(
-                "{}/api/v1/log/proof/consistency?from={}&to={}",
-                node.url, earlier.size, current.size
-            ),
-        )
-        .await
-        .expect("proof");
-        let path = b64_list(&proof["proof"]);
-        merkle::verify_consistency(earlier.size, current.size, &earlier.root, &current.root, &path)
+        prove_consistent(&http, &node.url, &earlier, &current)
+            .await
             .expect("every checkpoint served before the crash is consistent with the log after it");
     }
     for (index, receipt) in &receipts {

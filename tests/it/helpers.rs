@@ -505,3 +505,24 @@ pub fn b64_list(value: &Value) -> Vec<Vec<u8>> {
         })
         .collect()
 }
+
+/// Asks the node at `url` for the consistency proof from `old` to `new` and checks it.
+pub async fn prove_consistent(
+    http: &reqwest::Client,
+    url: &str,
+    old: &shulian::ledger::Checkpoint,
+    new: &shulian::ledger::Checkpoint,
+) -> Result<(), shulian::ledger::merkle::ProofError> {
+    let proof: Value = http
+        .get(format!(
+            "{url}/api/v1/log/proof/consistency?from={}&to={}",
+            old.size, new.size
+        ))
+        .send()
+        .await
+        .expect("consistency proof")
+        .json()
+        .await
+        .expect("JSON");
+    shulian::ledger::merkle::verify_consistency(old.size, new.size, &old.root, &new.root, &b64_list(&proof["proof"]))
+}

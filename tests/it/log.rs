@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use shulian::crypto::{Did, canonical};
 use shulian::ledger::{Checkpoint, merkle};
 
-use crate::helpers::{Backend, TestApp, assert_problem, b64_list, run_python_check, test_python};
+use crate::helpers::{Backend, TestApp, assert_problem, b64_list, prove_consistent, run_python_check, test_python};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -56,20 +56,9 @@ async fn publications_are_logged_and_provable_from_checkpoints(backend: Backend)
             .await;
         merkle::verify_inclusion(index, new.size, &leaf, &b64_list(&proof["proof"]), &new.root).expect("included");
     }
-    let (_, consistency) = app
-        .get_json(&format!(
-            "/api/v1/log/proof/consistency?from={}&to={}",
-            old.size, new.size
-        ))
-        .await;
-    merkle::verify_consistency(
-        old.size,
-        new.size,
-        &old.root,
-        &new.root,
-        &b64_list(&consistency["proof"]),
-    )
-    .expect("append-only");
+    prove_consistent(&app.http, &app.url, &old, &new)
+        .await
+        .expect("append-only");
 
     // The log survives a restart of the node and keeps growing from where it was.
     let reopened = shulian::app::App::build(&app.config).await.expect("rebuild");
@@ -413,20 +402,9 @@ async fn a_log_written_by_the_version_before_the_stored_tree_keeps_its_roots() {
         .await;
     let current = signed_checkpoint(&app).await;
     for checkpoint in &old {
-        let (_, proof) = app
-            .get_json(&format!(
-                "/api/v1/log/proof/consistency?from={}&to={}",
-                checkpoint.size, current.size
-            ))
-            .await;
-        merkle::verify_consistency(
-            checkpoint.size,
-            current.size,
-            &checkpoint.root,
-            &current.root,
-            &b64_list(&proof["proof"]),
-        )
-        .expect("the converted log has the old root at the old size");
+        prove_consistent(&app.http, &app.url, checkpoint, &current)
+            .await
+            .expect("the converted log has the old root at the old size");
     }
 }
 
