@@ -20,8 +20,8 @@ use super::NodeIdentity;
 use super::transparency;
 use crate::domain::Sha256Digest;
 use crate::store::{
-    Acknowledgement, LogWrite, LogWritten, LoggedDocument, NewOrder, NewVersion, OrderTransition, ReceiptBuilder,
-    SessionAdmission, SessionRead, Store, StoreError,
+    Acknowledgement, CheckpointSigner, LogWrite, LogWritten, LoggedDocument, NewOrder, NewVersion, OrderTransition,
+    ReceiptBuilder, SessionAdmission, SessionRead, Store, StoreError,
 };
 
 /// Most writes in one batch. PostgreSQL keeps the subtransactions (one per write's
@@ -124,28 +124,44 @@ async fn integrate_batches(
         transparency::sign_checkpoint(&node, size, root)
             .map_err(|error| StoreError::Other(anyhow::anyhow!("signing a checkpoint: {error}")))
     };
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (writes, replies): (Vec<LogWrite>, Vec<Reply>) = batch.drain(..).unzip();
-        match store.integrate(&writes, &sign).await {
-            Ok(results) => answer(replies, results),
-            // One write can fail a batch (its prepared rows cannot be undone alone): each
-            // write is then integrated on its own, so only that one fails.
-            Err(error) if writes.len() > 1 => {
-                tracing::warn!(%error, writes = writes.len(), "a log batch failed; integrating its writes one by one");
-                for (write, reply) in writes.chunks(1).zip(replies) {
-                    let result = store.integrate(write, &sign).await.and_then(|mut results| {
-                        results
-                            .pop()
-                            .unwrap_or_else(|| Err(StoreError::Other(anyhow::anyhow!("no result"))))
-                    });
-                    answer(vec![reply], vec![result]);
-                }
+    let mut queued = Vec::with_capacity(MAX_BATCH);
+    while pending.recv_many(&mut queued, MAX_BATCH).await > 0 {
+        // At most one publish per batch: a publish locks its dataset's row and the search
+        // state before the log head, and two batches each holding one of two publishes'
+        // locks while waiting for the other's would deadlock across replicas.
+        let mut batch: Vec<(LogWrite, Reply)> = Vec::with_capacity(queued.len());
+        for (write, reply) in queued.drain(..) {
+            let publish = matches!(write, LogWrite::Publish(_));
+            if publish && batch.iter().any(|(queued, _)| matches!(queued, LogWrite::Publish(_))) {
+                integrate(store.as_ref(), std::mem::take(&mut batch), &sign).await;
             }
-            Err(error) => {
-                tracing::error!(%error, "a log write failed");
-                answer(replies, vec![Err(error)]);
+            batch.push((write, reply));
+        }
+        integrate(store.as_ref(), batch, &sign).await;
+    }
+}
+
+/// Integrates one batch and answers its callers.
+async fn integrate(store: &dyn Store, batch: Vec<(LogWrite, Reply)>, sign: &CheckpointSigner) {
+    let (writes, replies): (Vec<LogWrite>, Vec<Reply>) = batch.into_iter().unzip();
+    match store.integrate(&writes, sign).await {
+        Ok(results) => answer(replies, results),
+        // One write can fail a batch (its prepared rows cannot be undone alone): each
+        // write is then integrated on its own, so only that one fails.
+        Err(error) if writes.len() > 1 => {
+            tracing::warn!(%error, writes = writes.len(), "a log batch failed; integrating its writes one by one");
+            for (write, reply) in writes.chunks(1).zip(replies) {
+                let result = store.integrate(write, sign).await.and_then(|mut results| {
+                    results
+                        .pop()
+                        .unwrap_or_else(|| Err(StoreError::Other(anyhow::anyhow!("no result"))))
+                });
+                answer(vec![reply], vec![result]);
             }
+        }
+        Err(error) => {
+            tracing::error!(%error, "a log write failed");
+            answer(replies, vec![Err(error)]);
         }
     }
 }
