@@ -40,7 +40,7 @@ impl App {
             public_url: config.public_url.clone(),
         });
         let ctx = Context {
-            sequencer: Sequencer::start(store.clone(), node.clone()),
+            sequencer: Sequencer::start(store.clone(), node.clone())?,
             store,
             blobs,
             node,

@@ -89,10 +89,11 @@ pub async fn download(
         plan.headers
             .insert(READ_SESSION, header_value(licence.session.as_str()));
     }
-    let body = match (method, &plan.range) {
-        (&Method::HEAD, _) => Body::empty(),
-        _ if plan.status == StatusCode::NOT_MODIFIED => Body::empty(),
-        (_, range) => Body::from_stream(download::read_file(ctx, &file, range.clone()).await?),
+    let body = if method == Method::HEAD || plan.status == StatusCode::NOT_MODIFIED {
+        download::ensure_readable(ctx, &file).await?;
+        Body::empty()
+    } else {
+        Body::from_stream(download::read_file(ctx, &file, plan.range.clone()).await?)
     };
     let mut response = Response::new(body);
     *response.status_mut() = plan.status;

@@ -111,7 +111,7 @@ pub fn range_hashes(ranges: &[Range<u64>], stored: &HashMap<Subtree, Hash>) -> R
 
 /// Builds the stored subtrees of a log from its leaves in order, keeping only the
 /// rightmost incomplete path in memory (O(log n)): how an existing log is converted.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct TreeBuilder {
     /// Complete subtrees still waiting for a right sibling, lowest last.
     pending: Vec<(Subtree, Hash)>,
@@ -126,6 +126,11 @@ impl TreeBuilder {
             pending: parts.into_iter().zip(frontier).collect(),
             next: size,
         })
+    }
+
+    /// How many leaves the tree has.
+    pub fn size(&self) -> u64 {
+        self.next
     }
 
     /// The RFC 9162 root of the leaves pushed so far (the empty root for none).

@@ -107,7 +107,6 @@ pub async fn find_file(
                     session,
                 ),
             };
-            deliveries::ensure_downloads_left(ctx, &grant, &file.entry, &session).await?;
             Some(LicensedRead { grant, session })
         }
     };
@@ -118,6 +117,18 @@ pub async fn find_file(
         published_at: file.published_at,
         licence,
     })
+}
+
+/// Answers, for a response that carries none of a file's bytes (`HEAD`, `304`) and so
+/// admits nothing, as a read would whether the order has a download of the file left.
+/// A response with bytes is decided by its admission in [`read_file`] alone.
+pub async fn ensure_readable(ctx: &Context, file: &AllowedFile) -> Result<(), AppError> {
+    match &file.licence {
+        Some(LicensedRead { grant, session }) => {
+            deliveries::ensure_downloads_left(ctx, grant, &file.entry, session).await
+        }
+        None => Ok(()),
+    }
 }
 
 /// Streams `range` of a file's bytes; a licensed file's response is admitted

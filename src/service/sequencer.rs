@@ -40,11 +40,18 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
-    /// Starts the sequencer task; it ends when the last handle is dropped.
-    pub fn start(store: Arc<dyn Store>, node: Arc<NodeIdentity>) -> Self {
+    /// Starts the sequencer on a thread of its own; it ends when the last handle is dropped.
+    ///
+    /// Every log write of the replica waits on this one task, statement after statement,
+    /// so it does not share the request workers' run queue: there each of its wake-ups
+    /// would wait behind the requests in flight, and the whole log would go at that pace.
+    pub fn start(store: Arc<dyn Store>, node: Arc<NodeIdentity>) -> std::io::Result<Self> {
         let (queue, pending) = mpsc::channel(QUEUE);
-        tokio::spawn(integrate_batches(store, node, pending));
-        Self { queue }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        std::thread::Builder::new()
+            .name("log-sequencer".into())
+            .spawn(move || runtime.block_on(integrate_batches(store, node, pending)))?;
+        Ok(Self { queue })
     }
 
     /// Publishes a version; returns its manifest's log index.

@@ -15,6 +15,8 @@ use super::sql::impl_store_with_shared_sql;
 /// Catalog metadata in a PostgreSQL database.
 pub struct PostgresStore {
     pool: PgPool,
+    /// The log tree's edge as this replica's last batch left it.
+    right_edge: super::sql::RightEdge,
 }
 
 impl PostgresStore {
@@ -26,7 +28,10 @@ impl PostgresStore {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            right_edge: Default::default(),
+        })
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {

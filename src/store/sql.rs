@@ -5,7 +5,10 @@
 //! A backend supplies `self.pool` and `self.begin_write()`; the macro
 //! supplies the [`Store`](super::Store) implementation on top.
 
-use crate::store::LoggedDocument;
+use std::collections::HashMap;
+
+use crate::ledger::stored::TreeBuilder;
+use crate::store::{LoggedDocument, ReceiptBuilder, ReceiptFacts, SessionAdmission, SessionRead, StoreError};
 
 /// The entries one batch appends, at dense indices from the size the log had.
 pub(super) struct BatchLog {
@@ -62,7 +65,186 @@ impl BatchLog {
     }
 }
 
-/// Implements [`Store`](super::Store) for a backend type with a `pool` field and a `begin_write` method.
+/// What is stored of a read's order, file and session when its batch begins.
+pub(super) struct StoredSession {
+    /// Downloads of the file spent under the order (its largest delivery sequence).
+    pub(super) last_sequence: i64,
+    /// Bytes the read's session has carried, if it is open.
+    pub(super) session_sent: Option<i64>,
+}
+
+/// A new read session's delivery row; its receipt is signed once the batch's reads are decided.
+pub(super) struct OpenedSession<'a> {
+    pub(super) order_id: String,
+    pub(super) file: String,
+    pub(super) session: String,
+    pub(super) sequence: i64,
+    /// Signs the receipt.
+    signer: &'a ReceiptBuilder,
+    /// The receipt's log index, reserved when the session was decided.
+    log_index: u64,
+    /// The same, as stored.
+    pub(super) stored_index: i64,
+    /// The signed receipt's canonical text.
+    pub(super) receipt: String,
+    pub(super) at: String,
+    pub(super) bytes_sent: i64,
+    pub(super) responses: i64,
+}
+
+/// What a batch adds to a session opened before it.
+#[derive(Default)]
+pub(super) struct Continued {
+    pub(super) bytes: i64,
+    pub(super) responses: i64,
+}
+
+/// A session as the batch has left it so far.
+enum SessionState {
+    /// Opened before the batch, having carried `sent` bytes by now.
+    Stored { sent: i64 },
+    /// Opened by the batch: the row at this position of [`ReadAdmissions::opened`].
+    Opened(usize),
+}
+
+/// (order, file) and (order, file, session) keys.
+type FileKey = (String, String);
+type SessionKey = (String, String, String);
+
+/// Decides a batch's reads in order, in memory, as the one-by-one statements would
+/// have: a later read of the batch sees what the earlier ones spent and opened.
+pub(super) struct ReadAdmissions<'a> {
+    /// The log index the next opened session's receipt takes.
+    next_index: u64,
+    spent: HashMap<FileKey, i64>,
+    sessions: HashMap<SessionKey, SessionState>,
+    /// Rows to insert: the sessions the batch opened.
+    pub(super) opened: Vec<OpenedSession<'a>>,
+    /// Bytes and responses to add to sessions opened before the batch.
+    pub(super) continued: HashMap<SessionKey, Continued>,
+}
+
+impl<'a> ReadAdmissions<'a> {
+    /// Admissions whose receipts go at the end of `log`.
+    pub(super) fn new(log: &BatchLog) -> Self {
+        Self {
+            next_index: log.size(),
+            spent: HashMap::new(),
+            sessions: HashMap::new(),
+            opened: Vec::new(),
+            continued: HashMap::new(),
+        }
+    }
+
+    /// Decides one read given what was `stored` before the batch; a new session's
+    /// receipt takes the next log index, to be signed by [`Self::sign_receipts`].
+    pub(super) fn decide(
+        &mut self,
+        read: &SessionRead,
+        receipt: &'a ReceiptBuilder,
+        stored: StoredSession,
+    ) -> Result<SessionAdmission, StoreError> {
+        let length = super::rows::encode_size(read.length)?;
+        // Compared as `sent <= limit - length`: a closed session holds the largest BIGINT.
+        let room = super::rows::encode_size(read.session_byte_limit.saturating_sub(read.length))?;
+        let file_key = (read.order_id.clone(), read.file.as_str().to_owned());
+        let session_key = (file_key.0.clone(), file_key.1.clone(), read.session.as_str().to_owned());
+        let state = match self.sessions.get(&session_key) {
+            Some(SessionState::Stored { sent }) => Some(*sent),
+            Some(SessionState::Opened(row)) => Some(self.opened[*row].bytes_sent),
+            None => stored.session_sent,
+        };
+        if let Some(sent) = state {
+            if sent > room {
+                return Ok(SessionAdmission::SessionSpent);
+            }
+            match self.sessions.get(&session_key) {
+                Some(SessionState::Opened(row)) => {
+                    let row = &mut self.opened[*row];
+                    row.bytes_sent += length;
+                    row.responses += 1;
+                }
+                _ => {
+                    self.sessions
+                        .insert(session_key.clone(), SessionState::Stored { sent: sent + length });
+                    let continued = self.continued.entry(session_key).or_default();
+                    continued.bytes += length;
+                    continued.responses += 1;
+                }
+            }
+            return Ok(SessionAdmission::Continued);
+        }
+        let spent = *self.spent.get(&file_key).unwrap_or(&stored.last_sequence);
+        let sequence = spent + 1;
+        if sequence > i64::from(read.max_downloads) {
+            return Ok(SessionAdmission::OverLimit);
+        }
+        let log_index = self.next_index;
+        self.next_index += 1;
+        self.spent.insert(file_key, sequence);
+        self.sessions
+            .insert(session_key, SessionState::Opened(self.opened.len()));
+        self.opened.push(OpenedSession {
+            order_id: read.order_id.clone(),
+            file: read.file.as_str().to_owned(),
+            session: read.session.as_str().to_owned(),
+            sequence,
+            signer: receipt,
+            log_index,
+            stored_index: super::rows::encode_index(log_index)?,
+            receipt: String::new(),
+            at: super::rows::encode_time(read.at),
+            bytes_sent: length,
+            responses: 1,
+        });
+        Ok(SessionAdmission::Opened { log_index })
+    }
+
+    /// Signs the opened sessions' receipts and appends them to `log` at the indices they
+    /// were given. A receipt that cannot be signed fails the batch: the indices after it
+    /// are taken.
+    pub(super) fn sign_receipts(&mut self, log: &mut BatchLog) -> Result<(), StoreError> {
+        for opened in &mut self.opened {
+            let sequence =
+                u32::try_from(opened.sequence).map_err(|_| StoreError::Conflict("too many deliveries".into()))?;
+            let document = (opened.signer)(ReceiptFacts {
+                log_index: opened.log_index,
+                sequence,
+            })?;
+            let index = log.append(&document, &opened.at);
+            if index != opened.log_index {
+                return Err(StoreError::Other(anyhow::anyhow!(
+                    "receipt for index {} landed at {index}",
+                    opened.log_index
+                )));
+            }
+            opened.receipt = document.text;
+        }
+        Ok(())
+    }
+}
+
+/// The log tree's right edge as this replica's last batch left it, so the next batch
+/// grows the tree without reading its edge back. Another replica's batch in between
+/// leaves it at an older size, and the edge is then read from the store.
+#[derive(Default)]
+pub(super) struct RightEdge(std::sync::Mutex<Option<TreeBuilder>>);
+
+impl RightEdge {
+    /// The edge of a tree of `size` leaves, if that is the one kept.
+    pub(super) fn at(&self, size: u64) -> Option<TreeBuilder> {
+        let kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.as_ref().filter(|tree| tree.size() == size).cloned()
+    }
+
+    /// Keeps the edge of a committed tree.
+    pub(super) fn keep(&self, tree: TreeBuilder) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tree);
+    }
+}
+
+/// Implements [`Store`](super::Store) for a backend type with `pool` and `right_edge` fields and a
+/// `begin_write` method.
 macro_rules! impl_store_with_shared_sql {
     ($backend:ty, $database:ty) => {
         use chrono::{DateTime, Utc};
@@ -77,14 +259,14 @@ macro_rules! impl_store_with_shared_sql {
         };
         use super::{
             DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
-            NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, Acknowledgement, ReceiptBuilder, ReceiptFacts, SessionAdmission, SessionRead,
+            NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, Acknowledgement, ReceiptBuilder, SessionAdmission, SessionRead,
             StoredFile, StoredToken, VersionRecord, VersionSummary,
         };
         use crate::domain::order::OrderState;
         use crate::ledger::stored::Subtree;
         use crate::domain::{DatasetId, FileName, PublisherId, ReadSessionId, Sha256Digest, VersionNumber};
 
-        use super::sql::BatchLog;
+        use super::sql::{BatchLog, ReadAdmissions, RightEdge, StoredSession};
         use super::{CheckpointSigner, LogWrite, LogWritten};
 
         /// Opens the savepoint one log write of a batch runs in.
@@ -151,10 +333,11 @@ macro_rules! impl_store_with_shared_sql {
         async fn write_log(
             tx: &mut sqlx::Transaction<'static, $database>,
             log: &BatchLog,
+            edge: &RightEdge,
             sign: &CheckpointSigner,
-        ) -> Result<(), StoreError> {
+        ) -> Result<Option<crate::ledger::stored::TreeBuilder>, StoreError> {
             if log.entries.is_empty() {
-                return Ok(());
+                return Ok(None);
             }
             for chunk in log.entries.chunks(INSERT_CHUNK) {
                 let mut rows = Vec::with_capacity(chunk.len());
@@ -178,15 +361,10 @@ macro_rules! impl_store_with_shared_sql {
                 .bind(encode_index(size)?)
                 .execute(&mut **tx)
                 .await?;
-            let parts = crate::ledger::stored::parts(0..log.base);
-            let found = select_subtrees(&mut **tx, &parts).await?;
-            let frontier = parts
-                .iter()
-                .map(|part| found.get(part).copied())
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| StoreError::Other(anyhow::anyhow!("the stored log tree lacks part of its right edge")))?;
-            let mut tree = crate::ledger::stored::TreeBuilder::resume(log.base, frontier)
-                .ok_or_else(|| StoreError::Other(anyhow::anyhow!("the log tree's right edge does not fit its size")))?;
+            let mut tree = match edge.at(log.base) {
+                Some(tree) => tree,
+                None => read_right_edge(tx, log.base).await?,
+            };
             let nodes: Vec<_> = log.entries.iter().flat_map(|entry| tree.push(entry.leaf)).collect();
             insert_subtrees(tx, &nodes).await?;
             let note = sign(size, tree.root())?;
@@ -196,7 +374,23 @@ macro_rules! impl_store_with_shared_sql {
                 .bind(encode_time(Utc::now()))
                 .execute(&mut **tx)
                 .await?;
-            Ok(())
+            Ok(Some(tree))
+        }
+
+        /// The stored right edge of a tree of `size` leaves, to grow it from.
+        async fn read_right_edge(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            size: u64,
+        ) -> Result<crate::ledger::stored::TreeBuilder, StoreError> {
+            let parts = crate::ledger::stored::parts(0..size);
+            let found = select_subtrees(&mut **tx, &parts).await?;
+            let frontier = parts
+                .iter()
+                .map(|part| found.get(part).copied())
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| StoreError::Other(anyhow::anyhow!("the stored log tree lacks part of its right edge")))?;
+            crate::ledger::stored::TreeBuilder::resume(size, frontier)
+                .ok_or_else(|| StoreError::Other(anyhow::anyhow!("the log tree's right edge does not fit its size")))
         }
 
         /// A version's rows, written before the batch takes the log's lock: the dataset,
@@ -375,77 +569,91 @@ macro_rules! impl_store_with_shared_sql {
             Ok(())
         }
 
-        /// Admits one response of a read session (see [`LogWrite::Read`]).
-        async fn admit_read(
+        /// Admits a batch's reads together (see [`LogWrite::Read`]): one statement reads
+        /// what is stored of their orders' files and sessions, [`ReadAdmissions`] decides
+        /// each in batch order, then one statement inserts the new sessions' deliveries and
+        /// one per continued session adds its bytes. No savepoint: nothing is written until
+        /// every read is decided, and a statement that fails fails the batch, whose writes
+        /// the sequencer then integrates one by one.
+        async fn admit_reads(
             tx: &mut sqlx::Transaction<'static, $database>,
             log: &mut BatchLog,
-            read: &SessionRead,
-            receipt: &ReceiptBuilder,
-        ) -> Result<SessionAdmission, StoreError> {
-            let length = encode_size(read.length)?;
-            // Written as `sent <= limit - length`: closed sessions hold the largest BIGINT.
-            let room = encode_size(read.session_byte_limit.saturating_sub(read.length))?;
-            let continued = sqlx::query(
-                "UPDATE deliveries SET bytes_sent = bytes_sent + $4, responses = responses + 1 \
-                 WHERE order_id = $1 AND file_name = $2 AND session = $3 AND receipt IS NOT NULL \
-                 AND bytes_sent <= $5",
-            )
-            .bind(&read.order_id)
-            .bind(read.file.as_str())
-            .bind(read.session.as_str())
-            .bind(length)
-            .bind(room)
-            .execute(&mut **tx)
-            .await?;
-            if continued.rows_affected() == 1 {
-                return Ok(SessionAdmission::Continued);
+            reads: &[(&SessionRead, &ReceiptBuilder)],
+        ) -> Result<Vec<Result<SessionAdmission, StoreError>>, StoreError> {
+            let mut stored = Vec::with_capacity(reads.len());
+            for chunk in reads.chunks(INSERT_CHUNK / 5) {
+                let mut select = sqlx::QueryBuilder::<$database>::new("");
+                for (position, (read, _)) in chunk.iter().enumerate() {
+                    if position > 0 {
+                        select.push(" UNION ALL ");
+                    }
+                    // Receipted deliveries hold sequences 1, 2, … (those from before read
+                    // sessions that were never receipted hold negative ones), so the largest
+                    // is the number spent; MAX over the key's primary-key range is one seek.
+                    select
+                        .push(format!("SELECT CAST({position} AS BIGINT), (SELECT MAX(sequence) FROM deliveries WHERE order_id = "))
+                        .push_bind(read.order_id.as_str())
+                        .push(" AND file_name = ")
+                        .push_bind(read.file.as_str())
+                        .push("), (SELECT bytes_sent FROM deliveries WHERE order_id = ")
+                        .push_bind(read.order_id.as_str())
+                        .push(" AND file_name = ")
+                        .push_bind(read.file.as_str())
+                        .push(" AND session = ")
+                        .push_bind(read.session.as_str())
+                        .push(" AND receipt IS NOT NULL)");
+                }
+                let mut rows: Vec<(i64, Option<i64>, Option<i64>)> = select.build_query_as().fetch_all(&mut **tx).await?;
+                rows.sort_unstable_by_key(|(position, _, _)| *position);
+                stored.extend(rows.into_iter().map(|(_, last, sent)| StoredSession {
+                    last_sequence: last.unwrap_or(0).max(0),
+                    session_sent: sent,
+                }));
             }
-            let (last, session_sent): (i64, Option<i64>) = sqlx::query_as(
-                "SELECT COALESCE(MAX(sequence), 0), MAX(CASE WHEN session = $3 THEN bytes_sent END) \
-                 FROM deliveries WHERE order_id = $1 AND file_name = $2 AND receipt IS NOT NULL",
-            )
-            .bind(&read.order_id)
-            .bind(read.file.as_str())
-            .bind(read.session.as_str())
-            .fetch_one(&mut **tx)
-            .await?;
-            match session_sent {
-                Some(sent) if sent > room => return Ok(SessionAdmission::SessionSpent),
-                // The session opened after the UPDATE above looked (PostgreSQL reads each
-                // statement afresh): continue it on the next attempt.
-                Some(_) => return Err(StoreError::Conflict("the read session opened concurrently".into())),
-                None => {}
+            if stored.len() != reads.len() {
+                return Err(StoreError::Other(anyhow::anyhow!("read {} session states for {} reads", stored.len(), reads.len())));
             }
-            // Receipted deliveries hold distinct sequence numbers from 1 (the primary key
-            // serialises their assignment across replicas), so none above the limit keeps
-            // the order's downloads within it.
-            let sequence = last + 1;
-            if sequence > i64::from(read.max_downloads) {
-                return Ok(SessionAdmission::OverLimit);
+            let mut admissions = ReadAdmissions::new(log);
+            let decided: Vec<_> = reads
+                .iter()
+                .zip(stored)
+                .map(|((read, receipt), stored)| admissions.decide(read, *receipt, stored))
+                .collect();
+            admissions.sign_receipts(log)?;
+            for chunk in admissions.opened.chunks(INSERT_CHUNK) {
+                let mut insert = sqlx::QueryBuilder::<$database>::new(
+                    "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, receipt, log_index, \
+                     started_at, completed_at, session, bytes_sent, responses) ",
+                );
+                insert.push_values(chunk, |mut row, opened| {
+                    row.push_bind(opened.order_id.as_str())
+                        .push_bind(opened.file.as_str())
+                        .push_bind(opened.sequence)
+                        .push_bind("[]")
+                        .push_bind(opened.receipt.as_str())
+                        .push_bind(opened.stored_index)
+                        .push_bind(opened.at.as_str())
+                        .push_bind(opened.at.as_str())
+                        .push_bind(opened.session.as_str())
+                        .push_bind(opened.bytes_sent)
+                        .push_bind(opened.responses);
+                });
+                insert.build().execute(&mut **tx).await?;
             }
-            let at = encode_time(read.at);
-            let facts = ReceiptFacts {
-                log_index: log.size(),
-                sequence: u32::try_from(sequence).map_err(|_| StoreError::Conflict("too many deliveries".into()))?,
-            };
-            let document = receipt(facts)?;
-            let log_index = log.append(&document, &at);
-            sqlx::query(
-                "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, receipt, log_index, \
-                 started_at, completed_at, session, bytes_sent, responses) \
-                 VALUES ($1, $2, $3, '[]', $4, $5, $6, $6, $7, $8, 1)",
-            )
-            .bind(&read.order_id)
-            .bind(read.file.as_str())
-            .bind(sequence)
-            .bind(&document.text)
-            .bind(encode_index(log_index)?)
-            .bind(&at)
-            .bind(read.session.as_str())
-            .bind(length)
-            .execute(&mut **tx)
-            .await?;
-            Ok(SessionAdmission::Opened { log_index })
+            for ((order_id, file, session), added) in &admissions.continued {
+                sqlx::query(
+                    "UPDATE deliveries SET bytes_sent = bytes_sent + $4, responses = responses + $5 \
+                     WHERE order_id = $1 AND file_name = $2 AND session = $3 AND receipt IS NOT NULL",
+                )
+                .bind(order_id)
+                .bind(file)
+                .bind(session)
+                .bind(added.bytes)
+                .bind(added.responses)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(decided)
         }
 
         /// Logs an acknowledgement unless its receipt was acknowledged before.
@@ -484,7 +692,7 @@ macro_rules! impl_store_with_shared_sql {
             Ok(Acknowledgement::Logged { log_index: index })
         }
 
-        /// Runs one write of a batch under the log's lock.
+        /// Runs one write of a batch (other than a read) under the log's lock.
         async fn integrate_one(
             tx: &mut sqlx::Transaction<'static, $database>,
             log: &mut BatchLog,
@@ -496,7 +704,7 @@ macro_rules! impl_store_with_shared_sql {
                 LogWrite::Transition(transition) => {
                     change_order(tx, log, transition).await.map(|()| LogWritten::Transitioned)
                 }
-                LogWrite::Read { read, receipt } => admit_read(tx, log, read, receipt.as_ref()).await.map(LogWritten::Read),
+                LogWrite::Read { .. } => Err(StoreError::Other(anyhow::anyhow!("reads are admitted together, before the other writes"))),
                 LogWrite::Acknowledge { order_id, receipt, document, at } => {
                     acknowledge(tx, log, order_id, receipt, document, *at).await.map(LogWritten::Acknowledged)
                 }
@@ -799,15 +1007,19 @@ macro_rules! impl_store_with_shared_sql {
                 file: &FileName,
                 session: &ReadSessionId,
             ) -> Result<DeliveryTally, StoreError> {
-                let (completed, in_session): (i64, i64) = sqlx::query_as(
-                    "SELECT COUNT(*), COUNT(CASE WHEN session = $3 THEN 1 END) FROM deliveries \
-                     WHERE order_id = $1 AND file_name = $2 AND receipt IS NOT NULL",
+                // One seek each, however many downloads the order has had: the largest
+                // sequence is the number spent (see `admit_reads`), and the session's
+                // receipt is found by its unique index.
+                let (completed, in_session): (Option<i64>, i64) = sqlx::query_as(
+                    "SELECT MAX(sequence), (SELECT COUNT(*) FROM deliveries WHERE order_id = $1 AND file_name = $2 \
+                     AND session = $3 AND receipt IS NOT NULL) FROM deliveries WHERE order_id = $1 AND file_name = $2",
                 )
                 .bind(order_id)
                 .bind(file.as_str())
                 .bind(session.as_str())
                 .fetch_one(&self.pool)
                 .await?;
+                let completed = completed.unwrap_or(0).max(0);
                 Ok(DeliveryTally {
                     completed: u32::try_from(completed)
                         .map_err(|_| StoreError::Other(anyhow::anyhow!("delivery count {completed} out of range")))?,
@@ -851,27 +1063,49 @@ macro_rules! impl_store_with_shared_sql {
                     .fetch_one(&mut *tx)
                     .await?;
                 let mut log = BatchLog::new(decode_index(size)?);
-                let mut results = Vec::with_capacity(batch.len());
-                for (write, prepared) in batch.iter().zip(prepared) {
-                    if let Err(error) = prepared {
-                        results.push(Err(error));
+                let mut results: Vec<Option<Result<LogWritten, StoreError>>> =
+                    prepared.into_iter().map(|prepared| prepared.err().map(Err)).collect();
+                // Reads are the bulk of a busy log: they are admitted together, in two or
+                // three statements for the whole batch rather than several each.
+                let reads: Vec<_> = batch
+                    .iter()
+                    .zip(&results)
+                    .filter_map(|(write, result)| match (write, result) {
+                        (LogWrite::Read { read, receipt }, None) => Some((read, receipt.as_ref())),
+                        _ => None,
+                    })
+                    .collect();
+                let mut admitted = admit_reads(&mut tx, &mut log, &reads).await?.into_iter();
+                for (write, result) in batch.iter().zip(results.iter_mut()) {
+                    if result.is_some() {
+                        continue;
+                    }
+                    if let LogWrite::Read { .. } = write {
+                        *result = admitted.next().map(|admission| admission.map(LogWritten::Read));
                         continue;
                     }
                     let kept = log.entries.len();
                     savepoint(&mut tx).await?;
-                    let result = integrate_one(&mut tx, &mut log, write).await;
-                    if result.is_err() {
+                    let outcome = integrate_one(&mut tx, &mut log, write).await;
+                    if outcome.is_err() {
                         log.truncate(kept);
                     }
-                    let result = settle(&mut tx, result).await?;
-                    if let (LogWrite::Publish(_), Err(error)) = (write, &result) {
+                    let outcome = settle(&mut tx, outcome).await?;
+                    if let (LogWrite::Publish(_), Err(error)) = (write, &outcome) {
                         // Its rows went in before its savepoint: only the whole batch undoes them.
                         return Err(StoreError::Other(anyhow::anyhow!("logging a prepared version failed: {error}")));
                     }
-                    results.push(result);
+                    *result = Some(outcome);
                 }
-                write_log(&mut tx, &log, sign).await?;
+                let results = results
+                    .into_iter()
+                    .map(|result| result.unwrap_or_else(|| Err(StoreError::Other(anyhow::anyhow!("a write went unanswered")))))
+                    .collect();
+                let grown = write_log(&mut tx, &log, &self.right_edge, sign).await?;
                 tx.commit().await?;
+                if let Some(tree) = grown {
+                    self.right_edge.keep(tree);
+                }
                 Ok(results)
             }
 
@@ -1287,3 +1521,116 @@ macro_rules! impl_store_with_shared_sql {
 }
 
 pub(super) use impl_store_with_shared_sql;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ReadSessionId, Sha256Digest};
+
+    fn read(order: &str, session: &ReadSessionId, length: u64) -> SessionRead {
+        SessionRead {
+            order_id: order.into(),
+            file: "f.csv".parse().expect("name"),
+            session: session.clone(),
+            length,
+            session_byte_limit: 100,
+            max_downloads: 2,
+            at: chrono::Utc::now(),
+        }
+    }
+
+    fn receipt(facts: ReceiptFacts) -> Result<LoggedDocument, StoreError> {
+        let text = format!("receipt {} of download {}", facts.log_index, facts.sequence);
+        Ok(LoggedDocument {
+            kind: "receipt",
+            leaf: Sha256Digest::from_bytes(crate::ledger::merkle::leaf_hash(text.as_bytes())),
+            text,
+        })
+    }
+
+    fn nothing_stored() -> StoredSession {
+        StoredSession {
+            last_sequence: 0,
+            session_sent: None,
+        }
+    }
+
+    #[test]
+    fn a_batch_decides_its_reads_as_one_by_one_statements_would() {
+        let mut log = BatchLog::new(10);
+        let mut admissions = ReadAdmissions::new(&log);
+        let (first, second, third) = (
+            ReadSessionId::generate(),
+            ReadSessionId::generate(),
+            ReadSessionId::generate(),
+        );
+        let decided = [
+            admissions.decide(&read("o", &first, 60), &receipt, nothing_stored()),
+            // The same session again in the batch: continued within its 100 bytes, then spent.
+            admissions.decide(&read("o", &first, 40), &receipt, nothing_stored()),
+            admissions.decide(&read("o", &first, 1), &receipt, nothing_stored()),
+            // A second session spends the order's second and last download…
+            admissions.decide(&read("o", &second, 100), &receipt, nothing_stored()),
+            // …so a third is over the limit, whatever the stale state read before the batch says.
+            admissions.decide(&read("o", &third, 1), &receipt, nothing_stored()),
+            // Another order's session open before the batch is continued.
+            admissions.decide(
+                &read("p", &third, 10),
+                &receipt,
+                StoredSession {
+                    last_sequence: 1,
+                    session_sent: Some(50),
+                },
+            ),
+        ]
+        .map(|decided| decided.expect("decided"));
+        assert_eq!(
+            decided,
+            [
+                SessionAdmission::Opened { log_index: 10 },
+                SessionAdmission::Continued,
+                SessionAdmission::SessionSpent,
+                SessionAdmission::Opened { log_index: 11 },
+                SessionAdmission::OverLimit,
+                SessionAdmission::Continued,
+            ]
+        );
+        admissions.sign_receipts(&mut log).expect("signed");
+        assert_eq!(log.size(), 12);
+        let rows: Vec<_> = admissions
+            .opened
+            .iter()
+            .map(|row| {
+                (
+                    row.sequence,
+                    row.stored_index,
+                    row.bytes_sent,
+                    row.responses,
+                    row.receipt.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (1, 10, 100, 2, "receipt 10 of download 1"),
+                (2, 11, 100, 1, "receipt 11 of download 2"),
+            ]
+        );
+        let continued = &admissions.continued[&("p".to_owned(), "f.csv".to_owned(), third.as_str().to_owned())];
+        assert_eq!((continued.bytes, continued.responses), (10, 1));
+        assert_eq!(admissions.continued.len(), 1);
+    }
+
+    #[test]
+    fn a_receipt_that_cannot_be_signed_fails_the_batch() {
+        let mut log = BatchLog::new(0);
+        let mut admissions = ReadAdmissions::new(&log);
+        let failing =
+            |_: ReceiptFacts| -> Result<LoggedDocument, StoreError> { Err(StoreError::Conflict("no key".into())) };
+        let decided = admissions.decide(&read("o", &ReadSessionId::generate(), 1), &failing, nothing_stored());
+        assert_eq!(decided.expect("decided"), SessionAdmission::Opened { log_index: 0 });
+        assert!(admissions.sign_receipts(&mut log).is_err());
+        assert_eq!(log.size(), 0);
+    }
+}

@@ -17,6 +17,12 @@ use super::sql::impl_store_with_shared_sql;
 /// Catalog metadata in a SQLite database file.
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The one connection that writes: SQLite admits one writer at a time anyway, and a
+    /// writer of its own never queues behind readers for a pooled connection (the log's
+    /// sequencer writes back to back) nor sleeps in the busy handler behind another writer.
+    writer: SqlitePool,
+    /// The log tree's edge as this replica's last batch left it.
+    right_edge: super::sql::RightEdge,
 }
 
 impl SqliteStore {
@@ -31,16 +37,24 @@ impl SqliteStore {
         if let Some(parent) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writer,
+            right_edge: Default::default(),
+        })
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
