@@ -103,7 +103,9 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
         updated_since: request.updated_since,
         order,
         after,
-        limit: limit + 1 + request.offset,
+        limit: (limit + 1)
+            .checked_add(request.offset)
+            .ok_or_else(|| AppError::InvalidRequest(format!("start: at most {}", u32::MAX - limit - 1)))?,
     };
     // The page and the summary (which ignores order, cursor and page size) are independent
     // reads: side by side, a search waits for the slower of the two, not for both.

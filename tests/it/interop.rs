@@ -94,6 +94,12 @@ async fn ckan_actions_answer_in_ckan_shapes(backend: Backend) {
     )
     .await;
     assert_eq!(paged["result"]["results"][0]["name"], "visits");
+    let (status, beyond) = action(&app, "/api/3/action", "package_search", "start=4294967295").await;
+    assert!(
+        status.is_client_error(),
+        "a start past the end of u32 is refused, not overflowed: {status}"
+    );
+    assert_eq!(beyond["success"], false);
 
     let (_, shown) = action(&app, "/api/3/action", "package_show", "id=traffic").await;
     assert_eq!(shown["result"]["num_resources"], 2, "the CSV and its Parquet copy");
