@@ -14,6 +14,7 @@ use crate::service::Context;
 use crate::service::catalog::{self, DatasetDetail, VersionDetail};
 use crate::service::publish::{self, PublishOutcome, PublishRequest};
 use crate::service::search::{self, SearchPage, SearchRequest};
+use crate::store::{SearchFilter, TimeRange};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Query parameters of the dataset listing and search.
@@ -61,17 +62,20 @@ pub async fn list(
     ];
     for (facet, value) in named {
         if let Some(value) = value {
-            filters.push((facet.to_owned(), value));
+            filters.push(SearchFilter::facet(facet, value));
         }
     }
     let request = SearchRequest {
         text: params.q,
         filters,
-        updated_since: params.updated_since.as_deref().map(parse_since).transpose()?,
+        updated: TimeRange {
+            since: params.updated_since.as_deref().map(parse_since).transpose()?,
+            until: None,
+        },
         order: params.sort.as_deref().map(search::parse_order).transpose()?,
         cursor: params.cursor,
         limit: params.limit,
-        offset: 0,
+        ..SearchRequest::default()
     };
     Ok(Json(search::find(&ctx, request).await?))
 }

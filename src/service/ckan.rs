@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::Context;
@@ -15,7 +16,7 @@ use super::catalog::{self, DatasetView, file_url, publishers_by_id};
 use super::search::{self, SearchRequest};
 use crate::domain::{AccessClass, DatasetId, FileEntry, PublisherId};
 use crate::error::AppError;
-use crate::store::{Publisher, SearchOrder, StoreError};
+use crate::store::{FilterField, Publisher, SearchFilter, SearchOrder, StoreError, TimeRange};
 
 /// The CKAN version whose Action API this subset follows.
 pub const CKAN_API_VERSION: &str = "2.10.4";
@@ -179,60 +180,237 @@ const FIELD_FACETS: [(&str, &str); 6] = [
     ("access", "access"),
 ];
 
-/// Splits Solr-style `field:value` / `field:"a value"` clauses off a query; the rest is free text.
-fn split_clauses(query: &str) -> Result<(Vec<(String, String)>, String), ActionError> {
-    let mut filters = Vec::new();
-    let mut words = Vec::new();
-    let mut rest = query.trim();
-    while !rest.is_empty() {
-        let token_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let token = &rest[..token_end];
-        match token.split_once(':') {
-            Some((field, value)) if FIELD_FACETS.iter().any(|(known, _)| *known == field) => {
-                let facet = FIELD_FACETS
-                    .iter()
-                    .find(|(known, _)| *known == field)
-                    .map(|(_, facet)| (*facet).to_owned())
-                    .unwrap_or_default();
-                if let Some(quoted) = value.strip_prefix('"') {
-                    let after = &rest[field.len() + 2..];
-                    let close = after
-                        .find('"')
-                        .ok_or_else(|| ActionError::validation(format!("{field}: unclosed quote")))?;
-                    filters.push((facet, after[..close].to_owned()));
-                    let _ = quoted;
-                    rest = after[close + 1..].trim_start();
+/// What a Solr-style `q` or `fq` asks, in the subset CKAN clients send: `field:value`
+/// and `field:"a value"` on the fields of [`FIELD_FACETS`], `name:`/`id:` (the dataset
+/// id) and `title:`/`text:` (free text), `OR` between clauses on one field, negation
+/// (`-field:value`, `NOT field:value`), `metadata_modified:[A TO B]` and
+/// `metadata_created:[A TO B]` (either end `*`), `AND`, `*:*`, and free words.
+#[derive(Debug, Default, PartialEq)]
+struct SolrQuery {
+    filters: Vec<SearchFilter>,
+    updated: TimeRange,
+    created: TimeRange,
+    words: Vec<String>,
+}
+
+impl SolrQuery {
+    /// Adds what `query` asks; `allow_words` is false for `fq`, which holds clauses only.
+    fn parse(&mut self, query: &str, allow_words: bool) -> Result<(), ActionError> {
+        let mut or_next = false;
+        let mut negate_next = false;
+        for token in solr_tokens(query)? {
+            match token.as_str() {
+                "AND" | "&&" | "*:*" => continue,
+                "OR" | "||" => {
+                    if or_next || self.filters.is_empty() {
+                        return Err(ActionError::validation("OR joins two clauses on one field"));
+                    }
+                    or_next = true;
                     continue;
                 }
-                filters.push((facet, value.to_owned()));
+                "NOT" | "!" => {
+                    negate_next = true;
+                    continue;
+                }
+                _ => {}
             }
-            _ if token == "*:*" => {}
-            _ => words.push(token),
+            let (negated, clause) = match token.strip_prefix('-').or_else(|| token.strip_prefix('!')) {
+                Some(rest) => (true, rest),
+                None => (std::mem::take(&mut negate_next), token.as_str()),
+            };
+            let kind = match clause.split_once(':') {
+                Some((field, value)) => self.field_clause(field, unquote(value), negated)?,
+                None => Clause::Text,
+            };
+            match kind {
+                Clause::Range if or_next => {
+                    return Err(ActionError::validation("OR joins two clauses on one field"));
+                }
+                Clause::Range => {}
+                Clause::Filter(filter) if or_next => {
+                    let last = self
+                        .filters
+                        .last_mut()
+                        .filter(|last| last.field == filter.field && last.negated == negated);
+                    let Some(last) = last else {
+                        return Err(ActionError::validation("OR joins two clauses on one field"));
+                    };
+                    last.values.extend(filter.values);
+                }
+                Clause::Filter(filter) => self.filters.push(filter),
+                Clause::Text if or_next || negated => {
+                    return Err(ActionError::validation(format!(
+                        "{clause:?}: OR and negation apply to field:value clauses"
+                    )));
+                }
+                Clause::Text if clause.contains(':') && !allow_words => {
+                    return Err(ActionError::validation(format!(
+                        "fq: {clause:?} is not a clause on {}, name, id, metadata_modified or metadata_created",
+                        FIELD_FACETS.map(|(field, _)| field).join(", ")
+                    )));
+                }
+                Clause::Text if !allow_words => {
+                    return Err(ActionError::validation(format!(
+                        "fq: {clause:?} is not a field:value clause"
+                    )));
+                }
+                Clause::Text => {
+                    let text = clause
+                        .split_once(':')
+                        .filter(|(field, _)| ["title", "text"].contains(field));
+                    self.words
+                        .push(text.map_or(clause, |(_, value)| unquote(value)).to_owned());
+                }
+            }
+            or_next = false;
         }
-        rest = rest[token_end..].trim_start();
+        if or_next || negate_next {
+            return Err(ActionError::validation("the query ends in OR or NOT"));
+        }
+        Ok(())
     }
-    Ok((filters, words.join(" ")))
+
+    /// What a `field:value` clause is; a range sets its bounds here.
+    fn field_clause(&mut self, field: &str, value: &str, negated: bool) -> Result<Clause, ActionError> {
+        let target = match field {
+            "name" | "id" => FilterField::Id,
+            "metadata_modified" | "metadata_created" => {
+                if negated {
+                    return Err(ActionError::validation(format!(
+                        "{field}: negated ranges are not supported"
+                    )));
+                }
+                let range = time_range(field, value)?;
+                let bounds = if field == "metadata_modified" {
+                    &mut self.updated
+                } else {
+                    &mut self.created
+                };
+                *bounds = range;
+                return Ok(Clause::Range);
+            }
+            _ => match FIELD_FACETS.iter().find(|(known, _)| *known == field) {
+                Some((_, facet)) => FilterField::Facet((*facet).to_owned()),
+                None => return Ok(Clause::Text),
+            },
+        };
+        Ok(Clause::Filter(SearchFilter {
+            field: target,
+            values: vec![value.to_owned()],
+            negated,
+        }))
+    }
+}
+
+/// What one clause of a Solr query is.
+enum Clause {
+    /// A condition on a field.
+    Filter(SearchFilter),
+    /// A time range (already set on the query).
+    Range,
+    /// Free text: a word, a `title:` value, or a word with a colon in it.
+    Text,
+}
+
+/// Splits a Solr query at whitespace outside quotes and range brackets.
+fn solr_tokens(query: &str) -> Result<Vec<String>, ActionError> {
+    let mut tokens = Vec::new();
+    let mut current = String::new();
+    let mut closing = None;
+    for character in query.chars() {
+        match closing {
+            Some(close) => {
+                current.push(character);
+                if character == close {
+                    closing = None;
+                }
+            }
+            None if character.is_whitespace() => {
+                if !current.is_empty() {
+                    tokens.push(std::mem::take(&mut current));
+                }
+            }
+            None => {
+                closing = match character {
+                    '"' => Some('"'),
+                    '[' => Some(']'),
+                    '{' => Some('}'),
+                    _ => None,
+                };
+                current.push(character);
+            }
+        }
+    }
+    if let Some(close) = closing {
+        return Err(ActionError::validation(format!(
+            "{current:?}: missing the closing {close}"
+        )));
+    }
+    if !current.is_empty() {
+        tokens.push(current);
+    }
+    Ok(tokens)
+}
+
+/// A value without the quotes around it.
+fn unquote(value: &str) -> &str {
+    value
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or(value)
+}
+
+/// `[A TO B]`, both ends included, either `*`; times in ISO 8601, UTC unless they say.
+fn time_range(field: &str, value: &str) -> Result<TimeRange, ActionError> {
+    let refused = || {
+        ActionError::validation(format!(
+            "{field}: a range [FROM TO UNTIL] of ISO 8601 times or *, both ends included"
+        ))
+    };
+    let inner = value
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .ok_or_else(refused)?;
+    let (from, until) = inner.split_once(" TO ").ok_or_else(refused)?;
+    let bound = |text: &str| -> Result<Option<DateTime<Utc>>, ActionError> {
+        let text = text.trim();
+        if text == "*" {
+            return Ok(None);
+        }
+        if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+            return Ok(Some(time.with_timezone(&Utc)));
+        }
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+            .map(|time| Some(time.and_utc()))
+            .map_err(|_| refused())
+    };
+    Ok(TimeRange {
+        since: bound(from)?,
+        until: bound(until)?,
+    })
+}
+
+/// CKAN's `sort` (its first key decides) as a search order.
+fn sort_order(sort: &str) -> Result<SearchOrder, ActionError> {
+    let first = sort.split(',').next().unwrap_or_default();
+    let mut words = first.split_whitespace();
+    match (words.next(), words.next().unwrap_or("asc")) {
+        (Some("score"), "desc") => Ok(SearchOrder::Relevance),
+        (Some("metadata_modified"), "desc") => Ok(SearchOrder::Newest),
+        (Some("name" | "id"), "asc") => Ok(SearchOrder::Name),
+        _ => Err(ActionError::validation(format!(
+            "sort: {sort:?}; this node sorts by score desc, metadata_modified desc, name asc or id asc"
+        ))),
+    }
 }
 
 async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
-    let (mut filters, words) = split_clauses(text(params, "q").unwrap_or_default())?;
-    let (fq_filters, fq_rest) = split_clauses(text(params, "fq").unwrap_or_default())?;
-    if !fq_rest.trim().is_empty() {
-        return Err(ActionError::validation(format!(
-            "fq: only field:value clauses on {} are understood",
-            FIELD_FACETS.map(|(field, _)| field).join(", ")
-        )));
-    }
-    filters.extend(fq_filters);
+    let mut query = SolrQuery::default();
+    query.parse(text(params, "q").unwrap_or_default(), true)?;
+    query.parse(text(params, "fq").unwrap_or_default(), false)?;
     let rows = number(params, "rows")?.unwrap_or(10).min(search::MAX_PAGE_SIZE);
     let start = number(params, "start")?.unwrap_or(0);
-    let order = match text(params, "sort").map(str::trim) {
-        None => None,
-        Some(sort) if sort.starts_with("score") => Some(SearchOrder::Relevance),
-        Some(sort) if sort.starts_with("metadata_modified") => Some(SearchOrder::Newest),
-        Some(sort) if sort.starts_with("name") || sort.starts_with("title") => Some(SearchOrder::Name),
-        Some(other) => return Err(ActionError::validation(format!("sort: {other:?} is not supported"))),
-    };
+    let order = text(params, "sort").map(sort_order).transpose()?;
     let facet_fields: Vec<String> = match params.get("facet.field") {
         None => Vec::new(),
         Some(Value::String(list)) => serde_json::from_str(list)
@@ -243,8 +421,10 @@ async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
     let page = search::find(
         ctx,
         SearchRequest {
-            text: Some(words),
-            filters,
+            text: Some(query.words.join(" ")),
+            filters: query.filters,
+            updated: query.updated,
+            created: query.created,
             order,
             limit: Some(rows.max(1)),
             offset: start,
@@ -435,7 +615,7 @@ async fn organization_show(ctx: &Context, params: &Map<String, Value>) -> Answer
         let page = search::find(
             ctx,
             SearchRequest {
-                filters: vec![("publisher".into(), id.to_owned())],
+                filters: vec![SearchFilter::facet("publisher", id)],
                 order: Some(SearchOrder::Name),
                 limit: Some(search::MAX_PAGE_SIZE),
                 ..SearchRequest::default()
@@ -594,17 +774,85 @@ fn resource(
 mod tests {
     use super::*;
 
+    fn parsed(q: &str, fq: &str) -> Result<SolrQuery, ActionError> {
+        let mut query = SolrQuery::default();
+        query.parse(q, true)?;
+        query.parse(fq, false)?;
+        Ok(query)
+    }
+
+    fn filter(field: FilterField, values: &[&str], negated: bool) -> SearchFilter {
+        SearchFilter {
+            field,
+            values: values.iter().map(|value| (*value).to_owned()).collect(),
+            negated,
+        }
+    }
+
     #[test]
     fn solr_clauses_become_filters() {
-        let (filters, rest) = split_clauses(r#"tags:"交通 数据" res_format:CSV 流量 *:*"#).expect("parse");
+        let query = parsed(r#"tags:"交通 数据" res_format:CSV 流量 *:* title:"hourly flow""#, "").expect("parse");
         assert_eq!(
-            filters,
+            query.filters,
             [
-                ("keyword".to_owned(), "交通 数据".to_owned()),
-                ("format".to_owned(), "CSV".to_owned())
+                filter(FilterField::Facet("keyword".into()), &["交通 数据"], false),
+                filter(FilterField::Facet("format".into()), &["CSV"], false),
             ]
         );
-        assert_eq!(rest, "流量");
-        assert!(split_clauses("tags:\"open").is_err());
+        assert_eq!(query.words, ["流量", "hourly flow"]);
+        assert!(parsed("tags:\"open", "").is_err());
+    }
+
+    #[test]
+    fn what_ckanext_harvest_sends_is_understood() {
+        let query = parsed(
+            "",
+            "organization:city OR organization:hospital -organization:old NOT res_format:XLS \
+             metadata_modified:[2026-01-01T00:00:00.123456Z TO *] metadata_created:[* TO 2026-06-01T00:00:00]",
+        )
+        .expect("parse");
+        assert_eq!(
+            query.filters,
+            [
+                filter(FilterField::Facet("publisher".into()), &["city", "hospital"], false),
+                filter(FilterField::Facet("publisher".into()), &["old"], true),
+                filter(FilterField::Facet("format".into()), &["XLS"], true),
+            ]
+        );
+        let since = DateTime::parse_from_rfc3339("2026-01-01T00:00:00.123456Z").expect("time");
+        assert_eq!(query.updated.since, Some(since.with_timezone(&Utc)));
+        assert_eq!(query.updated.until, None);
+        assert_eq!(query.created.since, None);
+        assert!(query.created.until.is_some());
+        assert_eq!(
+            parsed("name:traffic", "").expect("parse").filters,
+            [filter(FilterField::Id, &["traffic"], false)]
+        );
+        assert_eq!(sort_order("id asc").expect("sort"), SearchOrder::Name);
+        assert_eq!(
+            sort_order("metadata_modified desc, id asc").expect("sort"),
+            SearchOrder::Newest
+        );
+    }
+
+    #[test]
+    fn what_this_subset_cannot_answer_is_refused_not_guessed() {
+        for (q, fq) in [
+            ("", "organization:a OR tags:b"),
+            ("", "organization:a OR"),
+            ("", "OR organization:a"),
+            ("-word", ""),
+            ("", "free words"),
+            ("", "unknown:field"),
+            ("", "metadata_modified:{2026-01-01T00:00:00Z TO *}"),
+            ("", "metadata_modified:[NOW-1DAY TO *]"),
+            ("", "-metadata_modified:[* TO *]"),
+            ("", "metadata_modified:[2026-01-01"),
+        ] {
+            assert!(parsed(q, fq).is_err(), "q={q:?} fq={fq:?}");
+        }
+        for sort in ["title_string asc", "name desc", "views_recent desc"] {
+            assert!(sort_order(sort).is_err(), "{sort}");
+        }
     }
 }

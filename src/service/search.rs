@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -22,7 +21,10 @@ use super::tables::{inspection, table_format};
 use crate::domain::{DatasetId, DatasetMetadata, FileEntry, PublisherId};
 use crate::error::AppError;
 use crate::search::{Field, index_terms, query_terms};
-use crate::store::{FacetCount, SearchAfter, SearchEntries, SearchOrder, SearchQuery, SortKey, StoreError};
+use crate::store::{
+    FacetCount, FilterField, SearchAfter, SearchEntries, SearchFilter, SearchOrder, SearchQuery, SortKey, StoreError,
+    TimeRange,
+};
 
 /// The analyzer's version: raise it when [`crate::search`] changes, and nodes reindex at start.
 pub const ANALYZER: i64 = 2;
@@ -44,10 +46,12 @@ const FACET_VALUES: usize = 20;
 pub struct SearchRequest {
     /// Free text.
     pub text: Option<String>,
-    /// (facet, value) filters.
-    pub filters: Vec<(String, String)>,
-    /// Only datasets updated since.
-    pub updated_since: Option<DateTime<Utc>>,
+    /// Conditions every result meets.
+    pub filters: Vec<SearchFilter>,
+    /// When results were last updated.
+    pub updated: TimeRange,
+    /// When results were first published.
+    pub created: TimeRange,
     /// The order; relevance when there is text, else by id.
     pub order: Option<SearchOrder>,
     /// A `nextCursor` of the previous page.
@@ -82,8 +86,10 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
     }
     let text = request.text.as_deref().map(str::trim).unwrap_or_default();
     let terms = query_terms(text).map_err(|error| AppError::InvalidRequest(format!("q: {error}")))?;
-    for (facet, _) in &request.filters {
-        if !FACETS.contains(&facet.as_str()) {
+    for filter in &request.filters {
+        if let FilterField::Facet(facet) = &filter.field
+            && !FACETS.contains(&facet.as_str())
+        {
             return Err(AppError::InvalidRequest(format!("no facet {facet}")));
         }
     }
@@ -100,7 +106,8 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
     let query = SearchQuery {
         terms,
         filters: request.filters,
-        updated_since: request.updated_since,
+        updated: request.updated,
+        created: request.created,
         order,
         after,
         limit: (limit + 1)
@@ -278,7 +285,8 @@ pub async fn summary(ctx: &Context, query: &SearchQuery) -> Result<Summary, AppE
     let key = SummaryKey {
         terms: query.terms.clone(),
         filters: query.filters.clone(),
-        updated_since: query.updated_since,
+        updated: query.updated,
+        created: query.created,
     };
     if let Some(known) = ctx.summaries.get(&key, generation) {
         return Ok(known);
@@ -306,8 +314,9 @@ const SUMMARY_CACHE_ENTRIES: usize = 512;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct SummaryKey {
     terms: Vec<crate::search::QueryTerm>,
-    filters: Vec<(String, String)>,
-    updated_since: Option<DateTime<Utc>>,
+    filters: Vec<SearchFilter>,
+    updated: TimeRange,
+    created: TimeRange,
 }
 
 impl SummaryCache {

@@ -24,7 +24,7 @@ use super::{Context, accounts, deliveries, orders, search};
 use crate::crypto::ticket;
 use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, PublisherId, ReadSessionId, VersionNumber};
 use crate::error::AppError;
-use crate::store::{DatasetFilter, OrderGrant, SearchQuery, VersionRecord};
+use crate::store::{DatasetFilter, OrderGrant, SearchFilter, SearchQuery, VersionRecord};
 use crate::tabular::{TableFormat, TableProfile};
 
 /// The bearer token of the public open-data profile; it grants nothing an anonymous download does not.
@@ -107,7 +107,7 @@ pub async fn shares(ctx: &Context, recipient: &Recipient) -> Result<Vec<String>,
         // The publisher facet of the open datasets: one grouped query, not a walk over the catalog.
         Recipient::Public => {
             let open = SearchQuery {
-                filters: vec![("access".into(), AccessClass::Open.as_str().into())],
+                filters: vec![SearchFilter::facet("access", AccessClass::Open.as_str())],
                 ..Default::default()
             };
             let (_, counts) = search::summary(ctx, &open).await?;

@@ -427,15 +427,65 @@ pub enum SortKey {
     None,
 }
 
-/// A catalog search: terms, facet filters, order and page.
+/// What a [`SearchFilter`] looks at.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FilterField {
+    /// One of the search facets (`publisher`, `keyword`, …).
+    Facet(String),
+    /// The dataset's id.
+    Id,
+}
+
+/// A condition every search result meets: it carries one of `values` in `field`, or,
+/// negated, none of them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SearchFilter {
+    /// What is compared.
+    pub field: FilterField,
+    /// Any one of these matches.
+    pub values: Vec<String>,
+    /// The result must match none of them instead.
+    pub negated: bool,
+}
+
+impl SearchFilter {
+    /// Results whose `facet` carries `value`.
+    pub fn facet(facet: &str, value: impl Into<String>) -> Self {
+        Self {
+            field: FilterField::Facet(facet.to_owned()),
+            values: vec![value.into()],
+            negated: false,
+        }
+    }
+}
+
+/// A span of time, both ends included; either may be open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TimeRange {
+    /// From this time on.
+    pub since: Option<DateTime<Utc>>,
+    /// Up to this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl TimeRange {
+    /// No bound at either end.
+    pub fn is_unbounded(&self) -> bool {
+        self.since.is_none() && self.until.is_none()
+    }
+}
+
+/// A catalog search: terms, filters, order and page.
 #[derive(Clone, Debug, Default)]
 pub struct SearchQuery {
     /// What the query text asks for; empty matches every dataset.
     pub terms: Vec<crate::search::QueryTerm>,
-    /// (facet, value) pairs every result must carry.
-    pub filters: Vec<(String, String)>,
-    /// Only datasets updated at or after this time.
-    pub updated_since: Option<DateTime<Utc>>,
+    /// Conditions every result meets.
+    pub filters: Vec<SearchFilter>,
+    /// When results were last updated.
+    pub updated: TimeRange,
+    /// When results were first published.
+    pub created: TimeRange,
     /// The order.
     pub order: SearchOrder,
     /// Resume after this item.

@@ -255,7 +255,7 @@ macro_rules! impl_store_with_shared_sql {
         };
         use super::rows::SearchRow;
         use super::{
-            FacetCount, SearchAfter, SearchEntries, SearchHit, SearchOrder, SearchQuery, SortKey,
+            FacetCount, FilterField, SearchAfter, SearchEntries, SearchHit, SearchOrder, SearchQuery, SortKey,
         };
         use super::{
             DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
@@ -804,15 +804,30 @@ macro_rules! impl_store_with_shared_sql {
         /// Pushes `SELECT <columns> FROM datasets d JOIN hits h … WHERE <filters>`.
         fn push_filtered<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, query: &'q SearchQuery, columns: &str) {
             sql.push(format!(" SELECT {columns} FROM datasets d JOIN hits h ON h.dataset_id = d.id WHERE 1 = 1"));
-            for (facet, value) in &query.filters {
-                sql.push(" AND EXISTS (SELECT 1 FROM dataset_facets f WHERE f.dataset_id = d.id AND f.facet = ")
-                    .push_bind(facet.as_str())
-                    .push(" AND f.value = ")
-                    .push_bind(value.as_str())
-                    .push(")");
+            for filter in &query.filters {
+                sql.push(if filter.negated { " AND NOT " } else { " AND " });
+                match &filter.field {
+                    FilterField::Facet(facet) => {
+                        sql.push("EXISTS (SELECT 1 FROM dataset_facets f WHERE f.dataset_id = d.id AND f.facet = ")
+                            .push_bind(facet.as_str())
+                            .push(" AND f.value IN (");
+                        push_list(sql, &filter.values);
+                        sql.push("))");
+                    }
+                    FilterField::Id => {
+                        sql.push("d.id IN (");
+                        push_list(sql, &filter.values);
+                        sql.push(")");
+                    }
+                }
             }
-            if let Some(since) = query.updated_since {
-                sql.push(" AND d.updated_at >= ").push_bind(encode_time(since));
+            for (column, range) in [("d.updated_at", &query.updated), ("d.created_at", &query.created)] {
+                if let Some(since) = range.since {
+                    sql.push(format!(" AND {column} >= ")).push_bind(encode_time(since));
+                }
+                if let Some(until) = range.until {
+                    sql.push(format!(" AND {column} <= ")).push_bind(encode_time(until));
+                }
             }
         }
 
@@ -1412,7 +1427,7 @@ macro_rules! impl_store_with_shared_sql {
 
             async fn search_summary(&self, query: &SearchQuery) -> Result<(u64, Vec<FacetCount>), StoreError> {
                 let mut facets = sqlx::QueryBuilder::<$database>::new("");
-                if query.terms.is_empty() && query.filters.is_empty() && query.updated_since.is_none() {
+                if query.terms.is_empty() && query.filters.is_empty() && query.updated.is_unbounded() && query.created.is_unbounded() {
                     // The whole catalog: the facet table's key order groups it without a join.
                     facets.push("SELECT f.facet, f.value, COUNT(*) FROM dataset_facets f");
                 } else {

@@ -13,6 +13,7 @@ on_both_backends!(
     dcat_and_data_package_describe_every_file,
     the_real_ckan_rdf_and_frictionless_tools_read_the_node,
     the_dcat_catalog_conforms_to_dcat_ap_3,
+    a_ckan_harvester_gathers_every_dataset_once,
 );
 
 const FLOWS: &str = "路口,日期,时间,车流量,均速\n东直门,2026-10-01,2026-10-01 08:00:00,1832,23.5\n国贸桥,2026-10-01,2026-10-01 09:00:00,2410,18.2\n";
@@ -285,4 +286,85 @@ async fn the_dcat_catalog_conforms_to_dcat_ap_3(backend: Backend) {
     let summary = run_python_check(&python, "dcat_ap_check.py", &args).await;
     assert_eq!(summary["conforms"], true, "{summary}");
     assert_eq!(summary["violations"], json!({}), "{summary}");
+}
+
+/// Publishes `count` open datasets `{publisher}-000`… under a new publisher; its token and their names.
+async fn publish_many(app: &TestApp, publisher: &str, count: usize) -> (String, Vec<String>) {
+    use futures::StreamExt as _;
+    let token = app.publisher(publisher).await;
+    let names: Vec<String> = (0..count).map(|index| format!("{publisher}-{index:03}")).collect();
+    futures::stream::iter(names.clone())
+        .for_each_concurrent(8, |name| {
+            let token = token.clone();
+            async move {
+                let bytes = format!("a,b\n{name},1\n");
+                let status = app
+                    .publish(&token, &name, "open", &[("rows.csv", bytes.as_bytes())])
+                    .await
+                    .status();
+                assert_eq!(status, StatusCode::CREATED, "{name}");
+            }
+        })
+        .await;
+    (token, names)
+}
+
+/// ckanext-harvest's gather stage (replayed in Python, as the harvester pages) collects
+/// every dataset exactly once across more than one page of 100, with its organization
+/// include and exclude filters, and incrementally only what changed since a time.
+async fn a_ckan_harvester_gathers_every_dataset_once(backend: Backend) {
+    let Some(python) = test_python() else { return };
+    let app = TestApp::spawn(backend).await;
+    let (city_token, city) = publish_many(&app, "city", 70).await;
+    let (_, hospital) = publish_many(&app, "hospital", 45).await;
+    let (_, old) = publish_many(&app, "old", 20).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let since = chrono::Utc::now()
+        .naive_utc()
+        .format("%Y-%m-%dT%H:%M:%S%.6f")
+        .to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // After `since`: a new dataset, and a new version of an old one.
+    let token = app.publisher("late").await;
+    let status = app
+        .publish(&token, "late-000", "open", &[("rows.csv", b"a\n1\n")])
+        .await
+        .status();
+    assert_eq!(status, StatusCode::CREATED);
+    let status = app
+        .publish(&city_token, "city-005", "open", &[("rows.csv", b"a\n2\n")])
+        .await
+        .status();
+    assert_eq!(status, StatusCode::CREATED);
+
+    let summary = run_python_check(
+        &python,
+        "ckan_harvest_gather.py",
+        &[
+            app.url.as_ref(),
+            since.as_ref(),
+            "city,hospital".as_ref(),
+            "old".as_ref(),
+        ],
+    )
+    .await;
+    let ids = |gather: &str| -> Vec<String> {
+        assert_eq!(summary[gather]["duplicates"], 0, "{gather}: {}", summary[gather]);
+        serde_json::from_value(summary[gather]["ids"].clone()).expect("ids")
+    };
+    let sorted = |mut names: Vec<String>| {
+        names.sort();
+        names
+    };
+    let everything = sorted([city.clone(), hospital.clone(), old.clone(), vec!["late-000".to_owned()]].concat());
+    assert_eq!(ids("full"), everything, "sorted by id, every dataset once");
+    assert_eq!(summary["full"]["pages"], 3, "two pages of results and the empty one");
+    assert_eq!(ids("include"), sorted([city.clone(), hospital.clone()].concat()));
+    assert_eq!(
+        ids("exclude"),
+        sorted([city, hospital, vec!["late-000".to_owned()]].concat())
+    );
+    assert_eq!(ids("since"), ["city-005", "late-000"]);
+    assert_eq!(ids("include_since"), ["city-005"]);
+    app.stop().await;
 }

@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::service::catalog::{self, DatasetView, file_url};
 use crate::service::search::{self, FACETS, SearchRequest};
 use crate::service::{Context, interop, tables, transparency};
-use crate::store::SearchOrder;
+use crate::store::{SearchFilter, SearchOrder};
 use crate::tabular::PreviewRequest;
 
 /// Rows a dataset page previews.
@@ -180,7 +180,10 @@ pub async fn search(ctx: &Context, lang: Lang, form: &SearchForm) -> Result<Mark
         ctx,
         SearchRequest {
             text: Some(q.clone()),
-            filters: filters.clone(),
+            filters: filters
+                .iter()
+                .map(|(facet, value)| SearchFilter::facet(facet, value.as_str()))
+                .collect(),
             order: sort.map(search::parse_order).transpose()?,
             cursor: form.cursor.clone().filter(|c| !c.is_empty()),
             ..SearchRequest::default()
@@ -419,7 +422,7 @@ pub async fn publisher(ctx: &Context, lang: Lang, publisher: &PublisherId) -> Re
     let page = search::find(
         ctx,
         SearchRequest {
-            filters: vec![("publisher".into(), publisher.to_string())],
+            filters: vec![SearchFilter::facet("publisher", publisher.to_string())],
             order: Some(SearchOrder::Newest),
             limit: Some(search::MAX_PAGE_SIZE),
             ..SearchRequest::default()
