@@ -11,15 +11,17 @@ use super::version_ref;
 use crate::domain::DatasetId;
 use crate::error::AppError;
 use crate::service::Context;
-use crate::service::interop;
+use crate::service::interop::{self, CatalogPosition};
 
 /// Query of the paged catalog.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct CatalogPage {
-    /// Page number, from 1 (100 datasets per page).
+    /// Page number, from 1 (100 datasets per page), by offset.
     page: Option<u32>,
+    /// Continue after the page whose `hydra:next` link carries this cursor (linear crawling).
+    cursor: Option<String>,
 }
 
 fn json_ld(document: &Value) -> Response {
@@ -33,9 +35,14 @@ fn json_ld(document: &Value) -> Response {
 /// The whole catalog as a DCAT `dcat:Catalog` in JSON-LD, paged with hydra links.
 #[utoipa::path(get, path = "/catalog.jsonld", tag = "interoperability", params(CatalogPage),
     responses((status = 200, description = "DCAT catalog page", content_type = "application/ld+json"),
-              (status = 400, description = "bad page")))]
+              (status = 400, description = "bad page or cursor")))]
 pub async fn catalog(State(ctx): State<Context>, ApiQuery(query): ApiQuery<CatalogPage>) -> Result<Response, AppError> {
-    Ok(json_ld(&interop::dcat_catalog(&ctx, query.page.unwrap_or(1)).await?))
+    let position = match (query.page, query.cursor) {
+        (Some(_), Some(_)) => return Err(AppError::InvalidRequest("page or cursor, not both".into())),
+        (_, Some(cursor)) => CatalogPosition::After(cursor),
+        (page, None) => CatalogPosition::Page(page.unwrap_or(1)),
+    };
+    Ok(json_ld(&interop::dcat_catalog(&ctx, position).await?))
 }
 
 /// One dataset as DCAT JSON-LD, with its distributions' download URLs, sizes and sha256 checksums.

@@ -32,20 +32,36 @@ fn context() -> Value {
     })
 }
 
-/// One page (from 1) of the whole catalog as a `dcat:Catalog`, with hydra paging links.
-pub async fn dcat_catalog(ctx: &Context, page: u32) -> Result<Value, AppError> {
-    if page == 0 {
-        return Err(AppError::InvalidRequest("page: pages count from 1".into()));
-    }
-    let offset = (page - 1)
-        .checked_mul(CATALOG_PAGE_SIZE)
-        .ok_or_else(|| AppError::InvalidRequest("page: too large".into()))?;
+/// Where a page of `/catalog.jsonld` starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogPosition {
+    /// Page N (from 1) by offset: reading it costs what the pages before it would.
+    Page(u32),
+    /// After the item a `cursor` (from a previous page's `hydra:next`) names: reading it
+    /// costs one page whatever its depth, so a crawl following `hydra:next` is linear.
+    After(String),
+}
+
+/// A page of the whole catalog as a `dcat:Catalog`, with hydra paging links; `hydra:next`
+/// always continues by cursor.
+pub async fn dcat_catalog(ctx: &Context, position: CatalogPosition) -> Result<Value, AppError> {
+    let (offset, cursor) = match &position {
+        CatalogPosition::Page(0) => return Err(AppError::InvalidRequest("page: pages count from 1".into())),
+        CatalogPosition::Page(page) => (
+            (page - 1)
+                .checked_mul(CATALOG_PAGE_SIZE)
+                .ok_or_else(|| AppError::InvalidRequest("page: too large".into()))?,
+            None,
+        ),
+        CatalogPosition::After(cursor) => (0, Some(cursor.clone())),
+    };
     let found = search::find(
         ctx,
         SearchRequest {
             order: Some(SearchOrder::Name),
             limit: Some(CATALOG_PAGE_SIZE),
             offset,
+            cursor,
             ..SearchRequest::default()
         },
     )
@@ -60,16 +76,22 @@ pub async fn dcat_catalog(ctx: &Context, page: u32) -> Result<Value, AppError> {
     }
     let base = format!("{}{CATALOG_PATH}", ctx.node.public_url);
     let last = found.total.div_ceil(u64::from(CATALOG_PAGE_SIZE)).max(1);
+    let this = match &position {
+        CatalogPosition::Page(page) => format!("{base}?page={page}"),
+        CatalogPosition::After(cursor) => format!("{base}?cursor={cursor}"),
+    };
     let mut view = json!({
-        "@id": format!("{base}?page={page}"),
+        "@id": this,
         "@type": "hydra:PartialCollectionView",
         "hydra:first": {"@id": format!("{base}?page=1")},
         "hydra:last": {"@id": format!("{base}?page={last}")},
     });
-    if u64::from(page) < last {
-        view["hydra:next"] = json!({"@id": format!("{base}?page={}", page + 1)});
+    if let Some(next) = &found.next_cursor {
+        view["hydra:next"] = json!({"@id": format!("{base}?cursor={next}")});
     }
-    if page > 1 {
+    if let CatalogPosition::Page(page) = position
+        && page > 1
+    {
         view["hydra:previous"] = json!({"@id": format!("{base}?page={}", page - 1)});
     }
     Ok(json!({

@@ -13,7 +13,7 @@ on_both_backends!(
     dcat_and_data_package_describe_every_file,
     the_real_ckan_rdf_and_frictionless_tools_read_the_node,
     the_dcat_catalog_conforms_to_dcat_ap_3,
-    a_ckan_harvester_gathers_every_dataset_once,
+    harvesters_and_crawlers_gather_every_dataset_once,
 );
 
 const FLOWS: &str = "路口,日期,时间,车流量,均速\n东直门,2026-10-01,2026-10-01 08:00:00,1832,23.5\n国贸桥,2026-10-01,2026-10-01 09:00:00,2410,18.2\n";
@@ -311,8 +311,9 @@ async fn publish_many(app: &TestApp, publisher: &str, count: usize) -> (String, 
 
 /// ckanext-harvest's gather stage (replayed in Python, as the harvester pages) collects
 /// every dataset exactly once across more than one page of 100, with its organization
-/// include and exclude filters, and incrementally only what changed since a time.
-async fn a_ckan_harvester_gathers_every_dataset_once(backend: Backend) {
+/// include and exclude filters, and incrementally only what changed since a time; a DCAT
+/// crawler following the catalog's `hydra:next` links does too.
+async fn harvesters_and_crawlers_gather_every_dataset_once(backend: Backend) {
     let Some(python) = test_python() else { return };
     let app = TestApp::spawn(backend).await;
     let (city_token, city) = publish_many(&app, "city", 70).await;
@@ -366,5 +367,30 @@ async fn a_ckan_harvester_gathers_every_dataset_once(backend: Backend) {
     );
     assert_eq!(ids("since"), ["city-005", "late-000"]);
     assert_eq!(ids("include_since"), ["city-005"]);
+
+    // A DCAT crawler follows hydra:next from the first page: cursors, so each page costs
+    // one page however deep, and every dataset comes once.
+    let mut crawled = Vec::new();
+    let mut next = Some("/catalog.jsonld".to_owned());
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        let (status, page) = app.get_json(&path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(page["hydra:totalItems"], everything.len());
+        for dataset in page["dcat:dataset"].as_array().expect("datasets") {
+            crawled.push(dataset["dct:identifier"].as_str().expect("identifier").to_owned());
+        }
+        pages += 1;
+        next = page["hydra:view"]["hydra:next"]["@id"].as_str().map(|link| {
+            assert!(link.contains("?cursor="), "{link}");
+            link.trim_start_matches(app.url.as_str()).to_owned()
+        });
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(crawled, everything);
+    let (status, _) = app.get_json("/catalog.jsonld?cursor=not-a-cursor").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app.get_json("/catalog.jsonld?page=1&cursor=x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     app.stop().await;
 }
