@@ -121,7 +121,7 @@ pub async fn get_version(
 #[utoipa::path(get, path = "/api/v1/datasets/{dataset}/versions/{version}/manifest", tag = "catalog",
     params(("dataset" = String, Path, description = "dataset id"),
            ("version" = String, Path, description = "version number or `latest`")),
-    responses((status = 200, description = "the signed manifest", content_type = "application/json"),
+    responses((status = 200, description = "the signed manifest", body = Object, content_type = "application/json"),
               (status = 404, description = "no such version")))]
 pub async fn get_manifest(
     State(ctx): State<Context>,

@@ -59,7 +59,7 @@ pub async fn dataset(State(ctx): State<Context>, ApiPath(dataset): ApiPath<Datas
 #[utoipa::path(get, path = "/api/v1/datasets/{dataset}/versions/{version}/datapackage.json", tag = "interoperability",
     params(("dataset" = String, Path, description = "dataset id"),
            ("version" = String, Path, description = "version number or `latest`")),
-    responses((status = 200, description = "Data Package descriptor", content_type = "application/json"),
+    responses((status = 200, description = "Data Package descriptor", body = Object, content_type = "application/json"),
               (status = 404, description = "no such version")))]
 pub async fn datapackage(
     State(ctx): State<Context>,

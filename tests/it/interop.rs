@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, metadata, run_python_check, sha256_hex, test_python};
+use crate::helpers::{Backend, TestApp, metadata, place_test_order, run_python_check, sha256_hex, test_python};
 use crate::on_both_backends;
 use crate::web::publish_market;
 
@@ -14,6 +14,7 @@ on_both_backends!(
     the_real_ckan_rdf_and_frictionless_tools_read_the_node,
     the_dcat_catalog_conforms_to_dcat_ap_3,
     harvesters_and_crawlers_gather_every_dataset_once,
+    a_generated_openapi_client_calls_every_read_operation,
 );
 
 const FLOWS: &str = "路口,日期,时间,车流量,均速\n东直门,2026-10-01,2026-10-01 08:00:00,1832,23.5\n国贸桥,2026-10-01,2026-10-01 09:00:00,2410,18.2\n";
@@ -392,5 +393,35 @@ async fn harvesters_and_crawlers_gather_every_dataset_once(backend: Backend) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = app.get_json("/catalog.jsonld?page=1&cursor=x").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
+
+/// A client generated from the served OpenAPI document by openapi-python-client calls
+/// every read operation and parses each JSON answer into its generated model.
+async fn a_generated_openapi_client_calls_every_read_operation(backend: Backend) {
+    let Some(python) = test_python() else { return };
+    let app = TestApp::spawn(backend).await;
+    market(&app).await;
+    let placed = place_test_order(&app, "visits").await;
+    let order_id = placed["orderId"].as_str().expect("order id");
+    let order_token = placed["accessToken"].as_str().expect("agreed at once: a token");
+    let publisher_token = app.publisher("reader").await;
+    let work = tempfile::tempdir().expect("work dir");
+    let summary = run_python_check(
+        &python,
+        "openapi_client_check.py",
+        &[
+            app.url.as_ref(),
+            work.path().as_os_str(),
+            publisher_token.as_ref(),
+            order_token.as_ref(),
+            order_id.as_ref(),
+        ],
+    )
+    .await;
+    let operations = summary["operations"].as_object().expect("operations");
+    assert!(operations.len() >= 20, "{summary}");
+    let failed: Vec<_> = operations.iter().filter(|(_, result)| *result != "ok").collect();
+    assert!(failed.is_empty(), "{failed:?}");
     app.stop().await;
 }
