@@ -1,6 +1,7 @@
 //! End to end in a real headless Chromium (driven over WebDriver by
 //! chromedriver): search in Chinese, open a dataset, see its preview table,
-//! download an open file and check its sha256. Screenshots of every page are
+//! download an open file and check its sha256; from another origin, search,
+//! read a byte range of a Parquet file and an order's receipts. Screenshots of every page are
 //! saved under `target/e2e-screenshots/`.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, sha256_hex};
+use crate::helpers::{Backend, TestApp, place_test_order, sha256_hex};
 use crate::on_both_backends;
 use crate::web::{FLOWS, market};
 
@@ -195,6 +196,17 @@ impl Session {
         .await
     }
 
+    /// Runs an asynchronous script in the page (it calls its last argument with its
+    /// result) and returns that result.
+    async fn script_async(&self, script: &str, args: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
     /// Presses and releases one key (a WebDriver key code such as Tab `\u{E004}`).
     async fn press(&self, key: &str) {
         let keys = json!([{"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]);
@@ -343,6 +355,66 @@ async fn a_reader_searches_previews_and_downloads_in_a_browser(backend: Backend)
     browser.open(&format!("{}/publishers/city", app.url)).await;
     browser.find("article.card").await;
     browser.screenshot(&format!("{label}-6-publisher")).await;
+
+    // A page of another origin (another portal's, or DuckDB-WASM's, with no policy of the
+    // node's): it searches, reads a byte range of an open Parquet file with the headers a
+    // range reader needs, and reads an order's receipts with a bearer token, no cookies.
+    let (_, version) = app.get_json("/api/v1/datasets/traffic/versions/1").await;
+    let parquet = version["files"]
+        .as_array()
+        .and_then(|files| {
+            files
+                .iter()
+                .find(|file| file["mediaType"] == "application/vnd.apache.parquet")
+        })
+        .and_then(|file| file["name"].as_str())
+        .unwrap_or_else(|| panic!("a Parquet copy of the CSV: {version}"))
+        .to_owned();
+    let placed = place_test_order(&app, "visits").await;
+    let portal = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("portal port");
+    let other_origin = format!("http://{}", portal.local_addr().expect("address"));
+    let page = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async {
+            axum::response::Html("<!doctype html><title>portal</title><main>portal</main>")
+        }),
+    );
+    tokio::spawn(async move { axum::serve(portal, page).await });
+    browser.open(&other_origin).await;
+    browser.find("main").await;
+    let answers = browser
+        .script_async(
+            "const [node, parquet, order, token, done] = arguments;
+             (async () => {
+               const search = await fetch(`${node}/api/v1/datasets?q=traffic`);
+               const found = await search.json();
+               const range = await fetch(`${node}/api/v1/datasets/traffic/versions/1/files/${parquet}`,
+                                         {headers: {Range: 'bytes=0-3'}});
+               const magic = String.fromCharCode(...new Uint8Array(await range.arrayBuffer()));
+               const receipts = await fetch(`${node}/api/v1/orders/${order}/receipts`,
+                                            {headers: {Authorization: `Bearer ${token}`}});
+               done({origin: location.origin, total: found.total, rangeStatus: range.status, magic,
+                     contentRange: range.headers.get('Content-Range'), etag: range.headers.get('ETag'),
+                     digest: range.headers.get('Repr-Digest'), receipts: receipts.status});
+             })().catch(error => done({error: String(error)}));",
+            json!([app.url, parquet, placed["orderId"], placed["accessToken"]]),
+        )
+        .await;
+    assert_eq!(answers["origin"], other_origin.as_str(), "{answers}");
+    assert_eq!(answers["total"], 1, "{answers}");
+    assert_eq!(answers["rangeStatus"], 206, "{answers}");
+    assert_eq!(answers["magic"], "PAR1", "{answers}");
+    assert!(
+        answers["contentRange"]
+            .as_str()
+            .is_some_and(|range| range.starts_with("bytes 0-3/")),
+        "{answers}"
+    );
+    assert!(
+        answers["etag"].is_string() && answers["digest"].is_string(),
+        "exposed: {answers}"
+    );
+    assert_eq!(answers["receipts"], 200, "{answers}");
     browser.close().await;
     app.stop().await;
 }
