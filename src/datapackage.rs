@@ -25,7 +25,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::domain::{
-    AccessClass, DatasetId, DatasetMetadata, FileName, License, LocalizedText, MediaType, Sha256Digest,
+    AccessClass, DatasetId, DatasetMetadata, FileEntry, FileName, License, LocalizedText, MediaType, ResourceName,
+    Sha256Digest,
 };
 
 /// The descriptor's file name inside a package folder.
@@ -58,6 +59,22 @@ pub struct LocalResource {
     pub path: PathBuf,
     /// A SHA-256 the descriptor declares (`hash: "sha256:…"`), to be checked.
     pub declared_sha256: Option<Sha256Digest>,
+    /// The resource's `name` in the descriptor.
+    pub resource: Option<ResourceName>,
+}
+
+impl LocalResource {
+    /// The version's entry for this file, once its bytes are stored as `sha256`.
+    pub fn entry(&self, size: u64, sha256: Sha256Digest) -> FileEntry {
+        FileEntry {
+            name: self.name.clone(),
+            media_type: self.media_type.clone(),
+            size,
+            sha256,
+            derived_from: None,
+            resource: self.resource.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -83,6 +100,7 @@ struct LicenseEntry {
 
 #[derive(Deserialize)]
 struct ResourceEntry {
+    name: Option<String>,
     path: Value,
     mediatype: Option<String>,
     hash: Option<String>,
@@ -173,11 +191,16 @@ fn local_resource(root: &Path, resource: ResourceEntry) -> Result<LocalResource,
         Some(hash) if hash.starts_with("sha256:") => Some(hash.parse().map_err(|error| format!("hash: {error}"))?),
         _ => None,
     };
+    let resource = resource
+        .name
+        .map(|name| name.parse().map_err(|error| format!("name: {error}")))
+        .transpose()?;
     Ok(LocalResource {
         name,
         media_type,
         path: resolved,
         declared_sha256,
+        resource,
     })
 }
 

@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use super::{NodeClient, byte_progress, expect_success, hash_file};
 use crate::datapackage::read_package;
-use crate::domain::FileEntry;
 use crate::service::publish::PublishRequest;
 
 /// Attempts per file before giving up on a flaky connection.
@@ -56,13 +55,7 @@ pub async fn publish_folder(client: &NodeClient, dir: &Path, progress: bool) -> 
             upload_with_retries(client, &resource.path, &digest.to_string(), size, &bars, progress).await?;
             uploaded_files += 1;
         }
-        files.push(FileEntry {
-            name: resource.name.clone(),
-            media_type: resource.media_type.clone(),
-            size,
-            sha256: digest,
-            derived_from: None,
-        });
+        files.push(resource.entry(size, digest));
     }
     let request = PublishRequest {
         metadata: package.metadata,

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::digest::Sha256Digest;
-use super::ids::{FileName, is_invisible};
+use super::ids::{FileName, ResourceName, is_invisible};
 
 /// Who may download a dataset's files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -449,6 +449,10 @@ pub struct FileEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub derived_from: Option<FileName>,
+    /// The Data Package resource the publisher's descriptor names this file as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "hourly-flow")]
+    pub resource: Option<ResourceName>,
 }
 
 #[cfg(test)]

@@ -120,6 +120,31 @@ slug_id!(
     parse_session_name
 );
 
+slug_id!(
+    /// A Data Package resource's name as its publisher's descriptor gives it (Frictionless:
+    /// lowercase letters, digits, `.`, `-`, `_`), kept so code written against that
+    /// descriptor finds the same resources in the one the node serves.
+    ResourceName,
+    "resource name",
+    parse_resource_name
+);
+
+fn parse_resource_name(kind: &'static str, text: &str) -> Result<String, IdError> {
+    let valid = (1..=100).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'));
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(IdError::new(
+            kind,
+            text,
+            "1 to 100 lowercase a-z, digits, '.', '-' or '_'",
+        ))
+    }
+}
+
 impl ReadSessionId {
     /// A new random session name.
     pub fn generate() -> Self {

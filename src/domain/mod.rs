@@ -9,4 +9,4 @@ pub mod order;
 
 pub use dataset::{AccessClass, DatasetMetadata, FileEntry, License, LocalizedText, MediaType, MetadataError, Offer};
 pub use digest::{DigestError, Sha256Digest};
-pub use ids::{DatasetId, FileName, IdError, PublisherId, ReadSessionId, VersionNumber};
+pub use ids::{DatasetId, FileName, IdError, PublisherId, ReadSessionId, ResourceName, VersionNumber};

@@ -10,7 +10,7 @@ use super::accounts;
 use super::publish::{PublishRequest, publish_version};
 use super::uploads::store_file;
 use crate::datapackage::{DESCRIPTOR, read_package};
-use crate::domain::{FileEntry, PublisherId};
+use crate::domain::PublisherId;
 use crate::error::AppError;
 
 /// The publisher that owns demo datasets.
@@ -34,13 +34,7 @@ pub async fn load_demo_catalog(ctx: &Context, catalog_dir: &Path) -> anyhow::Res
         let mut files = Vec::with_capacity(package.resources.len());
         for resource in &package.resources {
             let stored = store_file(ctx, &resource.path, resource.declared_sha256, Some(&publisher)).await?;
-            files.push(FileEntry {
-                name: resource.name.clone(),
-                media_type: resource.media_type.clone(),
-                size: stored.size,
-                sha256: stored.digest,
-                derived_from: None,
-            });
+            files.push(resource.entry(stored.size, stored.digest));
         }
         let request = PublishRequest {
             metadata: package.metadata,

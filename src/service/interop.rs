@@ -2,13 +2,15 @@
 //! W3C DCAT (as JSON-LD) for the catalog and each dataset, and a Frictionless
 //! Data Package (`datapackage.json`) for each version.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value, json};
 
 use super::Context;
 use super::catalog::{self, DatasetView, VersionDetail, file_url, manifest_metadata, not_found, publishers_by_id};
 use super::search::{self, SearchRequest};
 use super::tables::{inspection, table_format};
-use crate::domain::{AccessClass, DatasetId, FileEntry, VersionNumber};
+use crate::domain::{AccessClass, DatasetId, FileEntry, ResourceName, VersionNumber};
 use crate::error::AppError;
 use crate::store::{SearchOrder, VersionRecord};
 
@@ -286,10 +288,22 @@ pub async fn datapackage(
         .await
         .map_err(|e| not_found(e, dataset))?;
     let metadata = manifest_metadata(&record)?;
+    let published = record.files.iter().filter(|file| file.derived_from.is_none());
+    let given: HashSet<&str> = published
+        .clone()
+        .filter_map(|file| file.resource.as_ref())
+        .map(ResourceName::as_str)
+        .collect();
     let mut resources = Vec::new();
-    for file in record.files.iter().filter(|file| file.derived_from.is_none()) {
+    for file in published {
+        // The publisher's own name when its descriptor gave one; else one made from the
+        // file's name, distinct from every name given.
+        let name = match &file.resource {
+            Some(given) => given.to_string(),
+            None => resource_name(&file.name.to_string(), resources.len(), &given),
+        };
         let mut resource = json!({
-            "name": resource_name(&file.name.to_string(), resources.len()),
+            "name": name,
             "path": file_url(&ctx.node.public_url, dataset, record.summary.version, &file.name),
             "filename": file.name,
             "format": file.media_type.format_name().to_lowercase(),
@@ -345,8 +359,9 @@ pub async fn datapackage(
     }))
 }
 
-/// A Frictionless resource name (lower-case letters, digits, `.`, `_`, `-`) for a file, unique by position.
-fn resource_name(file: &str, position: usize) -> String {
+/// A Frictionless resource name (lower-case letters, digits, `.`, `_`, `-`) for a file,
+/// unique by position and distinct from the names the publisher `given`.
+fn resource_name(file: &str, position: usize, given: &HashSet<&str>) -> String {
     let base = file.rsplit('/').next().unwrap_or(file);
     let stem = base.rsplit_once('.').map_or(base, |(stem, _)| stem);
     let cleaned: String = stem
@@ -361,11 +376,16 @@ fn resource_name(file: &str, position: usize) -> String {
         .collect::<String>()
         .trim_matches('-')
         .to_owned();
-    if cleaned.is_empty() {
-        format!("resource-{}", position + 1)
+    let stem = if cleaned.is_empty() {
+        "resource".to_owned()
     } else {
-        format!("{cleaned}-{}", position + 1)
+        cleaned
+    };
+    let mut name = format!("{stem}-{}", position + 1);
+    while given.contains(name.as_str()) {
+        name.push_str("-file");
     }
+    name
 }
 
 /// A column type as a Table Schema type (and format).

@@ -162,6 +162,7 @@ async fn check_files(ctx: &Context, publisher: &PublisherId, files: &mut [FileEn
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
     let mut names = HashSet::new();
+    let mut resources = HashSet::new();
     for file in files.iter() {
         if file.derived_from.is_some() {
             return Err(AppError::InvalidRequest(format!(
@@ -171,6 +172,14 @@ async fn check_files(ctx: &Context, publisher: &PublisherId, files: &mut [FileEn
         }
         if !names.insert(file.name.as_str()) {
             return Err(AppError::InvalidRequest(format!("file {} is listed twice", file.name)));
+        }
+        if let Some(resource) = &file.resource
+            && !resources.insert(resource.as_str())
+        {
+            return Err(AppError::InvalidRequest(format!(
+                "file {}: resource name {resource} is given to another file too",
+                file.name
+            )));
         }
         match uploads::held_blob_size(ctx, publisher, &file.sha256).await? {
             Some(size) if size == file.size => {}

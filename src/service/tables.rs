@@ -89,6 +89,7 @@ pub async fn inspect_tables(ctx: &Context, files: &mut Vec<FileEntry>) -> Result
                     size,
                     sha256: copy,
                     derived_from: Some(file.name.clone()),
+                    resource: None,
                 });
             }
         }

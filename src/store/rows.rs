@@ -200,6 +200,7 @@ pub(super) struct FileRow {
     size_bytes: i64,
     sha256: String,
     derived_from: Option<String>,
+    resource: Option<String>,
 }
 
 impl FileRow {
@@ -217,6 +218,11 @@ impl FileRow {
                     .derived_from
                     .as_deref()
                     .map(|name| decode("file name", name))
+                    .transpose()?,
+                resource: self
+                    .resource
+                    .as_deref()
+                    .map(|name| decode("resource name", name))
                     .transpose()?,
             },
         })

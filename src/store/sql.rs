@@ -264,7 +264,7 @@ macro_rules! impl_store_with_shared_sql {
         };
         use crate::domain::order::OrderState;
         use crate::ledger::stored::Subtree;
-        use crate::domain::{DatasetId, FileName, PublisherId, ReadSessionId, Sha256Digest, VersionNumber};
+        use crate::domain::{DatasetId, FileName, PublisherId, ReadSessionId, ResourceName, Sha256Digest, VersionNumber};
 
         use super::sql::{BatchLog, ReadAdmissions, RightEdge, StoredSession};
         use super::{CheckpointSigner, LogWrite, LogWritten};
@@ -461,7 +461,7 @@ macro_rules! impl_store_with_shared_sql {
                     rows.push((file, encode_size(file.size)?));
                 }
                 let mut insert = sqlx::QueryBuilder::<$database>::new(
-                    "INSERT INTO version_files (dataset_id, version, name, media_type, size_bytes, sha256, derived_from) ",
+                    "INSERT INTO version_files (dataset_id, version, name, media_type, size_bytes, sha256, derived_from, resource) ",
                 );
                 insert.push_values(&rows, |mut row, (file, size)| {
                     row.push_bind(new.dataset.as_str())
@@ -470,7 +470,8 @@ macro_rules! impl_store_with_shared_sql {
                         .push_bind(file.media_type.as_str())
                         .push_bind(*size)
                         .push_bind(file.sha256.to_string())
-                        .push_bind(file.derived_from.as_ref().map(FileName::as_str));
+                        .push_bind(file.derived_from.as_ref().map(FileName::as_str))
+                        .push_bind(file.resource.as_ref().map(ResourceName::as_str));
                 });
                 insert.build().execute(&mut **tx).await?;
             }
@@ -1337,7 +1338,7 @@ macro_rules! impl_store_with_shared_sql {
                 .await?;
                 let summary = row.summary.decode()?;
                 let mut files = sqlx::query_as::<_, FileRow>(
-                    "SELECT f.version, v.access, v.published_at, f.name, f.media_type, f.size_bytes, f.sha256, f.derived_from \
+                    "SELECT f.version, v.access, v.published_at, f.name, f.media_type, f.size_bytes, f.sha256, f.derived_from, f.resource \
                      FROM version_files f JOIN versions v ON v.dataset_id = f.dataset_id AND v.version = f.version \
                      WHERE f.dataset_id = $1 AND f.version = $2",
                 )
@@ -1363,7 +1364,7 @@ macro_rules! impl_store_with_shared_sql {
                 name: &FileName,
             ) -> Result<StoredFile, StoreError> {
                 sqlx::query_as::<_, FileRow>(
-                    "SELECT f.version, v.access, v.published_at, f.name, f.media_type, f.size_bytes, f.sha256, f.derived_from \
+                    "SELECT f.version, v.access, v.published_at, f.name, f.media_type, f.size_bytes, f.sha256, f.derived_from, f.resource \
                      FROM version_files f \
                      JOIN versions v ON v.dataset_id = f.dataset_id AND v.version = f.version \
                      JOIN datasets d ON d.id = f.dataset_id \

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, sha256_hex};
 use crate::on_both_backends;
@@ -589,10 +589,24 @@ async fn what_one_node_serves_publishes_to_another(backend: Backend) {
         ])
         .await,
     );
-    assert!(
-        work.path().join("datapackage.json").is_file(),
-        "get saves the package descriptor"
-    );
+    let saved: Value = serde_json::from_slice(&std::fs::read(work.path().join("datapackage.json")).expect("saved"))
+        .expect("the saved package descriptor");
+    let (_, served) = first
+        .get_json("/api/v1/datasets/shanghai-air-quality/versions/1/datapackage.json")
+        .await;
+    for descriptor in [&served, &saved] {
+        let names: Vec<&str> = descriptor["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .filter_map(|resource| resource["name"].as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["daily-aqi", "stations"],
+            "the publisher's resource names are kept"
+        );
+    }
 
     let second = TestApp::spawn(backend).await;
     let token = add_publisher(&second, "Air again", "air").await;
@@ -607,6 +621,20 @@ async fn what_one_node_serves_publishes_to_another(backend: Backend) {
         "same names, bytes and derived copies"
     );
     assert_eq!(copied["manifest"]["metadata"], original["manifest"]["metadata"]);
+    assert_eq!(copied["files"][0]["resource"], "daily-aqi");
+
+    // Two files may not share one resource name, and a name is a Frictionless name.
+    let stored = copied["files"][0].clone();
+    for (second_resource, why) in [("daily-aqi", "shared"), ("Daily AQI", "not a Frictionless name")] {
+        let mut other = stored.clone();
+        other["name"] = json!("again.csv");
+        other["resource"] = json!(second_resource);
+        let body = json!({"metadata": copied["manifest"]["metadata"], "files": [stored, other]});
+        let refused = second.post_version(&token, "shanghai-air-quality", body).await;
+        assert!(refused.status().is_client_error(), "{why}: {}", refused.status());
+        let problem = refused.text().await.expect("problem");
+        assert!(problem.contains("resource"), "{why}: {problem}");
+    }
     first.stop().await;
     second.stop().await;
 }
