@@ -19,7 +19,7 @@ use super::files;
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::download::Credential;
-use crate::service::sharing::{self, OPEN_DATA_TOKEN, Recipient, TableAtVersion};
+use crate::service::sharing::{self, OPEN_DATA_TOKEN, Recipient, TableAtVersion, TimeTravel};
 
 /// The protocol's routes, relative to [`sharing::SHARING_PATH`].
 pub fn routes() -> Router<Context> {
@@ -206,7 +206,7 @@ fn bad_query(rejection: QueryRejection) -> SharingError {
     AppError::InvalidRequest(format!("query: {}", rejection.body_text())).into()
 }
 
-/// Options of a version request; time travel by timestamp is not offered.
+/// Options of a version request.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct VersionQuery {
@@ -220,11 +220,15 @@ async fn table_version(
     query: Result<Query<VersionQuery>, QueryRejection>,
 ) -> Answer {
     let Query(query) = query.map_err(bad_query)?;
-    if query.starting_timestamp.is_some() {
-        return Err(AppError::InvalidRequest("startingTimestamp is not supported: ask by version".into()).into());
-    }
+    let version = match &query.starting_timestamp {
+        Some(text) => {
+            let since = TimeTravel::parse("startingTimestamp", text, TimeTravel::Since)?;
+            Some(sharing::version_at(&ctx, &share, &schema, since).await?)
+        }
+        None => None,
+    };
     let recipient = recipient(&ctx, &headers).await?;
-    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, None).await?;
+    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, version).await?;
     let mut response = StatusCode::OK.into_response();
     insert_version(&mut response, &found);
     Ok(response)
@@ -248,7 +252,7 @@ async fn table_metadata(
     Ok(ndjson(&found, vec![protocol_line(), metadata_line(&found)]))
 }
 
-/// The body of a query request; change-data-feed and time travel by timestamp are refused.
+/// The body of a query request; a range of versions (change data) is refused.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct QueryRequest {
@@ -270,9 +274,9 @@ async fn query_table(
     } else {
         serde_json::from_slice(&body).map_err(|error| AppError::InvalidRequest(format!("query body: {error}")))?
     };
-    if request.timestamp.is_some() || request.starting_version.is_some() || request.ending_version.is_some() {
+    if request.starting_version.is_some() || request.ending_version.is_some() {
         return Err(AppError::InvalidRequest(
-            "timestamp, startingVersion and endingVersion are not supported: ask by version".into(),
+            "startingVersion and endingVersion are not supported: ask by version or timestamp".into(),
         )
         .into());
     }
@@ -282,11 +286,18 @@ async fn query_table(
         }
         other => other,
     };
-    let version = match request.version {
-        None => None,
-        Some(version) => Some(
+    let version = match (request.version, &request.timestamp) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::InvalidRequest("version or timestamp, not both".into()).into());
+        }
+        (Some(version), None) => Some(
             u32::try_from(version).map_err(|_| AppError::InvalidRequest(format!("version: no version {version}")))?,
         ),
+        (None, Some(text)) => {
+            let as_of = TimeTravel::parse("timestamp", text, TimeTravel::AsOf)?;
+            Some(sharing::version_at(&ctx, &share, &schema, as_of).await?)
+        }
+        (None, None) => None,
     };
     let recipient = recipient(&ctx, &headers).await?;
     let found = sharing::table(&ctx, &recipient, &share, &schema, &table, version).await?;

@@ -168,6 +168,41 @@ pub async fn tables(
     Ok(listed)
 }
 
+/// A moment in a table's history that a request names by time.
+#[derive(Debug, Clone, Copy)]
+pub enum TimeTravel {
+    /// The table as of this time: its newest version published at or before it.
+    AsOf(DateTime<Utc>),
+    /// The first version published at or after this time.
+    Since(DateTime<Utc>),
+}
+
+impl TimeTravel {
+    /// Parses a protocol timestamp (ISO 8601 with its offset, e.g. `2026-01-02T03:04:05Z`).
+    pub fn parse(field: &str, text: &str, wrap: fn(DateTime<Utc>) -> Self) -> Result<Self, AppError> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|time| wrap(time.with_timezone(&Utc)))
+            .map_err(|_| AppError::InvalidRequest(format!("{field}: {text:?} is not an ISO 8601 time with its offset")))
+    }
+}
+
+/// The version of the table of `schema` that `when` names: a dataset version is a table
+/// version, published at its publication time.
+pub async fn version_at(ctx: &Context, share: &str, schema: &str, when: TimeTravel) -> Result<u32, AppError> {
+    let (_, versions) = shared_dataset(ctx, share, schema).await?;
+    // Newest first.
+    let found = match when {
+        TimeTravel::AsOf(time) => versions.iter().find(|version| version.published_at <= time),
+        TimeTravel::Since(time) => versions.iter().rev().find(|version| version.published_at >= time),
+    };
+    found.map(|version| version.version.get()).ok_or_else(|| {
+        AppError::InvalidRequest(match when {
+            TimeTravel::AsOf(time) => format!("timestamp: {schema} had no version yet at {time}"),
+            TimeTravel::Since(time) => format!("startingTimestamp: {schema} has no version since {time}"),
+        })
+    })
+}
+
 /// A shared table of one version.
 #[derive(Debug, Clone)]
 pub struct SharedTable {
@@ -352,6 +387,22 @@ async fn known_share(ctx: &Context, recipient: &Recipient, share: &str) -> Resul
 }
 
 /// The dataset version a recipient reads in `share`.`schema`.
+/// The dataset a share's schema names (names are case-insensitive), with its versions,
+/// newest first.
+async fn shared_dataset(
+    ctx: &Context,
+    share: &str,
+    schema: &str,
+) -> Result<(DatasetId, Vec<crate::store::VersionSummary>), AppError> {
+    let missing = || AppError::NotFound(format!("no schema {schema} in share {share}"));
+    let dataset: DatasetId = schema.to_lowercase().parse().map_err(|_| missing())?;
+    let (summary, versions) = ctx.store.get_dataset(&dataset).await.map_err(|_| missing())?;
+    if summary.publisher.as_str() != share.to_lowercase() {
+        return Err(missing());
+    }
+    Ok((dataset, versions))
+}
+
 async fn resolve(
     ctx: &Context,
     recipient: &Recipient,
@@ -359,12 +410,8 @@ async fn resolve(
     schema: &str,
     version: Option<VersionNumber>,
 ) -> Result<(String, VersionRecord), AppError> {
+    let (dataset, _) = shared_dataset(ctx, share, schema).await?;
     let missing = || AppError::NotFound(format!("no schema {schema} in share {share}"));
-    let dataset: DatasetId = schema.to_lowercase().parse().map_err(|_| missing())?;
-    let (summary, _) = ctx.store.get_dataset(&dataset).await.map_err(|_| missing())?;
-    if summary.publisher.as_str() != share.to_lowercase() {
-        return Err(missing());
-    }
     let version = match recipient {
         Recipient::Public => version,
         Recipient::Buyer { grant, .. } if grant.dataset != dataset => return Err(missing()),

@@ -15,6 +15,7 @@ on_both_backends!(
     an_order_profile_reads_its_table_and_each_read_is_a_delivery,
     the_official_python_client_reads_open_and_licensed_tables,
     reads_racing_past_the_download_limit_get_no_more_than_it_allows,
+    the_official_client_reads_a_table_as_of_a_version_or_a_time,
 );
 
 const PARQUET: &str = "application/vnd.apache.parquet";
@@ -455,5 +456,53 @@ async fn reads_racing_past_the_download_limit_get_no_more_than_it_allows(backend
     let order_id = placed["orderId"].as_str().expect("id");
     let logged = receipts(&app, order_id, token).await;
     assert_eq!((complete, logged.len()), (2, 2));
+    app.stop().await;
+}
+
+/// A dataset version is a table version, published at its publication time: the official
+/// client reads the table as of version 1 and as of a time between two versions, asks
+/// which version followed a time, and is refused a time before the first version.
+async fn the_official_client_reads_a_table_as_of_a_version_or_a_time(backend: Backend) {
+    let Some(python) = test_python() else { return };
+    let app = TestApp::spawn(backend).await;
+    let city = app.publisher("city").await;
+    let publish = |rows: usize| {
+        let (app, city) = (&app, city.clone());
+        async move {
+            let table = typed_parquet(rows, rows);
+            app.publish_files(
+                &city,
+                "trips",
+                metadata("trips", "open"),
+                &[("trips.parquet", PARQUET, &table)],
+            )
+            .await;
+        }
+    };
+    publish(30).await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let between = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    publish(50).await;
+    let summary = run_python_check(
+        &python,
+        "delta_sharing_time_travel.py",
+        &[app.url.as_ref(), "city.trips.trips".as_ref(), between.as_ref()],
+    )
+    .await;
+    assert_eq!(
+        summary,
+        json!({"latest": 50, "version1": 30, "asOf": 30, "versionSince": 2, "before": "INVALID_PARAMETER_VALUE"})
+    );
+    let profile = open_profile(&app).await;
+    let both = sharing(
+        &app,
+        profile["bearerToken"].as_str(),
+        reqwest::Method::POST,
+        "/shares/city/schemas/trips/tables/trips/query",
+        Some(json!({"version": 1, "timestamp": between})),
+    )
+    .await;
+    assert_eq!(both.status(), StatusCode::BAD_REQUEST, "version or timestamp, not both");
     app.stop().await;
 }

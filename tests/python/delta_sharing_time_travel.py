@@ -1,0 +1,41 @@
+"""Reads an open table as of a version and as of a time with the official
+delta-sharing client, and asks the table version since a time.
+
+usage: delta_sharing_time_travel.py NODE TABLE_URL_FRAGMENT BETWEEN
+       (BETWEEN: an ISO 8601 time after version 1 was published and before version 2)
+Prints {"latest": rows, "version1": rows, "asOf": rows, "versionSince": n, "before": errorCode}.
+"""
+
+import json
+import sys
+import tempfile
+import urllib.request
+
+import delta_sharing
+from delta_sharing.protocol import DeltaSharingProfile, Table
+from delta_sharing.rest_client import DataSharingRestClient
+
+node, fragment, between = sys.argv[1:4]
+with urllib.request.urlopen(node + "/.well-known/shulian-node") as response:
+    described = json.loads(response.read())
+profile_file = tempfile.NamedTemporaryFile("wb", suffix=".share", delete=False)
+with urllib.request.urlopen(described["endpoints"]["openDataProfile"]) as response:
+    profile_file.write(response.read())
+profile_file.close()
+url = f"{profile_file.name}#{fragment}"
+
+latest = delta_sharing.load_as_pandas(url)
+first = delta_sharing.load_as_pandas(url, version=1)
+as_of = delta_sharing.load_as_pandas(url, timestamp=between)
+assert as_of.equals(first), "as of a time between the versions is version 1"
+
+share, schema, name = fragment.split(".")
+rest = DataSharingRestClient(DeltaSharingProfile.read_from_file(profile_file.name))
+since = rest.query_table_version(Table(name=name, share=share, schema=schema), starting_timestamp=between)
+try:
+    delta_sharing.load_as_pandas(url, timestamp="2000-01-01T00:00:00Z")
+    before = "answered"
+except Exception as refused:  # requests' HTTPError
+    before = refused.response.json()["errorCode"]
+print(json.dumps({"latest": len(latest), "version1": len(first), "asOf": len(as_of),
+                  "versionSince": since.delta_table_version, "before": before}))
