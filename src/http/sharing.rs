@@ -247,9 +247,14 @@ async fn table_metadata(
     query: Result<Query<MetadataQuery>, QueryRejection>,
 ) -> Answer {
     let Query(query) = query.map_err(bad_query)?;
+    let format = ResponseFormat::asked(&headers)?;
     let recipient = recipient(&ctx, &headers).await?;
     let found = sharing::table(&ctx, &recipient, &share, &schema, &table, query.version).await?;
-    Ok(ndjson(&found, vec![protocol_line(), metadata_line(&found)]))
+    Ok(ndjson(
+        &found,
+        format,
+        vec![format.protocol_line(), format.metadata_line(&found)],
+    ))
 }
 
 /// The body of a query request; a range of versions (change data) is refused.
@@ -299,43 +304,137 @@ async fn query_table(
         }
         (None, None) => None,
     };
+    let format = ResponseFormat::asked(&headers)?;
     let recipient = recipient(&ctx, &headers).await?;
     let found = sharing::table(&ctx, &recipient, &share, &schema, &table, version).await?;
-    let mut lines = vec![protocol_line(), metadata_line(&found)];
+    let mut lines = vec![format.protocol_line(), format.metadata_line(&found)];
     // A table is one file: a hint of zero rows needs none, any other hint needs it whole.
     if limit_hint != Some(0) {
         let file = sharing::file_of(&ctx, &recipient, &schema.to_lowercase(), &found)?;
-        let mut line = json!({
-            "url": file.url,
-            "id": file.id,
-            "partitionValues": {},
-            "size": file.size,
-            "stats": sharing::file_stats(&file),
-            "version": found.version.get(),
+        lines.push(format.file_line(&found, &file));
+    }
+    Ok(ndjson(&found, format, lines))
+}
+
+/// The response format a client asks for in its `delta-sharing-capabilities` header
+/// (`responseformat=delta,parquet;readerfeatures=…`): parquet (the protocol's default)
+/// whenever the client accepts it, since every table here is plain Parquet; delta when
+/// that is all it reads (`load_as_pandas(use_delta_format=True)`, Delta Kernel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResponseFormat {
+    Parquet,
+    Delta,
+}
+
+impl ResponseFormat {
+    fn asked(headers: &HeaderMap) -> Result<Self, SharingError> {
+        let Some(value) = headers.get(CAPABILITIES) else {
+            return Ok(Self::Parquet);
+        };
+        let text = value
+            .to_str()
+            .map_err(|_| AppError::InvalidRequest(format!("{CAPABILITIES}: not text")))?;
+        let formats: Vec<String> = text
+            .split(';')
+            .filter_map(|part| part.split_once('='))
+            .filter(|(key, _)| key.trim().eq_ignore_ascii_case("responseformat"))
+            .flat_map(|(_, values)| values.split(',').map(|format| format.trim().to_ascii_lowercase()))
+            .collect();
+        if formats.is_empty() || formats.iter().any(|format| format == "parquet") {
+            Ok(Self::Parquet)
+        } else if formats.iter().any(|format| format == "delta") {
+            Ok(Self::Delta)
+        } else {
+            Err(AppError::InvalidRequest(format!(
+                "{CAPABILITIES}: responseformat is parquet or delta, not {text:?}"
+            ))
+            .into())
+        }
+    }
+
+    fn header(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::Parquet => "responseformat=parquet",
+            Self::Delta => "responseformat=delta",
+        })
+    }
+
+    fn protocol_line(self) -> Value {
+        match self {
+            Self::Parquet => json!({"protocol": {"minReaderVersion": 1}}),
+            // Plain Parquet files, no table features: Delta's first reader and writer versions.
+            Self::Delta => json!({"protocol": {"deltaProtocol": {"minReaderVersion": 1, "minWriterVersion": 2}}}),
+        }
+    }
+
+    fn metadata_line(self, found: &TableAtVersion) -> Value {
+        let mut metadata = json!({
+            "id": found.id,
+            "format": {"provider": "parquet"},
+            "schemaString": found.schema_string,
+            "partitionColumns": [],
+            "configuration": {},
         });
+        let sharing = json!({
+            "version": found.version.get(),
+            "size": found.table.file.size,
+            "numFiles": 1,
+        });
+        match self {
+            Self::Parquet => {
+                merge(&mut metadata, sharing);
+                json!({"metaData": metadata})
+            }
+            Self::Delta => {
+                metadata["format"]["options"] = json!({});
+                metadata["createdTime"] = json!(found.published_at.timestamp_millis());
+                let mut wrapper = json!({"deltaMetadata": metadata});
+                merge(&mut wrapper, sharing);
+                json!({"metaData": wrapper})
+            }
+        }
+    }
+
+    fn file_line(self, found: &TableAtVersion, file: &sharing::SharedFile) -> Value {
+        let stats = sharing::file_stats(file);
+        let mut line = match self {
+            Self::Parquet => json!({
+                "url": file.url,
+                "id": file.id,
+                "partitionValues": {},
+                "size": file.size,
+                "stats": stats,
+                "version": found.version.get(),
+            }),
+            Self::Delta => json!({
+                "id": file.id,
+                "version": found.version.get(),
+                "timestamp": found.published_at.timestamp_millis(),
+                "deltaSingleAction": {"add": {
+                    "path": file.url,
+                    "partitionValues": {},
+                    "size": file.size,
+                    "modificationTime": found.published_at.timestamp_millis(),
+                    "dataChange": true,
+                    "stats": stats,
+                }},
+            }),
+        };
         if let Some(expires) = file.expires {
             line["expirationTimestamp"] = json!(expires.timestamp_millis());
         }
-        lines.push(json!({"file": line}));
+        json!({"file": line})
     }
-    Ok(ndjson(&found, lines))
 }
 
-fn protocol_line() -> Value {
-    json!({"protocol": {"minReaderVersion": 1}})
-}
+/// The header a client states the formats it reads in, and the server the one it answers in.
+const CAPABILITIES: &str = "delta-sharing-capabilities";
 
-fn metadata_line(found: &TableAtVersion) -> Value {
-    json!({"metaData": {
-        "id": found.id,
-        "format": {"provider": "parquet"},
-        "schemaString": found.schema_string,
-        "partitionColumns": [],
-        "configuration": {},
-        "version": found.version.get(),
-        "size": found.table.file.size,
-        "numFiles": 1,
-    }})
+/// Adds `extra`'s members to the object `into`.
+fn merge(into: &mut Value, extra: Value) {
+    if let (Value::Object(into), Value::Object(extra)) = (into, extra) {
+        into.extend(extra);
+    }
 }
 
 fn insert_version(response: &mut Response, found: &TableAtVersion) {
@@ -344,13 +443,14 @@ fn insert_version(response: &mut Response, found: &TableAtVersion) {
         .insert("delta-table-version", HeaderValue::from(found.version.get()));
 }
 
-fn ndjson(found: &TableAtVersion, lines: Vec<Value>) -> Response {
+fn ndjson(found: &TableAtVersion, format: ResponseFormat, lines: Vec<Value>) -> Response {
     let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
     let mut response = Response::new(Body::from(body));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-ndjson; charset=utf-8"),
     );
+    response.headers_mut().insert(CAPABILITIES, format.header());
     insert_version(&mut response, found);
     response
 }

@@ -225,6 +225,8 @@ pub struct TableAtVersion {
     pub table: SharedTable,
     /// The Spark schema string.
     pub schema_string: String,
+    /// When the version was published: the table version's commit time.
+    pub published_at: DateTime<Utc>,
 }
 
 /// Finds a table at the newest version the recipient may read, or at `version`.
@@ -267,6 +269,7 @@ pub async fn table(
         id: table_id(&dataset, &table.name),
         table,
         schema_string,
+        published_at: record.summary.published_at,
     })
 }
 

@@ -461,7 +461,8 @@ async fn reads_racing_past_the_download_limit_get_no_more_than_it_allows(backend
 
 /// A dataset version is a table version, published at its publication time: the official
 /// client reads the table as of version 1 and as of a time between two versions, asks
-/// which version followed a time, and is refused a time before the first version.
+/// which version followed a time, and is refused a time before the first version. A
+/// client that reads only the delta response format gets its lines as PROTOCOL.md shows.
 async fn the_official_client_reads_a_table_as_of_a_version_or_a_time(backend: Backend) {
     let Some(python) = test_python() else { return };
     let app = TestApp::spawn(backend).await;
@@ -504,5 +505,50 @@ async fn the_official_client_reads_a_table_as_of_a_version_or_a_time(backend: Ba
     )
     .await;
     assert_eq!(both.status(), StatusCode::BAD_REQUEST, "version or timestamp, not both");
+
+    let query = |capabilities: &'static str, body: Value| {
+        let (app, token) = (&app, profile["bearerToken"].as_str().expect("token").to_owned());
+        async move {
+            app.http
+                .post(app.api("/delta-sharing/shares/city/schemas/trips/tables/trips/query"))
+                .bearer_auth(token)
+                .header("delta-sharing-capabilities", capabilities)
+                .json(&body)
+                .send()
+                .await
+                .expect("query")
+        }
+    };
+    let delta = query(
+        "responseformat=delta;readerfeatures=deletionvectors,columnmapping",
+        json!({"version": 1}),
+    )
+    .await;
+    assert_eq!(delta.headers()["delta-sharing-capabilities"], "responseformat=delta");
+    let lines = ndjson(&delta.text().await.expect("text"));
+    assert_eq!(
+        lines[0],
+        json!({"protocol": {"deltaProtocol": {"minReaderVersion": 1, "minWriterVersion": 2}}})
+    );
+    assert_eq!(lines[1]["metaData"]["version"], 1);
+    assert_eq!(lines[1]["metaData"]["deltaMetadata"]["format"]["provider"], "parquet");
+    assert!(lines[1]["metaData"]["deltaMetadata"]["schemaString"].is_string());
+    let add = &lines[2]["file"]["deltaSingleAction"]["add"];
+    assert!(
+        add["path"].as_str().is_some_and(|path| path.contains("/versions/1/")),
+        "{add}"
+    );
+    assert_eq!(add["dataChange"], true);
+    assert!(
+        add["stats"]
+            .as_str()
+            .is_some_and(|stats| stats.contains("\"numRecords\":30")),
+        "{add}"
+    );
+    // Either format accepted: the plain tables here answer in parquet, and say so.
+    let either = query("responseformat=delta,parquet", json!({})).await;
+    assert_eq!(either.headers()["delta-sharing-capabilities"], "responseformat=parquet");
+    let unknown = query("responseformat=avro", json!({})).await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
     app.stop().await;
 }
