@@ -75,9 +75,13 @@ pub(super) struct StoredSession {
 
 /// A new read session's delivery row; its receipt is signed once the batch's reads are decided.
 pub(super) struct OpenedSession<'a> {
+    /// The order.
     pub(super) order_id: String,
+    /// The file's name.
     pub(super) file: String,
+    /// The read session.
     pub(super) session: String,
+    /// Which download of the file under the order it spends (1, 2, …).
     pub(super) sequence: i64,
     /// Signs the receipt.
     signer: &'a ReceiptBuilder,
@@ -87,15 +91,20 @@ pub(super) struct OpenedSession<'a> {
     pub(super) stored_index: i64,
     /// The signed receipt's canonical text.
     pub(super) receipt: String,
+    /// When it opened, as stored.
     pub(super) at: String,
+    /// Bytes its responses in the batch carry.
     pub(super) bytes_sent: i64,
+    /// Its responses in the batch.
     pub(super) responses: i64,
 }
 
 /// What a batch adds to a session opened before it.
 #[derive(Default)]
 pub(super) struct Continued {
+    /// Bytes the batch's responses in the session carry.
     pub(super) bytes: i64,
+    /// The batch's responses in the session.
     pub(super) responses: i64,
 }
 
@@ -107,8 +116,9 @@ enum SessionState {
     Opened(usize),
 }
 
-/// (order, file) and (order, file, session) keys.
+/// An (order, file) key.
 type FileKey = (String, String);
+/// An (order, file, session) key.
 type SessionKey = (String, String, String);
 
 /// Decides a batch's reads in order, in memory, as the one-by-one statements would
@@ -116,7 +126,9 @@ type SessionKey = (String, String, String);
 pub(super) struct ReadAdmissions<'a> {
     /// The log index the next opened session's receipt takes.
     next_index: u64,
+    /// Downloads of each file spent so far, where the batch changed them.
     spent: HashMap<FileKey, i64>,
+    /// Sessions as the batch has left them.
     sessions: HashMap<SessionKey, SessionState>,
     /// Rows to insert: the sessions the batch opened.
     pub(super) opened: Vec<OpenedSession<'a>>,
