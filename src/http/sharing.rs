@@ -19,7 +19,7 @@ use super::files;
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::download::Credential;
-use crate::service::sharing::{self, OPEN_DATA_TOKEN, Recipient, TableAtVersion, TimeTravel};
+use crate::service::sharing::{self, OPEN_DATA_TOKEN, Recipient, TableAtVersion, TableVersion, TimeTravel};
 
 /// The protocol's routes, relative to [`sharing::SHARING_PATH`].
 pub fn routes() -> Router<Context> {
@@ -220,15 +220,12 @@ async fn table_version(
     query: Result<Query<VersionQuery>, QueryRejection>,
 ) -> Answer {
     let Query(query) = query.map_err(bad_query)?;
-    let version = match &query.starting_timestamp {
-        Some(text) => {
-            let since = TimeTravel::parse("startingTimestamp", text, TimeTravel::Since)?;
-            Some(sharing::version_at(&ctx, &share, &schema, since).await?)
-        }
-        None => None,
+    let asked = match &query.starting_timestamp {
+        Some(text) => TableVersion::At(TimeTravel::parse("startingTimestamp", text, TimeTravel::Since)?),
+        None => TableVersion::Newest,
     };
     let recipient = recipient(&ctx, &headers).await?;
-    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, version).await?;
+    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, asked).await?;
     let mut response = StatusCode::OK.into_response();
     insert_version(&mut response, &found);
     Ok(response)
@@ -249,7 +246,8 @@ async fn table_metadata(
     let Query(query) = query.map_err(bad_query)?;
     let format = ResponseFormat::asked(&headers)?;
     let recipient = recipient(&ctx, &headers).await?;
-    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, query.version).await?;
+    let asked = query.version.map_or(TableVersion::Newest, TableVersion::Number);
+    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, asked).await?;
     Ok(ndjson(
         &found,
         format,
@@ -291,22 +289,19 @@ async fn query_table(
         }
         other => other,
     };
-    let version = match (request.version, &request.timestamp) {
+    let asked = match (request.version, &request.timestamp) {
         (Some(_), Some(_)) => {
             return Err(AppError::InvalidRequest("version or timestamp, not both".into()).into());
         }
-        (Some(version), None) => Some(
+        (Some(version), None) => TableVersion::Number(
             u32::try_from(version).map_err(|_| AppError::InvalidRequest(format!("version: no version {version}")))?,
         ),
-        (None, Some(text)) => {
-            let as_of = TimeTravel::parse("timestamp", text, TimeTravel::AsOf)?;
-            Some(sharing::version_at(&ctx, &share, &schema, as_of).await?)
-        }
-        (None, None) => None,
+        (None, Some(text)) => TableVersion::At(TimeTravel::parse("timestamp", text, TimeTravel::AsOf)?),
+        (None, None) => TableVersion::Newest,
     };
     let format = ResponseFormat::asked(&headers)?;
     let recipient = recipient(&ctx, &headers).await?;
-    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, version).await?;
+    let found = sharing::table(&ctx, &recipient, &share, &schema, &table, asked).await?;
     let mut lines = vec![format.protocol_line(), format.metadata_line(&found)];
     // A table is one file: a hint of zero rows needs none, any other hint needs it whole.
     if limit_hint != Some(0) {

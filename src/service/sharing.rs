@@ -24,7 +24,7 @@ use super::{Context, accounts, deliveries, orders, search};
 use crate::crypto::ticket;
 use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, PublisherId, ReadSessionId, VersionNumber};
 use crate::error::AppError;
-use crate::store::{DatasetFilter, OrderGrant, SearchFilter, SearchQuery, VersionRecord};
+use crate::store::{DatasetFilter, OrderGrant, SearchFilter, SearchQuery, VersionRecord, VersionSummary};
 use crate::tabular::{TableFormat, TableProfile};
 
 /// The bearer token of the public open-data profile; it grants nothing an anonymous download does not.
@@ -156,7 +156,7 @@ pub async fn tables(
     };
     let mut listed = Vec::new();
     for dataset in datasets {
-        let (_, record) = resolve(ctx, recipient, share, &dataset, None).await?;
+        let (_, record) = resolve(ctx, recipient, share, &dataset, TableVersion::Newest).await?;
         for table in version_tables(ctx, &record).await? {
             listed.push(TableName {
                 name: table.name,
@@ -186,16 +186,25 @@ impl TimeTravel {
     }
 }
 
-/// The version of the table of `schema` that `when` names: a dataset version is a table
-/// version, published at its publication time.
-pub async fn version_at(ctx: &Context, share: &str, schema: &str, when: TimeTravel) -> Result<u32, AppError> {
-    let (_, versions) = shared_dataset(ctx, share, schema).await?;
-    // Newest first.
+/// Which version of a table a request asks for.
+#[derive(Debug, Clone, Copy)]
+pub enum TableVersion {
+    /// The newest the recipient may read.
+    Newest,
+    /// This number.
+    Number(u32),
+    /// The one a time names.
+    At(TimeTravel),
+}
+
+/// The version of `schema` that `when` names among its `versions` (newest first): a
+/// dataset version is a table version, published at its publication time.
+fn version_at(schema: &str, versions: &[VersionSummary], when: TimeTravel) -> Result<VersionNumber, AppError> {
     let found = match when {
         TimeTravel::AsOf(time) => versions.iter().find(|version| version.published_at <= time),
         TimeTravel::Since(time) => versions.iter().rev().find(|version| version.published_at >= time),
     };
-    found.map(|version| version.version.get()).ok_or_else(|| {
+    found.map(|version| version.version).ok_or_else(|| {
         AppError::InvalidRequest(match when {
             TimeTravel::AsOf(time) => format!("timestamp: {schema} had no version yet at {time}"),
             TimeTravel::Since(time) => format!("startingTimestamp: {schema} has no version since {time}"),
@@ -229,19 +238,16 @@ pub struct TableAtVersion {
     pub published_at: DateTime<Utc>,
 }
 
-/// Finds a table at the newest version the recipient may read, or at `version`.
+/// Finds a table at the version asked for, within what the recipient may read.
 pub async fn table(
     ctx: &Context,
     recipient: &Recipient,
     share: &str,
     schema: &str,
     name: &str,
-    version: Option<u32>,
+    asked: TableVersion,
 ) -> Result<TableAtVersion, AppError> {
-    let version = version
-        .map(|v| VersionNumber::try_from(v).map_err(AppError::from))
-        .transpose()?;
-    let (dataset, record) = resolve(ctx, recipient, share, schema, version).await?;
+    let (dataset, record) = resolve(ctx, recipient, share, schema, asked).await?;
     let table = version_tables(ctx, &record)
         .await?
         .into_iter()
@@ -396,7 +402,7 @@ async fn shared_dataset(
     ctx: &Context,
     share: &str,
     schema: &str,
-) -> Result<(DatasetId, Vec<crate::store::VersionSummary>), AppError> {
+) -> Result<(DatasetId, Vec<VersionSummary>), AppError> {
     let missing = || AppError::NotFound(format!("no schema {schema} in share {share}"));
     let dataset: DatasetId = schema.to_lowercase().parse().map_err(|_| missing())?;
     let (summary, versions) = ctx.store.get_dataset(&dataset).await.map_err(|_| missing())?;
@@ -411,9 +417,14 @@ async fn resolve(
     recipient: &Recipient,
     share: &str,
     schema: &str,
-    version: Option<VersionNumber>,
+    asked: TableVersion,
 ) -> Result<(String, VersionRecord), AppError> {
-    let (dataset, _) = shared_dataset(ctx, share, schema).await?;
+    let (dataset, versions) = shared_dataset(ctx, share, schema).await?;
+    let version = match asked {
+        TableVersion::Newest => None,
+        TableVersion::Number(number) => Some(VersionNumber::try_from(number)?),
+        TableVersion::At(when) => Some(version_at(schema, &versions, when)?),
+    };
     let missing = || AppError::NotFound(format!("no schema {schema} in share {share}"));
     let version = match recipient {
         Recipient::Public => version,
