@@ -16,10 +16,13 @@ use serde_json::{Value, json};
 
 use super::extract::bearer;
 use super::files;
+use crate::domain::VersionNumber;
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::download::Credential;
-use crate::service::sharing::{self, OPEN_DATA_TOKEN, Recipient, TableAtVersion, TableVersion, TimeTravel};
+use crate::service::sharing::{
+    self, ChangeKind, OPEN_DATA_TOKEN, Recipient, SharedFile, TableAtVersion, TableChanges, TableVersion, TimeTravel,
+};
 
 /// The protocol's routes, relative to [`sharing::SHARING_PATH`].
 pub fn routes() -> Router<Context> {
@@ -41,6 +44,10 @@ pub fn routes() -> Router<Context> {
         .route(
             "/shares/{share}/schemas/{schema}/tables/{table}/query",
             post(query_table),
+        )
+        .route(
+            "/shares/{share}/schemas/{schema}/tables/{table}/changes",
+            get(table_changes),
         )
         // Every answer under the prefix speaks the protocol, unknown paths and methods too.
         .fallback(|| async {
@@ -227,7 +234,7 @@ async fn table_version(
     let recipient = recipient(&ctx, &headers).await?;
     let found = sharing::table(&ctx, &recipient, &share, &schema, &table, asked).await?;
     let mut response = StatusCode::OK.into_response();
-    insert_version(&mut response, &found);
+    insert_version(&mut response, found.version);
     Ok(response)
 }
 
@@ -249,13 +256,13 @@ async fn table_metadata(
     let asked = query.version.map_or(TableVersion::Newest, TableVersion::Number);
     let found = sharing::table(&ctx, &recipient, &share, &schema, &table, asked).await?;
     Ok(ndjson(
-        &found,
+        found.version,
         format,
         vec![format.protocol_line(), format.metadata_line(&found)],
     ))
 }
 
-/// The body of a query request; a range of versions (change data) is refused.
+/// The body of a query request.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct QueryRequest {
@@ -264,6 +271,25 @@ struct QueryRequest {
     timestamp: Option<String>,
     starting_version: Option<i64>,
     ending_version: Option<i64>,
+}
+
+/// The table version a request names by number or by time (not both); `Newest` if neither.
+fn version_asked(
+    field: &str,
+    number: Option<i64>,
+    time: Option<&str>,
+    wrap: fn(chrono::DateTime<chrono::Utc>) -> TimeTravel,
+) -> Result<TableVersion, AppError> {
+    match (number, time) {
+        (Some(_), Some(_)) => Err(AppError::InvalidRequest(format!(
+            "{field}: a version or a timestamp, not both"
+        ))),
+        (Some(number), None) => u32::try_from(number)
+            .map(TableVersion::Number)
+            .map_err(|_| AppError::InvalidRequest(format!("{field}: no version {number}"))),
+        (None, Some(text)) => Ok(TableVersion::At(TimeTravel::parse(field, text, wrap)?)),
+        (None, None) => Ok(TableVersion::Newest),
+    }
 }
 
 async fn query_table(
@@ -277,38 +303,104 @@ async fn query_table(
     } else {
         serde_json::from_slice(&body).map_err(|error| AppError::InvalidRequest(format!("query body: {error}")))?
     };
-    if request.starting_version.is_some() || request.ending_version.is_some() {
-        return Err(AppError::InvalidRequest(
-            "startingVersion and endingVersion are not supported: ask by version or timestamp".into(),
-        )
-        .into());
-    }
     let limit_hint = match request.limit_hint {
         Some(limit) if limit < 0 => {
             return Err(AppError::InvalidRequest("limitHint: must not be negative".into()).into());
         }
         other => other,
     };
-    let asked = match (request.version, &request.timestamp) {
-        (Some(_), Some(_)) => {
-            return Err(AppError::InvalidRequest("version or timestamp, not both".into()).into());
-        }
-        (Some(version), None) => TableVersion::Number(
-            u32::try_from(version).map_err(|_| AppError::InvalidRequest(format!("version: no version {version}")))?,
-        ),
-        (None, Some(text)) => TableVersion::At(TimeTravel::parse("timestamp", text, TimeTravel::AsOf)?),
-        (None, None) => TableVersion::Newest,
-    };
+    let asked = version_asked(
+        "version",
+        request.version,
+        request.timestamp.as_deref(),
+        TimeTravel::AsOf,
+    )?;
     let format = ResponseFormat::asked(&headers)?;
     let recipient = recipient(&ctx, &headers).await?;
+    // With a starting version the answer is the data change files since it, as `/changes` gives.
+    if request.starting_version.is_some() || request.ending_version.is_some() {
+        if !matches!(asked, TableVersion::Newest) {
+            return Err(AppError::InvalidRequest("startingVersion, or version or timestamp, not both".into()).into());
+        }
+        let start = version_asked("startingVersion", request.starting_version, None, TimeTravel::Since)?;
+        let end = version_asked("endingVersion", request.ending_version, None, TimeTravel::AsOf)?;
+        let found = sharing::changes(&ctx, &recipient, &share, &schema, &table, start, end).await?;
+        return change_lines(&ctx, &recipient, &schema, format, &found);
+    }
     let found = sharing::table(&ctx, &recipient, &share, &schema, &table, asked).await?;
     let mut lines = vec![format.protocol_line(), format.metadata_line(&found)];
     // A table is one file: a hint of zero rows needs none, any other hint needs it whole.
     if limit_hint != Some(0) {
-        let file = sharing::file_of(&ctx, &recipient, &schema.to_lowercase(), &found)?;
-        lines.push(format.file_line(&found, &file));
+        let file = sharing::file_of(&ctx, &recipient, &schema.to_lowercase(), found.version, &found.table)?;
+        lines.push(format.file_line(found.version, found.published_at, None, &file));
     }
-    Ok(ndjson(&found, format, lines))
+    Ok(ndjson(found.version, format, lines))
+}
+
+/// The query string of a change data feed request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangesQuery {
+    starting_version: Option<i64>,
+    starting_timestamp: Option<String>,
+    ending_version: Option<i64>,
+    ending_timestamp: Option<String>,
+    /// Accepted and answered by the one metadata line: a range keeps one schema here.
+    include_historical_metadata: Option<String>,
+}
+
+async fn table_changes(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    Path((share, schema, table)): Path<(String, String, String)>,
+    query: Result<Query<ChangesQuery>, QueryRejection>,
+) -> Answer {
+    let Query(query) = query.map_err(bad_query)?;
+    if let Some(flag) = &query.include_historical_metadata
+        && !["true", "false"].contains(&flag.to_ascii_lowercase().as_str())
+    {
+        return Err(
+            AppError::InvalidRequest(format!("includeHistoricalMetadata: {flag:?} is not true or false")).into(),
+        );
+    }
+    let start = version_asked(
+        "starting",
+        query.starting_version,
+        query.starting_timestamp.as_deref(),
+        TimeTravel::Since,
+    )?;
+    let end = version_asked(
+        "ending",
+        query.ending_version,
+        query.ending_timestamp.as_deref(),
+        TimeTravel::AsOf,
+    )?;
+    let format = ResponseFormat::asked(&headers)?;
+    let recipient = recipient(&ctx, &headers).await?;
+    let found = sharing::changes(&ctx, &recipient, &share, &schema, &table, start, end).await?;
+    change_lines(&ctx, &recipient, &schema, format, &found)
+}
+
+/// The answer listing a range's data change files, its first version in the header.
+fn change_lines(
+    ctx: &Context,
+    recipient: &Recipient,
+    schema: &str,
+    format: ResponseFormat,
+    found: &TableChanges,
+) -> Answer {
+    let mut lines = vec![format.protocol_line(), format.metadata_line(&found.last)];
+    for change in &found.changes {
+        let file = sharing::file_of(
+            ctx,
+            recipient,
+            &schema.to_lowercase(),
+            change.file_version,
+            &change.table,
+        )?;
+        lines.push(format.file_line(change.version, change.published_at, Some(change.kind), &file));
+    }
+    Ok(ndjson(found.first, format, lines))
 }
 
 /// The response format a client asks for in its `delta-sharing-capabilities` header
@@ -368,7 +460,8 @@ impl ResponseFormat {
             "format": {"provider": "parquet"},
             "schemaString": found.schema_string,
             "partitionColumns": [],
-            "configuration": {},
+            // Every table's versions are served as a change data feed (`/changes`).
+            "configuration": {"enableChangeDataFeed": "true"},
         });
         let sharing = json!({
             "version": found.version.get(),
@@ -390,35 +483,69 @@ impl ResponseFormat {
         }
     }
 
-    fn file_line(self, found: &TableAtVersion, file: &sharing::SharedFile) -> Value {
+    /// A file line: a file of the table (`change` none), or a data change file.
+    fn file_line(
+        self,
+        version: VersionNumber,
+        published_at: chrono::DateTime<chrono::Utc>,
+        change: Option<ChangeKind>,
+        file: &SharedFile,
+    ) -> Value {
+        let millis = published_at.timestamp_millis();
         let stats = sharing::file_stats(file);
-        let mut line = match self {
-            Self::Parquet => json!({
-                "url": file.url,
-                "id": file.id,
-                "partitionValues": {},
-                "size": file.size,
-                "stats": stats,
-                "version": found.version.get(),
-            }),
-            Self::Delta => json!({
-                "id": file.id,
-                "version": found.version.get(),
-                "timestamp": found.published_at.timestamp_millis(),
-                "deltaSingleAction": {"add": {
-                    "path": file.url,
+        let (key, mut action) = match self {
+            Self::Parquet => {
+                let mut action = json!({
+                    "url": file.url,
+                    "id": file.id,
                     "partitionValues": {},
                     "size": file.size,
-                    "modificationTime": found.published_at.timestamp_millis(),
-                    "dataChange": true,
-                    "stats": stats,
-                }},
-            }),
+                    "version": version.get(),
+                    "timestamp": millis,
+                });
+                if change != Some(ChangeKind::Remove) {
+                    action["stats"] = json!(stats);
+                }
+                let key = match change {
+                    None => "file",
+                    Some(ChangeKind::Add) => "add",
+                    Some(ChangeKind::Remove) => "remove",
+                };
+                (key, action)
+            }
+            Self::Delta => {
+                let single = if change == Some(ChangeKind::Remove) {
+                    json!({"remove": {
+                        "path": file.url,
+                        "deletionTimestamp": millis,
+                        "dataChange": true,
+                        "extendedFileMetadata": true,
+                        "partitionValues": {},
+                        "size": file.size,
+                    }})
+                } else {
+                    json!({"add": {
+                        "path": file.url,
+                        "partitionValues": {},
+                        "size": file.size,
+                        "modificationTime": millis,
+                        "dataChange": true,
+                        "stats": stats,
+                    }})
+                };
+                let action = json!({
+                    "id": file.id,
+                    "version": version.get(),
+                    "timestamp": millis,
+                    "deltaSingleAction": single,
+                });
+                ("file", action)
+            }
         };
         if let Some(expires) = file.expires {
-            line["expirationTimestamp"] = json!(expires.timestamp_millis());
+            action["expirationTimestamp"] = json!(expires.timestamp_millis());
         }
-        json!({"file": line})
+        json!({ key: action })
     }
 }
 
@@ -432,13 +559,13 @@ fn merge(into: &mut Value, extra: Value) {
     }
 }
 
-fn insert_version(response: &mut Response, found: &TableAtVersion) {
+fn insert_version(response: &mut Response, version: VersionNumber) {
     response
         .headers_mut()
-        .insert("delta-table-version", HeaderValue::from(found.version.get()));
+        .insert("delta-table-version", HeaderValue::from(version.get()));
 }
 
-fn ndjson(found: &TableAtVersion, format: ResponseFormat, lines: Vec<Value>) -> Response {
+fn ndjson(version: VersionNumber, format: ResponseFormat, lines: Vec<Value>) -> Response {
     let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
     let mut response = Response::new(Body::from(body));
     response.headers_mut().insert(
@@ -446,7 +573,7 @@ fn ndjson(found: &TableAtVersion, format: ResponseFormat, lines: Vec<Value>) -> 
         HeaderValue::from_static("application/x-ndjson; charset=utf-8"),
     );
     response.headers_mut().insert(CAPABILITIES, format.header());
-    insert_version(&mut response, found);
+    insert_version(&mut response, version);
     response
 }
 

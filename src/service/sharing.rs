@@ -1,4 +1,4 @@
-//! The Delta Sharing protocol over the catalog (parquet response format).
+//! The Delta Sharing protocol over the catalog: tables, their versions and their change data feed.
 //!
 //! Mapping: a **share** is a publisher, a **schema** is one of its datasets, a
 //! **table** is a Parquet file of a dataset version (a CSV file is shared
@@ -13,7 +13,7 @@
 //! files through short-lived tickets the node signs, so each read is still a
 //! delivery under the order and yields its receipts.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -179,10 +179,19 @@ pub enum TimeTravel {
 
 impl TimeTravel {
     /// Parses a protocol timestamp (ISO 8601 with its offset, e.g. `2026-01-02T03:04:05Z`).
+    ///
+    /// PROTOCOL.md's own format, `yyyy-[m]m-[d]d hh:mm:ss[.f...]` without an offset, is
+    /// read in the server's time zone, which for this node is UTC.
     pub fn parse(field: &str, text: &str, wrap: fn(DateTime<Utc>) -> Self) -> Result<Self, AppError> {
         DateTime::parse_from_rfc3339(text)
-            .map(|time| wrap(time.with_timezone(&Utc)))
-            .map_err(|_| AppError::InvalidRequest(format!("{field}: {text:?} is not an ISO 8601 time with its offset")))
+            .map(|time| time.with_timezone(&Utc))
+            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").map(|time| time.and_utc()))
+            .map(wrap)
+            .map_err(|_| {
+                AppError::InvalidRequest(format!(
+                    "{field}: {text:?} is neither an ISO 8601 time with its offset nor yyyy-mm-dd hh:mm:ss (UTC)"
+                ))
+            })
     }
 }
 
@@ -248,17 +257,12 @@ pub async fn table(
     asked: TableVersion,
 ) -> Result<TableAtVersion, AppError> {
     let (dataset, record) = resolve(ctx, recipient, share, schema, asked).await?;
-    let table = version_tables(ctx, &record)
-        .await?
-        .into_iter()
-        // Share, schema and table names are case-insensitive in the protocol.
-        .find(|table| table.name.to_lowercase() == name.to_lowercase())
-        .ok_or_else(|| {
-            AppError::NotFound(format!(
-                "no table {name} in {share}.{schema} version {}",
-                record.summary.version
-            ))
-        })?;
+    let table = named_table(ctx, &record, name).await?.ok_or_else(|| {
+        AppError::NotFound(format!(
+            "no table {name} in {share}.{schema} version {}",
+            record.summary.version
+        ))
+    })?;
     // An order whose downloads of the file are used up is refused here, with the reason,
     // rather than handed file URLs that would all be refused.
     if let Recipient::Buyer { grant, .. } = recipient {
@@ -277,6 +281,193 @@ pub async fn table(
         schema_string,
         published_at: record.summary.published_at,
     })
+}
+
+/// Most versions one change request spans: each is read and its table found.
+pub const MAX_CHANGE_VERSIONS: usize = 100;
+
+/// What a data change file does to the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// The file joined the table: its rows were inserted.
+    Add,
+    /// The file left the table: its rows were deleted.
+    Remove,
+}
+
+/// One data change file of a change request.
+#[derive(Debug, Clone)]
+pub struct TableChange {
+    /// Added or removed.
+    pub kind: ChangeKind,
+    /// The table version the change belongs to.
+    pub version: VersionNumber,
+    /// When that version was published: the change's commit time.
+    pub published_at: DateTime<Utc>,
+    /// The version holding the file (for a removal, the one before `version`).
+    pub file_version: VersionNumber,
+    /// The file.
+    pub table: SharedTable,
+}
+
+/// The changes of a table over a range of versions.
+#[derive(Debug, Clone)]
+pub struct TableChanges {
+    /// The table at the range's last version; its metadata describes every change.
+    pub last: TableAtVersion,
+    /// The range's first version.
+    pub first: VersionNumber,
+    /// The data change files, in version order.
+    pub changes: Vec<TableChange>,
+}
+
+/// The change data feed of a table from `start` to `end`, both inclusive (`end` newest
+/// when not given). A dataset version is a table version whose file replaces the
+/// previous version's, so a version whose file differs from its predecessor's removes
+/// that file and adds its own. A buyer's history is the one version the order covers,
+/// whose file it adds. The range must keep one schema: the answer has one metadata line.
+pub async fn changes(
+    ctx: &Context,
+    recipient: &Recipient,
+    share: &str,
+    schema: &str,
+    name: &str,
+    start: TableVersion,
+    end: TableVersion,
+) -> Result<TableChanges, AppError> {
+    let (dataset, versions) = shared_dataset(ctx, share, schema).await?;
+    let newest = versions
+        .first()
+        .map(|version| version.version)
+        .ok_or_else(|| AppError::NotFound(format!("no schema {schema} in share {share}")))?;
+    let bound = |asked: TableVersion, field: &str| match asked {
+        TableVersion::Newest => Err(AppError::InvalidRequest(format!(
+            "{field}Version or {field}Timestamp is required"
+        ))),
+        TableVersion::Number(number) => Ok(VersionNumber::try_from(number)?),
+        TableVersion::At(when) => version_at(schema, &versions, when),
+    };
+    let first = bound(start, "starting")?;
+    let last = match (end, recipient) {
+        (TableVersion::Newest, Recipient::Public) => newest,
+        (TableVersion::Newest, Recipient::Buyer { grant, .. }) => grant.version,
+        (asked, _) => bound(asked, "ending")?,
+    };
+    if last > newest {
+        return Err(AppError::InvalidRequest(format!(
+            "endingVersion: {schema} has no version {last}; its newest is {newest}"
+        )));
+    }
+    if first > last {
+        return Err(AppError::InvalidRequest(format!(
+            "the range starts at version {first}, after its end, version {last}"
+        )));
+    }
+    if let Recipient::Buyer { grant, .. } = recipient
+        && (first, last) != (grant.version, grant.version)
+    {
+        return Err(AppError::Forbidden(format!(
+            "the order covers version {} of {dataset} only: ask for the changes from and to it",
+            grant.version
+        )));
+    }
+    // Oldest first; the version before the range is read too, for what the first one replaced.
+    let spanned: Vec<&VersionSummary> = versions
+        .iter()
+        .rev()
+        .skip_while(|version| version.version < first)
+        .take_while(|version| version.version <= last)
+        .collect();
+    if spanned.len() > MAX_CHANGE_VERSIONS {
+        return Err(AppError::InvalidRequest(format!(
+            "the range spans {} versions; ask for at most {MAX_CHANGE_VERSIONS} at a time",
+            spanned.len()
+        )));
+    }
+    let described = table(ctx, recipient, share, schema, name, TableVersion::Number(last.get())).await?;
+    if let Recipient::Buyer { .. } = recipient {
+        let change = TableChange {
+            kind: ChangeKind::Add,
+            version: last,
+            published_at: described.published_at,
+            file_version: last,
+            table: described.table.clone(),
+        };
+        return Ok(TableChanges {
+            last: described,
+            first,
+            changes: vec![change],
+        });
+    }
+    // Every file of the answer is read with the last version's schema.
+    let one_schema = |version: VersionNumber, table: Option<SharedTable>| match table {
+        Some(table) if table.profile.spark_schema.as_deref() != Some(described.schema_string.as_str()) => {
+            Err(AppError::InvalidRequest(format!(
+                "table {name} has other columns at version {version} than at {last}: ask for a range with one schema"
+            )))
+        }
+        table => Ok(table.map(|table| (version, table))),
+    };
+    let mut previous = match versions.iter().find(|version| version.version < first) {
+        Some(before) => one_schema(
+            before.version,
+            public_table_at(ctx, &dataset, before.version, name).await?,
+        )?,
+        None => None,
+    };
+    let mut changes = Vec::new();
+    for version in spanned {
+        let current = one_schema(
+            version.version,
+            public_table_at(ctx, &dataset, version.version, name).await?,
+        )?;
+        let replaced = match (&previous, &current) {
+            (Some((_, old)), Some((_, new))) => old.file.sha256 != new.file.sha256,
+            _ => true,
+        };
+        if replaced {
+            let at = |kind, file_version, table: &SharedTable| TableChange {
+                kind,
+                version: version.version,
+                published_at: version.published_at,
+                file_version,
+                table: table.clone(),
+            };
+            if let Some((old_version, old)) = &previous {
+                changes.push(at(ChangeKind::Remove, *old_version, old));
+            }
+            if let Some((new_version, new)) = &current {
+                changes.push(at(ChangeKind::Add, *new_version, new));
+            }
+        }
+        previous = current;
+    }
+    Ok(TableChanges {
+        last: described,
+        first,
+        changes,
+    })
+}
+
+/// The table `name` of one version of an open dataset, if that version has it; a
+/// licensed version is refused, since the public profile reads open data only.
+async fn public_table_at(
+    ctx: &Context,
+    dataset: &DatasetId,
+    version: VersionNumber,
+    name: &str,
+) -> Result<Option<SharedTable>, AppError> {
+    let record = ctx
+        .store
+        .get_version(dataset, Some(version))
+        .await
+        .map_err(|e| not_found(e, dataset))?;
+    if record.summary.access != AccessClass::Open {
+        return Err(AppError::Licensed {
+            dataset: dataset.to_string(),
+        });
+    }
+    named_table(ctx, &record, name).await
 }
 
 /// One file line of a query answer.
@@ -299,12 +490,13 @@ pub fn file_of(
     ctx: &Context,
     recipient: &Recipient,
     dataset: &str,
-    table: &TableAtVersion,
+    version: VersionNumber,
+    table: &SharedTable,
 ) -> Result<SharedFile, AppError> {
-    let entry = &table.table.file;
+    let entry = &table.file;
     let (url, expires) = match recipient {
         Recipient::Public => (
-            file_url(&ctx.node.public_url, &dataset.parse()?, table.version, &entry.name),
+            file_url(&ctx.node.public_url, &dataset.parse()?, version, &entry.name),
             None,
         ),
         Recipient::Buyer { grant, token_id } => {
@@ -315,7 +507,7 @@ pub fn file_of(
             let claims = json!({
                 "token": token_id,
                 "dataset": dataset,
-                "version": table.version.get(),
+                "version": version.get(),
                 "file": entry.name.as_str(),
                 "expires": expires.timestamp(),
                 "session": ReadSessionId::generate(),
@@ -331,7 +523,7 @@ pub fn file_of(
         url,
         id: entry.sha256.to_string(),
         size: entry.size,
-        rows: table.table.profile.rows,
+        rows: table.profile.rows,
         expires,
     })
 }
@@ -450,6 +642,15 @@ async fn resolve(
         });
     }
     Ok((dataset.to_string(), record))
+}
+
+/// The table of a version that `name` names (case-insensitively, as the protocol asks).
+async fn named_table(ctx: &Context, record: &VersionRecord, name: &str) -> Result<Option<SharedTable>, AppError> {
+    let name = name.to_lowercase();
+    Ok(version_tables(ctx, record)
+        .await?
+        .into_iter()
+        .find(|table| table.name.to_lowercase() == name))
 }
 
 /// The Parquet tables of a version, by name; a name two files would share goes to the first.

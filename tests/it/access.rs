@@ -327,39 +327,53 @@ async fn every_operation_answers_every_caller_as_the_matrix_says(backend: Backen
 }
 
 /// The Delta Sharing routes (outside the OpenAPI document): only the holder's
-/// profile reads the licensed table, and a ticket altered by one character opens nothing.
+/// profile reads the licensed table and its change data feed (from version 1, which
+/// another version's order does not cover), and a ticket altered by one character opens
+/// nothing.
 async fn delta_sharing_rows(app: &TestApp, market: &Market, wrong: &mut Vec<String>) -> usize {
-    let table = "/delta-sharing/shares/hospital/schemas/records/tables/records/query";
+    let table = "/delta-sharing/shares/hospital/schemas/records/tables/records";
     let mut cells = 0;
     let mut holder_ticket = None;
-    for caller in CALLERS {
-        let mut request = app.http.post(app.api(table)).json(&json!({}));
-        if let Some(token) = market.token(caller) {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("query");
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        cells += 1;
-        // Each order reads the version it covers; another dataset's order sees nothing here.
-        let allowed = match caller {
-            Caller::Holder | Caller::OtherBuyer | Caller::OtherVersion => status == StatusCode::OK,
-            Caller::Anonymous | Caller::Owner | Caller::OtherPublisher | Caller::Forged => {
-                status == StatusCode::UNAUTHORIZED
+    for (route, feed) in [("query", false), ("changes?startingVersion=1", true)] {
+        let url = app.api(&format!("{table}/{route}"));
+        for caller in CALLERS {
+            let mut request = if feed {
+                app.http.get(&url)
+            } else {
+                app.http.post(&url).json(&json!({}))
+            };
+            if let Some(token) = market.token(caller) {
+                request = request.bearer_auth(token);
             }
-            _ => matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
-        };
-        if !allowed {
-            wrong.push(format!("POST {table} as {caller:?}: {status} {}", truncate(&body)));
-        }
-        if caller == Caller::Holder {
-            holder_ticket = body
-                .lines()
-                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-                .find_map(|line| line["file"]["url"].as_str().map(str::to_owned));
-        } else if !matches!(caller, Caller::OtherBuyer | Caller::OtherVersion) && body.contains("/delta-sharing/files/")
-        {
-            wrong.push(format!("POST {table} as {caller:?}: a file URL was handed out"));
+            let response = request.send().await.expect("query");
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            cells += 1;
+            // Each order reads the version it covers; another dataset's order sees nothing here.
+            let allowed = match caller {
+                Caller::OtherVersion if feed => status == StatusCode::FORBIDDEN,
+                Caller::Holder | Caller::OtherBuyer | Caller::OtherVersion => status == StatusCode::OK,
+                Caller::Anonymous | Caller::Owner | Caller::OtherPublisher | Caller::Forged => {
+                    status == StatusCode::UNAUTHORIZED
+                }
+                _ => matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            };
+            if !allowed {
+                wrong.push(format!(
+                    "{route} of {table} as {caller:?}: {status} {}",
+                    truncate(&body)
+                ));
+            }
+            if caller == Caller::Holder && !feed {
+                holder_ticket = body
+                    .lines()
+                    .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                    .find_map(|line| line["file"]["url"].as_str().map(str::to_owned));
+            } else if !matches!(caller, Caller::Holder | Caller::OtherBuyer | Caller::OtherVersion)
+                && body.contains("/delta-sharing/files/")
+            {
+                wrong.push(format!("{route} of {table} as {caller:?}: a file URL was handed out"));
+            }
         }
     }
     let Some(ticket) = holder_ticket else {

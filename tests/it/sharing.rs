@@ -16,6 +16,7 @@ on_both_backends!(
     the_official_python_client_reads_open_and_licensed_tables,
     reads_racing_past_the_download_limit_get_no_more_than_it_allows,
     the_official_client_reads_a_table_as_of_a_version_or_a_time,
+    the_official_client_reads_a_tables_change_data_feed,
 );
 
 const PARQUET: &str = "application/vnd.apache.parquet";
@@ -550,5 +551,169 @@ async fn the_official_client_reads_a_table_as_of_a_version_or_a_time(backend: Ba
     assert_eq!(either.headers()["delta-sharing-capabilities"], "responseformat=parquet");
     let unknown = query("responseformat=avro", json!({})).await;
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
+
+/// A dataset version is a table version whose file replaces the previous one: the official
+/// client reads the change data feed as version 1 inserting its rows, version 2 deleting
+/// them and inserting its own, and version 3 (the same file again) changing nothing; by
+/// version and by time in both of the protocol's formats. A buyer's feed is the ordered
+/// version alone, read as a delivery with its receipt; asking past it is refused.
+async fn the_official_client_reads_a_tables_change_data_feed(backend: Backend) {
+    let Some(python) = test_python() else { return };
+    let app = TestApp::spawn(backend).await;
+    let city = app.publisher("city").await;
+    let publish = |rows: usize, description: &'static str| {
+        let (app, city) = (&app, city.clone());
+        async move {
+            let table = typed_parquet(rows, rows);
+            let mut described = metadata("trips", "open");
+            described["description"] = json!({"zh": description, "en": description});
+            app.publish_files(&city, "trips", described, &[("trips.parquet", PARQUET, &table)])
+                .await;
+        }
+    };
+    publish(30, "first").await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let between = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    publish(50, "second").await;
+    publish(50, "the second's file, described anew").await;
+    let hospital = app.publisher("hospital").await;
+    let visits = typed_parquet(40, 40);
+    let licensed = [("visits.parquet", PARQUET, visits.as_slice())];
+    app.publish_files(&hospital, "visits", metadata("visits", "licensed"), &licensed)
+        .await;
+    let placed = place_test_order(&app, "visits").await;
+    let work = tempfile::tempdir().expect("tempdir");
+    let profile = work.path().join("order.share");
+    std::fs::write(&profile, placed["deltaSharingProfile"].to_string()).expect("profile");
+
+    let args = [
+        app.url.as_ref(),
+        "city.trips.trips".as_ref(),
+        between.as_ref(),
+        profile.as_os_str(),
+        "hospital.visits.visits".as_ref(),
+    ];
+    let summary = run_python_check(&python, "delta_sharing_changes.py", &args).await;
+    let replaced = json!({"delete": 30, "insert": 50});
+    assert_eq!(
+        summary,
+        json!({
+            "all": {"1": {"insert": 30}, "2": replaced},
+            "second": {"2": replaced},
+            "sinceTime": {"2": replaced},
+            "untilTime": {"1": {"insert": 30}},
+            "licensed": {"1": {"insert": 40}},
+        })
+    );
+    let order_id = placed["orderId"].as_str().expect("id");
+    let token = placed["accessToken"].as_str().expect("token");
+    assert_eq!(
+        receipts(&app, order_id, token).await.len(),
+        1,
+        "the buyer's read of the feed is one delivery"
+    );
+
+    let public = open_profile(&app).await;
+    let public = public["bearerToken"].as_str().expect("token");
+    let changes = |token: &str, table: &str, query: &str, capabilities: &str| {
+        let request = app
+            .http
+            .get(app.api(&format!("/delta-sharing/shares/{table}/changes?{query}")))
+            .bearer_auth(token)
+            .header("delta-sharing-capabilities", capabilities);
+        async move { request.send().await.expect("changes") }
+    };
+    let trips = "city/schemas/trips/tables/trips";
+    // The protocol's delta format: a removal and an addition, each with its version's path.
+    let delta = changes(
+        public,
+        trips,
+        "startingVersion=2&endingVersion=3",
+        "responseformat=delta",
+    )
+    .await;
+    assert_eq!(delta.status(), StatusCode::OK);
+    assert_eq!(delta.headers()["delta-table-version"], "2");
+    let lines = ndjson(&delta.text().await.expect("text"));
+    assert_eq!(
+        lines.len(),
+        4,
+        "protocol, metadata, one removal, one addition: {lines:?}"
+    );
+    let removed = &lines[2]["file"]["deltaSingleAction"]["remove"];
+    let added = &lines[3]["file"]["deltaSingleAction"]["add"];
+    assert!(
+        removed["path"]
+            .as_str()
+            .is_some_and(|path| path.contains("/versions/1/")),
+        "{removed}"
+    );
+    assert!(
+        added["path"].as_str().is_some_and(|path| path.contains("/versions/2/")),
+        "{added}"
+    );
+    assert_eq!(
+        (&lines[2]["file"]["version"], &lines[3]["file"]["version"]),
+        (&json!(2), &json!(2))
+    );
+    // A query with a starting version answers the same data change files.
+    let query = sharing(
+        &app,
+        Some(public),
+        reqwest::Method::POST,
+        &format!("/shares/{trips}/query"),
+        Some(json!({"startingVersion": 2})),
+    )
+    .await;
+    assert_eq!(query.headers()["delta-table-version"], "2");
+    let lines = ndjson(&query.text().await.expect("text"));
+    assert_eq!(lines[1]["metaData"]["configuration"]["enableChangeDataFeed"], "true");
+    let kinds: Vec<(bool, bool)> = lines[2..]
+        .iter()
+        .map(|line| (line.get("remove").is_some(), line.get("add").is_some()))
+        .collect();
+    assert_eq!(kinds, [(true, false), (false, true)]);
+
+    for (query, why) in [
+        (
+            "startingVersion=3&endingVersion=1",
+            "a range that ends before it starts",
+        ),
+        ("endingVersion=2", "no start"),
+        ("startingVersion=1&endingVersion=9", "a version not published yet"),
+        ("startingVersion=1&startingTimestamp=2026-01-01T00:00:00Z", "two starts"),
+        ("startingTimestamp=yesterday", "not a time"),
+        ("startingVersion=1&includeHistoricalMetadata=maybe", "not a boolean"),
+    ] {
+        let refused = changes(public, trips, query, "responseformat=parquet").await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{why}");
+        let body: Value = refused.json().await.expect("json");
+        assert_eq!(body["errorCode"], "INVALID_PARAMETER_VALUE", "{why}: {body}");
+    }
+    // Licensed versions stay out of the public feed, and a buyer's feed is its version only.
+    let mut described = metadata("visits", "licensed");
+    described["description"] = json!({"zh": "同样的数据", "en": "the same visits, described anew"});
+    app.publish_files(&hospital, "visits", described, &licensed).await;
+    let visits_table = "hospital/schemas/visits/tables/visits";
+    let refused = changes(public, visits_table, "startingVersion=1", "responseformat=parquet").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let beyond = changes(
+        token,
+        visits_table,
+        "startingVersion=1&endingVersion=2",
+        "responseformat=parquet",
+    )
+    .await;
+    assert_eq!(beyond.status(), StatusCode::FORBIDDEN);
+    let body: Value = beyond.json().await.expect("json");
+    assert_eq!(body["errorCode"], "PERMISSION_DENIED", "{body}");
+    assert_eq!(
+        receipts(&app, order_id, token).await.len(),
+        1,
+        "refusals deliver nothing"
+    );
     app.stop().await;
 }

@@ -12,11 +12,11 @@ exits non-zero on the first disagreement.
 import io
 import json
 import sys
-import tempfile
 import urllib.request
 
 import delta_sharing
 import pyarrow.parquet as pq
+from open_profile import open_profile_file
 
 
 def fetch(url):
@@ -26,11 +26,7 @@ def fetch(url):
 
 def main():
     node, order_profile, open_source, licensed_source = sys.argv[1:5]
-    described = json.loads(fetch(node + "/.well-known/shulian-node"))
-    open_profile = tempfile.NamedTemporaryFile("wb", suffix=".share", delete=False)
-    open_profile.write(fetch(described["endpoints"]["openDataProfile"]))
-    open_profile.close()
-    profile = open_profile.name
+    profile = open_profile_file(node)
 
     client = delta_sharing.SharingClient(profile)
     shares = [share.name for share in client.list_shares()]

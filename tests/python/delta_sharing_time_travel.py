@@ -8,21 +8,15 @@ Prints {"latest": rows, "version1": rows, "asOf": rows, "versionSince": n, "befo
 
 import json
 import sys
-import tempfile
-import urllib.request
 
 import delta_sharing
 from delta_sharing.protocol import DeltaSharingProfile, Table
 from delta_sharing.rest_client import DataSharingRestClient
+from open_profile import open_profile_file
 
 node, fragment, between = sys.argv[1:4]
-with urllib.request.urlopen(node + "/.well-known/shulian-node") as response:
-    described = json.loads(response.read())
-profile_file = tempfile.NamedTemporaryFile("wb", suffix=".share", delete=False)
-with urllib.request.urlopen(described["endpoints"]["openDataProfile"]) as response:
-    profile_file.write(response.read())
-profile_file.close()
-url = f"{profile_file.name}#{fragment}"
+profile = open_profile_file(node)
+url = f"{profile}#{fragment}"
 
 latest = delta_sharing.load_as_pandas(url)
 first = delta_sharing.load_as_pandas(url, version=1)
@@ -30,7 +24,7 @@ as_of = delta_sharing.load_as_pandas(url, timestamp=between)
 assert as_of.equals(first), "as of a time between the versions is version 1"
 
 share, schema, name = fragment.split(".")
-rest = DataSharingRestClient(DeltaSharingProfile.read_from_file(profile_file.name))
+rest = DataSharingRestClient(DeltaSharingProfile.read_from_file(profile))
 since = rest.query_table_version(Table(name=name, share=share, schema=schema), starting_timestamp=between)
 try:
     delta_sharing.load_as_pandas(url, timestamp="2000-01-01T00:00:00Z")
