@@ -389,7 +389,11 @@ fn change_lines(
     format: ResponseFormat,
     found: &TableChanges,
 ) -> Answer {
-    let mut lines = vec![format.protocol_line(), format.metadata_line(&found.last)];
+    let mut metadata = format.metadata_line(&found.last);
+    // The range keeps one schema: its metadata holds from the first version on, which is
+    // where a delta-format reader's log of the range begins.
+    metadata["metaData"]["version"] = json!(found.first.get());
+    let mut lines = vec![format.protocol_line(), metadata];
     for change in &found.changes {
         let file = sharing::file_of(
             ctx,
@@ -449,8 +453,9 @@ impl ResponseFormat {
     fn protocol_line(self) -> Value {
         match self {
             Self::Parquet => json!({"protocol": {"minReaderVersion": 1}}),
-            // Plain Parquet files, no table features: Delta's first reader and writer versions.
-            Self::Delta => json!({"protocol": {"deltaProtocol": {"minReaderVersion": 1, "minWriterVersion": 2}}}),
+            // Plain Parquet files, no reader features; writer version 4 is the first whose
+            // tables may carry a change data feed.
+            Self::Delta => json!({"protocol": {"deltaProtocol": {"minReaderVersion": 1, "minWriterVersion": 4}}}),
         }
     }
 
@@ -474,6 +479,8 @@ impl ResponseFormat {
                 json!({"metaData": metadata})
             }
             Self::Delta => {
+                // In a Delta log the table property carries its namespace.
+                metadata["configuration"] = json!({"delta.enableChangeDataFeed": "true"});
                 metadata["format"]["options"] = json!({});
                 metadata["createdTime"] = json!(found.published_at.timestamp_millis());
                 let mut wrapper = json!({"deltaMetadata": metadata});
@@ -514,9 +521,10 @@ impl ResponseFormat {
                 (key, action)
             }
             Self::Delta => {
+                let path = kernel_readable(&file.url);
                 let single = if change == Some(ChangeKind::Remove) {
                     json!({"remove": {
-                        "path": file.url,
+                        "path": path,
                         "deletionTimestamp": millis,
                         "dataChange": true,
                         "extendedFileMetadata": true,
@@ -525,7 +533,7 @@ impl ResponseFormat {
                     }})
                 } else {
                     json!({"add": {
-                        "path": file.url,
+                        "path": path,
                         "partitionValues": {},
                         "size": file.size,
                         "modificationTime": millis,
@@ -547,6 +555,16 @@ impl ResponseFormat {
         }
         json!({ key: action })
     }
+}
+
+/// A file URL as the delta format hands it out. Delta Kernel, the official client's
+/// delta-format reader, fetches a file over HTTP only when its URL looks presigned (a
+/// cloud store's signature key in the query); any other URL it looks for in the client's
+/// local table directory, and fails. The node's URLs need no query, so the delta format
+/// adds the read-permission key `sp` (Azure SAS's, one the kernel recognises), which the
+/// node ignores.
+fn kernel_readable(url: &str) -> String {
+    format!("{url}?sp=r")
 }
 
 /// The header a client states the formats it reads in, and the server the one it answers in.

@@ -463,7 +463,8 @@ async fn reads_racing_past_the_download_limit_get_no_more_than_it_allows(backend
 /// A dataset version is a table version, published at its publication time: the official
 /// client reads the table as of version 1 and as of a time between two versions, asks
 /// which version followed a time, and is refused a time before the first version. A
-/// client that reads only the delta response format gets its lines as PROTOCOL.md shows.
+/// client that reads only the delta response format gets its lines as PROTOCOL.md shows,
+/// and the official client's Delta Kernel reader reads the same rows from them.
 async fn the_official_client_reads_a_table_as_of_a_version_or_a_time(backend: Backend) {
     let Some(python) = test_python() else { return };
     let app = TestApp::spawn(backend).await;
@@ -529,7 +530,7 @@ async fn the_official_client_reads_a_table_as_of_a_version_or_a_time(backend: Ba
     let lines = ndjson(&delta.text().await.expect("text"));
     assert_eq!(
         lines[0],
-        json!({"protocol": {"deltaProtocol": {"minReaderVersion": 1, "minWriterVersion": 2}}})
+        json!({"protocol": {"deltaProtocol": {"minReaderVersion": 1, "minWriterVersion": 4}}})
     );
     assert_eq!(lines[1]["metaData"]["version"], 1);
     assert_eq!(lines[1]["metaData"]["deltaMetadata"]["format"]["provider"], "parquet");
@@ -602,18 +603,20 @@ async fn the_official_client_reads_a_tables_change_data_feed(backend: Backend) {
         summary,
         json!({
             "all": {"1": {"insert": 30}, "2": replaced},
+            "kernel": {"1": {"insert": 30}, "2": replaced},
             "second": {"2": replaced},
             "sinceTime": {"2": replaced},
             "untilTime": {"1": {"insert": 30}},
             "licensed": {"1": {"insert": 40}},
+            "licensedKernel": {"1": {"insert": 40}},
         })
     );
     let order_id = placed["orderId"].as_str().expect("id");
     let token = placed["accessToken"].as_str().expect("token");
     assert_eq!(
         receipts(&app, order_id, token).await.len(),
-        1,
-        "the buyer's read of the feed is one delivery"
+        2,
+        "each of the buyer's two reads of the feed (parquet, then delta format) is one delivery"
     );
 
     let public = open_profile(&app).await;
@@ -712,7 +715,7 @@ async fn the_official_client_reads_a_tables_change_data_feed(backend: Backend) {
     assert_eq!(body["errorCode"], "PERMISSION_DENIED", "{body}");
     assert_eq!(
         receipts(&app, order_id, token).await.len(),
-        1,
+        2,
         "refusals deliver nothing"
     );
     app.stop().await;

@@ -11,6 +11,7 @@ Prints, per read, the rows of each (commit version, change type), e.g.
 when the rows a removal deletes are not the rows its version's predecessor inserted.
 """
 
+import contextlib
 import datetime
 import json
 import sys
@@ -42,15 +43,23 @@ between_plain = (
     .astimezone(datetime.timezone.utc)
     .strftime("%Y-%m-%d %H:%M:%S.%f")
 )
+# The delta response format, read by Delta Kernel (which prints its own statistics).
+with contextlib.redirect_stdout(sys.stderr):
+    kernel = delta_sharing.load_table_changes_as_pandas(url, starting_version=1, use_delta_format=True)
+    licensed_kernel = delta_sharing.load_table_changes_as_pandas(
+        f"{order_profile}#{licensed_table}", starting_version=1, use_delta_format=True
+    )
 print(
     json.dumps(
         {
             "all": counts(every),
+            "kernel": counts(kernel),
             "second": counts(delta_sharing.load_table_changes_as_pandas(url, starting_version=2, ending_version=2)),
             "sinceTime": counts(delta_sharing.load_table_changes_as_pandas(url, starting_timestamp=between)),
             "untilTime": counts(
                 delta_sharing.load_table_changes_as_pandas(url, starting_version=1, ending_timestamp=between_plain)
             ),
+            "licensedKernel": counts(licensed_kernel),
             "licensed": counts(
                 delta_sharing.load_table_changes_as_pandas(f"{order_profile}#{licensed_table}", starting_version=1)
             ),

@@ -22,6 +22,11 @@ latest = delta_sharing.load_as_pandas(url)
 first = delta_sharing.load_as_pandas(url, version=1)
 as_of = delta_sharing.load_as_pandas(url, timestamp=between)
 assert as_of.equals(first), "as of a time between the versions is version 1"
+# The delta response format, read by Delta Kernel.
+kernel_latest = delta_sharing.load_as_pandas(url, use_delta_format=True)
+kernel_first = delta_sharing.load_as_pandas(url, version=1, use_delta_format=True)
+assert sorted(kernel_latest["id"]) == sorted(latest["id"]), "Delta Kernel reads the same rows"
+assert sorted(kernel_first["id"]) == sorted(first["id"]), "Delta Kernel reads version 1's rows"
 
 share, schema, name = fragment.split(".")
 rest = DataSharingRestClient(DeltaSharingProfile.read_from_file(profile))
