@@ -50,6 +50,7 @@ impl App {
             downloads: Arc::default(),
             summaries: Arc::default(),
             subtrees: Arc::default(),
+            agreed_grants: Arc::default(),
         };
         let converted = transparency::complete_stored_tree(&ctx).await?;
         if converted > 0 {

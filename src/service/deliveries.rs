@@ -105,6 +105,11 @@ pub async fn admit_read(
                 );
                 return Err(refuse(ctx, grant, entry, reason).await);
             }
+            Ok(SessionAdmission::OrderInactive) => {
+                ctx.agreed_grants.forget(&grant.order_id);
+                let reason = "the order was revoked, or its agreement expired, before this read".to_owned();
+                return Err(refuse(ctx, grant, entry, reason).await);
+            }
         }
     }
     Err(AppError::Conflict(

@@ -125,6 +125,7 @@ pub async fn find_file(
 pub async fn ensure_readable(ctx: &Context, file: &AllowedFile) -> Result<(), AppError> {
     match &file.licence {
         Some(LicensedRead { grant, session }) => {
+            orders::ensure_in_force(ctx, grant).await?;
             deliveries::ensure_downloads_left(ctx, grant, &file.entry, session).await
         }
         None => Ok(()),

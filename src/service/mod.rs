@@ -62,4 +62,6 @@ pub struct Context {
     pub subtrees: Arc<transparency::SubtreeCache>,
     /// Integrates every write that appends to the log, in batches.
     pub sequencer: sequencer::Sequencer,
+    /// Agreed orders' grants, read before, for admitted reads.
+    pub agreed_grants: Arc<orders::AgreedGrants>,
 }

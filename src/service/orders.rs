@@ -183,14 +183,24 @@ fn logged(kind: &'static str, text: String) -> LoggedDocument {
     }
 }
 
-/// The order an order-scoped token belongs to; any mismatch is `Unauthorized`.
-async fn grant_of(ctx: &Context, token: &str) -> Result<OrderGrant, AppError> {
+/// The order an order-scoped token belongs to; any mismatch is `Unauthorized`. With
+/// `kept`, an agreed order's grant is taken from, and kept in, this replica's memory.
+async fn grant_of(ctx: &Context, token: &str, kept: Option<&AgreedGrants>) -> Result<OrderGrant, AppError> {
     let (token_id, secret) = accounts::split_token(token, ORDER_TOKEN_PREFIX).ok_or(AppError::Unauthorized)?;
-    let grant = ctx
-        .store
-        .find_order_grant(token_id)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
+    let grant = match kept.and_then(|kept| kept.get(token_id)) {
+        Some(grant) => grant,
+        None => {
+            let grant = ctx
+                .store
+                .find_order_grant(token_id)
+                .await?
+                .ok_or(AppError::Unauthorized)?;
+            if let Some(kept) = kept {
+                kept.keep(token_id, &grant);
+            }
+            grant
+        }
+    };
     if accounts::secret_matches(secret, &grant.token_secret_sha256) {
         Ok(grant)
     } else {
@@ -198,8 +208,47 @@ async fn grant_of(ctx: &Context, token: &str) -> Result<OrderGrant, AppError> {
     }
 }
 
+/// Grants of agreed orders by token id, as this replica read them, so a licensed read
+/// does not look its token up again. An agreed grant changes only by being revoked (or
+/// by its agreement running out, which it states), and every read under one is admitted
+/// against the order's stored state, in log order ([`super::deliveries::admit_read`]):
+/// a grant kept here after a revocation delivers nothing. So only the paths whose bytes
+/// are admitted (downloads, previews) take grants from here.
+#[derive(Debug, Default)]
+pub struct AgreedGrants(std::sync::Mutex<std::collections::HashMap<String, OrderGrant>>);
+
+/// Most grants kept (a few MiB); a full memory starts again empty.
+const KEPT_GRANTS: usize = 1 << 14;
+
+impl AgreedGrants {
+    fn grants(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, OrderGrant>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, token_id: &str) -> Option<OrderGrant> {
+        self.grants().get(token_id).cloned()
+    }
+
+    fn keep(&self, token_id: &str, grant: &OrderGrant) {
+        if grant.state != OrderState::Agreed {
+            return;
+        }
+        let mut grants = self.grants();
+        if grants.len() >= KEPT_GRANTS {
+            grants.clear();
+        }
+        grants.insert(token_id.to_owned(), grant.clone());
+    }
+
+    /// Forgets an order's grant once a read found the order no longer in force.
+    pub fn forget(&self, order_id: &str) {
+        self.grants().retain(|_, grant| grant.order_id != order_id);
+    }
+}
+
 /// Checks that an order-scoped token may read `file` of `dataset` version `version` now;
-/// a refusal under a genuine token is recorded against its order.
+/// a refusal under a genuine token is recorded against its order. For reads that are
+/// then admitted: the grant may come from [`AgreedGrants`].
 pub async fn authorize(
     ctx: &Context,
     token: &str,
@@ -207,7 +256,18 @@ pub async fn authorize(
     version: VersionNumber,
     file: &FileName,
 ) -> Result<OrderGrant, AppError> {
-    admit(ctx, grant_of(ctx, token).await?, dataset, version, file).await
+    let grant = grant_of(ctx, token, Some(&ctx.agreed_grants)).await?;
+    admit(ctx, grant, dataset, version, file).await
+}
+
+/// Checks, from the stored order rather than a kept grant, that `grant`'s order is in
+/// force now: for answers that carry no bytes and so are not admitted.
+pub async fn ensure_in_force(ctx: &Context, grant: &OrderGrant) -> Result<(), AppError> {
+    let order = ctx.store.get_order(&grant.order_id).await?;
+    match refusal(order.state, order.valid_until, Utc::now()) {
+        None => Ok(()),
+        Some(refusal) => Err(AppError::OrderInactive(refusal.into())),
+    }
 }
 
 /// Checks that `grant` covers `file` of `dataset` version `version` now; records a refusal.
@@ -225,7 +285,7 @@ pub async fn admit(
         )));
     }
     let now = Utc::now();
-    match refusal(&grant, now) {
+    match refusal(grant.state, grant.valid_until, now) {
         None => Ok(grant),
         Some(refusal) => {
             ctx.store.record_refusal(&grant.order_id, file, refusal, now).await?;
@@ -236,8 +296,8 @@ pub async fn admit(
 
 /// The grant of an order-scoped token whose agreement is in force now.
 pub async fn grant_in_force(ctx: &Context, token: &str) -> Result<OrderGrant, AppError> {
-    let grant = grant_of(ctx, token).await?;
-    match refusal(&grant, Utc::now()) {
+    let grant = grant_of(ctx, token, None).await?;
+    match refusal(grant.state, grant.valid_until, Utc::now()) {
         None => Ok(grant),
         Some(refusal) => Err(AppError::OrderInactive(refusal.into())),
     }
@@ -252,8 +312,8 @@ pub async fn grant_by_token_id(ctx: &Context, token_id: &str) -> Result<OrderGra
 }
 
 /// Why an order does not allow access at `now`, if it does not.
-fn refusal(grant: &OrderGrant, now: chrono::DateTime<Utc>) -> Option<&'static str> {
-    match (grant.state, grant.valid_until) {
+fn refusal(state: OrderState, valid_until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<&'static str> {
+    match (state, valid_until) {
         (OrderState::Agreed, Some(until)) if now < until => None,
         (OrderState::Agreed, _) => Some("the agreement has expired"),
         (OrderState::Requested, _) => Some("the order awaits the publisher's decision"),
@@ -278,7 +338,7 @@ pub async fn receipts(ctx: &Context, order_id: &str, token: &str) -> Result<Vec<
     if accounts::is_publisher_token(token) {
         let publisher = accounts::authenticate_publisher(ctx.store.as_ref(), token).await?;
         own_order(ctx, &publisher, order_id).await?;
-    } else if grant_of(ctx, token).await?.order_id != order_id {
+    } else if grant_of(ctx, token, None).await?.order_id != order_id {
         return Err(AppError::Forbidden("this token belongs to another order".into()));
     }
     ctx.store
@@ -503,7 +563,7 @@ pub struct Acknowledged {
 /// Logs a buyer's signed acknowledgement of one of the order's receipts, presented with
 /// the order's token; a receipt already acknowledged is answered with the earlier entry.
 pub async fn acknowledge(ctx: &Context, order_id: &str, token: &str, body: &[u8]) -> Result<Acknowledged, AppError> {
-    if grant_of(ctx, token).await?.order_id != order_id {
+    if grant_of(ctx, token, None).await?.order_id != order_id {
         return Err(AppError::Forbidden("this token belongs to another order".into()));
     }
     let document =

@@ -380,6 +380,8 @@ pub enum SessionAdmission {
     OverLimit,
     /// The session has carried as many bytes as it may.
     SessionSpent,
+    /// The order is no longer agreed, or its agreement has expired.
+    OrderInactive,
 }
 
 /// What the search index holds for one dataset.

@@ -15,7 +15,7 @@ pub(super) fn encode_time(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn decode_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(super) fn decode_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
     Ok(DateTime::parse_from_rfc3339(text)
         .with_context(|| format!("stored time {text:?}"))?
         .with_timezone(&Utc))

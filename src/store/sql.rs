@@ -67,6 +67,9 @@ impl BatchLog {
 
 /// What is stored of a read's order, file and session when its batch begins.
 pub(super) struct StoredSession {
+    /// Until when the order's agreement is in force, if it is agreed (not requested, not
+    /// refused or revoked).
+    pub(super) agreed_until: Option<chrono::DateTime<chrono::Utc>>,
     /// Downloads of the file spent under the order (its largest delivery sequence).
     pub(super) last_sequence: i64,
     /// Bytes the read's session has carried, if it is open.
@@ -156,6 +159,11 @@ impl<'a> ReadAdmissions<'a> {
         receipt: &'a ReceiptBuilder,
         stored: StoredSession,
     ) -> Result<SessionAdmission, StoreError> {
+        // Decided here, in log order, rather than only when the request was authorized: a
+        // revocation or expiry logged before this read stops it, whatever the caller saw.
+        if stored.agreed_until.is_none_or(|until| read.at >= until) {
+            return Ok(SessionAdmission::OrderInactive);
+        }
         let length = super::rows::encode_size(read.length)?;
         // Compared as `sent <= limit - length`: a closed session holds the largest BIGINT.
         let room = super::rows::encode_size(read.session_byte_limit.saturating_sub(read.length))?;
@@ -263,7 +271,7 @@ macro_rules! impl_store_with_shared_sql {
 
         use super::rows::{
             DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, PublisherRow, TokenRow, VersionRow,
-            decode_head, decode_index, decode_leaf, decode_subtree, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
+            decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
         };
         use super::rows::SearchRow;
         use super::{
@@ -604,7 +612,11 @@ macro_rules! impl_store_with_shared_sql {
                     // sessions that were never receipted hold negative ones), so the largest
                     // is the number spent; MAX over the key's primary-key range is one seek.
                     select
-                        .push(format!("SELECT CAST({position} AS BIGINT), (SELECT MAX(sequence) FROM deliveries WHERE order_id = "))
+                        .push(format!("SELECT CAST({position} AS BIGINT), (SELECT state FROM orders WHERE id = "))
+                        .push_bind(read.order_id.as_str())
+                        .push("), (SELECT valid_until FROM orders WHERE id = ")
+                        .push_bind(read.order_id.as_str())
+                        .push("), (SELECT MAX(sequence) FROM deliveries WHERE order_id = ")
                         .push_bind(read.order_id.as_str())
                         .push(" AND file_name = ")
                         .push_bind(read.file.as_str())
@@ -616,12 +628,20 @@ macro_rules! impl_store_with_shared_sql {
                         .push_bind(read.session.as_str())
                         .push(" AND receipt IS NOT NULL)");
                 }
-                let mut rows: Vec<(i64, Option<i64>, Option<i64>)> = select.build_query_as().fetch_all(&mut **tx).await?;
-                rows.sort_unstable_by_key(|(position, _, _)| *position);
-                stored.extend(rows.into_iter().map(|(_, last, sent)| StoredSession {
-                    last_sequence: last.unwrap_or(0).max(0),
-                    session_sent: sent,
-                }));
+                type Row = (i64, Option<String>, Option<String>, Option<i64>, Option<i64>);
+                let mut rows: Vec<Row> = select.build_query_as().fetch_all(&mut **tx).await?;
+                rows.sort_unstable_by_key(|(position, ..)| *position);
+                for (_, state, until, last, sent) in rows {
+                    let agreed = state.as_deref() == Some(OrderState::Agreed.as_str());
+                    stored.push(StoredSession {
+                        agreed_until: match until {
+                            Some(until) if agreed => Some(decode_time(&until)?),
+                            _ => None,
+                        },
+                        last_sequence: last.unwrap_or(0).max(0),
+                        session_sent: sent,
+                    });
+                }
             }
             if stored.len() != reads.len() {
                 return Err(StoreError::Other(anyhow::anyhow!("read {} session states for {} reads", stored.len(), reads.len())));
@@ -1576,11 +1596,35 @@ mod tests {
         })
     }
 
+    fn agreed() -> Option<chrono::DateTime<chrono::Utc>> {
+        Some(chrono::Utc::now() + chrono::Duration::days(1))
+    }
+
     fn nothing_stored() -> StoredSession {
         StoredSession {
+            agreed_until: agreed(),
             last_sequence: 0,
             session_sent: None,
         }
+    }
+
+    #[test]
+    fn a_read_under_an_order_no_longer_in_force_is_refused_even_in_an_open_session() {
+        let log = BatchLog::new(3);
+        let mut admissions = ReadAdmissions::new(&log);
+        let session = ReadSessionId::generate();
+        for agreed_until in [None, Some(chrono::Utc::now() - chrono::Duration::seconds(1))] {
+            for session_sent in [None, Some(10)] {
+                let stored = StoredSession {
+                    agreed_until,
+                    last_sequence: 1,
+                    session_sent,
+                };
+                let decided = admissions.decide(&read("o", &session, 10), &receipt, stored);
+                assert_eq!(decided.expect("decided"), SessionAdmission::OrderInactive);
+            }
+        }
+        assert!(admissions.opened.is_empty() && admissions.continued.is_empty());
     }
 
     #[test]
@@ -1606,6 +1650,7 @@ mod tests {
                 &read("p", &third, 10),
                 &receipt,
                 StoredSession {
+                    agreed_until: agreed(),
                     last_sequence: 1,
                     session_sent: Some(50),
                 },

@@ -78,6 +78,16 @@ impl TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
 
+    /// Spawns another replica of `self`'s node: the same database, blobs and key.
+    pub async fn replica(&self, backend: Backend) -> Self {
+        Self::spawn_with(backend, |settings| {
+            settings.database_url = Some(self.config.database_url.clone());
+            settings.blob_url = Some(self.config.blob_url.clone());
+            settings.node_key_file = Some(self.config.node_key_file.clone());
+        })
+        .await
+    }
+
     /// Spawns a node after letting the test adjust its settings.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Self {
         if std::env::var("SHULIAN_TEST_LOG").is_ok() {

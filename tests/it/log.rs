@@ -135,12 +135,7 @@ async fn concurrent_publications_get_dense_distinct_log_indices(backend: Backend
 
 async fn two_replicas_sharing_one_database_keep_one_log(backend: Backend) {
     let first = TestApp::spawn(backend.clone()).await;
-    let second = TestApp::spawn_with(backend, |settings| {
-        settings.database_url = Some(first.config.database_url.clone());
-        settings.blob_url = Some(first.config.blob_url.clone());
-        settings.node_key_file = Some(first.config.node_key_file.clone());
-    })
-    .await;
+    let second = first.replica(backend).await;
     let token = first.publisher("p").await;
     let (first, second) = (std::sync::Arc::new(first), std::sync::Arc::new(second));
     let mut tasks = Vec::new();

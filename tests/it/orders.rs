@@ -18,9 +18,21 @@ on_both_backends!(
     publishers_decide_requested_orders_and_revoke_agreements,
     a_third_party_verifies_the_evidence_with_public_tools,
     expired_agreements_refuse_downloads_and_record_the_refusal,
+    a_revocation_through_one_replica_stops_reads_through_another,
 );
 
 const SECRET_CSV: &[u8] = "患者编号,科室\n1,心内科\n2,呼吸科\n".as_bytes();
+
+/// The publisher revokes an order's agreement.
+async fn revoke(app: &TestApp, order_id: &str, publisher: &str) -> reqwest::Response {
+    app.http
+        .post(app.api(&format!("/api/v1/orders/{order_id}/revocation")))
+        .bearer_auth(publisher)
+        .json(&json!({"reason": "合同终止"}))
+        .send()
+        .await
+        .expect("revoke")
+}
 
 /// Publishes licensed dataset `dataset` and returns (node DID, manifest digest).
 async fn licensed(app: &TestApp, token: &str, dataset: &str) -> (String, String) {
@@ -421,16 +433,22 @@ async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backe
     assert_problem(refused, StatusCode::FORBIDDEN, "order-inactive").await;
 
     // Revocation: the token stops working, the receipt already given stays listed and valid.
+    // A read session opened before it (its grant kept in the replica's memory) gets no
+    // further range after it, and a bodyless HEAD is refused too.
+    let ranged = |range: &'static str| {
+        app.http
+            .get(&url)
+            .bearer_auth(first_token)
+            .header("Shulian-Read-Session", "before-revocation")
+            .header("Range", range)
+            .send()
+    };
+    assert_eq!(
+        ranged("bytes=0-3").await.expect("range").status(),
+        StatusCode::PARTIAL_CONTENT
+    );
     let log_before = app.ctx.store.log_size().await.expect("size");
-    let revoked = app
-        .http
-        .post(app.api(&format!("/api/v1/orders/{first_id}/revocation")))
-        .bearer_auth(&publisher)
-        .json(&json!({"reason": "合同终止"}))
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(revoke(&app, first_id, &publisher).await.status(), StatusCode::OK);
     assert_eq!(
         app.ctx.store.log_size().await.expect("size"),
         log_before + 1,
@@ -438,8 +456,20 @@ async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backe
     );
     let after = app.http.get(&url).bearer_auth(first_token).send().await.expect("get");
     assert_problem(after, StatusCode::FORBIDDEN, "order-inactive").await;
+    assert_problem(
+        ranged("bytes=4-7").await.expect("range"),
+        StatusCode::FORBIDDEN,
+        "order-inactive",
+    )
+    .await;
+    let head = app.http.head(&url).bearer_auth(first_token).send().await.expect("head");
+    assert_eq!(head.status(), StatusCode::FORBIDDEN);
     let kept = receipts(&app, first_id, first_token).await;
-    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        kept.len(),
+        2,
+        "the download and the session opened before the revocation"
+    );
     assert!(proof::verify_document(&kept[0]["receipt"]).is_ok());
 
     let listing = app
@@ -454,7 +484,7 @@ async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backe
     let first_view = orders.iter().find(|o| o["id"] == first_id).expect("listed");
     assert_eq!(
         (first_view["state"].as_str(), first_view["completedDeliveries"].as_u64()),
-        (Some("TERMINATED"), Some(1))
+        (Some("TERMINATED"), Some(2))
     );
     assert!(
         first_view["refusals"].as_u64().is_some_and(|n| n >= 2),
@@ -469,7 +499,7 @@ async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backe
         .expect("receipts");
     assert_eq!(
         for_publisher.json::<Vec<Value>>().await.expect("json").len(),
-        1,
+        2,
         "the publisher sees the receipts too"
     );
     let for_rival = app
@@ -582,4 +612,25 @@ async fn expired_agreements_refuse_downloads_and_record_the_refusal(backend: Bac
         "the earlier receipt stays available"
     );
     app.stop().await;
+}
+
+/// Each replica keeps agreed grants in memory, so the replica a buyer reads from may still
+/// hold the grant when the publisher revokes through another. The read is admitted against
+/// the stored order in log order, so it is refused all the same and nothing is receipted.
+async fn a_revocation_through_one_replica_stops_reads_through_another(backend: Backend) {
+    let first = TestApp::spawn(backend.clone()).await;
+    let second = first.replica(backend).await;
+    let publisher = first.publisher("hospital").await;
+    licensed(&first, &publisher, "records").await;
+    let placed = place_test_order(&first, "records").await;
+    let (order_id, token) = (
+        placed["orderId"].as_str().expect("id"),
+        placed["accessToken"].as_str().expect("token"),
+    );
+    let url = second.api("/api/v1/datasets/records/versions/1/files/records.csv");
+    assert_eq!(second.download_with(&url, token).await.as_ref(), SECRET_CSV);
+    assert_eq!(revoke(&first, order_id, &publisher).await.status(), StatusCode::OK);
+    let after = second.http.get(&url).bearer_auth(token).send().await.expect("get");
+    assert_problem(after, StatusCode::FORBIDDEN, "order-inactive").await;
+    assert_eq!(receipts(&first, order_id, token).await.len(), 1);
 }

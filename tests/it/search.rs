@@ -332,12 +332,7 @@ fn facet_count(page: &Value, facet: &str, value: &str) -> u64 {
 async fn totals_and_facets_follow_publications_on_every_replica(backend: Backend) {
     let first = TestApp::spawn(backend.clone()).await;
     let tokens = catalog(&first).await;
-    let second = TestApp::spawn_with(backend, |settings| {
-        settings.database_url = Some(first.config.database_url.clone());
-        settings.blob_url = Some(first.config.blob_url.clone());
-        settings.node_key_file = Some(first.config.node_key_file.clone());
-    })
-    .await;
+    let second = first.replica(backend).await;
     let traffic = format!("{}&limit=1", q("交通"));
     for _ in 0..2 {
         // Asked twice, so the first replica answers the second time from what it already counted.
@@ -382,13 +377,7 @@ async fn replicas_starting_together_rebuild_an_outdated_index(backend: Backend) 
     first.tamper("DELETE FROM search_terms").await;
     first.tamper("UPDATE datasets SET indexed_with = 0").await;
     assert_eq!(search(&first, &q("交通")).await["total"], 0, "the index is gone");
-    let replica = || {
-        TestApp::spawn_with(backend.clone(), |settings| {
-            settings.database_url = Some(first.config.database_url.clone());
-            settings.blob_url = Some(first.config.blob_url.clone());
-            settings.node_key_file = Some(first.config.node_key_file.clone());
-        })
-    };
+    let replica = || first.replica(backend.clone());
     let (second, third) = tokio::join!(replica(), replica());
     for app in [&first, &second, &third] {
         let page = search(app, &q("交通")).await;
