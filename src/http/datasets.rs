@@ -11,7 +11,7 @@ use super::version_ref;
 use crate::domain::{AccessClass, DatasetId, PublisherId};
 use crate::error::AppError;
 use crate::service::Context;
-use crate::service::catalog::{self, DatasetDetail, VersionDetail};
+use crate::service::catalog::{self, ChangesPage, DatasetDetail, VersionDetail};
 use crate::service::publish::{self, PublishOutcome, PublishRequest};
 use crate::service::search::{self, SearchPage, SearchRequest};
 use crate::store::{SearchFilter, TimeRange};
@@ -157,4 +157,26 @@ pub async fn publish(
     };
     let location = format!("/api/v1/datasets/{}/versions/{}", outcome.dataset, outcome.version);
     Ok((status, [(header::LOCATION, location)], Json(outcome)).into_response())
+}
+
+/// Where to read the change feed from.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesParams {
+    /// List what follows this position (the `last` of an earlier page); from the start if absent.
+    after: Option<u64>,
+    /// Most changes to return, 1 to 1000 (default 100).
+    limit: Option<u32>,
+}
+
+/// The catalog's change feed: every published version, in the order the transparency log
+/// holds its manifest; follow `last` (or `next`) to read each change once.
+#[utoipa::path(get, path = "/api/v1/changes", tag = "catalog", params(ChangesParams),
+    responses((status = 200, body = ChangesPage), (status = 400, description = "bad position or limit")))]
+pub async fn changes(
+    State(ctx): State<Context>,
+    ApiQuery(params): ApiQuery<ChangesParams>,
+) -> Result<Json<ChangesPage>, AppError> {
+    Ok(Json(catalog::changes(&ctx, params.after, params.limit).await?))
 }

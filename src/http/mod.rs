@@ -53,7 +53,7 @@ pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
     info(title = "shulian node API", description = "Catalog, publishing and open downloads of a 数联网 node. Errors are RFC 9457 problem+json with a stable `type` per kind (`urn:shulian:problem:<kind>`)."),
     paths(
         node::describe, node::healthz, node::readyz,
-        datasets::list, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
+        datasets::list, datasets::changes, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
         files::download, tables::schema, tables::preview, blobs::upload, blobs::probe,
         interop::catalog, interop::dataset, interop::datapackage,
         log::checkpoint, log::entries, log::inclusion, log::consistency, log::tile,
@@ -93,6 +93,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
         .route("/readyz", get(node::readyz))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/datasets", get(datasets::list))
+        .route("/api/v1/changes", get(datasets::changes))
         .route("/api/v1/datasets/{dataset}", get(datasets::get))
         .route(
             "/api/v1/datasets/{dataset}/versions/{version}",

@@ -110,6 +110,82 @@ pub struct VersionDetail {
     pub manifest: serde_json::Value,
 }
 
+/// Most changes one page of the change feed holds.
+pub const MAX_CHANGES_PAGE: u32 = 1_000;
+
+/// Changes a page holds when the reader names no limit.
+const DEFAULT_CHANGES_PAGE: u32 = 100;
+
+/// One published version in the catalog's change feed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeEntry {
+    /// Its place in the feed: its manifest's index in the node's transparency log.
+    pub sequence: u64,
+    /// The dataset.
+    #[schema(value_type = String)]
+    pub dataset: DatasetId,
+    /// Its publisher.
+    #[schema(value_type = String)]
+    pub publisher: PublisherId,
+    /// The version.
+    #[serde(flatten)]
+    pub entry: VersionEntry,
+}
+
+/// A page of the change feed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangesPage {
+    /// Versions published after the position asked for, in log order.
+    pub changes: Vec<ChangeEntry>,
+    /// Where to continue: the last change's sequence, or the position asked for when the
+    /// page is empty (absent when the feed is empty and none was asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<u64>,
+    /// The next page, when this one is full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// The versions published after `after` (a sequence an earlier page returned), in the order
+/// the log holds their manifests: what a harvester, a peer or a search index follows to
+/// stay current, reading each change once. Bounded pages, each one indexed seek.
+pub async fn changes(ctx: &Context, after: Option<u64>, limit: Option<u32>) -> Result<ChangesPage, AppError> {
+    let limit = match limit {
+        None => DEFAULT_CHANGES_PAGE,
+        Some(limit) if (1..=MAX_CHANGES_PAGE).contains(&limit) => limit,
+        Some(limit) => {
+            return Err(AppError::InvalidRequest(format!(
+                "limit: {limit} is not between 1 and {MAX_CHANGES_PAGE}"
+            )));
+        }
+    };
+    let changes: Vec<ChangeEntry> = ctx
+        .store
+        .catalog_changes(after, limit)
+        .await?
+        .into_iter()
+        .filter_map(|change| {
+            Some(ChangeEntry {
+                sequence: change.version.log_index?,
+                dataset: change.dataset,
+                publisher: change.publisher,
+                entry: change.version.into(),
+            })
+        })
+        .collect();
+    let last = changes.last().map(|change| change.sequence).or(after);
+    let next = match last {
+        Some(last) if changes.len() == limit as usize => Some(format!(
+            "{}/api/v1/changes?after={last}&limit={limit}",
+            ctx.node.public_url
+        )),
+        _ => None,
+    };
+    Ok(ChangesPage { changes, last, next })
+}
+
 /// Counts for the front page.
 #[derive(Debug, Clone, Copy)]
 pub struct Overview {

@@ -550,6 +550,17 @@ pub struct VersionSummary {
     pub log_index: Option<u64>,
 }
 
+/// A published version as the catalog's change feed lists it, in log order.
+#[derive(Clone, Debug)]
+pub struct CatalogChange {
+    /// The dataset.
+    pub dataset: DatasetId,
+    /// Its publisher.
+    pub publisher: PublisherId,
+    /// The version; its manifest's log index is the change's place in the feed.
+    pub version: VersionSummary,
+}
+
 /// A published version with its signed manifest and files.
 #[derive(Clone, Debug)]
 pub struct VersionRecord {
@@ -635,6 +646,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// One dataset and its versions, newest first.
     async fn get_dataset(&self, dataset: &DatasetId) -> Result<(DatasetSummary, Vec<VersionSummary>), StoreError>;
+
+    /// Up to `limit` published versions whose manifests stand in the log after index
+    /// `after` (from the start when `None`), in log order. Log indices are assigned under
+    /// the log's lock and committed in that order, so a reader never sees a later index
+    /// before an earlier one: following `after` misses nothing.
+    async fn catalog_changes(&self, after: Option<u64>, limit: u32) -> Result<Vec<CatalogChange>, StoreError>;
 
     /// One version (the newest when `version` is `None`).
     async fn get_version(

@@ -6,7 +6,7 @@
 use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{DatasetSummary, Publisher, SearchHit, StoreError, StoredFile, StoredToken, VersionSummary};
+use super::{CatalogChange, DatasetSummary, Publisher, SearchHit, StoreError, StoredFile, StoredToken, VersionSummary};
 use crate::domain::{FileEntry, Sha256Digest, VersionNumber};
 use crate::ledger::stored::Subtree;
 
@@ -134,6 +134,25 @@ impl VersionRow {
             manifest_digest: decode("digest", &self.manifest_sha256)?,
             published_at: decode_time(&self.published_at)?,
             log_index: self.log_index.map(decode_index).transpose()?,
+        })
+    }
+}
+
+/// `versions` row with its dataset and publisher, as the change feed reads it.
+#[derive(sqlx::FromRow)]
+pub(super) struct ChangeRow {
+    #[sqlx(flatten)]
+    summary: VersionRow,
+    dataset_id: String,
+    publisher_id: String,
+}
+
+impl ChangeRow {
+    pub(super) fn decode(self) -> Result<CatalogChange, StoreError> {
+        Ok(CatalogChange {
+            dataset: decode("dataset id", &self.dataset_id)?,
+            publisher: decode("publisher id", &self.publisher_id)?,
+            version: self.summary.decode()?,
         })
     }
 }

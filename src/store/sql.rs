@@ -270,7 +270,7 @@ macro_rules! impl_store_with_shared_sql {
         use chrono::{DateTime, Utc};
 
         use super::rows::{
-            DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, PublisherRow, TokenRow, VersionRow,
+            ChangeRow, DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, PublisherRow, TokenRow, VersionRow,
             decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
         };
         use super::rows::SearchRow;
@@ -278,7 +278,7 @@ macro_rules! impl_store_with_shared_sql {
             FacetCount, FilterField, SearchAfter, SearchEntries, SearchHit, SearchOrder, SearchQuery, SortKey,
         };
         use super::{
-            DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
+            CatalogChange, DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
             NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, Acknowledgement, ReceiptBuilder, SessionAdmission, SessionRead,
             StoredFile, StoredToken, VersionRecord, VersionSummary,
         };
@@ -1352,6 +1352,23 @@ macro_rules! impl_store_with_shared_sql {
                 .map(VersionRow::decode)
                 .collect::<Result<_, _>>()?;
                 Ok((summary, versions))
+            }
+
+            async fn catalog_changes(&self, after: Option<u64>, limit: u32) -> Result<Vec<CatalogChange>, StoreError> {
+                // Past the largest index a column holds nothing follows.
+                let after = after.map_or(-1, |after| i64::try_from(after).unwrap_or(i64::MAX));
+                sqlx::query_as::<_, ChangeRow>(
+                    "SELECT v.version, v.access, v.manifest_sha256, v.published_at, v.log_index, v.dataset_id, d.publisher_id \
+                     FROM versions v JOIN datasets d ON d.id = v.dataset_id \
+                     WHERE v.log_index > $1 ORDER BY v.log_index LIMIT $2",
+                )
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(ChangeRow::decode)
+                .collect()
             }
 
             async fn get_version(

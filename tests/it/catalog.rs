@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use shulian::crypto::{Did, canonical, proof};
 
-use crate::helpers::{Backend, TestApp, sha256_hex};
+use crate::helpers::{Backend, TestApp, assert_problem, place_test_order, sha256_hex};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -13,6 +13,7 @@ on_both_backends!(
     listing_filters_and_paginates_without_repeats,
     node_describes_itself_and_reports_readiness,
     demo_catalog_loads_idempotently,
+    the_change_feed_lists_each_published_version_once_in_log_order,
 );
 
 async fn publish_then_read_dataset_version_and_signed_manifest(backend: Backend) {
@@ -217,4 +218,110 @@ async fn demo_catalog_loads_idempotently(backend: Backend) {
         "the demo shows a licensed dataset too"
     );
     app.stop().await;
+}
+
+/// The change feed lists every published version once, in the order the log holds the
+/// manifests (other entries, such as an order's, leave gaps), in bounded pages that each
+/// continue after the last change read; a change's sequence is its manifest's log index.
+async fn the_change_feed_lists_each_published_version_once_in_log_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, empty) = app.get_json("/api/v1/changes").await;
+    assert_eq!((status, empty), (StatusCode::OK, json!({"changes": []})));
+    let (roads, clinics) = (app.publisher("city").await, app.publisher("hospital").await);
+    let published = [
+        (&roads, "roads", "open", "路段,车速\n长安街,42\n"),
+        (&clinics, "clinics", "licensed", "诊所,床位\n协和,12\n"),
+        (&roads, "roads", "open", "路段,车速\n长安街,45\n"),
+        (&roads, "air", "open", "站点,PM2.5\n东四,35\n"),
+    ];
+    for (position, (token, dataset, access, csv)) in published.iter().enumerate() {
+        let response = app
+            .publish(token, dataset, access, &[("data.csv", csv.as_bytes())])
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        if position == 1 {
+            // An order's entries stand in the log between two publications.
+            place_test_order(&app, "clinics").await;
+        }
+    }
+
+    let mut read = Vec::new();
+    let mut url = app.api("/api/v1/changes?limit=3");
+    let mut pages = 0;
+    let last = loop {
+        let page: serde_json::Value = app
+            .http
+            .get(&url)
+            .send()
+            .await
+            .expect("page")
+            .json()
+            .await
+            .expect("json");
+        pages += 1;
+        read.extend(page["changes"].as_array().expect("changes").iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break page["last"].as_u64().expect("last"),
+        }
+    };
+    assert_eq!(pages, 2, "3 changes, then 1");
+    let listed: Vec<(&str, u64)> = read
+        .iter()
+        .map(|change| {
+            (
+                change["dataset"].as_str().expect("dataset"),
+                change["version"].as_u64().expect("version"),
+            )
+        })
+        .collect();
+    assert_eq!(listed, [("roads", 1), ("clinics", 1), ("roads", 2), ("air", 1)]);
+    let sequences: Vec<u64> = read
+        .iter()
+        .map(|change| change["sequence"].as_u64().expect("sequence"))
+        .collect();
+    assert!(
+        sequences[2] > sequences[1] + 1,
+        "the order's entries stand between: {sequences:?}"
+    );
+    assert_eq!(last, sequences[3]);
+    for change in &read {
+        let (dataset, version) = (change["dataset"].as_str().expect("dataset"), &change["version"]);
+        let (_, served) = app
+            .get_json(&format!("/api/v1/datasets/{dataset}/versions/{version}"))
+            .await;
+        assert_eq!(served["logIndex"], change["sequence"], "{change}");
+        assert_eq!(served["manifestDigest"], change["manifestDigest"]);
+        assert_eq!(served["access"], change["access"]);
+    }
+    assert_eq!(read[1]["publisher"], "hospital");
+
+    // A follower polling after the last change finds nothing new until the next publication.
+    let (_, caught_up) = app.get_json(&format!("/api/v1/changes?after={last}")).await;
+    assert_eq!(caught_up, json!({"changes": [], "last": last}));
+    let response = app
+        .publish(
+            &clinics,
+            "clinics",
+            "licensed",
+            &[("data.csv", "诊所,床位\n协和,13\n".as_bytes())],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (_, fresh) = app.get_json(&format!("/api/v1/changes?after={last}")).await;
+    assert_eq!(fresh["changes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        (&fresh["changes"][0]["dataset"], &fresh["changes"][0]["version"]),
+        (&json!("clinics"), &json!(2))
+    );
+
+    for query in ["limit=0", "limit=1001", "after=-1", "after=first", "since=3"] {
+        let refused = app
+            .http
+            .get(app.api(&format!("/api/v1/changes?{query}")))
+            .send()
+            .await
+            .expect("get");
+        assert_problem(refused, StatusCode::BAD_REQUEST, "invalid-request").await;
+    }
 }
