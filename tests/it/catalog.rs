@@ -213,10 +213,18 @@ async fn demo_catalog_loads_idempotently(backend: Backend) {
     assert_eq!(first, second, "loading again changes nothing");
     let items = first["items"].as_array().expect("items");
     assert_eq!(items.len(), loaded);
-    assert!(
-        items.iter().any(|item| item["access"] == "licensed"),
-        "the demo shows a licensed dataset too"
-    );
+    // A newcomer's first look is a market: datasets across the platform's domains, some
+    // of them licensed under offers.
+    assert!((15..=30).contains(&loaded), "{loaded} demo datasets");
+    let licensed = items.iter().filter(|item| item["access"] == "licensed").count();
+    assert!(licensed >= 3, "{licensed} licensed demo datasets");
+    for domain in ["交通", "卫生健康", "生态环境", "市场主体", "人工智能"] {
+        let (_, found) = app.get_json(&format!("/api/v1/datasets?keyword={domain}")).await;
+        assert!(
+            found["total"].as_u64().is_some_and(|total| total >= 2),
+            "{domain}: {found}"
+        );
+    }
     app.stop().await;
 }
 
