@@ -186,37 +186,6 @@ pub async fn changes(ctx: &Context, after: Option<u64>, limit: Option<u32>) -> R
     Ok(ChangesPage { changes, last, next })
 }
 
-/// Counts for the front page.
-#[derive(Debug, Clone, Copy)]
-pub struct Overview {
-    /// Datasets in the catalog.
-    pub datasets: u64,
-    /// Open datasets.
-    pub open: u64,
-    /// Licensed datasets.
-    pub licensed: u64,
-    /// Publishers with at least one dataset.
-    pub publishers: u64,
-}
-
-/// How many datasets (open and licensed) and publishers the catalog holds.
-pub async fn overview(ctx: &Context) -> Result<Overview, AppError> {
-    let (datasets, facets) = super::search::summary(ctx, &Default::default()).await?;
-    let count = |value: &str| {
-        facets
-            .iter()
-            .find(|count| count.facet == "access" && count.value == value)
-            .map_or(0, |count| count.count)
-    };
-    Ok(Overview {
-        datasets,
-        open: count("open"),
-        licensed: count("licensed"),
-        // Publishers with at least one dataset: those the catalog shows.
-        publishers: facets.iter().filter(|count| count.facet == "publisher").count() as u64,
-    })
-}
-
 /// Every publisher by id: for documents listing many datasets, read once rather than per dataset.
 pub async fn publishers_by_id(ctx: &Context) -> Result<BTreeMap<PublisherId, Publisher>, AppError> {
     Ok(ctx

@@ -13,7 +13,7 @@
 use chrono::{SecondsFormat, Utc};
 use serde_json::json;
 
-use super::{Context, orders};
+use super::{Context, transparency};
 use crate::domain::delivery::{RECEIPT_TYPE, session_byte_limit};
 use crate::domain::{FileEntry, ReadSessionId};
 use crate::error::AppError;
@@ -146,7 +146,7 @@ fn receipt(
         "logIndex": facts.log_index,
         "delivered": now.to_rfc3339_opts(SecondsFormat::Secs, true),
     });
-    orders::sign_for_log(ctx, "receipt", unsigned, now)
+    transparency::sign_for_log(ctx, "receipt", unsigned, now)
         .map(|(_, logged)| logged)
         .map_err(|error| StoreError::Other(anyhow::anyhow!("signing a receipt: {error}")))
 }

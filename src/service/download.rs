@@ -10,7 +10,7 @@ use futures::stream::BoxStream;
 
 use super::Context;
 use super::catalog::not_found;
-use super::{deliveries, orders};
+use super::{deliveries, grants};
 use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, ReadSessionId, VersionNumber};
 use crate::error::AppError;
 use crate::store::{OrderGrant, StoreError};
@@ -99,11 +99,11 @@ pub async fn find_file(
                     });
                 }
                 Credential::Bearer { token, session } => (
-                    orders::authorize(ctx, token, dataset, file.version, &file.entry.name).await?,
+                    grants::authorize(ctx, token, dataset, file.version, &file.entry.name).await?,
                     session.unwrap_or_else(ReadSessionId::generate),
                 ),
                 Credential::Ticket { grant, session } => (
-                    orders::admit(ctx, grant, dataset, file.version, &file.entry.name).await?,
+                    grants::admit(ctx, grant, dataset, file.version, &file.entry.name).await?,
                     session,
                 ),
             };
@@ -125,7 +125,7 @@ pub async fn find_file(
 pub async fn ensure_readable(ctx: &Context, file: &AllowedFile) -> Result<(), AppError> {
     match &file.licence {
         Some(LicensedRead { grant, session }) => {
-            orders::ensure_in_force(ctx, grant).await?;
+            grants::ensure_in_force(ctx, grant).await?;
             deliveries::ensure_downloads_left(ctx, grant, &file.entry, session).await
         }
         None => Ok(()),

@@ -11,6 +11,7 @@ pub mod deliveries;
 pub mod demo;
 pub mod download;
 pub mod gc;
+pub mod grants;
 pub mod identity;
 pub mod interop;
 pub mod orders;
@@ -63,5 +64,5 @@ pub struct Context {
     /// Integrates every write that appends to the log, in batches.
     pub sequencer: sequencer::Sequencer,
     /// Agreed orders' grants, read before, for admitted reads.
-    pub agreed_grants: Arc<orders::AgreedGrants>,
+    pub agreed_grants: Arc<grants::AgreedGrants>,
 }

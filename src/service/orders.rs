@@ -13,20 +13,17 @@ use sha2::{Digest as _, Sha256};
 use super::Context;
 use super::accounts::{self, BearerToken};
 use super::catalog::manifest_metadata;
+use super::grants::{ORDER_TOKEN_PREFIX, grant_of};
 use super::sharing::{self, SharingProfile};
-use crate::crypto::{canonical, proof, sign_document};
+use super::transparency::{logged, sign_for_log};
+use crate::crypto::{canonical, proof};
 use crate::domain::order::{
     ACKNOWLEDGEMENT_TYPE, AGREEMENT_TYPE, OrderContext, OrderDocument, OrderRefusal, OrderState, REJECTION_TYPE,
     REVOCATION_TYPE,
 };
-use crate::domain::{DatasetId, FileName, PublisherId, Sha256Digest, VersionNumber};
+use crate::domain::{DatasetId, PublisherId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
-use crate::ledger::merkle;
-use crate::store::{Acknowledgement, LoggedDocument, NewOrder, OrderGrant, OrderSummary, OrderTransition, StoreError};
-
-/// Prefix of order-scoped access tokens.
-/// Prefix of order-scoped tokens.
-pub const ORDER_TOKEN_PREFIX: &str = "sho_";
+use crate::store::{Acknowledgement, LoggedDocument, NewOrder, OrderSummary, OrderTransition, StoreError};
 
 /// What the buyer gets back for an accepted order.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -161,164 +158,6 @@ fn agreement_document(
         "validUntil": time(until),
     });
     sign_for_log(ctx, "agreement", unsigned, start)
-}
-
-/// Signs a document with the node key and prepares it for the log.
-pub(super) fn sign_for_log(
-    ctx: &Context,
-    kind: &'static str,
-    unsigned: Value,
-    at: DateTime<Utc>,
-) -> Result<(Value, LoggedDocument), AppError> {
-    let signed = sign_document(unsigned, &ctx.node.key, at).map_err(anyhow::Error::from)?;
-    let text = canonical::canonicalize(&signed).map_err(anyhow::Error::from)?;
-    Ok((signed, logged(kind, text)))
-}
-
-fn logged(kind: &'static str, text: String) -> LoggedDocument {
-    LoggedDocument {
-        kind,
-        leaf: Sha256Digest::from_bytes(merkle::leaf_hash(text.as_bytes())),
-        text,
-    }
-}
-
-/// The order an order-scoped token belongs to; any mismatch is `Unauthorized`. With
-/// `kept`, an agreed order's grant is taken from, and kept in, this replica's memory.
-async fn grant_of(ctx: &Context, token: &str, kept: Option<&AgreedGrants>) -> Result<OrderGrant, AppError> {
-    let (token_id, secret) = accounts::split_token(token, ORDER_TOKEN_PREFIX).ok_or(AppError::Unauthorized)?;
-    let grant = match kept.and_then(|kept| kept.get(token_id)) {
-        Some(grant) => grant,
-        None => {
-            let grant = ctx
-                .store
-                .find_order_grant(token_id)
-                .await?
-                .ok_or(AppError::Unauthorized)?;
-            if let Some(kept) = kept {
-                kept.keep(token_id, &grant);
-            }
-            grant
-        }
-    };
-    if accounts::secret_matches(secret, &grant.token_secret_sha256) {
-        Ok(grant)
-    } else {
-        Err(AppError::Unauthorized)
-    }
-}
-
-/// Grants of agreed orders by token id, as this replica read them, so a licensed read
-/// does not look its token up again. An agreed grant changes only by being revoked (or
-/// by its agreement running out, which it states), and every read under one is admitted
-/// against the order's stored state, in log order ([`super::deliveries::admit_read`]):
-/// a grant kept here after a revocation delivers nothing. So only the paths whose bytes
-/// are admitted (downloads, previews) take grants from here.
-#[derive(Debug, Default)]
-pub struct AgreedGrants(std::sync::Mutex<std::collections::HashMap<String, OrderGrant>>);
-
-/// Most grants kept (a few MiB); a full memory starts again empty.
-const KEPT_GRANTS: usize = 1 << 14;
-
-impl AgreedGrants {
-    fn grants(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, OrderGrant>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn get(&self, token_id: &str) -> Option<OrderGrant> {
-        self.grants().get(token_id).cloned()
-    }
-
-    fn keep(&self, token_id: &str, grant: &OrderGrant) {
-        if grant.state != OrderState::Agreed {
-            return;
-        }
-        let mut grants = self.grants();
-        if grants.len() >= KEPT_GRANTS {
-            grants.clear();
-        }
-        grants.insert(token_id.to_owned(), grant.clone());
-    }
-
-    /// Forgets an order's grant once a read found the order no longer in force.
-    pub fn forget(&self, order_id: &str) {
-        self.grants().retain(|_, grant| grant.order_id != order_id);
-    }
-}
-
-/// Checks that an order-scoped token may read `file` of `dataset` version `version` now;
-/// a refusal under a genuine token is recorded against its order. For reads that are
-/// then admitted: the grant may come from [`AgreedGrants`].
-pub async fn authorize(
-    ctx: &Context,
-    token: &str,
-    dataset: &DatasetId,
-    version: VersionNumber,
-    file: &FileName,
-) -> Result<OrderGrant, AppError> {
-    let grant = grant_of(ctx, token, Some(&ctx.agreed_grants)).await?;
-    admit(ctx, grant, dataset, version, file).await
-}
-
-/// Checks, from the stored order rather than a kept grant, that `grant`'s order is in
-/// force now: for answers that carry no bytes and so are not admitted.
-pub async fn ensure_in_force(ctx: &Context, grant: &OrderGrant) -> Result<(), AppError> {
-    let order = ctx.store.get_order(&grant.order_id).await?;
-    match refusal(order.state, order.valid_until, Utc::now()) {
-        None => Ok(()),
-        Some(refusal) => Err(AppError::OrderInactive(refusal.into())),
-    }
-}
-
-/// Checks that `grant` covers `file` of `dataset` version `version` now; records a refusal.
-pub async fn admit(
-    ctx: &Context,
-    grant: OrderGrant,
-    dataset: &DatasetId,
-    version: VersionNumber,
-    file: &FileName,
-) -> Result<OrderGrant, AppError> {
-    if grant.dataset != *dataset || grant.version != version {
-        return Err(AppError::Forbidden(format!(
-            "this token is for {} version {}, not {dataset} version {version}",
-            grant.dataset, grant.version
-        )));
-    }
-    let now = Utc::now();
-    match refusal(grant.state, grant.valid_until, now) {
-        None => Ok(grant),
-        Some(refusal) => {
-            ctx.store.record_refusal(&grant.order_id, file, refusal, now).await?;
-            Err(AppError::OrderInactive(refusal.into()))
-        }
-    }
-}
-
-/// The grant of an order-scoped token whose agreement is in force now.
-pub async fn grant_in_force(ctx: &Context, token: &str) -> Result<OrderGrant, AppError> {
-    let grant = grant_of(ctx, token, None).await?;
-    match refusal(grant.state, grant.valid_until, Utc::now()) {
-        None => Ok(grant),
-        Some(refusal) => Err(AppError::OrderInactive(refusal.into())),
-    }
-}
-
-/// The grant of an order by its token's id (the secret having been checked when a ticket was issued).
-pub async fn grant_by_token_id(ctx: &Context, token_id: &str) -> Result<OrderGrant, AppError> {
-    ctx.store
-        .find_order_grant(token_id)
-        .await?
-        .ok_or(AppError::Unauthorized)
-}
-
-/// Why an order does not allow access at `now`, if it does not.
-fn refusal(state: OrderState, valid_until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<&'static str> {
-    match (state, valid_until) {
-        (OrderState::Agreed, Some(until)) if now < until => None,
-        (OrderState::Agreed, _) => Some("the agreement has expired"),
-        (OrderState::Requested, _) => Some("the order awaits the publisher's decision"),
-        (OrderState::Terminated, _) => Some("the order was refused or revoked"),
-    }
 }
 
 /// A logged delivery receipt.

@@ -278,6 +278,37 @@ pub async fn reindex_stale(ctx: &Context) -> Result<usize, AppError> {
 /// A search's total number of matches and its facet counts.
 pub type Summary = (u64, Vec<FacetCount>);
 
+/// Counts for the front page.
+#[derive(Debug, Clone, Copy)]
+pub struct Overview {
+    /// Datasets in the catalog.
+    pub datasets: u64,
+    /// Open datasets.
+    pub open: u64,
+    /// Licensed datasets.
+    pub licensed: u64,
+    /// Publishers with at least one dataset.
+    pub publishers: u64,
+}
+
+/// How many datasets (open and licensed) and publishers the catalog holds.
+pub async fn overview(ctx: &Context) -> Result<Overview, AppError> {
+    let (datasets, facets) = summary(ctx, &Default::default()).await?;
+    let count = |value: &str| {
+        facets
+            .iter()
+            .find(|count| count.facet == "access" && count.value == value)
+            .map_or(0, |count| count.count)
+    };
+    Ok(Overview {
+        datasets,
+        open: count("open"),
+        licensed: count("licensed"),
+        // Publishers with at least one dataset: those the catalog shows.
+        publishers: facets.iter().filter(|count| count.facet == "publisher").count() as u64,
+    })
+}
+
 /// How many matches a search has and how they spread over the facets, computed by the
 /// database or taken from this replica's [`SummaryCache`] while still current.
 pub async fn summary(ctx: &Context, query: &SearchQuery) -> Result<Summary, AppError> {

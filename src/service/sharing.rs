@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::catalog::{file_url, not_found};
 use super::tables::{self, table_format};
-use super::{Context, accounts, deliveries, orders, search};
+use super::{Context, accounts, deliveries, grants, search};
 use crate::crypto::ticket;
 use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, PublisherId, ReadSessionId, VersionNumber};
 use crate::error::AppError;
@@ -82,9 +82,9 @@ pub async fn recipient(ctx: &Context, bearer: Option<&str>) -> Result<Recipient,
         Some(OPEN_DATA_TOKEN) => Ok(Recipient::Public),
         Some(token) => {
             let (token_id, _) =
-                accounts::split_token(token, orders::ORDER_TOKEN_PREFIX).ok_or(AppError::Unauthorized)?;
+                accounts::split_token(token, grants::ORDER_TOKEN_PREFIX).ok_or(AppError::Unauthorized)?;
             let token_id = token_id.to_owned();
-            let grant = orders::grant_in_force(ctx, token).await?;
+            let grant = grants::grant_in_force(ctx, token).await?;
             Ok(Recipient::Buyer { grant, token_id })
         }
     }
@@ -561,7 +561,7 @@ pub async fn redeem(ctx: &Context, ticket_text: &str) -> Result<TicketedFile, Ap
         dataset: text("dataset")?.parse()?,
         version,
         name: text("file")?.parse()?,
-        grant: orders::grant_by_token_id(ctx, &text("token")?).await?,
+        grant: grants::grant_by_token_id(ctx, &text("token")?).await?,
         session: text("session")?.parse().map_err(|_| refused())?,
     })
 }

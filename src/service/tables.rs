@@ -14,7 +14,7 @@ use tokio::runtime::Handle;
 
 use super::Context;
 use super::catalog::{manifest_metadata, not_found};
-use super::{deliveries, orders, uploads};
+use super::{deliveries, grants, uploads};
 use crate::config::Config;
 use crate::domain::{
     AccessClass, DatasetId, FileEntry, FileName, MediaType, Offer, ReadSessionId, Sha256Digest, VersionNumber,
@@ -387,7 +387,7 @@ pub async fn preview(
     let table = find_table(ctx, dataset, version, name).await?;
     let licensed_reader = match reader {
         Some((token, session)) if table.access == AccessClass::Licensed => {
-            let grant = orders::authorize(ctx, token, dataset, table.version, &table.entry.name).await?;
+            let grant = grants::authorize(ctx, token, dataset, table.version, &table.entry.name).await?;
             let session = match session {
                 Some(session) => session,
                 None => PREVIEW_SESSION.parse()?,

@@ -14,11 +14,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{Context, NodeIdentity};
-use crate::crypto::{canonical, note};
+use serde_json::Value;
+
+use crate::crypto::{canonical, note, sign_document};
+use crate::domain::Sha256Digest;
 use crate::error::AppError;
 use crate::ledger::stored::{self, Subtree};
 use crate::ledger::tiles::{Tile, TileKind};
 use crate::ledger::{Checkpoint, merkle, origin_for};
+use crate::store::LoggedDocument;
 use crate::store::Store;
 
 /// Most entries one request returns.
@@ -303,4 +307,25 @@ async fn check_size(ctx: &Context, size: u64) -> Result<(), AppError> {
         )));
     }
     Ok(())
+}
+
+/// Signs a document with the node key and prepares it for the log.
+pub(super) fn sign_for_log(
+    ctx: &Context,
+    kind: &'static str,
+    unsigned: Value,
+    at: DateTime<Utc>,
+) -> Result<(Value, LoggedDocument), AppError> {
+    let signed = sign_document(unsigned, &ctx.node.key, at).map_err(anyhow::Error::from)?;
+    let text = canonical::canonicalize(&signed).map_err(anyhow::Error::from)?;
+    Ok((signed, logged(kind, text)))
+}
+
+/// A canonical document's text as a log entry of `kind`.
+pub(super) fn logged(kind: &'static str, text: String) -> LoggedDocument {
+    LoggedDocument {
+        kind,
+        leaf: Sha256Digest::from_bytes(merkle::leaf_hash(text.as_bytes())),
+        text,
+    }
 }

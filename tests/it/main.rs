@@ -1,6 +1,7 @@
 //! Integration tests: a real node on a real port, on SQLite and on PostgreSQL.
 
 mod access;
+mod architecture;
 mod bad_input;
 mod blobstores;
 mod browser;

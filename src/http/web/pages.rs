@@ -85,7 +85,7 @@ fn dataset_card(lang: Lang, item: &DatasetView) -> Markup {
 
 /// The front page.
 pub async fn home(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
-    let overview = catalog::overview(ctx).await?;
+    let overview = search::overview(ctx).await?;
     let listed = |order| {
         search::find(
             ctx,

@@ -1,0 +1,71 @@
+//! The layering the README's Architecture section promises, checked on the source: the
+//! use cases under `src/service/` form a DAG, so each can be read (and tested) knowing
+//! only what it calls.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The services each service module names through `super::`, comments left out.
+fn service_imports() -> BTreeMap<String, BTreeSet<String>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/service");
+    let sources: BTreeMap<String, String> = std::fs::read_dir(&dir)
+        .expect("src/service")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rs") && !path.ends_with("mod.rs"))
+        .map(|path| {
+            let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
+            let code: String = std::fs::read_to_string(&path)
+                .expect("source")
+                .lines()
+                .map(|line| line.split("//").next().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n");
+            (name, code)
+        })
+        .collect();
+    let names: BTreeSet<String> = sources.keys().cloned().collect();
+    sources
+        .iter()
+        .map(|(name, code)| {
+            let mut named = BTreeSet::new();
+            for part in code.split("super::").skip(1) {
+                // `super::orders::…` names one module; `super::{Context, orders, …}` several.
+                let names_here = match part.strip_prefix('{') {
+                    Some(group) => group.split('}').next().unwrap_or_default(),
+                    None => part
+                        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .next()
+                        .unwrap_or_default(),
+                };
+                for word in names_here.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                    if names.contains(word) && word != name {
+                        named.insert(word.to_owned());
+                    }
+                }
+            }
+            (name.clone(), named)
+        })
+        .collect()
+}
+
+#[test]
+fn services_form_a_dag() {
+    let imports = service_imports();
+    assert!(imports.len() > 10, "the services were read: {imports:?}");
+    for start in imports.keys() {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![start.clone()];
+        while let Some(module) = stack.pop() {
+            for next in &imports[&module] {
+                assert_ne!(
+                    next, start,
+                    "service `{start}` reaches itself through `{module}`: {imports:?}"
+                );
+                if seen.insert(next.clone()) {
+                    stack.push(next.clone());
+                }
+            }
+        }
+    }
+}
