@@ -6,7 +6,9 @@ pub mod digest;
 pub mod ids;
 pub mod manifest;
 pub mod order;
+pub mod search;
 
 pub use dataset::{AccessClass, DatasetMetadata, FileEntry, License, LocalizedText, MediaType, MetadataError, Offer};
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{DatasetId, FileName, IdError, PublisherId, ReadSessionId, ResourceName, VersionNumber};
+pub use search::{Facet, UnknownFacet};

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthenticatedPublisher};
 use super::version_ref;
-use crate::domain::{AccessClass, DatasetId, PublisherId};
+use crate::domain::{AccessClass, DatasetId, Facet, PublisherId};
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::catalog::{self, ChangesPage, DatasetDetail, VersionDetail};
@@ -54,11 +54,14 @@ pub async fn list(
 ) -> Result<Json<SearchPage>, AppError> {
     let mut filters = Vec::new();
     let named = [
-        ("access", params.access.map(|access| access.as_str().to_owned())),
-        ("publisher", params.publisher.map(|publisher| publisher.to_string())),
-        ("license", params.license),
-        ("format", params.format),
-        ("keyword", params.keyword),
+        (Facet::Access, params.access.map(|access| access.as_str().to_owned())),
+        (
+            Facet::Publisher,
+            params.publisher.map(|publisher| publisher.to_string()),
+        ),
+        (Facet::License, params.license),
+        (Facet::Format, params.format),
+        (Facet::Keyword, params.keyword),
     ];
     for (facet, value) in named {
         if let Some(value) = value {

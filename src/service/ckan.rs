@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::Context;
 use super::catalog::{self, DatasetView, file_url, publishers_by_id};
 use super::search::{self, SearchRequest};
-use crate::domain::{AccessClass, DatasetId, FileEntry, PublisherId};
+use crate::domain::{AccessClass, DatasetId, Facet, FileEntry, PublisherId};
 use crate::error::AppError;
 use crate::store::{FilterField, Publisher, SearchFilter, SearchOrder, StoreError, TimeRange};
 
@@ -83,14 +83,14 @@ pub async fn call(ctx: &Context, name: &str, params: &Map<String, Value>) -> Ans
         "resource_show" => resource_show(ctx, params).await,
         "organization_list" => organization_list(ctx, params).await,
         "organization_show" => organization_show(ctx, params).await,
-        "license_list" => facet_values(ctx, "license").await.map(|values| {
+        "license_list" => facet_values(ctx, Facet::License).await.map(|values| {
             values
                 .into_iter()
                 .map(|id| json!({"id": id, "title": id}))
                 .collect::<Vec<_>>()
                 .into()
         }),
-        "tag_list" => facet_values(ctx, "keyword").await.map(Value::from),
+        "tag_list" => facet_values(ctx, Facet::Keyword).await.map(Value::from),
         // Publishers are organizations; the node has no groups.
         "group_list" => Ok(Value::Array(Vec::new())),
         "help_show" => help_show(params),
@@ -171,13 +171,13 @@ async fn package_list(ctx: &Context, params: &Map<String, Value>) -> Answer {
 }
 
 /// CKAN `fq`/`q` field names and the facets they filter.
-const FIELD_FACETS: [(&str, &str); 6] = [
-    ("tags", "keyword"),
-    ("res_format", "format"),
-    ("organization", "publisher"),
-    ("owner_org", "publisher"),
-    ("license_id", "license"),
-    ("access", "access"),
+const FIELD_FACETS: [(&str, Facet); 6] = [
+    ("tags", Facet::Keyword),
+    ("res_format", Facet::Format),
+    ("organization", Facet::Publisher),
+    ("owner_org", Facet::Publisher),
+    ("license_id", Facet::License),
+    ("access", Facet::Access),
 ];
 
 /// What a Solr-style `q` or `fq` asks, in the subset CKAN clients send: `field:value`
@@ -290,7 +290,7 @@ impl SolrQuery {
                 return Ok(Clause::Range);
             }
             _ => match FIELD_FACETS.iter().find(|(known, _)| *known == field) {
-                Some((_, facet)) => FilterField::Facet((*facet).to_owned()),
+                Some((_, facet)) => FilterField::Facet(*facet),
                 None => return Ok(Clause::Text),
             },
         };
@@ -445,7 +445,7 @@ async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
         let Some((_, facet)) = FIELD_FACETS.iter().find(|(known, _)| *known == field) else {
             continue;
         };
-        let values = page.facets.get(*facet).cloned().unwrap_or_default();
+        let values = page.facets.get(facet.as_str()).cloned().unwrap_or_default();
         let counts: Map<String, Value> = values
             .iter()
             .map(|value| {
@@ -584,7 +584,7 @@ const RESOURCE_ID_SEPARATOR: char = ':';
 async fn organization_list(ctx: &Context, params: &Map<String, Value>) -> Answer {
     let all_fields = matches!(params.get("all_fields"), Some(Value::Bool(true)))
         || text(params, "all_fields").is_some_and(|value| value.eq_ignore_ascii_case("true"));
-    let counts = facet_counts(ctx, "publisher").await?;
+    let counts = facet_counts(ctx, Facet::Publisher).await?;
     let listed: Vec<Value> = publishers_by_id(ctx)
         .await?
         .values()
@@ -607,7 +607,7 @@ async fn organization_show(ctx: &Context, params: &Map<String, Value>) -> Answer
         Err(StoreError::NotFound) => return Err(missing()),
         found => found.map_err(AppError::from)?,
     };
-    let counts = facet_counts(ctx, "publisher").await?;
+    let counts = facet_counts(ctx, Facet::Publisher).await?;
     let mut shown = organization(&publisher, counts.get(id).copied().unwrap_or(0));
     let include = matches!(params.get("include_datasets"), Some(Value::Bool(true)))
         || text(params, "include_datasets").is_some_and(|value| value.eq_ignore_ascii_case("true"));
@@ -615,7 +615,7 @@ async fn organization_show(ctx: &Context, params: &Map<String, Value>) -> Answer
         let page = search::find(
             ctx,
             SearchRequest {
-                filters: vec![SearchFilter::facet("publisher", id)],
+                filters: vec![SearchFilter::facet(Facet::Publisher, id)],
                 order: Some(SearchOrder::Name),
                 limit: Some(search::MAX_PAGE_SIZE),
                 ..SearchRequest::default()
@@ -648,11 +648,11 @@ fn organization(publisher: &Publisher, package_count: u64) -> Value {
 }
 
 /// Every value of a facet over the whole catalog, by name.
-async fn facet_values(ctx: &Context, facet: &str) -> Result<Vec<String>, ActionError> {
+async fn facet_values(ctx: &Context, facet: Facet) -> Result<Vec<String>, ActionError> {
     Ok(facet_counts(ctx, facet).await?.into_keys().collect())
 }
 
-async fn facet_counts(ctx: &Context, facet: &str) -> Result<BTreeMap<String, u64>, AppError> {
+async fn facet_counts(ctx: &Context, facet: Facet) -> Result<BTreeMap<String, u64>, AppError> {
     let (_, counts) = search::summary(ctx, &Default::default()).await?;
     Ok(counts
         .into_iter()
@@ -678,7 +678,7 @@ async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<&Publis
         .map(|(position, file)| resource(ctx, summary, file, position, &record.summary.published_at))
         .collect();
     let metadata = &summary.metadata;
-    let publisher_datasets = facet_counts(ctx, "publisher")
+    let publisher_datasets = facet_counts(ctx, Facet::Publisher)
         .await?
         .get(summary.publisher.as_str())
         .copied()
@@ -795,8 +795,8 @@ mod tests {
         assert_eq!(
             query.filters,
             [
-                filter(FilterField::Facet("keyword".into()), &["交通 数据"], false),
-                filter(FilterField::Facet("format".into()), &["CSV"], false),
+                filter(FilterField::Facet(Facet::Keyword), &["交通 数据"], false),
+                filter(FilterField::Facet(Facet::Format), &["CSV"], false),
             ]
         );
         assert_eq!(query.words, ["流量", "hourly flow"]);
@@ -814,9 +814,9 @@ mod tests {
         assert_eq!(
             query.filters,
             [
-                filter(FilterField::Facet("publisher".into()), &["city", "hospital"], false),
-                filter(FilterField::Facet("publisher".into()), &["old"], true),
-                filter(FilterField::Facet("format".into()), &["XLS"], true),
+                filter(FilterField::Facet(Facet::Publisher), &["city", "hospital"], false),
+                filter(FilterField::Facet(Facet::Publisher), &["old"], true),
+                filter(FilterField::Facet(Facet::Format), &["XLS"], true),
             ]
         );
         let since = DateTime::parse_from_rfc3339("2026-01-01T00:00:00.123456Z").expect("time");

@@ -18,12 +18,11 @@ use serde_json::{Value, json};
 use super::Context;
 use super::catalog::{DatasetView, manifest_metadata};
 use super::tables::{inspection, table_format};
-use crate::domain::{DatasetId, DatasetMetadata, FileEntry, PublisherId};
+use crate::domain::{DatasetId, DatasetMetadata, Facet, FileEntry, PublisherId};
 use crate::error::AppError;
 use crate::search::{Field, index_terms, query_terms};
 use crate::store::{
-    FacetCount, FilterField, SearchAfter, SearchEntries, SearchFilter, SearchOrder, SearchQuery, SortKey, StoreError,
-    TimeRange,
+    FacetCount, SearchAfter, SearchEntries, SearchFilter, SearchOrder, SearchQuery, SortKey, StoreError, TimeRange,
 };
 
 /// The analyzer's version: raise it when [`crate::search`] changes, and nodes reindex at start.
@@ -34,9 +33,6 @@ pub const DEFAULT_PAGE_SIZE: u32 = 20;
 
 /// Largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
-
-/// Facets results are counted by, and filters may name.
-pub const FACETS: [&str; 5] = ["access", "publisher", "license", "format", "keyword"];
 
 /// Facet values shown per facet.
 const FACET_VALUES: usize = 20;
@@ -86,13 +82,6 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
     }
     let text = request.text.as_deref().map(str::trim).unwrap_or_default();
     let terms = query_terms(text).map_err(|error| AppError::InvalidRequest(format!("q: {error}")))?;
-    for filter in &request.filters {
-        if let FilterField::Facet(facet) = &filter.field
-            && !FACETS.contains(&facet.as_str())
-        {
-            return Err(AppError::InvalidRequest(format!("no facet {facet}")));
-        }
-    }
     let order = request.order.unwrap_or(if terms.is_empty() {
         SearchOrder::Name
     } else {
@@ -134,9 +123,12 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
 }
 
 fn group_facets(counts: Vec<FacetCount>) -> BTreeMap<String, Vec<Value>> {
-    let mut grouped: BTreeMap<String, Vec<Value>> = FACETS.iter().map(|f| ((*f).to_owned(), Vec::new())).collect();
+    let mut grouped: BTreeMap<String, Vec<Value>> = Facet::ALL
+        .iter()
+        .map(|facet| (facet.as_str().to_owned(), Vec::new()))
+        .collect();
     for count in counts {
-        let values = grouped.entry(count.facet).or_default();
+        let values = grouped.entry(count.facet.as_str().to_owned()).or_default();
         if values.len() < FACET_VALUES {
             values.push(json!({"value": count.value, "count": count.count}));
         }
@@ -230,20 +222,16 @@ pub async fn entries_for(
     texts.push((Field::Publisher, publisher.as_str()));
     texts.extend(columns.iter().map(|column| (Field::Column, column.as_str())));
     let mut facets = vec![
-        ("access".to_owned(), metadata.access.as_str().to_owned()),
-        ("publisher".to_owned(), publisher.to_string()),
-        ("license".to_owned(), metadata.license.id.clone()),
+        (Facet::Access, metadata.access.as_str().to_owned()),
+        (Facet::Publisher, publisher.to_string()),
+        (Facet::License, metadata.license.id.clone()),
     ];
-    facets.extend(
-        files
-            .iter()
-            .map(|file| ("format".to_owned(), file.media_type.format_name())),
-    );
+    facets.extend(files.iter().map(|file| (Facet::Format, file.media_type.format_name())));
     facets.extend(
         metadata
             .keywords
             .iter()
-            .map(|keyword| ("keyword".to_owned(), keyword.clone())),
+            .map(|keyword| (Facet::Keyword, keyword.clone())),
     );
     Ok(SearchEntries {
         terms: index_terms(texts),
@@ -297,7 +285,7 @@ pub async fn overview(ctx: &Context) -> Result<Overview, AppError> {
     let count = |value: &str| {
         facets
             .iter()
-            .find(|count| count.facet == "access" && count.value == value)
+            .find(|count| count.facet == Facet::Access && count.value == value)
             .map_or(0, |count| count.count)
     };
     Ok(Overview {
@@ -305,7 +293,7 @@ pub async fn overview(ctx: &Context) -> Result<Overview, AppError> {
         open: count("open"),
         licensed: count("licensed"),
         // Publishers with at least one dataset: those the catalog shows.
-        publishers: facets.iter().filter(|count| count.facet == "publisher").count() as u64,
+        publishers: facets.iter().filter(|count| count.facet == Facet::Publisher).count() as u64,
     })
 }
 

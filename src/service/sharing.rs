@@ -22,7 +22,7 @@ use super::catalog::{file_url, not_found};
 use super::tables::{self, table_format};
 use super::{Context, accounts, deliveries, grants, search};
 use crate::crypto::ticket;
-use crate::domain::{AccessClass, DatasetId, FileEntry, FileName, PublisherId, ReadSessionId, VersionNumber};
+use crate::domain::{AccessClass, DatasetId, Facet, FileEntry, FileName, PublisherId, ReadSessionId, VersionNumber};
 use crate::error::AppError;
 use crate::store::{DatasetFilter, OrderGrant, SearchFilter, SearchQuery, VersionRecord, VersionSummary};
 use crate::tabular::{TableFormat, TableProfile};
@@ -107,13 +107,13 @@ pub async fn shares(ctx: &Context, recipient: &Recipient) -> Result<Vec<String>,
         // The publisher facet of the open datasets: one grouped query, not a walk over the catalog.
         Recipient::Public => {
             let open = SearchQuery {
-                filters: vec![SearchFilter::facet("access", AccessClass::Open.as_str())],
+                filters: vec![SearchFilter::facet(Facet::Access, AccessClass::Open.as_str())],
                 ..Default::default()
             };
             let (_, counts) = search::summary(ctx, &open).await?;
             counts
                 .into_iter()
-                .filter(|count| count.facet == "publisher")
+                .filter(|count| count.facet == Facet::Publisher)
                 .map(|count| count.value)
                 .collect()
         }

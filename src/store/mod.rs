@@ -10,6 +10,7 @@ mod rows;
 mod sql;
 mod sqlite;
 
+use crate::domain::Facet;
 use crate::domain::order::OrderState;
 use crate::ledger::stored::Subtree;
 use std::collections::HashMap;
@@ -389,8 +390,8 @@ pub enum SessionAdmission {
 pub struct SearchEntries {
     /// Weighted terms (see [`crate::search`]).
     pub terms: Vec<(String, i64)>,
-    /// (facet, value) pairs: access, publisher, license, format, keyword.
-    pub facets: Vec<(String, String)>,
+    /// The dataset's value of each facet (several keywords and formats).
+    pub facets: Vec<(Facet, String)>,
     /// The analyzer version the terms were made with.
     pub analyzer: i64,
 }
@@ -432,8 +433,8 @@ pub enum SortKey {
 /// What a [`SearchFilter`] looks at.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum FilterField {
-    /// One of the search facets (`publisher`, `keyword`, …).
-    Facet(String),
+    /// One of the search facets.
+    Facet(Facet),
     /// The dataset's id.
     Id,
 }
@@ -452,9 +453,9 @@ pub struct SearchFilter {
 
 impl SearchFilter {
     /// Results whose `facet` carries `value`.
-    pub fn facet(facet: &str, value: impl Into<String>) -> Self {
+    pub fn facet(facet: Facet, value: impl Into<String>) -> Self {
         Self {
-            field: FilterField::Facet(facet.to_owned()),
+            field: FilterField::Facet(facet),
             values: vec![value.into()],
             negated: false,
         }
@@ -511,7 +512,7 @@ pub struct SearchHit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FacetCount {
     /// The facet.
-    pub facet: String,
+    pub facet: Facet,
     /// The value.
     pub value: String,
     /// Matching datasets carrying it.

@@ -283,6 +283,7 @@ macro_rules! impl_store_with_shared_sql {
             StoredFile, StoredToken, VersionRecord, VersionSummary,
         };
         use crate::domain::order::OrderState;
+        use crate::domain::Facet;
         use crate::ledger::stored::Subtree;
         use crate::domain::{DatasetId, FileName, PublisherId, ReadSessionId, ResourceName, Sha256Digest, VersionNumber};
 
@@ -1490,15 +1491,17 @@ macro_rules! impl_store_with_shared_sql {
                 let rows: Vec<(String, String, i64)> = facets.build_query_as().fetch_all(&self.pool).await?;
                 let counts: Vec<FacetCount> = rows
                     .into_iter()
-                    .map(|(facet, value, count)| FacetCount {
-                        facet,
-                        value,
-                        count: count.max(0).unsigned_abs(),
+                    .map(|(facet, value, count)| {
+                        Ok(FacetCount {
+                            facet: facet.parse().map_err(anyhow::Error::from)?,
+                            value,
+                            count: count.max(0).unsigned_abs(),
+                        })
                     })
-                    .collect();
+                    .collect::<Result<_, StoreError>>()?;
                 // Every indexed dataset has exactly one access value, so the access counts add up to
                 // the total: one pass over the matches instead of two.
-                let total = counts.iter().filter(|count| count.facet == "access").map(|count| count.count).sum();
+                let total = counts.iter().filter(|count| count.facet == Facet::Access).map(|count| count.count).sum();
                 Ok((total, counts))
             }
 

@@ -5,10 +5,10 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::SearchForm;
 use super::i18n::{Lang, Text};
-use crate::domain::{AccessClass, DatasetId, PublisherId, VersionNumber};
+use crate::domain::{AccessClass, DatasetId, Facet, PublisherId, VersionNumber};
 use crate::error::AppError;
 use crate::service::catalog::{self, DatasetView, file_url};
-use crate::service::search::{self, FACETS, SearchRequest};
+use crate::service::search::{self, SearchRequest};
 use crate::service::{Context, interop, tables, transparency};
 use crate::store::{SearchFilter, SearchOrder};
 use crate::tabular::PreviewRequest;
@@ -122,27 +122,27 @@ pub async fn home(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
 }
 
 /// The filters of a search form, as (facet, value).
-fn form_filters(form: &SearchForm) -> Vec<(String, String)> {
+fn form_filters(form: &SearchForm) -> Vec<(Facet, String)> {
     [
-        ("access", &form.access),
-        ("publisher", &form.publisher),
-        ("license", &form.license),
-        ("format", &form.format),
-        ("keyword", &form.keyword),
+        (Facet::Access, &form.access),
+        (Facet::Publisher, &form.publisher),
+        (Facet::License, &form.license),
+        (Facet::Format, &form.format),
+        (Facet::Keyword, &form.keyword),
     ]
     .into_iter()
-    .filter_map(|(facet, value)| value.clone().filter(|v| !v.is_empty()).map(|v| (facet.to_owned(), v)))
+    .filter_map(|(facet, value)| value.clone().filter(|v| !v.is_empty()).map(|v| (facet, v)))
     .collect()
 }
 
 /// A search URL with `q`, `filters` and `sort`, and optionally a cursor.
-fn search_url(q: &str, filters: &[(String, String)], sort: Option<&str>, cursor: Option<&str>) -> String {
+fn search_url(q: &str, filters: &[(Facet, String)], sort: Option<&str>, cursor: Option<&str>) -> String {
     let mut url = url::form_urlencoded::Serializer::new(String::new());
     if !q.is_empty() {
         url.append_pair("q", q);
     }
     for (facet, value) in filters {
-        url.append_pair(facet, value);
+        url.append_pair(facet.as_str(), value);
     }
     if let Some(sort) = sort {
         url.append_pair("sort", sort);
@@ -153,20 +153,20 @@ fn search_url(q: &str, filters: &[(String, String)], sort: Option<&str>, cursor:
     format!("/search?{}", url.finish())
 }
 
-fn facet_title(lang: Lang, facet: &str) -> &'static str {
-    match facet {
-        "access" => lang.t(Text::Access),
-        "publisher" => lang.t(Text::Publisher),
-        "license" => lang.t(Text::License),
-        "format" => lang.t(Text::Format),
-        _ => lang.t(Text::Keyword),
-    }
+fn facet_title(lang: Lang, facet: Facet) -> &'static str {
+    lang.t(match facet {
+        Facet::Access => Text::Access,
+        Facet::Publisher => Text::Publisher,
+        Facet::License => Text::License,
+        Facet::Format => Text::Format,
+        Facet::Keyword => Text::Keyword,
+    })
 }
 
-fn facet_value_label(lang: Lang, facet: &str, value: &str) -> String {
+fn facet_value_label(lang: Lang, facet: Facet, value: &str) -> String {
     match (facet, value) {
-        ("access", "open") => lang.t(Text::Open).to_owned(),
-        ("access", "licensed") => lang.t(Text::Licensed).to_owned(),
+        (Facet::Access, "open") => lang.t(Text::Open).to_owned(),
+        (Facet::Access, "licensed") => lang.t(Text::Licensed).to_owned(),
         _ => value.to_owned(),
     }
 }
@@ -182,7 +182,7 @@ pub async fn search(ctx: &Context, lang: Lang, form: &SearchForm) -> Result<Mark
             text: Some(q.clone()),
             filters: filters
                 .iter()
-                .map(|(facet, value)| SearchFilter::facet(facet, value.as_str()))
+                .map(|(facet, value)| SearchFilter::facet(*facet, value.as_str()))
                 .collect(),
             order: sort.map(search::parse_order).transpose()?,
             cursor: form.cursor.clone().filter(|c| !c.is_empty()),
@@ -194,18 +194,18 @@ pub async fn search(ctx: &Context, lang: Lang, form: &SearchForm) -> Result<Mark
         (search_box(lang, &q))
         div.layout {
             aside.facets aria-label=(lang.t(Text::Keywords)) {
-                @for facet in FACETS {
-                    @if let Some(values) = page.facets.get(facet).filter(|values| !values.is_empty()) {
+                @for facet in Facet::ALL {
+                    @if let Some(values) = page.facets.get(facet.as_str()).filter(|values| !values.is_empty()) {
                         h2 { (facet_title(lang, facet)) }
                         ul {
                             @for value in values {
                                 @let value_text = value["value"].as_str().unwrap_or_default();
-                                @let chosen = filters.iter().any(|(f, v)| f == facet && v == value_text);
-                                @let next: Vec<(String, String)> = if chosen {
-                                    filters.iter().filter(|(f, _)| f != facet).cloned().collect()
+                                @let chosen = filters.iter().any(|(f, v)| *f == facet && v == value_text);
+                                @let next: Vec<(Facet, String)> = if chosen {
+                                    filters.iter().filter(|(f, _)| *f != facet).cloned().collect()
                                 } else {
-                                    filters.iter().filter(|(f, _)| f != facet).cloned()
-                                        .chain([(facet.to_owned(), value_text.to_owned())]).collect()
+                                    filters.iter().filter(|(f, _)| *f != facet).cloned()
+                                        .chain([(facet, value_text.to_owned())]).collect()
                                 };
                                 li {
                                     a href=(search_url(&q, &next, sort, None)) aria-current=[chosen.then_some("true")] {
@@ -318,7 +318,7 @@ pub async fn dataset(
             p { (metadata.description.preferred(lang.english())) }
             @if !metadata.keywords.is_empty() {
                 p { (lang.t(Text::Keywords)) ": " @for keyword in &metadata.keywords {
-                    a.tag href=(search_url("", &[("keyword".into(), keyword.clone())], None, None)) { (keyword) }
+                    a.tag href=(search_url("", &[(Facet::Keyword, keyword.clone())], None, None)) { (keyword) }
                 } }
             }
             @if let Some(offer) = &metadata.offer {
@@ -422,7 +422,7 @@ pub async fn publisher(ctx: &Context, lang: Lang, publisher: &PublisherId) -> Re
     let page = search::find(
         ctx,
         SearchRequest {
-            filters: vec![SearchFilter::facet("publisher", publisher.to_string())],
+            filters: vec![SearchFilter::facet(Facet::Publisher, publisher.to_string())],
             order: Some(SearchOrder::Newest),
             limit: Some(search::MAX_PAGE_SIZE),
             ..SearchRequest::default()

@@ -1,0 +1,82 @@
+//! The catalog's search vocabulary, shared by the node, its protocols and its clients.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// What the catalog can be narrowed by and counted by: each dataset carries values of
+/// each facet (one access class and publisher, its licence, its files' formats, its
+/// keywords).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Facet {
+    /// `open` or `licensed`.
+    Access,
+    /// The publisher's id.
+    Publisher,
+    /// The licence id.
+    License,
+    /// A file format (`CSV`, `Parquet`, …).
+    Format,
+    /// A keyword.
+    Keyword,
+}
+
+impl Facet {
+    /// Every facet, in the order pages and answers list them.
+    pub const ALL: [Facet; 5] = [
+        Self::Access,
+        Self::Publisher,
+        Self::License,
+        Self::Format,
+        Self::Keyword,
+    ];
+
+    /// The facet's name as stored and served.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Publisher => "publisher",
+            Self::License => "license",
+            Self::Format => "format",
+            Self::Keyword => "keyword",
+        }
+    }
+}
+
+impl fmt::Display for Facet {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// A name that is not one of the facets.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a facet (access, publisher, license, format, keyword)")]
+pub struct UnknownFacet(pub String);
+
+impl FromStr for Facet {
+    type Err = UnknownFacet;
+
+    fn from_str(name: &str) -> Result<Self, UnknownFacet> {
+        Self::ALL
+            .into_iter()
+            .find(|facet| facet.as_str() == name)
+            .ok_or_else(|| UnknownFacet(name.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facet_names_round_trip() {
+        for facet in Facet::ALL {
+            assert_eq!(facet.as_str().parse::<Facet>().expect("facet"), facet);
+            assert_eq!(serde_json::to_value(facet).expect("json"), facet.as_str());
+        }
+        assert!("organization".parse::<Facet>().is_err());
+    }
+}
