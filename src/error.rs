@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::blobs::BlobError;
 use crate::domain::order::OrderRefusal;
-use crate::domain::{DigestError, IdError, MetadataError, Sha256Digest};
+use crate::domain::{DigestError, IdError, MetadataError, Sha256Digest, UnknownOrder};
 use crate::store::StoreError;
 
 /// Everything a request can fail with.
@@ -262,6 +262,12 @@ impl From<IdError> for AppError {
 
 impl From<MetadataError> for AppError {
     fn from(error: MetadataError) -> Self {
+        Self::InvalidRequest(error.to_string())
+    }
+}
+
+impl From<UnknownOrder> for AppError {
+    fn from(error: UnknownOrder) -> Self {
         Self::InvalidRequest(error.to_string())
     }
 }

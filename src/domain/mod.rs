@@ -11,4 +11,4 @@ pub mod search;
 pub use dataset::{AccessClass, DatasetMetadata, FileEntry, License, LocalizedText, MediaType, MetadataError, Offer};
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{DatasetId, FileName, IdError, PublisherId, ReadSessionId, ResourceName, VersionNumber};
-pub use search::{Facet, UnknownFacet};
+pub use search::{Facet, SearchOrder, UnknownFacet, UnknownOrder};

@@ -67,16 +67,66 @@ impl FromStr for Facet {
     }
 }
 
+/// How search results are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchOrder {
+    /// By id (the default without a query).
+    #[default]
+    Name,
+    /// Best match first.
+    Relevance,
+    /// Most recently updated first.
+    Newest,
+    /// Most downloaded first.
+    Downloads,
+}
+
+impl SearchOrder {
+    /// Every order.
+    pub const ALL: [SearchOrder; 4] = [Self::Relevance, Self::Newest, Self::Downloads, Self::Name];
+
+    /// The order's name, as the API's `sort` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Relevance => "relevance",
+            Self::Newest => "newest",
+            Self::Downloads => "downloads",
+        }
+    }
+}
+
+/// A name that is not one of the search orders.
+#[derive(Debug, thiserror::Error)]
+#[error("sort: {0:?} is not relevance, newest, downloads or name")]
+pub struct UnknownOrder(pub String);
+
+impl FromStr for SearchOrder {
+    type Err = UnknownOrder;
+
+    fn from_str(name: &str) -> Result<Self, UnknownOrder> {
+        Self::ALL
+            .into_iter()
+            .find(|order| order.as_str() == name)
+            .ok_or_else(|| UnknownOrder(name.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn facet_names_round_trip() {
+    fn facet_and_order_names_round_trip() {
         for facet in Facet::ALL {
             assert_eq!(facet.as_str().parse::<Facet>().expect("facet"), facet);
             assert_eq!(serde_json::to_value(facet).expect("json"), facet.as_str());
         }
         assert!("organization".parse::<Facet>().is_err());
+        for order in SearchOrder::ALL {
+            assert_eq!(order.as_str().parse::<SearchOrder>().expect("order"), order);
+        }
+        assert!("score".parse::<SearchOrder>().is_err());
     }
 }

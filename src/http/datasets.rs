@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthenticatedPublisher};
 use super::version_ref;
-use crate::domain::{AccessClass, DatasetId, Facet, PublisherId};
+use crate::domain::{AccessClass, DatasetId, Facet, PublisherId, SearchOrder};
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::catalog::{self, ChangesPage, DatasetDetail, VersionDetail};
@@ -75,7 +75,7 @@ pub async fn list(
             since: params.updated_since.as_deref().map(parse_since).transpose()?,
             until: None,
         },
-        order: params.sort.as_deref().map(search::parse_order).transpose()?,
+        order: params.sort.as_deref().map(str::parse::<SearchOrder>).transpose()?,
         cursor: params.cursor,
         limit: params.limit,
         ..SearchRequest::default()

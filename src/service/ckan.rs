@@ -14,9 +14,9 @@ use serde_json::{Map, Value, json};
 use super::Context;
 use super::catalog::{self, DatasetView, file_url, publishers_by_id};
 use super::search::{self, SearchRequest};
-use crate::domain::{AccessClass, DatasetId, Facet, FileEntry, PublisherId};
+use crate::domain::{AccessClass, DatasetId, Facet, FileEntry, PublisherId, SearchOrder};
 use crate::error::AppError;
-use crate::store::{FilterField, Publisher, SearchFilter, SearchOrder, StoreError, TimeRange};
+use crate::store::{FilterField, Publisher, SearchFilter, StoreError, TimeRange};
 
 /// The CKAN version whose Action API this subset follows.
 pub const CKAN_API_VERSION: &str = "2.10.4";

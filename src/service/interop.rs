@@ -10,9 +10,10 @@ use super::Context;
 use super::catalog::{self, DatasetView, VersionDetail, file_url, manifest_metadata, not_found, publishers_by_id};
 use super::search::{self, SearchRequest};
 use super::tables::{inspection, table_format};
+use crate::domain::SearchOrder;
 use crate::domain::{AccessClass, DatasetId, FileEntry, ResourceName, VersionNumber};
 use crate::error::AppError;
-use crate::store::{SearchOrder, VersionRecord};
+use crate::store::VersionRecord;
 
 /// Datasets per page of `/catalog.jsonld`.
 pub const CATALOG_PAGE_SIZE: u32 = 100;

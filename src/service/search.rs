@@ -18,12 +18,10 @@ use serde_json::{Value, json};
 use super::Context;
 use super::catalog::{DatasetView, manifest_metadata};
 use super::tables::{inspection, table_format};
-use crate::domain::{DatasetId, DatasetMetadata, Facet, FileEntry, PublisherId};
+use crate::domain::{DatasetId, DatasetMetadata, Facet, FileEntry, PublisherId, SearchOrder};
 use crate::error::AppError;
 use crate::search::{Field, index_terms, query_terms};
-use crate::store::{
-    FacetCount, SearchAfter, SearchEntries, SearchFilter, SearchOrder, SearchQuery, SortKey, StoreError, TimeRange,
-};
+use crate::store::{FacetCount, SearchAfter, SearchEntries, SearchFilter, SearchQuery, SortKey, StoreError, TimeRange};
 
 /// The analyzer's version: raise it when [`crate::search`] changes, and nodes reindex at start.
 pub const ANALYZER: i64 = 2;
@@ -143,14 +141,14 @@ fn encode_cursor(order: SearchOrder, last: &crate::store::SearchHit) -> String {
         SearchOrder::Downloads => json!(last.downloads),
         SearchOrder::Newest => json!(last.summary.updated_at),
     };
-    URL_SAFE_NO_PAD.encode(json!([order_name(order), key, last.summary.id]).to_string())
+    URL_SAFE_NO_PAD.encode(json!([order.as_str(), key, last.summary.id]).to_string())
 }
 
 fn decode_cursor(cursor: &str, order: SearchOrder) -> Result<SearchAfter, AppError> {
     let refused = || AppError::InvalidRequest("cursor is not one this node issued for this order".into());
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| refused())?;
     let parts: (String, Value, DatasetId) = serde_json::from_slice(&bytes).map_err(|_| refused())?;
-    if parts.0 != order_name(order) {
+    if parts.0 != order.as_str() {
         return Err(refused());
     }
     let key = match order {
@@ -159,29 +157,6 @@ fn decode_cursor(cursor: &str, order: SearchOrder) -> Result<SearchAfter, AppErr
         SearchOrder::Newest => SortKey::Time(serde_json::from_value(parts.1).map_err(|_| refused())?),
     };
     Ok(SearchAfter { key, id: parts.2 })
-}
-
-/// The name of an order in URLs and cursors.
-pub fn order_name(order: SearchOrder) -> &'static str {
-    match order {
-        SearchOrder::Name => "name",
-        SearchOrder::Relevance => "relevance",
-        SearchOrder::Newest => "newest",
-        SearchOrder::Downloads => "downloads",
-    }
-}
-
-/// Parses an order's name.
-pub fn parse_order(name: &str) -> Result<SearchOrder, AppError> {
-    match name {
-        "name" => Ok(SearchOrder::Name),
-        "relevance" => Ok(SearchOrder::Relevance),
-        "newest" => Ok(SearchOrder::Newest),
-        "downloads" => Ok(SearchOrder::Downloads),
-        other => Err(AppError::InvalidRequest(format!(
-            "sort: {other:?} is not relevance, newest, downloads or name"
-        ))),
-    }
 }
 
 /// The search entries of a dataset version: its text, its publisher's name, its tables' column names.

@@ -10,8 +10,8 @@ mod rows;
 mod sql;
 mod sqlite;
 
-use crate::domain::Facet;
 use crate::domain::order::OrderState;
+use crate::domain::{Facet, SearchOrder};
 use crate::ledger::stored::Subtree;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -394,20 +394,6 @@ pub struct SearchEntries {
     pub facets: Vec<(Facet, String)>,
     /// The analyzer version the terms were made with.
     pub analyzer: i64,
-}
-
-/// How search results are ordered.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SearchOrder {
-    /// By id (the default without a query).
-    #[default]
-    Name,
-    /// Best match first.
-    Relevance,
-    /// Most recently updated first.
-    Newest,
-    /// Most downloaded first.
-    Downloads,
 }
 
 /// Where a page of search results resumes: the last item's sort key and id.

@@ -275,7 +275,7 @@ macro_rules! impl_store_with_shared_sql {
         };
         use super::rows::SearchRow;
         use super::{
-            FacetCount, FilterField, SearchAfter, SearchEntries, SearchHit, SearchOrder, SearchQuery, SortKey,
+            FacetCount, FilterField, SearchAfter, SearchEntries, SearchHit, SearchQuery, SortKey,
         };
         use super::{
             CatalogChange, DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
@@ -283,7 +283,7 @@ macro_rules! impl_store_with_shared_sql {
             StoredFile, StoredToken, VersionRecord, VersionSummary,
         };
         use crate::domain::order::OrderState;
-        use crate::domain::Facet;
+        use crate::domain::{Facet, SearchOrder};
         use crate::ledger::stored::Subtree;
         use crate::domain::{DatasetId, FileName, PublisherId, ReadSessionId, ResourceName, Sha256Digest, VersionNumber};
 

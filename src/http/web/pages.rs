@@ -5,12 +5,12 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::SearchForm;
 use super::i18n::{Lang, Text};
-use crate::domain::{AccessClass, DatasetId, Facet, PublisherId, VersionNumber};
+use crate::domain::{AccessClass, DatasetId, Facet, PublisherId, SearchOrder, VersionNumber};
 use crate::error::AppError;
 use crate::service::catalog::{self, DatasetView, file_url};
 use crate::service::search::{self, SearchRequest};
 use crate::service::{Context, interop, tables, transparency};
-use crate::store::{SearchFilter, SearchOrder};
+use crate::store::SearchFilter;
 use crate::tabular::PreviewRequest;
 
 /// Rows a dataset page previews.
@@ -184,7 +184,7 @@ pub async fn search(ctx: &Context, lang: Lang, form: &SearchForm) -> Result<Mark
                 .iter()
                 .map(|(facet, value)| SearchFilter::facet(*facet, value.as_str()))
                 .collect(),
-            order: sort.map(search::parse_order).transpose()?,
+            order: sort.map(str::parse::<SearchOrder>).transpose()?,
             cursor: form.cursor.clone().filter(|c| !c.is_empty()),
             ..SearchRequest::default()
         },
