@@ -7,13 +7,20 @@
 //! jieba finds only add to the score. English words are lower-cased and
 //! stemmed (Snowball), and the last word of a query also matches as a prefix.
 //!
+//! People type Chinese as pinyin, so every pair and jieba word is also indexed
+//! as its toneless pinyin and as its initials (交通 → `jiaotong`, `jt`), and a
+//! query word of letters matches either: `jiaotong`, `jt` and `beijing 交通`
+//! find what `交通` and `北京 交通` find.
+//!
 //! Terms carry a namespace: `c:` character pair (or the lone last character of
-//! a run), `j:` jieba word, `s:` English stem, `w:` word as written (lower-cased).
+//! a run), `j:` jieba word, `p:` pinyin of a pair or word, `i:` its initials,
+//! `s:` English stem, `w:` word as written (lower-cased).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
+use pinyin::ToPinyin;
 use rust_stemmers::{Algorithm, Stemmer};
 
 static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
@@ -105,6 +112,9 @@ pub fn query_terms(query: &str) -> Result<Vec<QueryTerm>, QueryError> {
                 let word = piece.text;
                 let mut any_of = vec![format!("s:{}", STEMMER.stem(&word)), format!("w:{word}")];
                 any_of.dedup();
+                if word.bytes().all(|byte| byte.is_ascii_lowercase()) {
+                    any_of.extend([format!("p:{word}"), format!("i:{word}")]);
+                }
                 terms.push(QueryTerm {
                     any_of,
                     prefix: (Some(index) == last_word).then(|| format!("w:{word}")),
@@ -218,17 +228,34 @@ fn piece(kind: PieceKind, text: String, for_index: bool) -> Piece {
             if let Some(last) = chars.last() {
                 terms.push(format!("c:{last}"));
             }
-            terms.extend(chars.windows(2).map(|pair| format!("c:{}{}", pair[0], pair[1])));
-            terms.extend(
-                JIEBA
-                    .cut_for_search(&text, true)
-                    .into_iter()
-                    .filter(|token| token.word.chars().count() >= 2)
-                    .map(|token| format!("j:{}", token.word)),
-            );
+            let pairs: Vec<String> = chars.windows(2).map(|pair| pair.iter().collect()).collect();
+            let words: Vec<&str> = JIEBA
+                .cut_for_search(&text, true)
+                .into_iter()
+                .map(|token| token.word)
+                .filter(|word| word.chars().count() >= 2)
+                .collect();
+            terms.extend(pairs.iter().map(|pair| format!("c:{pair}")));
+            terms.extend(words.iter().map(|word| format!("j:{word}")));
+            for spoken in pairs.iter().map(String::as_str).chain(words.iter().copied()) {
+                if let Some((full, initials)) = pinyin_of(spoken) {
+                    terms.extend([format!("p:{full}"), format!("i:{initials}")]);
+                }
+            }
         }
     }
     Piece { kind, text, terms }
+}
+
+/// The toneless pinyin of Chinese text and its initials, when every character has a reading.
+fn pinyin_of(text: &str) -> Option<(String, String)> {
+    let (mut full, mut initials) = (String::new(), String::new());
+    for reading in text.to_pinyin() {
+        let reading = reading?;
+        full.push_str(reading.plain());
+        initials.push_str(reading.first_letter());
+    }
+    Some((full, initials))
 }
 
 /// Lower-case, with full-width letters and digits folded to ASCII.
@@ -277,6 +304,19 @@ mod tests {
     }
 
     #[test]
+    fn chinese_is_indexed_as_pinyin_and_initials_too() {
+        let terms = terms_of("北京市交通流量");
+        for expected in ["p:jiaotong", "i:jt", "p:beijing", "i:bj", "p:liuliang"] {
+            assert!(terms.contains(&expected.to_owned()), "{expected} in {terms:?}");
+        }
+        let query = query_terms("jiaotong").expect("query");
+        assert!(query[0].any_of.contains(&"p:jiaotong".to_owned()), "{query:?}");
+        assert!(query_terms("jt").expect("query")[0].any_of.contains(&"i:jt".to_owned()));
+        // Digits and capitals-folded words still match, but only letters are read as pinyin.
+        assert!(query_terms("2024").expect("query")[0].any_of.iter().all(|term| !term.starts_with("p:")));
+    }
+
+    #[test]
     fn a_single_character_is_found_wherever_it_stands() {
         let terms = terms_of("饮用水（水质）");
         let query = query_terms("水").expect("query");
@@ -299,7 +339,7 @@ mod tests {
         assert!(terms.contains(&"s:flow".to_owned()));
         assert!(terms.contains(&"w:traffic".to_owned()));
         let query = query_terms("FLOW traf").expect("query");
-        assert_eq!(query[0].any_of, ["s:flow", "w:flow"]);
+        assert_eq!(query[0].any_of[..2], ["s:flow", "w:flow"]);
         assert_eq!(query[1].prefix.as_deref(), Some("w:traf"));
         let wide = query_terms("ＴＲＡＦＦＩＣ").expect("query");
         assert_eq!(wide[0].any_of[1], "w:traffic");

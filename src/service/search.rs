@@ -24,7 +24,7 @@ use crate::search::{Field, index_terms, query_terms};
 use crate::store::{FacetCount, SearchAfter, SearchEntries, SearchFilter, SearchQuery, SortKey, StoreError, TimeRange};
 
 /// The analyzer's version: raise it when [`crate::search`] changes, and nodes reindex at start.
-pub const ANALYZER: i64 = 2;
+pub const ANALYZER: i64 = 3;
 
 /// Page size when the client names none.
 pub const DEFAULT_PAGE_SIZE: u32 = 20;

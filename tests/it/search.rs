@@ -162,6 +162,12 @@ async fn chinese_and_english_queries_find_what_readers_expect(backend: Backend) 
         (q("monitor"), vec!["beijing-traffic"]),
         (q("traf"), vec!["beijing-traffic"]),
         (q("medical insur"), vec!["medical-insurance"]),
+        // Pinyin, whole or initials, alone or with Chinese.
+        (q("jiaotong"), vec!["beijing-traffic", "bus-routes", "air-quality"]),
+        (q("yiliao baoxian"), vec!["medical-insurance"]),
+        (q("beijing 交通"), vec!["beijing-traffic"]),
+        (q("mzl"), vec!["hospital-visits"]),
+        (q("jt"), vec!["beijing-traffic", "bus-routes", "air-quality"]),
         // Mixed: every word must match.
         (q("交通 traffic"), vec!["beijing-traffic"]),
         (q("上海 air"), vec!["air-quality"]),
