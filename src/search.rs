@@ -313,7 +313,12 @@ mod tests {
         assert!(query[0].any_of.contains(&"p:jiaotong".to_owned()), "{query:?}");
         assert!(query_terms("jt").expect("query")[0].any_of.contains(&"i:jt".to_owned()));
         // Digits and capitals-folded words still match, but only letters are read as pinyin.
-        assert!(query_terms("2024").expect("query")[0].any_of.iter().all(|term| !term.starts_with("p:")));
+        assert!(
+            query_terms("2024").expect("query")[0]
+                .any_of
+                .iter()
+                .all(|term| !term.starts_with("p:"))
+        );
     }
 
     #[test]
