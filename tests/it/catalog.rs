@@ -181,6 +181,13 @@ async fn node_describes_itself_and_reports_readiness(backend: Backend) {
     assert_eq!(did.public_key().multibase(), node["publicKeyMultibase"]);
     assert_eq!(node["software"]["name"], "shulian");
     assert_eq!(node["endpoints"]["api"], format!("{}/api/v1", app.url));
+    // The description is signed by the key it names, so a peer that pinned the DID can
+    // trust the rest (log origin and verifier key, endpoints); any change breaks it.
+    assert_eq!(node["type"], "ShulianNode");
+    assert_eq!(proof::verify_document(&node).expect("signed by the node"), did);
+    let mut altered = node.clone();
+    altered["log"]["verifierKey"] = json!("attacker+00000000+AAAA");
+    assert!(proof::verify_document(&altered).is_err());
     assert_eq!(
         app.http
             .get(app.api("/healthz"))
