@@ -73,35 +73,108 @@ impl From<AppError> for ActionError {
 
 type Answer = Result<Value, ActionError>;
 
+/// The actions this node answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    StatusShow,
+    PackageList,
+    PackageSearch,
+    PackageShow,
+    ResourceShow,
+    OrganizationList,
+    OrganizationShow,
+    LicenseList,
+    TagList,
+    GroupList,
+    HelpShow,
+    PackageAutocomplete,
+    CurrentPackageListWithResources,
+}
+
+impl Action {
+    const ALL: [Action; 13] = [
+        Self::StatusShow,
+        Self::PackageList,
+        Self::PackageSearch,
+        Self::PackageShow,
+        Self::ResourceShow,
+        Self::OrganizationList,
+        Self::OrganizationShow,
+        Self::LicenseList,
+        Self::TagList,
+        Self::GroupList,
+        Self::HelpShow,
+        Self::PackageAutocomplete,
+        Self::CurrentPackageListWithResources,
+    ];
+
+    /// The action's CKAN name and what it does here.
+    fn described(self) -> (&'static str, &'static str) {
+        match self {
+            Self::StatusShow => (
+                "status_show",
+                "The node's CKAN-compatible status: site URL, version, extensions.",
+            ),
+            Self::PackageList => ("package_list", "The ids of all datasets, by name (limit, offset)."),
+            Self::PackageSearch => (
+                "package_search",
+                "Searches datasets: q (words, name:, title:, tags:), fq (field:value clauses), rows, start, sort, facet.field.",
+            ),
+            Self::PackageShow => (
+                "package_show",
+                "One dataset (id) with its newest version's files as resources.",
+            ),
+            Self::ResourceShow => ("resource_show", "One file of a dataset (id = dataset:file)."),
+            Self::OrganizationList => ("organization_list", "The publishers (all_fields for details)."),
+            Self::OrganizationShow => ("organization_show", "One publisher (id; include_datasets)."),
+            Self::LicenseList => ("license_list", "The licences datasets use."),
+            Self::TagList => ("tag_list", "The keywords datasets use."),
+            Self::GroupList => ("group_list", "Groups: none on this node; publishers are organizations."),
+            Self::HelpShow => ("help_show", "What an action does (name)."),
+            Self::PackageAutocomplete => ("package_autocomplete", "Datasets whose words start like q (limit)."),
+            Self::CurrentPackageListWithResources => (
+                "current_package_list_with_resources",
+                "Datasets newest first, with resources (limit, offset).",
+            ),
+        }
+    }
+
+    fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.described().0 == name)
+    }
+}
+
 /// Runs action `name` with its parameters (query string or JSON body, as an object).
 pub async fn call(ctx: &Context, name: &str, params: &Map<String, Value>) -> Answer {
-    match name {
-        "status_show" => Ok(status_show(ctx)),
-        "package_list" => package_list(ctx, params).await,
-        "package_search" => package_search(ctx, params).await,
-        "package_show" => package_show(ctx, params).await,
-        "resource_show" => resource_show(ctx, params).await,
-        "organization_list" => organization_list(ctx, params).await,
-        "organization_show" => organization_show(ctx, params).await,
-        "license_list" => facet_values(ctx, Facet::License).await.map(|values| {
+    let Some(action) = Action::named(name) else {
+        return Err(ActionError {
+            kind: "Not Found Error",
+            message: format!("Action name not known: {name}"),
+            status: 400,
+            cause: None,
+        });
+    };
+    match action {
+        Action::StatusShow => Ok(status_show(ctx)),
+        Action::PackageList => package_list(ctx, params).await,
+        Action::PackageSearch => package_search(ctx, params).await,
+        Action::PackageShow => package_show(ctx, params).await,
+        Action::ResourceShow => resource_show(ctx, params).await,
+        Action::OrganizationList => organization_list(ctx, params).await,
+        Action::OrganizationShow => organization_show(ctx, params).await,
+        Action::LicenseList => facet_values(ctx, Facet::License).await.map(|values| {
             values
                 .into_iter()
                 .map(|id| json!({"id": id, "title": id}))
                 .collect::<Vec<_>>()
                 .into()
         }),
-        "tag_list" => facet_values(ctx, Facet::Keyword).await.map(Value::from),
+        Action::TagList => facet_values(ctx, Facet::Keyword).await.map(Value::from),
         // Publishers are organizations; the node has no groups.
-        "group_list" => Ok(Value::Array(Vec::new())),
-        "help_show" => help_show(params),
-        "package_autocomplete" => package_autocomplete(ctx, params).await,
-        "current_package_list_with_resources" => current_package_list_with_resources(ctx, params).await,
-        other => Err(ActionError {
-            kind: "Not Found Error",
-            message: format!("Action name not known: {other}"),
-            status: 400,
-            cause: None,
-        }),
+        Action::GroupList => Ok(Value::Array(Vec::new())),
+        Action::HelpShow => help_show(params),
+        Action::PackageAutocomplete => package_autocomplete(ctx, params).await,
+        Action::CurrentPackageListWithResources => current_package_list_with_resources(ctx, params).await,
     }
 }
 
@@ -471,41 +544,13 @@ async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
     }))
 }
 
-/// The actions this node answers, each with what it does here.
-const ACTIONS: [(&str, &str); 13] = [
-    (
-        "status_show",
-        "The node's CKAN-compatible status: site URL, version, extensions.",
-    ),
-    ("package_list", "The ids of all datasets, by name (limit, offset)."),
-    (
-        "package_search",
-        "Searches datasets: q (words, name:, title:, tags:), fq (field:value clauses), rows, start, sort, facet.field.",
-    ),
-    (
-        "package_show",
-        "One dataset (id) with its newest version's files as resources.",
-    ),
-    ("resource_show", "One file of a dataset (id = dataset:file)."),
-    ("organization_list", "The publishers (all_fields for details)."),
-    ("organization_show", "One publisher (id; include_datasets)."),
-    ("license_list", "The licences datasets use."),
-    ("tag_list", "The keywords datasets use."),
-    ("group_list", "Groups: none on this node; publishers are organizations."),
-    ("help_show", "What an action does (name)."),
-    ("package_autocomplete", "Datasets whose words start like q (limit)."),
-    (
-        "current_package_list_with_resources",
-        "Datasets newest first, with resources (limit, offset).",
-    ),
-];
-
 fn help_show(params: &Map<String, Value>) -> Answer {
     let name = required(params, "name")?;
-    ACTIONS
-        .iter()
-        .find(|(action, _)| *action == name)
-        .map(|(action, help)| Value::from(format!("{action}: {help}")))
+    Action::named(name)
+        .map(|action| {
+            let (name, help) = action.described();
+            Value::from(format!("{name}: {help}"))
+        })
         .ok_or_else(|| ActionError::not_found(format!("Action name not known: {name}")))
 }
 

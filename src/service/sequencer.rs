@@ -20,8 +20,8 @@ use super::NodeIdentity;
 use super::transparency;
 use crate::domain::Sha256Digest;
 use crate::store::{
-    Acknowledgement, CheckpointSigner, LogWrite, LogWritten, LoggedDocument, NewOrder, NewVersion, OrderTransition,
-    ReceiptBuilder, SessionAdmission, SessionRead, Store, StoreError,
+    Acknowledgement, CheckpointSigner, LogWrite, LogWritten, LoggedDocument, LoggedWrite, NewOrder, NewVersion,
+    OrderTransition, ReceiptBuilder, SessionAdmission, SessionRead, Store, StoreError,
 };
 
 /// Most writes in one batch. PostgreSQL keeps the subtransactions (one per write's
@@ -56,7 +56,10 @@ impl Sequencer {
 
     /// Publishes a version; returns its manifest's log index.
     pub async fn publish(&self, version: NewVersion) -> Result<u64, StoreError> {
-        match self.submit(LogWrite::Publish(version)).await? {
+        match self
+            .submit(LogWrite::Logged(Box::new(LoggedWrite::Publish(version))))
+            .await?
+        {
             LogWritten::Published { log_index } => Ok(log_index),
             other => Err(unexpected(&other)),
         }
@@ -64,7 +67,10 @@ impl Sequencer {
 
     /// Records and logs an order.
     pub async fn order(&self, order: NewOrder) -> Result<(), StoreError> {
-        match self.submit(LogWrite::Order(order)).await? {
+        match self
+            .submit(LogWrite::Logged(Box::new(LoggedWrite::Order(order))))
+            .await?
+        {
             LogWritten::Ordered => Ok(()),
             other => Err(unexpected(&other)),
         }
@@ -72,7 +78,10 @@ impl Sequencer {
 
     /// Moves an order between states and logs the document that says so.
     pub async fn transition(&self, transition: OrderTransition) -> Result<(), StoreError> {
-        match self.submit(LogWrite::Transition(transition)).await? {
+        match self
+            .submit(LogWrite::Logged(Box::new(LoggedWrite::Transition(transition))))
+            .await?
+        {
             LogWritten::Transitioned => Ok(()),
             other => Err(unexpected(&other)),
         }
@@ -94,12 +103,12 @@ impl Sequencer {
         document: LoggedDocument,
         at: DateTime<Utc>,
     ) -> Result<Acknowledgement, StoreError> {
-        let write = LogWrite::Acknowledge {
+        let write = LogWrite::Logged(Box::new(LoggedWrite::Acknowledge {
             order_id,
             receipt,
             document,
             at,
-        };
+        }));
         match self.submit(write).await? {
             LogWritten::Acknowledged(acknowledgement) => Ok(acknowledgement),
             other => Err(unexpected(&other)),
@@ -138,8 +147,8 @@ async fn integrate_batches(
         // locks while waiting for the other's would deadlock across replicas.
         let mut batch: Vec<(LogWrite, Reply)> = Vec::with_capacity(queued.len());
         for (write, reply) in queued.drain(..) {
-            let publish = matches!(write, LogWrite::Publish(_));
-            if publish && batch.iter().any(|(queued, _)| matches!(queued, LogWrite::Publish(_))) {
+            let publish = write.is_publish();
+            if publish && batch.iter().any(|(queued, _)| queued.is_publish()) {
                 integrate(store.as_ref(), std::mem::take(&mut batch), &sign).await;
             }
             batch.push((write, reply));

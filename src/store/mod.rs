@@ -301,6 +301,30 @@ pub type CheckpointSigner = dyn Fn(u64, [u8; 32]) -> Result<String, StoreError> 
 /// A change that appends to the transparency log, integrated with others in one batch
 /// (one transaction, one new checkpoint); each write is all or nothing on its own.
 pub enum LogWrite {
+    /// Admits a response of a read session before its bytes leave: continues an open
+    /// session within its byte limit, or opens a new one (spending a download within
+    /// the order's limit, signing with `receipt` and logging its receipt), or refuses.
+    /// A batch's reads are admitted together, before its other writes.
+    /// `Conflict` when a concurrent request of the same order and file won a race (retry).
+    Read {
+        /// The response.
+        read: SessionRead,
+        /// Signs the receipt of a new session.
+        receipt: Box<ReceiptBuilder>,
+    },
+    /// A write integrated on its own, in its own savepoint.
+    Logged(Box<LoggedWrite>),
+}
+
+impl LogWrite {
+    /// Whether it publishes a version.
+    pub fn is_publish(&self) -> bool {
+        matches!(self, Self::Logged(write) if matches!(**write, LoggedWrite::Publish(_)))
+    }
+}
+
+/// A log write other than a read, each integrated in its own savepoint.
+pub enum LoggedWrite {
     /// Commits a version and its files and logs its manifest. The version's rows are
     /// written before the batch takes the log's lock. `Conflict` if the number is taken
     /// or the dataset has another owner.
@@ -310,16 +334,6 @@ pub enum LogWrite {
     Order(NewOrder),
     /// Moves an order between states and logs the document that says so.
     Transition(OrderTransition),
-    /// Admits a response of a read session before its bytes leave: continues an open
-    /// session within its byte limit, or opens a new one (spending a download within
-    /// the order's limit, signing with `receipt` and logging its receipt), or refuses.
-    /// `Conflict` when a concurrent request of the same order and file won a race (retry).
-    Read {
-        /// The response.
-        read: SessionRead,
-        /// Signs the receipt of a new session.
-        receipt: Box<ReceiptBuilder>,
-    },
     /// Logs a buyer's acknowledgement of one of the order's receipts unless that receipt
     /// was acknowledged before: then nothing is written and the earlier one is named.
     Acknowledge {

@@ -288,7 +288,7 @@ macro_rules! impl_store_with_shared_sql {
         use crate::domain::{DatasetId, FileName, PublisherId, ReadSessionId, ResourceName, Sha256Digest, VersionNumber};
 
         use super::sql::{BatchLog, ReadAdmissions, RightEdge, StoredSession};
-        use super::{CheckpointSigner, LogWrite, LogWritten};
+        use super::{CheckpointSigner, LogWrite, LogWritten, LoggedWrite};
 
         /// Opens the savepoint one log write of a batch runs in.
         async fn savepoint(tx: &mut sqlx::Transaction<'static, $database>) -> Result<(), StoreError> {
@@ -730,16 +730,15 @@ macro_rules! impl_store_with_shared_sql {
         async fn integrate_one(
             tx: &mut sqlx::Transaction<'static, $database>,
             log: &mut BatchLog,
-            write: &LogWrite,
+            write: &LoggedWrite,
         ) -> Result<LogWritten, StoreError> {
             match write {
-                LogWrite::Publish(new) => Ok(LogWritten::Published { log_index: log_version(tx, log, new).await? }),
-                LogWrite::Order(order) => record_order(tx, log, order).await.map(|()| LogWritten::Ordered),
-                LogWrite::Transition(transition) => {
+                LoggedWrite::Publish(new) => Ok(LogWritten::Published { log_index: log_version(tx, log, new).await? }),
+                LoggedWrite::Order(order) => record_order(tx, log, order).await.map(|()| LogWritten::Ordered),
+                LoggedWrite::Transition(transition) => {
                     change_order(tx, log, transition).await.map(|()| LogWritten::Transitioned)
                 }
-                LogWrite::Read { .. } => Err(StoreError::Other(anyhow::anyhow!("reads are admitted together, before the other writes"))),
-                LogWrite::Acknowledge { order_id, receipt, document, at } => {
+                LoggedWrite::Acknowledge { order_id, receipt, document, at } => {
                     acknowledge(tx, log, order_id, receipt, document, *at).await.map(LogWritten::Acknowledged)
                 }
             }
@@ -1098,12 +1097,15 @@ macro_rules! impl_store_with_shared_sql {
                 let mut prepared = Vec::with_capacity(batch.len());
                 for write in batch {
                     prepared.push(match write {
-                        LogWrite::Publish(new) => {
-                            savepoint(&mut tx).await?;
-                            let result = prepare_version(&mut tx, new).await;
-                            settle(&mut tx, result).await?
-                        }
-                        _ => Ok(()),
+                        LogWrite::Logged(logged) => match logged.as_ref() {
+                            LoggedWrite::Publish(new) => {
+                                savepoint(&mut tx).await?;
+                                let result = prepare_version(&mut tx, new).await;
+                                settle(&mut tx, result).await?
+                            }
+                            _ => Ok(()),
+                        },
+                        LogWrite::Read { .. } => Ok(()),
                     });
                 }
                 // Holds the log head's row lock until commit: one batch integrates at a
@@ -1129,10 +1131,13 @@ macro_rules! impl_store_with_shared_sql {
                     if result.is_some() {
                         continue;
                     }
-                    if let LogWrite::Read { .. } = write {
-                        *result = admitted.next().map(|admission| admission.map(LogWritten::Read));
-                        continue;
-                    }
+                    let write = match write {
+                        LogWrite::Read { .. } => {
+                            *result = admitted.next().map(|admission| admission.map(LogWritten::Read));
+                            continue;
+                        }
+                        LogWrite::Logged(write) => write.as_ref(),
+                    };
                     let kept = log.entries.len();
                     savepoint(&mut tx).await?;
                     let outcome = integrate_one(&mut tx, &mut log, write).await;
@@ -1140,7 +1145,7 @@ macro_rules! impl_store_with_shared_sql {
                         log.truncate(kept);
                     }
                     let outcome = settle(&mut tx, outcome).await?;
-                    if let (LogWrite::Publish(_), Err(error)) = (write, &outcome) {
+                    if let (LoggedWrite::Publish(_), Err(error)) = (write, &outcome) {
                         // Its rows went in before its savepoint: only the whole batch undoes them.
                         return Err(StoreError::Other(anyhow::anyhow!("logging a prepared version failed: {error}")));
                     }

@@ -273,7 +273,7 @@ fn unsigned_order(buyer: &str, nonce: &str) -> shulian::store::NewOrder {
 }
 
 async fn a_batch_logs_its_good_writes_and_nothing_of_the_failed_ones(backend: Backend) {
-    use shulian::store::{LogWrite, LogWritten, OrderTransition, StoreError};
+    use shulian::store::{LogWrite, LogWritten, LoggedWrite, OrderTransition, StoreError};
     let app = TestApp::spawn(backend).await;
     let token = app.publisher("p").await;
     app.publish(&token, "sold", "licensed", &[("f.csv", b"a\n1\n")]).await;
@@ -291,10 +291,10 @@ async fn a_batch_logs_its_good_writes_and_nothing_of_the_failed_ones(backend: Ba
     };
     let last = unsigned_order("did:key:b", "n1");
     let batch = vec![
-        LogWrite::Order(first.clone()),
-        LogWrite::Order(replay),
-        LogWrite::Transition(stray),
-        LogWrite::Order(last.clone()),
+        LogWrite::Logged(Box::new(LoggedWrite::Order(first.clone()))),
+        LogWrite::Logged(Box::new(LoggedWrite::Order(replay))),
+        LogWrite::Logged(Box::new(LoggedWrite::Transition(stray))),
+        LogWrite::Logged(Box::new(LoggedWrite::Order(last.clone()))),
     ];
     let node = ctx.node.clone();
     let sign = move |size: u64, root: merkle::Hash| {
