@@ -325,13 +325,13 @@ async fn query_table(
         let start = version_asked("startingVersion", request.starting_version, None, TimeTravel::Since)?;
         let end = version_asked("endingVersion", request.ending_version, None, TimeTravel::AsOf)?;
         let found = sharing::changes(&ctx, &recipient, &share, &schema, &table, start, end).await?;
-        return change_lines(&ctx, &recipient, &schema, format, &found);
+        return change_lines(&ctx, &recipient, format, &found);
     }
     let found = sharing::table(&ctx, &recipient, &share, &schema, &table, asked).await?;
     let mut lines = vec![format.protocol_line(), format.metadata_line(&found)];
     // A table is one file: a hint of zero rows needs none, any other hint needs it whole.
     if limit_hint != Some(0) {
-        let file = sharing::file_of(&ctx, &recipient, &schema.to_lowercase(), found.version, &found.table)?;
+        let file = sharing::file_of(&ctx, &recipient, &found.dataset, found.version, &found.table)?;
         lines.push(format.file_line(found.version, found.published_at, None, &file));
     }
     Ok(ndjson(found.version, format, lines))
@@ -378,30 +378,18 @@ async fn table_changes(
     let format = ResponseFormat::asked(&headers)?;
     let recipient = recipient(&ctx, &headers).await?;
     let found = sharing::changes(&ctx, &recipient, &share, &schema, &table, start, end).await?;
-    change_lines(&ctx, &recipient, &schema, format, &found)
+    change_lines(&ctx, &recipient, format, &found)
 }
 
 /// The answer listing a range's data change files, its first version in the header.
-fn change_lines(
-    ctx: &Context,
-    recipient: &Recipient,
-    schema: &str,
-    format: ResponseFormat,
-    found: &TableChanges,
-) -> Answer {
+fn change_lines(ctx: &Context, recipient: &Recipient, format: ResponseFormat, found: &TableChanges) -> Answer {
     let mut metadata = format.metadata_line(&found.last);
     // The range keeps one schema: its metadata holds from the first version on, which is
     // where a delta-format reader's log of the range begins.
     metadata["metaData"]["version"] = json!(found.first.get());
     let mut lines = vec![format.protocol_line(), metadata];
     for change in &found.changes {
-        let file = sharing::file_of(
-            ctx,
-            recipient,
-            &schema.to_lowercase(),
-            change.file_version,
-            &change.table,
-        )?;
+        let file = sharing::file_of(ctx, recipient, &found.last.dataset, change.file_version, &change.table)?;
         lines.push(format.file_line(change.version, change.published_at, Some(change.kind), &file));
     }
     Ok(ndjson(found.first, format, lines))
@@ -564,7 +552,8 @@ impl ResponseFormat {
 /// adds the read-permission key `sp` (Azure SAS's, one the kernel recognises), which the
 /// node ignores.
 fn kernel_readable(url: &str) -> String {
-    format!("{url}?sp=r")
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{joiner}sp=r")
 }
 
 /// The header a client states the formats it reads in, and the server the one it answers in.

@@ -156,7 +156,8 @@ pub async fn tables(
     };
     let mut listed = Vec::new();
     for dataset in datasets {
-        let (_, record) = resolve(ctx, recipient, share, &dataset, TableVersion::Newest).await?;
+        let shared = shared_dataset(ctx, share, &dataset).await?;
+        let record = resolve(ctx, recipient, &shared, TableVersion::Newest).await?;
         for table in version_tables(ctx, &record).await? {
             listed.push(TableName {
                 name: table.name,
@@ -235,6 +236,8 @@ pub struct SharedTable {
 /// A table at a version, ready to describe or read.
 #[derive(Debug, Clone)]
 pub struct TableAtVersion {
+    /// The dataset (the schema).
+    pub dataset: DatasetId,
     /// The dataset version.
     pub version: VersionNumber,
     /// A stable id of the table across versions.
@@ -256,11 +259,23 @@ pub async fn table(
     name: &str,
     asked: TableVersion,
 ) -> Result<TableAtVersion, AppError> {
-    let (dataset, record) = resolve(ctx, recipient, share, schema, asked).await?;
+    let shared = shared_dataset(ctx, share, schema).await?;
+    table_in(ctx, recipient, &shared, name, asked).await
+}
+
+/// [`table`] in a dataset already read.
+async fn table_in(
+    ctx: &Context,
+    recipient: &Recipient,
+    shared: &SharedDataset<'_>,
+    name: &str,
+    asked: TableVersion,
+) -> Result<TableAtVersion, AppError> {
+    let record = resolve(ctx, recipient, shared, asked).await?;
     let table = named_table(ctx, &record, name).await?.ok_or_else(|| {
         AppError::NotFound(format!(
-            "no table {name} in {share}.{schema} version {}",
-            record.summary.version
+            "no table {name} in {}.{} version {}",
+            shared.share, shared.schema, record.summary.version
         ))
     })?;
     // An order whose downloads of the file are used up is refused here, with the reason,
@@ -275,8 +290,9 @@ pub async fn table(
         ))
     })?;
     Ok(TableAtVersion {
+        dataset: shared.dataset.clone(),
         version: record.summary.version,
-        id: table_id(&dataset, &table.name),
+        id: table_id(shared.dataset.as_str(), &table.name),
         table,
         schema_string,
         published_at: record.summary.published_at,
@@ -335,7 +351,8 @@ pub async fn changes(
     start: TableVersion,
     end: TableVersion,
 ) -> Result<TableChanges, AppError> {
-    let (dataset, versions) = shared_dataset(ctx, share, schema).await?;
+    let shared = shared_dataset(ctx, share, schema).await?;
+    let (dataset, versions) = (&shared.dataset, &shared.versions);
     let newest = versions
         .first()
         .map(|version| version.version)
@@ -345,7 +362,7 @@ pub async fn changes(
             "{field}Version or {field}Timestamp is required"
         ))),
         TableVersion::Number(number) => Ok(VersionNumber::try_from(number)?),
-        TableVersion::At(when) => version_at(schema, &versions, when),
+        TableVersion::At(when) => version_at(schema, versions, when),
     };
     let first = bound(start, "starting")?;
     let last = match (end, recipient) {
@@ -384,7 +401,7 @@ pub async fn changes(
             spanned.len()
         )));
     }
-    let described = table(ctx, recipient, share, schema, name, TableVersion::Number(last.get())).await?;
+    let described = table_in(ctx, recipient, &shared, name, TableVersion::Number(last.get())).await?;
     if let Recipient::Buyer { .. } = recipient {
         let change = TableChange {
             kind: ChangeKind::Add,
@@ -411,7 +428,7 @@ pub async fn changes(
     let mut previous = match versions.iter().find(|version| version.version < first) {
         Some(before) => one_schema(
             before.version,
-            public_table_at(ctx, &dataset, before.version, name).await?,
+            public_table_at(ctx, dataset, before.version, name).await?,
         )?,
         None => None,
     };
@@ -419,7 +436,7 @@ pub async fn changes(
     for version in spanned {
         let current = one_schema(
             version.version,
-            public_table_at(ctx, &dataset, version.version, name).await?,
+            public_table_at(ctx, dataset, version.version, name).await?,
         )?;
         let replaced = match (&previous, &current) {
             (Some((_, old)), Some((_, new))) => old.file.sha256 != new.file.sha256,
@@ -462,11 +479,7 @@ async fn public_table_at(
         .get_version(dataset, Some(version))
         .await
         .map_err(|e| not_found(e, dataset))?;
-    if record.summary.access != AccessClass::Open {
-        return Err(AppError::Licensed {
-            dataset: dataset.to_string(),
-        });
-    }
+    open_only(dataset, &record)?;
     named_table(ctx, &record, name).await
 }
 
@@ -489,16 +502,13 @@ pub struct SharedFile {
 pub fn file_of(
     ctx: &Context,
     recipient: &Recipient,
-    dataset: &str,
+    dataset: &DatasetId,
     version: VersionNumber,
     table: &SharedTable,
 ) -> Result<SharedFile, AppError> {
     let entry = &table.file;
     let (url, expires) = match recipient {
-        Recipient::Public => (
-            file_url(&ctx.node.public_url, &dataset.parse()?, version, &entry.name),
-            None,
-        ),
+        Recipient::Public => (file_url(&ctx.node.public_url, dataset, version, &entry.name), None),
         Recipient::Buyer { grant, token_id } => {
             let mut expires = Utc::now() + Duration::minutes(TICKET_LIFETIME_MINUTES);
             if let Some(until) = grant.valid_until {
@@ -587,40 +597,52 @@ async fn known_share(ctx: &Context, recipient: &Recipient, share: &str) -> Resul
     if known { Ok(publisher) } else { Err(missing()) }
 }
 
-/// The dataset version a recipient reads in `share`.`schema`.
-/// The dataset a share's schema names (names are case-insensitive), with its versions,
-/// newest first.
-async fn shared_dataset(
-    ctx: &Context,
-    share: &str,
-    schema: &str,
-) -> Result<(DatasetId, Vec<VersionSummary>), AppError> {
+/// A dataset a share's schema names, read once per request, with the names it was asked by.
+struct SharedDataset<'a> {
+    share: &'a str,
+    schema: &'a str,
+    dataset: DatasetId,
+    /// Its versions, newest first.
+    versions: Vec<VersionSummary>,
+}
+
+/// The dataset a share's schema names (names are case-insensitive), with its versions.
+async fn shared_dataset<'a>(ctx: &Context, share: &'a str, schema: &'a str) -> Result<SharedDataset<'a>, AppError> {
     let missing = || AppError::NotFound(format!("no schema {schema} in share {share}"));
     let dataset: DatasetId = schema.to_lowercase().parse().map_err(|_| missing())?;
     let (summary, versions) = ctx.store.get_dataset(&dataset).await.map_err(|_| missing())?;
     if summary.publisher.as_str() != share.to_lowercase() {
         return Err(missing());
     }
-    Ok((dataset, versions))
+    Ok(SharedDataset {
+        share,
+        schema,
+        dataset,
+        versions,
+    })
 }
 
+/// The version of `shared` a recipient reads when it asks for `asked`.
 async fn resolve(
     ctx: &Context,
     recipient: &Recipient,
-    share: &str,
-    schema: &str,
+    shared: &SharedDataset<'_>,
     asked: TableVersion,
-) -> Result<(String, VersionRecord), AppError> {
-    let (dataset, versions) = shared_dataset(ctx, share, schema).await?;
+) -> Result<VersionRecord, AppError> {
+    let dataset = &shared.dataset;
     let version = match asked {
         TableVersion::Newest => None,
         TableVersion::Number(number) => Some(VersionNumber::try_from(number)?),
-        TableVersion::At(when) => Some(version_at(schema, &versions, when)?),
+        TableVersion::At(when) => Some(version_at(shared.schema, &shared.versions, when)?),
     };
-    let missing = || AppError::NotFound(format!("no schema {schema} in share {share}"));
     let version = match recipient {
         Recipient::Public => version,
-        Recipient::Buyer { grant, .. } if grant.dataset != dataset => return Err(missing()),
+        Recipient::Buyer { grant, .. } if grant.dataset != *dataset => {
+            return Err(AppError::NotFound(format!(
+                "no schema {} in share {}",
+                shared.schema, shared.share
+            )));
+        }
         Recipient::Buyer { grant, .. } => match version {
             Some(asked) if asked != grant.version => {
                 return Err(AppError::Forbidden(format!(
@@ -633,15 +655,24 @@ async fn resolve(
     };
     let record = ctx
         .store
-        .get_version(&dataset, version)
+        .get_version(dataset, version)
         .await
-        .map_err(|e| not_found(e, &dataset))?;
-    if matches!(recipient, Recipient::Public) && record.summary.access != AccessClass::Open {
-        return Err(AppError::Licensed {
-            dataset: dataset.to_string(),
-        });
+        .map_err(|e| not_found(e, dataset))?;
+    if matches!(recipient, Recipient::Public) {
+        open_only(dataset, &record)?;
     }
-    Ok((dataset.to_string(), record))
+    Ok(record)
+}
+
+/// Refuses a licensed version: the public profile reads open data only.
+fn open_only(dataset: &DatasetId, record: &VersionRecord) -> Result<(), AppError> {
+    if record.summary.access == AccessClass::Open {
+        Ok(())
+    } else {
+        Err(AppError::Licensed {
+            dataset: dataset.to_string(),
+        })
+    }
 }
 
 /// The table of a version that `name` names (case-insensitively, as the protocol asks).
