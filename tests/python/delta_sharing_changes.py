@@ -13,11 +13,10 @@ when the rows a removal deletes are not the rows its version's predecessor inser
 
 import contextlib
 import datetime
-import json
 import sys
 
 import delta_sharing
-from open_profile import open_profile_file
+from open_profile import open_profile_file, report_and_exit
 
 node, open_table, between, order_profile, licensed_table = sys.argv[1:6]
 url = f"{open_profile_file(node)}#{open_table}"
@@ -49,21 +48,18 @@ with contextlib.redirect_stdout(sys.stderr):
     licensed_kernel = delta_sharing.load_table_changes_as_pandas(
         f"{order_profile}#{licensed_table}", starting_version=1, use_delta_format=True
     )
-print(
-    json.dumps(
-        {
-            "all": counts(every),
-            "kernel": counts(kernel),
-            "second": counts(delta_sharing.load_table_changes_as_pandas(url, starting_version=2, ending_version=2)),
-            "sinceTime": counts(delta_sharing.load_table_changes_as_pandas(url, starting_timestamp=between)),
-            "untilTime": counts(
-                delta_sharing.load_table_changes_as_pandas(url, starting_version=1, ending_timestamp=between_plain)
-            ),
-            "licensedKernel": counts(licensed_kernel),
-            "licensed": counts(
-                delta_sharing.load_table_changes_as_pandas(f"{order_profile}#{licensed_table}", starting_version=1)
-            ),
-        },
-        sort_keys=True,
-    )
+report_and_exit(
+    {
+        "all": counts(every),
+        "kernel": counts(kernel),
+        "second": counts(delta_sharing.load_table_changes_as_pandas(url, starting_version=2, ending_version=2)),
+        "sinceTime": counts(delta_sharing.load_table_changes_as_pandas(url, starting_timestamp=between)),
+        "untilTime": counts(
+            delta_sharing.load_table_changes_as_pandas(url, starting_version=1, ending_timestamp=between_plain)
+        ),
+        "licensedKernel": counts(licensed_kernel),
+        "licensed": counts(
+            delta_sharing.load_table_changes_as_pandas(f"{order_profile}#{licensed_table}", starting_version=1)
+        ),
+    }
 )

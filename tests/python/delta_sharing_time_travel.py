@@ -6,13 +6,12 @@ usage: delta_sharing_time_travel.py NODE TABLE_URL_FRAGMENT BETWEEN
 Prints {"latest": rows, "version1": rows, "asOf": rows, "versionSince": n, "before": errorCode}.
 """
 
-import json
 import sys
 
 import delta_sharing
 from delta_sharing.protocol import DeltaSharingProfile, Table
 from delta_sharing.rest_client import DataSharingRestClient
-from open_profile import open_profile_file
+from open_profile import open_profile_file, report_and_exit
 
 node, fragment, between = sys.argv[1:4]
 profile = open_profile_file(node)
@@ -36,5 +35,5 @@ try:
     before = "answered"
 except Exception as refused:  # requests' HTTPError
     before = refused.response.json()["errorCode"]
-print(json.dumps({"latest": len(latest), "version1": len(first), "asOf": len(as_of),
-                  "versionSince": since.delta_table_version, "before": before}))
+report_and_exit({"latest": len(latest), "version1": len(first), "asOf": len(as_of),
+                 "versionSince": since.delta_table_version, "before": before})

@@ -14,3 +14,20 @@ def open_profile_file(node):
         saved.write(response.read())
     saved.close()
     return saved.name
+
+
+def report_and_exit(summary):
+    """Prints the summary as JSON and ends the process at once.
+
+    Delta Kernel's Python wrapper sometimes aborts while the interpreter tears
+    down its threads ("terminate called without an active exception"), after
+    every answer was read and checked; skipping the teardown keeps that
+    client-side crash from failing a run whose checks all passed.
+    """
+    import os
+    import sys
+
+    sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
