@@ -373,7 +373,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen { out, json } => {
             let key = KeyPair::generate();
             key.save(&out)?;
-            let did = key.public().did();
+            let did = key.did();
             print_result(json, &serde_json::json!({"did": did, "keyFile": out}), || {
                 format!("wrote {}\n{did}", out.display())
             })
@@ -451,7 +451,7 @@ async fn serve(config: &Config, load_demo: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(
         listen = %listener.local_addr()?,
-        node = %app.context().node.key.public().did(),
+        node = %app.context().node.key.did(),
         database = %config.redacted_database_url(),
         blobs = %config.blob_url,
         "shulian node serving"

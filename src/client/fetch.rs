@@ -66,7 +66,7 @@ pub async fn fetch(
     let token = read(TOKEN_FILE)?.trim().to_owned();
     let order: Value = serde_json::from_str(&read(ORDER_FILE)?)?;
     let agreement: Value = serde_json::from_str(&read(AGREEMENT_FILE).context("the order has no agreement (yet)")?)?;
-    let buyer = key.public().did();
+    let buyer = key.did();
     ensure!(order["buyer"] == buyer.as_str(), "this key is not the order's buyer");
 
     let client = NodeClient::new(node, Some(token))?.with_log_tiles(log_tiles)?;
@@ -168,7 +168,7 @@ async fn acknowledge(
         "order": order_id,
         "receiptDigest": receipt_digest,
         "receiptLogIndex": log_index,
-        "recipient": key.public().did(),
+        "recipient": key.did(),
         "acknowledged": now.to_rfc3339_opts(SecondsFormat::Secs, true),
     });
     let signed = sign_document(unsigned, key, now)?;

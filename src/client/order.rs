@@ -112,7 +112,7 @@ pub async fn place_order(
         "maxDownloads": request.max_downloads.unwrap_or(offer.max_downloads),
         "priceFen": offer.price_fen,
         "licenseSha256": format!("sha256:{license_sha256}"),
-        "buyer": key.public().did(),
+        "buyer": key.did(),
         "nonce": uuid::Uuid::new_v4().simple().to_string(),
         "created": now.to_rfc3339_opts(SecondsFormat::Secs, true),
     });

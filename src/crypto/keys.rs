@@ -37,11 +37,18 @@ pub enum KeyError {
 }
 
 /// An Ed25519 signing key: the node's, or a buyer's.
-pub struct KeyPair(SigningKey);
+///
+/// Its verification method is encoded once: base58 is quadratic in its input, and
+/// the node names itself in every receipt it signs.
+pub struct KeyPair {
+    signing: SigningKey,
+    did: Did,
+    verification_method: String,
+}
 
 impl fmt::Debug for KeyPair {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "KeyPair({})", self.public().did())
+        write!(formatter, "KeyPair({})", self.did())
     }
 }
 
@@ -56,12 +63,21 @@ struct KeyFile {
 impl KeyPair {
     /// A fresh key from the operating system's random source.
     pub fn generate() -> Self {
-        Self(SigningKey::generate(&mut rand_core::OsRng))
+        Self::from_signing(SigningKey::generate(&mut rand_core::OsRng))
     }
 
     /// The key for a 32-byte secret seed.
     pub fn from_seed(seed: [u8; 32]) -> Self {
-        Self(SigningKey::from_bytes(&seed))
+        Self::from_signing(SigningKey::from_bytes(&seed))
+    }
+
+    fn from_signing(signing: SigningKey) -> Self {
+        let public = PublicKey(signing.verifying_key());
+        Self {
+            signing,
+            did: public.did(),
+            verification_method: public.verification_method(),
+        }
     }
 
     /// Parses a `privateKeyMultibase` value (`z` + base58btc(0x8026 ‖ seed)).
@@ -72,17 +88,27 @@ impl KeyPair {
 
     /// The secret key as `privateKeyMultibase`.
     fn private_multibase(&self) -> String {
-        encode_multibase(ED25519_PRIV_PREFIX, self.0.as_bytes())
+        encode_multibase(ED25519_PRIV_PREFIX, self.signing.as_bytes())
     }
 
     /// The public half.
     pub fn public(&self) -> PublicKey {
-        PublicKey(self.0.verifying_key())
+        PublicKey(self.signing.verifying_key())
+    }
+
+    /// The key's `did:key` identifier.
+    pub fn did(&self) -> Did {
+        self.did.clone()
+    }
+
+    /// The verification method that names this key inside its DID document.
+    pub fn verification_method(&self) -> &str {
+        &self.verification_method
     }
 
     /// Signs raw bytes; only the proof, note and ticket modules call this.
     pub(super) fn sign(&self, message: &[u8]) -> [u8; 64] {
-        self.0.sign(message).to_bytes()
+        self.signing.sign(message).to_bytes()
     }
 
     /// Reads a key file written by [`KeyPair::save`] (or any Multikey pair).

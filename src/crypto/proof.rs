@@ -48,7 +48,6 @@ pub fn sign_document(document: Value, key: &KeyPair, created: DateTime<Utc>) -> 
     if contains_float(&unsigned) {
         return Err(ProofError::Float);
     }
-    let public = key.public();
     let mut proof = Map::new();
     proof.insert("type".into(), "DataIntegrityProof".into());
     proof.insert("cryptosuite".into(), CRYPTOSUITE.into());
@@ -56,7 +55,7 @@ pub fn sign_document(document: Value, key: &KeyPair, created: DateTime<Utc>) -> 
         "created".into(),
         created.to_rfc3339_opts(SecondsFormat::Secs, true).into(),
     );
-    proof.insert("verificationMethod".into(), public.verification_method().into());
+    proof.insert("verificationMethod".into(), key.verification_method().into());
     proof.insert("proofPurpose".into(), "assertionMethod".into());
     if let Some(context) = unsigned.get("@context") {
         proof.insert("@context".into(), context.clone());

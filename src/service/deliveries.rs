@@ -128,7 +128,7 @@ fn receipt(
     let now = Utc::now();
     let unsigned = json!({
         "type": RECEIPT_TYPE,
-        "node": ctx.node.key.public().did(),
+        "node": ctx.node.key.did(),
         "order": grant.order_id,
         "orderDigest": grant.order_digest.prefixed(),
         "dataset": grant.dataset,

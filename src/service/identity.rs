@@ -45,7 +45,7 @@ pub async fn establish(store: &dyn Store, key_file: &Path, mismatch: Mismatch) -
             recorded.as_deref().unwrap_or("an earlier key")
         ),
     };
-    let did = key.public().did();
+    let did = key.did();
     match recorded {
         Some(recorded) if recorded == did.as_str() => {}
         Some(recorded) if mismatch == Mismatch::Refuse => bail!(

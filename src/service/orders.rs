@@ -78,7 +78,7 @@ pub async fn place_order(ctx: &Context, body: &[u8]) -> Result<OrderPlaced, AppE
     })?;
     let license_sha256 = Sha256Digest::from_bytes(Sha256::digest(offer.license_text.as_bytes()).into());
     let now = Utc::now();
-    let node_did = ctx.node.key.public().did();
+    let node_did = ctx.node.key.did();
     order
         .check(&OrderContext {
             node: node_did.as_str(),
@@ -144,7 +144,7 @@ fn agreement_document(
     let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     let unsigned = json!({
         "type": AGREEMENT_TYPE,
-        "node": ctx.node.key.public().did(),
+        "node": ctx.node.key.did(),
         "state": OrderState::Agreed,
         "orderDigest": order_digest.prefixed(),
         "order": order_document,
@@ -368,7 +368,7 @@ fn termination(
 ) -> Result<Value, AppError> {
     let mut document = json!({
         "type": kind,
-        "node": ctx.node.key.public().did(),
+        "node": ctx.node.key.did(),
         "order": order.id,
         "orderDigest": order.order_digest.prefixed(),
         "state": OrderState::Terminated,

@@ -105,7 +105,7 @@ async fn attempt_publish(
         None => VersionNumber::FIRST,
     };
     let published_at = Utc::now();
-    let node_did = ctx.node.key.public().did();
+    let node_did = ctx.node.key.did();
     let facts = ManifestFacts {
         node: node_did.as_str(),
         dataset,
