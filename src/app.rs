@@ -38,6 +38,7 @@ impl App {
             key,
             name: config.node_name.clone(),
             public_url: config.public_url.clone(),
+            description: Default::default(),
         });
         let ctx = Context {
             sequencer: Sequencer::start(store.clone(), node.clone())?,

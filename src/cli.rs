@@ -14,9 +14,9 @@ use crate::app::{App, shutdown_signal};
 use crate::blobs::BlobStore;
 use crate::client::{NodeClient, evidence, fetch, get, order, publish};
 use crate::config::{Config, LogFormat, Settings};
-use crate::crypto::KeyPair;
+use crate::crypto::{Did, KeyPair};
 use crate::domain::PublisherId;
-use crate::service::{accounts, audit, demo, gc};
+use crate::service::{accounts, audit, demo, gc, network};
 use crate::store;
 
 /// shulian (数联): a node of the Internet of Data.
@@ -200,6 +200,31 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Add a peer node by its base URL, pinned to the key that signs its description
+    /// (or contact a known peer again, which must still show its pinned key).
+    AddPeer {
+        /// The peer's base URL, e.g. https://city-node.example.
+        url: String,
+        /// The DID to pin [default: the one that signs the peer's description now].
+        #[arg(long)]
+        did: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The configuration and database of an operator command that works on the store directly.
+async fn open_database(
+    settings: Settings,
+    config_file: Option<&std::path::Path>,
+) -> anyhow::Result<(Config, std::sync::Arc<dyn store::Store>)> {
+    init_logging(LogFormat::Text, "warn");
+    let config = Config::load(settings, config_file)?;
+    let store = store::connect(&config.database_url).await?;
+    Ok((config, store))
 }
 
 /// Runs the parsed command; the exit code says whether it succeeded.
@@ -232,6 +257,22 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin {
             action:
+                AdminCommand::AddPeer {
+                    url,
+                    did,
+                    settings,
+                    json,
+                },
+        } => {
+            let (_, store) = open_database(settings, config_file).await?;
+            let did: Option<Did> = did.map(|did| did.parse()).transpose()?;
+            let peer = network::add_peer(store.as_ref(), &url, did.as_ref()).await?;
+            print_result(json, &peer, || {
+                format!("peer {} ({}) pinned to {}", peer.url, peer.name, peer.did)
+            })
+        }
+        Command::Admin {
+            action:
                 AdminCommand::AddPublisher {
                     name,
                     id,
@@ -239,9 +280,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     json,
                 },
         } => {
-            init_logging(LogFormat::Text, "warn");
-            let config = Config::load(settings, config_file)?;
-            let store = store::connect(&config.database_url).await?;
+            let (_, store) = open_database(settings, config_file).await?;
             let id = match id {
                 Some(id) => id.parse()?,
                 None => id_from_name(&name),
@@ -266,9 +305,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Gc { settings, grace, json } => {
-            init_logging(LogFormat::Text, "warn");
-            let config = Config::load(settings, config_file)?;
-            let store = store::connect(&config.database_url).await?;
+            let (config, store) = open_database(settings, config_file).await?;
             let blobs = BlobStore::open(&config.blob_url)?;
             let report = gc::collect_garbage(store.as_ref(), &blobs, grace).await?;
             print_result(json, &report, || {
@@ -279,9 +316,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Audit { settings, json } => {
-            init_logging(LogFormat::Text, "warn");
-            let config = Config::load(settings, config_file)?;
-            let store = store::connect(&config.database_url).await?;
+            let (config, store) = open_database(settings, config_file).await?;
             let node = KeyPair::load(&config.node_key_file)?.public().did();
             let report = audit::audit(store.as_ref(), &node).await?;
             print_result(json, &report, || {

@@ -5,6 +5,7 @@ pub mod delivery;
 pub mod digest;
 pub mod ids;
 pub mod manifest;
+pub mod node;
 pub mod order;
 pub mod search;
 

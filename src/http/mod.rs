@@ -52,7 +52,7 @@ pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
 #[openapi(
     info(title = "shulian node API", description = "Catalog, publishing and open downloads of a 数联网 node. Errors are RFC 9457 problem+json with a stable `type` per kind (`urn:shulian:problem:<kind>`)."),
     paths(
-        node::describe, node::healthz, node::readyz,
+        node::describe, node::peers, node::healthz, node::readyz,
         datasets::list, datasets::changes, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
         files::download, tables::schema, tables::preview, blobs::upload, blobs::probe,
         interop::catalog, interop::dataset, interop::datapackage,
@@ -90,6 +90,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
     let limit_writes = || axum::middleware::from_fn_with_state(writes.clone(), rate::limit_writes);
     let api = Router::new()
         .route("/.well-known/shulian-node", get(node::describe))
+        .route("/api/v1/peers", get(node::peers))
         .route("/readyz", get(node::readyz))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/datasets", get(datasets::list))

@@ -14,6 +14,7 @@ pub mod gc;
 pub mod grants;
 pub mod identity;
 pub mod interop;
+pub mod network;
 pub mod orders;
 pub mod publish;
 pub mod search;
@@ -38,6 +39,8 @@ pub struct NodeIdentity {
     pub name: String,
     /// Base URL clients reach the node at, without a trailing slash.
     pub public_url: String,
+    /// Its signed description, made at the first request: it changes only with the configuration.
+    pub description: std::sync::OnceLock<serde_json::Value>,
 }
 
 /// Everything a use case may touch; cheap to clone.

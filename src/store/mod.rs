@@ -10,6 +10,7 @@ mod rows;
 mod sql;
 mod sqlite;
 
+use crate::domain::node::Peer;
 use crate::domain::order::OrderState;
 use crate::domain::{Facet, SearchOrder};
 use crate::ledger::stored::Subtree;
@@ -562,6 +563,20 @@ pub struct CatalogChange {
     pub version: VersionSummary,
 }
 
+/// How a contact with a peer went.
+#[derive(Clone, Debug)]
+pub enum PeerContact {
+    /// Its description verified: under `did` (pinned at a first contact) and naming it `name`.
+    Seen {
+        /// The DID that signed the description.
+        did: String,
+        /// The name the description gives.
+        name: String,
+    },
+    /// It was refused, for this reason; kept only for a known peer.
+    Refused(String),
+}
+
 /// A published version with its signed manifest and files.
 #[derive(Clone, Debug)]
 pub struct VersionRecord {
@@ -716,6 +731,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records the DID of the node's key (replacing an earlier one: a deliberate re-initialisation).
     async fn record_node_identity(&self, did: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The peer kept under this base URL.
+    async fn peer(&self, url: &str) -> Result<Option<Peer>, StoreError>;
+
+    /// Every peer, by URL.
+    async fn peers(&self) -> Result<Vec<Peer>, StoreError>;
+
+    /// Records a contact with a peer at `at`: a first sighting adds it pinned to the DID
+    /// seen, a later one keeps the pinned DID; a refusal is recorded for a known peer only.
+    async fn record_peer_contact(&self, url: &str, contact: &PeerContact, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// The hashes of stored subtrees of the log's tree (those not stored are absent).
     async fn subtree_hashes(&self, subtrees: &[Subtree]) -> Result<HashMap<Subtree, [u8; 32]>, StoreError>;

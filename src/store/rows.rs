@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{CatalogChange, DatasetSummary, Publisher, SearchHit, StoreError, StoredFile, StoredToken, VersionSummary};
+use crate::domain::node::Peer;
 use crate::domain::{FileEntry, Sha256Digest, VersionNumber};
 use crate::ledger::stored::Subtree;
 
@@ -356,4 +357,39 @@ pub(super) fn decode_subtree(node: i64) -> Result<Subtree, StoreError> {
         level: u32::try_from(node >> 48).map_err(|_| StoreError::Other(anyhow::anyhow!("bad subtree key {node}")))?,
         index: node & ((1 << 48) - 1),
     })
+}
+
+/// A `peers` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct PeerRow {
+    url: String,
+    did: String,
+    name: String,
+    added_at: String,
+    last_seen_at: Option<String>,
+    last_harvested_at: Option<String>,
+    last_error: Option<String>,
+    last_error_at: Option<String>,
+}
+
+/// The columns of a [`PeerRow`], in a `SELECT`.
+pub(super) const PEER_COLUMNS: &str =
+    "url, did, name, added_at, last_seen_at, last_harvested_at, last_error, last_error_at";
+
+impl TryFrom<PeerRow> for Peer {
+    type Error = StoreError;
+
+    fn try_from(row: PeerRow) -> Result<Self, StoreError> {
+        let time = |text: Option<String>| text.as_deref().map(decode_time).transpose();
+        Ok(Peer {
+            added_at: decode_time(&row.added_at)?,
+            last_seen_at: time(row.last_seen_at)?,
+            last_harvested_at: time(row.last_harvested_at)?,
+            last_error_at: time(row.last_error_at)?,
+            url: row.url,
+            did: row.did,
+            name: row.name,
+            last_error: row.last_error,
+        })
+    }
 }

@@ -274,6 +274,9 @@ macro_rules! impl_store_with_shared_sql {
             decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
         };
         use super::rows::SearchRow;
+        use super::rows::{PEER_COLUMNS, PeerRow};
+        use super::PeerContact;
+        use crate::domain::node::Peer;
         use super::{
             FacetCount, FilterField, SearchAfter, SearchEntries, SearchHit, SearchQuery, SortKey,
         };
@@ -1268,6 +1271,49 @@ macro_rules! impl_store_with_shared_sql {
                 )
                 .bind(did)
                 .bind(encode_time(at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn peer(&self, url: &str) -> Result<Option<Peer>, StoreError> {
+                sqlx::query_as::<_, PeerRow>(&format!("SELECT {PEER_COLUMNS} FROM peers WHERE url = $1"))
+                    .bind(url)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Peer::try_from)
+                    .transpose()
+            }
+
+            async fn peers(&self) -> Result<Vec<Peer>, StoreError> {
+                sqlx::query_as::<_, PeerRow>(&format!("SELECT {PEER_COLUMNS} FROM peers ORDER BY url"))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Peer::try_from)
+                    .collect()
+            }
+
+            async fn record_peer_contact(&self, url: &str, contact: &PeerContact, at: DateTime<Utc>) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                match contact {
+                    // The DID is written only by the first sighting: a pin is never moved here.
+                    PeerContact::Seen { did, name } => sqlx::query(
+                        "INSERT INTO peers (url, did, name, added_at, last_seen_at) VALUES ($1, $2, $3, $4, $4) \
+                         ON CONFLICT (url) DO UPDATE SET name = $3, last_seen_at = $4, last_error = NULL, last_error_at = NULL",
+                    )
+                    .bind(url)
+                    .bind(did)
+                    .bind(name)
+                    .bind(encode_time(at)),
+                    PeerContact::Refused(reason) => {
+                        sqlx::query("UPDATE peers SET last_error = $2, last_error_at = $3 WHERE url = $1")
+                            .bind(url)
+                            .bind(reason)
+                            .bind(encode_time(at))
+                    }
+                }
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;

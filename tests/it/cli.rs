@@ -18,13 +18,15 @@ on_both_backends!(
     a_buyer_proves_receipts_from_log_tiles_and_a_static_mirror,
 );
 
-struct Output {
-    success: bool,
-    stdout: String,
-    stderr: String,
+/// What a run of the binary printed, and whether it succeeded.
+pub struct Output {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-async fn shulian(args: &[&str]) -> Output {
+/// Runs the `shulian` binary with `args`, outside any node or token the environment names.
+pub async fn shulian(args: &[&str]) -> Output {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_shulian"))
         .args(args)
         .env_remove("SHULIAN_NODE")

@@ -90,6 +90,16 @@ impl TestApp {
 
     /// Spawns a node after letting the test adjust its settings.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::spawn_on(backend, listener, adjust).await
+    }
+
+    /// A new node (its own key, database and data directory) serving on `listener`.
+    pub async fn spawn_on(
+        backend: Backend,
+        listener: tokio::net::TcpListener,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Self {
         if std::env::var("SHULIAN_TEST_LOG").is_ok() {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter("shulian=debug")
@@ -97,7 +107,6 @@ impl TestApp {
                 .try_init();
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let (database_url, database) = match &backend {
             Backend::Sqlite => (format!("sqlite://{}", dir.path().join("shulian.db").display()), None),

@@ -16,6 +16,7 @@ mod interop;
 mod log;
 mod openapi;
 mod orders;
+mod peers;
 mod process;
 mod replicas;
 mod schemathesis;

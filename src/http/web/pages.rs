@@ -9,7 +9,7 @@ use crate::domain::{AccessClass, DatasetId, Facet, PublisherId, SearchOrder, Ver
 use crate::error::AppError;
 use crate::service::catalog::{self, DatasetView, file_url};
 use crate::service::search::{self, SearchRequest};
-use crate::service::{Context, interop, tables, transparency};
+use crate::service::{Context, interop, network, tables, transparency};
 use crate::store::SearchFilter;
 use crate::tabular::PreviewRequest;
 
@@ -443,6 +443,11 @@ pub async fn publisher(ctx: &Context, lang: Lang, publisher: &PublisherId) -> Re
 /// The node: its identity, latest checkpoint and machine-readable endpoints.
 pub async fn node(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
     let checkpoint = transparency::checkpoint(ctx).await?;
+    let peers = network::peers(ctx).await?;
+    let when = |time: Option<chrono::DateTime<chrono::Utc>>| match time {
+        Some(time) => time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        None => lang.t(Text::Never).to_owned(),
+    };
     let public = ctx.node.key.public();
     let base = &ctx.node.public_url;
     let links = [
@@ -464,6 +469,26 @@ pub async fn node(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
         section.card {
             h2 { (lang.t(Text::Checkpoint)) }
             pre { (checkpoint) }
+        }
+        section.card #peers {
+            h2 { (lang.t(Text::Peers)) }
+            @if peers.is_empty() {
+                p { (lang.t(Text::NoPeers)) }
+            } @else {
+                table {
+                    thead { tr {
+                        th { (lang.t(Text::Node)) } th { (lang.t(Text::PinnedKey)) } th { (lang.t(Text::LastSeen)) }
+                        th { (lang.t(Text::LastHarvested)) } th { (lang.t(Text::LastError)) }
+                    } }
+                    tbody { @for peer in &peers { tr {
+                        td { a href=(peer.url) { (peer.name) } br; small { (peer.url) } }
+                        td { code { (peer.did) } }
+                        td { (when(peer.last_seen_at)) }
+                        td { (when(peer.last_harvested_at)) }
+                        td.error { @if let Some(error) = &peer.last_error { (error) " (" (when(peer.last_error_at)) ")" } }
+                    } } }
+                }
+            }
         }
         section.card {
             h2 { (lang.t(Text::MachineReadable)) }

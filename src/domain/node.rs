@@ -1,0 +1,96 @@
+//! How nodes of the network describe themselves, and what a node keeps about its peers.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The `type` of a node's signed description.
+pub const NODE_DESCRIPTION_TYPE: &str = "ShulianNode";
+
+/// What `/.well-known/shulian-node` says about a node, signed by the node's key
+/// (eddsa-jcs-2022), so a peer that pinned the node's DID can check the rest.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeDescription {
+    /// Always `ShulianNode`: what the signature is over.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The node's `did:key`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Software name and version.
+    pub software: Software,
+    /// The node's Ed25519 public key, multibase.
+    pub public_key_multibase: String,
+    /// The verification method its proofs name.
+    pub verification_method: String,
+    /// Base URLs of the node's APIs.
+    pub endpoints: Endpoints,
+    /// The transparency log: its origin and the note verifier key that signs its checkpoints.
+    pub log: LogDescription,
+    /// The node's Data Integrity proof over the rest (eddsa-jcs-2022).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub proof: Option<serde_json::Value>,
+}
+
+/// A node's transparency log as its description names it.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogDescription {
+    /// The checkpoint origin line.
+    pub origin: String,
+    /// The signed-note verifier key of its checkpoints.
+    pub verifier_key: String,
+    /// Where its latest checkpoint is served.
+    pub checkpoint: String,
+}
+
+/// The software a node runs.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Software {
+    /// Package name.
+    pub name: String,
+    /// Package version.
+    pub version: String,
+}
+
+/// Base URLs of a node's APIs.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    /// The REST API.
+    pub api: String,
+    /// Its OpenAPI document.
+    pub openapi: String,
+    /// The dataset listing.
+    pub datasets: String,
+    /// The Delta Sharing server.
+    pub delta_sharing: String,
+    /// The public Delta Sharing profile that reads every open dataset.
+    pub open_data_profile: String,
+    /// The catalog's change feed.
+    pub changes: String,
+}
+
+/// A peer node as this node knows it: the key it pinned and how the last contact went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Peer {
+    /// The peer's base URL, as the operator added it.
+    pub url: String,
+    /// The DID pinned for it: its description must be signed by this key.
+    pub did: String,
+    /// Its display name, as its description last said.
+    pub name: String,
+    /// When it was added.
+    pub added_at: DateTime<Utc>,
+    /// When its description last verified against the pinned key.
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// When its catalog was last harvested (none yet).
+    pub last_harvested_at: Option<DateTime<Utc>>,
+    /// What went wrong at the last contact, if it failed.
+    pub last_error: Option<String>,
+    /// When the last contact failed.
+    pub last_error_at: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,260 @@
+//! The node among its peers: the signed description it shows them, and the peers
+//! it knows, each pinned to the key that signed its description at first contact
+//! (or to the DID the operator gave).
+//!
+//! A peer's description is untrusted input from the network: it is read with a
+//! size bound and a timeout, parsed strictly, and believed only when its proof
+//! verifies under the key its `id` names and that key is the pinned one. A peer
+//! that shows another key is refused and the refusal is recorded, not adopted:
+//! re-pinning is the operator's decision (remove and add the peer again).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt as _;
+use serde_json::Value;
+
+use super::Context;
+use super::sharing::SHARING_PATH;
+use super::transparency;
+use crate::crypto::canonical::parse_strict;
+use crate::crypto::{Did, sign_document, verify_document};
+use crate::domain::node::{Endpoints, LogDescription, NODE_DESCRIPTION_TYPE, NodeDescription, Peer, Software};
+use crate::error::AppError;
+use crate::store::{PeerContact, Store};
+
+/// Where a node serves its signed description, below its base URL.
+pub const DESCRIPTION_PATH: &str = "/.well-known/shulian-node";
+
+/// Largest description read from a peer; a real one is about 2 KiB.
+const DESCRIPTION_MAX_BYTES: usize = 64 * 1024;
+
+/// How long a peer may take to answer.
+const CONTACT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// This node's signed description, signed once: it changes only with the configuration.
+pub fn description(ctx: &Context) -> Result<&Value, AppError> {
+    if let Some(signed) = ctx.node.description.get() {
+        return Ok(signed);
+    }
+    let signed = sign_description(ctx)?;
+    Ok(ctx.node.description.get_or_init(|| signed))
+}
+
+fn sign_description(ctx: &Context) -> Result<Value, AppError> {
+    let public = ctx.node.key.public();
+    let api = format!("{}/api/v1", ctx.node.public_url);
+    let sharing = format!("{}{SHARING_PATH}", ctx.node.public_url);
+    let description = NodeDescription {
+        kind: NODE_DESCRIPTION_TYPE.to_owned(),
+        id: ctx.node.key.did().to_string(),
+        name: ctx.node.name.clone(),
+        software: Software {
+            name: env!("CARGO_PKG_NAME").to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+        public_key_multibase: public.multibase(),
+        verification_method: ctx.node.key.verification_method().to_owned(),
+        log: LogDescription {
+            verifier_key: transparency::verifier_key(ctx),
+            origin: transparency::origin(ctx),
+            checkpoint: format!("{api}/log/checkpoint"),
+        },
+        endpoints: Endpoints {
+            openapi: format!("{api}/openapi.json"),
+            datasets: format!("{api}/datasets"),
+            delta_sharing: sharing.clone(),
+            open_data_profile: format!("{sharing}/open.share"),
+            changes: format!("{api}/changes"),
+            api,
+        },
+        proof: None,
+    };
+    let unsigned = serde_json::to_value(description).map_err(anyhow::Error::from)?;
+    Ok(sign_document(unsigned, &ctx.node.key, Utc::now()).map_err(anyhow::Error::from)?)
+}
+
+/// Why a peer's description was not believed.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerRefusal {
+    /// The peer could not be reached or did not answer with a description.
+    #[error("{url} did not answer with a node description: {reason}")]
+    Unreachable {
+        /// The peer's URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The answer is not a description whose proof verifies under the key its `id` names.
+    #[error("{url} answered a description that does not verify: {reason}")]
+    Unverified {
+        /// The peer's URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The description verifies, but under another key than the pinned one.
+    #[error(
+        "{url} is pinned to {pinned}, but its description is signed by {presented}: refused. \
+         If the peer really changed its key, remove it and add it again with --did {presented}"
+    )]
+    KeyChanged {
+        /// The peer's URL.
+        url: String,
+        /// The DID pinned for it.
+        pinned: String,
+        /// The DID that signed what it answered.
+        presented: String,
+    },
+}
+
+impl From<PeerRefusal> for AppError {
+    fn from(refusal: PeerRefusal) -> Self {
+        match refusal {
+            PeerRefusal::KeyChanged { .. } => AppError::Conflict(refusal.to_string()),
+            other => AppError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// Adds a peer by its base URL (or contacts a known one again): its description must
+/// verify, under `pinned` when the operator gave a DID, and under the key pinned at
+/// the first contact for a known peer. A refusal of a known peer is recorded with it.
+pub async fn add_peer(store: &dyn Store, url: &str, pinned: Option<&Did>) -> Result<Peer, AppError> {
+    let url = peer_url(url)?;
+    let known = store.peer(&url).await?;
+    let pinned = match (&known, pinned) {
+        (Some(known), Some(given)) if known.did != given.as_str() => {
+            return Err(AppError::Conflict(format!(
+                "{url} is already pinned to {}; remove it before pinning {given}",
+                known.did
+            )));
+        }
+        (Some(known), _) => Some(known.did.clone()),
+        (None, given) => given.map(ToString::to_string),
+    };
+    let now = Utc::now();
+    let contact = match contact(&url, pinned.as_deref()).await {
+        Ok(description) => PeerContact::Seen {
+            did: description.id,
+            name: description.name,
+        },
+        Err(refusal) if known.is_some() => {
+            store
+                .record_peer_contact(&url, &PeerContact::Refused(refusal.to_string()), now)
+                .await?;
+            tracing::warn!(peer = %url, %refusal, "peer refused");
+            return Err(refusal.into());
+        }
+        Err(refusal) => return Err(refusal.into()),
+    };
+    store.record_peer_contact(&url, &contact, now).await?;
+    store
+        .peer(&url)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the peer {url} was not kept")))
+}
+
+/// Every peer this node knows, by URL.
+pub async fn peers(ctx: &Context) -> Result<Vec<Peer>, AppError> {
+    Ok(ctx.store.peers().await?)
+}
+
+/// A peer's base URL as kept: `http(s)://host[:port][/path]` without a trailing slash.
+fn peer_url(text: &str) -> Result<String, AppError> {
+    let parsed = url::Url::parse(text.trim())
+        .map_err(|error| AppError::InvalidRequest(format!("peer URL {text:?}: {error}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(AppError::InvalidRequest(format!(
+            "a peer is reached by an http(s) URL with a host, not {text:?}"
+        )));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
+        return Err(AppError::InvalidRequest(format!(
+            "a peer URL carries no query, fragment or credentials: {text:?}"
+        )));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Reads a peer's description and checks its proof, its `id` and, if given, the pinned DID.
+async fn contact(url: &str, pinned: Option<&str>) -> Result<NodeDescription, PeerRefusal> {
+    let unreachable = |reason: String| PeerRefusal::Unreachable {
+        url: url.to_owned(),
+        reason,
+    };
+    let unverified = |reason: String| PeerRefusal::Unverified {
+        url: url.to_owned(),
+        reason,
+    };
+    let http = reqwest::Client::builder()
+        .timeout(CONTACT_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|error| unreachable(error.to_string()))?;
+    let response = http
+        .get(format!("{url}{DESCRIPTION_PATH}"))
+        .send()
+        .await
+        .map_err(|error| unreachable(error.to_string()))?;
+    if !response.status().is_success() {
+        return Err(unreachable(format!("HTTP {}", response.status())));
+    }
+    let mut body = Vec::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|error| unreachable(error.to_string()))?;
+        if body.len() + chunk.len() > DESCRIPTION_MAX_BYTES {
+            return Err(unverified(format!("longer than {DESCRIPTION_MAX_BYTES} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let document = parse_strict(&body).map_err(|error| unverified(error.to_string()))?;
+    let signer = verify_document(&document).map_err(|error| unverified(error.to_string()))?;
+    let description: NodeDescription =
+        serde_json::from_value(document).map_err(|error| unverified(error.to_string()))?;
+    if description.kind != NODE_DESCRIPTION_TYPE {
+        return Err(unverified(format!(
+            "its type is {:?}, not {NODE_DESCRIPTION_TYPE}",
+            description.kind
+        )));
+    }
+    if description.id != signer.as_str() {
+        return Err(unverified(format!(
+            "it names itself {} but is signed by {signer}",
+            description.id
+        )));
+    }
+    match pinned {
+        Some(pinned) if pinned != signer.as_str() => Err(PeerRefusal::KeyChanged {
+            url: url.to_owned(),
+            pinned: pinned.to_owned(),
+            presented: signer.to_string(),
+        }),
+        _ => Ok(description),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_urls_are_http_bases_without_extras() {
+        assert_eq!(peer_url("http://127.0.0.1:8080/").expect("ok"), "http://127.0.0.1:8080");
+        assert_eq!(
+            peer_url(" https://node.example/sub/ ").expect("ok"),
+            "https://node.example/sub"
+        );
+        for bad in [
+            "ftp://x",
+            "not a url",
+            "http://u:p@host",
+            "http://host/?q=1",
+            "http://host/#f",
+            "file:///etc",
+        ] {
+            assert!(peer_url(bad).is_err(), "{bad}");
+        }
+    }
+}
