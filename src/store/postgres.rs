@@ -39,4 +39,4 @@ impl PostgresStore {
     }
 }
 
-impl_store_with_shared_sql!(PostgresStore, Postgres);
+impl_store_with_shared_sql!(PostgresStore, Postgres, super::sql::Chaining::WithQueries);

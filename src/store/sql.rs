@@ -10,6 +10,62 @@ use std::collections::HashMap;
 use crate::ledger::stored::TreeBuilder;
 use crate::store::{LoggedDocument, ReceiptBuilder, ReceiptFacts, SessionAdmission, SessionRead, StoreError};
 
+/// How a backend runs several writes sent as one statement, in one round trip.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Chaining {
+    /// SQLite: `;`-separated statements, run in order, binding parameters in order.
+    Semicolons,
+    /// PostgreSQL: all but the last as data-modifying `WITH` queries, each run exactly once.
+    WithQueries,
+}
+
+/// Several write statements built as one, glued as the backend's [`Chaining`] says.
+pub(super) struct Chain<'args, DB: sqlx::Database> {
+    builder: sqlx::QueryBuilder<'args, DB>,
+    chaining: Chaining,
+    count: usize,
+    started: usize,
+}
+
+impl<'args, DB: sqlx::Database> Chain<'args, DB> {
+    /// A chain of exactly `count` statements.
+    pub(super) fn new(chaining: Chaining, count: usize) -> Self {
+        Self {
+            builder: sqlx::QueryBuilder::new(""),
+            chaining,
+            count,
+            started: 0,
+        }
+    }
+
+    /// Starts the next statement; the builder to write it with.
+    pub(super) fn statement(&mut self) -> &mut sqlx::QueryBuilder<'args, DB> {
+        let (index, last) = (self.started, self.started + 1 == self.count);
+        self.started += 1;
+        match (self.chaining, index, last) {
+            (_, 0, true) | (Chaining::Semicolons, 0, _) => {}
+            (Chaining::Semicolons, _, _) => {
+                self.builder.push("; ");
+            }
+            (Chaining::WithQueries, 0, false) => {
+                self.builder.push("WITH w0 AS (");
+            }
+            (Chaining::WithQueries, _, true) => {
+                self.builder.push(") ");
+            }
+            (Chaining::WithQueries, _, false) => {
+                self.builder.push(format!("), w{index} AS ("));
+            }
+        }
+        &mut self.builder
+    }
+
+    /// The builder, to go on with the current statement.
+    pub(super) fn builder(&mut self) -> &mut sqlx::QueryBuilder<'args, DB> {
+        &mut self.builder
+    }
+}
+
 /// The entries one batch appends, at dense indices from the size the log had.
 pub(super) struct BatchLog {
     /// The log's size when the batch took its lock.
@@ -266,7 +322,7 @@ impl RightEdge {
 /// Implements [`Store`](super::Store) for a backend type with `pool` and `right_edge` fields and a
 /// `begin_write` method.
 macro_rules! impl_store_with_shared_sql {
-    ($backend:ty, $database:ty) => {
+    ($backend:ty, $database:ty, $chaining:expr) => {
         use chrono::{DateTime, Utc};
 
         use super::rows::{
@@ -290,7 +346,7 @@ macro_rules! impl_store_with_shared_sql {
         use crate::ledger::stored::Subtree;
         use crate::domain::{DatasetId, FileName, PublisherId, ReadSessionId, ResourceName, Sha256Digest, VersionNumber};
 
-        use super::sql::{BatchLog, ReadAdmissions, RightEdge, StoredSession};
+        use super::sql::{BatchLog, Chain, ReadAdmissions, RightEdge, StoredSession};
         use super::{CheckpointSigner, LogWrite, LogWritten, LoggedWrite};
 
         /// Opens the savepoint one log write of a batch runs in.
@@ -363,41 +419,55 @@ macro_rules! impl_store_with_shared_sql {
             if log.entries.is_empty() {
                 return Ok(None);
             }
-            for chunk in log.entries.chunks(INSERT_CHUNK) {
-                let mut rows = Vec::with_capacity(chunk.len());
-                for entry in chunk {
-                    rows.push((encode_index(entry.index)?, entry));
-                }
-                let mut insert = sqlx::QueryBuilder::<$database>::new(
-                    "INSERT INTO log_entries (idx, kind, entry, leaf_sha256, created_at) ",
-                );
-                insert.push_values(&rows, |mut row, (index, entry)| {
-                    row.push_bind(*index)
-                        .push_bind(entry.kind)
-                        .push_bind(entry.text.as_str())
-                        .push_bind(hex::encode(entry.leaf))
-                        .push_bind(entry.at.as_str());
-                });
-                insert.build().execute(&mut **tx).await?;
-            }
             let size = log.size();
-            sqlx::query("UPDATE log_head SET size = $1 WHERE id = 1")
-                .bind(encode_index(size)?)
-                .execute(&mut **tx)
-                .await?;
             let mut tree = match edge.at(log.base) {
                 Some(tree) => tree,
                 None => read_right_edge(tx, log.base).await?,
             };
-            let nodes: Vec<_> = log.entries.iter().flat_map(|entry| tree.push(entry.leaf)).collect();
-            insert_subtrees(tx, &nodes).await?;
+            let nodes = log
+                .entries
+                .iter()
+                .flat_map(|entry| tree.push(entry.leaf))
+                .map(|(subtree, hash)| Ok((encode_subtree(subtree)?, hex::encode(hash))))
+                .collect::<Result<Vec<_>, StoreError>>()?;
             let note = sign(size, tree.root())?;
-            sqlx::query("INSERT INTO checkpoints (size, note, signed_at) VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING")
-                .bind(encode_index(size)?)
-                .bind(note)
-                .bind(encode_time(Utc::now()))
-                .execute(&mut **tx)
-                .await?;
+            let mut entries = Vec::with_capacity(log.entries.len());
+            for entry in &log.entries {
+                entries.push((encode_index(entry.index)?, entry, hex::encode(entry.leaf)));
+            }
+            // One round trip for the four writes: a batch holds at most 2 × MAX_BATCH entries
+            // (an order and its agreement each), well under either backend's bind limit.
+            let mut chain = Chain::<$database>::new($chaining, if nodes.is_empty() { 3 } else { 4 });
+            chain.statement().push("INSERT INTO log_entries (idx, kind, entry, leaf_sha256, created_at) ");
+            chain.builder().push_values(&entries, |mut row, (index, entry, leaf)| {
+                row.push_bind(*index)
+                    .push_bind(entry.kind)
+                    .push_bind(entry.text.as_str())
+                    .push_bind(leaf.as_str())
+                    .push_bind(entry.at.as_str());
+            });
+            chain
+                .statement()
+                .push("UPDATE log_head SET size = ")
+                .push_bind(encode_index(size)?)
+                .push(" WHERE id = 1");
+            if !nodes.is_empty() {
+                chain.statement().push("INSERT INTO log_tree (node, hash) ");
+                chain.builder().push_values(&nodes, |mut row, (node, hash)| {
+                    row.push_bind(*node).push_bind(hash.as_str());
+                });
+                chain.builder().push(" ON CONFLICT (node) DO NOTHING");
+            }
+            chain
+                .statement()
+                .push("INSERT INTO checkpoints (size, note, signed_at) VALUES (")
+                .push_bind(encode_index(size)?)
+                .push(", ")
+                .push_bind(note)
+                .push(", ")
+                .push_bind(encode_time(Utc::now()))
+                .push(") ON CONFLICT (size) DO NOTHING");
+            chain.builder().build().execute(&mut **tx).await?;
             Ok(Some(tree))
         }
 
@@ -1645,6 +1715,29 @@ pub(super) use impl_store_with_shared_sql;
 mod tests {
     use super::*;
     use crate::domain::{ReadSessionId, Sha256Digest};
+
+    fn chained<DB: sqlx::Database>(chaining: Chaining, count: usize) -> String {
+        let mut chain = Chain::<DB>::new(chaining, count);
+        for index in 0..count {
+            chain.statement().push(format!("S{index}"));
+        }
+        chain.builder().sql().to_owned()
+    }
+
+    #[test]
+    fn chained_statements_are_glued_as_each_backend_runs_them() {
+        assert_eq!(chained::<sqlx::Sqlite>(Chaining::Semicolons, 3), "S0; S1; S2");
+        assert_eq!(chained::<sqlx::Sqlite>(Chaining::Semicolons, 1), "S0");
+        assert_eq!(
+            chained::<sqlx::Postgres>(Chaining::WithQueries, 3),
+            "WITH w0 AS (S0), w1 AS (S1) S2"
+        );
+        assert_eq!(
+            chained::<sqlx::Postgres>(Chaining::WithQueries, 2),
+            "WITH w0 AS (S0) S1"
+        );
+        assert_eq!(chained::<sqlx::Postgres>(Chaining::WithQueries, 1), "S0");
+    }
 
     fn read(order: &str, session: &ReadSessionId, length: u64) -> SessionRead {
         SessionRead {

@@ -1,9 +1,15 @@
 //! The embedded SQLite backend: one file, WAL, durable commits.
 //!
-//! `synchronous = FULL` because what this database records (versions now;
-//! orders, agreements and receipts later) must survive a power loss. Write
-//! transactions begin `IMMEDIATE` so a reader never has to upgrade its lock
-//! mid-transaction, which SQLite answers with an unretried `SQLITE_BUSY`.
+//! `synchronous = FULL` because what this database records (versions, orders,
+//! agreements, receipts) must survive a power loss. Write transactions begin
+//! `IMMEDIATE` so a reader never has to upgrade its lock mid-transaction,
+//! which SQLite answers with an unretried `SQLITE_BUSY`.
+//!
+//! The WAL is copied into the database file by a task of its own, not by the
+//! commit that happens to fill it: SQLite's automatic checkpoint runs inside
+//! the writer's commit (copying up to a thousand pages and syncing the
+//! database file), so every few hundred log batches one waited for it. A
+//! passive checkpoint runs alongside the writer and never blocks it.
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -23,6 +29,17 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// The log tree's edge as this replica's last batch left it.
     right_edge: super::sql::RightEdge,
+    /// The task that checkpoints the WAL; it ends with the store.
+    checkpointer: tokio::task::AbortHandle,
+}
+
+/// How often the WAL is checkpointed into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpointer.abort();
+    }
 }
 
 impl SqliteStore {
@@ -42,7 +59,7 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let pool = SqlitePoolOptions::new()
@@ -50,10 +67,12 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
+        let checkpointer = tokio::spawn(checkpoint_wal(pool.clone())).abort_handle();
         Ok(Self {
             pool,
             writer,
             right_edge: Default::default(),
+            checkpointer,
         })
     }
 
@@ -62,4 +81,17 @@ impl SqliteStore {
     }
 }
 
-impl_store_with_shared_sql!(SqliteStore, Sqlite);
+/// Copies committed WAL frames into the database file, passively (never waiting for, nor
+/// holding up, the writer or readers), until the store is dropped.
+async fn checkpoint_wal(pool: SqlitePool) {
+    let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::warn!(%error, "checkpointing the SQLite WAL failed; retrying");
+        }
+    }
+}
+
+impl_store_with_shared_sql!(SqliteStore, Sqlite, super::sql::Chaining::Semicolons);
