@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::blobs::BlobStore;
 use crate::config::Config;
+use crate::domain::handle::HandlePrefix;
 use crate::http::connections::ConnectionLimits;
 use crate::service::sequencer::Sequencer;
 use crate::service::tables::TableSettings;
@@ -35,10 +36,14 @@ impl App {
         };
         let key = identity::establish(store.as_ref(), &config.node_key_file, mismatch).await?;
         let node = Arc::new(NodeIdentity {
-            key,
             name: config.node_name.clone(),
             public_url: config.public_url.clone(),
+            handle_prefix: config
+                .handle_prefix
+                .clone()
+                .unwrap_or_else(|| HandlePrefix::from_public_key(&key.public().to_bytes())),
             description: Default::default(),
+            key,
         });
         let ctx = Context {
             sequencer: Sequencer::start(store.clone(), node.clone())?,

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::domain::handle::HandlePrefix;
+
 /// Settings a config file may hold; every one is optional there.
 #[derive(Debug, Default, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +36,9 @@ pub struct Settings {
     /// The node's Ed25519 key file, created on first start [default: DATA_DIR/node-key.json].
     #[arg(long, env = "SHULIAN_NODE_KEY_FILE")]
     pub node_key_file: Option<PathBuf>,
+    /// The node's handle prefix, e.g. 86.1000.zs [default: sl. and 10 hex digits of the node key].
+    #[arg(long, env = "SHULIAN_HANDLE_PREFIX")]
+    pub handle_prefix: Option<String>,
     /// Largest accepted upload, in bytes [default: 17179869184 (16 GiB)].
     #[arg(long, env = "SHULIAN_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: Option<u64>,
@@ -107,6 +112,8 @@ pub struct Config {
     pub node_name: String,
     /// The node key file.
     pub node_key_file: PathBuf,
+    /// The handle prefix configured; `None`: derived from the node key.
+    pub handle_prefix: Option<HandlePrefix>,
     /// Largest accepted upload in bytes.
     pub max_upload_bytes: u64,
     /// Whether published CSV files get a derived Parquet copy.
@@ -150,6 +157,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("node_name", &self.node_name)
             .field("node_key_file", &self.node_key_file)
+            .field("handle_prefix", &self.handle_prefix)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("log_format", &self.log_format)
@@ -200,6 +208,11 @@ impl Config {
         url::Url::parse(&public_url).map_err(|error| anyhow::anyhow!("public_url {public_url:?}: {error}"))?;
         Ok(Self {
             listen,
+            handle_prefix: flags
+                .handle_prefix
+                .or(file.handle_prefix)
+                .map(|prefix| prefix.parse())
+                .transpose()?,
             node_key_file: flags
                 .node_key_file
                 .or(file.node_key_file)
@@ -308,6 +321,13 @@ impl Config {
             (
                 "Ed25519 key file, created on first start (default DATA_DIR/node-key.json)",
                 format!("node_key_file = {}", quote(&self.node_key_file.display().to_string())),
+            ),
+            (
+                "handle prefix of this node's dataset identifiers (default sl. and 10 hex digits of the node key)",
+                match &self.handle_prefix {
+                    Some(prefix) => format!("handle_prefix = {}", quote(prefix.as_str())),
+                    None => "# handle_prefix = \"86.1000.zs\"".to_owned(),
+                },
             ),
             (
                 "largest accepted upload in bytes (default 17179869184 = 16 GiB)",

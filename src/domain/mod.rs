@@ -3,6 +3,7 @@
 pub mod dataset;
 pub mod delivery;
 pub mod digest;
+pub mod handle;
 pub mod ids;
 pub mod manifest;
 pub mod node;

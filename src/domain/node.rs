@@ -28,6 +28,8 @@ pub struct NodeDescription {
     pub endpoints: Endpoints,
     /// The transparency log: its origin and the note verifier key that signs its checkpoints.
     pub log: LogDescription,
+    /// The prefix of the handles of its datasets (`<prefix>/<dataset>[@<version>]`).
+    pub identifier_prefix: String,
     /// The node's Data Integrity proof over the rest (eddsa-jcs-2022).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -71,6 +73,8 @@ pub struct Endpoints {
     pub open_data_profile: String,
     /// The catalog's change feed.
     pub changes: String,
+    /// The Handle.net-style REST resolver of identifiers (`{handles}/<prefix>/<suffix>`).
+    pub handles: String,
 }
 
 /// A peer node as this node knows it: the key it pinned and how the last contact went.

@@ -9,6 +9,7 @@ pub mod connections;
 pub mod datasets;
 pub mod extract;
 pub mod files;
+pub mod handles;
 pub mod interop;
 pub mod log;
 pub mod node;
@@ -52,7 +53,7 @@ pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
 #[openapi(
     info(title = "shulian node API", description = "Catalog, publishing and open downloads of a 数联网 node. Errors are RFC 9457 problem+json with a stable `type` per kind (`urn:shulian:problem:<kind>`)."),
     paths(
-        node::describe, node::peers, node::healthz, node::readyz,
+        node::describe, node::peers, node::healthz, node::readyz, handles::resolve,
         datasets::list, datasets::changes, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
         files::download, tables::schema, tables::preview, blobs::upload, blobs::probe,
         interop::catalog, interop::dataset, interop::datapackage,
@@ -91,6 +92,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
     let api = Router::new()
         .route("/.well-known/shulian-node", get(node::describe))
         .route("/api/v1/peers", get(node::peers))
+        .route("/api/handles/{*handle}", get(handles::resolve))
         .route("/readyz", get(node::readyz))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/datasets", get(datasets::list))
@@ -284,13 +286,17 @@ async fn openapi() -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi_json())
 }
 
-/// Unknown addresses: an HTML page for browsers, a problem document for everyone else.
-async fn no_route(headers: axum::http::HeaderMap) -> Response {
-    let wants_html = headers
+/// Whether the request comes from a browser (it accepts HTML).
+pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    headers
         .get(axum::http::header::ACCEPT)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html {
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// Unknown addresses: an HTML page for browsers, a problem document for everyone else.
+async fn no_route(headers: axum::http::HeaderMap) -> Response {
+    if wants_html(&headers) {
         web::not_found_page(&headers)
     } else {
         AppError::NotFound("no such endpoint".into()).into_response()

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod download;
 pub mod gc;
 pub mod grants;
+pub mod handles;
 pub mod identity;
 pub mod interop;
 pub mod network;
@@ -39,6 +40,8 @@ pub struct NodeIdentity {
     pub name: String,
     /// Base URL clients reach the node at, without a trailing slash.
     pub public_url: String,
+    /// The prefix of its datasets' handles.
+    pub handle_prefix: crate::domain::handle::HandlePrefix,
     /// Its signed description, made at the first request: it changes only with the configuration.
     pub description: std::sync::OnceLock<serde_json::Value>,
 }

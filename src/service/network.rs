@@ -15,6 +15,7 @@ use futures::StreamExt as _;
 use serde_json::Value;
 
 use super::Context;
+use super::handles::HANDLES_PATH;
 use super::sharing::SHARING_PATH;
 use super::transparency;
 use crate::crypto::canonical::parse_strict;
@@ -66,8 +67,10 @@ fn sign_description(ctx: &Context) -> Result<Value, AppError> {
             delta_sharing: sharing.clone(),
             open_data_profile: format!("{sharing}/open.share"),
             changes: format!("{api}/changes"),
+            handles: format!("{}{HANDLES_PATH}", ctx.node.public_url),
             api,
         },
+        identifier_prefix: ctx.node.handle_prefix.to_string(),
         proof: None,
     };
     let unsigned = serde_json::to_value(description).map_err(anyhow::Error::from)?;

@@ -81,6 +81,8 @@ struct Market {
     /// An order already revoked: decisions on it change nothing whoever asks.
     ended_order: String,
     records_digest: String,
+    /// The licensed dataset's version handle.
+    records_handle: String,
 }
 
 impl Market {
@@ -188,6 +190,7 @@ async fn market(app: &TestApp) -> Market {
         holder_order: holder["orderId"].as_str().expect("id").to_owned(),
         ended_order: revoked["orderId"].as_str().expect("id").to_owned(),
         records_digest: sha256_hex(RECORDS),
+        records_handle: format!("{}/records@1", app.ctx.node.handle_prefix),
     }
 }
 
@@ -218,6 +221,7 @@ fn exercise(path: &str, method: &Method, market: &Market) -> (String, Guard) {
             (filled, Guard::Publisher)
         }
         "/api/v1/log/entries" => (filled + "?start=0&end=50", Guard::Public),
+        "/api/handles/{handle}" => (filled.replace("{handle}", &market.records_handle), Guard::Public),
         "/log/tile/{tile}" => (filled.replace("{tile}", "entries/000.p/3"), Guard::Public),
         "/api/v1/log/proof/inclusion" => (filled + "?index=0&size=1", Guard::Public),
         "/api/v1/log/proof/consistency" => (filled + "?from=1&to=2", Guard::Public),

@@ -11,6 +11,7 @@ mod concurrency;
 mod crash;
 mod download;
 mod fuzz_corpus;
+mod handles;
 mod helpers;
 mod interop;
 mod log;

@@ -51,6 +51,8 @@ arguments = {
     "start": 0,
     "end": 1,
     "tile": "0/000.p/" + str(min(log_size, 255)),
+    "handle": json.loads(urllib.request.urlopen(base_url + "/.well-known/shulian-node").read())["identifierPrefix"]
+    + "/traffic@1",
 }
 # Operations that need a credential, and which.
 tokens = {"receipts": order_token, "publisher_orders": publisher_token}

@@ -1,0 +1,126 @@
+//! Resolving the node's global identifiers (`<prefix>/<dataset>[@<version>]`) in the
+//! Handle.net REST API's form, so Handle System clients read them unchanged.
+//!
+//! A record's values: `URL` (the dataset's page), `CHECKSUM` (the version's signed
+//! manifest digest, `sha256:<hex>`), `SHULIAN_MANIFEST` (where that manifest is
+//! served), `SHULIAN_NODE` (the DID of the node that signed it).
+
+use serde::Serialize;
+
+use super::Context;
+use crate::domain::handle::{Handle, HandleError};
+use crate::error::AppError;
+use crate::store::StoreError;
+
+/// Where the resolver answers, below the node's base URL: `{HANDLES_PATH}/<prefix>/<suffix>`.
+pub const HANDLES_PATH: &str = "/api/handles";
+
+/// How long a resolver may cache a record, in seconds.
+const TTL_SECONDS: u32 = 86_400;
+
+/// A handle record as the Handle.net REST API answers it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandleRecord {
+    /// `1`: success.
+    pub response_code: u32,
+    /// The handle, as this node writes it (lowercase).
+    pub handle: String,
+    /// The record's values.
+    pub values: Vec<HandleValue>,
+}
+
+/// One value of a handle record.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HandleValue {
+    /// Its index in the record.
+    pub index: u32,
+    /// Its type (`URL`, `CHECKSUM`, …).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Its data.
+    pub data: HandleData,
+    /// Seconds a resolver may cache it.
+    pub ttl: u32,
+    /// When it was last set: the version's publication.
+    pub timestamp: String,
+}
+
+/// A value's data: always a string here.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HandleData {
+    /// `string`.
+    pub format: &'static str,
+    /// The value.
+    pub value: String,
+}
+
+/// Why a handle resolved to nothing, with the Handle.net response code it is answered with.
+#[derive(Debug)]
+pub enum Unresolved {
+    /// Not a handle of this form (`responseCode` 2, HTTP 400).
+    Syntax(HandleError),
+    /// Another node's prefix (`responseCode` 301, "That prefix doesn't live here", HTTP 400).
+    PrefixElsewhere(Handle),
+    /// This node's prefix, but no such dataset or version (`responseCode` 100, HTTP 404).
+    NotFound(Handle),
+}
+
+impl HandleRecord {
+    /// The record's `URL` value.
+    pub fn url(&self) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|value| value.kind == "URL")
+            .map(|value| value.data.value.as_str())
+    }
+}
+
+/// Resolves `text` (with or without `hdl:`) to its record.
+pub async fn resolve(ctx: &Context, text: &str) -> Result<Result<HandleRecord, Unresolved>, AppError> {
+    let handle: Handle = match text.parse() {
+        Ok(handle) => handle,
+        Err(error) => return Ok(Err(Unresolved::Syntax(error))),
+    };
+    if handle.prefix != ctx.node.handle_prefix {
+        return Ok(Err(Unresolved::PrefixElsewhere(handle)));
+    }
+    let record = match ctx.store.get_version(&handle.dataset, handle.version).await {
+        Ok(record) => record,
+        Err(StoreError::NotFound) => return Ok(Err(Unresolved::NotFound(handle))),
+        Err(other) => return Err(other.into()),
+    };
+    let version = record.summary.version;
+    let base = &ctx.node.public_url;
+    let timestamp = record
+        .summary
+        .published_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let values = [
+        ("URL", format!("{base}/datasets/{}", handle.dataset)),
+        ("CHECKSUM", record.summary.manifest_digest.prefixed()),
+        (
+            "SHULIAN_MANIFEST",
+            format!("{base}/api/v1/datasets/{}/versions/{version}/manifest", handle.dataset),
+        ),
+        ("SHULIAN_NODE", ctx.node.key.did().to_string()),
+    ];
+    Ok(Ok(HandleRecord {
+        response_code: 1,
+        handle: handle.to_string(),
+        values: values
+            .into_iter()
+            .zip(1..)
+            .map(|((kind, value), index)| HandleValue {
+                index,
+                kind,
+                data: HandleData {
+                    format: "string",
+                    value,
+                },
+                ttl: TTL_SECONDS,
+                timestamp: timestamp.clone(),
+            })
+            .collect(),
+    }))
+}
