@@ -14,7 +14,7 @@ use crate::http::connections::ConnectionLimits;
 use crate::service::sequencer::Sequencer;
 use crate::service::tables::TableSettings;
 use crate::service::{Context, NodeIdentity};
-use crate::service::{identity, search, transparency};
+use crate::service::{identity, network, search, transparency};
 use crate::{http, store};
 
 /// A built node, ready to serve.
@@ -96,8 +96,10 @@ impl App {
         F: Future<Output = ()> + Send + 'static,
     {
         let flusher = search::spawn_download_flusher(self.ctx.clone());
+        let peer_checks = network::spawn_peer_checks(self.ctx.clone());
         let served = http::connections::serve(listener, self.router, self.connections, shutdown).await;
         flusher.abort();
+        peer_checks.abort();
         // Counts gathered since the last tick are written before the node stops.
         if let Err(error) = self.ctx.downloads.flush(&self.ctx).await {
             tracing::warn!(%error, "download counts lost at shutdown");

@@ -158,6 +158,39 @@ pub async fn add_peer(store: &dyn Store, url: &str, pinned: Option<&Did>) -> Res
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the peer {url} was not kept")))
 }
 
+/// How often a serving node contacts its peers again.
+pub const PEER_CHECK_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Peers contacted at once by a check.
+const CONCURRENT_CONTACTS: usize = 4;
+
+/// Contacts every known peer again and records how each contact went (a peer that does
+/// not answer, or answers under another key, keeps its pin and shows the error).
+pub async fn check_peers(store: &dyn Store) -> Result<Vec<Peer>, AppError> {
+    let peers = store.peers().await?;
+    futures::stream::iter(peers)
+        .for_each_concurrent(CONCURRENT_CONTACTS, |peer| async move {
+            if let Err(error) = add_peer(store, &peer.url, None).await {
+                tracing::warn!(peer = %peer.url, %error, "peer check failed");
+            }
+        })
+        .await;
+    Ok(store.peers().await?)
+}
+
+/// Checks the peers now and every [`PEER_CHECK_INTERVAL`] while the node serves.
+pub fn spawn_peer_checks(ctx: Context) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(PEER_CHECK_INTERVAL);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = check_peers(ctx.store.as_ref()).await {
+                tracing::warn!(%error, "peers not checked");
+            }
+        }
+    })
+}
+
 /// Every peer this node knows, by URL.
 pub async fn peers(ctx: &Context) -> Result<Vec<Peer>, AppError> {
     Ok(ctx.store.peers().await?)

@@ -3,6 +3,8 @@
 
 use reqwest::StatusCode;
 
+use shulian::service::network;
+
 use crate::cli::{Output, shulian};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
@@ -10,6 +12,7 @@ use crate::on_both_backends;
 on_both_backends!(
     a_peer_is_pinned_to_the_key_that_signs_its_description,
     a_peer_that_changes_its_key_is_refused_loudly,
+    a_peer_that_stops_answering_is_marked_and_kept,
 );
 
 async fn add_peer(node: &TestApp, args: &[&str]) -> Output {
@@ -128,4 +131,31 @@ async fn a_peer_that_changes_its_key_is_refused_loudly(backend: Backend) {
         "{}",
         repinned.stderr
     );
+}
+
+async fn a_peer_that_stops_answering_is_marked_and_kept(backend: Backend) {
+    let city = TestApp::spawn(backend.clone()).await;
+    let industry = TestApp::spawn(backend).await;
+    let added = add_peer(&city, &[&industry.url]).await;
+    assert!(added.success, "{}", added.stderr);
+    let checked = network::check_peers(city.ctx.store.as_ref()).await.expect("check");
+    assert_eq!(checked.len(), 1);
+    assert!(checked[0].last_error.is_none());
+    let seen = checked[0].last_seen_at.expect("seen");
+
+    industry.stop().await;
+    let checked = network::check_peers(city.ctx.store.as_ref()).await.expect("check");
+    let error = checked[0]
+        .last_error
+        .as_deref()
+        .expect("the failed contact is recorded");
+    assert!(error.contains("did not answer"), "{error}");
+    assert_eq!(
+        checked[0].last_seen_at,
+        Some(seen),
+        "last seen stays at the last good contact"
+    );
+    let peers = peers_of(&city).await;
+    assert_eq!(peers.len(), 1, "an unreachable peer is kept");
+    assert!(peers[0]["lastErrorAt"].is_string());
 }
