@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::{AccessClass, DatasetId, LocalizedText, Sha256Digest, VersionNumber};
+
 /// The `type` of a node's signed description.
 pub const NODE_DESCRIPTION_TYPE: &str = "ShulianNode";
 
@@ -97,4 +99,28 @@ pub struct Peer {
     pub last_error: Option<String>,
     /// When the last contact failed.
     pub last_error_at: Option<DateTime<Utc>>,
+    /// The prefix of its handles, as its description last said.
+    pub identifier_prefix: Option<String>,
+    /// The last sequence of its change feed harvested.
+    pub harvested_through: Option<u64>,
+}
+
+/// A version published at a peer, as harvested from its change feed and verified:
+/// its manifest signed by the peer's pinned key and included in the peer's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteVersion {
+    /// The dataset, as the peer names it.
+    pub dataset: DatasetId,
+    /// The version.
+    pub version: VersionNumber,
+    /// Who may download it at the peer.
+    pub access: AccessClass,
+    /// Its title.
+    pub title: LocalizedText,
+    /// SHA-256 of its signed manifest.
+    pub manifest_digest: Sha256Digest,
+    /// Where the manifest stands in the peer's log.
+    pub log_index: u64,
+    /// When the peer published it.
+    pub published_at: DateTime<Utc>,
 }

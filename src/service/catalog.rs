@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Context;
 use crate::crypto::canonical;
@@ -53,7 +53,7 @@ impl From<DatasetSummary> for DatasetView {
 }
 
 /// A version in a dataset's history.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionEntry {
     /// Its number.
@@ -117,7 +117,7 @@ pub const MAX_CHANGES_PAGE: u32 = 1_000;
 const DEFAULT_CHANGES_PAGE: u32 = 100;
 
 /// One published version in the catalog's change feed.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeEntry {
     /// Its place in the feed: its manifest's index in the node's transparency log.
@@ -134,7 +134,7 @@ pub struct ChangeEntry {
 }
 
 /// A page of the change feed.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangesPage {
     /// Versions published after the position asked for, in log order.

@@ -76,51 +76,109 @@ impl HandleRecord {
     }
 }
 
-/// Resolves `text` (with or without `hdl:`) to its record.
+/// Resolves `text` (with or without `hdl:`) to its record: this node's own identifiers
+/// from its catalog, a peer's from what was harvested from that peer (pointing there).
 pub async fn resolve(ctx: &Context, text: &str) -> Result<Result<HandleRecord, Unresolved>, AppError> {
     let handle: Handle = match text.parse() {
         Ok(handle) => handle,
         Err(error) => return Ok(Err(Unresolved::Syntax(error))),
     };
     if handle.prefix != ctx.node.handle_prefix {
-        return Ok(Err(Unresolved::PrefixElsewhere(handle)));
+        return resolve_remote(ctx, handle).await;
     }
     let record = match ctx.store.get_version(&handle.dataset, handle.version).await {
         Ok(record) => record,
         Err(StoreError::NotFound) => return Ok(Err(Unresolved::NotFound(handle))),
         Err(other) => return Err(other.into()),
     };
-    let version = record.summary.version;
-    let base = &ctx.node.public_url;
-    let timestamp = record
-        .summary
-        .published_at
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let values = [
-        ("URL", format!("{base}/datasets/{}", handle.dataset)),
-        ("CHECKSUM", record.summary.manifest_digest.prefixed()),
-        (
-            "SHULIAN_MANIFEST",
-            format!("{base}/api/v1/datasets/{}/versions/{version}/manifest", handle.dataset),
-        ),
-        ("SHULIAN_NODE", ctx.node.key.did().to_string()),
-    ];
-    Ok(Ok(HandleRecord {
-        response_code: 1,
-        handle: handle.to_string(),
-        values: values
-            .into_iter()
-            .zip(1..)
-            .map(|((kind, value), index)| HandleValue {
-                index,
-                kind,
-                data: HandleData {
-                    format: "string",
-                    value,
-                },
-                ttl: TTL_SECONDS,
-                timestamp: timestamp.clone(),
-            })
-            .collect(),
-    }))
+    let holder = Holder {
+        base: &ctx.node.public_url,
+        did: ctx.node.key.did().to_string(),
+    };
+    let summary = record.summary;
+    Ok(Ok(holder.record(
+        &handle,
+        summary.version,
+        &summary.manifest_digest,
+        summary.published_at,
+    )))
+}
+
+/// A peer's identifier, from the versions harvested from it.
+async fn resolve_remote(ctx: &Context, handle: Handle) -> Result<Result<HandleRecord, Unresolved>, AppError> {
+    let prefix = handle.prefix.as_str();
+    match ctx
+        .store
+        .remote_version(prefix, &handle.dataset, handle.version)
+        .await?
+    {
+        Some((peer, version)) => {
+            let holder = Holder {
+                base: &peer.url,
+                did: peer.did,
+            };
+            Ok(Ok(holder.record(
+                &handle,
+                version.version,
+                &version.manifest_digest,
+                version.published_at,
+            )))
+        }
+        None if ctx
+            .store
+            .peers()
+            .await?
+            .iter()
+            .any(|peer| peer.identifier_prefix.as_deref() == Some(prefix)) =>
+        {
+            Ok(Err(Unresolved::NotFound(handle)))
+        }
+        None => Ok(Err(Unresolved::PrefixElsewhere(handle))),
+    }
+}
+
+/// The node that holds an identified version: where its pages are and who signed it.
+struct Holder<'a> {
+    base: &'a str,
+    did: String,
+}
+
+impl Holder<'_> {
+    fn record(
+        &self,
+        handle: &Handle,
+        version: crate::domain::VersionNumber,
+        manifest_digest: &crate::domain::Sha256Digest,
+        published_at: chrono::DateTime<chrono::Utc>,
+    ) -> HandleRecord {
+        let (base, dataset) = (self.base, &handle.dataset);
+        let timestamp = published_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let values = [
+            ("URL", format!("{base}/datasets/{dataset}")),
+            ("CHECKSUM", manifest_digest.prefixed()),
+            (
+                "SHULIAN_MANIFEST",
+                format!("{base}/api/v1/datasets/{dataset}/versions/{version}/manifest"),
+            ),
+            ("SHULIAN_NODE", self.did.clone()),
+        ];
+        HandleRecord {
+            response_code: 1,
+            handle: handle.to_string(),
+            values: values
+                .into_iter()
+                .zip(1..)
+                .map(|((kind, value), index)| HandleValue {
+                    index,
+                    kind,
+                    data: HandleData {
+                        format: "string",
+                        value,
+                    },
+                    ttl: TTL_SECONDS,
+                    timestamp: timestamp.clone(),
+                })
+                .collect(),
+        }
+    }
 }

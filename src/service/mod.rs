@@ -10,6 +10,7 @@ pub mod ckan;
 pub mod deliveries;
 pub mod demo;
 pub mod download;
+pub mod federation;
 pub mod gc;
 pub mod grants;
 pub mod handles;

@@ -15,6 +15,7 @@ use futures::StreamExt as _;
 use serde_json::Value;
 
 use super::Context;
+use super::federation;
 use super::handles::HANDLES_PATH;
 use super::sharing::SHARING_PATH;
 use super::transparency;
@@ -124,6 +125,11 @@ impl From<PeerRefusal> for AppError {
 /// verify, under `pinned` when the operator gave a DID, and under the key pinned at
 /// the first contact for a known peer. A refusal of a known peer is recorded with it.
 pub async fn add_peer(store: &dyn Store, url: &str, pinned: Option<&Did>) -> Result<Peer, AppError> {
+    contact_peer(store, url, pinned).await.map(|(peer, _)| peer)
+}
+
+/// [`add_peer`], also answering the description the peer showed.
+async fn contact_peer(store: &dyn Store, url: &str, pinned: Option<&Did>) -> Result<(Peer, NodeDescription), AppError> {
     let url = peer_url(url)?;
     let known = store.peer(&url).await?;
     let pinned = match (&known, pinned) {
@@ -137,11 +143,8 @@ pub async fn add_peer(store: &dyn Store, url: &str, pinned: Option<&Did>) -> Res
         (None, given) => given.map(ToString::to_string),
     };
     let now = Utc::now();
-    let contact = match contact(&url, pinned.as_deref()).await {
-        Ok(description) => PeerContact::Seen {
-            did: description.id,
-            name: description.name,
-        },
+    let description = match contact(&url, pinned.as_deref()).await {
+        Ok(description) => description,
         Err(refusal) if known.is_some() => {
             store
                 .record_peer_contact(&url, &PeerContact::Refused(refusal.to_string()), now)
@@ -151,11 +154,17 @@ pub async fn add_peer(store: &dyn Store, url: &str, pinned: Option<&Did>) -> Res
         }
         Err(refusal) => return Err(refusal.into()),
     };
+    let contact = PeerContact::Seen {
+        did: description.id.clone(),
+        name: description.name.clone(),
+        identifier_prefix: description.identifier_prefix.clone(),
+    };
     store.record_peer_contact(&url, &contact, now).await?;
-    store
+    let peer = store
         .peer(&url)
         .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the peer {url} was not kept")))
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the peer {url} was not kept")))?;
+    Ok((peer, description))
 }
 
 /// How often a serving node contacts its peers again.
@@ -164,14 +173,24 @@ pub const PEER_CHECK_INTERVAL: Duration = Duration::from_secs(300);
 /// Peers contacted at once by a check.
 const CONCURRENT_CONTACTS: usize = 4;
 
-/// Contacts every known peer again and records how each contact went (a peer that does
-/// not answer, or answers under another key, keeps its pin and shows the error).
+/// Contacts every known peer again and harvests its catalog, recording how each went (a
+/// peer that does not answer, answers under another key, or lists what does not verify
+/// keeps its pin and what was harvested before, and shows the error).
 pub async fn check_peers(store: &dyn Store) -> Result<Vec<Peer>, AppError> {
     let peers = store.peers().await?;
     futures::stream::iter(peers)
         .for_each_concurrent(CONCURRENT_CONTACTS, |peer| async move {
-            if let Err(error) = add_peer(store, &peer.url, None).await {
-                tracing::warn!(peer = %peer.url, %error, "peer check failed");
+            match contact_peer(store, &peer.url, None).await {
+                Ok((peer, description)) => {
+                    if let Err(error) = federation::harvest(store, &peer, &description).await {
+                        tracing::warn!(peer = %peer.url, error = format!("{error:#}"), "harvest failed");
+                        let refusal = PeerContact::Refused(format!("harvest: {error:#}"));
+                        if let Err(error) = store.record_peer_contact(&peer.url, &refusal, Utc::now()).await {
+                            tracing::warn!(peer = %peer.url, %error, "harvest failure not recorded");
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(peer = %peer.url, %error, "peer check failed"),
             }
         })
         .await;

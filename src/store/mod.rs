@@ -10,7 +10,7 @@ mod rows;
 mod sql;
 mod sqlite;
 
-use crate::domain::node::Peer;
+use crate::domain::node::{Peer, RemoteVersion};
 use crate::domain::order::OrderState;
 use crate::domain::{Facet, SearchOrder};
 use crate::ledger::stored::Subtree;
@@ -572,6 +572,8 @@ pub enum PeerContact {
         did: String,
         /// The name the description gives.
         name: String,
+        /// The prefix of its handles.
+        identifier_prefix: String,
     },
     /// It was refused, for this reason; kept only for a known peer.
     Refused(String),
@@ -741,6 +743,25 @@ pub trait Store: Send + Sync + 'static {
     /// Records a contact with a peer at `at`: a first sighting adds it pinned to the DID
     /// seen, a later one keeps the pinned DID; a refusal is recorded for a known peer only.
     async fn record_peer_contact(&self, url: &str, contact: &PeerContact, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Keeps a page of a peer's harvested versions (a version kept before stays as it was)
+    /// and that its change feed was read (through `through`, if it lists anything) at `at`.
+    async fn record_harvest(
+        &self,
+        url: &str,
+        versions: &[RemoteVersion],
+        through: Option<u64>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// A version harvested from the peer whose handles have `prefix` (its newest when
+    /// `version` is `None`), with that peer.
+    async fn remote_version(
+        &self,
+        prefix: &str,
+        dataset: &DatasetId,
+        version: Option<VersionNumber>,
+    ) -> Result<Option<(Peer, RemoteVersion)>, StoreError>;
 
     /// The hashes of stored subtrees of the log's tree (those not stored are absent).
     async fn subtree_hashes(&self, subtrees: &[Subtree]) -> Result<HashMap<Subtree, [u8; 32]>, StoreError>;

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{CatalogChange, DatasetSummary, Publisher, SearchHit, StoreError, StoredFile, StoredToken, VersionSummary};
-use crate::domain::node::Peer;
+use crate::domain::node::{Peer, RemoteVersion};
 use crate::domain::{FileEntry, Sha256Digest, VersionNumber};
 use crate::ledger::stored::Subtree;
 
@@ -370,11 +370,13 @@ pub(super) struct PeerRow {
     last_harvested_at: Option<String>,
     last_error: Option<String>,
     last_error_at: Option<String>,
+    identifier_prefix: Option<String>,
+    harvested_through: Option<i64>,
 }
 
 /// The columns of a [`PeerRow`], in a `SELECT`.
-pub(super) const PEER_COLUMNS: &str =
-    "url, did, name, added_at, last_seen_at, last_harvested_at, last_error, last_error_at";
+pub(super) const PEER_COLUMNS: &str = "url, did, name, added_at, last_seen_at, last_harvested_at, last_error, \
+     last_error_at, identifier_prefix, harvested_through";
 
 impl TryFrom<PeerRow> for Peer {
     type Error = StoreError;
@@ -390,6 +392,40 @@ impl TryFrom<PeerRow> for Peer {
             did: row.did,
             name: row.name,
             last_error: row.last_error,
+            identifier_prefix: row.identifier_prefix,
+            harvested_through: row.harvested_through.map(decode_index).transpose()?,
+        })
+    }
+}
+
+/// A `remote_versions` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct RemoteVersionRow {
+    dataset_id: String,
+    version: i64,
+    access: String,
+    title: String,
+    manifest_digest: String,
+    log_index: i64,
+    published_at: String,
+}
+
+/// The columns of a [`RemoteVersionRow`], in a `SELECT`.
+pub(super) const REMOTE_VERSION_COLUMNS: &str =
+    "dataset_id, version, access, title, manifest_digest, log_index, published_at";
+
+impl TryFrom<RemoteVersionRow> for RemoteVersion {
+    type Error = StoreError;
+
+    fn try_from(row: RemoteVersionRow) -> Result<Self, StoreError> {
+        Ok(RemoteVersion {
+            dataset: decode("dataset id", &row.dataset_id)?,
+            version: decode("version", &row.version.to_string())?,
+            access: decode("access", &row.access)?,
+            title: serde_json::from_str(&row.title).context("stored remote title")?,
+            manifest_digest: decode("manifest digest", &row.manifest_digest)?,
+            log_index: decode_index(row.log_index)?,
+            published_at: decode_time(&row.published_at)?,
         })
     }
 }

@@ -330,9 +330,9 @@ macro_rules! impl_store_with_shared_sql {
             decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
         };
         use super::rows::SearchRow;
-        use super::rows::{PEER_COLUMNS, PeerRow};
+        use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_VERSION_COLUMNS, RemoteVersionRow};
         use super::PeerContact;
-        use crate::domain::node::Peer;
+        use crate::domain::node::{Peer, RemoteVersion};
         use super::{
             FacetCount, FilterField, SearchAfter, SearchEntries, SearchHit, SearchQuery, SortKey,
         };
@@ -1369,14 +1369,17 @@ macro_rules! impl_store_with_shared_sql {
                 let mut tx = self.begin_write().await?;
                 match contact {
                     // The DID is written only by the first sighting: a pin is never moved here.
-                    PeerContact::Seen { did, name } => sqlx::query(
-                        "INSERT INTO peers (url, did, name, added_at, last_seen_at) VALUES ($1, $2, $3, $4, $4) \
-                         ON CONFLICT (url) DO UPDATE SET name = $3, last_seen_at = $4, last_error = NULL, last_error_at = NULL",
+                    PeerContact::Seen { did, name, identifier_prefix } => sqlx::query(
+                        "INSERT INTO peers (url, did, name, added_at, last_seen_at, identifier_prefix) \
+                         VALUES ($1, $2, $3, $4, $4, $5) \
+                         ON CONFLICT (url) DO UPDATE SET name = $3, last_seen_at = $4, identifier_prefix = $5, \
+                         last_error = NULL, last_error_at = NULL",
                     )
                     .bind(url)
                     .bind(did)
                     .bind(name)
-                    .bind(encode_time(at)),
+                    .bind(encode_time(at))
+                    .bind(identifier_prefix),
                     PeerContact::Refused(reason) => {
                         sqlx::query("UPDATE peers SET last_error = $2, last_error_at = $3 WHERE url = $1")
                             .bind(url)
@@ -1388,6 +1391,95 @@ macro_rules! impl_store_with_shared_sql {
                 .await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn record_harvest(
+                &self,
+                url: &str,
+                versions: &[RemoteVersion],
+                through: Option<u64>,
+                at: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                let at = encode_time(at);
+                let mut rows = Vec::with_capacity(versions.len());
+                for version in versions {
+                    let title = serde_json::to_string(&version.title).map_err(anyhow::Error::from)?;
+                    rows.push((version, title, encode_index(version.log_index)?));
+                }
+                let mut tx = self.begin_write().await?;
+                for chunk in rows.chunks(INSERT_CHUNK / 2) {
+                    let mut insert = sqlx::QueryBuilder::<$database>::new(
+                        "INSERT INTO remote_versions (peer_url, dataset_id, version, access, title, manifest_digest, \
+                         log_index, published_at, harvested_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, (version, title, log_index)| {
+                        row.push_bind(url)
+                            .push_bind(version.dataset.as_str())
+                            .push_bind(i64::from(version.version.get()))
+                            .push_bind(version.access.as_str())
+                            .push_bind(title.as_str())
+                            .push_bind(version.manifest_digest.prefixed())
+                            .push_bind(*log_index)
+                            .push_bind(encode_time(version.published_at))
+                            .push_bind(at.as_str());
+                    });
+                    insert.push(" ON CONFLICT (peer_url, dataset_id, version) DO NOTHING");
+                    insert.build().execute(&mut *tx).await?;
+                }
+                sqlx::query(
+                    "UPDATE peers SET harvested_through = COALESCE($2, harvested_through), last_harvested_at = $3 \
+                     WHERE url = $1",
+                )
+                    .bind(url)
+                    .bind(through.map(encode_index).transpose()?)
+                    .bind(&at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn remote_version(
+                &self,
+                prefix: &str,
+                dataset: &DatasetId,
+                version: Option<VersionNumber>,
+            ) -> Result<Option<(Peer, RemoteVersion)>, StoreError> {
+                let peer: Option<PeerRow> =
+                    sqlx::query_as(&format!("SELECT {PEER_COLUMNS} FROM peers WHERE identifier_prefix = $1"))
+                        .bind(prefix)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                let Some(peer) = peer.map(Peer::try_from).transpose()? else {
+                    return Ok(None);
+                };
+                let found: Option<RemoteVersionRow> = match version {
+                    Some(version) => {
+                        sqlx::query_as(&format!(
+                            "SELECT {REMOTE_VERSION_COLUMNS} FROM remote_versions \
+                             WHERE peer_url = $1 AND dataset_id = $2 AND version = $3"
+                        ))
+                        .bind(&peer.url)
+                        .bind(dataset.as_str())
+                        .bind(i64::from(version.get()))
+                        .fetch_optional(&self.pool)
+                        .await?
+                    }
+                    None => {
+                        sqlx::query_as(&format!(
+                            "SELECT {REMOTE_VERSION_COLUMNS} FROM remote_versions \
+                             WHERE peer_url = $1 AND dataset_id = $2 ORDER BY version DESC LIMIT 1"
+                        ))
+                        .bind(&peer.url)
+                        .bind(dataset.as_str())
+                        .fetch_optional(&self.pool)
+                        .await?
+                    }
+                };
+                Ok(match found {
+                    Some(row) => Some((peer, RemoteVersion::try_from(row)?)),
+                    None => None,
+                })
             }
 
             async fn log_size(&self) -> Result<u64, StoreError> {

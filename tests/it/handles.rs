@@ -13,8 +13,8 @@ on_both_backends!(
     pyhandle_reads_a_dataset_handle,
 );
 
-/// The values of a record by type.
-fn value(record: &Value, kind: &str) -> String {
+/// A handle record's value of type `kind`.
+pub fn value(record: &Value, kind: &str) -> String {
     record["values"]
         .as_array()
         .expect("values")
@@ -70,37 +70,50 @@ async fn handles_resolve_datasets_and_versions_to_their_records(backend: Backend
         .expect("manifest");
     assert_eq!(manifest.status(), StatusCode::OK);
 
-    for (path, status, code) in [
-        ("/api/handles/86.1000.zs/traffic@3", StatusCode::NOT_FOUND, 100),
-        ("/api/handles/86.1000.zs/nothing", StatusCode::NOT_FOUND, 100),
-        ("/api/handles/21.T11148/traffic", StatusCode::BAD_REQUEST, 301),
-        ("/api/handles/86.1000.zs/traffic@0", StatusCode::BAD_REQUEST, 2),
-        ("/api/handles/86.1000.zs/a/b", StatusCode::BAD_REQUEST, 2),
-        ("/api/handles/no-slash", StatusCode::BAD_REQUEST, 2),
-    ] {
+    expect_refusals(
+        &app,
+        &[
+            ("/api/handles/86.1000.zs/traffic@3", StatusCode::NOT_FOUND, 100),
+            ("/api/handles/86.1000.zs/nothing", StatusCode::NOT_FOUND, 100),
+            ("/api/handles/21.T11148/traffic", StatusCode::BAD_REQUEST, 301),
+            ("/api/handles/86.1000.zs/traffic@0", StatusCode::BAD_REQUEST, 2),
+            ("/api/handles/86.1000.zs/a/b", StatusCode::BAD_REQUEST, 2),
+            ("/api/handles/no-slash", StatusCode::BAD_REQUEST, 2),
+        ],
+    )
+    .await;
+    assert_eq!(
+        browser_destination(&app, "/api/handles/86.1000.zs/traffic@1").await,
+        format!("{}/datasets/traffic", app.url)
+    );
+}
+
+/// Asserts each path answers its HTTP status and Handle.net `responseCode`.
+pub async fn expect_refusals(app: &TestApp, cases: &[(&str, StatusCode, i64)]) {
+    for (path, status, code) in cases {
         let (answered, body) = app.get_json(path).await;
         assert_eq!(
             (answered, body["responseCode"].as_i64()),
-            (status, Some(code)),
+            (*status, Some(*code)),
             "{path}: {body}"
         );
     }
+}
 
+/// Where a browser asking `path` is sent (303 See Other).
+pub async fn browser_destination(app: &TestApp, path: &str) -> String {
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
     let redirected = browser
-        .get(app.api("/api/handles/86.1000.zs/traffic@1"))
+        .get(app.api(path))
         .header(ACCEPT, "text/html,application/xhtml+xml")
         .send()
         .await
         .expect("request");
     assert_eq!(redirected.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        redirected.headers()[LOCATION],
-        format!("{}/datasets/traffic", app.url).as_str()
-    );
+    redirected.headers()[LOCATION].to_str().expect("location").to_owned()
 }
 
 async fn pyhandle_reads_a_dataset_handle(backend: Backend) {

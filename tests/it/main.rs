@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod download;
+mod federation;
 mod fuzz_corpus;
 mod handles;
 mod helpers;

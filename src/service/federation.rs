@@ -1,0 +1,104 @@
+//! Catalog federation: reading a peer's change feed and keeping what it published,
+//! each version believed only once its manifest verifies under the peer's pinned key,
+//! its digest is the one the feed names, and it is included in the peer's log under
+//! a checkpoint signed by the peer's log key.
+//!
+//! The feed is read a bounded page at a time and each page is kept before the next is
+//! read, so memory does not grow with the peer's catalog and an interrupted harvest
+//! resumes after the last page kept. A harvest with nothing new reads one page.
+
+use anyhow::{Context as _, ensure};
+use chrono::Utc;
+
+use super::catalog::{ChangeEntry, ChangesPage};
+use crate::client::{NodeClient, evidence};
+use crate::crypto::canonical::parse_strict;
+use crate::crypto::{Did, document_digest, verify_document};
+use crate::domain::node::{NodeDescription, Peer, RemoteVersion};
+use crate::domain::{DatasetMetadata, Sha256Digest};
+use crate::ledger::Checkpoint;
+use crate::store::Store;
+
+/// Changes read per page of a peer's feed.
+const HARVEST_PAGE: u32 = 200;
+
+/// Reads `peer`'s change feed after what was harvested before and keeps every version
+/// it lists, verified; returns how many versions were new to this harvest.
+pub async fn harvest(store: &dyn Store, peer: &Peer, description: &NodeDescription) -> anyhow::Result<usize> {
+    let client = NodeClient::new(&peer.url, None)?;
+    let did: Did = peer.did.parse()?;
+    let mut checkpoint: Option<Checkpoint> = None;
+    let mut through = peer.harvested_through;
+    let mut harvested = 0;
+    loop {
+        let path = match through {
+            Some(after) => format!("/api/v1/changes?after={after}&limit={HARVEST_PAGE}"),
+            None => format!("/api/v1/changes?limit={HARVEST_PAGE}"),
+        };
+        let page: ChangesPage = client.get_json(&path).await?;
+        let mut versions = Vec::with_capacity(page.changes.len());
+        for change in &page.changes {
+            if checkpoint.as_ref().is_none_or(|known| change.sequence >= known.size) {
+                let (latest, _) = evidence::current_checkpoint(&client, &description.log.origin, &did).await?;
+                checkpoint = Some(latest);
+            }
+            let under = checkpoint.as_ref().context("no checkpoint")?;
+            ensure!(
+                change.sequence < under.size,
+                "the feed lists log entry {} beyond the peer's checkpoint of {}",
+                change.sequence,
+                under.size
+            );
+            versions.push(verified(&client, &did, change, under).await?);
+        }
+        harvested += versions.len();
+        let full = page.next.is_some();
+        through = page.last.or(through);
+        store.record_harvest(&peer.url, &versions, through, Utc::now()).await?;
+        if !full {
+            return Ok(harvested);
+        }
+    }
+}
+
+/// A listed version, once its manifest verifies and is included in the peer's log.
+async fn verified(
+    client: &NodeClient,
+    did: &Did,
+    change: &ChangeEntry,
+    checkpoint: &Checkpoint,
+) -> anyhow::Result<RemoteVersion> {
+    let (dataset, version) = (&change.dataset, change.entry.version);
+    let path = format!("/api/v1/datasets/{dataset}/versions/{version}/manifest");
+    let manifest = parse_strict(&client.get_bytes(&client.url(&path)).await?)?;
+    let signer = verify_document(&manifest).with_context(|| format!("the manifest of {dataset} version {version}"))?;
+    ensure!(
+        signer == *did,
+        "the manifest of {dataset} version {version} is signed by {signer}, not by the pinned {did}"
+    );
+    let digest = Sha256Digest::from_bytes(document_digest(&manifest)?);
+    ensure!(
+        digest.prefixed() == change.entry.manifest_digest,
+        "the manifest of {dataset} version {version} is not the one the feed names"
+    );
+    ensure!(
+        manifest["dataset"] == dataset.as_str() && manifest["version"] == version.get(),
+        "the manifest served for {dataset} version {version} is another version's"
+    );
+    let proof = evidence::inclusion_proof(client, change.sequence, checkpoint.size).await?;
+    evidence::check_inclusion(&manifest, change.sequence, &proof, checkpoint)?;
+    let metadata: DatasetMetadata =
+        serde_json::from_value(manifest["metadata"].clone()).context("the manifest's metadata")?;
+    let published = manifest["published"]
+        .as_str()
+        .context("the manifest has no publication time")?;
+    Ok(RemoteVersion {
+        dataset: dataset.clone(),
+        version,
+        access: metadata.access,
+        title: metadata.title,
+        manifest_digest: digest,
+        log_index: change.sequence,
+        published_at: chrono::DateTime::parse_from_rfc3339(published)?.with_timezone(&Utc),
+    })
+}

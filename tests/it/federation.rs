@@ -1,0 +1,155 @@
+//! Catalog federation: a node harvests a peer's change feed, keeps each version only
+//! once its manifest verifies under the peer's pinned key and is included in the
+//! peer's log, resolves the peer's identifiers from what it harvested, and refuses
+//! (and says why) what does not verify.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use shulian::service::network;
+
+use crate::handles::{browser_destination, expect_refusals, value};
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_node_harvests_its_peers_catalog_and_resolves_its_identifiers,
+    a_peer_listing_what_does_not_verify_is_refused
+);
+
+async fn digest(node: &TestApp, dataset: &str, version: u32) -> String {
+    let (_, detail) = node
+        .get_json(&format!("/api/v1/datasets/{dataset}/versions/{version}"))
+        .await;
+    detail["manifestDigest"].as_str().expect("digest").to_owned()
+}
+
+/// `city` pins and harvests `industry`; the peer as `city` lists it.
+async fn peer_and_harvest(city: &TestApp, industry: &TestApp) -> Value {
+    if city.ctx.store.peer(&industry.url).await.expect("peer").is_none() {
+        network::add_peer(city.ctx.store.as_ref(), &industry.url, None)
+            .await
+            .expect("peer added");
+    }
+    network::check_peers(city.ctx.store.as_ref()).await.expect("checked");
+    let (_, peers) = city.get_json("/api/v1/peers").await;
+    peers[0].clone()
+}
+
+async fn a_node_harvests_its_peers_catalog_and_resolves_its_identifiers(backend: Backend) {
+    let industry = TestApp::spawn_with(backend.clone(), |settings| {
+        settings.handle_prefix = Some("86.1000.jt".into())
+    })
+    .await;
+    let city = TestApp::spawn(backend).await;
+    let token = industry.publisher("bjtc").await;
+    for (dataset, access, content) in [
+        ("traffic", "open", &b"day,count\n1,10\n"[..]),
+        ("traffic", "open", b"day,count\n1,10\n2,11\n"),
+        ("clinic", "licensed", b"ward,beds\na,3\n"),
+    ] {
+        assert!(
+            industry
+                .publish(&token, dataset, access, &[("data.csv", content)])
+                .await
+                .status()
+                .is_success()
+        );
+    }
+
+    let peer = peer_and_harvest(&city, &industry).await;
+    assert!(peer["lastError"].is_null(), "{peer}");
+    assert!(peer["lastHarvestedAt"].is_string());
+    assert_eq!(peer["identifierPrefix"], "86.1000.jt");
+    let through = peer["harvestedThrough"].as_u64().expect("a position in the feed");
+
+    let (status, series) = city.get_json("/api/handles/86.1000.jt/traffic").await;
+    assert_eq!(status, StatusCode::OK, "{series}");
+    assert_eq!(
+        value(&series, "URL"),
+        format!("{}/datasets/traffic", industry.url),
+        "it points to the origin"
+    );
+    assert_eq!(value(&series, "CHECKSUM"), digest(&industry, "traffic", 2).await);
+    let (_, described) = industry.get_json("/.well-known/shulian-node").await;
+    assert_eq!(value(&series, "SHULIAN_NODE"), described["id"].as_str().expect("did"));
+    let (status, first) = city.get_json("/api/handles/86.1000.jt/traffic@1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(value(&first, "CHECKSUM"), digest(&industry, "traffic", 1).await);
+    let (status, licensed) = city.get_json("/api/handles/86.1000.jt/clinic@1").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "licensed datasets are listed too (ordered at the origin)"
+    );
+    assert_eq!(value(&licensed, "URL"), format!("{}/datasets/clinic", industry.url));
+    expect_refusals(
+        &city,
+        &[
+            ("/api/handles/86.1000.jt/nothing", StatusCode::NOT_FOUND, 100),
+            ("/api/handles/86.1000.jt/traffic@9", StatusCode::NOT_FOUND, 100),
+            ("/api/handles/21.T11148/traffic", StatusCode::BAD_REQUEST, 301),
+        ],
+    )
+    .await;
+    assert_eq!(
+        browser_destination(&city, "/api/handles/86.1000.jt/traffic").await,
+        format!("{}/datasets/traffic", industry.url)
+    );
+
+    // Nothing new: the feed position stays; something new: it is picked up incrementally.
+    let again = peer_and_harvest(&city, &industry).await;
+    assert_eq!(again["harvestedThrough"].as_u64(), Some(through));
+    let published = industry
+        .publish(&token, "traffic", "open", &[("data.csv", b"day,count\n3,9\n")])
+        .await;
+    assert!(published.status().is_success());
+    let later = peer_and_harvest(&city, &industry).await;
+    assert!(
+        later["harvestedThrough"].as_u64().expect("position") > through,
+        "{later}"
+    );
+    let (_, series) = city.get_json("/api/handles/86.1000.jt/traffic").await;
+    assert_eq!(value(&series, "CHECKSUM"), digest(&industry, "traffic", 3).await);
+}
+
+async fn a_peer_listing_what_does_not_verify_is_refused(backend: Backend) {
+    let industry = TestApp::spawn_with(backend.clone(), |settings| {
+        settings.handle_prefix = Some("86.1000.qx".into())
+    })
+    .await;
+    let city = TestApp::spawn(backend).await;
+    let token = industry.publisher("weather").await;
+    assert!(
+        industry
+            .publish(&token, "rain", "open", &[("data.csv", b"h,mm\n1,2\n")])
+            .await
+            .status()
+            .is_success()
+    );
+    let peer = peer_and_harvest(&city, &industry).await;
+    let through = peer["harvestedThrough"].as_u64().expect("harvested");
+
+    // The peer now serves a manifest its key did not sign (its database altered).
+    assert!(
+        industry
+            .publish(&token, "wind", "open", &[("data.csv", b"h,ms\n1,3\n")])
+            .await
+            .status()
+            .is_success()
+    );
+    industry
+        .tamper("UPDATE versions SET manifest = REPLACE(manifest, 'wind dataset', 'wind dataset, altered') WHERE dataset_id = 'wind'")
+        .await;
+    let refused = peer_and_harvest(&city, &industry).await;
+    let error = refused["lastError"].as_str().expect("the refusal is recorded");
+    assert!(error.starts_with("harvest:") && error.contains("wind"), "{error}");
+    assert_eq!(
+        refused["harvestedThrough"].as_u64(),
+        Some(through),
+        "nothing past the bad version is kept"
+    );
+    let (status, _) = city.get_json("/api/handles/86.1000.qx/wind").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = city.get_json("/api/handles/86.1000.qx/rain").await;
+    assert_eq!(status, StatusCode::OK, "what verified before stays");
+}
