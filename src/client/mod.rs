@@ -23,6 +23,8 @@ pub struct NodeClient {
     base: String,
     token: Option<String>,
     log_tiles: Option<String>,
+    /// Largest body read whole (`get_bytes`, `get_json`), when bounded.
+    max_body: Option<usize>,
 }
 
 impl NodeClient {
@@ -38,6 +40,27 @@ impl NodeClient {
             base: base.trim_end_matches('/').to_owned(),
             token,
             log_tiles: None,
+            max_body: None,
+        })
+    }
+
+    /// A client of another node that a node itself reads from (a peer): every request
+    /// must finish within `timeout`, follows no redirect, and no body read whole may
+    /// exceed `max_body` bytes, so a peer cannot hold or exhaust the node reading it.
+    pub fn for_peer(base: &str, timeout: Duration, max_body: usize) -> anyhow::Result<Self> {
+        url::Url::parse(base).with_context(|| format!("peer URL {base:?}"))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token: None,
+            log_tiles: None,
+            max_body: Some(max_body),
         })
     }
 
@@ -59,7 +82,26 @@ impl NodeClient {
     /// GETs the bytes at an absolute URL (a tile, a checkpoint), failing on any other status.
     pub async fn get_bytes(&self, url: &str) -> anyhow::Result<bytes::Bytes> {
         let response = self.http.get(url).send().await?;
-        Ok(expect_success(response).await?.bytes().await?)
+        self.read_body(expect_success(response).await?).await
+    }
+
+    /// A response's whole body, within this client's bound if it has one.
+    async fn read_body(&self, response: reqwest::Response) -> anyhow::Result<bytes::Bytes> {
+        let Some(max_body) = self.max_body else {
+            return Ok(response.bytes().await?);
+        };
+        let url = response.url().to_string();
+        let mut body = bytes::BytesMut::new();
+        let mut chunks = response.bytes_stream();
+        while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+            let chunk = chunk?;
+            anyhow::ensure!(
+                body.len() + chunk.len() <= max_body,
+                "{url} answered more than {max_body} bytes"
+            );
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
     }
 
     /// The absolute URL of an API path.
@@ -114,7 +156,8 @@ impl NodeClient {
     /// GETs a JSON document.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let response = self.request(reqwest::Method::GET, path).send().await?;
-        Ok(expect_success(response).await?.json().await?)
+        let body = self.read_body(expect_success(response).await?).await?;
+        serde_json::from_slice(&body).with_context(|| format!("{path}: not the JSON expected"))
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! The feed is read a bounded page at a time and each page is kept before the next is
 //! read, so memory does not grow with the peer's catalog and an interrupted harvest
-//! resumes after the last page kept. A harvest with nothing new reads one page.
+//! resumes after the last page kept. A harvest with nothing new reads one page. Every
+//! answer of the peer is bounded in size and time.
 
 use anyhow::{Context as _, ensure};
 use chrono::Utc;
@@ -22,10 +23,17 @@ use crate::store::Store;
 /// Changes read per page of a peer's feed.
 const HARVEST_PAGE: u32 = 200;
 
+/// Largest answer read from a peer: a page of the feed, a manifest (up to 10,000 files
+/// listed), a proof, a checkpoint.
+const MAX_PEER_ANSWER: usize = 16 * 1024 * 1024;
+
+/// How long one request to a peer may take.
+const PEER_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Reads `peer`'s change feed after what was harvested before and keeps every version
 /// it lists, verified; returns how many versions were new to this harvest.
 pub async fn harvest(store: &dyn Store, peer: &Peer, description: &NodeDescription) -> anyhow::Result<usize> {
-    let client = NodeClient::new(&peer.url, None)?;
+    let client = NodeClient::for_peer(&peer.url, PEER_REQUEST_TIMEOUT, MAX_PEER_ANSWER)?;
     let did: Did = peer.did.parse()?;
     let mut checkpoint: Option<Checkpoint> = None;
     let mut through = peer.harvested_through;

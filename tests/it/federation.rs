@@ -5,11 +5,36 @@
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use shulian::client::NodeClient;
 use shulian::service::network;
 
 use crate::handles::{browser_destination, expect_refusals, value};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
+
+/// A peer that answers too much, or too slowly, is cut off: the harvester's client is bounded.
+#[tokio::test]
+async fn a_peers_answers_are_bounded_in_size_and_time() {
+    use axum::routing::get;
+    let huge = axum::Router::new()
+        .route("/huge", get(|| async { vec![b' '; 4 * 1024 * 1024] }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                "late"
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, huge).await });
+    let client = NodeClient::for_peer(&base, std::time::Duration::from_secs(1), 1024 * 1024).expect("client");
+    let error = client.get_json::<Value>("/huge").await.expect_err("too large");
+    assert!(format!("{error:#}").contains("more than 1048576 bytes"), "{error:#}");
+    let started = std::time::Instant::now();
+    client.get_bytes(&format!("{base}/slow")).await.expect_err("too slow");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
 
 on_both_backends!(
     a_node_harvests_its_peers_catalog_and_resolves_its_identifiers,
