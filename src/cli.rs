@@ -214,6 +214,13 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Forget a peer node, its pinned key and what was harvested from it.
+    RemovePeer {
+        /// The peer's base URL, as added.
+        url: String,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 /// The configuration and database of an operator command that works on the store directly.
@@ -270,6 +277,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             print_result(json, &peer, || {
                 format!("peer {} ({}) pinned to {}", peer.url, peer.name, peer.did)
             })
+        }
+        Command::Admin {
+            action: AdminCommand::RemovePeer { url, settings },
+        } => {
+            let (_, store) = open_database(settings, config_file).await?;
+            network::remove_peer(store.as_ref(), &url).await?;
+            println!("peer {url} removed");
+            Ok(())
         }
         Command::Admin {
             action:

@@ -19,6 +19,7 @@ use super::federation;
 use super::handles::HANDLES_PATH;
 use super::sharing::SHARING_PATH;
 use super::transparency;
+use crate::client::NodeClient;
 use crate::crypto::canonical::parse_strict;
 use crate::crypto::{Did, sign_document, verify_document};
 use crate::domain::node::{Endpoints, LogDescription, NODE_DESCRIPTION_TYPE, NodeDescription, Peer, Software};
@@ -81,7 +82,8 @@ fn sign_description(ctx: &Context) -> Result<Value, AppError> {
 /// Why a peer's description was not believed.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerRefusal {
-    /// The peer could not be reached or did not answer with a description.
+    /// The peer could not be reached, or did not answer with a description (in time,
+    /// within the size a description may have).
     #[error("{url} did not answer with a node description: {reason}")]
     Unreachable {
         /// The peer's URL.
@@ -126,6 +128,16 @@ impl From<PeerRefusal> for AppError {
 /// the first contact for a known peer. A refusal of a known peer is recorded with it.
 pub async fn add_peer(store: &dyn Store, url: &str, pinned: Option<&Did>) -> Result<Peer, AppError> {
     contact_peer(store, url, pinned).await.map(|(peer, _)| peer)
+}
+
+/// Forgets a peer: its pin and what was harvested from it (to pin a new key, add it again).
+pub async fn remove_peer(store: &dyn Store, url: &str) -> Result<(), AppError> {
+    let url = peer_url(url)?;
+    if store.remove_peer(&url).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(format!("no peer {url}")))
+    }
 }
 
 /// [`add_peer`], also answering the description the peer showed.
@@ -242,28 +254,12 @@ async fn contact(url: &str, pinned: Option<&str>) -> Result<NodeDescription, Pee
         url: url.to_owned(),
         reason,
     };
-    let http = reqwest::Client::builder()
-        .timeout(CONTACT_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|error| unreachable(error.to_string()))?;
-    let response = http
-        .get(format!("{url}{DESCRIPTION_PATH}"))
-        .send()
+    let client = NodeClient::for_peer(url, CONTACT_TIMEOUT, DESCRIPTION_MAX_BYTES)
+        .map_err(|error| unreachable(format!("{error:#}")))?;
+    let body = client
+        .get_bytes(&client.url(DESCRIPTION_PATH))
         .await
-        .map_err(|error| unreachable(error.to_string()))?;
-    if !response.status().is_success() {
-        return Err(unreachable(format!("HTTP {}", response.status())));
-    }
-    let mut body = Vec::new();
-    let mut chunks = response.bytes_stream();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|error| unreachable(error.to_string()))?;
-        if body.len() + chunk.len() > DESCRIPTION_MAX_BYTES {
-            return Err(unverified(format!("longer than {DESCRIPTION_MAX_BYTES} bytes")));
-        }
-        body.extend_from_slice(&chunk);
-    }
+        .map_err(|error| unreachable(format!("{error:#}")))?;
     let document = parse_strict(&body).map_err(|error| unverified(error.to_string()))?;
     let signer = verify_document(&document).map_err(|error| unverified(error.to_string()))?;
     let description: NodeDescription =

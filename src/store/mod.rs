@@ -744,6 +744,9 @@ pub trait Store: Send + Sync + 'static {
     /// seen, a later one keeps the pinned DID; a refusal is recorded for a known peer only.
     async fn record_peer_contact(&self, url: &str, contact: &PeerContact, at: DateTime<Utc>) -> Result<(), StoreError>;
 
+    /// Forgets a peer, its pin and what was harvested from it; whether it was known.
+    async fn remove_peer(&self, url: &str) -> Result<bool, StoreError>;
+
     /// Keeps a page of a peer's harvested versions (a version kept before stays as it was)
     /// and that its change feed was read (through `through`, if it lists anything) at `at`.
     async fn record_harvest(

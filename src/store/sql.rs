@@ -1393,6 +1393,21 @@ macro_rules! impl_store_with_shared_sql {
                 Ok(())
             }
 
+            async fn remove_peer(&self, url: &str) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("DELETE FROM remote_versions WHERE peer_url = $1")
+                    .bind(url)
+                    .execute(&mut *tx)
+                    .await?;
+                let removed = sqlx::query("DELETE FROM peers WHERE url = $1")
+                    .bind(url)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(removed > 0)
+            }
+
             async fn record_harvest(
                 &self,
                 url: &str,
