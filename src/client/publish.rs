@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{NodeClient, byte_progress, expect_success, hash_file};
 use crate::datapackage::read_package;
-use crate::service::publish::PublishRequest;
+use crate::domain::PublishRequest;
 
 /// Attempts per file before giving up on a flaky connection.
 const UPLOAD_ATTEMPTS: u32 = 3;

@@ -490,3 +490,13 @@ mod tests {
         assert_eq!(MediaType::guess(&name).as_str(), "application/vnd.apache.parquet");
     }
 }
+
+/// What a publisher submits to publish a version: the node's API takes it, the CLI sends it.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// The version's metadata.
+    pub metadata: DatasetMetadata,
+    /// The version's files, each uploaded beforehand with `PUT /api/v1/blobs/{sha256}`.
+    pub files: Vec<FileEntry>,
+}

@@ -10,7 +10,9 @@ pub mod node;
 pub mod order;
 pub mod search;
 
-pub use dataset::{AccessClass, DatasetMetadata, FileEntry, License, LocalizedText, MediaType, MetadataError, Offer};
+pub use dataset::{
+    AccessClass, DatasetMetadata, FileEntry, License, LocalizedText, MediaType, MetadataError, Offer, PublishRequest,
+};
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{DatasetId, FileName, IdError, PublisherId, ReadSessionId, ResourceName, VersionNumber};
 pub use search::{Facet, SearchOrder, UnknownFacet, UnknownOrder};

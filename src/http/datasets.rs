@@ -8,11 +8,12 @@ use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthenticatedPublisher};
 use super::version_ref;
+use crate::domain::PublishRequest;
 use crate::domain::{AccessClass, DatasetId, Facet, PublisherId, SearchOrder};
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::catalog::{self, ChangesPage, DatasetDetail, VersionDetail};
-use crate::service::publish::{self, PublishOutcome, PublishRequest};
+use crate::service::publish::{self, PublishOutcome};
 use crate::service::search::{self, SearchPage, SearchRequest};
 use crate::store::{SearchFilter, TimeRange};
 use chrono::{DateTime, NaiveDate, Utc};

@@ -7,9 +7,10 @@ use std::path::Path;
 
 use super::Context;
 use super::accounts;
-use super::publish::{PublishRequest, publish_version};
+use super::publish::publish_version;
 use super::uploads::store_file;
 use crate::datapackage::{DESCRIPTOR, read_package};
+use crate::domain::PublishRequest;
 use crate::domain::PublisherId;
 use crate::error::AppError;
 

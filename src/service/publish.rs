@@ -7,28 +7,18 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{Context, search, tables, uploads};
 use crate::crypto::{canonical, document_digest, sign_document};
 use crate::domain::manifest::{ManifestFacts, content_document};
-use crate::domain::{DatasetId, DatasetMetadata, FileEntry, PublisherId, Sha256Digest, VersionNumber};
+use crate::domain::{DatasetId, DatasetMetadata, FileEntry, PublishRequest, PublisherId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
 use crate::ledger::merkle;
 use crate::store::{DatasetHead, NewVersion, SearchEntries};
 
 /// Most files one version may hold.
 pub const MAX_FILES_PER_VERSION: usize = 10_000;
-
-/// What a publisher submits to publish a version.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PublishRequest {
-    /// The version's metadata.
-    pub metadata: DatasetMetadata,
-    /// The version's files, each uploaded beforehand with `PUT /api/v1/blobs/{sha256}`.
-    pub files: Vec<FileEntry>,
-}
 
 /// The result of a publish.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -69,3 +69,21 @@ fn services_form_a_dag() {
         }
     }
 }
+
+/// The client (the CLI's commands, and the node's own reader of its peers) speaks the
+/// protocol through `domain`, `crypto` and `ledger` only: services may use it to read
+/// other nodes, so it must not reach back into the node's services, HTTP layer or store.
+#[test]
+fn the_client_does_not_reach_into_the_node() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/client");
+    let mut reaching = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("src/client").filter_map(Result::ok) {
+        let code = std::fs::read_to_string(entry.path()).expect("source");
+        for layer in ["crate::service", "crate::http", "crate::store"] {
+            if code.contains(layer) {
+                reaching.push(format!("{} uses {layer}", entry.path().display()));
+            }
+        }
+    }
+    assert!(reaching.is_empty(), "{reaching:#?}");
+}
