@@ -1441,9 +1441,12 @@ macro_rules! impl_store_with_shared_sql {
                     insert.push(" ON CONFLICT (peer_url, dataset_id, version) DO NOTHING");
                     insert.build().execute(&mut *tx).await?;
                 }
+                // Replicas harvest the same peer on their own schedules: the position only
+                // moves forward, whichever of them finishes last.
                 sqlx::query(
-                    "UPDATE peers SET harvested_through = COALESCE($2, harvested_through), last_harvested_at = $3 \
-                     WHERE url = $1",
+                    "UPDATE peers SET harvested_through = CASE \
+                     WHEN harvested_through IS NULL OR $2 > harvested_through THEN $2 ELSE harvested_through END, \
+                     last_harvested_at = $3 WHERE url = $1",
                 )
                     .bind(url)
                     .bind(through.map(encode_index).transpose()?)
