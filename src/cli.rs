@@ -214,6 +214,14 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Contact every peer now and harvest its catalog (a serving node does so every 5 minutes).
+    CheckPeers {
+        #[command(flatten)]
+        settings: Settings,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Forget a peer node, its pinned key and what was harvested from it.
     RemovePeer {
         /// The peer's base URL, as added.
@@ -276,6 +284,25 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let peer = network::add_peer(store.as_ref(), &url, did.as_ref()).await?;
             print_result(json, &peer, || {
                 format!("peer {} ({}) pinned to {}", peer.url, peer.name, peer.did)
+            })
+        }
+        Command::Admin {
+            action: AdminCommand::CheckPeers { settings, json },
+        } => {
+            let (_, store) = open_database(settings, config_file).await?;
+            let peers = network::check_peers(store.as_ref()).await?;
+            print_result(json, &peers, || {
+                peers
+                    .iter()
+                    .map(|peer| match &peer.last_error {
+                        Some(error) => format!("{} ({}): {error}", peer.url, peer.did),
+                        None => format!(
+                            "{} ({}): ok, harvested through {:?}",
+                            peer.url, peer.did, peer.harvested_through
+                        ),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
             })
         }
         Command::Admin {

@@ -16,6 +16,7 @@ mod handles;
 mod helpers;
 mod interop;
 mod log;
+mod network;
 mod openapi;
 mod orders;
 mod peers;

@@ -1,0 +1,176 @@
+//! A network of real `shulian serve` processes, each with its own data directory,
+//! database and port: peers pinned by the CLI, catalogs harvested, identifiers of
+//! one node resolved at the others, an outage and a return, and a swapped key.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::Backend;
+use crate::on_both_backends;
+use crate::process::{NodeState, publish_version};
+
+on_both_backends!(three_node_processes_peer_harvest_and_resolve_each_others_identifiers);
+
+async fn get_json(url: &str) -> (StatusCode, Value) {
+    let response = reqwest::get(url).await.expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `node`'s handle prefix, from its signed description.
+async fn prefix_of(url: &str) -> String {
+    let (_, description) = get_json(&format!("{url}/.well-known/shulian-node")).await;
+    description["identifierPrefix"].as_str().expect("prefix").to_owned()
+}
+
+/// Runs a `shulian admin` command on `state`, which must succeed; its JSON output.
+async fn admin(state: &NodeState, command: &[&str]) -> Value {
+    let mut full = vec!["admin"];
+    full.extend_from_slice(command);
+    full.push("--json");
+    let output = state.cli(&full).await;
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+/// The peer at `url` among what `check-peers` printed.
+fn peer<'a>(checked: &'a Value, url: &str) -> &'a Value {
+    checked
+        .as_array()
+        .expect("peers")
+        .iter()
+        .find(|peer| peer["url"] == url)
+        .unwrap_or_else(|| panic!("no peer {url} in {checked}"))
+}
+
+/// What `resolver` answers for `handle`: the record's URL and CHECKSUM values.
+async fn resolve(resolver: &str, handle: &str) -> Option<(String, String)> {
+    let (status, record) = get_json(&format!("{resolver}/api/handles/{handle}")).await;
+    if status != StatusCode::OK {
+        return None;
+    }
+    let value = |kind: &str| {
+        record["values"]
+            .as_array()
+            .and_then(|values| values.iter().find(|value| value["type"] == kind))
+            .and_then(|value| value["data"]["value"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Some((value("URL"), value("CHECKSUM")))
+}
+
+async fn digest(url: &str, dataset: &str, version: u32) -> String {
+    let (_, detail) = get_json(&format!("{url}/api/v1/datasets/{dataset}/versions/{version}")).await;
+    detail["manifestDigest"].as_str().expect("digest").to_owned()
+}
+
+async fn three_node_processes_peer_harvest_and_resolve_each_others_identifiers(backend: Backend) {
+    let (a, b, c) = (
+        NodeState::new(&backend).await,
+        NodeState::new(&backend).await,
+        NodeState::new(&backend).await,
+    );
+    let (port_a, port_b, port_c) = (NodeState::free_port(), NodeState::free_port(), NodeState::free_port());
+    let mut node_a = a.start(port_a).await;
+    let node_b = b.start(port_b).await;
+    let node_c = c.start(port_c).await;
+    let http = reqwest::Client::new();
+    let (token_a, token_c) = (
+        a.add_publisher("交通委", "jtw").await,
+        c.add_publisher("气象局", "qxj").await,
+    );
+    let csv = |text: &str| vec![("data.csv".to_owned(), text.as_bytes().to_vec())];
+    for (url, token, dataset, access) in [
+        (&node_a.url, &token_a, "traffic", "open"),
+        (&node_a.url, &token_a, "clinic", "licensed"),
+        (&node_c.url, &token_c, "air", "open"),
+    ] {
+        let published = publish_version(&http, url, token, dataset, access, csv("k,v\n1,2\n")).await;
+        assert!(published.is_ok_and(|status| status.is_success()), "{dataset}");
+    }
+    let (prefix_a, prefix_c) = (prefix_of(&node_a.url).await, prefix_of(&node_c.url).await);
+
+    // B peers with A and C, C with A; each harvests.
+    admin(&b, &["add-peer", &node_a.url]).await;
+    admin(&b, &["add-peer", &node_c.url]).await;
+    admin(&c, &["add-peer", &node_a.url]).await;
+    let checked = admin(&b, &["check-peers"]).await;
+    assert!(peer(&checked, &node_a.url)["lastError"].is_null(), "{checked}");
+    assert!(peer(&checked, &node_c.url)["lastError"].is_null(), "{checked}");
+    admin(&c, &["check-peers"]).await;
+
+    let traffic = format!("{prefix_a}/traffic");
+    let at_a = (
+        format!("{}/datasets/traffic", node_a.url),
+        digest(&node_a.url, "traffic", 1).await,
+    );
+    assert_eq!(
+        resolve(&node_b.url, &traffic).await,
+        Some(at_a.clone()),
+        "B resolves A's identifier"
+    );
+    assert_eq!(
+        resolve(&node_c.url, &traffic).await,
+        Some(at_a.clone()),
+        "C resolves A's identifier"
+    );
+    let air = (
+        format!("{}/datasets/air", node_c.url),
+        digest(&node_c.url, "air", 1).await,
+    );
+    assert_eq!(resolve(&node_b.url, &format!("{prefix_c}/air")).await, Some(air));
+    assert!(
+        resolve(&node_b.url, &format!("{prefix_a}/clinic@1")).await.is_some(),
+        "licensed entries too"
+    );
+
+    // A goes down: B keeps what it harvested and marks A unreachable.
+    node_a.child.kill().await.expect("kill A");
+    let checked = admin(&b, &["check-peers"]).await;
+    let error = peer(&checked, &node_a.url)["lastError"]
+        .as_str()
+        .expect("A is marked")
+        .to_owned();
+    assert!(error.contains("did not answer"), "{error}");
+    assert_eq!(
+        resolve(&node_b.url, &traffic).await,
+        Some(at_a),
+        "B still resolves what it harvested"
+    );
+
+    // A returns and publishes again: B catches up.
+    node_a = a.start(port_a).await;
+    let published = publish_version(&http, &node_a.url, &token_a, "traffic", "open", csv("k,v\n3,4\n")).await;
+    assert!(published.is_ok_and(|status| status.is_success()));
+    let checked = admin(&b, &["check-peers"]).await;
+    assert!(peer(&checked, &node_a.url)["lastError"].is_null(), "{checked}");
+    let newest = digest(&node_a.url, "traffic", 2).await;
+    assert_eq!(
+        resolve(&node_b.url, &traffic).await.map(|(_, checksum)| checksum),
+        Some(newest)
+    );
+
+    // Another key answers at A's address: B refuses it and says why; the pin stays.
+    let (_, described) = get_json(&format!("{}/.well-known/shulian-node", node_a.url)).await;
+    let pinned = described["id"].as_str().expect("did").to_owned();
+    node_a.child.kill().await.expect("kill A");
+    let impostor_state = NodeState::new(&backend).await;
+    let _impostor = impostor_state.start(port_a).await;
+    let checked = admin(&b, &["check-peers"]).await;
+    let refused = peer(&checked, &node_a.url);
+    let error = refused["lastError"].as_str().expect("refused");
+    assert!(
+        error.contains(&format!("pinned to {pinned}")) && error.contains("signed by"),
+        "{error}"
+    );
+    assert_eq!(refused["did"], pinned.as_str());
+
+    for state in [&a, &b, &c, &impostor_state] {
+        state.drop_database(&backend).await;
+    }
+}
