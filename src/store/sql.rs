@@ -685,12 +685,13 @@ macro_rules! impl_store_with_shared_sql {
                     // Receipted deliveries hold sequences 1, 2, … (those from before read
                     // sessions that were never receipted hold negative ones), so the largest
                     // is the number spent; MAX over the key's primary-key range is one seek.
+                    // The order is joined to a one-row table, so a read of an unknown order
+                    // still answers its row (with no state): one seek of the order's row.
                     select
-                        .push(format!("SELECT CAST({position} AS BIGINT), (SELECT state FROM orders WHERE id = "))
-                        .push_bind(read.order_id.as_str())
-                        .push("), (SELECT valid_until FROM orders WHERE id = ")
-                        .push_bind(read.order_id.as_str())
-                        .push("), (SELECT MAX(sequence) FROM deliveries WHERE order_id = ")
+                        .push(format!(
+                            "SELECT CAST({position} AS BIGINT), o.state, o.valid_until, \
+                             (SELECT MAX(sequence) FROM deliveries WHERE order_id = "
+                        ))
                         .push_bind(read.order_id.as_str())
                         .push(" AND file_name = ")
                         .push_bind(read.file.as_str())
@@ -700,7 +701,8 @@ macro_rules! impl_store_with_shared_sql {
                         .push_bind(read.file.as_str())
                         .push(" AND session = ")
                         .push_bind(read.session.as_str())
-                        .push(" AND receipt IS NOT NULL)");
+                        .push(" AND receipt IS NOT NULL) FROM (SELECT 1 AS one) AS read_row LEFT JOIN orders o ON o.id = ")
+                        .push_bind(read.order_id.as_str());
                 }
                 type Row = (i64, Option<String>, Option<String>, Option<i64>, Option<i64>);
                 let mut rows: Vec<Row> = select.build_query_as().fetch_all(&mut **tx).await?;
