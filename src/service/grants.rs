@@ -46,34 +46,50 @@ pub(super) async fn grant_of(ctx: &Context, token: &str, kept: Option<&AgreedGra
 /// a grant kept here after a revocation delivers nothing. So only the paths whose bytes
 /// are admitted (downloads, previews) take grants from here.
 #[derive(Debug, Default)]
-pub struct AgreedGrants(std::sync::Mutex<std::collections::HashMap<String, OrderGrant>>);
+pub struct AgreedGrants(std::sync::Mutex<KeptGrants>);
 
-/// Most grants kept (a few MiB); a full memory starts again empty.
+/// The grants kept, and the order they were kept in (the oldest goes first when full).
+#[derive(Debug, Default)]
+struct KeptGrants {
+    by_token: std::collections::HashMap<String, OrderGrant>,
+    kept_order: std::collections::VecDeque<String>,
+}
+
+/// Most grants kept (a few MiB).
 const KEPT_GRANTS: usize = 1 << 14;
 
 impl AgreedGrants {
-    fn grants(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, OrderGrant>> {
+    fn grants(&self) -> std::sync::MutexGuard<'_, KeptGrants> {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn get(&self, token_id: &str) -> Option<OrderGrant> {
-        self.grants().get(token_id).cloned()
+        self.grants().by_token.get(token_id).cloned()
     }
 
     fn keep(&self, token_id: &str, grant: &OrderGrant) {
         if grant.state != OrderState::Agreed {
             return;
         }
-        let mut grants = self.grants();
-        if grants.len() >= KEPT_GRANTS {
-            grants.clear();
+        let mut kept = self.grants();
+        while kept.by_token.len() >= KEPT_GRANTS {
+            // Tokens forgotten since they were kept are skipped on the way.
+            let Some(oldest) = kept.kept_order.pop_front() else {
+                break;
+            };
+            kept.by_token.remove(&oldest);
         }
-        grants.insert(token_id.to_owned(), grant.clone());
+        if kept.by_token.insert(token_id.to_owned(), grant.clone()).is_none() {
+            kept.kept_order.push_back(token_id.to_owned());
+        }
     }
 
     /// Forgets an order's grant once a read found the order no longer in force.
     pub fn forget(&self, order_id: &str) {
-        self.grants().retain(|_, grant| grant.order_id != order_id);
+        let mut kept = self.grants();
+        kept.by_token.retain(|_, grant| grant.order_id != order_id);
+        let KeptGrants { by_token, kept_order } = &mut *kept;
+        kept_order.retain(|token| by_token.contains_key(token));
     }
 }
 
@@ -149,5 +165,43 @@ fn refusal(state: OrderState, valid_until: Option<DateTime<Utc>>, now: DateTime<
         (OrderState::Agreed, _) => Some("the agreement has expired"),
         (OrderState::Requested, _) => Some("the order awaits the publisher's decision"),
         (OrderState::Terminated, _) => Some("the order was refused or revoked"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Sha256Digest;
+
+    fn grant(order: usize) -> OrderGrant {
+        OrderGrant {
+            order_id: format!("order-{order}"),
+            buyer: "did:key:z6Mk".into(),
+            dataset: "d".parse().expect("id"),
+            version: VersionNumber::FIRST,
+            state: OrderState::Agreed,
+            valid_until: None,
+            max_downloads: 1,
+            token_secret_sha256: Sha256Digest::from_bytes([0; 32]),
+            order_digest: Sha256Digest::from_bytes([0; 32]),
+        }
+    }
+
+    #[test]
+    fn a_full_memory_lets_the_oldest_grant_go_not_all() {
+        let kept = AgreedGrants::default();
+        for order in 0..=KEPT_GRANTS {
+            kept.keep(&format!("t{order}"), &grant(order));
+        }
+        assert!(kept.get("t0").is_none(), "the oldest went");
+        assert!(kept.get("t1").is_some() && kept.get(&format!("t{KEPT_GRANTS}")).is_some());
+        assert_eq!(kept.grants().by_token.len(), KEPT_GRANTS);
+        kept.forget("order-1");
+        assert!(kept.get("t1").is_none());
+        assert_eq!(kept.grants().kept_order.len(), KEPT_GRANTS - 1);
+        let mut requested = grant(0);
+        requested.state = OrderState::Requested;
+        kept.keep("t0", &requested);
+        assert!(kept.get("t0").is_none(), "only agreed grants are kept");
     }
 }
