@@ -296,10 +296,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     .iter()
                     .map(|peer| match &peer.last_error {
                         Some(error) => format!("{} ({}): {error}", peer.url, peer.did),
-                        None => format!(
-                            "{} ({}): ok, harvested through {:?}",
-                            peer.url, peer.did, peer.harvested_through
-                        ),
+                        None => match peer.harvested_through {
+                            Some(through) => format!("{} ({}): ok, harvested through {through}", peer.url, peer.did),
+                            None => format!("{} ({}): ok, its catalog is empty", peer.url, peer.did),
+                        },
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
