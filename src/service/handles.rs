@@ -106,13 +106,12 @@ pub async fn resolve(ctx: &Context, text: &str) -> Result<Result<HandleRecord, U
 
 /// A peer's identifier, from the versions harvested from it.
 async fn resolve_remote(ctx: &Context, handle: Handle) -> Result<Result<HandleRecord, Unresolved>, AppError> {
-    let prefix = handle.prefix.as_str();
     match ctx
         .store
-        .remote_version(prefix, &handle.dataset, handle.version)
+        .remote_version(handle.prefix.as_str(), &handle.dataset, handle.version)
         .await?
     {
-        Some((peer, version)) => {
+        Some((peer, Some(version))) => {
             let holder = Holder {
                 base: &peer.url,
                 did: peer.did,
@@ -124,15 +123,8 @@ async fn resolve_remote(ctx: &Context, handle: Handle) -> Result<Result<HandleRe
                 version.published_at,
             )))
         }
-        None if ctx
-            .store
-            .peers()
-            .await?
-            .iter()
-            .any(|peer| peer.identifier_prefix.as_deref() == Some(prefix)) =>
-        {
-            Ok(Err(Unresolved::NotFound(handle)))
-        }
+        // A peer's prefix, but nothing of that name harvested from it.
+        Some((_, None)) => Ok(Err(Unresolved::NotFound(handle))),
         None => Ok(Err(Unresolved::PrefixElsewhere(handle))),
     }
 }

@@ -757,14 +757,14 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// A version harvested from the peer whose handles have `prefix` (its newest when
-    /// `version` is `None`), with that peer.
+    /// The peer whose handles have `prefix`, if one does, and the version of `dataset`
+    /// harvested from it (its newest when `version` is `None`), if there is one.
     async fn remote_version(
         &self,
         prefix: &str,
         dataset: &DatasetId,
         version: Option<VersionNumber>,
-    ) -> Result<Option<(Peer, RemoteVersion)>, StoreError>;
+    ) -> Result<Option<(Peer, Option<RemoteVersion>)>, StoreError>;
 
     /// The hashes of stored subtrees of the log's tree (those not stored are absent).
     async fn subtree_hashes(&self, subtrees: &[Subtree]) -> Result<HashMap<Subtree, [u8; 32]>, StoreError>;

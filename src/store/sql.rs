@@ -1464,7 +1464,7 @@ macro_rules! impl_store_with_shared_sql {
                 prefix: &str,
                 dataset: &DatasetId,
                 version: Option<VersionNumber>,
-            ) -> Result<Option<(Peer, RemoteVersion)>, StoreError> {
+            ) -> Result<Option<(Peer, Option<RemoteVersion>)>, StoreError> {
                 let peer: Option<PeerRow> =
                     sqlx::query_as(&format!("SELECT {PEER_COLUMNS} FROM peers WHERE identifier_prefix = $1"))
                         .bind(prefix)
@@ -1473,33 +1473,18 @@ macro_rules! impl_store_with_shared_sql {
                 let Some(peer) = peer.map(Peer::try_from).transpose()? else {
                     return Ok(None);
                 };
-                let found: Option<RemoteVersionRow> = match version {
-                    Some(version) => {
-                        sqlx::query_as(&format!(
-                            "SELECT {REMOTE_VERSION_COLUMNS} FROM remote_versions \
-                             WHERE peer_url = $1 AND dataset_id = $2 AND version = $3"
-                        ))
-                        .bind(&peer.url)
-                        .bind(dataset.as_str())
-                        .bind(i64::from(version.get()))
-                        .fetch_optional(&self.pool)
-                        .await?
-                    }
-                    None => {
-                        sqlx::query_as(&format!(
-                            "SELECT {REMOTE_VERSION_COLUMNS} FROM remote_versions \
-                             WHERE peer_url = $1 AND dataset_id = $2 ORDER BY version DESC LIMIT 1"
-                        ))
-                        .bind(&peer.url)
-                        .bind(dataset.as_str())
-                        .fetch_optional(&self.pool)
-                        .await?
-                    }
-                };
-                Ok(match found {
-                    Some(row) => Some((peer, RemoteVersion::try_from(row)?)),
-                    None => None,
-                })
+                let found: Option<RemoteVersionRow> = sqlx::query_as(&format!(
+                    "SELECT {REMOTE_VERSION_COLUMNS} FROM remote_versions \
+                     WHERE peer_url = $1 AND dataset_id = $2 AND ($3 IS NULL OR version = $3) \
+                     ORDER BY version DESC LIMIT 1"
+                ))
+                .bind(&peer.url)
+                .bind(dataset.as_str())
+                .bind(version.map(|version| i64::from(version.get())))
+                .fetch_optional(&self.pool)
+                .await?;
+                let found = found.map(RemoteVersion::try_from).transpose()?;
+                Ok(Some((peer, found)))
             }
 
             async fn log_size(&self) -> Result<u64, StoreError> {

@@ -5,6 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::handles::value;
 use crate::helpers::Backend;
 use crate::on_both_backends;
 use crate::process::{NodeState, publish_version};
@@ -53,15 +54,7 @@ async fn resolve(resolver: &str, handle: &str) -> Option<(String, String)> {
     if status != StatusCode::OK {
         return None;
     }
-    let value = |kind: &str| {
-        record["values"]
-            .as_array()
-            .and_then(|values| values.iter().find(|value| value["type"] == kind))
-            .and_then(|value| value["data"]["value"].as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    Some((value("URL"), value("CHECKSUM")))
+    Some((value(&record, "URL"), value(&record, "CHECKSUM")))
 }
 
 async fn digest(url: &str, dataset: &str, version: u32) -> String {
