@@ -11,6 +11,7 @@ use crate::blobs::BlobStore;
 use crate::config::Config;
 use crate::domain::handle::HandlePrefix;
 use crate::http::connections::ConnectionLimits;
+use crate::search::index::SearchIndex;
 use crate::service::sequencer::Sequencer;
 use crate::service::tables::TableSettings;
 use crate::service::{Context, NodeIdentity};
@@ -22,6 +23,17 @@ pub struct App {
     ctx: Context,
     router: Router,
     connections: ConnectionLimits,
+    /// Keeps the search index current from the moment the node is built, serving or not.
+    _index_feed: AbortOnDrop,
+}
+
+/// A background task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl App {
@@ -54,7 +66,8 @@ impl App {
             log_page_max_bytes: config.log_page_max_bytes,
             tables: Arc::new(TableSettings::from_config(config)),
             downloads: Arc::default(),
-            summaries: Arc::default(),
+            search: Arc::new(SearchIndex::open(config.search_index.as_deref())?),
+            search_written: Arc::default(),
             subtrees: Arc::default(),
             agreed_grants: Arc::default(),
         };
@@ -65,11 +78,11 @@ impl App {
                 "log tree stored for entries written by an older node"
             );
         }
-        let reindexed = search::reindex_stale(&ctx).await?;
-        if reindexed > 0 {
+        let documented = search::complete_documents(&ctx).await?;
+        if documented > 0 {
             tracing::info!(
-                datasets = reindexed,
-                "search index rebuilt for datasets indexed by an older analyzer"
+                datasets = documented,
+                "search documents computed for datasets published by an older node"
             );
         }
         let writes = http::rate::WriteLimiter::new(config.writes_per_minute, config.write_burst);
@@ -79,6 +92,7 @@ impl App {
             header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
         };
         Ok(Self {
+            _index_feed: AbortOnDrop(search::spawn_index_feed(ctx.clone())),
             ctx,
             router,
             connections,

@@ -51,6 +51,9 @@ pub struct Settings {
     /// Directory of the demo catalog loaded by `serve --demo` [default: ./catalog].
     #[arg(long, env = "SHULIAN_CATALOG_DIR")]
     pub catalog_dir: Option<PathBuf>,
+    /// Directory of this replica's search index, or `memory` [default: DATA_DIR/search].
+    #[arg(long, env = "SHULIAN_SEARCH_INDEX")]
+    pub search_index: Option<String>,
     /// Derive a Parquet copy of each published CSV file and list it in the manifest [default: true].
     #[arg(long, env = "SHULIAN_CSV_TO_PARQUET")]
     pub csv_to_parquet: Option<bool>,
@@ -144,6 +147,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Demo catalog directory.
     pub catalog_dir: PathBuf,
+    /// Directory of this replica's search index; `None` keeps it in memory (rebuilt at each start).
+    pub search_index: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -162,6 +167,7 @@ impl std::fmt::Debug for Config {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("log_format", &self.log_format)
             .field("catalog_dir", &self.catalog_dir)
+            .field("search_index", &self.search_index)
             .field("csv_to_parquet", &self.csv_to_parquet)
             .field("table_max_columns", &self.table_max_columns)
             .field("table_inspect_secs", &self.table_inspect_secs)
@@ -217,6 +223,11 @@ impl Config {
                 .node_key_file
                 .or(file.node_key_file)
                 .unwrap_or_else(|| data_dir.join("node-key.json")),
+            search_index: match flags.search_index.or(file.search_index).as_deref() {
+                Some("memory") => None,
+                Some(directory) => Some(PathBuf::from(directory)),
+                None => Some(data_dir.join("search")),
+            },
             data_dir,
             database_url,
             blob_url,
@@ -344,6 +355,18 @@ impl Config {
             (
                 "demo catalog loaded by `serve --demo` (default ./catalog)",
                 format!("catalog_dir = {}", quote(&self.catalog_dir.display().to_string())),
+            ),
+            (
+                "this replica's search index directory, or \"memory\" (default DATA_DIR/search)",
+                format!(
+                    "search_index = {}",
+                    quote(
+                        &self
+                            .search_index
+                            .as_ref()
+                            .map_or("memory".into(), |path| path.display().to_string())
+                    )
+                ),
             ),
             (
                 "derive a Parquet copy of each published CSV file (default true)",

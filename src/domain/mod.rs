@@ -15,4 +15,4 @@ pub use dataset::{
 };
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{DatasetId, FileName, IdError, PublisherId, ReadSessionId, ResourceName, VersionNumber};
-pub use search::{Facet, SearchOrder, UnknownFacet, UnknownOrder};
+pub use search::{Facet, FacetCount, FilterField, SearchFilter, SearchOrder, TimeRange, UnknownFacet, UnknownOrder};

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What the catalog can be narrowed by and counted by: each dataset carries values of
@@ -111,6 +112,65 @@ impl FromStr for SearchOrder {
             .find(|order| order.as_str() == name)
             .ok_or_else(|| UnknownOrder(name.to_owned()))
     }
+}
+
+/// What a [`SearchFilter`] looks at.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FilterField {
+    /// One of the search facets.
+    Facet(Facet),
+    /// The dataset's id.
+    Id,
+}
+
+/// A condition every search result meets: it carries one of `values` in `field`, or,
+/// negated, none of them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SearchFilter {
+    /// What is compared.
+    pub field: FilterField,
+    /// Any one of these matches.
+    pub values: Vec<String>,
+    /// The result must match none of them instead.
+    pub negated: bool,
+}
+
+impl SearchFilter {
+    /// Results whose `facet` carries `value`.
+    pub fn facet(facet: Facet, value: impl Into<String>) -> Self {
+        Self {
+            field: FilterField::Facet(facet),
+            values: vec![value.into()],
+            negated: false,
+        }
+    }
+}
+
+/// A span of time, both ends included; either may be open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TimeRange {
+    /// From this time on.
+    pub since: Option<DateTime<Utc>>,
+    /// Up to this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl TimeRange {
+    /// No bound at either end.
+    pub fn is_unbounded(&self) -> bool {
+        self.since.is_none() && self.until.is_none()
+    }
+}
+
+/// How many matching datasets carry a facet value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FacetCount {
+    /// The facet.
+    pub facet: Facet,
+    /// The value.
+    pub value: String,
+    /// Matching datasets carrying it.
+    pub count: u64,
 }
 
 #[cfg(test)]

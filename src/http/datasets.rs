@@ -10,12 +10,12 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, AuthenticatedPublisher};
 use super::version_ref;
 use crate::domain::PublishRequest;
 use crate::domain::{AccessClass, DatasetId, Facet, PublisherId, SearchOrder};
+use crate::domain::{SearchFilter, TimeRange};
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::catalog::{self, ChangesPage, DatasetDetail, VersionDetail};
 use crate::service::publish::{self, PublishOutcome};
 use crate::service::search::{self, SearchPage, SearchRequest};
-use crate::store::{SearchFilter, TimeRange};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Query parameters of the dataset listing and search.
@@ -44,11 +44,15 @@ pub struct ListParams {
     cursor: Option<String>,
     /// Page size, 1 to 100 (default 20).
     limit: Option<u32>,
+    /// A publish's `searchSequence`: answer only once this replica's search index includes
+    /// that publication (waits up to 10 s, then 503).
+    indexed: Option<u64>,
 }
 
 /// Lists and searches datasets, with facet counts; cursor pages never repeat or skip a dataset.
 #[utoipa::path(get, path = "/api/v1/datasets", tag = "catalog", params(ListParams),
-    responses((status = 200, body = SearchPage), (status = 400, description = "bad query, filter or cursor")))]
+    responses((status = 200, body = SearchPage), (status = 400, description = "bad query, filter or cursor"),
+        (status = 503, description = "the search index has not reached the `indexed` change in time")))]
 pub async fn list(
     State(ctx): State<Context>,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -79,6 +83,7 @@ pub async fn list(
         order: params.sort.as_deref().map(str::parse::<SearchOrder>).transpose()?,
         cursor: params.cursor,
         limit: params.limit,
+        indexed: params.indexed,
         ..SearchRequest::default()
     };
     Ok(Json(search::find(&ctx, request).await?))

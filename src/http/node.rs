@@ -28,10 +28,13 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database and blob store answer.
+/// Readiness: the database and blob store answer, and this replica's search index is built.
 #[utoipa::path(get, path = "/readyz", tag = "node",
-    responses((status = 200, description = "ready"), (status = 503, description = "a dependency is down")))]
+    responses((status = 200, description = "ready"), (status = 503, description = "a dependency is down, or the search index is still being built")))]
 pub async fn readyz(State(ctx): State<Context>) -> Result<&'static str, AppError> {
+    if ctx.search.applied().is_none() {
+        return Err(AppError::Unavailable("the search index is still being built".into()));
+    }
     ctx.store
         .ping()
         .await

@@ -15,8 +15,9 @@ use super::Context;
 use super::catalog::{self, DatasetView, file_url, publishers_by_id};
 use super::search::{self, SearchRequest};
 use crate::domain::{AccessClass, DatasetId, Facet, FileEntry, PublisherId, SearchOrder};
+use crate::domain::{FilterField, SearchFilter, TimeRange};
 use crate::error::AppError;
-use crate::store::{FilterField, Publisher, SearchFilter, StoreError, TimeRange};
+use crate::store::{Publisher, StoreError};
 
 /// The CKAN version whose Action API this subset follows.
 pub const CKAN_API_VERSION: &str = "2.10.4";
@@ -698,7 +699,7 @@ async fn facet_values(ctx: &Context, facet: Facet) -> Result<Vec<String>, Action
 }
 
 async fn facet_counts(ctx: &Context, facet: Facet) -> Result<BTreeMap<String, u64>, AppError> {
-    let (_, counts) = search::summary(ctx, &Default::default()).await?;
+    let (_, counts) = search::summary(ctx, &SearchRequest::default()).await?;
     Ok(counts
         .into_iter()
         .filter(|count| count.facet == facet)

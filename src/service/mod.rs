@@ -64,8 +64,10 @@ pub struct Context {
     pub tables: Arc<tables::TableSettings>,
     /// Completed open downloads not yet written.
     pub downloads: Arc<search::DownloadCounter>,
-    /// Recent search summaries (totals, facet counts).
-    pub summaries: Arc<search::SummaryCache>,
+    /// This replica's search index.
+    pub search: Arc<crate::search::index::SearchIndex>,
+    /// Woken when this replica writes to the search feed, so its index applies the change at once.
+    pub search_written: Arc<tokio::sync::Notify>,
     /// Upper levels of the log's stored tree, read before.
     pub subtrees: Arc<transparency::SubtreeCache>,
     /// Integrates every write that appends to the log, in batches.

@@ -15,7 +15,8 @@ use crate::domain::manifest::{ManifestFacts, content_document};
 use crate::domain::{DatasetId, DatasetMetadata, FileEntry, PublishRequest, PublisherId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
 use crate::ledger::merkle;
-use crate::store::{DatasetHead, NewVersion, SearchEntries};
+use crate::search::SearchDocument;
+use crate::store::{DatasetHead, NewVersion};
 
 /// Most files one version may hold.
 pub const MAX_FILES_PER_VERSION: usize = 10_000;
@@ -32,6 +33,10 @@ pub struct PublishOutcome {
     pub version: VersionNumber,
     /// False when the submission equalled the newest version, which is returned instead.
     pub created: bool,
+    /// The publication's place in the search feed: a search naming it as `indexed` answers
+    /// only once this replica's index includes it. Absent when nothing was published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_sequence: Option<u64>,
 }
 
 /// How often a publish that lost a race to a concurrent one is retried with the next number.
@@ -52,7 +57,7 @@ pub async fn publish_version(
     }
     check_files(ctx, publisher, &mut files).await?;
     tables::inspect_tables(ctx, &mut files).await?;
-    let search = search::entries_for(ctx, dataset, publisher, &metadata, &files).await?;
+    let search = search::document_for(ctx, dataset, publisher, &metadata, &files).await?;
     let content =
         Sha256Digest::from_bytes(document_digest(&content_document(&metadata, &files)).map_err(anyhow::Error::from)?);
     for _ in 0..PUBLISH_ATTEMPTS {
@@ -74,7 +79,7 @@ async fn attempt_publish(
     metadata: &DatasetMetadata,
     files: &[FileEntry],
     content: Sha256Digest,
-    search: &SearchEntries,
+    search: &SearchDocument,
 ) -> Result<PublishOutcome, AppError> {
     let head = ctx.store.dataset_head(dataset).await?;
     if let Some(head) = &head {
@@ -86,6 +91,7 @@ async fn attempt_publish(
                 dataset: dataset.clone(),
                 version: head.latest,
                 created: false,
+                search_sequence: None,
             });
         }
         Some(head) => head
@@ -122,12 +128,14 @@ async fn attempt_publish(
         manifest,
     };
     // A `Conflict` here means another publish won the race; the caller retries with a fresh head.
-    let log_index = ctx.sequencer.publish(new_version).await?;
+    let (log_index, search_sequence) = ctx.sequencer.publish(new_version).await?;
+    search::await_indexed(ctx, search_sequence).await;
     tracing::info!(dataset = %dataset, version = version.get(), publisher = %publisher, log_index, "version published");
     Ok(PublishOutcome {
         dataset: dataset.clone(),
         version,
         created: true,
+        search_sequence: Some(search_sequence),
     })
 }
 

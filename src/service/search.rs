@@ -1,12 +1,15 @@
-//! Finding datasets: the search index written with each publication, queries
-//! with filters, facets, orders and cursors, and download counts for "most
-//! downloaded".
+//! Finding datasets: searches with filters, facets, orders and cursors answered
+//! by this replica's search index, the feed that keeps that index current, and
+//! download counts for "most downloaded".
 //!
-//! The index is computed in Rust ([`crate::search`]) and stored in the
-//! database, so every replica and both backends answer a query alike. A
-//! dataset indexed by an older analyzer is reindexed when a node starts.
+//! The database is the source of truth: publishing stores a dataset's search
+//! document and a feed entry in the same transaction as the version. Each
+//! replica's index applies the feed in order ([`spawn_index_feed`]); a new or
+//! outdated replica first builds its index from the database, and says it is
+//! not ready until then.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -18,13 +21,13 @@ use serde_json::{Value, json};
 use super::Context;
 use super::catalog::{DatasetView, manifest_metadata};
 use super::tables::{inspection, table_format};
-use crate::domain::{DatasetId, DatasetMetadata, Facet, FileEntry, PublisherId, SearchOrder};
+use crate::domain::{
+    DatasetId, DatasetMetadata, Facet, FacetCount, FileEntry, PublisherId, SearchFilter, SearchOrder, TimeRange,
+};
 use crate::error::AppError;
-use crate::search::{Field, index_terms, query_terms};
-use crate::store::{FacetCount, SearchAfter, SearchEntries, SearchFilter, SearchQuery, SortKey, StoreError, TimeRange};
-
-/// The analyzer's version: raise it when [`crate::search`] changes, and nodes reindex at start.
-pub const ANALYZER: i64 = 3;
+use crate::search::index::{IndexAnswer, IndexQuery, SearchIndex, SortPosition};
+use crate::search::{Field, SearchDocument, query_terms};
+use crate::store::StoreError;
 
 /// Page size when the client names none.
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -34,6 +37,18 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 
 /// Facet values shown per facet.
 const FACET_VALUES: usize = 20;
+
+/// Longest a search waits for this replica's index to apply a change it names.
+const CATCH_UP_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Feed entries applied per index commit.
+const FEED_PAGE: u32 = 1_000;
+
+/// Datasets read per page while building an index.
+const BUILD_PAGE: u32 = 2_000;
+
+/// How often a replica looks for feed entries when nothing woke it.
+const FEED_POLL: Duration = Duration::from_millis(250);
 
 /// What a search asks for, parsed.
 #[derive(Debug, Default, Clone)]
@@ -54,6 +69,9 @@ pub struct SearchRequest {
     pub limit: Option<u32>,
     /// Skip this many results first (CKAN's `start`); not combined with a cursor.
     pub offset: u32,
+    /// Answer only once this replica's index has applied this search-feed position
+    /// (a publish's `searchSequence`): read-your-writes for the publisher's own tools.
+    pub indexed: Option<u64>,
 }
 
 /// A page of search results.
@@ -78,33 +96,17 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
         return Err(AppError::InvalidRequest(format!("limit is 1 to {MAX_PAGE_SIZE}")));
     }
-    let text = request.text.as_deref().map(str::trim).unwrap_or_default();
-    let terms = query_terms(text).map_err(|error| AppError::InvalidRequest(format!("q: {error}")))?;
-    let order = request.order.unwrap_or(if terms.is_empty() {
-        SearchOrder::Name
-    } else {
-        SearchOrder::Relevance
-    });
-    let after = request
+    let mut query = index_query(&request)?;
+    let order = query.order;
+    query.after = request
         .cursor
         .as_deref()
         .map(|cursor| decode_cursor(cursor, order))
         .transpose()?;
-    let query = SearchQuery {
-        terms,
-        filters: request.filters,
-        updated: request.updated,
-        created: request.created,
-        order,
-        after,
-        limit: (limit + 1)
-            .checked_add(request.offset)
-            .ok_or_else(|| AppError::InvalidRequest(format!("start: at most {}", u32::MAX - limit - 1)))?,
-    };
-    // The page and the summary (which ignores order, cursor and page size) are independent
-    // reads: side by side, a search waits for the slower of the two, not for both.
-    let page = async { ctx.store.search(&query).await.map_err(AppError::from) };
-    let (mut hits, (total, counts)) = tokio::try_join!(page, summary(ctx, &query))?;
+    let wanted = (limit as usize + 1) + request.offset as usize;
+    query.limit = wanted;
+    let answer = run(ctx, query, request.indexed).await?;
+    let mut hits = answer.hits;
     hits.drain(..hits.len().min(request.offset as usize));
     let next_cursor = if hits.len() > limit as usize {
         hits.truncate(limit as usize);
@@ -112,12 +114,68 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
     } else {
         None
     };
+    let ids: Vec<DatasetId> = hits.iter().map(|hit| hit.id.clone()).collect();
+    let mut summaries: HashMap<DatasetId, _> = ctx
+        .store
+        .dataset_summaries(&ids)
+        .await?
+        .into_iter()
+        .map(|summary| (summary.id.clone(), summary))
+        .collect();
     Ok(SearchPage {
-        items: hits.into_iter().map(|hit| DatasetView::from(hit.summary)).collect(),
-        total,
-        facets: group_facets(counts),
+        items: ids
+            .iter()
+            .filter_map(|id| summaries.remove(id))
+            .map(DatasetView::from)
+            .collect(),
+        total: answer.total,
+        facets: group_facets(answer.facets),
         next_cursor,
     })
+}
+
+/// How many datasets match a search (ignoring order, cursor and page size) and every
+/// facet value among them with its count.
+pub async fn summary(ctx: &Context, request: &SearchRequest) -> Result<(u64, Vec<FacetCount>), AppError> {
+    let mut query = index_query(request)?;
+    query.limit = 0;
+    let answer = run(ctx, query, request.indexed).await?;
+    Ok((answer.total, answer.facets))
+}
+
+fn index_query(request: &SearchRequest) -> Result<IndexQuery, AppError> {
+    let text = request.text.as_deref().map(str::trim).unwrap_or_default();
+    let terms = query_terms(text).map_err(|error| AppError::InvalidRequest(format!("q: {error}")))?;
+    let order = request.order.unwrap_or(if terms.is_empty() {
+        SearchOrder::Name
+    } else {
+        SearchOrder::Relevance
+    });
+    Ok(IndexQuery {
+        terms,
+        filters: request.filters.clone(),
+        updated: request.updated,
+        created: request.created,
+        order,
+        after: None,
+        limit: 0,
+    })
+}
+
+/// Runs a query on the index, off the async threads, once it is built and has applied `indexed`.
+async fn run(ctx: &Context, query: IndexQuery, indexed: Option<u64>) -> Result<IndexAnswer, AppError> {
+    let sequence = indexed.unwrap_or(0);
+    if !ctx.search.wait_for(sequence, CATCH_UP_PATIENCE).await {
+        return Err(AppError::Unavailable(match ctx.search.applied() {
+            None => "this replica's search index is still being built; try again".to_owned(),
+            Some(_) => format!("this replica's search index has not reached change {sequence} yet; try again"),
+        }));
+    }
+    let index = ctx.search.clone();
+    tokio::task::spawn_blocking(move || index.search(&query))
+        .await
+        .map_err(|error| AppError::Internal(anyhow::anyhow!("search task: {error}")))?
+        .map_err(|error| AppError::Internal(error.into()))
 }
 
 fn group_facets(counts: Vec<FacetCount>) -> BTreeMap<String, Vec<Value>> {
@@ -134,68 +192,54 @@ fn group_facets(counts: Vec<FacetCount>) -> BTreeMap<String, Vec<Value>> {
     grouped
 }
 
-fn encode_cursor(order: SearchOrder, last: &crate::store::SearchHit) -> String {
-    let key = match order {
-        SearchOrder::Name => Value::Null,
-        SearchOrder::Relevance => json!(last.score),
-        SearchOrder::Downloads => json!(last.downloads),
-        SearchOrder::Newest => json!(last.summary.updated_at),
-    };
-    URL_SAFE_NO_PAD.encode(json!([order.as_str(), key, last.summary.id]).to_string())
+fn encode_cursor(order: SearchOrder, last: &SortPosition) -> String {
+    URL_SAFE_NO_PAD.encode(json!([order.as_str(), last.key, last.id]).to_string())
 }
 
-fn decode_cursor(cursor: &str, order: SearchOrder) -> Result<SearchAfter, AppError> {
+fn decode_cursor(cursor: &str, order: SearchOrder) -> Result<SortPosition, AppError> {
     let refused = || AppError::InvalidRequest("cursor is not one this node issued for this order".into());
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| refused())?;
-    let parts: (String, Value, DatasetId) = serde_json::from_slice(&bytes).map_err(|_| refused())?;
-    if parts.0 != order.as_str() {
+    let (named, key, id): (String, i64, DatasetId) = serde_json::from_slice(&bytes).map_err(|_| refused())?;
+    if named != order.as_str() {
         return Err(refused());
     }
-    let key = match order {
-        SearchOrder::Name => SortKey::None,
-        SearchOrder::Relevance | SearchOrder::Downloads => SortKey::Number(parts.1.as_i64().ok_or_else(refused)?),
-        SearchOrder::Newest => SortKey::Time(serde_json::from_value(parts.1).map_err(|_| refused())?),
-    };
-    Ok(SearchAfter { key, id: parts.2 })
+    Ok(SortPosition { key, id })
 }
 
-/// The search entries of a dataset version: its text, its publisher's name, its tables' column names.
-pub async fn entries_for(
+/// The search document of a dataset version: its text, its publisher's name, its tables' column names, its facets.
+pub async fn document_for(
     ctx: &Context,
     dataset: &DatasetId,
     publisher: &PublisherId,
     metadata: &DatasetMetadata,
     files: &[FileEntry],
-) -> Result<SearchEntries, AppError> {
+) -> Result<SearchDocument, AppError> {
     let publisher_name = ctx.store.publisher(publisher).await?.name;
-    let mut columns = Vec::new();
-    for file in files.iter().filter(|file| file.derived_from.is_none()) {
-        if let Some(format) = table_format(&file.media_type)
-            && let Ok(profile) = inspection(ctx, &file.sha256, format).await?
-        {
-            columns.extend(profile.columns.into_iter().map(|column| column.name));
-        }
-    }
-    let dataset_words = dataset.as_str().replace('-', " ");
-    let mut texts: Vec<(Field, &str)> = vec![(Field::Keyword, dataset_words.as_str())];
+    let mut texts: Vec<(Field, String)> = vec![(Field::Keyword, dataset.as_str().replace('-', " "))];
     for text in [&metadata.title.zh, &metadata.title.en].into_iter().flatten() {
-        texts.push((Field::Title, text));
+        texts.push((Field::Title, text.clone()));
     }
     for text in [&metadata.description.zh, &metadata.description.en]
         .into_iter()
         .flatten()
     {
-        texts.push((Field::Description, text));
+        texts.push((Field::Description, text.clone()));
     }
     texts.extend(
         metadata
             .keywords
             .iter()
-            .map(|keyword| (Field::Keyword, keyword.as_str())),
+            .map(|keyword| (Field::Keyword, keyword.clone())),
     );
-    texts.push((Field::Publisher, publisher_name.as_str()));
-    texts.push((Field::Publisher, publisher.as_str()));
-    texts.extend(columns.iter().map(|column| (Field::Column, column.as_str())));
+    texts.push((Field::Publisher, publisher_name));
+    texts.push((Field::Publisher, publisher.to_string()));
+    for file in files.iter().filter(|file| file.derived_from.is_none()) {
+        if let Some(format) = table_format(&file.media_type)
+            && let Ok(profile) = inspection(ctx, &file.sha256, format).await?
+        {
+            texts.extend(profile.columns.into_iter().map(|column| (Field::Column, column.name)));
+        }
+    }
     let mut facets = vec![
         (Facet::Access, metadata.access.as_str().to_owned()),
         (Facet::Publisher, publisher.to_string()),
@@ -208,38 +252,29 @@ pub async fn entries_for(
             .iter()
             .map(|keyword| (Facet::Keyword, keyword.clone())),
     );
-    Ok(SearchEntries {
-        terms: index_terms(texts),
-        facets,
-        analyzer: ANALYZER,
-    })
+    facets.sort();
+    facets.dedup();
+    Ok(SearchDocument { texts, facets })
 }
 
-/// Reindexes datasets indexed by an older analyzer (or never); returns how many.
-pub async fn reindex_stale(ctx: &Context) -> Result<usize, AppError> {
+/// Computes the search documents of datasets published before they were stored; returns how many.
+pub async fn complete_documents(ctx: &Context) -> Result<usize, AppError> {
     let mut done = 0;
     loop {
-        let stale = ctx.store.datasets_to_reindex(ANALYZER, 100).await?;
-        if stale.is_empty() {
+        let missing = ctx.store.datasets_without_search_document(100).await?;
+        if missing.is_empty() {
             return Ok(done);
         }
-        for dataset in stale {
+        for dataset in missing {
             let (summary, _) = ctx.store.get_dataset(&dataset).await?;
             let record = ctx.store.get_version(&dataset, None).await?;
             let metadata = manifest_metadata(&record)?;
-            let entries = entries_for(ctx, &dataset, &summary.publisher, &metadata, &record.files).await?;
-            match ctx.store.reindex_dataset(&dataset, &entries).await {
-                Ok(()) => done += 1,
-                // A replica starting at the same time wrote this dataset's entries first.
-                Err(StoreError::Conflict(_)) => {}
-                Err(other) => return Err(other.into()),
-            }
+            let document = document_for(ctx, &dataset, &summary.publisher, &metadata, &record.files).await?;
+            ctx.store.set_search_document(&dataset, &document).await?;
+            done += 1;
         }
     }
 }
-
-/// A search's total number of matches and its facet counts.
-pub type Summary = (u64, Vec<FacetCount>);
 
 /// Counts for the front page.
 #[derive(Debug, Clone, Copy)]
@@ -256,7 +291,7 @@ pub struct Overview {
 
 /// How many datasets (open and licensed) and publishers the catalog holds.
 pub async fn overview(ctx: &Context) -> Result<Overview, AppError> {
-    let (datasets, facets) = summary(ctx, &Default::default()).await?;
+    let (datasets, facets) = summary(ctx, &SearchRequest::default()).await?;
     let count = |value: &str| {
         facets
             .iter()
@@ -272,68 +307,89 @@ pub async fn overview(ctx: &Context) -> Result<Overview, AppError> {
     })
 }
 
-/// How many matches a search has and how they spread over the facets, computed by the
-/// database or taken from this replica's [`SummaryCache`] while still current.
-pub async fn summary(ctx: &Context, query: &SearchQuery) -> Result<Summary, AppError> {
-    let generation = ctx.store.search_generation().await?;
-    let key = SummaryKey {
-        terms: query.terms.clone(),
-        filters: query.filters.clone(),
-        updated: query.updated,
-        created: query.created,
-    };
-    if let Some(known) = ctx.summaries.get(&key, generation) {
-        return Ok(known);
+/// Lets this replica's index apply a change it wrote and waits (bounded) until it has, so
+/// what a client just published or counted shows in its next search here. Other replicas
+/// follow within their poll interval.
+pub async fn await_indexed(ctx: &Context, sequence: u64) {
+    ctx.search_written.notify_one();
+    // A replica still building its index would keep the writer waiting for the whole build.
+    if ctx.search.applied().is_some() && !ctx.search.wait_for(sequence, CATCH_UP_PATIENCE).await {
+        tracing::warn!(
+            sequence,
+            "the search index has not applied a change of this replica yet"
+        );
     }
-    // Read before computing: a write landing meanwhile advances the generation,
-    // so what is stored here is never taken for the newer index.
-    let computed = ctx.store.search_summary(query).await?;
-    ctx.summaries.put(key, generation, computed.clone());
-    Ok(computed)
 }
 
-/// Totals and facet counts of recent searches, each with the search generation it was
-/// computed at. Counting facets groups every match's facet values, the costliest part of
-/// a broad search, while the same searches (the home page, popular words, facet
-/// clicks) come again and again between publications.
-#[derive(Debug, Default)]
-pub struct SummaryCache {
-    entries: Mutex<HashMap<SummaryKey, (u64, Summary)>>,
-}
-
-/// How many searches' summaries a replica keeps.
-const SUMMARY_CACHE_ENTRIES: usize = 512;
-
-/// What a search's summary depends on: not its order, cursor or page size.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct SummaryKey {
-    terms: Vec<crate::search::QueryTerm>,
-    filters: Vec<SearchFilter>,
-    updated: TimeRange,
-    created: TimeRange,
-}
-
-impl SummaryCache {
-    fn get(&self, key: &SummaryKey, generation: u64) -> Option<Summary> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(key)
-            .filter(|(computed_at, _)| *computed_at == generation)
-            .map(|(_, summary)| summary.clone())
-    }
-
-    fn put(&self, key: SummaryKey, generation: u64, summary: Summary) {
-        let Ok(mut entries) = self.entries.lock() else { return };
-        if entries.len() >= SUMMARY_CACHE_ENTRIES {
-            entries.retain(|_, (computed_at, _)| *computed_at >= generation);
+/// Keeps this replica's index current until aborted: builds it from the database when it
+/// has never been built, then applies the search feed as it grows, woken by this
+/// replica's own writes and polling for the others'.
+pub fn spawn_index_feed(ctx: Context) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match follow_feed(&ctx).await {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::error!(%error, "search index feed failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
         }
-        if entries.len() >= SUMMARY_CACHE_ENTRIES
-            && let Some(evicted) = entries.keys().next().cloned()
-        {
-            entries.remove(&evicted);
-        }
-        entries.insert(key, (generation, summary));
+    })
+}
+
+async fn follow_feed(ctx: &Context) -> Result<(), AppError> {
+    if ctx.search.applied().is_none() {
+        build_index(ctx).await?;
     }
+    loop {
+        let after = ctx.search.applied().unwrap_or(0);
+        let changes = ctx.store.search_changes(after, FEED_PAGE).await?;
+        let Some(through) = changes.last().map(|change| change.sequence) else {
+            // Nothing new: sleep until this replica writes or the poll comes round.
+            let _ = tokio::time::timeout(FEED_POLL, ctx.search_written.notified()).await;
+            continue;
+        };
+        on_index(ctx, move |index| index.apply(&changes, through)).await?;
+    }
+}
+
+/// Builds the index from the database: every dataset as it now is, then the feed from
+/// the position read before the first page (changes meanwhile are applied again, which
+/// is harmless: each replaces the dataset whole).
+async fn build_index(ctx: &Context) -> Result<(), AppError> {
+    let started = std::time::Instant::now();
+    let head = ctx.store.search_feed_head().await?;
+    on_index(ctx, |index| index.clear()).await?;
+    let mut after: Option<DatasetId> = None;
+    let mut built = 0;
+    loop {
+        let page = ctx.store.indexed_datasets(after.as_ref(), BUILD_PAGE).await?;
+        let Some(last) = page.last().map(|dataset| dataset.id.clone()) else {
+            break;
+        };
+        built += page.len();
+        on_index(ctx, move |index| index.add(&page)).await?;
+        after = Some(last);
+    }
+    on_index(ctx, move |index| index.apply(&[], head)).await?;
+    tracing::info!(
+        datasets = built,
+        seconds = started.elapsed().as_secs_f64(),
+        "search index built"
+    );
+    Ok(())
+}
+
+async fn on_index<T: Send + 'static>(
+    ctx: &Context,
+    work: impl FnOnce(&SearchIndex) -> Result<T, crate::search::index::SearchIndexError> + Send + 'static,
+) -> Result<T, AppError> {
+    let index: Arc<SearchIndex> = ctx.search.clone();
+    tokio::task::spawn_blocking(move || work(&index))
+        .await
+        .map_err(|error| AppError::Internal(anyhow::anyhow!("search index task: {error}")))?
+        .map_err(|error| AppError::Internal(error.into()))
 }
 
 /// Completed open downloads, counted in memory and added to the database in
@@ -363,7 +419,11 @@ impl DownloadCounter {
         if batch.is_empty() {
             return Ok(());
         }
-        if let Err(error) = ctx.store.add_downloads(&batch).await {
+        let written = ctx.store.add_downloads(&batch).await;
+        if let Ok(sequence) = written {
+            await_indexed(ctx, sequence).await;
+        }
+        if let Err(error) = written {
             if let Ok(mut pending) = self.pending.lock() {
                 for (dataset, count) in batch {
                     *pending.entry(dataset).or_default() += count;

@@ -54,13 +54,16 @@ impl Sequencer {
         Ok(Self { queue })
     }
 
-    /// Publishes a version; returns its manifest's log index.
-    pub async fn publish(&self, version: NewVersion) -> Result<u64, StoreError> {
+    /// Publishes a version; returns its manifest's log index and its search-feed position.
+    pub async fn publish(&self, version: NewVersion) -> Result<(u64, u64), StoreError> {
         match self
             .submit(LogWrite::Logged(Box::new(LoggedWrite::Publish(version))))
             .await?
         {
-            LogWritten::Published { log_index } => Ok(log_index),
+            LogWritten::Published {
+                log_index,
+                search_sequence,
+            } => Ok((log_index, search_sequence)),
             other => Err(unexpected(&other)),
         }
     }

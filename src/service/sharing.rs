@@ -22,9 +22,10 @@ use super::catalog::{file_url, not_found};
 use super::tables::{self, table_format};
 use super::{Context, accounts, deliveries, grants, search};
 use crate::crypto::ticket;
+use crate::domain::SearchFilter;
 use crate::domain::{AccessClass, DatasetId, Facet, FileEntry, FileName, PublisherId, ReadSessionId, VersionNumber};
 use crate::error::AppError;
-use crate::store::{DatasetFilter, OrderGrant, SearchFilter, SearchQuery, VersionRecord, VersionSummary};
+use crate::store::{DatasetFilter, OrderGrant, VersionRecord, VersionSummary};
 use crate::tabular::{TableFormat, TableProfile};
 
 /// The bearer token of the public open-data profile; it grants nothing an anonymous download does not.
@@ -106,7 +107,7 @@ pub async fn shares(ctx: &Context, recipient: &Recipient) -> Result<Vec<String>,
     let mut shares: Vec<String> = match recipient {
         // The publisher facet of the open datasets: one grouped query, not a walk over the catalog.
         Recipient::Public => {
-            let open = SearchQuery {
+            let open = search::SearchRequest {
                 filters: vec![SearchFilter::facet(Facet::Access, AccessClass::Open.as_str())],
                 ..Default::default()
             };

@@ -12,8 +12,8 @@ mod sqlite;
 
 use crate::domain::node::{Peer, RemoteVersion};
 use crate::domain::order::OrderState;
-use crate::domain::{Facet, SearchOrder};
 use crate::ledger::stored::Subtree;
+use crate::search::{IndexedDataset, SearchChange, SearchDocument};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -110,8 +110,8 @@ pub struct NewVersion {
     pub published_at: DateTime<Utc>,
     /// RFC 9162 leaf hash of the manifest text, which is appended to the log with the version.
     pub log_leaf: Sha256Digest,
-    /// The dataset's search terms and facet values, replacing the previous version's.
-    pub search: SearchEntries,
+    /// What the dataset is found by, replacing the previous version's.
+    pub search: crate::search::SearchDocument,
 }
 
 /// One entry of the transparency log.
@@ -356,6 +356,8 @@ pub enum LogWritten {
     Published {
         /// The manifest's log index.
         log_index: u64,
+        /// The change's place in the search feed.
+        search_sequence: u64,
     },
     /// The order is recorded.
     Ordered,
@@ -398,126 +400,6 @@ pub enum SessionAdmission {
     SessionSpent,
     /// The order is no longer agreed, or its agreement has expired.
     OrderInactive,
-}
-
-/// What the search index holds for one dataset.
-#[derive(Clone, Debug, Default)]
-pub struct SearchEntries {
-    /// Weighted terms (see [`crate::search`]).
-    pub terms: Vec<(String, i64)>,
-    /// The dataset's value of each facet (several keywords and formats).
-    pub facets: Vec<(Facet, String)>,
-    /// The analyzer version the terms were made with.
-    pub analyzer: i64,
-}
-
-/// Where a page of search results resumes: the last item's sort key and id.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SearchAfter {
-    /// The last item's sort key (score, update time or downloads; unused for `Name`).
-    pub key: SortKey,
-    /// The last item's id.
-    pub id: DatasetId,
-}
-
-/// A sort key value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SortKey {
-    /// A number (score, downloads).
-    Number(i64),
-    /// A time, as stored.
-    Time(DateTime<Utc>),
-    /// No key (ordering by id alone).
-    None,
-}
-
-/// What a [`SearchFilter`] looks at.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum FilterField {
-    /// One of the search facets.
-    Facet(Facet),
-    /// The dataset's id.
-    Id,
-}
-
-/// A condition every search result meets: it carries one of `values` in `field`, or,
-/// negated, none of them.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SearchFilter {
-    /// What is compared.
-    pub field: FilterField,
-    /// Any one of these matches.
-    pub values: Vec<String>,
-    /// The result must match none of them instead.
-    pub negated: bool,
-}
-
-impl SearchFilter {
-    /// Results whose `facet` carries `value`.
-    pub fn facet(facet: Facet, value: impl Into<String>) -> Self {
-        Self {
-            field: FilterField::Facet(facet),
-            values: vec![value.into()],
-            negated: false,
-        }
-    }
-}
-
-/// A span of time, both ends included; either may be open.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct TimeRange {
-    /// From this time on.
-    pub since: Option<DateTime<Utc>>,
-    /// Up to this time.
-    pub until: Option<DateTime<Utc>>,
-}
-
-impl TimeRange {
-    /// No bound at either end.
-    pub fn is_unbounded(&self) -> bool {
-        self.since.is_none() && self.until.is_none()
-    }
-}
-
-/// A catalog search: terms, filters, order and page.
-#[derive(Clone, Debug, Default)]
-pub struct SearchQuery {
-    /// What the query text asks for; empty matches every dataset.
-    pub terms: Vec<crate::search::QueryTerm>,
-    /// Conditions every result meets.
-    pub filters: Vec<SearchFilter>,
-    /// When results were last updated.
-    pub updated: TimeRange,
-    /// When results were first published.
-    pub created: TimeRange,
-    /// The order.
-    pub order: SearchOrder,
-    /// Resume after this item.
-    pub after: Option<SearchAfter>,
-    /// Page size.
-    pub limit: u32,
-}
-
-/// One search result.
-#[derive(Clone, Debug)]
-pub struct SearchHit {
-    /// The dataset.
-    pub summary: DatasetSummary,
-    /// Its relevance score (0 without query terms).
-    pub score: i64,
-    /// Its completed open downloads.
-    pub downloads: i64,
-}
-
-/// How many matching datasets carry a facet value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FacetCount {
-    /// The facet.
-    pub facet: Facet,
-    /// The value.
-    pub value: String,
-    /// Matching datasets carrying it.
-    pub count: u64,
 }
 
 /// A dataset as the catalog lists it: the metadata of its newest version.
@@ -806,25 +688,28 @@ pub trait Store: Send + Sync + 'static {
         format: &str,
     ) -> Result<Option<Result<String, String>>, StoreError>;
 
-    /// One page of datasets matching a search.
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError>;
+    /// The search feed after position `after`, up to `limit` changes in order, each with
+    /// the dataset as it now is.
+    async fn search_changes(&self, after: u64, limit: u32) -> Result<Vec<SearchChange>, StoreError>;
 
-    /// How many datasets match a search (ignoring its order, cursor and page size), and their facet values; the total
-    /// is the sum of the `access` counts, a facet every indexed dataset carries exactly once.
-    async fn search_summary(&self, query: &SearchQuery) -> Result<(u64, Vec<FacetCount>), StoreError>;
+    /// The search feed's last position handed out.
+    async fn search_feed_head(&self) -> Result<u64, StoreError>;
 
-    /// A number every write of the search index (by any replica) advances: summaries
-    /// computed at one generation hold for as long as it is current.
-    async fn search_generation(&self) -> Result<u64, StoreError>;
+    /// Datasets as search indexes them, by id after `after`, up to `limit` (rebuilding an index).
+    async fn indexed_datasets(&self, after: Option<&DatasetId>, limit: u32) -> Result<Vec<IndexedDataset>, StoreError>;
 
-    /// Replaces a dataset's search entries (after an analyzer change).
-    async fn reindex_dataset(&self, dataset: &DatasetId, entries: &SearchEntries) -> Result<(), StoreError>;
+    /// The catalog entries of these datasets (those that exist), in no particular order.
+    async fn dataset_summaries(&self, ids: &[DatasetId]) -> Result<Vec<DatasetSummary>, StoreError>;
 
-    /// Datasets indexed with another analyzer version than `analyzer`, up to `limit`.
-    async fn datasets_to_reindex(&self, analyzer: i64, limit: u32) -> Result<Vec<DatasetId>, StoreError>;
+    /// Datasets published before search documents were stored, up to `limit`.
+    async fn datasets_without_search_document(&self, limit: u32) -> Result<Vec<DatasetId>, StoreError>;
 
-    /// Adds completed open downloads to datasets' counts.
-    async fn add_downloads(&self, counts: &[(DatasetId, u64)]) -> Result<(), StoreError>;
+    /// Stores a dataset's search document and feeds the change; returns its feed position.
+    async fn set_search_document(&self, dataset: &DatasetId, document: &SearchDocument) -> Result<u64, StoreError>;
+
+    /// Adds completed open downloads to datasets' counts, and feeds the change to search.
+    /// Returns the last feed position written (0 when `counts` is empty).
+    async fn add_downloads(&self, counts: &[(DatasetId, u64)]) -> Result<u64, StoreError>;
 
     /// One file of a version (the newest when `version` is `None`).
     async fn get_file(

@@ -6,10 +6,11 @@
 use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{CatalogChange, DatasetSummary, Publisher, SearchHit, StoreError, StoredFile, StoredToken, VersionSummary};
+use super::{CatalogChange, DatasetSummary, Publisher, StoreError, StoredFile, StoredToken, VersionSummary};
 use crate::domain::node::{Peer, RemoteVersion};
 use crate::domain::{FileEntry, Sha256Digest, VersionNumber};
 use crate::ledger::stored::Subtree;
+use crate::search::{IndexedDataset, SearchChange};
 
 /// Encodes a time in the fixed-width form every table uses.
 pub(super) fn encode_time(time: DateTime<Utc>) -> String {
@@ -22,7 +23,7 @@ pub(super) fn decode_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
         .with_timezone(&Utc))
 }
 
-fn decode<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, StoreError>
+pub(super) fn decode<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, StoreError>
 where
     T::Err: std::fmt::Display,
 {
@@ -98,21 +99,62 @@ impl DatasetRow {
     }
 }
 
-/// A `datasets` row with its search score and download count.
+/// A `datasets` row as search indexes it.
 #[derive(sqlx::FromRow)]
-pub(super) struct SearchRow {
-    #[sqlx(flatten)]
-    dataset: DatasetRow,
-    score: i64,
+pub(super) struct IndexedRow {
+    id: String,
+    search_document: String,
     downloads: i64,
+    created_at: String,
+    updated_at: String,
 }
 
-impl SearchRow {
-    pub(super) fn decode(self) -> Result<SearchHit, StoreError> {
-        Ok(SearchHit {
-            summary: self.dataset.decode()?,
-            score: self.score,
-            downloads: self.downloads,
+impl IndexedRow {
+    pub(super) fn decode(self) -> Result<IndexedDataset, StoreError> {
+        Ok(IndexedDataset {
+            id: decode("dataset id", &self.id)?,
+            document: serde_json::from_str(&self.search_document).context("stored search document")?,
+            downloads: u64::try_from(self.downloads).unwrap_or(0),
+            created_at: decode_time(&self.created_at)?,
+            updated_at: decode_time(&self.updated_at)?,
+        })
+    }
+}
+
+/// A `search_changes` row with its dataset as it now is (absent when gone or not yet documented).
+#[derive(sqlx::FromRow)]
+pub(super) struct SearchChangeRow {
+    sequence: i64,
+    dataset_id: String,
+    search_document: Option<String>,
+    downloads: Option<i64>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+}
+
+impl SearchChangeRow {
+    pub(super) fn decode(self) -> Result<SearchChange, StoreError> {
+        let dataset = match (self.search_document, self.downloads, self.created_at, self.updated_at) {
+            (Some(search_document), Some(downloads), Some(created_at), Some(updated_at))
+                if !search_document.is_empty() =>
+            {
+                Some(
+                    IndexedRow {
+                        id: self.dataset_id.clone(),
+                        search_document,
+                        downloads,
+                        created_at,
+                        updated_at,
+                    }
+                    .decode()?,
+                )
+            }
+            _ => None,
+        };
+        Ok(SearchChange {
+            sequence: decode_index(self.sequence)?,
+            id: decode("dataset id", &self.dataset_id)?,
+            dataset,
         })
     }
 }

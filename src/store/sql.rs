@@ -329,20 +329,17 @@ macro_rules! impl_store_with_shared_sql {
             ChangeRow, DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, PublisherRow, TokenRow, VersionRow,
             decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
         };
-        use super::rows::SearchRow;
+        use super::rows::{IndexedRow, SearchChangeRow};
         use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_VERSION_COLUMNS, RemoteVersionRow};
         use super::PeerContact;
         use crate::domain::node::{Peer, RemoteVersion};
-        use super::{
-            FacetCount, FilterField, SearchAfter, SearchEntries, SearchHit, SearchQuery, SortKey,
-        };
+        use crate::search::{IndexedDataset, SearchChange, SearchDocument};
         use super::{
             CatalogChange, DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
             NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, Acknowledgement, ReceiptBuilder, SessionAdmission, SessionRead,
             StoredFile, StoredToken, VersionRecord, VersionSummary,
         };
         use crate::domain::order::OrderState;
-        use crate::domain::{Facet, SearchOrder};
         use crate::ledger::stored::Subtree;
         use crate::domain::{DatasetId, FileName, PublisherId, ReadSessionId, ResourceName, Sha256Digest, VersionNumber};
 
@@ -580,15 +577,20 @@ macro_rules! impl_store_with_shared_sql {
                 });
                 insert.build().execute(&mut **tx).await?;
             }
-            write_search_entries(tx, &new.dataset, &new.search).await
+            sqlx::query("UPDATE datasets SET search_document = $2 WHERE id = $1")
+                .bind(new.dataset.as_str())
+                .bind(serde_json::to_string(&new.search).map_err(anyhow::Error::from)?)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
         }
 
-        /// Logs a prepared version's manifest; returns its index.
+        /// Logs a prepared version's manifest and feeds it to search; returns what [`LogWritten::Published`] tells.
         async fn log_version(
             tx: &mut sqlx::Transaction<'static, $database>,
             log: &mut BatchLog,
             new: &NewVersion,
-        ) -> Result<u64, StoreError> {
+        ) -> Result<LogWritten, StoreError> {
             let manifest = LoggedDocument {
                 kind: "manifest",
                 text: new.manifest.clone(),
@@ -601,7 +603,9 @@ macro_rules! impl_store_with_shared_sql {
                 .bind(encode_index(log_index)?)
                 .execute(&mut **tx)
                 .await?;
-            Ok(log_index)
+            // Under the log's lock, so a batch's search sequences follow the log's order.
+            let search_sequence = feed_search_changes(tx, &[&new.dataset]).await?;
+            Ok(LogWritten::Published { log_index, search_sequence })
         }
 
         /// Records an order and logs it (and its agreement).
@@ -808,7 +812,7 @@ macro_rules! impl_store_with_shared_sql {
             write: &LoggedWrite,
         ) -> Result<LogWritten, StoreError> {
             match write {
-                LoggedWrite::Publish(new) => Ok(LogWritten::Published { log_index: log_version(tx, log, new).await? }),
+                LoggedWrite::Publish(new) => log_version(tx, log, new).await,
                 LoggedWrite::Order(order) => record_order(tx, log, order).await.map(|()| LogWritten::Ordered),
                 LoggedWrite::Transition(transition) => {
                     change_order(tx, log, transition).await.map(|()| LogWritten::Transitioned)
@@ -822,44 +826,40 @@ macro_rules! impl_store_with_shared_sql {
         /// Rows per multi-row INSERT: well under both backends' bind-parameter limits.
         const INSERT_CHUNK: usize = 500;
 
-        /// Replaces a dataset's search terms and facet values inside `tx`.
-        async fn write_search_entries(
+        /// Hands out `count` sequences of the search feed inside `tx`, returning the first.
+        ///
+        /// The feed's row stays locked until `tx` ends, so feed entries commit in sequence
+        /// order and a reader that has seen one has seen every earlier one.
+        async fn take_search_sequences(
             tx: &mut sqlx::Transaction<'static, $database>,
-            dataset: &DatasetId,
-            entries: &SearchEntries,
-        ) -> Result<(), StoreError> {
-            for statement in [
-                "DELETE FROM search_terms WHERE dataset_id = $1",
-                "DELETE FROM dataset_facets WHERE dataset_id = $1",
-            ] {
-                sqlx::query(statement).bind(dataset.as_str()).execute(&mut **tx).await?;
-            }
-            for chunk in entries.terms.chunks(INSERT_CHUNK) {
-                let mut insert = sqlx::QueryBuilder::<$database>::new("INSERT INTO search_terms (dataset_id, term, weight) ");
-                insert.push_values(chunk, |mut row, (term, weight)| {
-                    row.push_bind(dataset.as_str()).push_bind(term.as_str()).push_bind(*weight);
+            count: usize,
+        ) -> Result<u64, StoreError> {
+            let count = i64::try_from(count).map_err(anyhow::Error::from)?;
+            let head: i64 = sqlx::query_scalar("UPDATE search_feed SET head = head + $1 WHERE id = 1 RETURNING head")
+                .bind(count)
+                .fetch_one(&mut **tx)
+                .await?;
+            decode_index(head - count + 1)
+        }
+
+        /// Records that datasets changed as search sees them, in the feed every replica's index follows.
+        async fn feed_search_changes(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            datasets: &[&DatasetId],
+        ) -> Result<u64, StoreError> {
+            let first = take_search_sequences(tx, datasets.len()).await?;
+            for (offset, chunk) in datasets.chunks(INSERT_CHUNK).enumerate() {
+                let mut rows = Vec::with_capacity(chunk.len());
+                for (index, dataset) in chunk.iter().enumerate() {
+                    rows.push((encode_index(first + (offset * INSERT_CHUNK + index) as u64)?, dataset.as_str()));
+                }
+                let mut insert = sqlx::QueryBuilder::<$database>::new("INSERT INTO search_changes (sequence, dataset_id) ");
+                insert.push_values(&rows, |mut row, (sequence, dataset)| {
+                    row.push_bind(*sequence).push_bind(*dataset);
                 });
                 insert.build().execute(&mut **tx).await?;
             }
-            let mut facets = entries.facets.clone();
-            facets.sort();
-            facets.dedup();
-            for chunk in facets.chunks(INSERT_CHUNK) {
-                let mut insert = sqlx::QueryBuilder::<$database>::new("INSERT INTO dataset_facets (dataset_id, facet, value) ");
-                insert.push_values(chunk, |mut row, (facet, value)| {
-                    row.push_bind(dataset.as_str()).push_bind(facet.as_str()).push_bind(value.as_str());
-                });
-                insert.build().execute(&mut **tx).await?;
-            }
-            sqlx::query("UPDATE datasets SET indexed_with = $2 WHERE id = $1")
-                .bind(dataset.as_str())
-                .bind(entries.analyzer)
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query("UPDATE search_state SET generation = generation + 1 WHERE id = 1")
-                .execute(&mut **tx)
-                .await?;
-            Ok(())
+            Ok(first + datasets.len() as u64 - 1)
         }
 
         /// Pushes a comma-separated list of bound texts.
@@ -867,75 +867,6 @@ macro_rules! impl_store_with_shared_sql {
             let mut list = sql.separated(", ");
             for item in items {
                 list.push_bind(item.as_str());
-            }
-        }
-
-        /// Pushes `WITH hits AS (…)`: every dataset the query terms match, with its score.
-        fn push_hits<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, query: &'q SearchQuery) {
-            sql.push("WITH hits AS (");
-            if query.terms.is_empty() {
-                sql.push("SELECT id AS dataset_id, CAST(0 AS BIGINT) AS score FROM datasets");
-            } else {
-                sql.push("SELECT m.dataset_id, CAST(SUM(m.weight) AS BIGINT) AS score FROM (");
-                for (index, term) in query.terms.iter().enumerate() {
-                    if index > 0 {
-                        sql.push(" UNION ALL ");
-                    }
-                    let required = i64::from(term.required);
-                    sql.push(format!(
-                        "SELECT dataset_id, {index} AS qi, {required} AS req, weight FROM search_terms WHERE term IN ("
-                    ));
-                    push_list(sql, &term.any_of);
-                    sql.push(")");
-                    if let Some(prefix) = &term.prefix {
-                        // A separate branch, not an OR, so each side is one index range; a range rather
-                        // than LIKE because both backends compare these keys as bytes.
-                        sql.push(format!(
-                            " UNION ALL SELECT dataset_id, {index} AS qi, {required} AS req, weight FROM search_terms \
-                             WHERE term >= "
-                        ))
-                        .push_bind(prefix.as_str());
-                        sql.push(" AND term < ").push_bind(format!("{prefix}\u{10FFFF}"));
-                        sql.push(" AND term NOT IN (");
-                        push_list(sql, &term.any_of);
-                        sql.push(")");
-                    }
-                }
-                let required = query.terms.iter().filter(|term| term.required).count();
-                sql.push(format!(
-                    ") m GROUP BY m.dataset_id HAVING COUNT(DISTINCT CASE WHEN m.req = 1 THEN m.qi END) = {required}"
-                ));
-            }
-            sql.push(")");
-        }
-
-        /// Pushes `SELECT <columns> FROM datasets d JOIN hits h … WHERE <filters>`.
-        fn push_filtered<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, query: &'q SearchQuery, columns: &str) {
-            sql.push(format!(" SELECT {columns} FROM datasets d JOIN hits h ON h.dataset_id = d.id WHERE 1 = 1"));
-            for filter in &query.filters {
-                sql.push(if filter.negated { " AND NOT " } else { " AND " });
-                match &filter.field {
-                    FilterField::Facet(facet) => {
-                        sql.push("EXISTS (SELECT 1 FROM dataset_facets f WHERE f.dataset_id = d.id AND f.facet = ")
-                            .push_bind(facet.as_str())
-                            .push(" AND f.value IN (");
-                        push_list(sql, &filter.values);
-                        sql.push("))");
-                    }
-                    FilterField::Id => {
-                        sql.push("d.id IN (");
-                        push_list(sql, &filter.values);
-                        sql.push(")");
-                    }
-                }
-            }
-            for (column, range) in [("d.updated_at", &query.updated), ("d.created_at", &query.created)] {
-                if let Some(since) = range.since {
-                    sql.push(format!(" AND {column} >= ")).push_bind(encode_time(since));
-                }
-                if let Some(until) = range.until {
-                    sql.push(format!(" AND {column} <= ")).push_bind(encode_time(until));
-                }
             }
         }
 
@@ -1646,111 +1577,85 @@ macro_rules! impl_store_with_shared_sql {
                 .decode()
             }
 
-            async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
-                // The page is chosen from the matches' ids and sort keys alone; only its rows are then
-                // read whole (metadata), not every match's.
-                let mut sql = sqlx::QueryBuilder::<$database>::new("");
-                push_hits(&mut sql, query);
-                sql.push(", page AS (");
-                push_filtered(&mut sql, query, "d.id, h.score");
-                let (key, descending) = match query.order {
-                    SearchOrder::Name => (None, false),
-                    SearchOrder::Relevance => (Some("h.score"), true),
-                    SearchOrder::Newest => (Some("d.updated_at"), true),
-                    SearchOrder::Downloads => (Some("d.downloads"), true),
-                };
-                if let Some(SearchAfter { key: after_key, id }) = &query.after {
-                    match (key, after_key) {
-                        (Some(column), SortKey::Number(value)) => {
-                            sql.push(format!(" AND ({column} < ")).push_bind(*value);
-                            sql.push(format!(" OR ({column} = ")).push_bind(*value);
-                            sql.push(" AND d.id > ").push_bind(id.as_str()).push("))");
-                        }
-                        (Some(column), SortKey::Time(time)) => {
-                            sql.push(format!(" AND ({column} < ")).push_bind(encode_time(*time));
-                            sql.push(format!(" OR ({column} = ")).push_bind(encode_time(*time));
-                            sql.push(" AND d.id > ").push_bind(id.as_str()).push("))");
-                        }
-                        _ => {
-                            sql.push(" AND d.id > ").push_bind(id.as_str());
-                        }
-                    }
+            async fn search_changes(&self, after: u64, limit: u32) -> Result<Vec<SearchChange>, StoreError> {
+                sqlx::query_as::<_, SearchChangeRow>(
+                    "SELECT c.sequence, c.dataset_id, d.search_document, d.downloads, d.created_at, d.updated_at \
+                     FROM search_changes c LEFT JOIN datasets d ON d.id = c.dataset_id \
+                     WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2",
+                )
+                .bind(encode_index(after)?)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(SearchChangeRow::decode)
+                .collect()
+            }
+
+            async fn search_feed_head(&self) -> Result<u64, StoreError> {
+                let head: i64 = sqlx::query_scalar("SELECT head FROM search_feed WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                decode_index(head)
+            }
+
+            async fn indexed_datasets(&self, after: Option<&DatasetId>, limit: u32) -> Result<Vec<IndexedDataset>, StoreError> {
+                sqlx::query_as::<_, IndexedRow>(
+                    "SELECT id, search_document, downloads, created_at, updated_at FROM datasets \
+                     WHERE id > $1 AND search_document <> '' ORDER BY id LIMIT $2",
+                )
+                .bind(after.map_or("", DatasetId::as_str))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(IndexedRow::decode)
+                .collect()
+            }
+
+            async fn dataset_summaries(&self, ids: &[DatasetId]) -> Result<Vec<DatasetSummary>, StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
                 }
-                let order_by = match (key, descending) {
-                    (Some(column), true) => format!(" ORDER BY {column} DESC, d.id"),
-                    _ => " ORDER BY d.id".to_owned(),
-                };
-                sql.push(&order_by).push(" LIMIT ").push_bind(i64::from(query.limit));
-                sql.push(
-                    ") SELECT d.id, d.publisher_id, d.latest_version, d.metadata, d.created_at, d.updated_at, \
-                     h.score, d.downloads FROM page h JOIN datasets d ON d.id = h.id",
+                let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                let mut sql = sqlx::QueryBuilder::<$database>::new(
+                    "SELECT id, publisher_id, latest_version, metadata, created_at, updated_at FROM datasets WHERE id IN (",
                 );
-                sql.push(order_by);
-                sql.build_query_as::<SearchRow>()
+                push_list(&mut sql, &ids);
+                sql.push(")");
+                sql.build_query_as::<DatasetRow>()
                     .fetch_all(&self.pool)
                     .await?
                     .into_iter()
-                    .map(SearchRow::decode)
+                    .map(DatasetRow::decode)
                     .collect()
             }
 
-            async fn search_summary(&self, query: &SearchQuery) -> Result<(u64, Vec<FacetCount>), StoreError> {
-                let mut facets = sqlx::QueryBuilder::<$database>::new("");
-                if query.terms.is_empty() && query.filters.is_empty() && query.updated.is_unbounded() && query.created.is_unbounded() {
-                    // The whole catalog: the facet table's key order groups it without a join.
-                    facets.push("SELECT f.facet, f.value, COUNT(*) FROM dataset_facets f");
-                } else {
-                    push_hits(&mut facets, query);
-                    facets.push(", matched AS (");
-                    push_filtered(&mut facets, query, "d.id");
-                    facets.push(") SELECT f.facet, f.value, COUNT(*) FROM dataset_facets f JOIN matched ON matched.id = f.dataset_id");
-                }
-                facets.push(" GROUP BY f.facet, f.value ORDER BY f.facet, COUNT(*) DESC, f.value");
-                let rows: Vec<(String, String, i64)> = facets.build_query_as().fetch_all(&self.pool).await?;
-                let counts: Vec<FacetCount> = rows
-                    .into_iter()
-                    .map(|(facet, value, count)| {
-                        Ok(FacetCount {
-                            facet: facet.parse().map_err(anyhow::Error::from)?,
-                            value,
-                            count: count.max(0).unsigned_abs(),
-                        })
-                    })
-                    .collect::<Result<_, StoreError>>()?;
-                // Every indexed dataset has exactly one access value, so the access counts add up to
-                // the total: one pass over the matches instead of two.
-                let total = counts.iter().filter(|count| count.facet == Facet::Access).map(|count| count.count).sum();
-                Ok((total, counts))
-            }
-
-            async fn search_generation(&self) -> Result<u64, StoreError> {
-                let generation: i64 = sqlx::query_scalar("SELECT generation FROM search_state WHERE id = 1")
-                    .fetch_one(&self.pool)
-                    .await?;
-                u64::try_from(generation)
-                    .map_err(|_| StoreError::Other(anyhow::anyhow!("search generation {generation} is negative")))
-            }
-
-            async fn reindex_dataset(&self, dataset: &DatasetId, entries: &SearchEntries) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await?;
-                write_search_entries(&mut tx, dataset, entries).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn datasets_to_reindex(&self, analyzer: i64, limit: u32) -> Result<Vec<DatasetId>, StoreError> {
+            async fn datasets_without_search_document(&self, limit: u32) -> Result<Vec<DatasetId>, StoreError> {
                 let ids: Vec<String> =
-                    sqlx::query_scalar("SELECT id FROM datasets WHERE indexed_with <> $1 ORDER BY id LIMIT $2")
-                        .bind(analyzer)
+                    sqlx::query_scalar("SELECT id FROM datasets WHERE search_document = '' ORDER BY id LIMIT $1")
                         .bind(i64::from(limit))
                         .fetch_all(&self.pool)
                         .await?;
-                ids.iter()
-                    .map(|id| id.parse().map_err(|error: crate::domain::IdError| StoreError::Other(error.into())))
-                    .collect()
+                ids.iter().map(|id| super::rows::decode("dataset id", id)).collect()
             }
 
-            async fn add_downloads(&self, counts: &[(DatasetId, u64)]) -> Result<(), StoreError> {
+            async fn set_search_document(&self, dataset: &DatasetId, document: &SearchDocument) -> Result<u64, StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("UPDATE datasets SET search_document = $2 WHERE id = $1")
+                    .bind(dataset.as_str())
+                    .bind(serde_json::to_string(document).map_err(anyhow::Error::from)?)
+                    .execute(&mut *tx)
+                    .await?;
+                let sequence = feed_search_changes(&mut tx, &[dataset]).await?;
+                tx.commit().await?;
+                Ok(sequence)
+            }
+
+            async fn add_downloads(&self, counts: &[(DatasetId, u64)]) -> Result<u64, StoreError> {
+                if counts.is_empty() {
+                    return Ok(0);
+                }
                 let mut tx = self.begin_write().await?;
                 for (dataset, count) in counts {
                     sqlx::query("UPDATE datasets SET downloads = downloads + $2 WHERE id = $1")
@@ -1759,8 +1664,10 @@ macro_rules! impl_store_with_shared_sql {
                         .execute(&mut *tx)
                         .await?;
                 }
+                let datasets: Vec<&DatasetId> = counts.iter().map(|(dataset, _)| dataset).collect();
+                let sequence = feed_search_changes(&mut tx, &datasets).await?;
                 tx.commit().await?;
-                Ok(())
+                Ok(sequence)
             }
 
             async fn save_table_profile(

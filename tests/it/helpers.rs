@@ -196,7 +196,14 @@ impl TestApp {
     }
 
     /// Uploads files of the given media types and publishes them as the next version of `dataset`.
-    pub async fn publish_files(&self, token: &str, dataset: &str, metadata: Value, files: &[(&str, &str, &[u8])]) {
+    /// Uploads files and publishes them as the next version of `dataset`; returns the publish answer.
+    pub async fn publish_files(
+        &self,
+        token: &str,
+        dataset: &str,
+        metadata: Value,
+        files: &[(&str, &str, &[u8])],
+    ) -> Value {
         let mut entries = Vec::new();
         for (name, media_type, bytes) in files {
             assert!(self.upload(token, bytes).await.status().is_success());
@@ -206,12 +213,10 @@ impl TestApp {
         let response = self
             .post_version(token, dataset, json!({"metadata": metadata, "files": entries}))
             .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "{}",
-            response.text().await.unwrap_or_default()
-        );
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::CREATED, "{text}");
+        serde_json::from_str(&text).expect("publish answer")
     }
 
     pub async fn post_version(&self, token: &str, dataset: &str, body: Value) -> reqwest::Response {

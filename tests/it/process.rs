@@ -79,6 +79,9 @@ impl NodeState {
             format!("127.0.0.1:{port}"),
             "--writes-per-minute".into(),
             "0".into(),
+            // Each process is a replica with its own search index; a restart on the same port resumes it.
+            "--search-index".into(),
+            self.data_dir.join(format!("search-{port}")).display().to_string(),
         ]);
         let log_path = self.data_dir.join(format!("node-{port}.log"));
         let log = std::fs::File::create(&log_path).expect("log file");

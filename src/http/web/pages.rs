@@ -5,12 +5,13 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::SearchForm;
 use super::i18n::{Lang, Text};
+use crate::domain::SearchFilter;
 use crate::domain::{AccessClass, DatasetId, Facet, PublisherId, SearchOrder, VersionNumber};
 use crate::error::AppError;
+use crate::search::analysis::highlight;
 use crate::service::catalog::{self, DatasetView, file_url};
 use crate::service::search::{self, SearchRequest};
 use crate::service::{Context, interop, network, tables, transparency};
-use crate::store::SearchFilter;
 use crate::tabular::PreviewRequest;
 
 /// Rows a dataset page previews.
@@ -68,16 +69,28 @@ fn access_badge(lang: Lang, access: AccessClass) -> Markup {
 }
 
 fn dataset_card(lang: Lang, item: &DatasetView) -> Markup {
+    found_card(lang, item, "")
+}
+
+/// A dataset's card with what `query` found in its title and description highlighted.
+fn found_card(lang: Lang, item: &DatasetView, query: &str) -> Markup {
     let metadata = &item.metadata;
+    let marked = |text: &str| {
+        html! {
+            @for (piece, found) in highlight(query, text) {
+                @if found { mark { (piece) } } @else { (piece) }
+            }
+        }
+    };
     html! {
         article.card {
-            h3 { a href={ "/datasets/" (item.id) } { (metadata.title.preferred(lang.english())) } }
+            h3 { a href={ "/datasets/" (item.id) } { (marked(metadata.title.preferred(lang.english()))) } }
             p.meta {
                 (access_badge(lang, metadata.access)) " "
                 a href={ "/publishers/" (item.publisher) } { (item.publisher) }
                 " · " (lang.t(Text::Updated)) " " (item.updated_at.format("%Y-%m-%d"))
             }
-            p { (metadata.description.preferred(lang.english())) }
+            p { (marked(metadata.description.preferred(lang.english()))) }
             @for keyword in &metadata.keywords { span.tag { (keyword) } }
         }
     }
@@ -231,7 +244,7 @@ pub async fn search(ctx: &Context, lang: Lang, form: &SearchForm) -> Result<Mark
                 @if page.items.is_empty() {
                     p.empty { (lang.t(Text::NoResults)) }
                 }
-                @for item in &page.items { (dataset_card(lang, item)) }
+                @for item in &page.items { (found_card(lang, item, &q)) }
                 nav aria-label=(lang.t(Text::NextPage)) {
                     @if form.cursor.as_deref().is_some_and(|c| !c.is_empty()) {
                         a.button href=(search_url(&q, &filters, sort, None)) { (lang.t(Text::FirstPage)) } " "

@@ -1,4 +1,5 @@
-//! Text analysis for catalog search, the same for every database backend.
+//! Text analysis for catalog search: what a dataset's text is indexed as, and
+//! what a query's text asks for.
 //!
 //! Chinese has no spaces, so text is cut into words with jieba; because a
 //! reader's two-character query (`交通`, `医疗`) must match however jieba cut
@@ -16,7 +17,6 @@
 //! a run), `j:` jieba word, `p:` pinyin of a pair or word, `i:` its initials,
 //! `s:` English stem, `w:` word as written (lower-cased).
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
@@ -32,8 +32,12 @@ pub const MAX_QUERY_CHARS: usize = 200;
 /// Most terms one query may require.
 const MAX_QUERY_TERMS: usize = 24;
 
+/// English words this long or longer match with one typo.
+const TYPO_TOLERANT_LENGTH: usize = 5;
+
 /// Where a piece of text sits in a dataset, and how much a match there counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Field {
     /// The title.
     Title,
@@ -48,31 +52,43 @@ pub enum Field {
 }
 
 impl Field {
-    fn weight(self) -> i64 {
+    /// Every field, from the weightiest.
+    pub const ALL: [Field; 5] = [
+        Self::Title,
+        Self::Keyword,
+        Self::Publisher,
+        Self::Column,
+        Self::Description,
+    ];
+
+    /// How much more a match here counts than one in the description.
+    pub fn weight(self) -> f32 {
         match self {
-            Self::Title => 8,
-            Self::Keyword => 6,
-            Self::Publisher => 4,
-            Self::Column => 3,
-            Self::Description => 2,
+            Self::Title => 4.0,
+            Self::Keyword => 3.0,
+            Self::Publisher => 2.0,
+            Self::Column => 1.5,
+            Self::Description => 1.0,
+        }
+    }
+
+    /// The field's name in the index.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Title => "title",
+            Self::Keyword => "keyword",
+            Self::Publisher => "publisher",
+            Self::Column => "column",
+            Self::Description => "description",
         }
     }
 }
 
-/// The weighted terms of a dataset's text: each term once, with the summed weight of the fields holding it.
-pub fn index_terms<'a>(texts: impl IntoIterator<Item = (Field, &'a str)>) -> Vec<(String, i64)> {
-    let mut terms: HashMap<String, i64> = HashMap::new();
-    for (field, text) in texts {
-        let mut seen = std::collections::HashSet::new();
-        for term in analyze(text, true).into_iter().flat_map(|piece| piece.terms) {
-            // A term counts once per field, however often the field repeats it.
-            if seen.insert(term.clone()) {
-                *terms.entry(term).or_default() += field.weight();
-            }
-        }
-    }
-    let mut terms: Vec<(String, i64)> = terms.into_iter().collect();
+/// The terms a piece of a dataset's text is indexed as, each once.
+pub fn index_terms(text: &str) -> Vec<String> {
+    let mut terms: Vec<String> = analyze(text, true).into_iter().flat_map(|piece| piece.terms).collect();
     terms.sort();
+    terms.dedup();
     terms
 }
 
@@ -83,6 +99,8 @@ pub struct QueryTerm {
     pub any_of: Vec<String>,
     /// A prefix of terms that also satisfies it.
     pub prefix: Option<String>,
+    /// A term one edit away from which also satisfies it (a typo in a longer English word).
+    pub near: Option<String>,
     /// Whether a dataset must match it; optional terms only add to the score.
     pub required: bool,
 }
@@ -115,9 +133,14 @@ pub fn query_terms(query: &str) -> Result<Vec<QueryTerm>, QueryError> {
                 if word.bytes().all(|byte| byte.is_ascii_lowercase()) {
                     any_of.extend([format!("p:{word}"), format!("i:{word}")]);
                 }
+                // One typo is forgiven in words long enough that one edit rarely makes another word.
+                let near = (word.chars().count() >= TYPO_TOLERANT_LENGTH
+                    && word.bytes().all(|byte| byte.is_ascii_lowercase()))
+                .then(|| format!("w:{word}"));
                 terms.push(QueryTerm {
                     any_of,
                     prefix: (Some(index) == last_word).then(|| format!("w:{word}")),
+                    near,
                     required: true,
                 });
             }
@@ -131,6 +154,7 @@ pub fn query_terms(query: &str) -> Result<Vec<QueryTerm>, QueryError> {
                         terms.push(QueryTerm {
                             any_of: vec![format!("c:{single}")],
                             prefix: Some(format!("c:{single}")),
+                            near: None,
                             required: true,
                         });
                         continue;
@@ -139,12 +163,14 @@ pub fn query_terms(query: &str) -> Result<Vec<QueryTerm>, QueryError> {
                         terms.push(QueryTerm {
                             any_of: vec![format!("c:{}{}", pair[0], pair[1])],
                             prefix: None,
+                            near: None,
                             required: true,
                         });
                     }
                     terms.push(QueryTerm {
                         any_of: vec![format!("j:{}", word.word)],
                         prefix: None,
+                        near: None,
                         required: false,
                     });
                 }
@@ -161,6 +187,67 @@ pub fn query_terms(query: &str) -> Result<Vec<QueryTerm>, QueryError> {
         return Err(QueryError::TooManyTerms);
     }
     Ok(unique)
+}
+
+/// Longest snippet [`highlight`] returns, in characters.
+const SNIPPET_CHARS: usize = 160;
+
+/// A snippet of `text` for a result page: the stretch around the first place the query's
+/// words appear (Chinese as written, English words and their beginnings, case folded), cut
+/// into pieces, `true` for those to highlight. Pinyin is not highlighted: it has no place
+/// in the text to point at.
+pub fn highlight(query: &str, text: &str) -> Vec<(String, bool)> {
+    let mut needles: Vec<Vec<char>> = Vec::new();
+    for piece in analyze(query, false) {
+        let chars: Vec<char> = piece.text.chars().collect();
+        match piece.kind {
+            PieceKind::Word => needles.push(chars),
+            // Every pair, so a query matches however the text continues; a lone character alone.
+            PieceKind::Chinese if chars.len() == 1 => needles.push(chars),
+            PieceKind::Chinese => needles.extend(chars.windows(2).map(<[char]>::to_vec)),
+        }
+    }
+    let folded: Vec<char> = normalize(text).chars().collect();
+    let original: Vec<char> = text.chars().collect();
+    // Folding keeps one character for one (lower-casing aside): fall back to no marks when it did not.
+    if folded.len() != original.len() {
+        return vec![(original.into_iter().take(SNIPPET_CHARS).collect(), false)];
+    }
+    let mut marked = vec![false; folded.len()];
+    for start in 0..folded.len() {
+        for needle in &needles {
+            if folded[start..].starts_with(needle) {
+                marked[start..start + needle.len()]
+                    .iter_mut()
+                    .for_each(|mark| *mark = true);
+            }
+        }
+    }
+    let first = marked.iter().position(|mark| *mark).unwrap_or(0);
+    let from = if original.len() <= SNIPPET_CHARS {
+        0
+    } else {
+        first
+            .saturating_sub(SNIPPET_CHARS / 4)
+            .min(original.len() - SNIPPET_CHARS)
+    };
+    let to = original.len().min(from + SNIPPET_CHARS);
+    let mut pieces: Vec<(String, bool)> = Vec::new();
+    if from > 0 {
+        pieces.push(("…".into(), false));
+    }
+    for index in from..to {
+        match pieces.last_mut() {
+            Some((piece, mark)) if *mark == marked[index] && !(from > 0 && piece == "…") => {
+                piece.push(original[index])
+            }
+            _ => pieces.push((original[index].to_string(), marked[index])),
+        }
+    }
+    if to < original.len() {
+        pieces.push(("…".into(), false));
+    }
+    pieces
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -280,10 +367,7 @@ mod tests {
     use super::*;
 
     fn terms_of(text: &str) -> Vec<String> {
-        index_terms([(Field::Title, text)])
-            .into_iter()
-            .map(|(term, _)| term)
-            .collect()
+        index_terms(text)
     }
 
     #[test]
@@ -348,6 +432,27 @@ mod tests {
         assert_eq!(query[1].prefix.as_deref(), Some("w:traf"));
         let wide = query_terms("ＴＲＡＦＦＩＣ").expect("query");
         assert_eq!(wide[0].any_of[1], "w:traffic");
+    }
+
+    #[test]
+    fn snippets_mark_what_the_query_found() {
+        let marked = |query: &str, text: &str| -> Vec<String> {
+            highlight(query, text)
+                .into_iter()
+                .filter(|(_, mark)| *mark)
+                .map(|(piece, _)| piece)
+                .collect()
+        };
+        assert_eq!(
+            marked("交通 flow", "北京市交通流量 Hourly Traffic Flows"),
+            ["交通", "Flow"]
+        );
+        assert_eq!(marked("traf", "Traffic and TRAFFIC"), ["Traf", "TRAF"]);
+        assert!(marked("jiaotong", "北京市交通").is_empty(), "pinyin points at nothing");
+        let long = format!("{}交通{}", "很".repeat(300), "长".repeat(300));
+        let snippet: String = highlight("交通", &long).into_iter().map(|(piece, _)| piece).collect();
+        assert!(snippet.contains("交通") && snippet.starts_with('…') && snippet.ends_with('…'));
+        assert!(snippet.chars().count() <= SNIPPET_CHARS + 2);
     }
 
     #[test]

@@ -1,0 +1,656 @@
+//! The search engine each replica embeds: a tantivy index of the catalog's
+//! datasets, in memory or on local disk.
+//!
+//! The database is the source of truth; the index is a copy each replica keeps
+//! by applying the search feed in order ([`SearchIndex::apply`]), and every
+//! commit records the feed position it reached, so a replica restarted with
+//! its index on disk resumes where it stopped. Text is indexed as the terms
+//! [`super::analysis`] makes, one indexed field per [`Field`]; facet values as
+//! tantivy facets, counted in the same pass as the page; sort keys as fast
+//! fields.
+//!
+//! Relevance is the sum of the weights of the fields each query word matched
+//! in (an exact form at full weight, a prefix or a typo at half), not BM25:
+//! BM25 depends on collection statistics (document counts, lengths, deleted
+//! documents not yet merged away) that change with every publication and
+//! differ between replicas, so a page's last score would not mark the same
+//! place in the next request, and keyset cursors would repeat and skip results.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tantivy::collector::{Collector, Count, FacetCollector, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
+    TermSetQuery,
+};
+use tantivy::schema::{FAST, FacetOptions, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
+use tantivy::tokenizer::WhitespaceTokenizer;
+use tantivy::{DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term};
+use tokio::sync::watch;
+
+use super::analysis::{Field, QueryTerm, index_terms};
+use super::{IndexedDataset, SearchChange};
+use crate::domain::{DatasetId, Facet, FacetCount, FilterField, SearchFilter, SearchOrder, TimeRange};
+
+/// The index's layout version: raise it when the schema or the analysis changes, and
+/// replicas rebuild their indexes from the database.
+const FORMAT: u32 = 1;
+
+/// The tokenizer of text fields: the analysis already made the terms, separated by spaces.
+const TERMS_TOKENIZER: &str = "terms";
+
+/// Memory the writer buffers before it writes a segment.
+const WRITER_MEMORY: usize = 64 << 20;
+
+/// How much a prefix or near (typo) match counts, relative to an exact one in the same field.
+const LOOSE_MATCH_WEIGHT: f32 = 0.5;
+
+/// Why the search index failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchIndexError {
+    /// tantivy failed.
+    #[error("search index: {0}")]
+    Engine(#[from] tantivy::TantivyError),
+    /// Its directory could not be opened.
+    #[error("search index directory: {0}")]
+    Directory(#[from] tantivy::directory::error::OpenDirectoryError),
+    /// Something else (a poisoned lock, an unreadable column).
+    #[error("search index: {0}")]
+    Other(String),
+}
+
+/// A search the index answers.
+#[derive(Clone, Debug, Default)]
+pub struct IndexQuery {
+    /// What the query text asks for; empty matches every dataset.
+    pub terms: Vec<QueryTerm>,
+    /// Conditions every result meets.
+    pub filters: Vec<SearchFilter>,
+    /// When results were last updated.
+    pub updated: TimeRange,
+    /// When results were first published.
+    pub created: TimeRange,
+    /// The order.
+    pub order: SearchOrder,
+    /// Resume after this item (a previous page's last).
+    pub after: Option<SortPosition>,
+    /// Results wanted (0: only the total and the facet counts).
+    pub limit: usize,
+}
+
+/// Where an item stands in an order: its sort key (larger first), then its id (smaller first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SortPosition {
+    /// The order's key: the score's bits (relevance), update time in µs (newest),
+    /// downloads, or 0 (name).
+    pub key: i64,
+    /// The dataset.
+    pub id: DatasetId,
+}
+
+/// What a search found.
+#[derive(Clone, Debug, Default)]
+pub struct IndexAnswer {
+    /// The page, in order.
+    pub hits: Vec<SortPosition>,
+    /// Datasets matching in all.
+    pub total: u64,
+    /// Every facet value among the matches with its count, most frequent first within each facet.
+    pub facets: Vec<FacetCount>,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: tantivy::schema::Field,
+    texts: [(Field, tantivy::schema::Field); 5],
+    facet: tantivy::schema::Field,
+    updated: tantivy::schema::Field,
+    created: tantivy::schema::Field,
+    downloads: tantivy::schema::Field,
+}
+
+const UPDATED: &str = "updated";
+const DOWNLOADS: &str = "downloads";
+const ID: &str = "id";
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let id = builder.add_text_field(ID, STRING | FAST);
+    let text_options = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(TERMS_TOKENIZER)
+            .set_index_option(IndexRecordOption::Basic),
+    );
+    let texts = Field::ALL.map(|field| (field, builder.add_text_field(field.as_str(), text_options.clone())));
+    let facet = builder.add_facet_field("facet", FacetOptions::default());
+    let updated = builder.add_i64_field(UPDATED, INDEXED | FAST);
+    let created = builder.add_i64_field("created", INDEXED | FAST);
+    let downloads = builder.add_i64_field(DOWNLOADS, FAST);
+    let fields = Fields {
+        id,
+        texts,
+        facet,
+        updated,
+        created,
+        downloads,
+    };
+    (builder.build(), fields)
+}
+
+/// A replica's search index and how far into the search feed it has applied.
+pub struct SearchIndex {
+    fields: Fields,
+    writer: Mutex<IndexWriter>,
+    reader: IndexReader,
+    applied: watch::Sender<Option<u64>>,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SearchIndex")
+            .field("applied", &*self.applied.borrow())
+            .finish()
+    }
+}
+
+impl SearchIndex {
+    /// Opens the index kept under `directory` (created when missing, emptied when it was
+    /// written in another format), or a new one in memory.
+    pub fn open(directory: Option<&Path>) -> Result<Self, SearchIndexError> {
+        let (schema, fields) = schema();
+        let index = match directory {
+            None => Index::create_in_ram(schema),
+            Some(directory) => {
+                let directory = directory.join(format!("v{FORMAT}"));
+                std::fs::create_dir_all(&directory).map_err(|error| SearchIndexError::Other(error.to_string()))?;
+                Index::open_or_create(MmapDirectory::open(&directory)?, schema)?
+            }
+        };
+        index
+            .tokenizers()
+            .register(TERMS_TOKENIZER, WhitespaceTokenizer::default());
+        let applied = index.load_metas()?.payload.and_then(|payload| payload.parse().ok());
+        let writer = index
+            .writer_with_num_threads(1, WRITER_MEMORY)
+            .map_err(|error| match error {
+                tantivy::TantivyError::LockFailure(..) => SearchIndexError::Other(format!(
+                    "{} is in use by another process: give each replica its own search_index directory",
+                    directory.map_or_else(String::new, |path| path.display().to_string())
+                )),
+                other => other.into(),
+            })?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(Self {
+            fields,
+            writer: Mutex::new(writer),
+            reader,
+            applied: watch::Sender::new(applied),
+        })
+    }
+
+    /// The last feed position applied; `None` until the index has been built.
+    pub fn applied(&self) -> Option<u64> {
+        *self.applied.borrow()
+    }
+
+    /// Waits until the index has applied the feed up to `sequence`; false when `patience` ran out first.
+    pub async fn wait_for(&self, sequence: u64, patience: Duration) -> bool {
+        let mut applied = self.applied.subscribe();
+        tokio::time::timeout(
+            patience,
+            applied.wait_for(|applied| applied.is_some_and(|applied| applied >= sequence)),
+        )
+        .await
+        .is_ok_and(|seen| seen.is_ok())
+    }
+
+    /// Empties the index before a rebuild; searches see the old contents until the rebuild commits.
+    pub fn clear(&self) -> Result<(), SearchIndexError> {
+        self.lock_writer()?.delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Adds datasets without committing (a rebuild's pages).
+    pub fn add(&self, datasets: &[IndexedDataset]) -> Result<(), SearchIndexError> {
+        let writer = self.lock_writer()?;
+        for dataset in datasets {
+            self.replace(&writer, &dataset.id, Some(dataset))?;
+        }
+        Ok(())
+    }
+
+    /// Applies changes of the feed and commits, recording `through` as the position reached.
+    pub fn apply(&self, changes: &[SearchChange], through: u64) -> Result<(), SearchIndexError> {
+        let mut writer = self.lock_writer()?;
+        for change in changes {
+            self.replace(&writer, &change.id, change.dataset.as_ref())?;
+        }
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload(&through.to_string());
+        commit.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        self.applied.send_replace(Some(through));
+        Ok(())
+    }
+
+    fn lock_writer(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter>, SearchIndexError> {
+        self.writer
+            .lock()
+            .map_err(|_| SearchIndexError::Other("the index writer panicked".into()))
+    }
+
+    fn replace(
+        &self,
+        writer: &IndexWriter,
+        id: &DatasetId,
+        dataset: Option<&IndexedDataset>,
+    ) -> Result<(), SearchIndexError> {
+        writer.delete_term(Term::from_field_text(self.fields.id, id.as_str()));
+        if let Some(dataset) = dataset {
+            writer.add_document(self.document(dataset))?;
+        }
+        Ok(())
+    }
+
+    fn document(&self, dataset: &IndexedDataset) -> TantivyDocument {
+        let mut document = TantivyDocument::default();
+        document.add_text(self.fields.id, dataset.id.as_str());
+        for (field, indexed) in self.fields.texts {
+            let mut terms: Vec<String> = dataset
+                .document
+                .texts
+                .iter()
+                .filter(|(of, _)| *of == field)
+                .flat_map(|(_, text)| index_terms(text))
+                .collect();
+            // A term counts once per field, however often the field repeats it.
+            terms.sort();
+            terms.dedup();
+            document.add_text(indexed, terms.join(" "));
+        }
+        for (facet, value) in &dataset.document.facets {
+            document.add_facet(self.fields.facet, facet_path(*facet, value));
+        }
+        document.add_i64(self.fields.updated, dataset.updated_at.timestamp_micros());
+        document.add_i64(self.fields.created, dataset.created_at.timestamp_micros());
+        document.add_i64(
+            self.fields.downloads,
+            i64::try_from(dataset.downloads).unwrap_or(i64::MAX),
+        );
+        document
+    }
+
+    /// Answers a search from the last committed state: a page, the total and the facet
+    /// counts in one pass over the matches. CPU-bound: call it off the async threads.
+    pub fn search(&self, query: &IndexQuery) -> Result<IndexAnswer, SearchIndexError> {
+        let searcher = self.reader.searcher();
+        let mut facets = FacetCollector::for_field("facet");
+        for facet in Facet::ALL {
+            facets.add_facet(tantivy::schema::Facet::from_path([facet.as_str()]));
+        }
+        let page = PageCollector {
+            order: query.order,
+            after: query.after.clone(),
+            keep: query.limit,
+        };
+        let (total, counts, hits) = searcher.search(&*self.query(query), &(Count, facets, page))?;
+        let mut found = Vec::new();
+        for facet in Facet::ALL {
+            let mut values: Vec<FacetCount> = counts
+                .get(tantivy::schema::Facet::from_path([facet.as_str()]))
+                .filter_map(|(path, count)| {
+                    let value = path.to_path().get(1)?.to_string();
+                    Some(FacetCount { facet, value, count })
+                })
+                .collect();
+            values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            found.extend(values);
+        }
+        Ok(IndexAnswer {
+            hits,
+            total: total as u64,
+            facets: found,
+        })
+    }
+
+    fn query(&self, query: &IndexQuery) -> Box<dyn Query> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in &query.terms {
+            let occur = if term.required { Occur::Must } else { Occur::Should };
+            clauses.push((occur, self.term_query(term)));
+        }
+        for filter in &query.filters {
+            let terms: Vec<Term> = filter
+                .values
+                .iter()
+                .map(|value| match &filter.field {
+                    FilterField::Facet(facet) => Term::from_facet(self.fields.facet, &facet_path(*facet, value)),
+                    FilterField::Id => Term::from_field_text(self.fields.id, value),
+                })
+                .collect();
+            let occur = if filter.negated { Occur::MustNot } else { Occur::Must };
+            clauses.push((occur, Box::new(TermSetQuery::new(terms))));
+        }
+        for (field, range) in [
+            (self.fields.updated, query.updated),
+            (self.fields.created, query.created),
+        ] {
+            if range.is_unbounded() {
+                continue;
+            }
+            let bound = |time: Option<chrono::DateTime<chrono::Utc>>| {
+                time.map_or(Bound::Unbounded, |time| {
+                    Bound::Included(Term::from_field_i64(field, time.timestamp_micros()))
+                })
+            };
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(bound(range.since), bound(range.until))),
+            ));
+        }
+        // Optional words alone, or exclusions alone, select nothing in a boolean query.
+        if !clauses.iter().any(|(occur, _)| *occur == Occur::Must) {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    /// One query term: any of its forms in any text field, weighted by the field.
+    fn term_query(&self, term: &QueryTerm) -> Box<dyn Query> {
+        let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (field, indexed) in self.fields.texts {
+            let boosted = |query: Box<dyn Query>, weight: f32| -> (Occur, Box<dyn Query>) {
+                (Occur::Should, Box::new(BoostQuery::new(query, weight)))
+            };
+            for form in &term.any_of {
+                let exact = TermQuery::new(Term::from_field_text(indexed, form), IndexRecordOption::Basic);
+                alternatives.push((
+                    Occur::Should,
+                    Box::new(ConstScoreQuery::new(Box::new(exact), field.weight())),
+                ));
+            }
+            if let Some(prefix) = &term.prefix {
+                let prefixed = FuzzyTermQuery::new_prefix(Term::from_field_text(indexed, prefix), 0, false);
+                alternatives.push(boosted(Box::new(prefixed), field.weight() * LOOSE_MATCH_WEIGHT));
+            }
+            if let Some(near) = &term.near {
+                let typo = FuzzyTermQuery::new(Term::from_field_text(indexed, near), 1, true);
+                alternatives.push(boosted(Box::new(typo), field.weight() * LOOSE_MATCH_WEIGHT));
+            }
+        }
+        Box::new(BooleanQuery::new(alternatives))
+    }
+}
+
+fn facet_path(facet: Facet, value: &str) -> tantivy::schema::Facet {
+    tantivy::schema::Facet::from_path([facet.as_str(), value])
+}
+
+/// Collects one page in a [`SearchOrder`], after a [`SortPosition`]: each segment keeps
+/// its best `keep` in a heap (ties between equal keys go to the smaller id, compared by
+/// the segment's sorted id ordinals), and only those have their ids read.
+struct PageCollector {
+    order: SearchOrder,
+    after: Option<SortPosition>,
+    keep: usize,
+}
+
+/// A candidate of a segment: larger keys first, then smaller ids.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Candidate {
+    key: i64,
+    ord: u64,
+}
+
+impl Ord for Candidate {
+    /// Worse candidates are greater, so the heap's top is the one to let go first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key.cmp(&self.key).then(self.ord.cmp(&other.ord))
+    }
+}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+struct PageSegment {
+    order: SearchOrder,
+    key: Option<Column<i64>>,
+    ids: Option<StrColumn>,
+    /// The cursor's key and the first id ordinal of this segment after the cursor's id.
+    after: Option<(i64, u64)>,
+    keep: usize,
+    heap: BinaryHeap<Candidate>,
+}
+
+impl Collector for PageCollector {
+    type Fruit = Vec<SortPosition>;
+    type Child = PageSegment;
+
+    fn for_segment(&self, _: u32, segment: &SegmentReader) -> tantivy::Result<PageSegment> {
+        let fast = segment.fast_fields();
+        let key = match self.order {
+            SearchOrder::Newest => Some(fast.i64(UPDATED)?),
+            SearchOrder::Downloads => Some(fast.i64(DOWNLOADS)?),
+            SearchOrder::Relevance | SearchOrder::Name => None,
+        };
+        let ids = fast.str(ID)?;
+        let after = match (&self.after, &ids) {
+            (Some(after), Some(ids)) => {
+                let (lower, _) = ids
+                    .dictionary()
+                    .term_bounds_to_ord(Bound::Excluded(after.id.as_str()), Bound::Unbounded)?;
+                let first_after = match lower {
+                    Bound::Excluded(ord) => ord.saturating_add(1),
+                    Bound::Included(ord) => ord,
+                    Bound::Unbounded => 0,
+                };
+                Some((after.key, first_after))
+            }
+            _ => None,
+        };
+        Ok(PageSegment {
+            order: self.order,
+            key,
+            ids,
+            after,
+            keep: self.keep,
+            heap: BinaryHeap::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.order == SearchOrder::Relevance
+    }
+
+    fn merge_fruits(&self, segments: Vec<Vec<SortPosition>>) -> tantivy::Result<Vec<SortPosition>> {
+        let mut merged: Vec<SortPosition> = segments.into_iter().flatten().collect();
+        merged.sort_by(|a, b| b.key.cmp(&a.key).then_with(|| a.id.as_str().cmp(b.id.as_str())));
+        merged.truncate(self.keep);
+        Ok(merged)
+    }
+}
+
+impl SegmentCollector for PageSegment {
+    type Fruit = Vec<SortPosition>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if self.keep == 0 {
+            return;
+        }
+        let Some(ord) = self.ids.as_ref().and_then(|ids| ids.term_ords(doc).next()) else {
+            return;
+        };
+        let key = match (&self.key, self.order) {
+            (Some(column), _) => column.first(doc).unwrap_or(0),
+            // Scores are never negative, and non-negative floats order as their bits do.
+            (None, SearchOrder::Relevance) => i64::from(score.max(0.0).to_bits()),
+            (None, _) => 0,
+        };
+        if let Some((after_key, first_after)) = self.after
+            && (key > after_key || (key == after_key && ord < first_after))
+        {
+            return;
+        }
+        let candidate = Candidate { key, ord };
+        if self.heap.len() < self.keep {
+            self.heap.push(candidate);
+        } else if let Some(mut worst) = self.heap.peek_mut()
+            && candidate < *worst
+        {
+            *worst = candidate;
+        }
+    }
+
+    fn harvest(self) -> Vec<SortPosition> {
+        let Some(ids) = self.ids else { return Vec::new() };
+        let mut id = String::new();
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .filter_map(|candidate| {
+                id.clear();
+                ids.ord_to_str(candidate.ord, &mut id).ok()?;
+                Some(SortPosition {
+                    key: candidate.key,
+                    id: id.parse().ok()?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::{SearchDocument, query_terms};
+
+    fn dataset(id: &str, title: &str, downloads: u64) -> IndexedDataset {
+        IndexedDataset {
+            id: id.parse().expect("id"),
+            document: SearchDocument {
+                texts: vec![(Field::Title, title.to_owned())],
+                facets: vec![(Facet::Access, "open".into()), (Facet::Keyword, "a/b".into())],
+            },
+            downloads,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    fn change(sequence: u64, dataset: IndexedDataset) -> SearchChange {
+        SearchChange {
+            sequence,
+            id: dataset.id.clone(),
+            dataset: Some(dataset),
+        }
+    }
+
+    #[test]
+    fn pages_follow_the_order_and_resume_after_the_cursor() {
+        let index = SearchIndex::open(None).expect("index");
+        let changes: Vec<SearchChange> = (0..25)
+            .map(|n| change(n, dataset(&format!("ds-{n:02}"), "traffic flow", n % 3)))
+            .collect();
+        // Two commits: two segments, so pages merge across them.
+        index.apply(&changes[..12], 11).expect("apply");
+        index.apply(&changes[12..], 24).expect("apply");
+        assert_eq!(index.applied(), Some(24));
+        for order in [SearchOrder::Name, SearchOrder::Downloads, SearchOrder::Relevance] {
+            let mut seen = Vec::new();
+            let mut after = None;
+            loop {
+                let answer = index
+                    .search(&IndexQuery {
+                        terms: query_terms("trafic").expect("terms"),
+                        order,
+                        after: after.clone(),
+                        limit: 4,
+                        ..Default::default()
+                    })
+                    .expect("search");
+                assert_eq!(answer.total, 25, "a typo is forgiven");
+                let Some(last) = answer.hits.last().cloned() else { break };
+                seen.extend(answer.hits.into_iter().map(|hit| (hit.key, hit.id.to_string())));
+                after = Some(last);
+            }
+            assert_eq!(seen.len(), 25, "{order:?}: every dataset once");
+            let mut expected = seen.clone();
+            expected.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            assert_eq!(seen, expected, "{order:?}");
+        }
+    }
+
+    #[test]
+    fn facets_are_counted_and_filter_with_slashes_in_values() {
+        let index = SearchIndex::open(None).expect("index");
+        index
+            .apply(
+                &[
+                    change(1, dataset("ds-a", "空气质量", 0)),
+                    change(2, dataset("ds-b", "交通", 0)),
+                ],
+                2,
+            )
+            .expect("apply");
+        let answer = index
+            .search(&IndexQuery {
+                filters: vec![SearchFilter::facet(Facet::Keyword, "a/b")],
+                terms: query_terms("kongqi").expect("terms"),
+                limit: 10,
+                ..Default::default()
+            })
+            .expect("search");
+        assert_eq!(answer.total, 1);
+        assert_eq!(answer.hits[0].id.as_str(), "ds-a");
+        assert!(answer.facets.contains(&FacetCount {
+            facet: Facet::Keyword,
+            value: "a/b".into(),
+            count: 1
+        }));
+        // Gone from the feed: gone from the index.
+        index
+            .apply(
+                &[SearchChange {
+                    sequence: 3,
+                    id: "ds-a".parse().expect("id"),
+                    dataset: None,
+                }],
+                3,
+            )
+            .expect("apply");
+        let all = index
+            .search(&IndexQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .expect("search");
+        assert_eq!(all.total, 1);
+    }
+
+    #[test]
+    fn an_index_on_disk_resumes_where_it_stopped() {
+        let directory = tempfile::tempdir().expect("dir");
+        {
+            let index = SearchIndex::open(Some(directory.path())).expect("index");
+            assert_eq!(index.applied(), None, "never built");
+            index
+                .apply(&[change(7, dataset("ds-a", "traffic", 0))], 7)
+                .expect("apply");
+        }
+        let index = SearchIndex::open(Some(directory.path())).expect("index");
+        assert_eq!(index.applied(), Some(7));
+        assert_eq!(index.search(&IndexQuery::default()).expect("search").total, 1);
+    }
+}
