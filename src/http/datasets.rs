@@ -51,7 +51,7 @@ pub struct ListParams {
 
 /// Lists and searches datasets, with facet counts; cursor pages never repeat or skip a dataset.
 #[utoipa::path(get, path = "/api/v1/datasets", tag = "catalog", params(ListParams),
-    responses((status = 200, body = SearchPage), (status = 400, description = "bad query, filter or cursor"),
+    responses((status = 200, body = SearchPage), (status = 400, description = "bad query, filter, cursor or `indexed` position"),
         (status = 503, description = "the search index has not reached the `indexed` change in time")))]
 pub async fn list(
     State(ctx): State<Context>,

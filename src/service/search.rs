@@ -103,8 +103,11 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
         .as_deref()
         .map(|cursor| decode_cursor(cursor, order))
         .transpose()?;
-    let wanted = (limit as usize + 1) + request.offset as usize;
-    query.limit = wanted;
+    // The page and the one after it, past `offset` results: bounded as CKAN's `start` is.
+    let wanted = (limit + 1)
+        .checked_add(request.offset)
+        .ok_or_else(|| AppError::InvalidRequest(format!("start: at most {}", u32::MAX - limit - 1)))?;
+    query.limit = wanted as usize;
     let answer = run(ctx, query, request.indexed).await?;
     let mut hits = answer.hits;
     hits.drain(..hits.len().min(request.offset as usize));
@@ -165,6 +168,13 @@ fn index_query(request: &SearchRequest) -> Result<IndexQuery, AppError> {
 /// Runs a query on the index, off the async threads, once it is built and has applied `indexed`.
 async fn run(ctx: &Context, query: IndexQuery, indexed: Option<u64>) -> Result<IndexAnswer, AppError> {
     let sequence = indexed.unwrap_or(0);
+    // A position no publication has reached yet would only make the caller wait.
+    if ctx.search.applied().is_some_and(|applied| applied < sequence) && sequence > ctx.store.search_feed_head().await?
+    {
+        return Err(AppError::InvalidRequest(format!(
+            "indexed: the search feed has not reached {sequence}"
+        )));
+    }
     if !ctx.search.wait_for(sequence, CATCH_UP_PATIENCE).await {
         return Err(AppError::Unavailable(match ctx.search.applied() {
             None => "this replica's search index is still being built; try again".to_owned(),

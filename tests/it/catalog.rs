@@ -33,7 +33,14 @@ async fn publish_then_read_dataset_version_and_signed_manifest(backend: Backend)
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(response.headers()["location"], "/api/v1/datasets/traffic/versions/1");
     let outcome: serde_json::Value = response.json().await.expect("json");
-    assert_eq!(outcome, json!({"dataset": "traffic", "version": 1, "created": true}));
+    assert!(
+        outcome["searchSequence"].as_u64().is_some_and(|sequence| sequence > 0),
+        "{outcome}"
+    );
+    assert_eq!(
+        outcome,
+        json!({"dataset": "traffic", "version": 1, "created": true, "searchSequence": outcome["searchSequence"]})
+    );
 
     let (status, dataset) = app.get_json("/api/v1/datasets/traffic").await;
     assert_eq!(status, StatusCode::OK);

@@ -123,6 +123,9 @@ impl TestApp {
             catalog_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("catalog")),
             // Suites write far faster than any client should; the rate limit has its own tests.
             writes_per_minute: Some(0),
+            // Tests reopen a node beside the running one, which would find its index directory
+            // locked; `shulian serve` processes in the suite keep theirs on disk (process.rs).
+            search_index: Some("memory".into()),
             ..Settings::default()
         };
         adjust(&mut settings);
