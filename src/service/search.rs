@@ -349,15 +349,28 @@ pub fn spawn_index_feed(ctx: Context) -> tokio::task::JoinHandle<()> {
 }
 
 async fn follow_feed(ctx: &Context) -> Result<(), AppError> {
-    if ctx.search.applied().is_none() {
-        build_index(ctx).await?;
+    match ctx.search.applied() {
+        None => build_index(ctx).await?,
+        Some(applied) => tracing::info!(applied, "search index resumed from its last commit"),
     }
+    let notices = ctx.store.search_feed_notices();
     loop {
         let after = ctx.search.applied().unwrap_or(0);
         let changes = ctx.store.search_changes(after, FEED_PAGE).await?;
         let Some(through) = changes.last().map(|change| change.sequence) else {
-            // Nothing new: sleep until this replica writes or the poll comes round.
-            let _ = tokio::time::timeout(FEED_POLL, ctx.search_written.notified()).await;
+            // Nothing new: sleep until this replica writes, the database says another did, or
+            // the poll comes round.
+            let others = async {
+                match &notices {
+                    Some(notices) => notices.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = ctx.search_written.notified() => {}
+                () = others => {}
+                () = tokio::time::sleep(FEED_POLL) => {}
+            }
             continue;
         };
         on_index(ctx, move |index| index.apply(&changes, through)).await?;

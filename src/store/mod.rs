@@ -692,6 +692,10 @@ pub trait Store: Send + Sync + 'static {
     /// the dataset as it now is.
     async fn search_changes(&self, after: u64, limit: u32) -> Result<Vec<SearchChange>, StoreError>;
 
+    /// Woken when any replica writes to the search feed, where the database can tell
+    /// (PostgreSQL `LISTEN`); `None` where it cannot, and the feed is polled.
+    fn search_feed_notices(&self) -> Option<Arc<tokio::sync::Notify>>;
+
     /// The search feed's last position handed out.
     async fn search_feed_head(&self) -> Result<u64, StoreError>;
 

@@ -848,6 +848,9 @@ macro_rules! impl_store_with_shared_sql {
             datasets: &[&DatasetId],
         ) -> Result<u64, StoreError> {
             let first = take_search_sequences(tx, datasets.len()).await?;
+            if let Some(notice) = <$backend>::FEED_NOTICE {
+                sqlx::query(notice).execute(&mut **tx).await?;
+            }
             for (offset, chunk) in datasets.chunks(INSERT_CHUNK).enumerate() {
                 let mut rows = Vec::with_capacity(chunk.len());
                 for (index, dataset) in chunk.iter().enumerate() {
@@ -1590,6 +1593,10 @@ macro_rules! impl_store_with_shared_sql {
                 .into_iter()
                 .map(SearchChangeRow::decode)
                 .collect()
+            }
+
+            fn search_feed_notices(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+                self.feed_notices.clone()
             }
 
             async fn search_feed_head(&self) -> Result<u64, StoreError> {

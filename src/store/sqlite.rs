@@ -31,6 +31,8 @@ pub struct SqliteStore {
     right_edge: super::sql::RightEdge,
     /// The task that checkpoints the WAL; it ends with the store.
     checkpointer: tokio::task::AbortHandle,
+    /// Always `None`: SQLite cannot notify other processes, which poll the search feed.
+    feed_notices: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 /// How often the WAL is checkpointed into the database file.
@@ -73,8 +75,12 @@ impl SqliteStore {
             writer,
             right_edge: Default::default(),
             checkpointer,
+            feed_notices: None,
         })
     }
+
+    /// SQLite has no notifications: other processes' feed writes are polled for.
+    const FEED_NOTICE: Option<&'static str> = None;
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)

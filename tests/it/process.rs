@@ -140,6 +140,18 @@ pub async fn publish_version(
     access: &str,
     files: Vec<(String, Vec<u8>)>,
 ) -> Result<StatusCode, String> {
+    Ok(publish_answer(http, url, token, dataset, access, files).await?.0)
+}
+
+/// Publishes `files` as the next version of `dataset`; returns the status and the answer's JSON.
+pub async fn publish_answer(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    dataset: &str,
+    access: &str,
+    files: Vec<(String, Vec<u8>)>,
+) -> Result<(StatusCode, Value), String> {
     let mut entries = Vec::new();
     for (name, bytes) in &files {
         let digest = sha256_hex(bytes);
@@ -157,7 +169,8 @@ pub async fn publish_version(
             .json(&json!({"metadata": metadata(dataset, access), "files": entries})),
     )
     .await?;
-    Ok(response.status())
+    let status = response.status();
+    Ok((status, response.json().await.unwrap_or(Value::Null)))
 }
 
 pub async fn place_order(http: &reqwest::Client, url: &str) -> Result<(String, String, KeyPair), String> {

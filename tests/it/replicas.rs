@@ -13,7 +13,9 @@ use serde_json::Value;
 use shulian::ledger::{Checkpoint, merkle};
 
 use crate::helpers::{Backend, b64_list};
-use crate::process::{NodeState, answer, get_json, json_answer, log_identity, place_order, publish_version};
+use crate::process::{
+    NodeState, answer, get_json, json_answer, log_identity, place_order, publish_answer, publish_version,
+};
 
 /// Replica processes.
 const REPLICAS: usize = 3;
@@ -154,4 +156,79 @@ async fn replicas_sharing_postgres_keep_one_dense_log() {
     );
     drop(nodes);
     state.drop_database(&backend).await;
+}
+
+/// Every replica process keeps its own search index on disk, fed from the shared database:
+/// what one publishes, the others find (a search naming the publication waits for it);
+/// a replica restarted on its index resumes from it and catches up; a new replica with no
+/// index builds one from the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_sharing_postgres_each_search_the_whole_catalog() {
+    let Some(backend) = Backend::postgres() else { return };
+    let state = NodeState::new(&backend).await;
+    let token = state.add_publisher("多副本", "replicated").await;
+    let ports = [NodeState::free_port(), NodeState::free_port()];
+    let mut nodes = Vec::new();
+    for port in ports {
+        nodes.push(state.start(port).await);
+    }
+    let http = reqwest::Client::new();
+    let publish = |url: String, dataset: &'static str| {
+        let (http, token) = (http.clone(), token.clone());
+        async move {
+            let files = vec![("records.csv".to_owned(), format!("id\n{dataset}\n").into_bytes())];
+            let (status, answer) = publish_answer(&http, &url, &token, dataset, "open", files)
+                .await
+                .expect("publish");
+            assert_eq!(status, StatusCode::CREATED, "{answer}");
+            answer["searchSequence"].as_u64().expect("searchSequence")
+        }
+    };
+    let found = |url: String, sequence: u64| {
+        let http = http.clone();
+        async move {
+            let page = get_json(&http, &format!("{url}/api/v1/datasets?indexed={sequence}&limit=100"))
+                .await
+                .expect("search");
+            let mut ids: Vec<String> = page["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item["id"].as_str().map(str::to_owned))
+                .collect();
+            ids.sort();
+            (page["total"].as_u64(), ids)
+        }
+    };
+    publish(nodes[0].url.clone(), "first").await;
+    let second = publish(nodes[1].url.clone(), "second").await;
+    for node in &nodes {
+        assert_eq!(
+            found(node.url.clone(), second).await,
+            (Some(2), vec!["first".to_owned(), "second".to_owned()]),
+            "{} finds what either replica published",
+            node.url
+        );
+    }
+
+    // One replica stops; a publication meanwhile; it restarts on its index and catches up.
+    let mut stopped = nodes.pop().expect("second replica");
+    stopped.child.kill().await.expect("kill");
+    let third = publish(nodes[0].url.clone(), "third").await;
+    nodes.push(state.start(ports[1]).await);
+    let everything = (
+        Some(3),
+        vec!["first".to_owned(), "second".to_owned(), "third".to_owned()],
+    );
+    assert_eq!(found(nodes[1].url.clone(), third).await, everything);
+
+    // A new replica, with no index at all, builds it from the database.
+    let fresh = state.start(NodeState::free_port()).await;
+    assert_eq!(found(fresh.url.clone(), third).await, everything);
+    let log = std::fs::read_to_string(state.data_dir.join(format!("node-{}.log", ports[1]))).expect("log");
+    assert!(
+        !log.contains("search index built"),
+        "the restarted replica resumed its index:\n{log}"
+    );
+    assert!(log.contains("search index resumed"), "{log}");
 }

@@ -111,6 +111,10 @@ async fn search_and_dataset_pages_show_what_the_api_knows(backend: Backend) {
     assert!(results.contains("href=\"/datasets/traffic\""));
     assert!(!results.contains("href=\"/datasets/visits\""));
     assert!(
+        results.contains("<mark>北京</mark>"),
+        "what the query found is highlighted"
+    );
+    assert!(
         results.contains("/search?q=%E5%8C%97%E4%BA%AC&amp;keyword="),
         "facet links keep the query"
     );
@@ -163,6 +167,11 @@ async fn user_text_is_escaped_and_unknown_pages_are_404(backend: Backend) {
         assert!(!html.contains("<img src=x"), "{path}");
         assert!(!html.contains("<b>列</b>"), "{path}");
     }
+    let (_, found) = page(&app, "/search?q=script", None).await;
+    assert!(
+        found.contains("&lt;<mark>script</mark>&gt;alert"),
+        "a highlighted match is escaped like the rest"
+    );
     let (_, html) = page(&app, "/datasets/hostile", None).await;
     assert!(html.contains("&lt;script&gt;alert"));
     // The structured data block carries the title too, and cannot be closed by it.
