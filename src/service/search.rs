@@ -351,6 +351,15 @@ pub fn spawn_index_feed(ctx: Context) -> tokio::task::JoinHandle<()> {
 async fn follow_feed(ctx: &Context) -> Result<(), AppError> {
     match ctx.search.applied() {
         None => build_index(ctx).await?,
+        // An index ahead of the feed was made from another database (a restored backup, a
+        // reinitialized node): nothing in it can be trusted.
+        Some(applied) if applied > ctx.store.search_feed_head().await? => {
+            tracing::warn!(
+                applied,
+                "the search index is ahead of this database's feed; rebuilding it"
+            );
+            build_index(ctx).await?;
+        }
         Some(applied) => tracing::info!(applied, "search index resumed from its last commit"),
     }
     let notices = ctx.store.search_feed_notices();
