@@ -181,11 +181,7 @@ async fn run(ctx: &Context, query: IndexQuery, indexed: Option<u64>) -> Result<I
             Some(_) => format!("this replica's search index has not reached change {sequence} yet; try again"),
         }));
     }
-    let index = ctx.search.clone();
-    tokio::task::spawn_blocking(move || index.search(&query))
-        .await
-        .map_err(|error| AppError::Internal(anyhow::anyhow!("search task: {error}")))?
-        .map_err(|error| AppError::Internal(error.into()))
+    on_index(ctx, move |index| index.search(&query)).await
 }
 
 fn group_facets(counts: Vec<FacetCount>) -> BTreeMap<String, Vec<Value>> {
@@ -413,6 +409,8 @@ async fn build_index(ctx: &Context) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Runs `work` on this replica's index on a blocking thread: searching and indexing are
+/// CPU-bound and must not hold up the async workers.
 async fn on_index<T: Send + 'static>(
     ctx: &Context,
     work: impl FnOnce(&SearchIndex) -> Result<T, crate::search::index::SearchIndexError> + Send + 'static,
