@@ -7,7 +7,9 @@
 //! (`SHULIAN_BENCH_DATASETTE`, default `.venv/bin/datasette`), the same records
 //! and the same English queries are served by datasette (SQLite FTS5, `_search`
 //! with two facets) in the same run, and shulian's figures are printed as ratios
-//! to its.
+//! to its. On PostgreSQL, two `shulian serve` processes then share the database
+//! and the catalog: the time from a publish answered by one to the other finding
+//! it (its index caught up) is printed as p50/p99.
 //!
 //!     cargo bench --bench search                                  # 100,000 datasets
 //!     SHULIAN_BENCH_DATASETS=1000000 cargo bench --bench search
@@ -33,6 +35,8 @@ const DEFAULT_DATASETS: usize = 100_000;
 const PUBLISHERS: usize = 50;
 const REQUESTS: usize = 2_000;
 const CLIENTS: usize = 16;
+/// Publications whose catch-up lag is measured across two replica processes.
+const LAG_PUBLICATIONS: usize = 100;
 
 const CITIES: [(&str, &str); 8] = [
     ("北京", "Beijing"),
@@ -94,12 +98,13 @@ async fn main() {
 }
 
 async fn run(backend: &'static str, database_url: String, dir: std::path::PathBuf) {
+    let mut token = String::new();
     {
         // A first node creates the schema and the publishers; the catalog is then loaded
         // behind its back, and a second node builds its index from the database.
         let (app, _, _) = common::build_node(database_url.clone(), dir.clone()).await;
         for publisher in 0..PUBLISHERS {
-            accounts::add_publisher(
+            (_, token) = accounts::add_publisher(
                 app.context().store.as_ref(),
                 format!("pub-{publisher}").parse().expect("id"),
                 &format!("发布方 {publisher}"),
@@ -121,15 +126,7 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
     let started = Instant::now();
     let (app, listener, address) = common::build_node(database_url.clone(), dir.clone()).await;
     tokio::spawn(app.serve(listener, std::future::pending()));
-    let http = reqwest::Client::new();
-    while !http
-        .get(format!("http://{address}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|response| response.status().is_success())
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_ok(&format!("http://{address}/readyz")).await;
     let built = started.elapsed();
     let (rss, peak) = common::resident_mib();
     println!(
@@ -147,7 +144,88 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
         let english: Vec<String> = distinct.into_iter().filter(|query| query.is_ascii()).collect();
         let shulian = measure(backend, "distinct English searches", &base, &english).await;
         compare_with_datasette(&dir, &records, &english, shulian).await;
+    } else {
+        catch_up_lag(&database_url, &dir, &token).await;
     }
+}
+
+/// A `shulian serve` process on `database_url`, sharing `dir` with the others but keeping
+/// its own search index; answers once its index is built.
+async fn replica(database_url: &str, dir: &Path, name: &str) -> (tokio::process::Child, String) {
+    let port = free_port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_shulian"))
+        .args(["serve", "--database-url", database_url, "--writes-per-minute", "0"])
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--search-index")
+        .arg(dir.join(format!("search-{name}")))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("shulian serve starts");
+    let url = format!("http://127.0.0.1:{port}");
+    wait_until_ok(&format!("{url}/readyz")).await;
+    (child, url)
+}
+
+/// Waits until a GET of `url` succeeds (a server started, an index built).
+async fn wait_until_ok(url: &str) {
+    let http = reqwest::Client::new();
+    while !http
+        .get(url)
+        .send()
+        .await
+        .is_ok_and(|response| response.status().is_success())
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("port")
+        .port()
+}
+
+/// Two replica processes on one database: each publication answered by the first is timed
+/// until the second finds it (a search naming the publication's `searchSequence`, which
+/// waits until that replica's index has applied it).
+async fn catch_up_lag(database_url: &str, dir: &Path, token: &str) {
+    let ((_writer, writer), (_reader, reader)) = tokio::join!(
+        replica(database_url, dir, "writer"),
+        replica(database_url, dir, "reader")
+    );
+    let http = reqwest::Client::new();
+    let mut lags = Vec::new();
+    for n in 0..LAG_PUBLICATIONS {
+        let dataset = format!("lag{n:03}");
+        let answer = common::publish_answer(&http, &writer, token, &dataset, "open", dataset.as_bytes()).await;
+        let published = Instant::now();
+        let sequence = answer["searchSequence"].as_u64().expect("searchSequence");
+        let found: serde_json::Value = http
+            .get(format!(
+                "{reader}/api/v1/datasets?limit=1&q={dataset}&indexed={sequence}"
+            ))
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .expect("answer");
+        lags.push(published.elapsed());
+        assert_eq!(found["items"][0]["id"], dataset.as_str(), "{found}");
+    }
+    lags.sort();
+    println!(
+        "PostgreSQL, catch-up lag from a publish on one replica process to a search on another: {} publications, p50 {:.1} ms, p99 {:.1} ms",
+        lags.len(),
+        common::percentile(&lags, 0.50),
+        common::percentile(&lags, 0.99)
+    );
 }
 
 /// Total bytes of the files under `directory`.
@@ -325,10 +403,7 @@ async fn compare_with_datasette(dir: &Path, records: &[Record], queries: &[Strin
         sqlx::query(statement).execute(&pool).await.expect("fts");
     }
     pool.close().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("port")
-        .port();
+    let port = free_port();
     let mut server = tokio::process::Command::new(&datasette)
         .arg("serve")
         .arg(&file)
@@ -347,15 +422,7 @@ async fn compare_with_datasette(dir: &Path, records: &[Record], queries: &[Strin
         .spawn()
         .expect("datasette starts");
     let table = format!("http://127.0.0.1:{port}/datasette/datasets.json");
-    let http = reqwest::Client::new();
-    while !http
-        .get(&table)
-        .send()
-        .await
-        .is_ok_and(|response| response.status().is_success())
-    {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_ok(&table).await;
     let base = format!("{table}?_size=20&_facet=access&_facet=publisher&_search=");
     let datasette = measure("datasette", "the same distinct English searches", &base, queries).await;
     println!(

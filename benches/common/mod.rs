@@ -77,8 +77,8 @@ pub async fn serve_node(database_url: String, dir: PathBuf) -> (shulian::service
 pub const BENCH_LICENSE: &str = "bench licence";
 
 /// Uploads `file` and publishes it as `f.bin`, the only file of version 1 of `dataset`,
-/// `open` or `licensed` (orders within the offer agreed at once); returns the version as served.
-pub async fn publish_file(
+/// `open` or `licensed` (orders within the offer agreed at once); returns the publish answer.
+pub async fn publish_answer(
     http: &reqwest::Client,
     base: &str,
     token: &str,
@@ -111,6 +111,19 @@ pub async fn publish_file(
         .await
         .expect("publish");
     assert!(published.status().is_success(), "publish: {}", published.status());
+    published.json().await.expect("publish answer")
+}
+
+/// Like [`publish_answer`], but returns the version as served.
+pub async fn publish_file(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    dataset: &str,
+    access: &str,
+    file: &[u8],
+) -> serde_json::Value {
+    publish_answer(http, base, token, dataset, access, file).await;
     http.get(format!("{base}/api/v1/datasets/{dataset}/versions/1"))
         .send()
         .await

@@ -61,15 +61,21 @@ impl Field {
         Self::Description,
     ];
 
-    /// How much more a match here counts than one in the description.
-    pub fn weight(self) -> f32 {
+    /// How many times a match here counts a match in the description (whole numbers: the
+    /// index stores a term's weight as its frequency).
+    pub fn weight(self) -> u32 {
         match self {
-            Self::Title => 4.0,
-            Self::Keyword => 3.0,
-            Self::Publisher => 2.0,
-            Self::Column => 1.5,
-            Self::Description => 1.0,
+            Self::Title => 5,
+            Self::Keyword => 4,
+            Self::Publisher => 3,
+            Self::Column => 2,
+            Self::Description => 1,
         }
+    }
+
+    /// The field's bit in a set of fields.
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
     }
 
     /// The field's name in the index.

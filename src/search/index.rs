@@ -5,9 +5,10 @@
 //! by applying the search feed in order ([`SearchIndex::apply`]), and every
 //! commit records the feed position it reached, so a replica restarted with
 //! its index on disk resumes where it stopped. Text is indexed as the terms
-//! [`super::analysis`] makes, one indexed field per [`Field`]; facet values as
-//! tantivy facets, counted in the same pass as the page; sort keys as fast
-//! fields.
+//! [`super::analysis`] makes, all in one field, each term's frequency the sum
+//! of the weights of the [`Field`]s it stands in ([`queries`]); facet values as
+//! one fast string column per facet, counted in the same pass as the page
+//! ([`facets`]); sort keys as fast fields.
 //!
 //! Relevance is the sum of the weights of the fields each query word matched
 //! in (an exact form at full weight, a prefix or a typo at half), not BM25:
@@ -23,14 +24,11 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tantivy::collector::{Collector, Count, FacetCollector, SegmentCollector};
+use tantivy::collector::{Collector, Count, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
-    TermSetQuery,
-};
-use tantivy::schema::{FAST, FacetOptions, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermSetQuery};
+use tantivy::schema::{FAST, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::WhitespaceTokenizer;
 use tantivy::{DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term};
 use tokio::sync::watch;
@@ -39,9 +37,15 @@ use super::analysis::{Field, QueryTerm, index_terms};
 use super::{IndexedDataset, SearchChange};
 use crate::domain::{DatasetId, Facet, FacetCount, FilterField, SearchFilter, SearchOrder, TimeRange};
 
+mod facets;
+mod queries;
+
+use facets::FacetCounter;
+use queries::{Loose, LooseQuery, WeightedTermQuery};
+
 /// The index's layout version: raise it when the schema or the analysis changes, and
 /// replicas rebuild their indexes from the database.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// The tokenizer of text fields: the analysis already made the terms, separated by spaces.
 const TERMS_TOKENIZER: &str = "terms";
@@ -49,7 +53,7 @@ const TERMS_TOKENIZER: &str = "terms";
 /// Memory the writer buffers before it writes a segment.
 const WRITER_MEMORY: usize = 64 << 20;
 
-/// How much a prefix or near (typo) match counts, relative to an exact one in the same field.
+/// How much a prefix or near (typo) match counts, relative to an exact one in the same fields.
 const LOOSE_MATCH_WEIGHT: f32 = 0.5;
 
 /// Why the search index failed.
@@ -109,8 +113,8 @@ pub struct IndexAnswer {
 #[derive(Clone, Copy)]
 struct Fields {
     id: tantivy::schema::Field,
-    texts: [(Field, tantivy::schema::Field); 5],
-    facet: tantivy::schema::Field,
+    text: tantivy::schema::Field,
+    facets: [tantivy::schema::Field; Facet::ALL.len()],
     updated: tantivy::schema::Field,
     created: tantivy::schema::Field,
     downloads: tantivy::schema::Field,
@@ -120,23 +124,30 @@ const UPDATED: &str = "updated";
 const DOWNLOADS: &str = "downloads";
 const ID: &str = "id";
 
+/// The name of a facet's field: indexed to filter on, a fast column to count.
+fn facet_field_name(facet: Facet) -> String {
+    format!("facet.{}", facet.as_str())
+}
+
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let id = builder.add_text_field(ID, STRING | FAST);
+    // Frequencies carry the weights; nothing is ranked by length or position.
     let text_options = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer(TERMS_TOKENIZER)
-            .set_index_option(IndexRecordOption::Basic),
+            .set_index_option(IndexRecordOption::WithFreqs)
+            .set_fieldnorms(false),
     );
-    let texts = Field::ALL.map(|field| (field, builder.add_text_field(field.as_str(), text_options.clone())));
-    let facet = builder.add_facet_field("facet", FacetOptions::default());
+    let text = builder.add_text_field("text", text_options);
+    let facets = Facet::ALL.map(|facet| builder.add_text_field(&facet_field_name(facet), STRING | FAST));
     let updated = builder.add_i64_field(UPDATED, INDEXED | FAST);
     let created = builder.add_i64_field("created", INDEXED | FAST);
     let downloads = builder.add_i64_field(DOWNLOADS, FAST);
     let fields = Fields {
         id,
-        texts,
-        facet,
+        text,
+        facets,
         updated,
         created,
         downloads,
@@ -233,10 +244,33 @@ impl SearchIndex {
         for change in changes {
             self.replace(&writer, &change.id, change.dataset.as_ref())?;
         }
+        Self::commit(&mut writer, through)?;
+        drop(writer);
+        self.publish(through)
+    }
+
+    /// Commits a rebuild's pages at feed position `through`, merged into one segment (the
+    /// fastest to search) before searches see them.
+    pub fn finish_build(&self, through: u64) -> Result<(), SearchIndexError> {
+        let mut writer = self.lock_writer()?;
+        Self::commit(&mut writer, through)?;
+        let segments = writer.index().searchable_segment_ids()?;
+        if segments.len() > 1 {
+            writer.merge(&segments).wait()?;
+        }
+        drop(writer);
+        self.publish(through)
+    }
+
+    fn commit(writer: &mut IndexWriter, through: u64) -> Result<(), SearchIndexError> {
         let mut commit = writer.prepare_commit()?;
         commit.set_payload(&through.to_string());
         commit.commit()?;
-        drop(writer);
+        Ok(())
+    }
+
+    /// Lets searches see the last commit, which reached feed position `through`.
+    fn publish(&self, through: u64) -> Result<(), SearchIndexError> {
         self.reader.reload()?;
         self.applied.send_replace(Some(through));
         Ok(())
@@ -264,21 +298,29 @@ impl SearchIndex {
     fn document(&self, dataset: &IndexedDataset) -> TantivyDocument {
         let mut document = TantivyDocument::default();
         document.add_text(self.fields.id, dataset.id.as_str());
-        for (field, indexed) in self.fields.texts {
-            let mut terms: Vec<String> = dataset
-                .document
-                .texts
-                .iter()
-                .filter(|(of, _)| *of == field)
-                .flat_map(|(_, text)| index_terms(text))
-                .collect();
-            // A term counts once per field, however often the field repeats it.
-            terms.sort();
-            terms.dedup();
-            document.add_text(indexed, terms.join(" "));
+        // Each term's weight: the sum of the weights of the fields it stands in, each field
+        // counted once however often it repeats the term.
+        let mut fields_of: std::collections::BTreeMap<String, u8> = std::collections::BTreeMap::new();
+        for (field, text) in &dataset.document.texts {
+            for term in index_terms(text) {
+                *fields_of.entry(term).or_default() |= field.bit();
+            }
         }
+        let mut text = String::new();
+        for (term, fields) in &fields_of {
+            let weight: u32 = Field::ALL
+                .iter()
+                .filter(|field| fields & field.bit() != 0)
+                .map(|field| field.weight())
+                .sum();
+            for _ in 0..weight {
+                text.push_str(term);
+                text.push(' ');
+            }
+        }
+        document.add_text(self.fields.text, text);
         for (facet, value) in &dataset.document.facets {
-            document.add_facet(self.fields.facet, facet_path(*facet, value));
+            document.add_text(self.facet_field(*facet), value);
         }
         document.add_i64(self.fields.updated, dataset.updated_at.timestamp_micros());
         document.add_i64(self.fields.created, dataset.created_at.timestamp_micros());
@@ -293,33 +335,22 @@ impl SearchIndex {
     /// counts in one pass over the matches. CPU-bound: call it off the async threads.
     pub fn search(&self, query: &IndexQuery) -> Result<IndexAnswer, SearchIndexError> {
         let searcher = self.reader.searcher();
-        let mut facets = FacetCollector::for_field("facet");
-        for facet in Facet::ALL {
-            facets.add_facet(tantivy::schema::Facet::from_path([facet.as_str()]));
-        }
         let page = PageCollector {
             order: query.order,
             after: query.after.clone(),
             keep: query.limit,
         };
-        let (total, counts, hits) = searcher.search(&*self.query(query), &(Count, facets, page))?;
-        let mut found = Vec::new();
-        for facet in Facet::ALL {
-            let mut values: Vec<FacetCount> = counts
-                .get(tantivy::schema::Facet::from_path([facet.as_str()]))
-                .filter_map(|(path, count)| {
-                    let value = path.to_path().get(1)?.to_string();
-                    Some(FacetCount { facet, value, count })
-                })
-                .collect();
-            values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-            found.extend(values);
-        }
+        let (total, facets, hits) = searcher.search(&*self.query(query), &(Count, FacetCounter, page))?;
         Ok(IndexAnswer {
             hits,
             total: total as u64,
-            facets: found,
+            facets,
         })
+    }
+
+    fn facet_field(&self, facet: Facet) -> tantivy::schema::Field {
+        let position = Facet::ALL.iter().position(|of| *of == facet).unwrap_or_default();
+        self.fields.facets[position]
     }
 
     fn query(&self, query: &IndexQuery) -> Box<dyn Query> {
@@ -333,7 +364,7 @@ impl SearchIndex {
                 .values
                 .iter()
                 .map(|value| match &filter.field {
-                    FilterField::Facet(facet) => Term::from_facet(self.fields.facet, &facet_path(*facet, value)),
+                    FilterField::Facet(facet) => Term::from_field_text(self.facet_field(*facet), value),
                     FilterField::Id => Term::from_field_text(self.fields.id, value),
                 })
                 .collect();
@@ -364,35 +395,37 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    /// One query term: any of its forms in any text field, weighted by the field.
+    /// One query term: any of its forms, each weighted by the fields it stands in; a prefix
+    /// or typo at half weight for the words they reach beyond the exact forms.
     fn term_query(&self, term: &QueryTerm) -> Box<dyn Query> {
-        let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for (field, indexed) in self.fields.texts {
-            let boosted = |query: Box<dyn Query>, weight: f32| -> (Occur, Box<dyn Query>) {
-                (Occur::Should, Box::new(BoostQuery::new(query, weight)))
-            };
-            for form in &term.any_of {
-                let exact = TermQuery::new(Term::from_field_text(indexed, form), IndexRecordOption::Basic);
-                alternatives.push((
-                    Occur::Should,
-                    Box::new(ConstScoreQuery::new(Box::new(exact), field.weight())),
-                ));
-            }
-            if let Some(prefix) = &term.prefix {
-                let prefixed = FuzzyTermQuery::new_prefix(Term::from_field_text(indexed, prefix), 0, false);
-                alternatives.push(boosted(Box::new(prefixed), field.weight() * LOOSE_MATCH_WEIGHT));
-            }
-            if let Some(near) = &term.near {
-                let typo = FuzzyTermQuery::new(Term::from_field_text(indexed, near), 1, true);
-                alternatives.push(boosted(Box::new(typo), field.weight() * LOOSE_MATCH_WEIGHT));
-            }
+        let mut alternatives: Vec<(Occur, Box<dyn Query>)> = term
+            .any_of
+            .iter()
+            .map(|form| -> (Occur, Box<dyn Query>) {
+                let exact = Term::from_field_text(self.fields.text, form);
+                (Occur::Should, Box::new(WeightedTermQuery::new(exact, 1.0)))
+            })
+            .collect();
+        let exact: Vec<Vec<u8>> = term.any_of.iter().map(|form| form.as_bytes().to_vec()).collect();
+        let loose = [
+            term.prefix
+                .as_ref()
+                .map(|prefix| Loose::Prefix(prefix.as_bytes().to_vec())),
+            term.near.as_deref().map(Loose::typo),
+        ];
+        for loose in loose.into_iter().flatten() {
+            alternatives.push((
+                Occur::Should,
+                Box::new(LooseQuery::new(
+                    self.fields.text,
+                    loose,
+                    exact.clone(),
+                    LOOSE_MATCH_WEIGHT,
+                )),
+            ));
         }
         Box::new(BooleanQuery::new(alternatives))
     }
-}
-
-fn facet_path(facet: Facet, value: &str) -> tantivy::schema::Facet {
-    tantivy::schema::Facet::from_path([facet.as_str(), value])
 }
 
 /// Collects one page in a [`SearchOrder`], after a [`SortPosition`]: each segment keeps
@@ -474,8 +507,11 @@ impl Collector for PageCollector {
         self.order == SearchOrder::Relevance
     }
 
-    fn merge_fruits(&self, segments: Vec<Vec<SortPosition>>) -> tantivy::Result<Vec<SortPosition>> {
-        let mut merged: Vec<SortPosition> = segments.into_iter().flatten().collect();
+    fn merge_fruits(&self, segments: Vec<tantivy::Result<Vec<SortPosition>>>) -> tantivy::Result<Vec<SortPosition>> {
+        let mut merged = Vec::new();
+        for segment in segments {
+            merged.extend(segment?);
+        }
         merged.sort_by(|a, b| b.key.cmp(&a.key).then_with(|| a.id.as_str().cmp(b.id.as_str())));
         merged.truncate(self.keep);
         Ok(merged)
@@ -483,7 +519,7 @@ impl Collector for PageCollector {
 }
 
 impl SegmentCollector for PageSegment {
-    type Fruit = Vec<SortPosition>;
+    type Fruit = tantivy::Result<Vec<SortPosition>>;
 
     fn collect(&mut self, doc: DocId, score: Score) {
         if self.keep == 0 {
@@ -513,21 +549,24 @@ impl SegmentCollector for PageSegment {
         }
     }
 
-    fn harvest(self) -> Vec<SortPosition> {
-        let Some(ids) = self.ids else { return Vec::new() };
-        let mut id = String::new();
-        self.heap
-            .into_sorted_vec()
-            .into_iter()
-            .filter_map(|candidate| {
-                id.clear();
-                ids.ord_to_str(candidate.ord, &mut id).ok()?;
-                Some(SortPosition {
-                    key: candidate.key,
-                    id: id.parse().ok()?,
-                })
-            })
-            .collect()
+    fn harvest(self) -> tantivy::Result<Vec<SortPosition>> {
+        let Some(ids) = self.ids else { return Ok(Vec::new()) };
+        // Ids are read in ordinal order, so the dictionary is walked forward once.
+        let mut candidates = self.heap.into_vec();
+        candidates.sort_by_key(|candidate| candidate.ord);
+        let mut keys = candidates.iter().map(|candidate| candidate.key);
+        let mut found = Vec::with_capacity(candidates.len());
+        ids.dictionary()
+            .sorted_ords_to_term_cb(candidates.iter().map(|candidate| candidate.ord), |id| {
+                let key = keys.next();
+                // Only valid ids are ever indexed; anything else is left out, not served.
+                let id = std::str::from_utf8(id).ok().and_then(|id| id.parse().ok());
+                if let (Some(key), Some(id)) = (key, id) {
+                    found.push(SortPosition { key, id });
+                }
+                Ok(())
+            })?;
+        Ok(found)
     }
 }
 
@@ -547,6 +586,62 @@ mod tests {
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
         }
+    }
+
+    fn described(id: &str, texts: &[(Field, &str)]) -> IndexedDataset {
+        let mut dataset = dataset(id, "", 0);
+        dataset.document.texts = texts.iter().map(|(field, text)| (*field, (*text).to_owned())).collect();
+        dataset
+    }
+
+    /// Each hit's score, by id.
+    fn scores(index: &SearchIndex, query: &str) -> Vec<(String, f32)> {
+        index
+            .search(&IndexQuery {
+                terms: query_terms(query).expect("terms"),
+                order: SearchOrder::Relevance,
+                limit: 10,
+                ..Default::default()
+            })
+            .expect("search")
+            .hits
+            .into_iter()
+            .map(|hit| {
+                let bits = u32::try_from(hit.key).expect("a score's bits");
+                (hit.id.to_string(), f32::from_bits(bits))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_word_scores_the_weights_of_its_fields_and_a_loose_match_half() {
+        let index = SearchIndex::open(None).expect("index");
+        let datasets = [
+            described(
+                "in-title",
+                &[(Field::Title, "Traffic counts"), (Field::Description, "traffic")],
+            ),
+            described("in-description", &[(Field::Description, "Road traffic")]),
+            described("prefixed", &[(Field::Title, "Trafficking")]),
+            described("typo-of-another-kind", &[(Field::Keyword, "trafic")]),
+        ];
+        let changes: Vec<SearchChange> = (0..).zip(datasets).map(|(n, dataset)| change(n, dataset)).collect();
+        // Two commits, so words are looked up in two segments.
+        index.apply(&changes[..2], 1).expect("apply");
+        index.apply(&changes[2..], 3).expect("apply");
+        // Word and stem in the title (5 each) and the description (1 each); the prefix
+        // `traffic…` of a title word at half; a keyword word one edit away (`trafic`: 4, at
+        // half; its stem `s:trafic` is another kind of term, never a typo of `w:traffic`);
+        // word and stem in the description; equal scores by id.
+        assert_eq!(
+            scores(&index, "traffic"),
+            vec![
+                ("in-title".to_owned(), 12.0),
+                ("prefixed".to_owned(), 2.5),
+                ("in-description".to_owned(), 2.0),
+                ("typo-of-another-kind".to_owned(), 2.0),
+            ]
+        );
     }
 
     fn change(sequence: u64, dataset: IndexedDataset) -> SearchChange {
@@ -637,6 +732,22 @@ mod tests {
             })
             .expect("search");
         assert_eq!(all.total, 1);
+        assert_eq!(
+            all.facets,
+            vec![
+                FacetCount {
+                    facet: Facet::Access,
+                    value: "open".into(),
+                    count: 1
+                },
+                FacetCount {
+                    facet: Facet::Keyword,
+                    value: "a/b".into(),
+                    count: 1
+                },
+            ],
+            "a deleted dataset is no longer counted"
+        );
     }
 
     #[test]

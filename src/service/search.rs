@@ -400,7 +400,7 @@ async fn build_index(ctx: &Context) -> Result<(), AppError> {
         on_index(ctx, move |index| index.add(&page)).await?;
         after = Some(last);
     }
-    on_index(ctx, move |index| index.apply(&[], head)).await?;
+    on_index(ctx, move |index| index.finish_build(head)).await?;
     tracing::info!(
         datasets = built,
         seconds = started.elapsed().as_secs_f64(),

@@ -204,7 +204,25 @@ async fn node_describes_itself_and_reports_readiness(backend: Backend) {
             .status(),
         StatusCode::OK
     );
-    let ready = app.http.get(app.api("/readyz")).send().await.expect("readyz");
+    // Ready once the search index is built (at once here, the catalog being empty); until
+    // then a 503 problem.
+    let mut ready = app.http.get(app.api("/readyz")).send().await.expect("readyz");
+    for _ in 0..100 {
+        if ready.status() == StatusCode::OK {
+            break;
+        }
+        assert_eq!(
+            ready
+                .headers()
+                .get("content-type")
+                .and_then(|value| value.to_str().ok()),
+            Some("application/problem+json"),
+            "{}",
+            ready.status()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        ready = app.http.get(app.api("/readyz")).send().await.expect("readyz");
+    }
     assert_eq!(ready.status(), StatusCode::OK);
     assert!(ready.headers().contains_key("x-request-id"));
     // The key survives a restart: the node's identity is stable.

@@ -5,6 +5,7 @@
 //! out is in the log at its index, and the audit is clean.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -160,8 +161,9 @@ async fn replicas_sharing_postgres_keep_one_dense_log() {
 
 /// Every replica process keeps its own search index on disk, fed from the shared database:
 /// what one publishes, the others find (a search naming the publication waits for it);
-/// a replica restarted on its index resumes from it and catches up; a new replica with no
-/// index builds one from the database.
+/// a replica killed (SIGKILL) while it applies a stream of publications restarts on its
+/// index, resumes from its last commit and converges; a new replica with no index builds
+/// one from the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_sharing_postgres_each_search_the_whole_catalog() {
     let Some(backend) = Backend::postgres() else { return };
@@ -211,15 +213,50 @@ async fn replicas_sharing_postgres_each_search_the_whole_catalog() {
         );
     }
 
-    // One replica stops; a publication meanwhile; it restarts on its index and catches up.
+    // One replica is killed while the other publishes a stream it is applying; it restarts
+    // on its index and catches up.
+    const STREAMED: [&str; 12] = [
+        "streamed-00",
+        "streamed-01",
+        "streamed-02",
+        "streamed-03",
+        "streamed-04",
+        "streamed-05",
+        "streamed-06",
+        "streamed-07",
+        "streamed-08",
+        "streamed-09",
+        "streamed-10",
+        "streamed-11",
+    ];
     let mut stopped = nodes.pop().expect("second replica");
-    stopped.child.kill().await.expect("kill");
-    let third = publish(nodes[0].url.clone(), "third").await;
+    let stream = async {
+        let mut last = 0;
+        for name in STREAMED {
+            last = publish(nodes[0].url.clone(), name).await;
+        }
+        last
+    };
+    // Killed once the stream is under way: somewhere in fetching, indexing or committing it.
+    let kill = async {
+        for _ in 0..500 {
+            let page = get_json(&http, &format!("{}/api/v1/datasets?limit=1&q=streamed", stopped.url)).await;
+            if page.is_ok_and(|page| page["total"].as_u64().is_some_and(|total| total >= 2)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stopped.child.kill().await.expect("kill");
+    };
+    let (third, ()) = tokio::join!(stream, kill);
     nodes.push(state.start(ports[1]).await);
-    let everything = (
-        Some(3),
-        vec!["first".to_owned(), "second".to_owned(), "third".to_owned()],
-    );
+    let mut all: Vec<String> = ["first", "second"]
+        .into_iter()
+        .chain(STREAMED)
+        .map(str::to_owned)
+        .collect();
+    all.sort();
+    let everything = (Some(all.len() as u64), all);
     assert_eq!(found(nodes[1].url.clone(), third).await, everything);
 
     // A new replica, with no index at all, builds it from the database.
