@@ -40,7 +40,7 @@ use crate::domain::{DatasetId, Facet, FacetCount, FilterField, SearchFilter, Sea
 mod facets;
 mod queries;
 
-use facets::FacetCounter;
+use facets::{FacetCounter, FacetTables};
 use queries::{Loose, LooseQuery, WeightedTermQuery};
 
 /// The index's layout version: raise it when the schema or the analysis changes, and
@@ -160,6 +160,7 @@ pub struct SearchIndex {
     fields: Fields,
     writer: Mutex<IndexWriter>,
     reader: IndexReader,
+    facet_tables: FacetTables,
     applied: watch::Sender<Option<u64>>,
 }
 
@@ -199,10 +200,13 @@ impl SearchIndex {
                 other => other.into(),
             })?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let facet_tables = FacetTables::default();
+        facet_tables.refresh(&reader.searcher())?;
         Ok(Self {
             fields,
             writer: Mutex::new(writer),
             reader,
+            facet_tables,
             applied: watch::Sender::new(applied),
         })
     }
@@ -272,6 +276,7 @@ impl SearchIndex {
     /// Lets searches see the last commit, which reached feed position `through`.
     fn publish(&self, through: u64) -> Result<(), SearchIndexError> {
         self.reader.reload()?;
+        self.facet_tables.refresh(&self.reader.searcher())?;
         self.applied.send_replace(Some(through));
         Ok(())
     }
@@ -340,7 +345,16 @@ impl SearchIndex {
             after: query.after.clone(),
             keep: query.limit,
         };
-        let (total, facets, hits) = searcher.search(&*self.query(query), &(Count, FacetCounter, page))?;
+        let (total, facets, hits) = searcher.search(
+            &*self.query(query),
+            &(
+                Count,
+                FacetCounter {
+                    tables: &self.facet_tables,
+                },
+                page,
+            ),
+        )?;
         Ok(IndexAnswer {
             hits,
             total: total as u64,
@@ -525,17 +539,24 @@ impl SegmentCollector for PageSegment {
         if self.keep == 0 {
             return;
         }
-        let Some(ord) = self.ids.as_ref().and_then(|ids| ids.term_ords(doc).next()) else {
-            return;
-        };
         let key = match (&self.key, self.order) {
             (Some(column), _) => column.first(doc).unwrap_or(0),
             // Scores are never negative, and non-negative floats order as their bits do.
             (None, SearchOrder::Relevance) => i64::from(score.max(0.0).to_bits()),
             (None, _) => 0,
         };
+        // Most matches are settled by their key alone: the id is read only to break a tie.
+        let before_cursor = self.after.is_some_and(|(after_key, _)| key > after_key);
+        let worse_than_kept = self.heap.len() >= self.keep && self.heap.peek().is_some_and(|worst| key < worst.key);
+        if before_cursor || worse_than_kept {
+            return;
+        }
+        let Some(ord) = self.ids.as_ref().and_then(|ids| ids.term_ords(doc).next()) else {
+            return;
+        };
         if let Some((after_key, first_after)) = self.after
-            && (key > after_key || (key == after_key && ord < first_after))
+            && key == after_key
+            && ord < first_after
         {
             return;
         }
