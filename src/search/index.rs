@@ -180,8 +180,13 @@ impl SearchIndex {
         let (schema, fields) = schema();
         let index = match directory {
             None => Index::create_in_ram(schema),
-            Some(directory) => {
-                let directory = directory.join(format!("v{FORMAT}"));
+            Some(parent) => {
+                // An index of an earlier format is rebuilt in its own directory: the old one is
+                // only disk to give back.
+                for earlier in 1..FORMAT {
+                    let _ = std::fs::remove_dir_all(parent.join(format!("v{earlier}")));
+                }
+                let directory = parent.join(format!("v{FORMAT}"));
                 std::fs::create_dir_all(&directory).map_err(|error| SearchIndexError::Other(error.to_string()))?;
                 Index::open_or_create(MmapDirectory::open(&directory)?, schema)?
             }
@@ -781,7 +786,12 @@ mod tests {
                 .apply(&[change(7, dataset("ds-a", "traffic", 0))], 7)
                 .expect("apply");
         }
+        std::fs::create_dir_all(directory.path().join("v1")).expect("an index of the first format");
         let index = SearchIndex::open(Some(directory.path())).expect("index");
+        assert!(
+            !directory.path().join("v1").exists(),
+            "an earlier format's directory is removed"
+        );
         assert_eq!(index.applied(), Some(7));
         assert_eq!(index.search(&IndexQuery::default()).expect("search").total, 1);
     }
