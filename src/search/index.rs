@@ -422,7 +422,7 @@ impl SearchIndex {
             .iter()
             .map(|form| -> (Occur, Box<dyn Query>) {
                 let exact = Term::from_field_text(self.fields.text, form);
-                (Occur::Should, Box::new(WeightedTermQuery::new(exact, 1.0)))
+                (Occur::Should, Box::new(WeightedTermQuery::new(exact)))
             })
             .collect();
         let exact: Vec<Vec<u8>> = term.any_of.iter().map(|form| form.as_bytes().to_vec()).collect();
@@ -578,22 +578,40 @@ impl SegmentCollector for PageSegment {
     fn harvest(self) -> tantivy::Result<Vec<SortPosition>> {
         let Some(ids) = self.ids else { return Ok(Vec::new()) };
         // Ids are read in ordinal order, so the dictionary is walked forward once.
-        let mut candidates = self.heap.into_vec();
-        candidates.sort_by_key(|candidate| candidate.ord);
-        let mut keys = candidates.iter().map(|candidate| candidate.key);
+        let mut candidates: Vec<(u64, i64)> = self
+            .heap
+            .iter()
+            .map(|candidate| (candidate.ord, candidate.key))
+            .collect();
+        candidates.sort_unstable();
         let mut found = Vec::with_capacity(candidates.len());
-        ids.dictionary()
-            .sorted_ords_to_term_cb(candidates.iter().map(|candidate| candidate.ord), |id| {
-                let key = keys.next();
-                // Only valid ids are ever indexed; anything else is left out, not served.
-                let id = std::str::from_utf8(id).ok().and_then(|id| id.parse().ok());
-                if let (Some(key), Some(id)) = (key, id) {
-                    found.push(SortPosition { key, id });
-                }
-                Ok(())
-            })?;
+        read_terms(&ids, &candidates, |id, key| {
+            // Only valid ids are ever indexed; anything else is left out, not served.
+            if let Some(id) = std::str::from_utf8(id).ok().and_then(|id| id.parse().ok()) {
+                found.push(SortPosition { key, id });
+            }
+        })?;
         Ok(found)
     }
+}
+
+/// Reads the terms of a fast column's `ordinals` (ascending, each with a value of the
+/// caller's) in one forward walk of its dictionary, handing each term and its value to `found`.
+fn read_terms<T: Copy>(
+    column: &StrColumn,
+    ordinals: &[(u64, T)],
+    mut found: impl FnMut(&[u8], T),
+) -> tantivy::Result<()> {
+    let mut values = ordinals.iter().map(|(_, value)| *value);
+    column
+        .dictionary()
+        .sorted_ords_to_term_cb(ordinals.iter().map(|(ordinal, _)| *ordinal), |term| {
+            if let Some(value) = values.next() {
+                found(term, value);
+            }
+            Ok(())
+        })?;
+    Ok(())
 }
 
 #[cfg(test)]

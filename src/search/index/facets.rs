@@ -173,17 +173,10 @@ impl SegmentCollector for SegmentFacetCounts {
         let mut found = Counts::new();
         for (column, counts) in self.table.columns.iter().zip(self.counts) {
             let occurred: Vec<(u64, u32)> = (0u64..).zip(counts).filter(|(_, count)| *count > 0).collect();
-            let mut values = occurred.iter();
-            column
-                .dictionary
-                .dictionary()
-                .sorted_ords_to_term_cb(occurred.iter().map(|(ord, _)| *ord), |bytes| {
-                    if let Some((_, count)) = values.next() {
-                        let value = String::from_utf8_lossy(bytes).into_owned();
-                        *found.entry((column.facet, value)).or_default() += u64::from(*count);
-                    }
-                    Ok(())
-                })?;
+            super::read_terms(&column.dictionary, &occurred, |value, count| {
+                let value = String::from_utf8_lossy(value).into_owned();
+                *found.entry((column.facet, value)).or_default() += u64::from(count);
+            })?;
         }
         Ok(found)
     }

@@ -13,17 +13,16 @@ use tantivy::query::{EmptyScorer, EnableScoring, Explanation, Query, Scorer, Wei
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError, Term};
 
-/// Documents holding `term`, each scoring the term's weight there times `boost`.
+/// Documents holding `term`, each scoring the term's weight there.
 #[derive(Clone, Debug)]
 pub(super) struct WeightedTermQuery {
     term: Term,
-    boost: Score,
 }
 
 impl WeightedTermQuery {
-    /// Matches `term` at `boost` times its weight.
-    pub(super) fn new(term: Term, boost: Score) -> Self {
-        Self { term, boost }
+    /// Matches `term` at its weight.
+    pub(super) fn new(term: Term) -> Self {
+        Self { term }
     }
 }
 
@@ -39,10 +38,7 @@ impl Weight for WeightedTermQuery {
             .inverted_index(self.term.field())?
             .read_postings(&self.term, IndexRecordOption::WithFreqs)?;
         Ok(match postings {
-            Some(postings) => Box::new(WeightedPostings {
-                postings,
-                boost: boost * self.boost,
-            }),
+            Some(postings) => Box::new(WeightedPostings { postings, boost }),
             None => Box::new(EmptyScorer),
         })
     }
