@@ -15,7 +15,8 @@
 //!
 //! Terms carry a namespace: `c:` character pair (or the lone last character of
 //! a run), `j:` jieba word, `p:` pinyin of a pair or word, `i:` its initials,
-//! `s:` English stem, `w:` word as written (lower-cased).
+//! `s:` English stem (of a word that is not its own), `w:` word as written
+//! (lower-cased).
 
 use std::sync::LazyLock;
 
@@ -134,8 +135,10 @@ pub fn query_terms(query: &str) -> Result<Vec<QueryTerm>, QueryError> {
         match piece.kind {
             PieceKind::Word => {
                 let word = piece.text;
-                let mut any_of = vec![format!("s:{}", STEMMER.stem(&word)), format!("w:{word}")];
-                any_of.dedup();
+                // Every word of a dataset sharing this word's stem: those whose stem differs
+                // from them carry it as an `s:` term, the others stand as themselves.
+                let stem = STEMMER.stem(&word);
+                let mut any_of = vec![format!("s:{stem}"), format!("w:{stem}")];
                 if word.bytes().all(|byte| byte.is_ascii_lowercase()) {
                     any_of.extend([format!("p:{word}"), format!("i:{word}")]);
                 }
@@ -307,10 +310,15 @@ fn piece(kind: PieceKind, text: String, for_index: bool) -> Piece {
     let mut terms = Vec::new();
     match kind {
         PieceKind::Word => {
-            terms.push(format!("w:{text}"));
+            // A word that is its own stem is not indexed twice: a query for the stem looks for
+            // it as a word too (see `query_terms`), and each posting read once is the hot path.
             if for_index {
-                terms.push(format!("s:{}", STEMMER.stem(&text)));
+                let stem = STEMMER.stem(&text);
+                if stem != text {
+                    terms.push(format!("s:{stem}"));
+                }
             }
+            terms.push(format!("w:{text}"));
         }
         // Queries cut their Chinese runs themselves (see `query_terms`).
         PieceKind::Chinese if !for_index => {}
@@ -379,9 +387,13 @@ mod tests {
     #[test]
     fn chinese_is_indexed_as_words_and_pairs() {
         let terms = terms_of("北京市交通流量（2024）");
-        for expected in ["c:交通", "c:通流", "c:流量", "j:交通", "j:北京", "w:2024", "s:2024"] {
+        for expected in ["c:交通", "c:通流", "c:流量", "j:交通", "j:北京", "w:2024"] {
             assert!(terms.contains(&expected.to_owned()), "{expected} in {terms:?}");
         }
+        assert!(
+            !terms.contains(&"s:2024".to_owned()),
+            "a word that is its own stem, once"
+        );
         let query = query_terms("交通").expect("query");
         assert!(query.iter().any(|t| t.required && t.any_of == ["c:交通"]));
         let across = query_terms("北京交通").expect("query");
@@ -431,10 +443,15 @@ mod tests {
     #[test]
     fn english_is_stemmed_and_prefixed_and_case_folded() {
         let terms = terms_of("Hourly Traffic Flows");
-        assert!(terms.contains(&"s:flow".to_owned()));
-        assert!(terms.contains(&"w:traffic".to_owned()));
+        assert!(terms.contains(&"s:flow".to_owned()) && terms.contains(&"w:flows".to_owned()));
+        assert!(terms.contains(&"w:traffic".to_owned()) && !terms.contains(&"s:traffic".to_owned()));
+        // `flow` finds `Flows` by its stem and `flow` as written; `flows` finds both the same way.
         let query = query_terms("FLOW traf").expect("query");
         assert_eq!(query[0].any_of[..2], ["s:flow", "w:flow"]);
+        assert_eq!(
+            query_terms("flows").expect("query")[0].any_of[..2],
+            ["s:flow", "w:flow"]
+        );
         assert_eq!(query[1].prefix.as_deref(), Some("w:traf"));
         let wide = query_terms("ＴＲＡＦＦＩＣ").expect("query");
         assert_eq!(wide[0].any_of[1], "w:traffic");

@@ -1,9 +1,9 @@
 //! Facet counts over a search's matches.
 //!
 //! Each segment's facet values are laid out once, when the segment becomes
-//! searchable, as plain arrays of term ordinals per document ([`FacetTable`]):
-//! counting a match is then a few array reads, with no column decoding and no
-//! string. Only the values that occurred are turned into text, in ordinal order
+//! searchable, as one row of value numbers per document ([`FacetTable`]):
+//! counting a match is then two nearby array reads, with no column decoding
+//! and no string. Only the values that occurred are turned into text, in ordinal order
 //! so each dictionary is read forward once, and segments are summed by value.
 
 use std::collections::HashMap;
@@ -16,42 +16,61 @@ use tantivy::{DocId, Score, Searcher, SegmentReader};
 
 use crate::domain::{Facet, FacetCount};
 
-/// One facet of one segment: each document's value ordinals, and the dictionary they index.
+/// One facet of one segment: the dictionary its values' ordinals index, and where
+/// those ordinals start among the segment's counted values.
 struct FacetColumn {
     facet: Facet,
     dictionary: StrColumn,
-    /// Document `d`'s ordinals are `ords[starts[d]..starts[d + 1]]`.
-    starts: Vec<u32>,
-    ords: Vec<u32>,
+    /// Its value of ordinal `o` is counted at `first + o`.
+    first: u32,
 }
 
-/// Every facet of one segment, laid out for counting.
+/// Every facet of one segment, laid out for counting: document `d`'s values of all
+/// facets are `values[starts[d]..starts[d + 1]]`, each its facet's `first` plus its
+/// ordinal. Row by row, so a match costs two nearby reads, whatever the number of facets.
 pub(super) struct FacetTable {
     columns: Vec<FacetColumn>,
+    starts: Vec<u32>,
+    values: Vec<u32>,
+    /// Values counted in all (the sum of the dictionaries' sizes).
+    distinct: usize,
 }
 
 impl FacetTable {
     fn build(segment: &SegmentReader) -> tantivy::Result<Self> {
+        let overflow = || tantivy::TantivyError::InternalError("a segment's facet values exceed u32".into());
         let mut columns = Vec::new();
+        let mut distinct = 0u32;
         for facet in Facet::ALL {
-            let Some(column) = segment.fast_fields().str(&super::facet_field_name(facet))? else {
+            let Some(dictionary) = segment.fast_fields().str(&super::facet_field_name(facet))? else {
                 continue;
             };
-            let mut starts = Vec::with_capacity(segment.max_doc() as usize + 1);
-            let mut ords = Vec::new();
-            starts.push(0);
-            for doc in 0..segment.max_doc() {
-                ords.extend(column.term_ords(doc).filter_map(|ord| u32::try_from(ord).ok()));
-                starts.push(u32::try_from(ords.len()).unwrap_or(u32::MAX));
-            }
+            let terms = u32::try_from(dictionary.num_terms()).map_err(|_| overflow())?;
             columns.push(FacetColumn {
                 facet,
-                dictionary: column,
-                starts,
-                ords,
+                dictionary,
+                first: distinct,
             });
+            distinct = distinct.checked_add(terms).ok_or_else(overflow)?;
         }
-        Ok(Self { columns })
+        let mut starts = Vec::with_capacity(segment.max_doc() as usize + 1);
+        let mut values = Vec::new();
+        starts.push(0);
+        for doc in 0..segment.max_doc() {
+            for column in &columns {
+                for ord in column.dictionary.term_ords(doc) {
+                    let value = u32::try_from(ord).ok().and_then(|ord| column.first.checked_add(ord));
+                    values.push(value.ok_or_else(overflow)?);
+                }
+            }
+            starts.push(u32::try_from(values.len()).map_err(|_| overflow())?);
+        }
+        Ok(Self {
+            columns,
+            starts,
+            values,
+            distinct: distinct as usize,
+        })
     }
 }
 
@@ -103,10 +122,10 @@ pub(super) struct FacetCounter<'a> {
     pub(super) tables: &'a FacetTables,
 }
 
-/// One segment's counts: per facet, a count per term ordinal.
+/// One segment's counts: one per value of every facet, as the table numbers them.
 pub(super) struct SegmentFacetCounts {
     table: Arc<FacetTable>,
-    counts: Vec<Vec<u32>>,
+    counts: Vec<u32>,
 }
 
 /// Counts by facet value.
@@ -118,11 +137,7 @@ impl Collector for FacetCounter<'_> {
 
     fn for_segment(&self, _: u32, segment: &SegmentReader) -> tantivy::Result<SegmentFacetCounts> {
         let table = self.tables.table(segment)?;
-        let counts = table
-            .columns
-            .iter()
-            .map(|column| vec![0; column.dictionary.num_terms()])
-            .collect();
+        let counts = vec![0; table.distinct];
         Ok(SegmentFacetCounts { table, counts })
     }
 
@@ -157,22 +172,29 @@ impl SegmentCollector for SegmentFacetCounts {
 
     fn collect(&mut self, doc: DocId, _: Score) {
         let doc = doc as usize;
-        for (column, counts) in self.table.columns.iter().zip(&mut self.counts) {
-            let (Some(&start), Some(&end)) = (column.starts.get(doc), column.starts.get(doc + 1)) else {
-                continue;
-            };
-            for &ord in column.ords.get(start as usize..end as usize).unwrap_or_default() {
-                if let Some(count) = counts.get_mut(ord as usize) {
-                    *count += 1;
-                }
+        let table = &self.table;
+        let (Some(&start), Some(&end)) = (table.starts.get(doc), table.starts.get(doc + 1)) else {
+            return;
+        };
+        for &value in table.values.get(start as usize..end as usize).unwrap_or_default() {
+            if let Some(count) = self.counts.get_mut(value as usize) {
+                *count += 1;
             }
         }
     }
 
     fn harvest(self) -> tantivy::Result<Counts> {
         let mut found = Counts::new();
-        for (column, counts) in self.table.columns.iter().zip(self.counts) {
-            let occurred: Vec<(u64, u32)> = (0u64..).zip(counts).filter(|(_, count)| *count > 0).collect();
+        for column in &self.table.columns {
+            let first = column.first as usize;
+            let counts = self
+                .counts
+                .get(first..first + column.dictionary.num_terms())
+                .unwrap_or_default();
+            let occurred: Vec<(u64, u32)> = (0u64..)
+                .zip(counts.iter().copied())
+                .filter(|(_, count)| *count > 0)
+                .collect();
             super::read_terms(&column.dictionary, &occurred, |value, count| {
                 let value = String::from_utf8_lossy(value).into_owned();
                 *found.entry((column.facet, value)).or_default() += u64::from(count);
