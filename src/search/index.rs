@@ -162,6 +162,10 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter>,
     reader: IndexReader,
     facet_tables: FacetTables,
+    /// The feed position the index held when opened, to be checked against the database.
+    opened_at: Option<u64>,
+    /// The feed position searches may rely on: `None` until the index is built or its
+    /// opening position is found sound ([`Self::resume`]).
     applied: watch::Sender<Option<u64>>,
 }
 
@@ -195,7 +199,7 @@ impl SearchIndex {
         index
             .tokenizers()
             .register(TERMS_TOKENIZER, WhitespaceTokenizer::default());
-        let applied = index.load_metas()?.payload.and_then(|payload| payload.parse().ok());
+        let opened_at = index.load_metas()?.payload.and_then(|payload| payload.parse().ok());
         let writer = index
             .writer_with_num_threads(1, WRITER_MEMORY)
             .map_err(|error| match error {
@@ -213,8 +217,20 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             reader,
             facet_tables,
-            applied: watch::Sender::new(applied),
+            opened_at,
+            applied: watch::Sender::new(None),
         })
+    }
+
+    /// The feed position the index held when it was opened; `None` when it had never been built.
+    pub fn opened_at(&self) -> Option<u64> {
+        self.opened_at
+    }
+
+    /// Lets searches rely on the index as it was opened, once its position is known to be one
+    /// of this database's feed.
+    pub fn resume(&self) {
+        self.applied.send_replace(self.opened_at);
     }
 
     /// The last feed position applied; `None` until the index has been built.
@@ -233,8 +249,9 @@ impl SearchIndex {
         .is_ok_and(|seen| seen.is_ok())
     }
 
-    /// Empties the index before a rebuild; searches see the old contents until the rebuild commits.
+    /// Empties the index before a rebuild; searches wait until the rebuild commits.
     pub fn clear(&self) -> Result<(), SearchIndexError> {
+        self.applied.send_replace(None);
         let writer = self.lock_writer()?;
         // No merge of its own until the build merges everything: one started by a commit of
         // the build would take segments from under that final merge.
@@ -816,7 +833,7 @@ mod tests {
         let directory = tempfile::tempdir().expect("dir");
         {
             let index = SearchIndex::open(Some(directory.path())).expect("index");
-            assert_eq!(index.applied(), None, "never built");
+            assert_eq!(index.opened_at(), None, "never built");
             index
                 .apply(&[change(7, dataset("ds-a", "traffic", 0))], 7)
                 .expect("apply");
@@ -827,6 +844,13 @@ mod tests {
             !directory.path().join("v1").exists(),
             "an earlier format's directory is removed"
         );
+        assert_eq!(index.opened_at(), Some(7));
+        assert_eq!(
+            index.applied(),
+            None,
+            "not relied on before the feed's follower checks it"
+        );
+        index.resume();
         assert_eq!(index.applied(), Some(7));
         assert_eq!(index.search(&IndexQuery::default()).expect("search").total, 1);
     }

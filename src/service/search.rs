@@ -345,18 +345,25 @@ pub fn spawn_index_feed(ctx: Context) -> tokio::task::JoinHandle<()> {
 }
 
 async fn follow_feed(ctx: &Context) -> Result<(), AppError> {
-    match ctx.search.applied() {
+    // Searches wait until the index is settled (once per process: a retry after a failure
+    // goes on from where it was): one from another database would show datasets this node
+    // does not hold.
+    match ctx.search.opened_at() {
+        _ if ctx.search.applied().is_some() => {}
         None => build_index(ctx).await?,
         // An index ahead of the feed was made from another database (a restored backup, a
         // reinitialized node): nothing in it can be trusted.
-        Some(applied) if applied > ctx.store.search_feed_head().await? => {
+        Some(opened_at) if opened_at > ctx.store.search_feed_head().await? => {
             tracing::warn!(
-                applied,
+                opened_at,
                 "the search index is ahead of this database's feed; rebuilding it"
             );
             build_index(ctx).await?;
         }
-        Some(applied) => tracing::info!(applied, "search index resumed from its last commit"),
+        Some(opened_at) => {
+            ctx.search.resume();
+            tracing::info!(opened_at, "search index resumed from its last commit");
+        }
     }
     let notices = ctx.store.search_feed_notices();
     loop {

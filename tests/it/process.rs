@@ -73,15 +73,21 @@ impl NodeState {
 
     /// Starts `shulian serve` on `port` (without write rate limits) and waits until it answers.
     pub async fn start(&self, port: u16) -> NodeProcess {
+        // Each process is a replica with its own search index; a restart on the same port resumes it.
+        self.start_on_index(port, &self.data_dir.join(format!("search-{port}")))
+            .await
+    }
+
+    /// Starts `shulian serve` on `port` keeping its search index in `index`.
+    pub async fn start_on_index(&self, port: u16, index: &std::path::Path) -> NodeProcess {
         let mut args = self.args(&["serve"]);
         args.extend([
             "--listen".into(),
             format!("127.0.0.1:{port}"),
             "--writes-per-minute".into(),
             "0".into(),
-            // Each process is a replica with its own search index; a restart on the same port resumes it.
             "--search-index".into(),
-            self.data_dir.join(format!("search-{port}")).display().to_string(),
+            index.display().to_string(),
         ]);
         let log_path = self.data_dir.join(format!("node-{port}.log"));
         let log = std::fs::File::create(&log_path).expect("log file");

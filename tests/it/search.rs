@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, assert_problem, offer};
 use crate::on_both_backends;
+use crate::process::{NodeState, get_json, publish_answer};
 
 on_both_backends!(
     chinese_and_english_queries_find_what_readers_expect,
@@ -13,6 +14,7 @@ on_both_backends!(
     bad_queries_get_results_or_a_clear_4xx,
     totals_and_facets_follow_publications_on_every_replica,
     replicas_build_their_index_from_the_database,
+    an_index_from_another_database_is_rebuilt_not_served,
 );
 
 /// (id, publisher, zh title, en title, zh description, keywords, access, licence, files)
@@ -405,4 +407,59 @@ async fn replicas_build_their_index_from_the_database(backend: Backend) {
     third.stop().await;
     second.stop().await;
     first.stop().await;
+}
+
+/// An index left by another database (a node reinitialised on the same disk, a database
+/// restored from an older backup) is ahead of this database's feed: the replica rebuilds
+/// it, and never answers from it meanwhile (it would show datasets this node does not hold).
+async fn an_index_from_another_database_is_rebuilt_not_served(backend: Backend) {
+    let index = tempfile::tempdir().expect("tempdir");
+    let http = reqwest::Client::new();
+    let elsewhere = NodeState::new(&backend).await;
+    let token = elsewhere.add_publisher("别处", "elsewhere").await;
+    let mut node = elsewhere.start_on_index(NodeState::free_port(), index.path()).await;
+    let mut sequence = 0;
+    for dataset in ["elsewhere-a", "elsewhere-b", "elsewhere-c"] {
+        let files = vec![("records.csv".to_owned(), format!("id\n{dataset}\n").into_bytes())];
+        let (status, answer) = publish_answer(&http, &node.url, &token, dataset, "open", files)
+            .await
+            .expect("publish");
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        sequence = answer["searchSequence"].as_u64().expect("searchSequence");
+    }
+    let page = get_json(
+        &http,
+        &format!("{}/api/v1/datasets?q=elsewhere&indexed={sequence}", node.url),
+    )
+    .await
+    .expect("search");
+    assert_eq!(page["total"], 3, "{page}");
+    node.child.kill().await.expect("kill");
+
+    let here = NodeState::new(&backend).await;
+    let port = NodeState::free_port();
+    let node = here.start_on_index(port, index.path()).await;
+    let mut answered = false;
+    for _ in 0..400 {
+        let response = http
+            .get(format!("{}/api/v1/datasets?q=elsewhere", node.url))
+            .send()
+            .await
+            .expect("search");
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            continue;
+        }
+        let page: Value = response.json().await.expect("json");
+        assert_eq!(page["total"], 0, "another database's datasets were served: {page}");
+        answered = true;
+        break;
+    }
+    assert!(answered, "the rebuilt index never answered");
+    let log = std::fs::read_to_string(here.data_dir.join(format!("node-{port}.log"))).expect("log");
+    assert!(log.contains("ahead of this database's feed"), "{log}");
+    let mut node = node;
+    node.child.kill().await.expect("kill");
+    elsewhere.drop_database(&backend).await;
+    here.drop_database(&backend).await;
 }
