@@ -851,6 +851,15 @@ macro_rules! impl_store_with_shared_sql {
             if let Some(notice) = <$backend>::FEED_NOTICE {
                 sqlx::query(notice).execute(&mut **tx).await?;
             }
+            // Each change carries its dataset whole: the new one makes the earlier ones
+            // redundant, and the feed stays as long as the catalog, not its history.
+            let ids: Vec<String> = datasets.iter().map(ToString::to_string).collect();
+            for chunk in ids.chunks(INSERT_CHUNK) {
+                let mut delete = sqlx::QueryBuilder::<$database>::new("DELETE FROM search_changes WHERE dataset_id IN (");
+                push_list(&mut delete, chunk);
+                delete.push(")");
+                delete.build().execute(&mut **tx).await?;
+            }
             for (offset, chunk) in datasets.chunks(INSERT_CHUNK).enumerate() {
                 let mut rows = Vec::with_capacity(chunk.len());
                 for (index, dataset) in chunk.iter().enumerate() {

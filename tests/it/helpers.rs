@@ -276,6 +276,19 @@ impl TestApp {
         (datasets, self.blob_files())
     }
 
+    /// Reads one number straight from the node's database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sqlx::Connection as _;
+        let url = &self.config.database_url;
+        if url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(url).await.expect("open SQLite");
+            sqlx::query_scalar(sql).fetch_one(&mut connection).await.expect("count")
+        } else {
+            let mut connection = sqlx::PgConnection::connect(url).await.expect("connect PostgreSQL");
+            sqlx::query_scalar(sql).fetch_one(&mut connection).await.expect("count")
+        }
+    }
+
     /// Runs a statement directly on the node's database, as an intruder with database access would.
     pub async fn tamper(&self, sql: &str) {
         use sqlx::Connection as _;

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_problem, offer};
+use crate::helpers::{Backend, TestApp, assert_problem, metadata, offer};
 use crate::on_both_backends;
 use crate::process::{NodeState, get_json, publish_answer};
 
@@ -15,6 +15,7 @@ on_both_backends!(
     totals_and_facets_follow_publications_on_every_replica,
     replicas_build_their_index_from_the_database,
     an_index_from_another_database_is_rebuilt_not_served,
+    the_search_feed_keeps_one_change_per_dataset,
 );
 
 /// (id, publisher, zh title, en title, zh description, keywords, access, licence, files)
@@ -462,4 +463,40 @@ async fn an_index_from_another_database_is_rebuilt_not_served(backend: Backend) 
     node.child.kill().await.expect("kill");
     elsewhere.drop_database(&backend).await;
     here.drop_database(&backend).await;
+}
+
+/// Every version published and every download counted is a change of the feed; it keeps
+/// only each dataset's latest, so it grows with the catalog, not with its history, and a
+/// replica following it still ends at each dataset's latest state.
+async fn the_search_feed_keeps_one_change_per_dataset(backend: Backend) {
+    let first = TestApp::spawn(backend.clone()).await;
+    let second = first.replica(backend.clone()).await;
+    let token = first.publisher("feeder").await;
+    let mut sequence = 0;
+    for (version, word) in ["alpha", "bravo", "charlie"].into_iter().enumerate() {
+        let mut described = metadata("feed-kept", "open");
+        described["title"]["en"] = json!(format!("Feed kept {word}"));
+        let files = [("v.csv", "text/csv", format!("version\n{version}\n").into_bytes())];
+        let files: Vec<(&str, &str, &[u8])> = files.iter().map(|(n, t, b)| (*n, *t, b.as_slice())).collect();
+        let published = first.publish_files(&token, "feed-kept", described, &files).await;
+        sequence = published["searchSequence"].as_u64().expect("searchSequence");
+    }
+    let changes = |sql: &'static str| first.count(sql);
+    assert_eq!(
+        changes("SELECT COUNT(*) FROM search_changes WHERE dataset_id = 'feed-kept'").await,
+        1
+    );
+    assert_eq!(
+        changes(
+            "SELECT COUNT(*) FROM (SELECT dataset_id FROM search_changes GROUP BY dataset_id HAVING COUNT(*) > 1) repeated"
+        )
+        .await,
+        0
+    );
+    let latest = search(&second, &format!("q=charlie&indexed={sequence}")).await;
+    assert_eq!(ids(&latest), ["feed-kept"], "{latest}");
+    let earlier = search(&second, &format!("q=alpha&indexed={sequence}")).await;
+    assert_eq!(earlier["total"], 0, "{earlier}");
+    second.stop().await;
+    first.stop().await;
 }
