@@ -10,15 +10,18 @@
 //! one fast string column per facet, counted in the same pass as the page
 //! ([`facets`]); sort keys as fast fields.
 //!
-//! Relevance is the sum of the weights of the fields each query word matched
-//! in (an exact form at full weight, a prefix or a typo at half), not BM25:
-//! BM25 depends on collection statistics (document counts, lengths, deleted
-//! documents not yet merged away) that change with every publication and
-//! differ between replicas, so a page's last score would not mark the same
-//! place in the next request, and keyset cursors would repeat and skip results.
+//! Relevance is BM25F: per query form, its field weights in a dataset summed,
+//! saturated and multiplied by its idf (an exact form at full weight, a prefix
+//! or a typo at half). idf needs collection statistics, which change with every
+//! publication and differ between replicas (deleted documents not yet merged
+//! away), so a later page would score on another scale and a keyset cursor
+//! would repeat and skip results. A ranking's statistics are therefore taken
+//! once, at its first page, and frozen: the answer returns them
+//! ([`RankingStatistics`]), the cursor carries them, and every later page of
+//! that crawl, on any replica, scores with them.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Mutex;
@@ -31,7 +34,9 @@ use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermSetQuery};
 use tantivy::schema::{FAST, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::WhitespaceTokenizer;
-use tantivy::{DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term};
+use tantivy::{
+    DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher, SegmentReader, TantivyDocument, Term,
+};
 use tokio::sync::watch;
 
 use super::analysis::{Field, QueryTerm, index_terms};
@@ -88,6 +93,28 @@ pub struct IndexQuery {
     pub after: Option<SortPosition>,
     /// Results wanted (0: only the total and the facet counts).
     pub limit: usize,
+    /// The statistics of the ranking this page continues (from its cursor); forms they
+    /// do not hold are counted now.
+    pub statistics: Option<RankingStatistics>,
+}
+
+/// The collection statistics a relevance ranking scores with, frozen for a whole crawl.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RankingStatistics {
+    /// Datasets in the index.
+    pub datasets: u64,
+    /// Datasets holding each query form: an exact form by its term (`s:traffic`), a prefix
+    /// by its term and `*`, a typo by its term and `~`.
+    pub holding: BTreeMap<String, u64>,
+}
+
+impl RankingStatistics {
+    /// The idf of `form`; 1 when it is unknown.
+    fn idf(&self, form: &str) -> f32 {
+        self.holding
+            .get(form)
+            .map_or(1.0, |holding| queries::idf(*holding, self.datasets))
+    }
 }
 
 /// Where an item stands in an order: its sort key (larger first), then its id (smaller first).
@@ -109,6 +136,8 @@ pub struct IndexAnswer {
     pub total: u64,
     /// Every facet value among the matches with its count, most frequent first within each facet.
     pub facets: Vec<FacetCount>,
+    /// What a relevance ranking scored with, for the next page to score the same way.
+    pub statistics: Option<RankingStatistics>,
 }
 
 #[derive(Clone, Copy)]
@@ -368,13 +397,18 @@ impl SearchIndex {
     /// counts in one pass over the matches. CPU-bound: call it off the async threads.
     pub fn search(&self, query: &IndexQuery) -> Result<IndexAnswer, SearchIndexError> {
         let searcher = self.reader.searcher();
+        let statistics = if query.order == SearchOrder::Relevance && !query.terms.is_empty() {
+            Some(self.statistics(&searcher, query)?)
+        } else {
+            None
+        };
         let page = PageCollector {
             order: query.order,
             after: query.after.clone(),
             keep: query.limit,
         };
         let (total, facets, hits) = searcher.search(
-            &*self.query(query),
+            &*self.query(query, statistics.as_ref()),
             &(
                 Count,
                 FacetCounter {
@@ -387,7 +421,31 @@ impl SearchIndex {
             hits,
             total: total as u64,
             facets,
+            statistics,
         })
+    }
+
+    /// The statistics a relevance ranking of `query` scores with: those its cursor carries,
+    /// and the index's now for the forms they do not hold.
+    fn statistics(&self, searcher: &Searcher, query: &IndexQuery) -> Result<RankingStatistics, SearchIndexError> {
+        let mut statistics = query.statistics.clone().unwrap_or_else(|| RankingStatistics {
+            datasets: searcher.num_docs(),
+            holding: BTreeMap::new(),
+        });
+        for term in &query.terms {
+            for form in &term.any_of {
+                if !statistics.holding.contains_key(form) {
+                    let holding = searcher.doc_freq(&Term::from_field_text(self.fields.text, form))?;
+                    statistics.holding.insert(form.clone(), holding);
+                }
+            }
+            for (key, loose) in self.loose_forms(term) {
+                if let std::collections::btree_map::Entry::Vacant(unknown) = statistics.holding.entry(key) {
+                    unknown.insert(loose.holding(searcher)?);
+                }
+            }
+        }
+        Ok(statistics)
     }
 
     fn facet_field(&self, facet: Facet) -> tantivy::schema::Field {
@@ -395,11 +453,11 @@ impl SearchIndex {
         self.fields.facets[position]
     }
 
-    fn query(&self, query: &IndexQuery) -> Box<dyn Query> {
+    fn query(&self, query: &IndexQuery, statistics: Option<&RankingStatistics>) -> Box<dyn Query> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for term in &query.terms {
             let occur = if term.required { Occur::Must } else { Occur::Should };
-            clauses.push((occur, self.term_query(term)));
+            clauses.push((occur, self.term_query(term, statistics)));
         }
         for filter in &query.filters {
             let terms: Vec<Term> = filter
@@ -437,17 +495,27 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    /// One query term: any of its forms, each weighted by the fields it stands in; a prefix
-    /// or typo at half weight for the words they reach beyond the exact forms.
-    fn term_query(&self, term: &QueryTerm) -> Box<dyn Query> {
+    /// One query term: any of its forms, each scored by its BM25F; a prefix or typo at half
+    /// for the words they reach beyond the exact forms. Unranked without statistics.
+    fn term_query(&self, term: &QueryTerm, statistics: Option<&RankingStatistics>) -> Box<dyn Query> {
+        let idf = |form: &str| statistics.map_or(1.0, |statistics| statistics.idf(form));
         let mut alternatives: Vec<(Occur, Box<dyn Query>)> = term
             .any_of
             .iter()
             .map(|form| -> (Occur, Box<dyn Query>) {
                 let exact = Term::from_field_text(self.fields.text, form);
-                (Occur::Should, Box::new(WeightedTermQuery::new(exact)))
+                (Occur::Should, Box::new(WeightedTermQuery::new(exact, idf(form))))
             })
             .collect();
+        for (key, loose) in self.loose_forms(term) {
+            let scored = loose.with_idf(LOOSE_MATCH_WEIGHT * idf(&key));
+            alternatives.push((Occur::Should, Box::new(scored)));
+        }
+        Box::new(BooleanQuery::new(alternatives))
+    }
+
+    /// A term's prefix and typo forms, each with its key in [`RankingStatistics`].
+    fn loose_forms(&self, term: &QueryTerm) -> Vec<(String, LooseQuery)> {
         // A loose form never counts the word it was made from: the exact forms hold its datasets.
         let exact: Vec<Vec<u8>> = term
             .any_of
@@ -456,24 +524,16 @@ impl SearchIndex {
             .chain(&term.near)
             .map(|form| form.as_bytes().to_vec())
             .collect();
-        let loose = [
-            term.prefix
-                .as_ref()
-                .map(|prefix| Loose::Prefix(prefix.as_bytes().to_vec())),
-            term.near.as_deref().map(Loose::typo),
-        ];
-        for loose in loose.into_iter().flatten() {
-            alternatives.push((
-                Occur::Should,
-                Box::new(LooseQuery::new(
-                    self.fields.text,
-                    loose,
-                    exact.clone(),
-                    LOOSE_MATCH_WEIGHT,
-                )),
-            ));
-        }
-        Box::new(BooleanQuery::new(alternatives))
+        let prefix = term.prefix.as_ref().map(|prefix| {
+            let loose = Loose::Prefix(prefix.as_bytes().to_vec());
+            (format!("{prefix}*"), loose)
+        });
+        let typo = term.near.as_deref().map(|near| (format!("{near}~"), Loose::typo(near)));
+        [prefix, typo]
+            .into_iter()
+            .flatten()
+            .map(|(key, loose)| (key, LooseQuery::new(self.fields.text, loose, exact.clone())))
+            .collect()
     }
 }
 
@@ -688,7 +748,7 @@ mod tests {
     }
 
     #[test]
-    fn a_word_scores_the_weights_of_its_fields_and_a_loose_match_half() {
+    fn a_word_scores_bm25f_of_its_field_weights_and_a_loose_match_half() {
         let index = SearchIndex::open(None).expect("index");
         let datasets = [
             described(
@@ -703,23 +763,31 @@ mod tests {
         // Two commits, so words are looked up in two segments.
         index.apply(&changes[..2], 1).expect("apply");
         index.apply(&changes[2..], 3).expect("apply");
-        // The word in the title (5) and the description (1); the prefix `traffic…` of a
-        // title word at half; a keyword one edit away (`trafic`: 4, at half); the word in
-        // the description.
-        assert_eq!(
-            scores(&index, "traffic"),
-            vec![
-                ("in-title".to_owned(), 6.0),
-                ("prefixed".to_owned(), 2.5),
-                ("typo".to_owned(), 2.0),
-                ("in-description".to_owned(), 1.0),
-            ]
-        );
+        // BM25F (k1 1.2, no length normalisation) of the field weights summed: the word in
+        // the title (5) and the description (1), held by 2 of the 4 datasets; the prefix
+        // `traffic…` of a title word held by 1, at half; a keyword one edit away (`trafic`,
+        // 4) held by 1, at half; the word in a description.
+        let expected = [
+            ("in-title", 2f32.ln() * 6.0 * 2.2 / 7.2),
+            ("prefixed", 0.5 * (10f32 / 3.0).ln() * 5.0 * 2.2 / 6.2),
+            ("typo", 0.5 * (10f32 / 3.0).ln() * 4.0 * 2.2 / 5.2),
+            ("in-description", 2f32.ln()),
+        ];
+        assert_scores(&scores(&index, "traffic"), &expected);
         // A word of the same stem is an exact match, whichever of the two is typed.
-        assert_eq!(
-            scores(&index, "traffics"),
-            vec![("in-title".to_owned(), 6.0), ("in-description".to_owned(), 1.0)]
-        );
+        assert_scores(&scores(&index, "traffics"), &[expected[0], expected[3]]);
+    }
+
+    fn assert_scores(found: &[(String, f32)], expected: &[(&str, f32)]) {
+        let ids: Vec<&str> = found.iter().map(|(id, _)| id.as_str()).collect();
+        let expected_ids: Vec<&str> = expected.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, expected_ids, "{found:?}");
+        for ((_, score), (id, wanted)) in found.iter().zip(expected) {
+            assert!(
+                (score - wanted).abs() < 1e-5,
+                "{id}: {score} where {wanted} was expected"
+            );
+        }
     }
 
     fn change(sequence: u64, dataset: IndexedDataset) -> SearchChange {
@@ -763,6 +831,51 @@ mod tests {
             expected.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
             assert_eq!(seen, expected, "{order:?}");
         }
+    }
+
+    #[test]
+    fn a_ranking_scores_on_the_statistics_of_its_first_page() {
+        let index = SearchIndex::open(None).expect("index");
+        index
+            .apply(
+                &[
+                    change(1, dataset("ds-a", "traffic", 0)),
+                    change(2, dataset("ds-b", "air", 0)),
+                ],
+                2,
+            )
+            .expect("apply");
+        let query = IndexQuery {
+            terms: query_terms("traffic").expect("terms"),
+            order: SearchOrder::Relevance,
+            limit: 10,
+            ..Default::default()
+        };
+        let first = index.search(&query).expect("search");
+        let statistics = first.statistics.clone().expect("a relevance ranking's statistics");
+        assert_eq!(statistics.datasets, 2);
+        assert_eq!(statistics.holding.get("w:traffic"), Some(&1));
+        // Publications after the first page make `traffic` commoner.
+        let more: Vec<SearchChange> = (3..9)
+            .map(|n| change(n, dataset(&format!("ds-{n}"), "traffic", 0)))
+            .collect();
+        index.apply(&more, 8).expect("apply");
+        let key_of_a = |answer: &IndexAnswer| {
+            answer
+                .hits
+                .iter()
+                .find(|hit| hit.id.as_str() == "ds-a")
+                .map(|hit| hit.key)
+        };
+        let frozen = index
+            .search(&IndexQuery {
+                statistics: Some(statistics),
+                ..query.clone()
+            })
+            .expect("search");
+        assert_eq!(key_of_a(&frozen), key_of_a(&first), "the same scale on every page");
+        let fresh = index.search(&query).expect("search");
+        assert!(key_of_a(&fresh) < key_of_a(&first), "a new ranking counts anew");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::domain::{
     DatasetId, DatasetMetadata, Facet, FacetCount, FileEntry, PublisherId, SearchFilter, SearchOrder, TimeRange,
 };
 use crate::error::AppError;
-use crate::search::index::{IndexAnswer, IndexQuery, SearchIndex, SortPosition};
+use crate::search::index::{IndexAnswer, IndexQuery, RankingStatistics, SearchIndex, SortPosition};
 use crate::search::{Field, SearchDocument, query_terms};
 use crate::store::StoreError;
 
@@ -98,11 +98,11 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
     }
     let mut query = index_query(&request)?;
     let order = query.order;
-    query.after = request
-        .cursor
-        .as_deref()
-        .map(|cursor| decode_cursor(cursor, order))
-        .transpose()?;
+    if let Some(cursor) = request.cursor.as_deref() {
+        let (after, statistics) = decode_cursor(cursor, order)?;
+        query.after = Some(after);
+        query.statistics = statistics;
+    }
     // The page and the one after it, past `offset` results: bounded as CKAN's `start` is.
     let wanted = (limit + 1)
         .checked_add(request.offset)
@@ -113,7 +113,8 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
     hits.drain(..hits.len().min(request.offset as usize));
     let next_cursor = if hits.len() > limit as usize {
         hits.truncate(limit as usize);
-        hits.last().map(|last| encode_cursor(order, last))
+        hits.last()
+            .map(|last| encode_cursor(order, last, answer.statistics.as_ref()))
     } else {
         None
     };
@@ -162,6 +163,7 @@ fn index_query(request: &SearchRequest) -> Result<IndexQuery, AppError> {
         order,
         after: None,
         limit: 0,
+        statistics: None,
     })
 }
 
@@ -198,18 +200,29 @@ fn group_facets(counts: Vec<FacetCount>) -> BTreeMap<String, Vec<Value>> {
     grouped
 }
 
-fn encode_cursor(order: SearchOrder, last: &SortPosition) -> String {
-    URL_SAFE_NO_PAD.encode(json!([order.as_str(), last.key, last.id]).to_string())
+/// Most query forms a cursor's ranking statistics may name: as many as a query of the
+/// longest accepted text can have, so a forged cursor cannot make a search do more.
+const MAX_CURSOR_FORMS: usize = 256;
+
+/// A cursor: the order, the last item's key and id, and the ranking statistics the
+/// following pages score with (relevance only).
+fn encode_cursor(order: SearchOrder, last: &SortPosition, statistics: Option<&RankingStatistics>) -> String {
+    URL_SAFE_NO_PAD.encode(json!([order.as_str(), last.key, last.id, statistics]).to_string())
 }
 
-fn decode_cursor(cursor: &str, order: SearchOrder) -> Result<SortPosition, AppError> {
+fn decode_cursor(cursor: &str, order: SearchOrder) -> Result<(SortPosition, Option<RankingStatistics>), AppError> {
     let refused = || AppError::InvalidRequest("cursor is not one this node issued for this order".into());
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| refused())?;
-    let (named, key, id): (String, i64, DatasetId) = serde_json::from_slice(&bytes).map_err(|_| refused())?;
-    if named != order.as_str() {
+    let (named, key, id, statistics): (String, i64, DatasetId, Option<RankingStatistics>) =
+        serde_json::from_slice(&bytes).map_err(|_| refused())?;
+    if named != order.as_str()
+        || statistics
+            .as_ref()
+            .is_some_and(|statistics| statistics.holding.len() > MAX_CURSOR_FORMS)
+    {
         return Err(refused());
     }
-    Ok(SortPosition { key, id })
+    Ok((SortPosition { key, id }, statistics))
 }
 
 /// The search document of a dataset version: its text, its publisher's name, its tables' column names, its facets.

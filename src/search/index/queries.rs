@@ -1,28 +1,48 @@
-//! The two leaf queries of a search, scored by field weight rather than BM25.
+//! The two leaf queries of a search, scored by BM25F.
 //!
 //! Every term of a dataset is indexed once, in one text field, repeated as
 //! many times as the weights of the fields it stands in add up to; its term
-//! frequency is therefore its weight in that dataset, and a match scores it
-//! directly. One posting list per query form replaces one per form and field.
+//! frequency is therefore its field-weighted frequency in that dataset, which
+//! BM25F saturates and multiplies by the form's rarity (its idf, given by the
+//! caller from the ranking's statistics). One posting list per query form
+//! replaces one per form and field. There is no length normalisation (BM25's
+//! `b` is 0): a catalog record's length says how many columns or how long a
+//! description it has, not how much it is about a word.
 
 use std::sync::{Arc, LazyLock};
 
 use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STATE};
-use tantivy::postings::Postings;
+use tantivy::postings::{Postings, TermInfo};
 use tantivy::query::{EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError, Term};
+use tantivy::{DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, TantivyError, Term};
 
-/// Documents holding `term`, each scoring the term's weight there.
+/// BM25's saturation: how soon more weight stops counting for much.
+const K1: Score = 1.2;
+
+/// BM25's inverse document frequency of a form `holding` of `datasets` datasets hold.
+pub(super) fn idf(holding: u64, datasets: u64) -> Score {
+    let (holding, datasets) = (holding as Score, datasets.max(holding) as Score);
+    (1.0 + (datasets - holding + 0.5) / (holding + 0.5)).ln()
+}
+
+/// BM25 of a form whose field weights in a dataset sum to `weight`, `idf` its (boosted) idf.
+fn bm25(idf: Score, weight: u32) -> Score {
+    let weight = weight as Score;
+    idf * weight * (K1 + 1.0) / (weight + K1)
+}
+
+/// Documents holding `term`, each scoring its BM25F there.
 #[derive(Clone, Debug)]
 pub(super) struct WeightedTermQuery {
     term: Term,
+    idf: Score,
 }
 
 impl WeightedTermQuery {
-    /// Matches `term` at its weight.
-    pub(super) fn new(term: Term) -> Self {
-        Self { term }
+    /// Matches `term`, of inverse document frequency `idf`.
+    pub(super) fn new(term: Term, idf: Score) -> Self {
+        Self { term, idf }
     }
 }
 
@@ -38,20 +58,24 @@ impl Weight for WeightedTermQuery {
             .inverted_index(self.term.field())?
             .read_postings(&self.term, IndexRecordOption::WithFreqs)?;
         Ok(match postings {
-            Some(postings) => Box::new(WeightedPostings { postings, boost }),
+            Some(postings) => Box::new(WeightedPostings {
+                postings,
+                idf: self.idf * boost,
+            }),
             None => Box::new(EmptyScorer),
         })
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        explain_with(self.scorer(reader, 1.0)?, doc, "weighted term")
+        explain_with(self.scorer(reader, 1.0)?, doc, "BM25F of a term")
     }
 }
 
-/// A posting list whose term frequency is the term's weight in each document.
+/// A posting list whose term frequency is the term's field-weighted frequency in each document.
 struct WeightedPostings {
     postings: tantivy::postings::SegmentPostings,
-    boost: Score,
+    /// The term's idf times the query's boost.
+    idf: Score,
 }
 
 impl DocSet for WeightedPostings {
@@ -74,7 +98,7 @@ impl DocSet for WeightedPostings {
 
 impl Scorer for WeightedPostings {
     fn score(&mut self) -> Score {
-        self.postings.term_freq() as Score * self.boost
+        bm25(self.idf, self.postings.term_freq())
     }
 }
 
@@ -112,44 +136,58 @@ impl Loose {
 }
 
 /// Documents holding any term a loose form stands for but the exact ones it leaves to other
-/// clauses, each scoring the weight of its best such term times `boost`.
+/// clauses, each scoring the BM25F of its best such term at the form's idf.
 #[derive(Clone, Debug)]
 pub(super) struct LooseQuery {
     field: tantivy::schema::Field,
     loose: Loose,
     exact: Vec<Vec<u8>>,
-    boost: Score,
+    idf: Score,
 }
 
 impl LooseQuery {
     /// Matches what `loose` stands for in `field`, leaving out the `exact` terms.
-    pub(super) fn new(field: tantivy::schema::Field, loose: Loose, exact: Vec<Vec<u8>>, boost: Score) -> Self {
+    pub(super) fn new(field: tantivy::schema::Field, loose: Loose, exact: Vec<Vec<u8>>) -> Self {
         Self {
             field,
             loose,
             exact,
-            boost,
+            idf: 1.0,
         }
     }
 
-    /// Every (document, weight) the expanded terms hold in one segment, by document, each once.
-    fn matches(&self, reader: &SegmentReader) -> tantivy::Result<Vec<(DocId, u32)>> {
+    /// The same form scored at inverse document frequency `idf` (boosts included).
+    pub(super) fn with_idf(self, idf: Score) -> Self {
+        Self { idf, ..self }
+    }
+
+    /// Datasets holding the terms the form reaches, summed over those terms and the
+    /// searcher's segments (a dataset holding two of them counts twice: the form's
+    /// rarity is estimated, not counted).
+    pub(super) fn holding(&self, searcher: &Searcher) -> tantivy::Result<u64> {
+        let mut holding = 0;
+        for reader in searcher.segment_readers() {
+            self.each_term(reader, |info| {
+                holding += u64::from(info.doc_freq);
+                Ok(())
+            })?;
+        }
+        Ok(holding)
+    }
+
+    /// Hands each term of one segment the form reaches (the exact ones left out) to `each`.
+    fn each_term(
+        &self,
+        reader: &SegmentReader,
+        mut each: impl FnMut(&TermInfo) -> tantivy::Result<()>,
+    ) -> tantivy::Result<()> {
         let index = reader.inverted_index(self.field)?;
-        let mut found: Vec<(DocId, u32)> = Vec::new();
-        let mut read = |info: &tantivy::postings::TermInfo| -> tantivy::Result<()> {
-            let mut postings = index.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
-            while postings.doc() != TERMINATED {
-                found.push((postings.doc(), postings.term_freq()));
-                postings.advance();
-            }
-            Ok(())
-        };
         match &self.loose {
             Loose::Prefix(prefix) => {
                 let mut terms = index.terms().range().ge(prefix).into_stream()?;
                 while terms.advance() && terms.key().starts_with(prefix) {
                     if !self.exact.iter().any(|exact| exact == terms.key()) {
-                        read(terms.value())?;
+                        each(terms.value())?;
                     }
                 }
             }
@@ -161,11 +199,27 @@ impl LooseQuery {
                 let mut terms = index.terms().search(automaton).into_stream()?;
                 while terms.advance() {
                     if !self.exact.iter().any(|exact| exact == terms.key()) {
-                        read(terms.value())?;
+                        each(terms.value())?;
                     }
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Every (document, weight) the reached terms hold in one segment, by document, each once
+    /// with its best weight.
+    fn matches(&self, reader: &SegmentReader) -> tantivy::Result<Vec<(DocId, u32)>> {
+        let index = reader.inverted_index(self.field)?;
+        let mut found: Vec<(DocId, u32)> = Vec::new();
+        self.each_term(reader, |info| {
+            let mut postings = index.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
+            while postings.doc() != TERMINATED {
+                found.push((postings.doc(), postings.term_freq()));
+                postings.advance();
+            }
+            Ok(())
+        })?;
         // Best weight first within a document, so the dedup keeps it.
         found.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         found.dedup_by_key(|(doc, _)| *doc);
@@ -188,12 +242,12 @@ impl Weight for LooseQuery {
         Ok(Box::new(ListedDocs {
             matches,
             at: 0,
-            boost: boost * self.boost,
+            idf: boost * self.idf,
         }))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        explain_with(self.scorer(reader, 1.0)?, doc, "prefix or typo")
+        explain_with(self.scorer(reader, 1.0)?, doc, "BM25F of a prefix or typo")
     }
 }
 
@@ -208,7 +262,8 @@ fn explain_with(mut scorer: Box<dyn Scorer>, doc: DocId, what: &'static str) -> 
 struct ListedDocs {
     matches: Vec<(DocId, u32)>,
     at: usize,
-    boost: Score,
+    /// The form's idf times the query's boost.
+    idf: Score,
 }
 
 impl DocSet for ListedDocs {
@@ -236,7 +291,7 @@ impl Scorer for ListedDocs {
     fn score(&mut self) -> Score {
         self.matches
             .get(self.at)
-            .map_or(0.0, |(_, weight)| *weight as Score * self.boost)
+            .map_or(0.0, |(_, weight)| bm25(self.idf, *weight))
     }
 }
 
