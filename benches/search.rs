@@ -125,7 +125,11 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
     let _ = std::fs::remove_dir_all(&index_dir);
     let started = Instant::now();
     let (app, listener, address) = common::build_node(database_url.clone(), dir.clone()).await;
-    tokio::spawn(app.serve(listener, std::future::pending()));
+    // Stopped before the benchmark's database is dropped, so its feed does not outlive it.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(listener, async {
+        let _ = stopped.await;
+    }));
     wait_until_ok(&format!("http://{address}/readyz")).await;
     let built = started.elapsed();
     let (rss, peak) = common::resident_mib();
@@ -147,6 +151,8 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
     } else {
         catch_up_lag(&database_url, &dir, &token).await;
     }
+    let _ = stop.send(());
+    server.await.expect("server task").expect("server stopped cleanly");
 }
 
 /// A `shulian serve` process on `database_url`, sharing `dir` with the others but keeping
