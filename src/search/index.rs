@@ -21,6 +21,7 @@
 //! that crawl, on any replica, scores with them.
 
 use std::cmp::Ordering;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Bound;
 use std::path::Path;
@@ -434,13 +435,12 @@ impl SearchIndex {
         });
         for term in &query.terms {
             for form in &term.any_of {
-                if !statistics.holding.contains_key(form) {
-                    let holding = searcher.doc_freq(&Term::from_field_text(self.fields.text, form))?;
-                    statistics.holding.insert(form.clone(), holding);
+                if let Entry::Vacant(unknown) = statistics.holding.entry(form.clone()) {
+                    unknown.insert(searcher.doc_freq(&Term::from_field_text(self.fields.text, form))?);
                 }
             }
             for (key, loose) in self.loose_forms(term) {
-                if let std::collections::btree_map::Entry::Vacant(unknown) = statistics.holding.entry(key) {
+                if let Entry::Vacant(unknown) = statistics.holding.entry(key) {
                     unknown.insert(loose.holding(searcher)?);
                 }
             }

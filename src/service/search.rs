@@ -358,25 +358,11 @@ pub fn spawn_index_feed(ctx: Context) -> tokio::task::JoinHandle<()> {
 }
 
 async fn follow_feed(ctx: &Context) -> Result<(), AppError> {
-    // Searches wait until the index is settled (once per process: a retry after a failure
+    // Searches wait until the index is settled, once per process (a retry after a failure
     // goes on from where it was): one from another database would show datasets this node
     // does not hold.
-    match ctx.search.opened_at() {
-        _ if ctx.search.applied().is_some() => {}
-        None => build_index(ctx).await?,
-        // An index ahead of the feed was made from another database (a restored backup, a
-        // reinitialized node): nothing in it can be trusted.
-        Some(opened_at) if opened_at > ctx.store.search_feed_head().await? => {
-            tracing::warn!(
-                opened_at,
-                "the search index is ahead of this database's feed; rebuilding it"
-            );
-            build_index(ctx).await?;
-        }
-        Some(opened_at) => {
-            ctx.search.resume();
-            tracing::info!(opened_at, "search index resumed from its last commit");
-        }
+    if ctx.search.applied().is_none() {
+        settle_index(ctx).await?;
     }
     let notices = ctx.store.search_feed_notices();
     loop {
@@ -399,6 +385,28 @@ async fn follow_feed(ctx: &Context) -> Result<(), AppError> {
             continue;
         };
         on_index(ctx, move |index| index.apply(&changes, through)).await?;
+    }
+}
+
+/// Makes the index opened from disk one searches may rely on: resumed when its position is
+/// one of this database's feed, rebuilt when there is none or it is ahead of the feed.
+async fn settle_index(ctx: &Context) -> Result<(), AppError> {
+    match ctx.search.opened_at() {
+        None => build_index(ctx).await,
+        // An index ahead of the feed was made from another database (a restored backup, a
+        // reinitialized node): nothing in it can be trusted.
+        Some(opened_at) if opened_at > ctx.store.search_feed_head().await? => {
+            tracing::warn!(
+                opened_at,
+                "the search index is ahead of this database's feed; rebuilding it"
+            );
+            build_index(ctx).await
+        }
+        Some(opened_at) => {
+            ctx.search.resume();
+            tracing::info!(opened_at, "search index resumed from its last commit");
+            Ok(())
+        }
     }
 }
 
