@@ -5,7 +5,8 @@
 //! log, side by side with open downloads of the same bytes in the same run.
 //! Open and receipted rounds alternate; prints the median round's ratio (and
 //! every round's), and the latency a delivery adds (waiting for its log
-//! batch) at p50 and p99.
+//! batch) at p50 and p99, and the CPU time each kind of request costs this process
+//! (which shows whether the ratio is bound by CPU or by waiting for batches).
 //!
 //!     cargo bench --bench circulation
 
@@ -103,10 +104,14 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
     // sides of a round's ratio alike; the median round is what is reported.
     let (mut open_times, mut delivery_times, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let (mut open_total, mut delivery_total) = (Duration::ZERO, Duration::ZERO);
+    let (mut open_cpu, mut delivery_cpu) = (Duration::ZERO, Duration::ZERO);
     for _ in 0..ROUNDS {
+        let started = common::process_cpu();
         let (open, open_time) = timed(DOWNLOADS, get("open-bench", None)).await;
-        let log_before = ctx.store.log_size().await.expect("log");
+        let (opened, log_before) = (common::process_cpu(), ctx.store.log_size().await.expect("log"));
         let (delivered, delivery_time) = timed(DOWNLOADS, get("bench", Some(tokens.clone()))).await;
+        open_cpu += opened - started;
+        delivery_cpu += common::process_cpu() - opened;
         let receipts = ctx.store.log_size().await.expect("log") - log_before;
         assert_eq!(receipts as usize, DOWNLOADS, "every delivery logged a receipt");
         ratios.push(open_time.as_secs_f64() / delivery_time.as_secs_f64());
@@ -126,6 +131,9 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
         (common::percentile(&times, 0.5), common::percentile(&times, 0.99))
     };
     let ((open_p50, open_p99), (delivery_p50, delivery_p99)) = (latencies(open_times), latencies(delivery_times));
+    let per_request = |cpu: Duration| cpu.as_secs_f64() * 1e6 / (DOWNLOADS * ROUNDS) as f64;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let busy = |cpu: Duration, wall: Duration| 100.0 * cpu.as_secs_f64() / (wall.as_secs_f64() * cores);
     ratios.sort_by(f64::total_cmp);
     let rounds: Vec<String> = ratios.iter().map(|ratio| format!("{ratio:.2}")).collect();
     println!(
@@ -133,12 +141,18 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
          {backend:<10} open downloads: {open_rate:>6.0}/s (p50 {open_p50:.1} ms, p99 {open_p99:.1} ms)   \
          receipted deliveries: {delivery_rate:>6.0}/s (p50 {delivery_p50:.1} ms, p99 {delivery_p99:.1} ms)\n  \
          {backend:<10} receipted/open ratio: median of {ROUNDS} rounds {:.2}× (rounds, sorted: {})   \
-         latency a receipt adds: p50 {:+.1} ms, p99 {:+.1} ms",
+         latency a receipt adds: p50 {:+.1} ms, p99 {:+.1} ms\n  \
+         {backend:<10} CPU per request in this process (node and clients, not a database server; busy: of all cores): open {:.0} µs ({:.0}% busy), \
+         receipted {:.0} µs ({:.0}% busy)",
         rate(ORDERS, order_time),
         ratios[ROUNDS / 2],
         rounds.join(" "),
         delivery_p50 - open_p50,
         delivery_p99 - open_p99,
+        per_request(open_cpu),
+        busy(open_cpu, open_total),
+        per_request(delivery_cpu),
+        busy(delivery_cpu, delivery_total),
     );
 }
 

@@ -152,3 +152,21 @@ pub fn resident_mib() -> (f64, f64) {
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
+
+/// CPU time this process (node and clients alike) has used so far, user and system
+/// (Linux `/proc`, in clock ticks of 10 ms: read it over runs of a second or more).
+pub fn process_cpu() -> std::time::Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) may hold spaces; the fields counted here follow its ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |field: usize| {
+        fields
+            .get(field)
+            .and_then(|value| value.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    std::time::Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
