@@ -74,11 +74,6 @@ impl Field {
         }
     }
 
-    /// The field's bit in a set of fields.
-    pub fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
-
     /// The field's name in the index.
     pub fn as_str(self) -> &'static str {
         match self {

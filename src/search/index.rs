@@ -34,28 +34,25 @@ use tantivy::directory::MmapDirectory;
 use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermSetQuery};
 use tantivy::schema::{FAST, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
-use tantivy::tokenizer::WhitespaceTokenizer;
 use tantivy::{
     DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher, SegmentReader, TantivyDocument, Term,
 };
 use tokio::sync::watch;
 
-use super::analysis::{Field, QueryTerm, index_terms};
+use super::analysis::{Field, QueryTerm};
 use super::{IndexedDataset, SearchChange};
 use crate::domain::{DatasetId, Facet, FacetCount, FilterField, SearchFilter, SearchOrder, TimeRange};
 
 mod facets;
 mod queries;
+mod tokenizer;
 
 use facets::{FacetCounter, FacetTables};
 use queries::{Loose, LooseQuery, WeightedTermQuery};
 
 /// The index's layout version: raise it when the schema or the analysis changes, and
 /// replicas rebuild their indexes from the database.
-const FORMAT: u32 = 3;
-
-/// The tokenizer of text fields: the analysis already made the terms, separated by spaces.
-const TERMS_TOKENIZER: &str = "terms";
+const FORMAT: u32 = 4;
 
 /// Memory the writer buffers before it writes a segment.
 const WRITER_MEMORY: usize = 64 << 20;
@@ -166,7 +163,7 @@ fn schema() -> (Schema, Fields) {
     // Frequencies carry the weights; nothing is ranked by length or position.
     let text_options = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
-            .set_tokenizer(TERMS_TOKENIZER)
+            .set_tokenizer(tokenizer::NAME)
             .set_index_option(IndexRecordOption::WithFreqs)
             .set_fieldnorms(false),
     );
@@ -226,9 +223,7 @@ impl SearchIndex {
                 Index::open_or_create(MmapDirectory::open(&directory)?, schema)?
             }
         };
-        index
-            .tokenizers()
-            .register(TERMS_TOKENIZER, WhitespaceTokenizer::default());
+        index.tokenizers().register(tokenizer::NAME, tokenizer::WeightedTerms);
         let opened_at = index.load_metas()?.payload.and_then(|payload| payload.parse().ok());
         let writer = index
             .writer_with_num_threads(1, WRITER_MEMORY)
@@ -361,27 +356,20 @@ impl SearchIndex {
     fn document(&self, dataset: &IndexedDataset) -> TantivyDocument {
         let mut document = TantivyDocument::default();
         document.add_text(self.fields.id, dataset.id.as_str());
-        // Each term's weight: the sum of the weights of the fields it stands in, each field
-        // counted once however often it repeats the term.
-        let mut fields_of: std::collections::BTreeMap<String, u8> = std::collections::BTreeMap::new();
-        for (field, text) in &dataset.document.texts {
-            for term in index_terms(text) {
-                *fields_of.entry(term).or_default() |= field.bit();
-            }
-        }
-        let mut text = String::new();
-        for (term, fields) in &fields_of {
-            let weight: u32 = Field::ALL
+        // One value per field the dataset has text in (its keywords joined, so that a term
+        // in two of them counts once for the keyword field); the tokenizer weighs each.
+        for field in Field::ALL {
+            let texts: Vec<&str> = dataset
+                .document
+                .texts
                 .iter()
-                .filter(|field| fields & field.bit() != 0)
-                .map(|field| field.weight())
-                .sum();
-            for _ in 0..weight {
-                text.push_str(term);
-                text.push(' ');
+                .filter(|(of, _)| *of == field)
+                .map(|(_, text)| text.as_str())
+                .collect();
+            if !texts.is_empty() {
+                document.add_text(self.fields.text, tokenizer::tagged(field, &texts.join("\n")));
             }
         }
-        document.add_text(self.fields.text, text);
         for (facet, value) in &dataset.document.facets {
             document.add_text(self.facet_field(*facet), value);
         }

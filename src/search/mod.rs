@@ -7,7 +7,7 @@ pub mod index;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use analysis::{Field, QueryError, QueryTerm, index_terms, query_terms};
+pub use analysis::{Field, QueryError, QueryTerm, query_terms};
 
 use crate::domain::{DatasetId, Facet};
 
