@@ -955,4 +955,42 @@ mod tests {
         assert_eq!(index.applied(), Some(7));
         assert_eq!(index.search(&IndexQuery::default()).expect("search").total, 1);
     }
+
+    /// A rebuild that commits as it goes (the feed's changes arriving meanwhile) leaves
+    /// many segments; none may be merged behind the build's back, or its final merge
+    /// would ask for segments that are gone and the build would fail, again and again.
+    #[test]
+    fn a_build_committed_in_many_steps_ends_as_one_segment_holding_every_dataset() {
+        const PAGE: u64 = 3_000;
+        let directory = tempfile::tempdir().expect("dir");
+        let index = SearchIndex::open(Some(directory.path())).expect("index");
+        index
+            .apply(&[change(1, dataset("ds-old", "stale", 0))], 1)
+            .expect("apply");
+        index.clear().expect("clear");
+        // Eight commits of a few thousand documents: tantivy's default policy would start
+        // merging them at the eighth, just as the build merges them itself.
+        for step in 0..8u64 {
+            let page: Vec<_> = (0..PAGE)
+                .map(|item| dataset(&format!("ds-{step}-{item}"), "traffic", item))
+                .collect();
+            index.add(&page).expect("add");
+            index
+                .apply(
+                    &[change(step + 2, dataset(&format!("ds-fed-{step}"), "traffic", 0))],
+                    step + 2,
+                )
+                .expect("a commit during the build");
+        }
+        index.finish_build(9).expect("the build's merge");
+        let searcher = index.reader.searcher();
+        assert_eq!(searcher.segment_readers().len(), 1, "merged into one segment");
+        assert_eq!(index.applied(), Some(9));
+        let everything = index.search(&IndexQuery::default()).expect("search");
+        assert_eq!(
+            everything.total,
+            8 * (PAGE + 1),
+            "every page and every change, nothing from before the build"
+        );
+    }
 }
