@@ -159,7 +159,9 @@ enum Command {
     },
     /// Order a licensed dataset version: sign an order inside its offer and place it.
     Order {
-        /// DATASET or DATASET@VERSION.
+        /// DATASET or DATASET@VERSION at --node; or an identifier [hdl:]PREFIX/DATASET[@VERSION],
+        /// which --node resolves (its own, or a peer's it harvested) and which is ordered at
+        /// the node holding it, once that node proves to be the one the resolver knows.
         target: String,
         /// The buyer's key file from `shulian keygen`.
         #[arg(long)]
@@ -467,23 +469,32 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         } => {
             init_logging(LogFormat::Text, "warn");
             let key = KeyPair::load(&key)?;
-            let (dataset, version) = get::parse_target(&target)?;
+            let (dataset, version, client, holder) = if target.contains('/') {
+                let handle: crate::domain::handle::Handle = target.parse()?;
+                let holder = order::resolve_holder(&NodeClient::new(&node, None)?, &handle).await?;
+                let client = NodeClient::new(&holder.url, None)?;
+                (handle.dataset, Some(holder.version), client, Some(holder))
+            } else {
+                let (dataset, version) = get::parse_target(&target)?;
+                (dataset, version, NodeClient::new(&node, None)?, None)
+            };
             let request = order::OrderRequest {
                 dataset,
                 version,
                 purpose,
                 validity_days: days,
                 max_downloads: downloads,
+                holder,
             };
-            let client = NodeClient::new(&node, None)?;
             let report = order::place_order(&client, &key, &request, out.as_deref()).await?;
             print_result(json, &report, || {
                 format!(
-                    "order {} is {} ({} version {}); order, agreement and token saved in {}\n{}",
+                    "order {} is {} ({} version {} at {}); order, agreement and token saved in {}\n{}",
                     report.order_id,
                     report.state,
                     report.dataset,
                     report.version,
+                    report.node,
                     report.out.display(),
                     report.order_id
                 )

@@ -5,17 +5,24 @@
 //! which is verified first. The order, the agreement and the order-scoped
 //! token are saved in the order folder with a Delta Sharing profile for the
 //! ordered tables; the token and the profile are readable by their owner only.
+//!
+//! A version found through another node (a peer's dataset, by its identifier) is
+//! ordered where it is held: the resolver's record names the holding node, the DID
+//! it knows that node by and the manifest it verified, and the order is placed only
+//! when the holding node signs as that DID and serves that manifest. The resolver
+//! never sees the order's token.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, ensure};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use super::{NodeClient, expect_success};
-use crate::crypto::{KeyPair, proof, sign_document};
+use crate::crypto::{Did, KeyPair, proof, sign_document};
+use crate::domain::handle::{HANDLES_PATH, Handle, value_type};
 use crate::domain::order::ORDER_TYPE;
 use crate::domain::{DatasetId, DatasetMetadata, VersionNumber};
 
@@ -31,6 +38,56 @@ pub struct OrderRequest {
     pub validity_days: Option<u32>,
     /// Downloads per file (default: the offer's maximum).
     pub max_downloads: Option<u32>,
+    /// What a resolver said of the version, when it was found by identifier: the node
+    /// ordered at must prove to be what it said.
+    pub holder: Option<Holder>,
+}
+
+/// The node a resolver says holds an identified version, and what it says of it.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    /// The holding node's base URL.
+    pub url: String,
+    /// The DID the resolver knows it by (for a peer's version, the key it pinned).
+    pub did: Did,
+    /// The version named.
+    pub version: VersionNumber,
+    /// That version's signed manifest digest, as the resolver verified it.
+    pub manifest_digest: String,
+}
+
+/// Asks `resolver` (any node: its own identifiers, or a peer's it harvested) who holds
+/// the version `handle` names.
+pub async fn resolve_holder(resolver: &NodeClient, handle: &Handle) -> anyhow::Result<Holder> {
+    #[derive(Deserialize)]
+    struct Record {
+        values: Vec<RecordValue>,
+    }
+    #[derive(Deserialize)]
+    struct RecordValue {
+        #[serde(rename = "type")]
+        kind: String,
+        data: RecordData,
+    }
+    #[derive(Deserialize)]
+    struct RecordData {
+        value: String,
+    }
+    let record: Record = resolver.get_json(&format!("{HANDLES_PATH}/{handle}")).await?;
+    let value = |kind: &str| {
+        record
+            .values
+            .iter()
+            .find(|value| value.kind == kind)
+            .map(|value| value.data.value.as_str())
+            .with_context(|| format!("the resolver's record of {handle} has no {kind} value"))
+    };
+    Ok(Holder {
+        url: value(value_type::NODE_URL)?.to_owned(),
+        did: value(value_type::NODE)?.parse()?,
+        version: value(value_type::VERSION)?.parse()?,
+        manifest_digest: value(value_type::CHECKSUM)?.to_owned(),
+    })
 }
 
 /// What an order did.
@@ -45,6 +102,8 @@ pub struct OrderReport {
     pub dataset: String,
     /// The version ordered.
     pub version: u32,
+    /// The node the order was placed at.
+    pub node: String,
     /// When the agreement ends, if agreed.
     pub valid_until: Option<DateTime<Utc>>,
     /// The folder holding order.json, agreement.json and the token.
@@ -89,12 +148,31 @@ pub async fn place_order(
     out: Option<&Path>,
 ) -> anyhow::Result<OrderReport> {
     let node_did = client.remote_node().await?.did;
+    if let Some(holder) = &request.holder {
+        ensure!(
+            node_did == holder.did,
+            "the resolver knows the node at {} as {}, but it answers as {node_did}: not ordered",
+            holder.url,
+            holder.did
+        );
+    }
     let version_path = request.version.map_or_else(|| "latest".to_owned(), |v| v.to_string());
     let version: VersionReply = client
         .get_json(&format!("/api/v1/datasets/{}/versions/{version_path}", request.dataset))
         .await?;
     proof::verify_document_with_key(&version.manifest, &node_did.public_key())
         .context("the version manifest is not signed by this node's key")?;
+    if let Some(holder) = &request.holder {
+        ensure!(
+            version.manifest_digest == holder.manifest_digest,
+            "{} serves version {} of {} with manifest {}, not the {} its resolver verified: not ordered",
+            holder.url,
+            version.version,
+            request.dataset,
+            version.manifest_digest,
+            holder.manifest_digest
+        );
+    }
     let metadata: DatasetMetadata = serde_json::from_value(version.manifest["metadata"].clone())?;
     let offer = metadata
         .offer
@@ -137,6 +215,7 @@ pub async fn place_order(
         state: placed.state,
         dataset: request.dataset.to_string(),
         version: version.version,
+        node: client.url(""),
         valid_until: placed.valid_until,
         out,
     })

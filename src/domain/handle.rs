@@ -9,6 +9,25 @@ use std::str::FromStr;
 
 use super::{DatasetId, VersionNumber};
 
+/// Where a node's resolver answers, below its base URL: `{HANDLES_PATH}/<prefix>/<suffix>`.
+pub const HANDLES_PATH: &str = "/api/handles";
+
+/// The types of a record's values, as resolvers write them and clients read them.
+pub mod value_type {
+    /// The dataset's page at the node that holds it.
+    pub const URL: &str = "URL";
+    /// The version's signed manifest digest, `sha256:<hex>`.
+    pub const CHECKSUM: &str = "CHECKSUM";
+    /// Where that manifest is served.
+    pub const MANIFEST: &str = "SHULIAN_MANIFEST";
+    /// The DID of the node that signed it (for a peer's version: the key its resolver pinned).
+    pub const NODE: &str = "SHULIAN_NODE";
+    /// The base URL of the node that holds it, where it is ordered and downloaded.
+    pub const NODE_URL: &str = "SHULIAN_NODE_URL";
+    /// The version the record names (a dataset's record: its newest known version).
+    pub const VERSION: &str = "SHULIAN_VERSION";
+}
+
 /// Why a text is not a handle this node understands.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandleError {

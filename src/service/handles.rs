@@ -1,19 +1,19 @@
 //! Resolving the node's global identifiers (`<prefix>/<dataset>[@<version>]`) in the
 //! Handle.net REST API's form, so Handle System clients read them unchanged.
 //!
-//! A record's values: `URL` (the dataset's page), `CHECKSUM` (the version's signed
-//! manifest digest, `sha256:<hex>`), `SHULIAN_MANIFEST` (where that manifest is
-//! served), `SHULIAN_NODE` (the DID of the node that signed it).
+//! A record's values ([`value_type`]): `URL` (the dataset's page), `CHECKSUM` (the
+//! version's signed manifest digest, `sha256:<hex>`), `SHULIAN_MANIFEST` (where that
+//! manifest is served), `SHULIAN_NODE` (the DID of the node that signed it),
+//! `SHULIAN_NODE_URL` (that node's base URL, where the version is ordered) and
+//! `SHULIAN_VERSION` (the version named).
 
 use serde::Serialize;
 
 use super::Context;
-use crate::domain::handle::{Handle, HandleError};
+pub use crate::domain::handle::HANDLES_PATH;
+use crate::domain::handle::{Handle, HandleError, value_type};
 use crate::error::AppError;
 use crate::store::StoreError;
-
-/// Where the resolver answers, below the node's base URL: `{HANDLES_PATH}/<prefix>/<suffix>`.
-pub const HANDLES_PATH: &str = "/api/handles";
 
 /// How long a resolver may cache a record, in seconds.
 const TTL_SECONDS: u32 = 86_400;
@@ -71,7 +71,7 @@ impl HandleRecord {
     pub fn url(&self) -> Option<&str> {
         self.values
             .iter()
-            .find(|value| value.kind == "URL")
+            .find(|value| value.kind == value_type::URL)
             .map(|value| value.data.value.as_str())
     }
 }
@@ -146,13 +146,15 @@ impl Holder<'_> {
         let (base, dataset) = (self.base, &handle.dataset);
         let timestamp = published_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let values = [
-            ("URL", format!("{base}/datasets/{dataset}")),
-            ("CHECKSUM", manifest_digest.prefixed()),
+            (value_type::URL, format!("{base}/datasets/{dataset}")),
+            (value_type::CHECKSUM, manifest_digest.prefixed()),
             (
-                "SHULIAN_MANIFEST",
+                value_type::MANIFEST,
                 format!("{base}/api/v1/datasets/{dataset}/versions/{version}/manifest"),
             ),
-            ("SHULIAN_NODE", self.did.clone()),
+            (value_type::NODE, self.did.clone()),
+            (value_type::NODE_URL, base.to_owned()),
+            (value_type::VERSION, version.to_string()),
         ];
         HandleRecord {
             response_code: 1,

@@ -41,7 +41,7 @@ pub async fn shulian(args: &[&str]) -> Output {
     }
 }
 
-fn json(output: &Output) -> Value {
+pub fn json(output: &Output) -> Value {
     assert!(output.success, "command failed: {}", output.stderr);
     serde_json::from_str(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", output.stdout))
 }

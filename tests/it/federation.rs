@@ -8,6 +8,7 @@ use serde_json::Value;
 use shulian::client::NodeClient;
 use shulian::service::network;
 
+use crate::cli::{json, shulian};
 use crate::handles::{browser_destination, expect_refusals, value};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
@@ -38,7 +39,8 @@ async fn a_peers_answers_are_bounded_in_size_and_time() {
 
 on_both_backends!(
     a_node_harvests_its_peers_catalog_and_resolves_its_identifiers,
-    a_peer_listing_what_does_not_verify_is_refused
+    a_peer_listing_what_does_not_verify_is_refused,
+    a_buyer_orders_a_peers_licensed_data_found_at_another_node
 );
 
 async fn digest(node: &TestApp, dataset: &str, version: u32) -> String {
@@ -46,6 +48,12 @@ async fn digest(node: &TestApp, dataset: &str, version: u32) -> String {
         .get_json(&format!("/api/v1/datasets/{dataset}/versions/{version}"))
         .await;
     detail["manifestDigest"].as_str().expect("digest").to_owned()
+}
+
+/// An industry node with its handle `prefix`, and a city node that knows nothing yet.
+async fn industry_and_city(backend: Backend, prefix: &'static str) -> (TestApp, TestApp) {
+    let industry = TestApp::spawn_with(backend.clone(), |settings| settings.handle_prefix = Some(prefix.into())).await;
+    (industry, TestApp::spawn(backend).await)
 }
 
 /// `city` pins and harvests `industry`; the peer as `city` lists it.
@@ -61,11 +69,7 @@ async fn peer_and_harvest(city: &TestApp, industry: &TestApp) -> Value {
 }
 
 async fn a_node_harvests_its_peers_catalog_and_resolves_its_identifiers(backend: Backend) {
-    let industry = TestApp::spawn_with(backend.clone(), |settings| {
-        settings.handle_prefix = Some("86.1000.jt".into())
-    })
-    .await;
-    let city = TestApp::spawn(backend).await;
+    let (industry, city) = industry_and_city(backend, "86.1000.jt").await;
     let token = industry.publisher("bjtc").await;
     for (dataset, access, content) in [
         ("traffic", "open", &b"day,count\n1,10\n"[..]),
@@ -138,11 +142,7 @@ async fn a_node_harvests_its_peers_catalog_and_resolves_its_identifiers(backend:
 }
 
 async fn a_peer_listing_what_does_not_verify_is_refused(backend: Backend) {
-    let industry = TestApp::spawn_with(backend.clone(), |settings| {
-        settings.handle_prefix = Some("86.1000.qx".into())
-    })
-    .await;
-    let city = TestApp::spawn(backend).await;
+    let (industry, city) = industry_and_city(backend, "86.1000.qx").await;
     let token = industry.publisher("weather").await;
     assert!(
         industry
@@ -177,4 +177,106 @@ async fn a_peer_listing_what_does_not_verify_is_refused(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = city.get_json("/api/handles/86.1000.qx/rain").await;
     assert_eq!(status, StatusCode::OK, "what verified before stays");
+}
+
+/// A buyer names a peer's dataset by its identifier at the node that harvested it; the
+/// order is placed at the peer that holds it (the resolver never sees it or its token),
+/// and only when that peer signs as the DID the resolver pinned and serves the manifest
+/// it verified.
+async fn a_buyer_orders_a_peers_licensed_data_found_at_another_node(backend: Backend) {
+    let (industry, city) = industry_and_city(backend, "86.1000.jt").await;
+    let publisher = industry.publisher("bjtc").await;
+    let content = &b"ward,beds\na,3\n"[..];
+    let published = industry
+        .publish(&publisher, "clinic", "licensed", &[("data.csv", content)])
+        .await;
+    assert!(published.status().is_success());
+    let peer = peer_and_harvest(&city, &industry).await;
+    assert!(peer["lastError"].is_null(), "{peer}");
+
+    let work = tempfile::tempdir().expect("dir");
+    let key = work.path().join("buyer.key");
+    let key = key.to_str().expect("utf-8");
+    assert!(shulian(&["keygen", "--out", key]).await.success);
+    let out = work.path().join("order");
+    let order = |target: &'static str, resolver: String, out: String| async move {
+        shulian(&[
+            "order",
+            target,
+            "--key",
+            key,
+            "--purpose",
+            "research",
+            "--node",
+            &resolver,
+            "--out",
+            &out,
+            "--json",
+        ])
+        .await
+    };
+    let placed = json(&order("hdl:86.1000.jt/clinic", city.url.clone(), out.display().to_string()).await);
+    assert_eq!(placed["state"], "AGREED", "{placed}");
+    assert_eq!(placed["node"], industry.url.as_str(), "ordered where it is held");
+    assert_eq!(placed["version"], 1);
+    let order_id = placed["orderId"].as_str().expect("id");
+    assert!(
+        industry.ctx.store.get_order(order_id).await.is_ok(),
+        "the order is at the origin"
+    );
+    assert_eq!(
+        city.count("SELECT COUNT(*) FROM orders").await,
+        0,
+        "the resolver holds no order"
+    );
+    let token = std::fs::read_to_string(out.join("token")).expect("token saved");
+    let file = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/datasets/clinic/versions/1/files/data.csv",
+            industry.url
+        ))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(file.status(), StatusCode::OK);
+    assert_eq!(file.bytes().await.expect("body").as_ref(), content);
+
+    // A resolver that names another key for the holder, or another manifest than the one
+    // the holder serves, gets nothing ordered.
+    let right_did = value(&city.get_json("/api/handles/86.1000.jt/clinic").await.1, "SHULIAN_NODE");
+    let right_digest = digest(&industry, "clinic", 1).await;
+    let other_did = shulian::crypto::KeyPair::generate().did().to_string();
+    for (did, checksum, refusal) in [
+        (other_did, right_digest.clone(), "answers as"),
+        (right_did, format!("sha256:{}", "0".repeat(64)), "not the"),
+    ] {
+        let record = serde_json::json!({
+            "responseCode": 1,
+            "handle": "86.1000.jt/clinic",
+            "values": [
+                {"index": 1, "type": "SHULIAN_NODE_URL", "data": {"format": "string", "value": industry.url}},
+                {"index": 2, "type": "SHULIAN_NODE", "data": {"format": "string", "value": did}},
+                {"index": 3, "type": "SHULIAN_VERSION", "data": {"format": "string", "value": "1"}},
+                {"index": 4, "type": "CHECKSUM", "data": {"format": "string", "value": checksum}},
+            ],
+        });
+        let resolver = axum::Router::new().route(
+            "/api/handles/86.1000.jt/clinic",
+            axum::routing::get(move || async move { axum::Json(record) }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move { axum::serve(listener, resolver).await });
+        let elsewhere = work.path().join("refused");
+        let refused = order("86.1000.jt/clinic", base, elsewhere.display().to_string()).await;
+        assert!(!refused.success, "ordered despite a resolver that {refusal}");
+        assert!(refused.stderr.contains(refusal), "{}", refused.stderr);
+        assert!(!elsewhere.exists(), "nothing saved");
+    }
+    assert_eq!(
+        industry.count("SELECT COUNT(*) FROM orders").await,
+        1,
+        "no other order placed"
+    );
 }
