@@ -1,10 +1,13 @@
 //! A network of real `shulian serve` processes, each with its own data directory,
 //! database and port: peers pinned by the CLI, catalogs harvested, identifiers of
-//! one node resolved at the others, an outage and a return, and a swapped key.
+//! one node resolved at the others, a buyer who finds a node's licensed data at
+//! another and orders and fetches it at its origin, an outage and a return, and a
+//! swapped key.
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::cli::{json, shulian};
 use crate::handles::value;
 use crate::helpers::Backend;
 use crate::on_both_backends;
@@ -120,6 +123,59 @@ async fn three_node_processes_peer_harvest_and_resolve_each_others_identifiers(b
     assert!(
         resolve(&node_b.url, &format!("{prefix_a}/clinic@1")).await.is_some(),
         "licensed entries too"
+    );
+
+    // A buyer finds A's licensed data at B, orders it at A through B's record, fetches it
+    // from A and verifies the evidence offline.
+    let work = tempfile::tempdir().expect("dir");
+    let path = |name: &str| work.path().join(name).display().to_string();
+    let (key, order, files) = (path("buyer.key"), path("order"), path("files"));
+    assert!(shulian(&["keygen", "--out", &key]).await.success);
+    let clinic = format!("hdl:{prefix_a}/clinic@1");
+    let placed = json(
+        &shulian(&[
+            "order",
+            &clinic,
+            "--key",
+            &key,
+            "--purpose",
+            "research",
+            "--node",
+            &node_b.url,
+            "--out",
+            &order,
+            "--json",
+        ])
+        .await,
+    );
+    assert_eq!(
+        (placed["state"].as_str(), placed["node"].as_str()),
+        (Some("AGREED"), Some(node_a.url.as_str())),
+        "ordered at A"
+    );
+    let fetched = json(
+        &shulian(&[
+            "fetch",
+            &order,
+            "--key",
+            &key,
+            "--node",
+            &node_a.url,
+            "--out",
+            &files,
+            "--json",
+        ])
+        .await,
+    );
+    // data.csv, and its Parquet copy once A has derived it: one receipt each.
+    let fetched_files = fetched["files"].as_array().map(Vec::len).expect("files") as u64;
+    assert!(fetched_files >= 1);
+    assert_eq!(fetched["receipts"].as_u64(), Some(fetched_files), "{fetched}");
+    let verified = json(&shulian(&["verify", &path("files/evidence.json"), "--files", &files, "--json"]).await);
+    assert_eq!(verified["receipts"].as_u64(), Some(fetched_files));
+    assert_eq!(
+        std::fs::read(work.path().join("files/data.csv")).expect("fetched"),
+        b"k,v\n1,2\n"
     );
 
     // A goes down: B keeps what it harvested and marks A unreachable.
