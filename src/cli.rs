@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::app::{App, shutdown_signal};
 use crate::blobs::BlobStore;
-use crate::client::{NodeClient, evidence, fetch, get, order, publish};
+use crate::client::{NodeClient, evidence, fetch, get, order, publish, resolve};
 use crate::config::{Config, LogFormat, Settings};
 use crate::crypto::{Did, KeyPair};
 use crate::domain::PublisherId;
@@ -90,7 +90,9 @@ enum Command {
     },
     /// Download a version of an open dataset, resuming and verifying every file.
     Get {
-        /// DATASET or DATASET@VERSION.
+        /// DATASET or DATASET@VERSION at --node; or an identifier [hdl:]PREFIX/DATASET[@VERSION],
+        /// which --node resolves and which is downloaded from the node holding it, once that
+        /// node proves to be the one the resolver knows.
         target: String,
         /// The node's base URL.
         #[arg(long, env = "SHULIAN_NODE")]
@@ -469,24 +471,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         } => {
             init_logging(LogFormat::Text, "warn");
             let key = KeyPair::load(&key)?;
-            let (dataset, version, client, holder) = if target.contains('/') {
-                let handle: crate::domain::handle::Handle = target.parse()?;
-                let holder = order::resolve_holder(&NodeClient::new(&node, None)?, &handle).await?;
-                let client = NodeClient::new(&holder.url, None)?;
-                (handle.dataset, Some(holder.version), client, Some(holder))
-            } else {
-                let (dataset, version) = get::parse_target(&target)?;
-                (dataset, version, NodeClient::new(&node, None)?, None)
-            };
+            let located = resolve::locate(&target, &node).await?;
             let request = order::OrderRequest {
-                dataset,
-                version,
+                dataset: located.dataset,
+                version: located.version,
                 purpose,
                 validity_days: days,
                 max_downloads: downloads,
-                holder,
+                holder: located.holder,
             };
-            let report = order::place_order(&client, &key, &request, out.as_deref()).await?;
+            let report = order::place_order(&located.client, &key, &request, out.as_deref()).await?;
             print_result(json, &report, || {
                 format!(
                     "order {} is {} ({} version {} at {}); order, agreement and token saved in {}\n{}",
@@ -508,10 +502,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             json,
         } => {
             init_logging(LogFormat::Text, "warn");
-            let (dataset, version) = get::parse_target(&target)?;
-            let out = out.unwrap_or_else(|| PathBuf::from(dataset.as_str()));
-            let client = NodeClient::new(&node, None)?.with_log_tiles(log_tiles.as_deref())?;
-            let report = get::get_version(&client, &dataset, version, &out, !json).await?;
+            let located = resolve::locate(&target, &node).await?;
+            let out = out.unwrap_or_else(|| PathBuf::from(located.dataset.as_str()));
+            let client = located.client.with_log_tiles(log_tiles.as_deref())?;
+            let holder = located.holder.as_ref();
+            let report = get::get_version(&client, &located.dataset, located.version, holder, &out, !json).await?;
             print_result(json, &report, || {
                 let lines: Vec<String> = report
                     .files

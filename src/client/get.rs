@@ -14,6 +14,7 @@ use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
 
+use super::resolve::Holder;
 use super::{NodeClient, RemoteNode, byte_progress, evidence, expect_success, hash_file};
 use crate::crypto::proof;
 use crate::domain::{DatasetId, FileEntry, FileName, VersionNumber};
@@ -72,21 +73,29 @@ pub fn parse_target(text: &str) -> anyhow::Result<(DatasetId, Option<VersionNumb
     }
 }
 
-/// Downloads every file of a version into `out`.
+/// Downloads every file of a version into `out`; a version found by identifier only
+/// from the node its resolver named, once it proves to be that node (see [`super::resolve`]).
 pub async fn get_version(
     client: &NodeClient,
     dataset: &DatasetId,
     version: Option<VersionNumber>,
+    holder: Option<&Holder>,
     out: &Path,
     progress: bool,
 ) -> anyhow::Result<GetReport> {
     let node = client.remote_node().await?;
+    if let Some(holder) = holder {
+        holder.ensure_node(&node.did)?;
+    }
     let version_path = version.map_or_else(|| "latest".to_owned(), |v| v.to_string());
     let reply: VersionReply = client
         .get_json(&format!("/api/v1/datasets/{dataset}/versions/{version_path}"))
         .await?;
     proof::verify_document_with_key(&reply.manifest, &node.did.public_key())
         .context("the version manifest is not signed by this node's key")?;
+    if let Some(holder) = holder {
+        holder.ensure_manifest(dataset, &reply.manifest)?;
+    }
     let checkpoint_size = prove_logged(client, &node, &reply).await?;
     let signed_files: Vec<FileEntry> = serde_json::from_value(reply.manifest["files"].clone())?;
     if signed_files != reply.files {

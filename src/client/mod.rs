@@ -8,6 +8,7 @@ pub mod fetch;
 pub mod get;
 pub mod order;
 pub mod publish;
+pub mod resolve;
 
 use std::time::Duration;
 

@@ -14,15 +14,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, ensure};
+use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use super::{NodeClient, expect_success};
-use crate::crypto::{Did, KeyPair, proof, sign_document};
-use crate::domain::handle::{HANDLES_PATH, Handle, value_type};
+use crate::crypto::{KeyPair, proof, sign_document};
 use crate::domain::order::ORDER_TYPE;
 use crate::domain::{DatasetId, DatasetMetadata, VersionNumber};
 
@@ -40,54 +39,7 @@ pub struct OrderRequest {
     pub max_downloads: Option<u32>,
     /// What a resolver said of the version, when it was found by identifier: the node
     /// ordered at must prove to be what it said.
-    pub holder: Option<Holder>,
-}
-
-/// The node a resolver says holds an identified version, and what it says of it.
-#[derive(Debug, Clone)]
-pub struct Holder {
-    /// The holding node's base URL.
-    pub url: String,
-    /// The DID the resolver knows it by (for a peer's version, the key it pinned).
-    pub did: Did,
-    /// The version named.
-    pub version: VersionNumber,
-    /// That version's signed manifest digest, as the resolver verified it.
-    pub manifest_digest: String,
-}
-
-/// Asks `resolver` (any node: its own identifiers, or a peer's it harvested) who holds
-/// the version `handle` names.
-pub async fn resolve_holder(resolver: &NodeClient, handle: &Handle) -> anyhow::Result<Holder> {
-    #[derive(Deserialize)]
-    struct Record {
-        values: Vec<RecordValue>,
-    }
-    #[derive(Deserialize)]
-    struct RecordValue {
-        #[serde(rename = "type")]
-        kind: String,
-        data: RecordData,
-    }
-    #[derive(Deserialize)]
-    struct RecordData {
-        value: String,
-    }
-    let record: Record = resolver.get_json(&format!("{HANDLES_PATH}/{handle}")).await?;
-    let value = |kind: &str| {
-        record
-            .values
-            .iter()
-            .find(|value| value.kind == kind)
-            .map(|value| value.data.value.as_str())
-            .with_context(|| format!("the resolver's record of {handle} has no {kind} value"))
-    };
-    Ok(Holder {
-        url: value(value_type::NODE_URL)?.to_owned(),
-        did: value(value_type::NODE)?.parse()?,
-        version: value(value_type::VERSION)?.parse()?,
-        manifest_digest: value(value_type::CHECKSUM)?.to_owned(),
-    })
+    pub holder: Option<super::resolve::Holder>,
 }
 
 /// What an order did.
@@ -149,12 +101,7 @@ pub async fn place_order(
 ) -> anyhow::Result<OrderReport> {
     let node_did = client.remote_node().await?.did;
     if let Some(holder) = &request.holder {
-        ensure!(
-            node_did == holder.did,
-            "the resolver knows the node at {} as {}, but it answers as {node_did}: not ordered",
-            holder.url,
-            holder.did
-        );
+        holder.ensure_node(&node_did)?;
     }
     let version_path = request.version.map_or_else(|| "latest".to_owned(), |v| v.to_string());
     let version: VersionReply = client
@@ -163,15 +110,7 @@ pub async fn place_order(
     proof::verify_document_with_key(&version.manifest, &node_did.public_key())
         .context("the version manifest is not signed by this node's key")?;
     if let Some(holder) = &request.holder {
-        ensure!(
-            version.manifest_digest == holder.manifest_digest,
-            "{} serves version {} of {} with manifest {}, not the {} its resolver verified: not ordered",
-            holder.url,
-            version.version,
-            request.dataset,
-            version.manifest_digest,
-            holder.manifest_digest
-        );
+        holder.ensure_manifest(&request.dataset, &version.manifest)?;
     }
     let metadata: DatasetMetadata = serde_json::from_value(version.manifest["metadata"].clone())?;
     let offer = metadata

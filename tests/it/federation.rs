@@ -40,7 +40,7 @@ async fn a_peers_answers_are_bounded_in_size_and_time() {
 on_both_backends!(
     a_node_harvests_its_peers_catalog_and_resolves_its_identifiers,
     a_peer_listing_what_does_not_verify_is_refused,
-    a_buyer_orders_a_peers_licensed_data_found_at_another_node
+    a_buyer_gets_and_orders_a_peers_data_found_at_another_node
 );
 
 async fn digest(node: &TestApp, dataset: &str, version: u32) -> String {
@@ -179,18 +179,20 @@ async fn a_peer_listing_what_does_not_verify_is_refused(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "what verified before stays");
 }
 
-/// A buyer names a peer's dataset by its identifier at the node that harvested it; the
-/// order is placed at the peer that holds it (the resolver never sees it or its token),
-/// and only when that peer signs as the DID the resolver pinned and serves the manifest
-/// it verified.
-async fn a_buyer_orders_a_peers_licensed_data_found_at_another_node(backend: Backend) {
+/// A buyer names a peer's dataset by its identifier at the node that harvested it; open
+/// files are downloaded from, and the order placed at, the peer that holds it (the
+/// resolver never sees the order or its token), and only when that peer signs as the DID
+/// the resolver pinned and serves the manifest it verified.
+async fn a_buyer_gets_and_orders_a_peers_data_found_at_another_node(backend: Backend) {
     let (industry, city) = industry_and_city(backend, "86.1000.jt").await;
     let publisher = industry.publisher("bjtc").await;
     let content = &b"ward,beds\na,3\n"[..];
-    let published = industry
-        .publish(&publisher, "clinic", "licensed", &[("data.csv", content)])
-        .await;
-    assert!(published.status().is_success());
+    for (dataset, access) in [("clinic", "licensed"), ("roads", "open")] {
+        let published = industry
+            .publish(&publisher, dataset, access, &[("data.csv", content)])
+            .await;
+        assert!(published.status().is_success());
+    }
     let peer = peer_and_harvest(&city, &industry).await;
     assert!(peer["lastError"].is_null(), "{peer}");
 
@@ -215,6 +217,22 @@ async fn a_buyer_orders_a_peers_licensed_data_found_at_another_node(backend: Bac
         ])
         .await
     };
+    let roads = work.path().join("roads");
+    let got = json(
+        &shulian(&[
+            "get",
+            "86.1000.JT/roads",
+            "--node",
+            &city.url,
+            "--out",
+            &roads.display().to_string(),
+            "--json",
+        ])
+        .await,
+    );
+    let (_, described) = industry.get_json("/.well-known/shulian-node").await;
+    assert_eq!(got["node"], described["id"], "downloaded from the holder: {got}");
+    assert_eq!(std::fs::read(roads.join("data.csv")).expect("downloaded"), content);
     let placed = json(&order("hdl:86.1000.jt/clinic", city.url.clone(), out.display().to_string()).await);
     assert_eq!(placed["state"], "AGREED", "{placed}");
     assert_eq!(placed["node"], industry.url.as_str(), "ordered where it is held");
@@ -269,8 +287,12 @@ async fn a_buyer_orders_a_peers_licensed_data_found_at_another_node(backend: Bac
         let base = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(async move { axum::serve(listener, resolver).await });
         let elsewhere = work.path().join("refused");
-        let refused = order("86.1000.jt/clinic", base, elsewhere.display().to_string()).await;
+        let refused = order("86.1000.jt/clinic", base.clone(), elsewhere.display().to_string()).await;
         assert!(!refused.success, "ordered despite a resolver that {refusal}");
+        assert!(refused.stderr.contains(refusal), "{}", refused.stderr);
+        let elsewhere_arg = elsewhere.display().to_string();
+        let refused = shulian(&["get", "86.1000.jt/clinic", "--node", &base, "--out", &elsewhere_arg]).await;
+        assert!(!refused.success, "downloaded despite a resolver that {refusal}");
         assert!(refused.stderr.contains(refusal), "{}", refused.stderr);
         assert!(!elsewhere.exists(), "nothing saved");
     }
