@@ -14,7 +14,10 @@ use crate::helpers::{Backend, TestApp, place_test_order, sha256_hex};
 use crate::on_both_backends;
 use crate::web::{FLOWS, market};
 
-on_both_backends!(a_reader_searches_previews_and_downloads_in_a_browser);
+on_both_backends!(
+    a_reader_searches_previews_and_downloads_in_a_browser,
+    the_browser_signs_byte_for_byte_as_the_node_and_orders_with_its_own_key
+);
 
 /// chromedriver and Chromium, when installed; CI must have them.
 fn browser() -> Option<(String, String)> {
@@ -415,6 +418,142 @@ async fn a_reader_searches_previews_and_downloads_in_a_browser(backend: Backend)
         "exposed: {answers}"
     );
     assert_eq!(answers["receipts"], 200, "{answers}");
+    browser.close().await;
+    app.stop().await;
+}
+
+/// The vectors' folder.
+fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+/// The page's signing script (`/static/sign.js`, loaded under the pages' CSP) against
+/// the node: the RFC 8785 vectors canonicalized as published, the W3C eddsa-jcs-2022
+/// example signed to the very proof value it gives, and an order signed with a key
+/// WebCrypto generated that the node verifies, countersigns and logs.
+async fn the_browser_signs_byte_for_byte_as_the_node_and_orders_with_its_own_key(backend: Backend) {
+    let Some((driver, chromium)) = browser() else { return };
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("clinic-pub").await;
+    let published = app
+        .publish(&token, "clinic", "licensed", &[("wards.csv", b"ward,beds\na,3\n")])
+        .await;
+    assert!(published.status().is_success());
+    let downloads = tempfile::tempdir().expect("downloads");
+    let browser = Session::start(&driver, &chromium, downloads.path()).await;
+    browser.open(&format!("{}/node", app.url)).await;
+    let loaded = browser
+        .script_async(
+            "const done = arguments[arguments.length - 1];
+             const script = document.createElement('script');
+             script.src = '/static/sign.js';
+             script.onload = () => done(typeof window.shulianSigning);
+             script.onerror = () => done('refused');
+             document.head.appendChild(script);",
+            json!([]),
+        )
+        .await;
+    assert_eq!(loaded, "object", "the script loads under the page's CSP");
+
+    let jcs = fixture("jcs");
+    let mut names = Vec::new();
+    let mut inputs = Vec::new();
+    for entry in std::fs::read_dir(jcs.join("input")).expect("inputs") {
+        let path = entry.expect("entry").path();
+        names.push(path.file_name().expect("name").to_owned());
+        inputs.push(std::fs::read_to_string(&path).expect("input"));
+    }
+    let outputs = browser
+        .script_async(
+            "const [inputs, done] = arguments;
+             try { done(inputs.map(text => shulianSigning.canonicalize(JSON.parse(text)))); }
+             catch (error) { done(String(error)); }",
+            json!([inputs]),
+        )
+        .await;
+    assert!(names.len() >= 6);
+    for (name, output) in names.iter().zip(outputs.as_array().expect("outputs")) {
+        let expected = std::fs::read_to_string(jcs.join("output").join(name)).expect("output");
+        assert_eq!(output.as_str(), Some(expected.as_str()), "vector {name:?}");
+    }
+
+    // The W3C example, signed in the browser from its key pair: the same proof, byte for byte.
+    let vectors = fixture("eddsa-jcs-2022");
+    let pair: Value =
+        serde_json::from_slice(&std::fs::read(vectors.join("keyPair.json")).expect("pair")).expect("json");
+    let multibase = |name: &str| {
+        let text = pair[name].as_str().expect("multibase");
+        bs58::decode(&text[1..]).into_vec().expect("base58")[2..].to_vec()
+    };
+    let signed: Value =
+        serde_json::from_slice(&std::fs::read(vectors.join("signedJCS.json")).expect("vector")).expect("json");
+    let mut unsigned = signed.clone();
+    unsigned.as_object_mut().expect("object").remove("proof");
+    let sign_in_browser = |method: Value| {
+        browser.script_async(
+            "const [seed, publicKey, document, created, method, done] = arguments;
+             shulianSigning.importSeed(new Uint8Array(seed), new Uint8Array(publicKey))
+               .then(key => shulianSigning.signDocument(document, key, created, method))
+               .then(done, error => done(String(error)));",
+            json!([
+                multibase("privateKeyMultibase"),
+                multibase("publicKeyMultibase"),
+                unsigned,
+                signed["proof"]["created"],
+                method
+            ]),
+        )
+    };
+    let canonical = |value: &Value| shulian::crypto::canonical::canonicalize(value).expect("canonical");
+    let as_specified = sign_in_browser(signed["proof"]["verificationMethod"].clone()).await;
+    assert_eq!(
+        canonical(&as_specified),
+        canonical(&signed),
+        "the browser's proof is the specification's"
+    );
+    // As the node signs (the key named by its did:key): the same bytes as the node's signer.
+    let key = shulian::crypto::KeyPair::load(&vectors.join("keyPair.json")).expect("the Multikey pair loads");
+    let created = chrono::DateTime::parse_from_rfc3339(signed["proof"]["created"].as_str().expect("created"))
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let by_node = shulian::crypto::sign_document(unsigned.clone(), &key, created).expect("signed");
+    assert_eq!(
+        canonical(&sign_in_browser(Value::Null).await),
+        canonical(&by_node),
+        "the browser signs as the node does"
+    );
+
+    // An order signed with a key the browser generated: the node verifies and agrees.
+    let placed = browser
+        .script_async(
+            "const done = arguments[arguments.length - 1];
+             (async () => {
+               const S = shulianSigning;
+               const key = await S.generateKey();
+               const node = await (await fetch('/.well-known/shulian-node')).json();
+               const version = await (await fetch('/api/v1/datasets/clinic/versions/1')).json();
+               const offer = version.manifest.metadata.offer;
+               const licence = Array.from(await S.sha256(offer.licenseText), b => b.toString(16).padStart(2, '0')).join('');
+               const nonce = Array.from(crypto.getRandomValues(new Uint8Array(16)), b => b.toString(16).padStart(2, '0')).join('');
+               const order = await S.signDocument({
+                 type: 'ShulianOrder', node: node.id, dataset: 'clinic', version: version.version,
+                 manifestDigest: version.manifestDigest, purpose: offer.purposes[0],
+                 validityDays: offer.maxValidityDays, maxDownloads: offer.maxDownloads, priceFen: offer.priceFen,
+                 licenseSha256: 'sha256:' + licence, buyer: S.didKey(key.publicKey), nonce, created: S.timestamp(),
+               }, key, S.timestamp());
+               const answer = await fetch('/api/v1/orders', {method: 'POST',
+                 headers: {'Content-Type': 'application/json'}, body: JSON.stringify(order)});
+               done({status: answer.status, answer: await answer.json(), order});
+             })().catch(error => done({error: String(error)}));",
+            json!([]),
+        )
+        .await;
+    assert_eq!(placed["status"], 201, "{placed}");
+    assert_eq!(placed["answer"]["state"], "AGREED", "{placed}");
+    let buyer = shulian::crypto::proof::verify_document(&placed["order"]).expect("the node's verifier accepts it");
+    assert_eq!(placed["order"]["buyer"], buyer.to_string());
     browser.close().await;
     app.stop().await;
 }

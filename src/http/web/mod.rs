@@ -22,8 +22,11 @@ use i18n::Lang;
 
 /// The stylesheet, compiled in.
 const STYLE: &str = include_str!("style.css");
-/// The pages' one script, served as a file so the CSP needs no inline script.
+/// The pages' script, served as a file so the CSP needs no inline script.
 const SCRIPT: &str = include_str!("copy.js");
+/// Canonical JSON and eddsa-jcs-2022 signing with a WebCrypto key, for pages that sign
+/// (a buyer's order), byte for byte as the node signs and verifies.
+const SIGNING_SCRIPT: &str = include_str!("sign.js");
 
 /// The pages' routes.
 pub fn routes() -> Router<Context> {
@@ -37,6 +40,10 @@ pub fn routes() -> Router<Context> {
         .route(
             "/static/copy.js",
             get(|| asset(SCRIPT, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/static/sign.js",
+            get(|| asset(SIGNING_SCRIPT, "text/javascript; charset=utf-8")),
         )
 }
 
