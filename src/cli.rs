@@ -115,9 +115,9 @@ enum Command {
         /// The buyer's key file.
         #[arg(long)]
         key: PathBuf,
-        /// The node's base URL.
+        /// The node's base URL [default: the node the order folder says it was placed at].
         #[arg(long, env = "SHULIAN_NODE")]
-        node: String,
+        node: Option<String>,
         /// Where to put the files and evidence.json.
         #[arg(long)]
         out: PathBuf,
@@ -403,15 +403,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         } => {
             init_logging(LogFormat::Text, "warn");
             let key = KeyPair::load(&key)?;
-            let report = fetch::fetch(
-                &node,
-                log_tiles.as_deref(),
-                &fetch::order_folder(&order),
-                &key,
-                &out,
-                !json,
-            )
-            .await?;
+            let folder = fetch::order_folder(&order);
+            let node = match node {
+                Some(node) => node,
+                None => fetch::order_node(&folder)?,
+            };
+            let report = fetch::fetch(&node, log_tiles.as_deref(), &folder, &key, &out, !json).await?;
             print_result(json, &report, || {
                 format!(
                     "fetched {} files of order {}; {} receipts, {} acknowledged; evidence in {}",

@@ -49,6 +49,18 @@ pub fn order_folder(order: &str) -> PathBuf {
     }
 }
 
+/// The node an order folder says its order was placed at.
+pub fn order_node(folder: &Path) -> anyhow::Result<String> {
+    let path = folder.join(super::order::NODE_FILE);
+    let node = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{} does not say where the order was placed: give --node",
+            folder.display()
+        )
+    })?;
+    Ok(node.trim().to_owned())
+}
+
 /// Fetches everything an agreed order covers into `out`; proofs come from the log's tiles
 /// at `log_tiles` when given.
 pub async fn fetch(
@@ -182,4 +194,18 @@ async fn acknowledge(
         .await?;
     expect_success(response).await?;
     Ok(signed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_folder_names_its_node_or_asks_for_one() {
+        let folder = tempfile::tempdir().expect("dir");
+        let missing = order_node(folder.path()).expect_err("no node file");
+        assert!(missing.to_string().contains("give --node"), "{missing}");
+        std::fs::write(folder.path().join(super::super::order::NODE_FILE), "http://a.example\n").expect("write");
+        assert_eq!(order_node(folder.path()).expect("named"), "http://a.example");
+    }
 }

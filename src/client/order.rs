@@ -91,6 +91,8 @@ pub const TOKEN_FILE: &str = "token";
 pub const PROFILE_FILE: &str = "profile.share";
 /// The order id's file in an order folder.
 pub const ID_FILE: &str = "id";
+/// The order folder's file naming the node the order was placed at (and is fetched from).
+pub const NODE_FILE: &str = "node";
 
 /// Signs and places an order; saves its documents under `out` (default `./order-<id>`).
 pub async fn place_order(
@@ -148,21 +150,23 @@ pub async fn place_order(
         || PathBuf::from(format!("order-{}", placed.order_id)),
         Path::to_path_buf,
     );
-    save_order(&out, &placed, &order)?;
+    let node = client.url("");
+    save_order(&out, &node, &placed, &order)?;
     Ok(OrderReport {
         order_id: placed.order_id,
         state: placed.state,
         dataset: request.dataset.to_string(),
         version: version.version,
-        node: client.url(""),
+        node,
         valid_until: placed.valid_until,
         out,
     })
 }
 
-fn save_order(out: &Path, placed: &Placed, order: &Value) -> anyhow::Result<()> {
+fn save_order(out: &Path, node: &str, placed: &Placed, order: &Value) -> anyhow::Result<()> {
     std::fs::create_dir_all(out)?;
     std::fs::write(out.join(ID_FILE), &placed.order_id)?;
+    std::fs::write(out.join(NODE_FILE), node)?;
     std::fs::write(out.join(ORDER_FILE), serde_json::to_vec_pretty(order)?)?;
     if let Some(agreement) = &placed.agreement {
         std::fs::write(out.join(AGREEMENT_FILE), serde_json::to_vec_pretty(agreement)?)?;

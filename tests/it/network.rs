@@ -153,20 +153,8 @@ async fn three_node_processes_peer_harvest_and_resolve_each_others_identifiers(b
         (Some("AGREED"), Some(node_a.url.as_str())),
         "ordered at A"
     );
-    let fetched = json(
-        &shulian(&[
-            "fetch",
-            &order,
-            "--key",
-            &key,
-            "--node",
-            &node_a.url,
-            "--out",
-            &files,
-            "--json",
-        ])
-        .await,
-    );
+    // The order folder says where the order was placed: no --node needed.
+    let fetched = json(&shulian(&["fetch", &order, "--key", &key, "--out", &files, "--json"]).await);
     // data.csv, and its Parquet copy once A has derived it: one receipt each.
     let fetched_files = fetched["files"].as_array().map(Vec::len).expect("files") as u64;
     assert!(fetched_files >= 1);
