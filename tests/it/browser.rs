@@ -422,6 +422,13 @@ async fn a_reader_searches_previews_and_downloads_in_a_browser(backend: Backend)
     app.stop().await;
 }
 
+/// Writes `value` as JSON into `dir`; its path.
+fn work_file(dir: &tempfile::TempDir, name: &str, value: &Value) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(value).expect("json")).expect("write");
+    path
+}
+
 /// The vectors' folder.
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -523,6 +530,41 @@ async fn the_browser_signs_byte_for_byte_as_the_node_and_orders_with_its_own_key
         canonical(&sign_in_browser(Value::Null).await),
         canonical(&by_node),
         "the browser signs as the node does"
+    );
+
+    // Key files: the one the vector's pair makes signs as the node does; a key the browser
+    // made saves as a file the CLI loads (same DID, same signatures); mismatched halves fail.
+    let key_files = browser
+        .script_async(
+            "const [file, document, created, done] = arguments;
+             (async () => {
+               const S = shulianSigning;
+               const fromFile = await S.signDocument(document, await S.importKeyFile(file), created);
+               const made = await S.generateKey();
+               const saved = await S.exportKeyFile(made);
+               const madeSigned = await S.signDocument(document, made, created);
+               const other = await S.exportKeyFile(await S.generateKey());
+               const mismatch = await S.importKeyFile({publicKeyMultibase: other.publicKeyMultibase,
+                 privateKeyMultibase: saved.privateKeyMultibase}).then(() => 'accepted', String);
+               done({fromFile, saved, did: S.didKey(made.publicKey), madeSigned, mismatch});
+             })().catch(error => done({error: String(error)}));",
+            json!([pair, unsigned, signed["proof"]["created"]]),
+        )
+        .await;
+    assert_eq!(canonical(&key_files["fromFile"]), canonical(&by_node), "{key_files}");
+    let saved = work_file(&downloads, "browser-key.json", &key_files["saved"]);
+    let loaded = shulian::crypto::KeyPair::load(&saved).expect("the CLI loads the browser's key file");
+    assert_eq!(key_files["did"], loaded.did().to_string());
+    assert_eq!(
+        canonical(&key_files["madeSigned"]),
+        canonical(&shulian::crypto::sign_document(unsigned.clone(), &loaded, created).expect("signed")),
+        "the browser's key signs as the CLI signs with it"
+    );
+    assert!(
+        key_files["mismatch"]
+            .as_str()
+            .is_some_and(|refusal| refusal.contains("not its private key")),
+        "{key_files}"
     );
 
     // An order signed with a key the browser generated: the node verifies and agrees.

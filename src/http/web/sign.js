@@ -7,8 +7,10 @@
 
 (function () {
   const BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-  // did:key multicodec prefix of an Ed25519 public key.
+  // Multicodec prefixes of an Ed25519 public key (did:key, publicKeyMultibase) and of
+  // its 32-byte seed (privateKeyMultibase).
   const ED25519_PUBLIC = [0xed, 0x01];
+  const ED25519_SEED = [0x80, 0x26];
   // PKCS #8 wrapping of a 32-byte Ed25519 seed (RFC 8410), the form WebCrypto imports.
   const PKCS8_SEED_PREFIX = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
 
@@ -40,6 +42,42 @@
       }
     }
     return "1".repeat(zeros) + digits.reverse().map((digit) => BASE58[digit]).join("");
+  }
+
+  /** Decodes base58btc; refuses any other character. */
+  function fromBase58(text) {
+    const bytes = [];
+    for (const character of text) {
+      let carry = BASE58.indexOf(character);
+      if (carry < 0) throw new Error("not base58btc: " + character);
+      for (let i = 0; i < bytes.length; i++) {
+        carry += bytes[i] * 58;
+        bytes[i] = carry & 0xff;
+        carry >>= 8;
+      }
+      while (carry > 0) {
+        bytes.push(carry & 0xff);
+        carry >>= 8;
+      }
+    }
+    let zeros = 0;
+    while (zeros < text.length && text[zeros] === "1") zeros++;
+    return concat(new Uint8Array(zeros), Uint8Array.from(bytes.reverse()));
+  }
+
+  /** The bytes after `prefix` in a multibase `z` value, which must start with it. */
+  function multibase(value, prefix) {
+    if (typeof value !== "string" || value[0] !== "z") throw new Error("not a base58btc multibase value");
+    const bytes = fromBase58(value.slice(1));
+    if (bytes.length !== prefix.length + 32 || prefix.some((byte, i) => bytes[i] !== byte)) {
+      throw new Error("not an Ed25519 key of the expected kind");
+    }
+    return bytes.slice(prefix.length);
+  }
+
+  function fromBase64Url(text) {
+    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+    return Uint8Array.from(binary, (character) => character.charCodeAt(0));
   }
 
   /** RFC 8785: members sorted by their UTF-16 code units, values as ECMAScript writes them. */
@@ -90,9 +128,35 @@
   }
 
   /** The signing key of a 32-byte seed (the form key files hold), with its raw public key. */
-  async function importSeed(seed, publicKey) {
-    const privateKey = await crypto.subtle.importKey("pkcs8", concat(PKCS8_SEED_PREFIX, seed), { name: "Ed25519" }, false, ["sign"]);
+  async function importSeed(seed, publicKey, extractable) {
+    const privateKey = await crypto.subtle.importKey("pkcs8", concat(PKCS8_SEED_PREFIX, seed), { name: "Ed25519" }, Boolean(extractable), ["sign"]);
     return { privateKey, publicKey };
+  }
+
+  /**
+   * The key as the key file `shulian keygen` writes (W3C Multikey JSON). The key must have
+   * been made extractable: a buyer's key leaves the browser only when they save it.
+   */
+  async function exportKeyFile(key) {
+    const jwk = await crypto.subtle.exportKey("jwk", key.privateKey);
+    return {
+      publicKeyMultibase: "z" + base58(concat(ED25519_PUBLIC, key.publicKey)),
+      privateKeyMultibase: "z" + base58(concat(ED25519_SEED, fromBase64Url(jwk.d))),
+    };
+  }
+
+  /** The key of a key file `shulian keygen` wrote (or `exportKeyFile` gave); its halves must match. */
+  async function importKeyFile(file) {
+    const seed = multibase(file.privateKeyMultibase, ED25519_SEED);
+    const publicKey = multibase(file.publicKeyMultibase, ED25519_PUBLIC);
+    const key = await importSeed(seed, publicKey, true);
+    const probe = new TextEncoder().encode("shulian key file");
+    const verifier = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+    const signature = await crypto.subtle.sign({ name: "Ed25519" }, key.privateKey, probe);
+    if (!(await crypto.subtle.verify({ name: "Ed25519" }, verifier, signature, probe))) {
+      throw new Error("the key file's public key is not its private key's");
+    }
+    return key;
   }
 
   /**
@@ -120,5 +184,7 @@
     return unsigned;
   }
 
-  window.shulianSigning = Object.freeze({ base58, canonicalize, didKey, timestamp, generateKey, importSeed, signDocument, sha256 });
+  window.shulianSigning = Object.freeze({
+    base58, canonicalize, didKey, timestamp, generateKey, importSeed, exportKeyFile, importKeyFile, signDocument, sha256,
+  });
 })();
