@@ -10,7 +10,6 @@
 use serde::Serialize;
 
 use super::Context;
-pub use crate::domain::handle::HANDLES_PATH;
 use crate::domain::handle::{Handle, HandleError, value_type};
 use crate::error::AppError;
 use crate::store::StoreError;

@@ -16,12 +16,12 @@ use serde_json::Value;
 
 use super::Context;
 use super::federation;
-use super::handles::HANDLES_PATH;
 use super::sharing::SHARING_PATH;
 use super::transparency;
 use crate::client::NodeClient;
 use crate::crypto::canonical::parse_strict;
 use crate::crypto::{Did, sign_document, verify_document};
+use crate::domain::handle::HANDLES_PATH;
 use crate::domain::node::{Endpoints, LogDescription, NODE_DESCRIPTION_TYPE, NodeDescription, Peer, Software};
 use crate::error::AppError;
 use crate::store::{PeerContact, Store};

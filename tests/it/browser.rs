@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, place_test_order, sha256_hex};
 use crate::on_both_backends;
+use crate::vectors::fixtures;
 use crate::web::{FLOWS, market};
 
 on_both_backends!(
@@ -429,13 +430,6 @@ fn work_file(dir: &tempfile::TempDir, name: &str, value: &Value) -> PathBuf {
     path
 }
 
-/// The vectors' folder.
-fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(path)
-}
-
 /// The page's signing script (`/static/sign.js`, loaded under the pages' CSP) against
 /// the node: the RFC 8785 vectors canonicalized as published, the W3C eddsa-jcs-2022
 /// example signed to the very proof value it gives, and an order signed with a key
@@ -464,7 +458,7 @@ async fn the_browser_signs_byte_for_byte_as_the_node_and_orders_with_its_own_key
         .await;
     assert_eq!(loaded, "object", "the script loads under the page's CSP");
 
-    let jcs = fixture("jcs");
+    let jcs = fixtures().join("jcs");
     let mut names = Vec::new();
     let mut inputs = Vec::new();
     for entry in std::fs::read_dir(jcs.join("input")).expect("inputs") {
@@ -487,7 +481,7 @@ async fn the_browser_signs_byte_for_byte_as_the_node_and_orders_with_its_own_key
     }
 
     // The W3C example, signed in the browser from its key pair: the same proof, byte for byte.
-    let vectors = fixture("eddsa-jcs-2022");
+    let vectors = fixtures().join("eddsa-jcs-2022");
     let pair: Value =
         serde_json::from_slice(&std::fs::read(vectors.join("keyPair.json")).expect("pair")).expect("json");
     let multibase = |name: &str| {

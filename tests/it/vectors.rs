@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use shulian::crypto::{KeyPair, canonical, proof};
 
-fn fixtures() -> PathBuf {
+/// The published vectors the suite carries (`tests/fixtures`).
+pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 

@@ -110,9 +110,14 @@
     return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
   }
 
+  /** A raw 32-byte Ed25519 public key as `publicKeyMultibase` (and a did:key's tail). */
+  function publicMultibase(publicKey) {
+    return "z" + base58(concat(ED25519_PUBLIC, publicKey));
+  }
+
   /** The `did:key` of a raw 32-byte Ed25519 public key. */
   function didKey(publicKey) {
-    return "did:key:z" + base58(concat(ED25519_PUBLIC, publicKey));
+    return "did:key:" + publicMultibase(publicKey);
   }
 
   /** A time as signed documents write it: RFC 3339, whole seconds, UTC. */
@@ -140,7 +145,7 @@
   async function exportKeyFile(key) {
     const jwk = await crypto.subtle.exportKey("jwk", key.privateKey);
     return {
-      publicKeyMultibase: "z" + base58(concat(ED25519_PUBLIC, key.publicKey)),
+      publicKeyMultibase: publicMultibase(key.publicKey),
       privateKeyMultibase: "z" + base58(concat(ED25519_SEED, fromBase64Url(jwk.d))),
     };
   }
@@ -168,12 +173,11 @@
     const unsigned = Object.assign({}, document);
     delete unsigned.proof;
     refuseFloats(unsigned);
-    const did = didKey(key.publicKey);
     const proof = {
       type: "DataIntegrityProof",
       cryptosuite: "eddsa-jcs-2022",
       created: created,
-      verificationMethod: verificationMethod || did + "#" + did.slice("did:key:".length),
+      verificationMethod: verificationMethod || didKey(key.publicKey) + "#" + publicMultibase(key.publicKey),
       proofPurpose: "assertionMethod",
     };
     if ("@context" in unsigned) proof["@context"] = unsigned["@context"];
