@@ -3,7 +3,9 @@
 //! Files download like `shulian get` (resuming, verified against the
 //! node-signed manifest the agreement binds). Then the node's receipts are
 //! checked, each new one is acknowledged with the buyer's signature, and the
-//! evidence bundle (`evidence.json`) is written for `shulian verify`.
+//! evidence bundle (`evidence.json`) is written for `shulian verify`. An order placed
+//! while the publisher had still to decide gets its agreement from the node here, once
+//! agreed, and saved beside the order.
 
 use std::path::{Path, PathBuf};
 
@@ -77,7 +79,6 @@ pub async fn fetch(
     let order_id = read(ID_FILE)?.trim().to_owned();
     let token = read(TOKEN_FILE)?.trim().to_owned();
     let order: Value = serde_json::from_str(&read(ORDER_FILE)?)?;
-    let agreement: Value = serde_json::from_str(&read(AGREEMENT_FILE).context("the order has no agreement (yet)")?)?;
     let buyer = key.did();
     ensure!(order["buyer"] == buyer.as_str(), "this key is not the order's buyer");
 
@@ -86,7 +87,30 @@ pub async fn fetch(
         did: node_did,
         log_origin: origin,
     } = client.remote_node().await?;
+    let saved = folder.join(AGREEMENT_FILE);
+    let (agreement, decided_since): (Value, bool) = match std::fs::read_to_string(&saved) {
+        Ok(text) => (serde_json::from_str(&text)?, false),
+        // An order that awaited the publisher's decision: ask where it stands now.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let status: Value = client.get_json(&format!("/api/v1/orders/{order_id}")).await?;
+            let agreement = status.get("agreement").cloned().with_context(|| {
+                format!(
+                    "order {order_id} is {}: there is no agreement to fetch under",
+                    status["state"].as_str().unwrap_or("in an unknown state")
+                )
+            })?;
+            (agreement, true)
+        }
+        Err(error) => return Err(error).with_context(|| saved.display().to_string()),
+    };
     proof::verify_document_with_key(&agreement, &node_did.public_key()).context("the agreement is not this node's")?;
+    ensure!(
+        agreement["order"] == order,
+        "the agreement binds another order than the one saved"
+    );
+    if decided_since {
+        std::fs::write(&saved, serde_json::to_vec_pretty(&agreement)?)?;
+    }
 
     let (dataset, version) = (&agreement["dataset"], &agreement["version"]);
     let version_reply: Value = client

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 
 use crate::error::AppError;
 use crate::service::Context;
-use crate::service::orders::{self, Acknowledged, Decision, OrderPlaced, OrderView, ReceiptView};
+use crate::service::orders::{self, Acknowledged, Decision, OrderPlaced, OrderStatus, OrderView, ReceiptView};
 
 use super::extract::{ApiBytes, ApiJson, ApiPath, AuthenticatedPublisher};
 
@@ -23,6 +23,24 @@ pub async fn place(
     ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<OrderPlaced>), AppError> {
     Ok((StatusCode::CREATED, Json(orders::place_order(&ctx, &body).await?)))
+}
+
+/// Where an order stands (state, validity, deliveries) with the signed order and, once
+/// agreed, the node's agreement: how a buyer learns of a publisher's decision.
+#[utoipa::path(get, path = "/api/v1/orders/{order}", tag = "orders",
+    params(("order" = String, Path, description = "order id")),
+    security(("order_token" = []), ("publisher_token" = [])),
+    responses((status = 200, body = OrderStatus),
+              (status = 401, description = "missing or invalid token"),
+              (status = 403, description = "the token belongs to another order or publisher"),
+              (status = 404, description = "no such order")))]
+pub async fn status(
+    State(ctx): State<Context>,
+    ApiPath(order): ApiPath<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<OrderStatus>, AppError> {
+    let token = super::extract::bearer(&headers).ok_or(AppError::Unauthorized)?;
+    Ok(Json(orders::order_status(&ctx, &order, token).await?))
 }
 
 /// The signed receipts of an order's completed deliveries (its order token, or its publisher's token).

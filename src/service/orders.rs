@@ -174,12 +174,7 @@ pub struct ReceiptView {
 /// The receipts of an order, for the holder of its token (also after the agreement ended)
 /// or for the publisher of the ordered dataset.
 pub async fn receipts(ctx: &Context, order_id: &str, token: &str) -> Result<Vec<ReceiptView>, AppError> {
-    if accounts::is_publisher_token(token) {
-        let publisher = accounts::authenticate_publisher(ctx.store.as_ref(), token).await?;
-        own_order(ctx, &publisher, order_id).await?;
-    } else if grant_of(ctx, token, None).await?.order_id != order_id {
-        return Err(AppError::Forbidden("this token belongs to another order".into()));
-    }
+    authorize_reader(ctx, order_id, token).await?;
     ctx.store
         .order_receipts(order_id)
         .await?
@@ -191,6 +186,56 @@ pub async fn receipts(ctx: &Context, order_id: &str, token: &str) -> Result<Vec<
             })
         })
         .collect()
+}
+
+/// Checks that `token` may read the order: its own order token (whatever the order's
+/// state, so a buyer can follow a request and keep its receipts), or the token of the
+/// ordered dataset's publisher.
+async fn authorize_reader(ctx: &Context, order_id: &str, token: &str) -> Result<(), AppError> {
+    if accounts::is_publisher_token(token) {
+        let publisher = accounts::authenticate_publisher(ctx.store.as_ref(), token).await?;
+        own_order(ctx, &publisher, order_id).await?;
+    } else if grant_of(ctx, token, None).await?.order_id != order_id {
+        return Err(AppError::Forbidden("this token belongs to another order".into()));
+    }
+    Ok(())
+}
+
+/// An order as its buyer follows it: where it stands, and its signed documents so far.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderStatus {
+    /// State, validity and counts, as its publisher sees them.
+    #[serde(flatten)]
+    pub summary: OrderView,
+    /// The buyer-signed order.
+    #[schema(value_type = Object)]
+    pub order: Value,
+    /// The node's signed agreement, once agreed (kept after a revocation).
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<Value>,
+}
+
+/// Where an order stands, for the holder of its token or the ordered dataset's publisher:
+/// a buyer whose order awaited a decision learns of it here and gets the agreement.
+pub async fn order_status(ctx: &Context, order_id: &str, token: &str) -> Result<OrderStatus, AppError> {
+    authorize_reader(ctx, order_id, token).await?;
+    let order = stored_order(ctx, order_id).await?;
+    let parse = |text: &str| canonical::parse_strict(text.as_bytes()).map_err(anyhow::Error::from);
+    Ok(OrderStatus {
+        order: parse(&order.order)?,
+        agreement: order.agreement.as_deref().map(parse).transpose()?,
+        summary: order.into(),
+    })
+}
+
+/// The stored order of that id.
+async fn stored_order(ctx: &Context, order_id: &str) -> Result<OrderSummary, AppError> {
+    ctx.store.get_order(order_id).await.map_err(|error| match error {
+        StoreError::NotFound => AppError::NotFound(format!("no order {order_id}")),
+        other => other.into(),
+    })
 }
 
 /// A publisher's answer to a `REQUESTED` order.
@@ -266,10 +311,7 @@ pub async fn publisher_orders(ctx: &Context, publisher: &PublisherId) -> Result<
 
 /// An order of one of `publisher`'s datasets.
 async fn own_order(ctx: &Context, publisher: &PublisherId, order_id: &str) -> Result<OrderSummary, AppError> {
-    let order = ctx.store.get_order(order_id).await.map_err(|error| match error {
-        StoreError::NotFound => AppError::NotFound(format!("no order {order_id}")),
-        other => other.into(),
-    })?;
+    let order = stored_order(ctx, order_id).await?;
     if order.publisher != *publisher {
         return Err(AppError::Forbidden(
             "the order is for another publisher's dataset".into(),
@@ -408,10 +450,7 @@ pub async fn acknowledge(ctx: &Context, order_id: &str, token: &str, body: &[u8]
     let document =
         canonical::parse_strict(body).map_err(|error| AppError::InvalidRequest(format!("acknowledgement: {error}")))?;
     let signer = proof::verify_document(&document).map_err(|error| AppError::InvalidSignature(error.to_string()))?;
-    let order = ctx.store.get_order(order_id).await.map_err(|error| match error {
-        StoreError::NotFound => AppError::NotFound(format!("no order {order_id}")),
-        other => other.into(),
-    })?;
+    let order = stored_order(ctx, order_id).await?;
     if signer.as_str() != order.buyer {
         return Err(AppError::InvalidSignature(
             "an acknowledgement must be signed by the order's buyer".into(),

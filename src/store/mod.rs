@@ -196,7 +196,7 @@ pub struct OrderGrant {
     pub order_digest: Sha256Digest,
 }
 
-/// An order as its publisher sees it.
+/// An order as the node keeps it.
 #[derive(Clone, Debug)]
 pub struct OrderSummary {
     /// The order's id.
@@ -215,6 +215,8 @@ pub struct OrderSummary {
     pub order: String,
     /// SHA-256 of the order's canonical text.
     pub order_digest: Sha256Digest,
+    /// The node's signed agreement's canonical text, once agreed (kept after a revocation).
+    pub agreement: Option<String>,
     /// When the agreement ends.
     pub valid_until: Option<DateTime<Utc>>,
     /// Completed downloads allowed per file.

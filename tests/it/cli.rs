@@ -16,6 +16,7 @@ on_both_backends!(
     the_buyer_flow_runs_end_to_end_and_verifies_offline,
     what_one_node_serves_publishes_to_another,
     a_buyer_proves_receipts_from_log_tiles_and_a_static_mirror,
+    a_buyer_fetches_once_the_publisher_has_agreed,
 );
 
 /// What a run of the binary printed, and whether it succeeded.
@@ -530,6 +531,75 @@ async fn the_buyer_flow_runs_end_to_end_and_verifies_offline(backend: Backend) {
         "{}",
         bad_receipt.stderr
     );
+    app.stop().await;
+}
+
+/// An order the publisher reviews: fetching before the decision says the order awaits it and
+/// saves nothing; after the publisher agrees, fetch gets the agreement from the node (saved
+/// beside the order), downloads and writes evidence `verify` accepts.
+async fn a_buyer_fetches_once_the_publisher_has_agreed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let publisher = app.publisher("hospital").await;
+    let mut metadata = crate::helpers::metadata("reviewed", "licensed");
+    metadata["offer"]["autoAccept"] = json!(false);
+    app.publish_files(
+        &publisher,
+        "reviewed",
+        metadata,
+        &[("wards.csv", "text/csv", b"ward,beds\na,3\n")],
+    )
+    .await;
+    let work = tempfile::tempdir().expect("work");
+    let path = |name: &str| work.path().join(name).to_str().expect("utf-8").to_owned();
+    let (key, order, files) = (path("buyer.json"), path("order"), path("files"));
+    json(&shulian(&["keygen", "--out", &key, "--json"]).await);
+    let placed = json(
+        &shulian(&[
+            "order",
+            "reviewed",
+            "--key",
+            &key,
+            "--purpose",
+            "research",
+            "--node",
+            &app.url,
+            "--out",
+            &order,
+            "--json",
+        ])
+        .await,
+    );
+    assert_eq!(placed["state"], "REQUESTED");
+    let fetch_args = ["fetch", &order, "--key", &key, "--out", &files, "--json"];
+    let early = shulian(&fetch_args).await;
+    assert!(
+        !early.success && early.stderr.contains("is REQUESTED"),
+        "{}",
+        early.stderr
+    );
+    assert!(!work.path().join("order/agreement.json").exists());
+    assert!(
+        !work.path().join("files").exists(),
+        "nothing fetched before the agreement"
+    );
+
+    let order_id = placed["orderId"].as_str().expect("id");
+    let decided = app
+        .http
+        .post(app.api(&format!("/api/v1/orders/{order_id}/decision")))
+        .bearer_auth(&publisher)
+        .json(&json!({"accept": true}))
+        .send()
+        .await
+        .expect("decision");
+    assert!(decided.status().is_success());
+    let fetched = json(&shulian(&fetch_args).await);
+    assert_eq!(fetched["receipts"], 2, "wards.csv and its Parquet copy");
+    let agreement: Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("order/agreement.json")).expect("saved")).expect("json");
+    assert_eq!(agreement["state"], "AGREED");
+    let verified = json(&shulian(&["verify", &path("files/evidence.json"), "--files", &files, "--json"]).await);
+    assert_eq!(verified["files"], 2);
     app.stop().await;
 }
 

@@ -397,6 +397,21 @@ async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backe
     );
     let early = app.http.get(&url).bearer_auth(first_token).send().await.expect("get");
     assert_problem(early, StatusCode::FORBIDDEN, "order-inactive").await;
+    // The buyer follows the request with its token: no agreement yet.
+    let waiting = status(&app, first_id, first_token).await;
+    assert_eq!(waiting.status(), StatusCode::OK);
+    let waiting: Value = waiting.json().await.expect("json");
+    assert_eq!(
+        (waiting["state"].as_str(), waiting.get("agreement")),
+        (Some("REQUESTED"), None),
+        "{waiting}"
+    );
+    assert_eq!(
+        proof::verify_document(&waiting["order"])
+            .expect("the signed order")
+            .as_str(),
+        waiting["buyer"]
+    );
 
     let foreign = decide(&app, first_id, &rival, json!({"accept": true})).await;
     assert_problem(foreign, StatusCode::FORBIDDEN, "forbidden").await;
@@ -408,6 +423,13 @@ async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backe
     let twice = decide(&app, first_id, &publisher, json!({"accept": false})).await;
     assert_problem(twice, StatusCode::CONFLICT, "conflict").await;
     assert_eq!(app.download_with(&url, first_token).await.as_ref(), SECRET_CSV);
+    let decided: Value = status(&app, first_id, first_token).await.json().await.expect("json");
+    assert_eq!(decided["state"], "AGREED");
+    assert_eq!(
+        decided["agreement"], agreement,
+        "the buyer gets the agreement the publisher made"
+    );
+    assert_eq!(decided["completedDeliveries"], 1);
 
     let second = place_reviewed(&app, &node, &digest).await;
     let second_id = second["orderId"].as_str().expect("id");
@@ -431,6 +453,18 @@ async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backe
         .await
         .expect("get");
     assert_problem(refused, StatusCode::FORBIDDEN, "order-inactive").await;
+    let second_token = second["accessToken"].as_str().expect("token");
+    let ended: Value = status(&app, second_id, second_token).await.json().await.expect("json");
+    assert_eq!(
+        (ended["state"].as_str(), ended.get("agreement")),
+        (Some("TERMINATED"), None)
+    );
+    assert_problem(
+        status(&app, first_id, second_token).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
 
     // Revocation: the token stops working, the receipt already given stays listed and valid.
     // A read session opened before it (its grant kept in the replica's memory) gets no
@@ -521,7 +555,35 @@ async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backe
         .await
         .expect("json");
     assert!(rival_listing.is_empty());
+    let revoked: Value = status(&app, first_id, first_token).await.json().await.expect("json");
+    assert_eq!(revoked["state"], "TERMINATED");
+    assert_eq!(revoked["agreement"], agreement, "the agreement stays on record");
+    assert_eq!(status(&app, first_id, &publisher).await.status(), StatusCode::OK);
+    assert_problem(status(&app, first_id, &rival).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_problem(
+        status(&app, "no-such-order", &publisher).await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    let anonymous = app
+        .http
+        .get(app.api(&format!("/api/v1/orders/{first_id}")))
+        .send()
+        .await
+        .expect("status");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
+}
+
+/// An order's status as the holder of `token` reads it.
+async fn status(app: &TestApp, order_id: &str, token: &str) -> reqwest::Response {
+    app.http
+        .get(app.api(&format!("/api/v1/orders/{order_id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("status")
 }
 
 async fn place_reviewed(app: &TestApp, node: &str, digest: &str) -> Value {
