@@ -17,7 +17,8 @@ use crate::web::{FLOWS, market};
 
 on_both_backends!(
     a_reader_searches_previews_and_downloads_in_a_browser,
-    the_browser_signs_byte_for_byte_as_the_node_and_orders_with_its_own_key
+    the_browser_signs_byte_for_byte_as_the_node_and_orders_with_its_own_key,
+    a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser
 );
 
 /// chromedriver and Chromium, when installed; CI must have them.
@@ -222,6 +223,70 @@ impl Session {
         .await;
     }
 
+    /// The page shown fits a phone's width without sideways scrolling, and every form field
+    /// in it is labelled.
+    async fn check_fits_and_labelled(&self, page: &str) {
+        let fits = self
+            .script("return document.documentElement.scrollWidth <= window.innerWidth;")
+            .await;
+        assert_eq!(fits, json!(true), "{page} scrolls sideways on a phone");
+        let unlabelled = self
+            .script(
+                "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]\
+                 .filter(e => e.labels.length === 0 && !e.getAttribute('aria-label')).map(e => e.outerHTML);",
+            )
+            .await;
+        assert_eq!(unlabelled, json!([]), "{page} has unlabelled fields");
+    }
+
+    /// Narrows the window to a phone's width.
+    async fn phone_width(&self) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": 390, "height": 844})),
+        )
+        .await;
+    }
+
+    /// Clicks an element.
+    async fn click(&self, element: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Presses Tab until the element with `id` has the focus.
+    async fn tab_to(&self, id: &str) {
+        for _ in 0..40 {
+            self.press("\u{E004}").await;
+            if self.script("return document.activeElement.id;").await == id {
+                return;
+            }
+        }
+        panic!("Tab never reaches #{id}");
+    }
+
+    /// Serves a page of another origin (another portal's, with no policy of the node's),
+    /// opens it, and returns its origin.
+    async fn open_other_origin(&self) -> String {
+        let portal = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("portal port");
+        let origin = format!("http://{}", portal.local_addr().expect("address"));
+        let page = axum::Router::new().route(
+            "/",
+            axum::routing::get(|| async {
+                axum::response::Html("<!doctype html><title>portal</title><main>portal</main>")
+            }),
+        );
+        tokio::spawn(async move { axum::serve(portal, page).await });
+        self.open(&origin).await;
+        self.find("main").await;
+        origin
+    }
+
     async fn close(mut self) {
         let _ = self.http.delete(&self.base).send().await;
         let _ = self.driver.kill().await;
@@ -230,10 +295,7 @@ impl Session {
 
 async fn a_reader_searches_previews_and_downloads_in_a_browser(backend: Backend) {
     let Some((driver, chromium)) = browser() else { return };
-    let label = match &backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres { .. } => "postgres",
-    };
+    let label = backend.name();
     let app = TestApp::spawn(backend).await;
     market(&app).await;
     let flows = FLOWS.as_bytes();
@@ -305,13 +367,7 @@ async fn a_reader_searches_previews_and_downloads_in_a_browser(backend: Backend)
 
     // On a phone's width, by keyboard alone: every page fits without sideways scrolling,
     // every form field is labelled, and the search box is reachable with Tab.
-    browser
-        .call(
-            reqwest::Method::POST,
-            "/window/rect",
-            Some(json!({"width": 390, "height": 844})),
-        )
-        .await;
+    browser.phone_width().await;
     for (page, name) in [
         ("/", "home"),
         ("/search?q=%E4%BA%A4%E9%80%9A", "search"),
@@ -320,30 +376,12 @@ async fn a_reader_searches_previews_and_downloads_in_a_browser(backend: Backend)
     ] {
         browser.open(&format!("{}{page}", app.url)).await;
         browser.find("main").await;
-        let fits = browser
-            .script("return document.documentElement.scrollWidth <= window.innerWidth;")
-            .await;
-        assert_eq!(fits, json!(true), "{page} scrolls sideways on a phone");
-        let unlabelled = browser
-            .script(
-                "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]\
-                 .filter(e => e.labels.length === 0 && !e.getAttribute('aria-label')).map(e => e.outerHTML);",
-            )
-            .await;
-        assert_eq!(unlabelled, json!([]), "{page} has unlabelled fields");
+        browser.check_fits_and_labelled(page).await;
         browser.screenshot(&format!("{label}-phone-{name}")).await;
     }
     browser.open(&app.url).await;
     browser.find("input#q").await;
-    let mut focused = Value::Null;
-    for _ in 0..15 {
-        browser.press("\u{E004}").await;
-        focused = browser.script("return document.activeElement.id;").await;
-        if focused == "q" {
-            break;
-        }
-    }
-    assert_eq!(focused, "q", "Tab reaches the search box");
+    browser.tab_to("q").await;
     browser
         .call(
             reqwest::Method::POST,
@@ -375,17 +413,7 @@ async fn a_reader_searches_previews_and_downloads_in_a_browser(backend: Backend)
         .unwrap_or_else(|| panic!("a Parquet copy of the CSV: {version}"))
         .to_owned();
     let placed = place_test_order(&app, "visits").await;
-    let portal = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("portal port");
-    let other_origin = format!("http://{}", portal.local_addr().expect("address"));
-    let page = axum::Router::new().route(
-        "/",
-        axum::routing::get(|| async {
-            axum::response::Html("<!doctype html><title>portal</title><main>portal</main>")
-        }),
-    );
-    tokio::spawn(async move { axum::serve(portal, page).await });
-    browser.open(&other_origin).await;
-    browser.find("main").await;
+    let other_origin = browser.open_other_origin().await;
     let answers = browser
         .script_async(
             "const [node, parquet, order, token, done] = arguments;
@@ -590,6 +618,190 @@ async fn the_browser_signs_byte_for_byte_as_the_node_and_orders_with_its_own_key
     assert_eq!(placed["answer"]["state"], "AGREED", "{placed}");
     let buyer = shulian::crypto::proof::verify_document(&placed["order"]).expect("the node's verifier accepts it");
     assert_eq!(placed["order"]["buyer"], buyer.to_string());
+    browser.close().await;
+    app.stop().await;
+}
+
+/// Waits until the browser has saved `name` into `dir` (its partial download renamed); its bytes.
+async fn saved_download(dir: &Path, name: &str) -> Vec<u8> {
+    let path = dir.join(name);
+    for _ in 0..100 {
+        if let Ok(bytes) = std::fs::read(&path) {
+            return bytes;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let present: Vec<_> = std::fs::read_dir(dir)
+        .expect("downloads")
+        .flatten()
+        .map(|entry| entry.file_name())
+        .collect();
+    panic!("the browser saved no {name}: {present:?}");
+}
+
+/// The buyer's whole path in a browser, by keyboard where a person would type: on the
+/// licensed dataset's page the order is signed with a key the browser makes and agreed; on
+/// "My orders" the file downloads (checked against the manifest), its receipt is
+/// acknowledged with the buyer's signature, and the evidence saved is what `shulian
+/// verify` accepts offline, files included. The key saved from the page is the order's
+/// buyer for the CLI. An order the publisher must decide shows as awaiting, then as agreed
+/// once decided. The token never appears in an address or a cookie, and a page of another
+/// origin finds none of the buyer's keys or orders. Phone and desktop widths.
+async fn a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser(backend: Backend) {
+    let Some((driver, chromium)) = browser() else { return };
+    let label = backend.name();
+    let app = TestApp::spawn(backend).await;
+    market(&app).await;
+    let clinic = app.publisher("clinic").await;
+    let mut reviewed = crate::helpers::metadata("reviewed", "licensed");
+    reviewed["offer"]["autoAccept"] = json!(false);
+    app.publish_files(
+        &clinic,
+        "reviewed",
+        reviewed,
+        &[("wards.csv", "text/csv", b"ward,beds\na,3\n")],
+    )
+    .await;
+    let downloads = tempfile::tempdir().expect("downloads");
+    let browser = Session::start(&driver, &chromium, downloads.path()).await;
+
+    // Order by keyboard alone: Tab to the button, Enter.
+    browser.open(&format!("{}/datasets/visits", app.url)).await;
+    browser.find("form#order-form:not([hidden])").await;
+    browser.check_fits_and_labelled("/datasets/visits").await;
+    browser.tab_to("order-submit").await;
+    browser.press("\u{E007}").await;
+    let see_orders = browser.find("#see-orders").await;
+    let said = browser.text(&browser.find("#order-status").await).await;
+    assert!(said.contains("订单已生效"), "{said}");
+    browser.screenshot(&format!("{label}-7-ordered")).await;
+    browser.click(&see_orders).await;
+    browser.wait_for_url("/orders").await;
+
+    let download = browser
+        .find("article.order button.download[data-file='visits.csv']:not([disabled])")
+        .await;
+    browser.screenshot(&format!("{label}-8-my-orders")).await;
+    browser.click(&download).await;
+    let visits = "科室,人次\n心内科,412\n".as_bytes();
+    assert_eq!(saved_download(downloads.path(), "visits.csv").await, visits);
+    let acknowledge = browser.find("article.order ul.receipts button.acknowledge").await;
+    browser.click(&acknowledge).await;
+    browser.find("article.order ul.receipts span.acknowledged").await;
+    let evidence_button = browser.find("article.order button.evidence:not([disabled])").await;
+    browser.click(&evidence_button).await;
+    let evidence: Value =
+        serde_json::from_slice(&saved_download(downloads.path(), "evidence.json").await).expect("evidence is JSON");
+    assert_eq!(evidence["receipts"].as_array().map(Vec::len), Some(1), "{evidence}");
+    assert_eq!(
+        evidence["acknowledgements"].as_array().map(Vec::len),
+        Some(1),
+        "{evidence}"
+    );
+    let files = tempfile::tempdir().expect("files");
+    std::fs::copy(downloads.path().join("visits.csv"), files.path().join("visits.csv")).expect("copy");
+    let bundle = downloads.path().join("evidence.json");
+    let verified = crate::cli::json(
+        &crate::cli::shulian(&[
+            "verify",
+            bundle.to_str().expect("utf-8"),
+            "--files",
+            files.path().to_str().expect("utf-8"),
+            "--json",
+        ])
+        .await,
+    );
+    assert_eq!(
+        (verified["receipts"].as_u64(), verified["files"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let orders = app
+        .ctx
+        .store
+        .publisher_orders(&"hospital".parse().expect("id"))
+        .await
+        .expect("orders");
+    assert_eq!(orders.len(), 1);
+    assert_eq!(evidence["order"]["buyer"], orders[0].buyer.as_str());
+
+    // The key file saved from the page is the order's buyer for the CLI.
+    browser.click(&browser.find("#save-key:not([disabled])").await).await;
+    saved_download(downloads.path(), "buyer-key.json").await;
+    let key = shulian::crypto::KeyPair::load(&downloads.path().join("buyer-key.json")).expect("the CLI loads it");
+    assert_eq!(key.did().to_string(), orders[0].buyer);
+
+    // An order the publisher decides: awaiting, then agreed on the orders page.
+    browser.open(&format!("{}/datasets/reviewed", app.url)).await;
+    let submit = browser.find("form#order-form:not([hidden]) #order-submit").await;
+    browser.click(&submit).await;
+    browser.find("#see-orders").await;
+    let said = browser.text(&browser.find("#order-status").await).await;
+    assert!(said.contains("等待发布方决定"), "{said}");
+    browser.open(&format!("{}/orders", app.url)).await;
+    browser.find("article.order span.state[data-state='REQUESTED']").await;
+    let requested = app
+        .ctx
+        .store
+        .publisher_orders(&"clinic".parse().expect("id"))
+        .await
+        .expect("orders");
+    let decided = app
+        .http
+        .post(app.api(&format!("/api/v1/orders/{}/decision", requested[0].id)))
+        .bearer_auth(&clinic)
+        .json(&json!({"accept": true}))
+        .send()
+        .await
+        .expect("decision");
+    assert!(decided.status().is_success());
+    browser.open(&format!("{}/orders", app.url)).await;
+    browser
+        .find("article.order span.state[data-state='AGREED'] ~ code")
+        .await;
+    browser
+        .find("article.order button.download[data-file='wards.csv']:not([disabled])")
+        .await;
+    let states = browser
+        .script("return [...document.querySelectorAll('article.order span.state')].map(e => e.dataset.state);")
+        .await;
+    assert_eq!(states, json!(["AGREED", "AGREED"]), "both orders agreed now");
+
+    // The token stays out of addresses and cookies.
+    let leaked = browser
+        .script(
+            "return [document.cookie, location.href, ...performance.getEntriesByType('resource').map(e => e.name)]\
+             .filter(text => text.includes('sho_'));",
+        )
+        .await;
+    assert_eq!(leaked, json!([]), "an order token in an address or a cookie");
+
+    // On a phone's width the orders page fits and its fields are labelled.
+    browser.phone_width().await;
+    for page in ["/datasets/visits", "/orders"] {
+        browser.open(&format!("{}{page}", app.url)).await;
+        browser.find("main h1").await;
+        browser.find("#order-unavailable[hidden]").await;
+        browser.check_fits_and_labelled(page).await;
+    }
+    browser.find("article.order button.download").await;
+    browser.screenshot(&format!("{label}-phone-my-orders")).await;
+
+    // Another origin: the buyer's store there is another, empty one.
+    browser.open_other_origin().await;
+    let seen = browser
+        .script_async(
+            "const done = arguments[arguments.length - 1];
+             const opening = indexedDB.open('shulian-buyer');
+             opening.onsuccess = () => done([...opening.result.objectStoreNames]);
+             opening.onerror = () => done(String(opening.error));",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        seen,
+        json!([]),
+        "another origin reads none of the buyer's keys or orders"
+    );
     browser.close().await;
     app.stop().await;
 }

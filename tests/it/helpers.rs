@@ -21,6 +21,14 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Its short name, for files a test leaves (screenshots).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres { .. } => "postgres",
+        }
+    }
+
     /// PostgreSQL when `SHULIAN_TEST_DATABASE_URL` is set; CI must set it.
     pub fn postgres() -> Option<Self> {
         match std::env::var("SHULIAN_TEST_DATABASE_URL") {

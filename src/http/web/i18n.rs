@@ -122,7 +122,6 @@ impl Lang {
             Text::Validity => ("最长有效期", "Longest validity"),
             Text::Days => ("天", "days"),
             Text::DownloadsAllowed => ("每个文件可下载次数", "Downloads per file"),
-            Text::HowToOrder => ("如何订购", "How to order"),
             Text::OrderHelp => (
                 "授权数据通过签名订单获取：生成密钥、下单，节点会返回签名协议和订单令牌，每次交付都有可离线验证的签名回执。",
                 "Licensed data is delivered under a signed order: make a key, place the order; the node answers a signed agreement and an order token, and every delivery gets a receipt anyone can verify offline.",
@@ -148,6 +147,32 @@ impl Lang {
             Text::DatasetsOf => ("的数据集", "datasets"),
             Text::Sort => ("排序", "Sort"),
             Text::Relevance => ("相关度", "Relevance"),
+            Text::MyOrders => ("我的订单", "My orders"),
+            Text::OrderInBrowser => ("在此浏览器中订购", "Order in this browser"),
+            Text::OrderInBrowserHelp => (
+                "订单由本浏览器生成并保存的买方密钥签名；协议、订单令牌和回执都保存在本浏览器中。在“我的订单”中下载文件、签收回执、导出密钥。",
+                "The order is signed with a buyer key this browser makes and keeps; the agreement, the order token and the receipts stay in this browser. Download, acknowledge receipts and save your key under My orders.",
+            ),
+            Text::Purpose => ("用途", "Purpose"),
+            Text::ValidityDays => ("有效期（天）", "Validity (days)"),
+            Text::SignAndOrder => ("签名并订购", "Sign and order"),
+            Text::OrderWithCli => ("用命令行订购", "Order with the command line"),
+            Text::BuyerKey => ("买方密钥", "Buyer key"),
+            Text::BuyerKeyHelp => (
+                "密钥只保存在本浏览器中，仅本站点可读。导出为密钥文件后可用于命令行 shulian，或导入到其他浏览器。",
+                "The key is kept in this browser, readable by this site only. Save it as a key file to use it with the shulian command line or in another browser.",
+            ),
+            Text::SaveKey => ("导出密钥文件", "Save key file"),
+            Text::ImportKey => ("导入密钥文件", "Import a key file"),
+            Text::OrdersHelp => (
+                "这里列出在本浏览器中下的订单。订单令牌只在请求头中发送给本节点，从不出现在网址或 Cookie 中。",
+                "Orders placed in this browser. An order's token goes to this node in request headers only, never in an address or a cookie.",
+            ),
+            Text::NoOrders => ("本浏览器中还没有订单。", "No orders in this browser yet."),
+            Text::NeedsScript => (
+                "在浏览器中订购需要启用 JavaScript 且支持 WebCrypto Ed25519。",
+                "Ordering in the browser needs JavaScript with WebCrypto Ed25519.",
+            ),
         };
         match self {
             Self::Zh => zh,
@@ -205,7 +230,6 @@ pub enum Text {
     Validity,
     Days,
     DownloadsAllowed,
-    HowToOrder,
     OrderHelp,
     LicensedNoDownload,
     Node,
@@ -228,4 +252,82 @@ pub enum Text {
     DatasetsOf,
     Sort,
     Relevance,
+    MyOrders,
+    OrderInBrowser,
+    OrderInBrowserHelp,
+    Purpose,
+    ValidityDays,
+    SignAndOrder,
+    OrderWithCli,
+    BuyerKey,
+    BuyerKeyHelp,
+    SaveKey,
+    ImportKey,
+    OrdersHelp,
+    NoOrders,
+    NeedsScript,
+}
+
+/// The phrases the market's script shows (it carries no words of its own), by the name it
+/// reads them under: Chinese, English.
+const SCRIPT_TEXTS: &[(&str, &str, &str)] = &[
+    ("placing", "正在签名并提交订单…", "Signing and placing the order…"),
+    (
+        "agreed",
+        "订单已生效：协议已签署。",
+        "Agreed: the node signed the agreement.",
+    ),
+    (
+        "requested",
+        "订单已提交，等待发布方决定。",
+        "Placed: awaiting the publisher's decision.",
+    ),
+    ("failed", "失败：", "Failed: "),
+    ("seeOrders", "查看我的订单", "See my orders"),
+    ("REQUESTED", "等待发布方决定", "Awaiting the publisher's decision"),
+    ("AGREED", "已生效", "Agreed"),
+    ("TERMINATED", "已终止", "Ended"),
+    ("validUntil", "有效期至", "Valid until"),
+    ("version", "版本", "Version"),
+    ("order", "订单", "Order"),
+    ("files", "文件", "Files"),
+    ("downloadsLeft", "剩余下载次数", "Downloads left"),
+    ("download", "下载", "Download"),
+    ("downloaded", "已下载并核对 SHA-256：", "Downloaded, SHA-256 checked: "),
+    ("receipts", "交付回执", "Receipts"),
+    ("noReceipts", "尚无回执。", "No receipts yet."),
+    ("logIndex", "日志序号", "log index"),
+    ("acknowledge", "签收", "Acknowledge"),
+    ("acknowledged", "已签收", "Acknowledged"),
+    ("evidence", "下载证据 evidence.json", "Download evidence.json"),
+    ("refresh", "刷新", "Refresh"),
+    (
+        "mismatch",
+        "文件的 SHA-256 与节点签名的清单不符，已丢弃。",
+        "The file's SHA-256 differs from the node-signed manifest: discarded.",
+    ),
+    (
+        "keyMissing",
+        "本浏览器中没有此订单的买方密钥：请导入其密钥文件。",
+        "This browser lacks the order's buyer key: import its key file.",
+    ),
+    (
+        "noKey",
+        "尚无密钥（首次订购时生成）。",
+        "No key yet (one is made with your first order).",
+    ),
+    ("keyImported", "已导入密钥：", "Key imported: "),
+];
+
+impl Lang {
+    /// The script's phrases in this language, as the JSON object the page hands it.
+    pub fn script_texts(self) -> serde_json::Map<String, serde_json::Value> {
+        SCRIPT_TEXTS
+            .iter()
+            .map(|(name, zh, en)| {
+                let text = if self.english() { en } else { zh };
+                ((*name).to_owned(), serde_json::Value::from(*text))
+            })
+            .collect()
+    }
 }

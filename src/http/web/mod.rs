@@ -1,6 +1,7 @@
 //! The web catalog: server-rendered pages (Simplified Chinese first, English
 //! too) that read through the same services as the API. Everything works
-//! without JavaScript; a few lines of it add copy buttons.
+//! without JavaScript, except what only a browser's own key can do: ordering licensed
+//! data and following the orders placed (the market's script, signing with WebCrypto).
 //!
 //! Pages are `maud` templates compiled into the binary, which escape every
 //! value they interpolate: a title of `<script>` renders as text.
@@ -27,6 +28,8 @@ const SCRIPT: &str = include_str!("copy.js");
 /// Canonical JSON and eddsa-jcs-2022 signing with a WebCrypto key, for pages that sign
 /// (a buyer's order), byte for byte as the node signs and verifies.
 const SIGNING_SCRIPT: &str = include_str!("sign.js");
+/// The buyer's side of the market: ordering from a dataset's page, and the orders page.
+const MARKET_SCRIPT: &str = include_str!("market.js");
 
 /// The pages' routes.
 pub fn routes() -> Router<Context> {
@@ -36,6 +39,7 @@ pub fn routes() -> Router<Context> {
         .route("/datasets/{dataset}", get(dataset))
         .route("/publishers/{publisher}", get(publisher))
         .route("/node", get(node))
+        .route("/orders", get(orders))
         .route("/static/style.css", get(|| asset(STYLE, "text/css; charset=utf-8")))
         .route(
             "/static/copy.js",
@@ -44,6 +48,10 @@ pub fn routes() -> Router<Context> {
         .route(
             "/static/sign.js",
             get(|| asset(SIGNING_SCRIPT, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/static/market.js",
+            get(|| asset(MARKET_SCRIPT, "text/javascript; charset=utf-8")),
         )
 }
 
@@ -171,6 +179,11 @@ async fn publisher(
 async fn node(State(ctx): State<Context>, Query(query): Query<LangQuery>, headers: HeaderMap) -> Response {
     let lang = Lang::choose(query.lang.as_deref(), &headers);
     respond(&ctx, lang, pages::node(&ctx, lang).await, query.lang.is_some())
+}
+
+async fn orders(State(ctx): State<Context>, Query(query): Query<LangQuery>, headers: HeaderMap) -> Response {
+    let lang = Lang::choose(query.lang.as_deref(), &headers);
+    respond(&ctx, lang, pages::orders(lang), query.lang.is_some())
 }
 
 async fn asset(body: &'static str, content_type: &'static str) -> Response {

@@ -41,6 +41,7 @@ fn layout_with_head(lang: Lang, title: &str, head: Markup, body: Markup) -> Mark
                         a href="/" { (lang.t(Text::Home)) }
                         a href="/search" { (lang.t(Text::Datasets)) }
                         a href="/node" { (lang.t(Text::Node)) }
+                        a href="/orders" { (lang.t(Text::MyOrders)) }
                         a href={ "?lang=" (other) } lang=(other) { (other_name) }
                     }
                 }
@@ -49,6 +50,23 @@ fn layout_with_head(lang: Lang, title: &str, head: Markup, body: Markup) -> Mark
             }
         }
     }
+}
+
+/// A JSON value as the text of a data block (`<script type="application/…json">`), which
+/// is never executed, but which `</script>` inside would end: `<` is escaped.
+fn data_block(value: &impl serde::Serialize) -> Result<PreEscaped<String>, AppError> {
+    let text = serde_json::to_string(value).map_err(anyhow::Error::from)?;
+    Ok(PreEscaped(text.replace('<', "\\u003c")))
+}
+
+/// What a page that orders or follows orders loads: the signing library, the market's
+/// script, and the script's phrases in the reader's language.
+fn market_head(lang: Lang) -> Result<Markup, AppError> {
+    Ok(html! {
+        script src="/static/sign.js" defer {}
+        script src="/static/market.js" defer {}
+        script #market-texts type="application/json" { (data_block(&lang.script_texts())?) }
+    })
 }
 
 fn search_box(lang: Lang, value: &str) -> Markup {
@@ -343,10 +361,37 @@ pub async fn dataset(
                         dt { (lang.t(Text::Validity)) } dd { (offer.max_validity_days) " " (lang.t(Text::Days)) }
                         dt { (lang.t(Text::DownloadsAllowed)) } dd { (offer.max_downloads) }
                     }
-                    h3 { (lang.t(Text::HowToOrder)) }
                     p { (lang.t(Text::OrderHelp)) }
-                    pre { code { (order_command) } }
-                    button.copy type="button" data-copy=(order_command) data-done=(lang.t(Text::Copied)) { (lang.t(Text::Copy)) }
+                    // Shown by the market's script where the browser can sign (WebCrypto Ed25519).
+                    form #order-form hidden data-dataset=(id) data-version=(shown.entry.version)
+                        data-title=(metadata.title.preferred(lang.english())) {
+                        h3 { (lang.t(Text::OrderInBrowser)) }
+                        p.meta { (lang.t(Text::OrderInBrowserHelp)) }
+                        p.field {
+                            label for="order-purpose" { (lang.t(Text::Purpose)) }
+                            select #order-purpose name="purpose" required {
+                                @for purpose in &offer.purposes { option value=(purpose) { (purpose) } }
+                            }
+                        }
+                        p.field {
+                            label for="order-days" { (lang.t(Text::ValidityDays)) }
+                            input #order-days name="validityDays" type="number" min="1" max=(offer.max_validity_days)
+                                value=(offer.max_validity_days) required;
+                        }
+                        p.field {
+                            label for="order-downloads" { (lang.t(Text::DownloadsAllowed)) }
+                            input #order-downloads name="maxDownloads" type="number" min="1" max=(offer.max_downloads)
+                                value=(offer.max_downloads) required;
+                        }
+                        button #order-submit type="submit" { (lang.t(Text::SignAndOrder)) }
+                        p #order-status role="status" aria-live="polite" {}
+                    }
+                    p.meta #order-unavailable { (lang.t(Text::NeedsScript)) }
+                    details {
+                        summary { (lang.t(Text::OrderWithCli)) }
+                        pre { code { (order_command) } }
+                        button.copy type="button" data-copy=(order_command) data-done=(lang.t(Text::Copied)) { (lang.t(Text::Copy)) }
+                    }
                 }
             }
             section {
@@ -403,15 +448,12 @@ pub async fn dataset(
         }
     };
     let structured = interop::schema_org_dataset(ctx, &detail.dataset, &shown).await?;
-    // A data block is never executed, but `</script>` inside it would end it: escape `<`.
-    let structured = serde_json::to_string(&structured)
-        .map_err(anyhow::Error::from)?
-        .replace('<', "\\u003c");
     let head = html! {
         link rel="alternate" type="application/ld+json" title="DCAT" href={ "/api/v1/datasets/" (id) "/dcat.jsonld" };
         link rel="alternate" type="application/json" title="Data Package"
             href={ "/api/v1/datasets/" (id) "/versions/" (shown.entry.version) "/datapackage.json" };
-        script type="application/ld+json" { (PreEscaped(structured)) }
+        script type="application/ld+json" { (data_block(&structured)?) }
+        @if metadata.offer.is_some() { (market_head(lang)?) }
     };
     Ok(layout_with_head(
         lang,
@@ -509,6 +551,31 @@ pub async fn node(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
         }
     };
     Ok(layout(lang, lang.t(Text::Node), body))
+}
+
+/// The buyer's orders placed in this browser: the page is a shell the market's script fills
+/// from the browser's own storage (the node keeps no list of a buyer's orders for a page).
+pub fn orders(lang: Lang) -> Result<Markup, AppError> {
+    let body = html! {
+        h1 { (lang.t(Text::MyOrders)) }
+        p.meta { (lang.t(Text::OrdersHelp)) }
+        p.meta #order-unavailable { (lang.t(Text::NeedsScript)) }
+        section.card #buyer-key {
+            h2 { (lang.t(Text::BuyerKey)) }
+            p { code #buyer-did {} }
+            p.meta { (lang.t(Text::BuyerKeyHelp)) }
+            p {
+                button #save-key type="button" disabled { (lang.t(Text::SaveKey)) } " "
+                // The input first: its focus ring is drawn on the label that stands for it.
+                input.visually-hidden #import-key type="file" accept="application/json,.json";
+                label.button for="import-key" { (lang.t(Text::ImportKey)) }
+            }
+            p #key-status role="status" aria-live="polite" {}
+        }
+        p.empty #no-orders hidden { (lang.t(Text::NoOrders)) }
+        div #orders aria-live="polite" {}
+    };
+    Ok(layout_with_head(lang, lang.t(Text::MyOrders), market_head(lang)?, body))
 }
 
 /// The page for an address that names nothing.
