@@ -59,6 +59,18 @@ pub async fn authenticate_publisher(store: &dyn Store, token: &str) -> Result<Pu
     }
 }
 
+/// The token a publisher console's forms carry, derived from the publisher token its
+/// cookie holds: a page of another site can neither read that cookie nor this page, so
+/// it cannot make a form the console accepts.
+pub fn form_token(publisher_token: &str) -> String {
+    hex::encode(Sha256::digest(format!("shulian console form\0{publisher_token}")))
+}
+
+/// Whether `presented` is the form token of `publisher_token` (compared in constant time).
+pub fn form_token_matches(publisher_token: &str, presented: &str) -> bool {
+    bool::from(form_token(publisher_token).as_bytes().ct_eq(presented.as_bytes()))
+}
+
 /// Whether a presented bearer token is shaped like a publisher token.
 pub fn is_publisher_token(token: &str) -> bool {
     token.starts_with(PUBLISHER_TOKEN_PREFIX)

@@ -18,7 +18,8 @@ use crate::web::{FLOWS, market};
 on_both_backends!(
     a_reader_searches_previews_and_downloads_in_a_browser,
     the_browser_signs_byte_for_byte_as_the_node_and_orders_with_its_own_key,
-    a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser
+    a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser,
+    a_publisher_decides_and_revokes_in_the_console_and_another_origin_cannot
 );
 
 /// chromedriver and Chromium, when installed; CI must have them.
@@ -245,6 +246,16 @@ impl Session {
             reqwest::Method::POST,
             "/window/rect",
             Some(json!({"width": 390, "height": 844})),
+        )
+        .await;
+    }
+
+    /// Types `text` into an element (WebDriver key codes such as Enter `\u{E007}` included).
+    async fn type_into(&self, element: &str, text: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({"text": text})),
         )
         .await;
     }
@@ -802,6 +813,98 @@ async fn a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser
         json!([]),
         "another origin reads none of the buyer's keys or orders"
     );
+    browser.close().await;
+    app.stop().await;
+}
+
+/// The publisher console in a browser: sign in by keyboard (token typed, Enter), agree to a
+/// requested order, revoke it; then a page of another origin posts a revocation form to
+/// the console with the publisher signed in (loopback ports are one site, so the cookie
+/// goes with it): refused, and the order stays as it was. At phone width the console fits
+/// and its fields are labelled.
+async fn a_publisher_decides_and_revokes_in_the_console_and_another_origin_cannot(backend: Backend) {
+    let Some((driver, chromium)) = browser() else { return };
+    let label = backend.name();
+    let app = TestApp::spawn(backend).await;
+    let hospital = app.publisher("hospital").await;
+    crate::console::publish_reviewed(&app, &hospital).await;
+    let first = place_test_order(&app, "reviewed").await["orderId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let second = place_test_order(&app, "reviewed").await["orderId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let downloads = tempfile::tempdir().expect("downloads");
+    let browser = Session::start(&driver, &chromium, downloads.path()).await;
+
+    browser.open(&format!("{}/console", app.url)).await;
+    browser.tab_to("publisher-token").await;
+    browser
+        .type_into(&browser.find("#publisher-token").await, &format!("{hospital}\u{E007}"))
+        .await;
+    browser.wait_for_url("done=signed-in").await;
+    let cookie_seen = browser.script("return document.cookie;").await;
+    assert_eq!(cookie_seen, json!(""), "the page's scripts cannot read the session");
+    browser.screenshot(&format!("{label}-9-console")).await;
+    let agree = browser
+        .find(&format!("article[data-order='{first}'] button.agree"))
+        .await;
+    browser.click(&agree).await;
+    browser.wait_for_url("done=agreed").await;
+    browser
+        .find(&format!(
+            "article[data-order='{first}'][data-state='AGREED'] button.revoke"
+        ))
+        .await;
+    let reason = browser.find(&format!("#reason-{first}")).await;
+    browser.type_into(&reason, "合同到期").await;
+    browser
+        .click(
+            &browser
+                .find(&format!("article[data-order='{first}'] button.revoke"))
+                .await,
+        )
+        .await;
+    browser.wait_for_url("done=revoked").await;
+    browser
+        .find(&format!("article[data-order='{first}'][data-state='TERMINATED']"))
+        .await;
+    let stored = app.ctx.store.get_order(&first).await.expect("order");
+    assert_eq!(stored.state, shulian::domain::order::OrderState::Terminated);
+
+    // Another origin posts a form at the console while the publisher is signed in.
+    browser.open_other_origin().await;
+    browser
+        .script(&format!(
+            "const form = document.createElement('form');
+             form.method = 'post';
+             form.action = '{}/console/orders/{second}/decision';
+             for (const [name, value] of [['decision', 'agree'], ['form_token', '{}']]) {{
+               const field = document.createElement('input');
+               field.type = 'hidden'; field.name = name; field.value = value; form.append(field);
+             }}
+             document.body.append(form);
+             form.submit();
+             return true;",
+            app.url,
+            "0".repeat(64)
+        ))
+        .await;
+    browser.wait_for_url("/console/orders/").await;
+    let shown = browser.text(&browser.find("main h1").await).await;
+    assert!(shown.starts_with("403"), "the forged form is refused: {shown}");
+    let untouched = app.ctx.store.get_order(&second).await.expect("order");
+    assert_eq!(untouched.state, shulian::domain::order::OrderState::Requested);
+
+    browser.phone_width().await;
+    browser.open(&format!("{}/console", app.url)).await;
+    browser
+        .find(&format!("article[data-order='{second}'] button.agree"))
+        .await;
+    browser.check_fits_and_labelled("/console").await;
+    browser.screenshot(&format!("{label}-phone-console")).await;
     browser.close().await;
     app.stop().await;
 }

@@ -8,6 +8,7 @@ mod browser;
 mod catalog;
 mod cli;
 mod concurrency;
+mod console;
 mod crash;
 mod download;
 mod federation;

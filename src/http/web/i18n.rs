@@ -3,6 +3,8 @@
 use axum::http::HeaderMap;
 use axum::http::header;
 
+use crate::domain::order::OrderState;
+
 /// A language of the web catalog.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
@@ -169,6 +171,43 @@ impl Lang {
                 "Orders placed in this browser. An order's token goes to this node in request headers only, never in an address or a cookie.",
             ),
             Text::NoOrders => ("本浏览器中还没有订单。", "No orders in this browser yet."),
+            Text::Console => ("发布方控制台", "Publisher console"),
+            Text::ConsoleNav => ("控制台", "Console"),
+            Text::PublisherToken => ("发布方令牌", "Publisher token"),
+            Text::SignIn => ("登录", "Sign in"),
+            Text::SignOut => ("退出登录", "Sign out"),
+            Text::SignInHelp => (
+                "令牌只保存在本站的会话 Cookie 中（HttpOnly、SameSite=Strict），页面脚本无法读取，关闭浏览器即失效。",
+                "The token is kept in this site's session cookie only (HttpOnly, SameSite=Strict): no page script can read it, and it ends when the browser closes.",
+            ),
+            Text::SignInRefused => ("此令牌无效。", "That token is not valid."),
+            Text::Orders => ("订单", "Orders"),
+            Text::Buyer => ("买方", "Buyer"),
+            Text::State => ("状态", "State"),
+            Text::Deliveries => ("交付次数", "Deliveries"),
+            Text::Refusals => ("拒绝次数", "Refused reads"),
+            Text::Received => ("收到", "Received"),
+            Text::Agree => ("同意", "Agree"),
+            Text::Refuse => ("拒绝", "Refuse"),
+            Text::Revoke => ("撤销协议", "Revoke"),
+            Text::Reason => ("理由", "Reason"),
+            Text::NoOrdersYet => ("尚无订单。", "No orders yet."),
+            Text::StateRequested => ("等待发布方决定", "Awaiting the publisher's decision"),
+            Text::StateAgreed => ("已生效", "Agreed"),
+            Text::StateTerminated => ("已终止", "Ended"),
+            Text::DoneSignedIn => ("已登录。", "Signed in."),
+            Text::DoneAgreed => (
+                "已同意：协议已由节点签署并记入日志。",
+                "Agreed: the node signed the agreement and logged it.",
+            ),
+            Text::DoneRefused => (
+                "已拒绝：拒绝书已签署并记入日志。",
+                "Refused: the signed rejection is logged.",
+            ),
+            Text::DoneRevoked => (
+                "已撤销：订单令牌失效，已有回执仍然有效。",
+                "Revoked: the order's token stops working; receipts given stay valid.",
+            ),
             Text::NeedsScript => (
                 "在浏览器中订购需要启用 JavaScript 且支持 WebCrypto Ed25519。",
                 "Ordering in the browser needs JavaScript with WebCrypto Ed25519.",
@@ -266,6 +305,31 @@ pub enum Text {
     OrdersHelp,
     NoOrders,
     NeedsScript,
+    Console,
+    ConsoleNav,
+    PublisherToken,
+    SignIn,
+    SignOut,
+    SignInHelp,
+    SignInRefused,
+    Orders,
+    Buyer,
+    State,
+    Deliveries,
+    Refusals,
+    Received,
+    Agree,
+    Refuse,
+    Revoke,
+    Reason,
+    NoOrdersYet,
+    StateRequested,
+    StateAgreed,
+    StateTerminated,
+    DoneSignedIn,
+    DoneAgreed,
+    DoneRefused,
+    DoneRevoked,
 }
 
 /// The phrases the market's script shows (it carries no words of its own), by the name it
@@ -284,9 +348,6 @@ const SCRIPT_TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("failed", "失败：", "Failed: "),
     ("seeOrders", "查看我的订单", "See my orders"),
-    ("REQUESTED", "等待发布方决定", "Awaiting the publisher's decision"),
-    ("AGREED", "已生效", "Agreed"),
-    ("TERMINATED", "已终止", "Ended"),
     ("validUntil", "有效期至", "Valid until"),
     ("version", "版本", "Version"),
     ("order", "订单", "Order"),
@@ -320,14 +381,25 @@ const SCRIPT_TEXTS: &[(&str, &str, &str)] = &[
 ];
 
 impl Lang {
-    /// The script's phrases in this language, as the JSON object the page hands it.
+    /// The script's phrases in this language, as the JSON object the page hands it (an
+    /// order state's name, as the API spells it, gives its label).
     pub fn script_texts(self) -> serde_json::Map<String, serde_json::Value> {
+        let states = [OrderState::Requested, OrderState::Agreed, OrderState::Terminated]
+            .map(|state| (state.as_str(), self.order_state(state)));
         SCRIPT_TEXTS
             .iter()
-            .map(|(name, zh, en)| {
-                let text = if self.english() { en } else { zh };
-                ((*name).to_owned(), serde_json::Value::from(*text))
-            })
+            .map(|(name, zh, en)| (*name, if self.english() { *en } else { *zh }))
+            .chain(states)
+            .map(|(name, text)| (name.to_owned(), serde_json::Value::from(text)))
             .collect()
+    }
+
+    /// An order state's label.
+    pub fn order_state(self, state: OrderState) -> &'static str {
+        self.t(match state {
+            OrderState::Requested => Text::StateRequested,
+            OrderState::Agreed => Text::StateAgreed,
+            OrderState::Terminated => Text::StateTerminated,
+        })
     }
 }

@@ -6,6 +6,7 @@
 //! Pages are `maud` templates compiled into the binary, which escape every
 //! value they interpolate: a title of `<script>` renders as text.
 
+mod console;
 mod i18n;
 mod pages;
 
@@ -40,6 +41,7 @@ pub fn routes() -> Router<Context> {
         .route("/publishers/{publisher}", get(publisher))
         .route("/node", get(node))
         .route("/orders", get(orders))
+        .merge(console::routes())
         .route("/static/style.css", get(|| asset(STYLE, "text/css; charset=utf-8")))
         .route(
             "/static/copy.js",

@@ -17,7 +17,8 @@ use crate::tabular::PreviewRequest;
 /// Rows a dataset page previews.
 const PREVIEW_ROWS: usize = 10;
 
-fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
+/// A page of the catalog: header, navigation, `body`.
+pub(super) fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
     layout_with_head(lang, title, html! {}, body)
 }
 
@@ -42,6 +43,7 @@ fn layout_with_head(lang: Lang, title: &str, head: Markup, body: Markup) -> Mark
                         a href="/search" { (lang.t(Text::Datasets)) }
                         a href="/node" { (lang.t(Text::Node)) }
                         a href="/orders" { (lang.t(Text::MyOrders)) }
+                        a href="/console" { (lang.t(Text::ConsoleNav)) }
                         a href={ "?lang=" (other) } lang=(other) { (other_name) }
                     }
                 }
@@ -79,7 +81,8 @@ fn search_box(lang: Lang, value: &str) -> Markup {
     }
 }
 
-fn access_badge(lang: Lang, access: AccessClass) -> Markup {
+/// The open / licensed badge.
+pub(super) fn access_badge(lang: Lang, access: AccessClass) -> Markup {
     match access {
         AccessClass::Open => html! { span.badge.open { (lang.t(Text::Open)) } },
         AccessClass::Licensed => html! { span.badge.licensed { (lang.t(Text::Licensed)) } },
@@ -472,9 +475,9 @@ fn cell(value: &serde_json::Value) -> String {
     }
 }
 
-/// A publisher's datasets.
-pub async fn publisher(ctx: &Context, lang: Lang, publisher: &PublisherId) -> Result<Markup, AppError> {
-    let page = search::find(
+/// A publisher's newest datasets (a page of them) and how many it has.
+pub(super) async fn publisher_datasets(ctx: &Context, publisher: &PublisherId) -> Result<search::SearchPage, AppError> {
+    search::find(
         ctx,
         SearchRequest {
             filters: vec![SearchFilter::facet(Facet::Publisher, publisher.to_string())],
@@ -483,7 +486,12 @@ pub async fn publisher(ctx: &Context, lang: Lang, publisher: &PublisherId) -> Re
             ..SearchRequest::default()
         },
     )
-    .await?;
+    .await
+}
+
+/// A publisher's datasets.
+pub async fn publisher(ctx: &Context, lang: Lang, publisher: &PublisherId) -> Result<Markup, AppError> {
+    let page = publisher_datasets(ctx, publisher).await?;
     if page.total == 0 {
         return Err(AppError::NotFound(format!("no publisher {publisher}")));
     }

@@ -1,0 +1,416 @@
+//! The publisher console: sign in with the publisher token, see the publisher's datasets
+//! and orders, decide requested orders and revoke agreements, through the same services
+//! as the API (each decision signed by the node and logged).
+//!
+//! The token is kept in a session cookie that page scripts cannot read (`HttpOnly`),
+//! other sites never send (`SameSite=Strict`), only the console receives (`Path=/console`)
+//! and, where the node is reached over https, travels encrypted (`Secure`). The API never
+//! reads it: there a token is a bearer header. Every form the console posts carries a token
+//! derived from the cookie's and is refused when the browser says it comes from another
+//! origin.
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::i18n::{Lang, Text};
+use super::pages::{self, access_badge};
+use super::respond;
+use crate::domain::PublisherId;
+use crate::domain::order::OrderState;
+use crate::error::AppError;
+use crate::service::orders::{self, Decision};
+use crate::service::{Context, accounts};
+
+/// The console's address, and the only path its cookie is sent to.
+const CONSOLE: &str = "/console";
+/// The cookie holding the signed-in publisher's token.
+const COOKIE: &str = "shulian_publisher";
+
+/// The console's routes.
+pub fn routes() -> Router<Context> {
+    Router::new()
+        .route(CONSOLE, get(console))
+        .route("/console/sign-in", post(sign_in))
+        .route("/console/sign-out", post(sign_out))
+        .route("/console/orders/{order}/decision", post(decide))
+        .route("/console/orders/{order}/revocation", post(revoke))
+}
+
+/// The console's query: the language, and which action just succeeded.
+#[derive(Debug, Default, Deserialize)]
+struct ConsoleQuery {
+    lang: Option<String>,
+    done: Option<String>,
+}
+
+/// What an action that succeeded says when the console shows again.
+fn done_text(done: &str) -> Option<Text> {
+    match done {
+        "signed-in" => Some(Text::DoneSignedIn),
+        "agreed" => Some(Text::DoneAgreed),
+        "refused" => Some(Text::DoneRefused),
+        "revoked" => Some(Text::DoneRevoked),
+        _ => None,
+    }
+}
+
+/// The publisher token the request's console cookie holds, if any.
+fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .filter(|token| !token.is_empty())
+}
+
+/// The signed-in publisher and its token; `None` without a cookie or with one whose token
+/// no longer authenticates.
+async fn signed_in<'a>(ctx: &Context, headers: &'a HeaderMap) -> Result<Option<(PublisherId, &'a str)>, AppError> {
+    let Some(token) = cookie_token(headers) else {
+        return Ok(None);
+    };
+    match accounts::authenticate_publisher(ctx.store.as_ref(), token).await {
+        Ok(publisher) => Ok(Some((publisher, token))),
+        Err(AppError::Unauthorized) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
+/// The `Set-Cookie` value that keeps `token` for the browser's session, or (`None`) ends it.
+fn session_cookie(ctx: &Context, token: Option<&str>) -> Result<HeaderValue, AppError> {
+    let secure = if ctx.node.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let value = match token {
+        Some(token) => format!("{COOKIE}={token}; Path={CONSOLE}; HttpOnly; SameSite=Strict{secure}"),
+        None => format!("{COOKIE}=; Path={CONSOLE}; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+    };
+    HeaderValue::from_str(&value).map_err(|_| AppError::Unauthorized)
+}
+
+/// Whether a form post comes from the node's own pages, as far as the browser says: an
+/// `Origin` (every current browser sends one with a form post) must be the node's public
+/// origin or the origin the request was addressed to. The form token decides the rest.
+fn same_origin(ctx: &Context, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) else {
+        return headers.get(header::ORIGIN).is_none();
+    };
+    let public = url::Url::parse(&ctx.node.public_url)
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_default();
+    let addressed = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|host| origin.split_once("://").is_some_and(|(_, authority)| authority == host));
+    origin == public || addressed
+}
+
+/// The publisher a console form acts for: signed in, posted from this origin, carrying
+/// the form token of the session. A post without a session goes back to sign-in.
+async fn form_publisher(ctx: &Context, headers: &HeaderMap, form_token: &str) -> Result<Option<PublisherId>, AppError> {
+    if !same_origin(ctx, headers) {
+        return Err(AppError::Forbidden(
+            "a console form must be posted from this node's pages".into(),
+        ));
+    }
+    let Some((publisher, token)) = signed_in(ctx, headers).await? else {
+        return Ok(None);
+    };
+    if !accounts::form_token_matches(token, form_token) {
+        return Err(AppError::Forbidden(
+            "the form is not this session's: reload the console".into(),
+        ));
+    }
+    Ok(Some(publisher))
+}
+
+/// After a form: the console again, saying what was done (303, so a reload repeats nothing).
+fn back_to_console(done: &str) -> Response {
+    Redirect::to(&format!("{CONSOLE}?done={done}")).into_response()
+}
+
+async fn console(State(ctx): State<Context>, Query(query): Query<ConsoleQuery>, headers: HeaderMap) -> Response {
+    let lang = Lang::choose(query.lang.as_deref(), &headers);
+    let rendered = async {
+        match signed_in(&ctx, &headers).await? {
+            None => Ok(sign_in_page(lang, None)),
+            Some((publisher, token)) => {
+                let done = query.done.as_deref().and_then(done_text);
+                console_page(&ctx, lang, &publisher, &accounts::form_token(token), done).await
+            }
+        }
+    }
+    .await;
+    respond(&ctx, lang, rendered, query.lang.is_some())
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+struct SignIn {
+    token: String,
+}
+
+async fn sign_in(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    form: Result<Form<SignIn>, FormRejection>,
+) -> Response {
+    let lang = Lang::choose(None, &headers);
+    let outcome = async {
+        if !same_origin(&ctx, &headers) {
+            return Err(AppError::Forbidden(
+                "a console form must be posted from this node's pages".into(),
+            ));
+        }
+        let Form(form) = form.map_err(|rejection| AppError::InvalidRequest(rejection.body_text()))?;
+        let token = form.token.trim();
+        accounts::authenticate_publisher(ctx.store.as_ref(), token).await?;
+        let mut response = back_to_console("signed-in");
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, session_cookie(&ctx, Some(token))?);
+        Ok(response)
+    }
+    .await;
+    match outcome {
+        Ok(response) => response,
+        Err(AppError::Unauthorized) => {
+            let mut response = respond(&ctx, lang, Ok(sign_in_page(lang, Some(Text::SignInRefused))), false);
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            response
+        }
+        Err(error) => respond(&ctx, lang, Err(error), false),
+    }
+}
+
+/// A console form: every one carries the session's form token.
+trait ConsoleForm {
+    fn form_token(&self) -> &str;
+}
+
+/// Runs a console form's `action` for the publisher it acts for (see [`form_publisher`]);
+/// without a session the browser goes back to sign-in, and a refusal is an error page.
+async fn run_form<T, F, Fut>(
+    ctx: &Context,
+    headers: &HeaderMap,
+    form: Result<Form<T>, FormRejection>,
+    action: F,
+) -> Response
+where
+    T: ConsoleForm,
+    F: FnOnce(PublisherId, T) -> Fut,
+    Fut: Future<Output = Result<Response, AppError>>,
+{
+    let outcome = async {
+        let Form(form) = form.map_err(|rejection| AppError::InvalidRequest(rejection.body_text()))?;
+        match form_publisher(ctx, headers, form.form_token()).await? {
+            Some(publisher) => action(publisher, form).await,
+            None => Ok(Redirect::to(CONSOLE).into_response()),
+        }
+    }
+    .await;
+    outcome.unwrap_or_else(|error| respond(ctx, Lang::choose(None, headers), Err(error), false))
+}
+
+/// A form that carries only the session's form token.
+#[derive(Deserialize)]
+struct SessionForm {
+    form_token: String,
+}
+
+impl ConsoleForm for SessionForm {
+    fn form_token(&self) -> &str {
+        &self.form_token
+    }
+}
+
+async fn sign_out(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    form: Result<Form<SessionForm>, FormRejection>,
+) -> Response {
+    run_form(&ctx, &headers, form, |_, _| async {
+        let mut response = Redirect::to(CONSOLE).into_response();
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, session_cookie(&ctx, None)?);
+        Ok(response)
+    })
+    .await
+}
+
+/// The decision form: which button was pressed, and why.
+#[derive(Deserialize)]
+struct DecisionForm {
+    form_token: String,
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+impl ConsoleForm for DecisionForm {
+    fn form_token(&self) -> &str {
+        &self.form_token
+    }
+}
+
+/// A reason as the service takes it: none when left blank.
+fn given(reason: String) -> Option<String> {
+    Some(reason).filter(|reason| !reason.trim().is_empty())
+}
+
+async fn decide(
+    State(ctx): State<Context>,
+    Path(order): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<DecisionForm>, FormRejection>,
+) -> Response {
+    let (ctx, order) = (&ctx, &order);
+    run_form(ctx, &headers, form, move |publisher, form| async move {
+        let accept = match form.decision.as_str() {
+            "agree" => true,
+            "refuse" => false,
+            _ => return Err(AppError::InvalidRequest("decision: agree or refuse".into())),
+        };
+        let decision = Decision {
+            accept,
+            reason: given(form.reason),
+        };
+        orders::decide(ctx, &publisher, order, decision).await?;
+        Ok(back_to_console(if accept { "agreed" } else { "refused" }))
+    })
+    .await
+}
+
+/// The revocation form.
+#[derive(Deserialize)]
+struct RevocationForm {
+    form_token: String,
+    #[serde(default)]
+    reason: String,
+}
+
+impl ConsoleForm for RevocationForm {
+    fn form_token(&self) -> &str {
+        &self.form_token
+    }
+}
+
+async fn revoke(
+    State(ctx): State<Context>,
+    Path(order): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<RevocationForm>, FormRejection>,
+) -> Response {
+    let (ctx, order) = (&ctx, &order);
+    run_form(ctx, &headers, form, move |publisher, form| async move {
+        orders::revoke(ctx, &publisher, order, given(form.reason)).await?;
+        Ok(back_to_console("revoked"))
+    })
+    .await
+}
+
+fn sign_in_page(lang: Lang, refused: Option<Text>) -> Markup {
+    let body = html! {
+        h1 { (lang.t(Text::Console)) }
+        form.card #sign-in method="post" action="/console/sign-in" {
+            @if let Some(refused) = refused { p.error role="alert" { (lang.t(refused)) } }
+            p.field {
+                label for="publisher-token" { (lang.t(Text::PublisherToken)) }
+                input #publisher-token type="password" name="token" autocomplete="off" required;
+            }
+            p.meta { (lang.t(Text::SignInHelp)) }
+            button #sign-in-submit type="submit" { (lang.t(Text::SignIn)) }
+        }
+    };
+    pages::layout(lang, lang.t(Text::Console), body)
+}
+
+/// The hidden field every console form carries.
+fn form_token_field(form_token: &str) -> Markup {
+    html! { input type="hidden" name="form_token" value=(form_token); }
+}
+
+async fn console_page(
+    ctx: &Context,
+    lang: Lang,
+    publisher: &PublisherId,
+    form_token: &str,
+    done: Option<Text>,
+) -> Result<Markup, AppError> {
+    let datasets = pages::publisher_datasets(ctx, publisher).await?;
+    let orders = orders::publisher_orders(ctx, publisher).await?;
+    let when = |time: chrono::DateTime<chrono::Utc>| time.format("%Y-%m-%d %H:%M UTC").to_string();
+    let body = html! {
+        h1 { (lang.t(Text::Console)) ": " (publisher) }
+        @if let Some(done) = done { p.card.done role="status" { (lang.t(done)) } }
+        form #sign-out method="post" action="/console/sign-out" {
+            (form_token_field(form_token))
+            button type="submit" { (lang.t(Text::SignOut)) }
+        }
+        section {
+            h2 { (lang.t(Text::Datasets)) " (" (datasets.total) ")" }
+            div.scroll { table {
+                thead { tr { th { (lang.t(Text::Datasets)) } th { (lang.t(Text::Access)) } th { (lang.t(Text::Updated)) } } }
+                tbody { @for item in &datasets.items { tr {
+                    td { a href={ "/datasets/" (item.id) } { (item.metadata.title.preferred(lang.english())) } br; small { (item.id) } }
+                    td { (access_badge(lang, item.metadata.access)) }
+                    td { (when(item.updated_at)) }
+                } } }
+            } }
+        }
+        section #orders {
+            h2 { (lang.t(Text::Orders)) }
+            @if orders.is_empty() { p.empty { (lang.t(Text::NoOrdersYet)) } }
+            @for order in &orders {
+                article.card.console-order data-order=(order.id) data-state=(order.state.as_str()) {
+                    h3 { a href={ "/datasets/" (order.dataset) "?version=" (order.version) } { (order.dataset) } " · " (lang.t(Text::Version)) " " (order.version) }
+                    dl {
+                        dt { (lang.t(Text::State)) } dd.state { (lang.order_state(order.state)) }
+                        dt { (lang.t(Text::Buyer)) } dd { code { (order.buyer) } }
+                        dt { (lang.t(Text::Received)) } dd { (when(order.created_at)) }
+                        @if let Some(until) = order.valid_until { dt { (lang.t(Text::Validity)) } dd { (when(until)) } }
+                        dt { (lang.t(Text::Deliveries)) } dd { (order.completed_deliveries) " / " (order.max_downloads) " " (lang.t(Text::DownloadsAllowed)) }
+                        dt { (lang.t(Text::Refusals)) } dd { (order.refusals) }
+                    }
+                    @let reason_id = format!("reason-{}", order.id);
+                    @match order.state {
+                        OrderState::Requested => {
+                            form.decision method="post" action={ "/console/orders/" (order.id) "/decision" } {
+                                (form_token_field(form_token))
+                                p.field {
+                                    label for=(reason_id) { (lang.t(Text::Reason)) }
+                                    input id=(reason_id) type="text" name="reason" maxlength="1000";
+                                }
+                                button.agree type="submit" name="decision" value="agree" { (lang.t(Text::Agree)) } " "
+                                button.refuse type="submit" name="decision" value="refuse" { (lang.t(Text::Refuse)) }
+                            }
+                        }
+                        OrderState::Agreed => {
+                            form.revocation method="post" action={ "/console/orders/" (order.id) "/revocation" } {
+                                (form_token_field(form_token))
+                                p.field {
+                                    label for=(reason_id) { (lang.t(Text::Reason)) }
+                                    input id=(reason_id) type="text" name="reason" maxlength="1000";
+                                }
+                                button.revoke type="submit" { (lang.t(Text::Revoke)) }
+                            }
+                        }
+                        OrderState::Terminated => {}
+                    }
+                }
+            }
+        }
+    };
+    Ok(pages::layout(lang, lang.t(Text::Console), body))
+}
