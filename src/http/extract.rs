@@ -2,7 +2,7 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::domain::{PublisherId, ReadSessionId};
@@ -85,7 +85,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 }
 
 /// The bearer token of a request's `Authorization` header, if any.
-pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -93,14 +93,73 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// The publisher a request's `Authorization: Bearer` token authenticates.
+/// The publisher console's cookie, holding the signed-in publisher's token. Its path is
+/// the console's, so the API proper never receives it.
+pub const CONSOLE_COOKIE: &str = "shulian_publisher";
+
+/// The header a console page's script sends its session's form token in.
+pub const FORM_TOKEN_HEADER: &str = "shulian-form-token";
+
+/// The publisher token the request's console cookie holds, if any.
+pub fn console_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(CONSOLE_COOKIE)?.strip_prefix('='))
+        .filter(|token| !token.is_empty())
+}
+
+/// Whether a console request comes from the node's own pages, as far as the browser says:
+/// an `Origin` (browsers send one with every form post and script upload) must be the
+/// node's public origin or the origin the request was addressed to. The session's form
+/// token decides the rest.
+pub fn same_origin(public_url: &str, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let public = url::Url::parse(public_url)
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_default();
+    let addressed = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|host| origin.split_once("://").is_some_and(|(_, authority)| authority == host));
+    origin == public || addressed
+}
+
+/// The publisher a request authenticates: by its `Authorization: Bearer` token or, from
+/// the console's own pages (`/console/api/…`), by the console's session cookie together
+/// with that session's form token in [`FORM_TOKEN_HEADER`], which no other site's page can
+/// send (it can neither read the token nor send the header without the CORS approval the
+/// node never gives).
 pub struct AuthenticatedPublisher(pub PublisherId);
 
 impl FromRequestParts<Context> for AuthenticatedPublisher {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Context) -> Result<Self, AppError> {
-        let token = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
+        let headers = &parts.headers;
+        let token = match (bearer(headers), console_token(headers)) {
+            (Some(token), _) => token,
+            (None, Some(token)) => {
+                let form_token = headers
+                    .get(FORM_TOKEN_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default();
+                if !same_origin(&ctx.node.public_url, headers) || !accounts::form_token_matches(token, form_token) {
+                    return Err(AppError::Forbidden(
+                        "a console request must come from this node's pages with its session's form token".into(),
+                    ));
+                }
+                token
+            }
+            (None, None) => return Err(AppError::Unauthorized),
+        };
         accounts::authenticate_publisher(ctx.store.as_ref(), token)
             .await
             .map(Self)

@@ -147,11 +147,17 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
             "/api/v1/datasets/{dataset}/versions",
             axum::routing::post(datasets::publish),
         )
+        // The same, for the publisher console's script (its session cookie is scoped to /console).
+        .route(
+            "/console/api/v1/datasets/{dataset}/versions",
+            axum::routing::post(datasets::publish),
+        )
         .layer(body_limit(MAX_JSON_BODY_BYTES))
         .layer(limit_writes());
     // Transfers run as long as the bytes flow; their size is bounded by the upload limit instead.
     let uploads = Router::new()
         .route("/api/v1/blobs/{sha256}", put(blobs::upload).head(blobs::probe))
+        .route("/console/api/v1/blobs/{sha256}", put(blobs::upload).head(blobs::probe))
         .layer(DefaultBodyLimit::disable())
         .layer(limit_writes());
     let transfers = Router::new()

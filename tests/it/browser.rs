@@ -19,7 +19,7 @@ on_both_backends!(
     a_reader_searches_previews_and_downloads_in_a_browser,
     the_browser_signs_byte_for_byte_as_the_node_and_orders_with_its_own_key,
     a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser,
-    a_publisher_decides_and_revokes_in_the_console_and_another_origin_cannot
+    a_publisher_works_in_the_console_and_another_origin_cannot
 );
 
 /// chromedriver and Chromium, when installed; CI must have them.
@@ -122,7 +122,13 @@ impl Session {
     }
 
     async fn find(&self, css: &str) -> String {
-        for _ in 0..50 {
+        self.find_within(css, Duration::from_secs(5)).await
+    }
+
+    /// Finds an element that may take up to `wait` to appear.
+    async fn find_within(&self, css: &str, wait: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + wait;
+        while tokio::time::Instant::now() < deadline {
             let found: Value = self
                 .http
                 .post(format!("{}/element", self.base))
@@ -818,11 +824,13 @@ async fn a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser
 }
 
 /// The publisher console in a browser: sign in by keyboard (token typed, Enter), agree to a
-/// requested order, revoke it; then a page of another origin posts a revocation form to
+/// requested order, revoke it; publish a new version from files chosen in the page (a 50 MB
+/// file and a small one, hashed in the browser, sent with progress), and again after a
+/// reload, when the file the node holds is not sent; then a page of another origin posts a revocation form to
 /// the console with the publisher signed in (loopback ports are one site, so the cookie
 /// goes with it): refused, and the order stays as it was. At phone width the console fits
 /// and its fields are labelled.
-async fn a_publisher_decides_and_revokes_in_the_console_and_another_origin_cannot(backend: Backend) {
+async fn a_publisher_works_in_the_console_and_another_origin_cannot(backend: Backend) {
     let Some((driver, chromium)) = browser() else { return };
     let label = backend.name();
     let app = TestApp::spawn(backend).await;
@@ -874,6 +882,37 @@ async fn a_publisher_decides_and_revokes_in_the_console_and_another_origin_canno
     let stored = app.ctx.store.get_order(&first).await.expect("order");
     assert_eq!(stored.state, shulian::domain::order::OrderState::Terminated);
 
+    let chosen = tempfile::tempdir().expect("chosen files");
+    let big: Vec<u8> = (0..50u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let (big_path, small_path) = (chosen.path().join("big.bin"), chosen.path().join("wards.csv"));
+    std::fs::write(&big_path, &big).expect("big file");
+    std::fs::write(&small_path, b"ward,beds\nb,5\n").expect("small file");
+    let (said, counts) = publish_in_console(&browser, &app, &[&big_path, &small_path], 2).await;
+    assert!(said.contains("已发布版本 2"), "{said}");
+    assert_eq!(counts[0], 2, "both files sent: {counts}");
+    assert!(
+        counts[2].as_f64() >= Some(f64::from(50u32 << 20)),
+        "upload progress reported: {counts}"
+    );
+    browser.screenshot(&format!("{label}-10-published")).await;
+    let (_, version) = app.get_json("/api/v1/datasets/reviewed/versions/2").await;
+    let listed = version["files"].as_array().expect("files");
+    let big_entry = listed
+        .iter()
+        .find(|file| file["name"] == "big.bin")
+        .expect("big.bin published");
+    assert_eq!(big_entry["sha256"], sha256_hex(&big));
+    assert_eq!(big_entry["size"], 50u64 << 20);
+    std::fs::write(&small_path, b"ward,beds\nb,6\n").expect("changed file");
+    let (_, counts) = publish_in_console(&browser, &app, &[&big_path, &small_path], 3).await;
+    assert_eq!(
+        (counts[0].as_u64(), counts[1].as_u64()),
+        (Some(1), Some(1)),
+        "the held file is not sent again"
+    );
+
     // Another origin posts a form at the console while the publisher is signed in.
     browser.open_other_origin().await;
     browser
@@ -907,4 +946,33 @@ async fn a_publisher_decides_and_revokes_in_the_console_and_another_origin_canno
     browser.screenshot(&format!("{label}-phone-console")).await;
     browser.close().await;
     app.stop().await;
+}
+
+/// Publishes version `version` of the console's chosen dataset from `paths` in the signed-in
+/// console; what the page said, and [files sent, files held, bytes the upload progress reported].
+async fn publish_in_console(browser: &Session, app: &TestApp, paths: &[&Path], version: u32) -> (String, Value) {
+    browser.open(&format!("{}/console", app.url)).await;
+    let input = browser.find("form#publish-form:not([hidden]) #publish-files").await;
+    let paths: Vec<_> = paths.iter().map(|path| path.to_str().expect("utf-8")).collect();
+    browser.type_into(&input, &paths.join("\n")).await;
+    browser.click(&browser.find("#publish-submit").await).await;
+    let mut shown = Value::Null;
+    for _ in 0..1200 {
+        shown = browser
+            .script(
+                "const s = document.getElementById('publish-status');
+                 return {version: Number(s.dataset.version), failed: s.classList.contains('error'), text: s.textContent,
+                         counts: [Number(s.dataset.sent), Number(s.dataset.held), Number(s.dataset.bytesSent)]};",
+            )
+            .await;
+        if shown["version"] == version || shown["failed"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown["version"], version, "the page did not publish: {shown}");
+    (
+        shown["text"].as_str().unwrap_or_default().to_owned(),
+        shown["counts"].clone(),
+    )
 }

@@ -120,14 +120,41 @@ async fn a_publisher_decides_and_revokes_in_the_console_and_forged_forms_change_
         .expect("page");
     assert!(!rival_page.contains(&first), "a publisher sees only its own orders");
     let rival_form_token = form_token_in(&rival_page);
-    // The API takes tokens from headers only: the console's cookie opens nothing there.
-    let api_by_cookie = http
+    // The console's cookie opens the publishing API only with its session's form token in
+    // a header (which no other site's page can send) and from this origin.
+    let by_cookie = http
         .get(app.api("/api/v1/publisher/orders"))
         .header(COOKIE, format!("shulian_publisher={hospital}"))
         .send()
         .await
         .expect("api");
-    assert_eq!(api_by_cookie.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(by_cookie.status(), StatusCode::FORBIDDEN);
+    let probe = |form_token: Option<&str>, origin: Option<&str>| {
+        let mut request = http
+            .head(app.api(&format!("/console/api/v1/blobs/{}", "0".repeat(64))))
+            .header(COOKIE, format!("shulian_publisher={hospital}"));
+        if let Some(form_token) = form_token {
+            request = request.header("Shulian-Form-Token", form_token);
+        }
+        if let Some(origin) = origin {
+            request = request.header(ORIGIN, origin);
+        }
+        request.send()
+    };
+    for (attack, form_token, origin) in [
+        ("no form token", None, own),
+        ("another session's", Some(rival_form_token.as_str()), own),
+        ("another origin", Some(form_token.as_str()), Some("http://evil.example")),
+    ] {
+        let status = probe(form_token, origin).await.expect("probe").status();
+        assert_eq!(status, StatusCode::FORBIDDEN, "{attack}");
+    }
+    let held = probe(Some(&form_token), own).await.expect("probe");
+    assert_eq!(
+        held.status(),
+        StatusCode::NOT_FOUND,
+        "authenticated: the blob is not held"
+    );
 
     let log_before = app.ctx.store.log_size().await.expect("log");
     let forms: [(String, Vec<(&str, String)>); 3] = [

@@ -24,13 +24,12 @@ use super::respond;
 use crate::domain::PublisherId;
 use crate::domain::order::OrderState;
 use crate::error::AppError;
+use crate::http::extract::{CONSOLE_COOKIE, console_token, same_origin};
 use crate::service::orders::{self, Decision};
 use crate::service::{Context, accounts};
 
 /// The console's address, and the only path its cookie is sent to.
 const CONSOLE: &str = "/console";
-/// The cookie holding the signed-in publisher's token.
-const COOKIE: &str = "shulian_publisher";
 
 /// The console's routes.
 pub fn routes() -> Router<Context> {
@@ -60,21 +59,10 @@ fn done_text(done: &str) -> Option<Text> {
     }
 }
 
-/// The publisher token the request's console cookie holds, if any.
-fn cookie_token(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|cookies| cookies.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
-        .filter(|token| !token.is_empty())
-}
-
 /// The signed-in publisher and its token; `None` without a cookie or with one whose token
 /// no longer authenticates.
 async fn signed_in<'a>(ctx: &Context, headers: &'a HeaderMap) -> Result<Option<(PublisherId, &'a str)>, AppError> {
-    let Some(token) = cookie_token(headers) else {
+    let Some(token) = console_token(headers) else {
         return Ok(None);
     };
     match accounts::authenticate_publisher(ctx.store.as_ref(), token).await {
@@ -92,33 +80,16 @@ fn session_cookie(ctx: &Context, token: Option<&str>) -> Result<HeaderValue, App
         ""
     };
     let value = match token {
-        Some(token) => format!("{COOKIE}={token}; Path={CONSOLE}; HttpOnly; SameSite=Strict{secure}"),
-        None => format!("{COOKIE}=; Path={CONSOLE}; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+        Some(token) => format!("{CONSOLE_COOKIE}={token}; Path={CONSOLE}; HttpOnly; SameSite=Strict{secure}"),
+        None => format!("{CONSOLE_COOKIE}=; Path={CONSOLE}; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     };
     HeaderValue::from_str(&value).map_err(|_| AppError::Unauthorized)
-}
-
-/// Whether a form post comes from the node's own pages, as far as the browser says: an
-/// `Origin` (every current browser sends one with a form post) must be the node's public
-/// origin or the origin the request was addressed to. The form token decides the rest.
-fn same_origin(ctx: &Context, headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) else {
-        return headers.get(header::ORIGIN).is_none();
-    };
-    let public = url::Url::parse(&ctx.node.public_url)
-        .map(|url| url.origin().ascii_serialization())
-        .unwrap_or_default();
-    let addressed = headers
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|host| origin.split_once("://").is_some_and(|(_, authority)| authority == host));
-    origin == public || addressed
 }
 
 /// The publisher a console form acts for: signed in, posted from this origin, carrying
 /// the form token of the session. A post without a session goes back to sign-in.
 async fn form_publisher(ctx: &Context, headers: &HeaderMap, form_token: &str) -> Result<Option<PublisherId>, AppError> {
-    if !same_origin(ctx, headers) {
+    if !same_origin(&ctx.node.public_url, headers) {
         return Err(AppError::Forbidden(
             "a console form must be posted from this node's pages".into(),
         ));
@@ -167,7 +138,7 @@ async fn sign_in(
 ) -> Response {
     let lang = Lang::choose(None, &headers);
     let outcome = async {
-        if !same_origin(&ctx, &headers) {
+        if !same_origin(&ctx.node.public_url, &headers) {
             return Err(AppError::Forbidden(
                 "a console form must be posted from this node's pages".into(),
             ));
@@ -369,6 +340,34 @@ async fn console_page(
                 } } }
             } }
         }
+        @if !datasets.items.is_empty() {
+            section.card #publish {
+                h2 { (lang.t(Text::PublishVersion)) }
+                p.meta { (lang.t(Text::PublishHelp)) }
+                p.meta #publish-unavailable { (lang.t(Text::NeedsScript)) }
+                // Shown by the console's script; its words are the form's data, in the page's language.
+                form #publish-form hidden data-form-token=(form_token)
+                    data-hashing=(lang.t(Text::Hashing)) data-uploading=(lang.t(Text::Uploading))
+                    data-held=(lang.t(Text::AlreadyHeld)) data-publishing=(lang.t(Text::Publishing))
+                    data-published=(lang.t(Text::PublishedVersion)) data-failed=(lang.t(Text::Failed))
+                    data-sent-label=(lang.t(Text::FilesSent)) data-held-label=(lang.t(Text::FilesHeld)) {
+                    p.field {
+                        label for="publish-dataset" { (lang.t(Text::Datasets)) }
+                        select #publish-dataset name="target" required {
+                            @for item in &datasets.items { option value=(item.id) { (item.id) } }
+                        }
+                    }
+                    p.field {
+                        label for="publish-files" { (lang.t(Text::Files)) }
+                        input #publish-files type="file" name="files" multiple required;
+                    }
+                    button #publish-submit type="submit" { (lang.t(Text::Publish)) }
+                    " "
+                    progress #publish-progress max="1" value="0" hidden aria-label=(lang.t(Text::Uploading)) {}
+                    p #publish-status role="status" aria-live="polite" {}
+                }
+            }
+        }
         section #orders {
             h2 { (lang.t(Text::Orders)) }
             @if orders.is_empty() { p.empty { (lang.t(Text::NoOrdersYet)) } }
@@ -412,5 +411,6 @@ async fn console_page(
             }
         }
     };
-    Ok(pages::layout(lang, lang.t(Text::Console), body))
+    let head = html! { script src="/static/console.js" defer {} };
+    Ok(pages::layout_with_head(lang, lang.t(Text::Console), head, body))
 }

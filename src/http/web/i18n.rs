@@ -208,6 +208,20 @@ impl Lang {
                 "已撤销：订单令牌失效，已有回执仍然有效。",
                 "Revoked: the order's token stops working; receipts given stay valid.",
             ),
+            Text::PublishVersion => ("发布新版本", "Publish a new version"),
+            Text::PublishHelp => (
+                "新版本由所选文件组成，沿用最新版本的元数据。文件先在浏览器中计算 SHA-256，节点已有的文件不再上传；中断后重新选择文件即可从未上传的文件继续。",
+                "The new version holds the files chosen and the newest version's metadata. Each file is hashed in the browser first and not sent when the node already holds it: after an interruption, choose the files again to go on from those not yet sent.",
+            ),
+            Text::Publish => ("上传并发布", "Upload and publish"),
+            Text::Hashing => ("正在计算 SHA-256：", "Hashing: "),
+            Text::Uploading => ("正在上传：", "Uploading: "),
+            Text::AlreadyHeld => ("节点已有，跳过：", "Already held, not sent: "),
+            Text::Publishing => ("正在发布…", "Publishing…"),
+            Text::PublishedVersion => ("已发布版本 ", "Published version "),
+            Text::Failed => ("失败：", "Failed: "),
+            Text::FilesSent => ("已上传文件", "Files sent"),
+            Text::FilesHeld => ("节点已有文件", "Files already held"),
             Text::NeedsScript => (
                 "在浏览器中订购需要启用 JavaScript 且支持 WebCrypto Ed25519。",
                 "Ordering in the browser needs JavaScript with WebCrypto Ed25519.",
@@ -330,6 +344,17 @@ pub enum Text {
     DoneAgreed,
     DoneRefused,
     DoneRevoked,
+    PublishVersion,
+    PublishHelp,
+    Publish,
+    Hashing,
+    Uploading,
+    AlreadyHeld,
+    Publishing,
+    PublishedVersion,
+    Failed,
+    FilesSent,
+    FilesHeld,
 }
 
 /// The phrases the market's script shows (it carries no words of its own), by the name it
@@ -346,7 +371,6 @@ const SCRIPT_TEXTS: &[(&str, &str, &str)] = &[
         "订单已提交，等待发布方决定。",
         "Placed: awaiting the publisher's decision.",
     ),
-    ("failed", "失败：", "Failed: "),
     ("seeOrders", "查看我的订单", "See my orders"),
     ("validUntil", "有效期至", "Valid until"),
     ("version", "版本", "Version"),
@@ -390,6 +414,7 @@ impl Lang {
             .iter()
             .map(|(name, zh, en)| (*name, if self.english() { *en } else { *zh }))
             .chain(states)
+            .chain([("failed", self.t(Text::Failed))])
             .map(|(name, text)| (name.to_owned(), serde_json::Value::from(text)))
             .collect()
     }

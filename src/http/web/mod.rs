@@ -31,6 +31,8 @@ const SCRIPT: &str = include_str!("copy.js");
 const SIGNING_SCRIPT: &str = include_str!("sign.js");
 /// The buyer's side of the market: ordering from a dataset's page, and the orders page.
 const MARKET_SCRIPT: &str = include_str!("market.js");
+/// The publisher console's upload of a new version.
+const CONSOLE_SCRIPT: &str = include_str!("console.js");
 
 /// The pages' routes.
 pub fn routes() -> Router<Context> {
@@ -50,6 +52,10 @@ pub fn routes() -> Router<Context> {
         .route(
             "/static/sign.js",
             get(|| asset(SIGNING_SCRIPT, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/static/console.js",
+            get(|| asset(CONSOLE_SCRIPT, "text/javascript; charset=utf-8")),
         )
         .route(
             "/static/market.js",

@@ -22,8 +22,8 @@ pub(super) fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
     layout_with_head(lang, title, html! {}, body)
 }
 
-/// A page whose `head` carries more than the title and styles (links, structured data).
-fn layout_with_head(lang: Lang, title: &str, head: Markup, body: Markup) -> Markup {
+/// A page whose `head` carries more than the title and styles (links, structured data, scripts).
+pub(super) fn layout_with_head(lang: Lang, title: &str, head: Markup, body: Markup) -> Markup {
     let (other, other_name) = lang.other();
     html! {
         (DOCTYPE)
