@@ -58,7 +58,7 @@ pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
         files::download, tables::schema, tables::preview, blobs::upload, blobs::probe,
         interop::catalog, interop::dataset, interop::datapackage,
         log::checkpoint, log::entries, log::inclusion, log::consistency, log::tile,
-        orders::place, orders::status, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
+        orders::place, orders::order_status, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
         orders::acknowledge,
     ),
     components(schemas(ProblemDocument)),
@@ -106,7 +106,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
             "/api/v1/datasets/{dataset}/versions/{version}/manifest",
             get(datasets::get_manifest),
         )
-        .route("/api/v1/orders/{order}", get(orders::status))
+        .route("/api/v1/orders/{order}", get(orders::order_status))
         .route("/api/v1/orders/{order}/receipts", get(orders::receipts))
         .route("/api/v1/publisher/orders", get(orders::publisher_orders))
         .route("/api/v1/log/checkpoint", get(log::checkpoint))

@@ -34,7 +34,7 @@ pub async fn place(
               (status = 401, description = "missing or invalid token"),
               (status = 403, description = "the token belongs to another order or publisher"),
               (status = 404, description = "no such order")))]
-pub async fn status(
+pub async fn order_status(
     State(ctx): State<Context>,
     ApiPath(order): ApiPath<String>,
     headers: axum::http::HeaderMap,

@@ -65,7 +65,7 @@ enum Guard {
     Preview,
     /// Anyone may write it (a signed order): an empty one is refused as malformed.
     OpenWrite,
-    /// The order's receipts: its holder or the dataset's publisher.
+    /// The order's status and receipts: its holder or the dataset's publisher.
     OrderRecords,
     /// The order's acknowledgements: its holder only.
     OrderWrite,
@@ -212,7 +212,7 @@ fn exercise(path: &str, method: &Method, market: &Market) -> (String, Guard) {
         "/api/v1/datasets/{dataset}/versions/{version}/files/{name}/schema" => {
             (filled.replace("{name}", "records.csv"), Guard::Public)
         }
-        "/api/v1/orders/{order}/receipts" => (filled, Guard::OrderRecords),
+        "/api/v1/orders/{order}/receipts" | "/api/v1/orders/{order}" => (filled, Guard::OrderRecords),
         "/api/v1/orders/{order}/acknowledgements" => (filled, Guard::OrderWrite),
         "/api/v1/orders/{order}/decision" | "/api/v1/orders/{order}/revocation" => {
             (path.replace("{order}", &market.ended_order), Guard::OwnerDecision)

@@ -55,7 +55,7 @@ arguments = {
     + "/traffic@1",
 }
 # Operations that need a credential, and which.
-tokens = {"receipts": order_token, "publisher_orders": publisher_token}
+tokens = {"receipts": order_token, "order_status": order_token, "publisher_orders": publisher_token}
 
 read_operations = {}
 for path, operations in document["paths"].items():
