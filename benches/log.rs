@@ -112,6 +112,7 @@ fn order() -> NewOrder {
         agreement: None,
         valid_until: None,
         max_downloads: 1,
+        demand: None,
         token_id: id,
         token_secret_sha256: digest,
         created_at: Utc::now(),

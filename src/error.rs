@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::blobs::BlobError;
+use crate::domain::demand::DemandRefusal;
 use crate::domain::order::OrderRefusal;
 use crate::domain::{DigestError, IdError, MetadataError, Sha256Digest, UnknownOrder};
 use crate::store::StoreError;
@@ -77,6 +78,9 @@ pub enum AppError {
     /// A well-signed order that the node refuses.
     #[error(transparent)]
     OrderRefused(#[from] OrderRefusal),
+    /// A well-signed demand, answer or decision that the board refuses.
+    #[error(transparent)]
+    DemandRefused(#[from] DemandRefusal),
     /// The buyer used this nonce before: the order is a replay.
     #[error("this buyer already used the order's nonce: a replayed order is refused")]
     ReplayedNonce,
@@ -108,6 +112,9 @@ impl AppError {
         match self {
             Self::InvalidRequest(_) | Self::UploadInterrupted(_) | Self::InvalidSignature(_) => StatusCode::BAD_REQUEST,
             Self::OrderRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::DemandRefused(DemandRefusal::Closed(_)) => StatusCode::CONFLICT,
+            Self::DemandRefused(DemandRefusal::NotYours(_)) => StatusCode::FORBIDDEN,
+            Self::DemandRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::ReplayedNonce => StatusCode::CONFLICT,
             Self::OrderInactive(_) => StatusCode::FORBIDDEN,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -152,6 +159,11 @@ impl AppError {
             Self::OrderRefused(OrderRefusal::WrongTarget(_)) => "order-wrong-target",
             Self::OrderRefused(OrderRefusal::OutsideOffer(_)) => "order-outside-offer",
             Self::OrderRefused(OrderRefusal::Stale) => "order-stale",
+            Self::DemandRefused(DemandRefusal::Malformed(_)) => "demand-malformed",
+            Self::DemandRefused(DemandRefusal::WrongTarget(_)) => "demand-wrong-target",
+            Self::DemandRefused(DemandRefusal::Stale) => "demand-stale",
+            Self::DemandRefused(DemandRefusal::Closed(_)) => "demand-closed",
+            Self::DemandRefused(DemandRefusal::NotYours(_)) => "demand-not-yours",
             Self::ReplayedNonce => "replayed-nonce",
             Self::OrderInactive(_) => "order-inactive",
             Self::Internal(_) => "internal",

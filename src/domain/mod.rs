@@ -2,6 +2,7 @@
 
 pub mod dataset;
 pub mod delivery;
+pub mod demand;
 pub mod digest;
 pub mod handle;
 pub mod ids;

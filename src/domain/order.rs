@@ -91,6 +91,9 @@ pub struct OrderDocument {
     pub nonce: String,
     /// When the buyer made the order.
     pub created: DateTime<Utc>,
+    /// The demand whose accepted answer this order takes up: its terms set the price.
+    #[serde(default)]
+    pub demand: Option<String>,
     /// The buyer's Data Integrity proof.
     pub proof: serde_json::Value,
 }
@@ -120,10 +123,20 @@ pub struct OrderContext<'a> {
     pub manifest_digest: &'a Sha256Digest,
     /// The version's offer.
     pub offer: &'a Offer,
+    /// The price that applies: the offer's, or the accepted answer's for a demand's order.
+    pub price_fen: u64,
     /// SHA-256 of the offer's licence text.
     pub license_sha256: &'a Sha256Digest,
     /// The node's clock.
     pub now: DateTime<Utc>,
+}
+
+/// Whether a nonce is 16 to 64 characters of `[A-Za-z0-9_-]`.
+pub(crate) fn valid_nonce(nonce: &str) -> bool {
+    (16..=64).contains(&nonce.len())
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl OrderDocument {
@@ -134,12 +147,7 @@ impl OrderDocument {
         if self.kind != ORDER_TYPE {
             return malformed("type must be ShulianOrder");
         }
-        let nonce_ok = (16..=64).contains(&self.nonce.len())
-            && self
-                .nonce
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !nonce_ok {
+        if !valid_nonce(&self.nonce) {
             return malformed("nonce must be 16 to 64 characters of A-Z a-z 0-9 - _");
         }
         if self.node != context.node {
@@ -163,8 +171,8 @@ impl OrderDocument {
         if self.max_downloads == 0 || self.max_downloads > offer.max_downloads {
             return outside(format!("downloads must be 1 to {}", offer.max_downloads));
         }
-        if self.price_fen != offer.price_fen {
-            return outside(format!("the price is {} fen", offer.price_fen));
+        if self.price_fen != context.price_fen {
+            return outside(format!("the price is {} fen", context.price_fen));
         }
         if self.license_sha256 != *context.license_sha256 {
             return outside("the licence digest is not the offer's licence".into());

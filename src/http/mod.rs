@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod ckan;
 pub mod connections;
 pub mod datasets;
+pub mod demands;
 pub mod extract;
 pub mod files;
 pub mod handles;
@@ -45,7 +46,7 @@ use crate::service::sharing::SHARING_PATH;
 /// Largest JSON body the API accepts; file bytes go through uploads instead.
 const MAX_JSON_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// Largest signed document (order, acknowledgement, decision, revocation) the API accepts.
+/// Largest signed document (order, acknowledgement, decision, revocation, demand, answer) the API accepts.
 pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
 
 /// The OpenAPI description of every route.
@@ -60,6 +61,7 @@ pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
         log::checkpoint, log::entries, log::inclusion, log::consistency, log::tile,
         orders::place, orders::order_status, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
         orders::acknowledge,
+        demands::list_demands, demands::post_demand, demands::get_demand, demands::answer_demand, demands::decide_demand,
     ),
     components(schemas(ProblemDocument)),
     modifiers(&PublisherTokenScheme, &CommonResponses),
@@ -108,6 +110,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
         )
         .route("/api/v1/orders/{order}", get(orders::order_status))
         .route("/api/v1/orders/{order}/receipts", get(orders::receipts))
+        .route("/api/v1/demands/{demand}", get(demands::get_demand))
         .route("/api/v1/publisher/orders", get(orders::publisher_orders))
         .route("/api/v1/log/checkpoint", get(log::checkpoint))
         // The same log in the C2SP tlog-tiles layout, for tile clients, monitors and caches.
@@ -137,6 +140,15 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
         )
         .route("/api/v1/orders/{order}/decision", axum::routing::post(orders::decide))
         .route("/api/v1/orders/{order}/revocation", axum::routing::post(orders::revoke))
+        .route("/api/v1/demands", get(demands::list_demands).post(demands::post_demand))
+        .route(
+            "/api/v1/demands/{demand}/answers",
+            axum::routing::post(demands::answer_demand),
+        )
+        .route(
+            "/api/v1/demands/{demand}/decision",
+            axum::routing::post(demands::decide_demand),
+        )
         .layer(body_limit(MAX_SIGNED_DOCUMENT_BYTES))
         .layer(axum::middleware::from_fn_with_state(request_timeout, time_limit))
         .layer(limit_writes());

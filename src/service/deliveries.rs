@@ -126,7 +126,7 @@ fn receipt(
     facts: ReceiptFacts,
 ) -> Result<LoggedDocument, StoreError> {
     let now = Utc::now();
-    let unsigned = json!({
+    let mut unsigned = json!({
         "type": RECEIPT_TYPE,
         "node": ctx.node.key.did(),
         "order": grant.order_id,
@@ -146,6 +146,10 @@ fn receipt(
         "logIndex": facts.log_index,
         "delivered": now.to_rfc3339_opts(SecondsFormat::Secs, true),
     });
+    if let Some(demand) = &grant.demand {
+        // An order taking up a demand's accepted answer: its deliveries name the demand.
+        unsigned["demand"] = json!(demand);
+    }
     transparency::sign_for_log(ctx, "receipt", unsigned, now)
         .map(|(_, logged)| logged)
         .map_err(|error| StoreError::Other(anyhow::anyhow!("signing a receipt: {error}")))

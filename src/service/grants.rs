@@ -184,6 +184,7 @@ mod tests {
             max_downloads: 1,
             token_secret_sha256: Sha256Digest::from_bytes([0; 32]),
             order_digest: Sha256Digest::from_bytes([0; 32]),
+            demand: None,
         }
     }
 

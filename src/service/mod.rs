@@ -8,6 +8,7 @@ pub mod audit;
 pub mod catalog;
 pub mod ckan;
 pub mod deliveries;
+pub mod demands;
 pub mod demo;
 pub mod download;
 pub mod federation;

@@ -13,6 +13,7 @@ use sha2::{Digest as _, Sha256};
 use super::Context;
 use super::accounts::{self, BearerToken};
 use super::catalog::manifest_metadata;
+use super::demands;
 use super::grants::{ORDER_TOKEN_PREFIX, grant_of};
 use super::sharing::{self, SharingProfile};
 use super::transparency::{logged, sign_for_log};
@@ -23,7 +24,9 @@ use crate::domain::order::{
 };
 use crate::domain::{DatasetId, PublisherId, Sha256Digest, VersionNumber};
 use crate::error::AppError;
-use crate::store::{Acknowledgement, LoggedDocument, NewOrder, OrderSummary, OrderTransition, StoreError};
+use crate::store::{
+    Acknowledgement, DEMAND_TAKEN, LoggedDocument, NewOrder, OrderSummary, OrderTransition, StoreError,
+};
 
 /// What the buyer gets back for an accepted order.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -79,11 +82,17 @@ pub async fn place_order(ctx: &Context, body: &[u8]) -> Result<OrderPlaced, AppE
     let license_sha256 = Sha256Digest::from_bytes(Sha256::digest(offer.license_text.as_bytes()).into());
     let now = Utc::now();
     let node_did = ctx.node.key.did();
+    // An order taking up a demand's accepted answer pays the answer's price.
+    let price_fen = match &order.demand {
+        Some(demand) => demands::awarded_price(ctx, demand, &order.buyer, &order.dataset, order.version).await?,
+        None => offer.price_fen,
+    };
     order
         .check(&OrderContext {
             node: node_did.as_str(),
             manifest_digest: &version.summary.manifest_digest,
             offer: &offer,
+            price_fen,
             license_sha256: &license_sha256,
             now,
         })
@@ -91,7 +100,8 @@ pub async fn place_order(ctx: &Context, body: &[u8]) -> Result<OrderPlaced, AppE
 
     let order_text = canonical::canonicalize(&document).map_err(anyhow::Error::from)?;
     let order_digest = Sha256Digest::from_bytes(Sha256::digest(order_text.as_bytes()).into());
-    let (state, agreement, valid_until) = if offer.auto_accept {
+    // The provider agreed to a demand's order by answering, so it is agreed at once.
+    let (state, agreement, valid_until) = if offer.auto_accept || order.demand.is_some() {
         let until = order.valid_until(now);
         let agreement = agreement_document(ctx, &order, &document, &order_digest, now, until)?;
         (OrderState::Agreed, Some(agreement), Some(until))
@@ -111,12 +121,14 @@ pub async fn place_order(ctx: &Context, body: &[u8]) -> Result<OrderPlaced, AppE
         agreement: agreement.as_ref().map(|(_, logged)| logged.clone()),
         valid_until,
         max_downloads: order.max_downloads,
+        demand: order.demand.clone(),
         token_id: token.id.clone(),
         token_secret_sha256: token.secret_sha256,
         created_at: now,
     };
     let order_id = new_order.id.clone();
     match ctx.sequencer.order(new_order).await {
+        Err(StoreError::Conflict(why)) if why == DEMAND_TAKEN => return Err(AppError::Conflict(why)),
         Err(StoreError::Conflict(_)) => return Err(AppError::ReplayedNonce),
         other => other?,
     }

@@ -20,8 +20,8 @@ use super::NodeIdentity;
 use super::transparency;
 use crate::domain::Sha256Digest;
 use crate::store::{
-    Acknowledgement, CheckpointSigner, LogWrite, LogWritten, LoggedDocument, LoggedWrite, NewOrder, NewVersion,
-    OrderTransition, ReceiptBuilder, SessionAdmission, SessionRead, Store, StoreError,
+    Acknowledgement, BoardWrite, CheckpointSigner, LogWrite, LogWritten, LoggedDocument, LoggedWrite, NewOrder,
+    NewVersion, OrderTransition, ReceiptBuilder, SessionAdmission, SessionRead, Store, StoreError,
 };
 
 /// Most writes in one batch. PostgreSQL keeps the subtransactions (one per write's
@@ -86,6 +86,17 @@ impl Sequencer {
             .await?
         {
             LogWritten::Transitioned => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Writes to the demand board and logs the signed document.
+    pub async fn board(&self, write: BoardWrite) -> Result<(), StoreError> {
+        match self
+            .submit(LogWrite::Logged(Box::new(LoggedWrite::Board(write))))
+            .await?
+        {
+            LogWritten::Boarded => Ok(()),
             other => Err(unexpected(&other)),
         }
     }

@@ -69,8 +69,8 @@ pub enum Recipient {
     Public,
     /// The holder of an order's token.
     Buyer {
-        /// The order's grant.
-        grant: OrderGrant,
+        /// The order's grant (boxed: a recipient is passed around by value, mostly public).
+        grant: Box<OrderGrant>,
         /// The token's id, named in the tickets issued to it.
         token_id: String,
     },
@@ -86,7 +86,10 @@ pub async fn recipient(ctx: &Context, bearer: Option<&str>) -> Result<Recipient,
                 accounts::split_token(token, grants::ORDER_TOKEN_PREFIX).ok_or(AppError::Unauthorized)?;
             let token_id = token_id.to_owned();
             let grant = grants::grant_in_force(ctx, token).await?;
-            Ok(Recipient::Buyer { grant, token_id })
+            Ok(Recipient::Buyer {
+                grant: Box::new(grant),
+                token_id,
+            })
         }
     }
 }

@@ -10,6 +10,7 @@ mod rows;
 mod sql;
 mod sqlite;
 
+use crate::domain::demand::{DemandKind, DemandState};
 use crate::domain::node::{Peer, RemoteVersion};
 use crate::domain::order::OrderState;
 use crate::ledger::stored::Subtree;
@@ -165,6 +166,9 @@ pub struct NewOrder {
     pub valid_until: Option<DateTime<Utc>>,
     /// Completed downloads allowed per file.
     pub max_downloads: u32,
+    /// The awarded demand this order takes up; it becomes `FULFILLED` with the order, and
+    /// `Conflict` ([`DEMAND_TAKEN`]) if it is no longer awarded.
+    pub demand: Option<String>,
     /// The order-scoped access token's stored half.
     pub token_id: String,
     /// SHA-256 of the token's secret.
@@ -194,6 +198,8 @@ pub struct OrderGrant {
     pub token_secret_sha256: Sha256Digest,
     /// SHA-256 of the order's canonical form.
     pub order_digest: Sha256Digest,
+    /// The demand the order takes up, which its receipts name.
+    pub demand: Option<String>,
 }
 
 /// An order as the node keeps it.
@@ -337,6 +343,8 @@ pub enum LoggedWrite {
     Order(NewOrder),
     /// Moves an order between states and logs the document that says so.
     Transition(OrderTransition),
+    /// Writes to the demand board and logs the signed document.
+    Board(BoardWrite),
     /// Logs a buyer's acknowledgement of one of the order's receipts unless that receipt
     /// was acknowledged before: then nothing is written and the earlier one is named.
     Acknowledge {
@@ -350,6 +358,133 @@ pub enum LoggedWrite {
         at: DateTime<Utc>,
     },
 }
+
+/// The message of the `Conflict` an order gets when its demand is no longer awarded.
+pub const DEMAND_TAKEN: &str = "the demand is no longer awarded to be ordered";
+
+/// A demand ready to be recorded, with its signed document for the log.
+#[derive(Clone, Debug)]
+pub struct NewDemand {
+    /// Its id.
+    pub id: String,
+    /// A demand or a challenge.
+    pub kind: DemandKind,
+    /// The poster's DID.
+    pub poster: String,
+    /// The poster's nonce; `Conflict` if used before.
+    pub nonce: String,
+    /// The signed demand.
+    pub document: LoggedDocument,
+    /// Its budget.
+    pub budget_fen: u64,
+    /// When answers stop.
+    pub deadline: DateTime<Utc>,
+    /// When it arrived.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A provider's answer ready to be recorded; the demand becomes `ANSWERED`, or the answer
+/// is a `Conflict` when the demand no longer takes answers (or the nonce was used).
+#[derive(Clone, Debug)]
+pub struct NewAnswer {
+    /// Its id.
+    pub id: String,
+    /// The demand answered.
+    pub demand_id: String,
+    /// The provider's DID.
+    pub provider: String,
+    /// The provider's nonce.
+    pub nonce: String,
+    /// The publisher answering (the dataset's).
+    pub publisher: PublisherId,
+    /// The dataset offered.
+    pub dataset: DatasetId,
+    /// Its version.
+    pub version: VersionNumber,
+    /// The price asked.
+    pub price_fen: u64,
+    /// The signed answer.
+    pub document: LoggedDocument,
+    /// When it arrived.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A poster's decision on an open demand: `Conflict` unless the demand is still open.
+#[derive(Clone, Debug)]
+pub struct DemandDecision {
+    /// The demand.
+    pub demand_id: String,
+    /// `AWARDED`, `FULFILLED` (an answer of open data) or `WITHDRAWN`.
+    pub to: DemandState,
+    /// The answer accepted, for an award.
+    pub accepted_answer: Option<String>,
+    /// The signed decision.
+    pub document: LoggedDocument,
+    /// When it arrived.
+    pub at: DateTime<Utc>,
+}
+
+/// A write to the demand board.
+#[derive(Clone, Debug)]
+pub enum BoardWrite {
+    /// Posts a demand.
+    Post(NewDemand),
+    /// Records an answer.
+    Answer(NewAnswer),
+    /// Records the poster's decision.
+    Decide(DemandDecision),
+}
+
+/// A demand as stored.
+#[derive(Clone, Debug)]
+pub struct DemandRecord {
+    /// Its id.
+    pub id: String,
+    /// A demand or a challenge.
+    pub kind: DemandKind,
+    /// The poster's DID.
+    pub poster: String,
+    /// The signed demand's canonical text.
+    pub document: String,
+    /// The stored state (an open one past its deadline shows as expired).
+    pub state: DemandState,
+    /// Its budget.
+    pub budget_fen: u64,
+    /// When answers stop.
+    pub deadline: DateTime<Utc>,
+    /// The accepted answer, once awarded.
+    pub accepted_answer: Option<String>,
+    /// How many answers it has.
+    pub answers: u64,
+    /// When it was posted.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An answer as stored.
+#[derive(Clone, Debug)]
+pub struct AnswerRecord {
+    /// Its id.
+    pub id: String,
+    /// The demand answered.
+    pub demand_id: String,
+    /// The provider's DID.
+    pub provider: String,
+    /// The publisher answering.
+    pub publisher: PublisherId,
+    /// The dataset offered.
+    pub dataset: DatasetId,
+    /// Its version.
+    pub version: VersionNumber,
+    /// The price asked.
+    pub price_fen: u64,
+    /// The signed answer's canonical text.
+    pub document: String,
+    /// When it arrived.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The most answers one demand takes: the board's page of a demand stays small.
+pub const MAX_ANSWERS: u64 = 100;
 
 /// What an integrated [`LogWrite`] did, variant for variant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -365,6 +500,8 @@ pub enum LogWritten {
     Ordered,
     /// The order changed state.
     Transitioned,
+    /// The board's write is recorded.
+    Boarded,
     /// What the read's admission did.
     Read(SessionAdmission),
     /// Where the acknowledgement stands.
@@ -582,6 +719,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// The receipts of an order's completed deliveries, oldest first, with their log indices.
     async fn order_receipts(&self, order_id: &str) -> Result<Vec<(u64, String)>, StoreError>;
+
+    /// Demands, newest first, posted before `before` (time, id) when given: a page of `limit`.
+    async fn demands_page(
+        &self,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<DemandRecord>, StoreError>;
+
+    /// A demand; `NotFound` if none has that id.
+    async fn get_demand(&self, id: &str) -> Result<DemandRecord, StoreError>;
+
+    /// A demand's answers, oldest first (at most [`MAX_ANSWERS`]).
+    async fn demand_answers(&self, demand_id: &str) -> Result<Vec<AnswerRecord>, StoreError>;
+
+    /// An answer; `NotFound` if none has that id.
+    async fn get_answer(&self, id: &str) -> Result<AnswerRecord, StoreError>;
 
     /// Integrates a batch of log writes in one transaction: the rows each needs, the log
     /// entries at dense indices in batch order, the tree's new subtrees and the checkpoint

@@ -322,6 +322,7 @@ pub(super) struct GrantRow {
     max_downloads: i64,
     token_sha256: String,
     order_sha256: String,
+    demand_id: Option<String>,
 }
 
 impl GrantRow {
@@ -336,6 +337,77 @@ impl GrantRow {
             max_downloads: decode_limit(self.max_downloads)?,
             token_secret_sha256: decode("digest", &self.token_sha256)?,
             order_digest: decode("digest", &self.order_sha256)?,
+            demand: self.demand_id,
+        })
+    }
+}
+
+/// `demands` row with its number of answers.
+#[derive(sqlx::FromRow)]
+pub(super) struct DemandRow {
+    id: String,
+    kind: String,
+    poster: String,
+    document: String,
+    state: String,
+    budget_fen: i64,
+    deadline: String,
+    accepted_answer: Option<String>,
+    answers: i64,
+    created_at: String,
+}
+
+/// The columns [`DemandRow`] reads, from `demands d`.
+pub(super) const DEMAND_COLUMNS: &str = "d.id, d.kind, d.poster, d.document, d.state, d.budget_fen, d.deadline, \
+    d.accepted_answer, d.created_at, (SELECT COUNT(*) FROM demand_answers a WHERE a.demand_id = d.id) AS answers";
+
+impl DemandRow {
+    pub(super) fn decode(self) -> Result<super::DemandRecord, StoreError> {
+        Ok(super::DemandRecord {
+            id: self.id,
+            kind: decode("demand kind", &self.kind)?,
+            poster: self.poster,
+            document: self.document,
+            state: decode("demand state", &self.state)?,
+            budget_fen: decode_size(self.budget_fen)?,
+            deadline: decode_time(&self.deadline)?,
+            accepted_answer: self.accepted_answer,
+            answers: decode_size(self.answers)?,
+            created_at: decode_time(&self.created_at)?,
+        })
+    }
+}
+
+/// `demand_answers` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct AnswerRow {
+    id: String,
+    demand_id: String,
+    provider: String,
+    publisher_id: String,
+    dataset_id: String,
+    version: i64,
+    price_fen: i64,
+    document: String,
+    created_at: String,
+}
+
+/// The columns [`AnswerRow`] reads.
+pub(super) const ANSWER_COLUMNS: &str =
+    "id, demand_id, provider, publisher_id, dataset_id, version, price_fen, document, created_at";
+
+impl AnswerRow {
+    pub(super) fn decode(self) -> Result<super::AnswerRecord, StoreError> {
+        Ok(super::AnswerRecord {
+            id: self.id,
+            demand_id: self.demand_id,
+            provider: self.provider,
+            publisher: decode("publisher id", &self.publisher_id)?,
+            dataset: decode("dataset id", &self.dataset_id)?,
+            version: decode_version(self.version)?,
+            price_fen: decode_size(self.price_fen)?,
+            document: self.document,
+            created_at: decode_time(&self.created_at)?,
         })
     }
 }

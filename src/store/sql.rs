@@ -331,7 +331,9 @@ macro_rules! impl_store_with_shared_sql {
         };
         use super::rows::{IndexedRow, SearchChangeRow};
         use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_VERSION_COLUMNS, RemoteVersionRow};
-        use super::PeerContact;
+        use super::rows::{ANSWER_COLUMNS, AnswerRow, DEMAND_COLUMNS, DemandRow};
+        use super::{AnswerRecord, BoardWrite, DEMAND_TAKEN, DemandRecord, MAX_ANSWERS, PeerContact};
+        use crate::domain::demand::DemandState;
         use crate::domain::node::{Peer, RemoteVersion};
         use crate::search::{IndexedDataset, SearchChange, SearchDocument};
         use super::{
@@ -617,8 +619,8 @@ macro_rules! impl_store_with_shared_sql {
             let created_at = encode_time(order.created_at);
             sqlx::query(
                 "INSERT INTO orders (id, buyer, nonce, dataset_id, version, order_doc, order_sha256, state, agreement, \
-                 valid_until, max_downloads, token_id, token_sha256, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 valid_until, max_downloads, token_id, token_sha256, created_at, demand_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(&order.id)
             .bind(&order.buyer)
@@ -634,11 +636,107 @@ macro_rules! impl_store_with_shared_sql {
             .bind(&order.token_id)
             .bind(order.token_secret_sha256.to_string())
             .bind(&created_at)
+            .bind(order.demand.as_deref())
             .execute(&mut **tx)
             .await?;
+            if let Some(demand) = &order.demand {
+                let taken = sqlx::query("UPDATE demands SET state = $2 WHERE id = $1 AND state = $3")
+                    .bind(demand)
+                    .bind(DemandState::Fulfilled.as_str())
+                    .bind(DemandState::Awarded.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+                if taken.rows_affected() != 1 {
+                    return Err(StoreError::Conflict(DEMAND_TAKEN.into()));
+                }
+            }
             for document in std::iter::once(&order.order).chain(order.agreement.as_ref()) {
                 log.append(document, &created_at);
             }
+            Ok(())
+        }
+
+        /// Writes to the demand board (see [`BoardWrite`]) and logs the signed document.
+        async fn record_board(
+            tx: &mut sqlx::Transaction<'static, $database>,
+            log: &mut BatchLog,
+            write: &BoardWrite,
+        ) -> Result<(), StoreError> {
+            let open = [DemandState::Open.as_str(), DemandState::Answered.as_str()];
+            let (document, at) = match write {
+                BoardWrite::Post(demand) => {
+                    let created_at = encode_time(demand.created_at);
+                    sqlx::query(
+                        "INSERT INTO demands (id, kind, poster, nonce, document, state, budget_fen, deadline, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(&demand.id)
+                    .bind(demand.kind.as_str())
+                    .bind(&demand.poster)
+                    .bind(&demand.nonce)
+                    .bind(&demand.document.text)
+                    .bind(DemandState::Open.as_str())
+                    .bind(encode_size(demand.budget_fen)?)
+                    .bind(encode_time(demand.deadline))
+                    .bind(&created_at)
+                    .execute(&mut **tx)
+                    .await?;
+                    (&demand.document, created_at)
+                }
+                BoardWrite::Answer(answer) => {
+                    let answered = sqlx::query(
+                        "UPDATE demands SET state = $2 WHERE id = $1 AND state IN ($3, $4) \
+                         AND (SELECT COUNT(*) FROM demand_answers WHERE demand_id = $1) < $5",
+                    )
+                    .bind(&answer.demand_id)
+                    .bind(DemandState::Answered.as_str())
+                    .bind(open[0])
+                    .bind(open[1])
+                    .bind(encode_size(MAX_ANSWERS)?)
+                    .execute(&mut **tx)
+                    .await?;
+                    if answered.rows_affected() != 1 {
+                        return Err(StoreError::Conflict(format!(
+                            "the demand takes no more answers (closed, or {MAX_ANSWERS} already)"
+                        )));
+                    }
+                    let created_at = encode_time(answer.created_at);
+                    sqlx::query(
+                        "INSERT INTO demand_answers (id, demand_id, provider, nonce, publisher_id, dataset_id, version, \
+                         price_fen, document, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(&answer.id)
+                    .bind(&answer.demand_id)
+                    .bind(&answer.provider)
+                    .bind(&answer.nonce)
+                    .bind(answer.publisher.as_str())
+                    .bind(answer.dataset.as_str())
+                    .bind(i64::from(answer.version.get()))
+                    .bind(encode_size(answer.price_fen)?)
+                    .bind(&answer.document.text)
+                    .bind(&created_at)
+                    .execute(&mut **tx)
+                    .await?;
+                    (&answer.document, created_at)
+                }
+                BoardWrite::Decide(decision) => {
+                    let decided = sqlx::query(
+                        "UPDATE demands SET state = $2, accepted_answer = $3 WHERE id = $1 AND state IN ($4, $5)",
+                    )
+                    .bind(&decision.demand_id)
+                    .bind(decision.to.as_str())
+                    .bind(decision.accepted_answer.as_deref())
+                    .bind(open[0])
+                    .bind(open[1])
+                    .execute(&mut **tx)
+                    .await?;
+                    if decided.rows_affected() != 1 {
+                        return Err(StoreError::Conflict("the demand is no longer open".into()));
+                    }
+                    (&decision.document, encode_time(decision.at))
+                }
+            };
+            log.append(document, &at);
             Ok(())
         }
 
@@ -817,6 +915,7 @@ macro_rules! impl_store_with_shared_sql {
                 LoggedWrite::Transition(transition) => {
                     change_order(tx, log, transition).await.map(|()| LogWritten::Transitioned)
                 }
+                LoggedWrite::Board(write) => record_board(tx, log, write).await.map(|()| LogWritten::Boarded),
                 LoggedWrite::Acknowledge { order_id, receipt, document, at } => {
                     acknowledge(tx, log, order_id, receipt, document, *at).await.map(LogWritten::Acknowledged)
                 }
@@ -1034,8 +1133,8 @@ macro_rules! impl_store_with_shared_sql {
 
             async fn find_order_grant(&self, token_id: &str) -> Result<Option<OrderGrant>, StoreError> {
                 sqlx::query_as::<_, GrantRow>(
-                    "SELECT id, buyer, dataset_id, version, state, valid_until, max_downloads, token_sha256, order_sha256 \
-                     FROM orders WHERE token_id = $1",
+                    "SELECT id, buyer, dataset_id, version, state, valid_until, max_downloads, token_sha256, order_sha256, \
+                     demand_id FROM orders WHERE token_id = $1",
                 )
                 .bind(token_id)
                 .fetch_optional(&self.pool)
@@ -1102,6 +1201,60 @@ macro_rules! impl_store_with_shared_sql {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter().map(|(index, receipt)| Ok((decode_index(index)?, receipt))).collect()
+            }
+
+            async fn demands_page(
+                &self,
+                before: Option<(DateTime<Utc>, String)>,
+                limit: u32,
+            ) -> Result<Vec<DemandRecord>, StoreError> {
+                let rows = match before {
+                    Some((time, id)) => sqlx::query_as::<_, DemandRow>(&format!(
+                        "SELECT {DEMAND_COLUMNS} FROM demands d WHERE (d.created_at, d.id) < ($1, $2) \
+                         ORDER BY d.created_at DESC, d.id DESC LIMIT $3"
+                    ))
+                    .bind(encode_time(time))
+                    .bind(id)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?,
+                    None => sqlx::query_as::<_, DemandRow>(&format!(
+                        "SELECT {DEMAND_COLUMNS} FROM demands d ORDER BY d.created_at DESC, d.id DESC LIMIT $1"
+                    ))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?,
+                };
+                rows.into_iter().map(DemandRow::decode).collect()
+            }
+
+            async fn get_demand(&self, id: &str) -> Result<DemandRecord, StoreError> {
+                sqlx::query_as::<_, DemandRow>(&format!("SELECT {DEMAND_COLUMNS} FROM demands d WHERE d.id = $1"))
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .decode()
+            }
+
+            async fn demand_answers(&self, demand_id: &str) -> Result<Vec<AnswerRecord>, StoreError> {
+                sqlx::query_as::<_, AnswerRow>(&format!(
+                    "SELECT {ANSWER_COLUMNS} FROM demand_answers WHERE demand_id = $1 ORDER BY created_at, id LIMIT $2"
+                ))
+                .bind(demand_id)
+                .bind(encode_size(MAX_ANSWERS)?)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(AnswerRow::decode)
+                .collect()
+            }
+
+            async fn get_answer(&self, id: &str) -> Result<AnswerRecord, StoreError> {
+                sqlx::query_as::<_, AnswerRow>(&format!("SELECT {ANSWER_COLUMNS} FROM demand_answers WHERE id = $1"))
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .decode()
             }
 
             async fn integrate(

@@ -63,7 +63,7 @@ enum Guard {
     LicensedBytes,
     /// Table rows: holders get them all, anyone the offer's sample only.
     Preview,
-    /// Anyone may write it (a signed order): an empty one is refused as malformed.
+    /// Anyone may write it (a signed order, demand or decision): an empty one is refused as malformed.
     OpenWrite,
     /// The order's status and receipts: its holder or the dataset's publisher.
     OrderRecords,
@@ -83,6 +83,8 @@ struct Market {
     records_digest: String,
     /// The licensed dataset's version handle.
     records_handle: String,
+    /// A demand on the board.
+    demand: String,
 }
 
 impl Market {
@@ -170,6 +172,20 @@ async fn market(app: &TestApp) -> Market {
     assert_eq!(revocation.status(), StatusCode::OK);
     let profile = open_profile(app).await;
     let token = |placed: &Value| placed["accessToken"].as_str().map(str::to_owned);
+    let poster = KeyPair::generate();
+    let node = app.ctx.node.key.did().to_string();
+    let posted = app
+        .http
+        .post(app.api("/api/v1/demands"))
+        .json(&signed(
+            crate::demands::demand(&node, &poster, 10_000, chrono::Duration::days(1)),
+            &poster,
+        ))
+        .send()
+        .await
+        .expect("demand");
+    assert_eq!(posted.status(), StatusCode::CREATED);
+    let demand: Value = posted.json().await.expect("json");
     Market {
         tokens: vec![
             (Caller::Anonymous, None),
@@ -191,6 +207,7 @@ async fn market(app: &TestApp) -> Market {
         ended_order: revoked["orderId"].as_str().expect("id").to_owned(),
         records_digest: sha256_hex(RECORDS),
         records_handle: format!("{}/records@1", app.ctx.node.handle_prefix),
+        demand: demand["id"].as_str().expect("id").to_owned(),
     }
 }
 
@@ -200,7 +217,8 @@ fn exercise(path: &str, method: &Method, market: &Market) -> (String, Guard) {
         .replace("{dataset}", "records")
         .replace("{version}", "1")
         .replace("{order}", &market.holder_order)
-        .replace("{sha256}", &market.records_digest);
+        .replace("{sha256}", &market.records_digest)
+        .replace("{demand}", &market.demand);
     let (filled, guard) = match path {
         "/api/v1/datasets/{dataset}/versions/{version}/files/{name}" => {
             (filled.replace("{name}", "records.csv"), Guard::LicensedBytes)
@@ -208,7 +226,9 @@ fn exercise(path: &str, method: &Method, market: &Market) -> (String, Guard) {
         "/api/v1/datasets/{dataset}/versions/{version}/files/{name}/preview" => {
             (filled.replace("{name}", "records.csv") + "?limit=10", Guard::Preview)
         }
-        "/api/v1/orders" => (filled, Guard::OpenWrite),
+        "/api/v1/orders" | "/api/v1/demands/{demand}/decision" => (filled, Guard::OpenWrite),
+        "/api/v1/demands" if *method == Method::POST => (filled, Guard::OpenWrite),
+        "/api/v1/demands/{demand}/answers" => (filled, Guard::Publisher),
         "/api/v1/datasets/{dataset}/versions/{version}/files/{name}/schema" => {
             (filled.replace("{name}", "records.csv"), Guard::Public)
         }
@@ -227,8 +247,6 @@ fn exercise(path: &str, method: &Method, market: &Market) -> (String, Guard) {
         "/api/v1/log/proof/consistency" => (filled + "?from=1&to=2", Guard::Public),
         _ => (filled, Guard::Public),
     };
-    // Writes go out with bodies that would change nothing even if admitted.
-    let _ = method;
     (filled, guard)
 }
 

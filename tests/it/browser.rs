@@ -19,7 +19,8 @@ on_both_backends!(
     a_reader_searches_previews_and_downloads_in_a_browser,
     the_browser_signs_byte_for_byte_as_the_node_and_orders_with_its_own_key,
     a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser,
-    a_publisher_works_in_the_console_and_another_origin_cannot
+    a_publisher_works_in_the_console_and_another_origin_cannot,
+    a_demand_posted_in_the_browser_is_answered_accepted_and_ordered
 );
 
 /// chromedriver and Chromium, when installed; CI must have them.
@@ -975,4 +976,121 @@ async fn publish_in_console(browser: &Session, app: &TestApp, paths: &[&Path], v
         shown["text"].as_str().unwrap_or_default().to_owned(),
         shown["counts"].clone(),
     )
+}
+
+/// The demand board in a browser: a buyer posts a demand (signed with the browser's key);
+/// a provider answers it with a licensed dataset (through the API); the buyer accepts the
+/// answer on the demand's page and orders it there at the answer's price; the order is
+/// agreed at once, its file downloads on "My orders", and the receipt names the demand.
+async fn a_demand_posted_in_the_browser_is_answered_accepted_and_ordered(backend: Backend) {
+    let Some((driver, chromium)) = browser() else { return };
+    let label = backend.name();
+    let app = TestApp::spawn(backend).await;
+    let clinic = app.publisher("clinic").await;
+    crate::console::publish_reviewed(&app, &clinic).await;
+    let downloads = tempfile::tempdir().expect("downloads");
+    let browser = Session::start(&driver, &chromium, downloads.path()).await;
+
+    browser.open(&format!("{}/demands", app.url)).await;
+    browser.find("form#demand-form:not([hidden])").await;
+    browser.check_fits_and_labelled("/demands").await;
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(7))
+        .format("%Y-%m-%d")
+        .to_string();
+    // A date field takes the date's digits as a person types them in the page's locale.
+    browser
+        .script(&format!(
+            "document.getElementById('demand-deadline').value = '{deadline}'; return true;"
+        ))
+        .await;
+    for (field, text) in [
+        ("demand-title", "病床使用数据"),
+        ("demand-description", "各病区床位数"),
+        ("demand-fields", "病区，床位"),
+        ("demand-budget", "300"),
+        ("demand-contact", "buyer@example.com"),
+    ] {
+        browser.type_into(&browser.find(&format!("#{field}")).await, text).await;
+    }
+    browser.click(&browser.find("#demand-submit").await).await;
+    browser.wait_for_url("/demands/").await;
+    let url = browser.current_url().await;
+    let id = url.rsplit('/').next().expect("id").to_owned();
+    let (_, posted) = app.get_json(&format!("/api/v1/demands/{id}")).await;
+    assert_eq!(posted["state"], "OPEN", "{posted}");
+    assert_eq!(posted["budgetFen"], 30_000);
+    assert_eq!(posted["document"]["wanted"]["fields"], json!(["病区", "床位"]));
+    let poster = posted["poster"].as_str().expect("poster").to_owned();
+    browser.screenshot(&format!("{label}-11-demand")).await;
+
+    // A provider answers with its licensed dataset, under the budget.
+    let provider = shulian::crypto::KeyPair::generate();
+    let (_, node) = app.get_json("/.well-known/shulian-node").await;
+    let (_, version) = app.get_json("/api/v1/datasets/reviewed/versions/1").await;
+    let answer = crate::helpers::signed(
+        json!({
+            "type": "ShulianDemandAnswer", "node": node["id"], "demand": id, "provider": provider.did(),
+            "dataset": "reviewed", "version": 1, "manifestDigest": version["manifestDigest"], "priceFen": 20_000,
+            "note": "病区床位日报", "nonce": uuid::Uuid::new_v4().simple().to_string(),
+            "created": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }),
+        &provider,
+    );
+    let answered = app
+        .http
+        .post(app.api(&format!("/api/v1/demands/{id}/answers")))
+        .bearer_auth(&clinic)
+        .json(&answer)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answered.status(), reqwest::StatusCode::CREATED);
+
+    browser.open(&url).await;
+    let accept = browser
+        .find("#poster-actions:not([hidden]) ~ section article.answer button.accept-answer:not([hidden])")
+        .await;
+    browser.click(&accept).await;
+    browser.find("span.state[data-state='AWARDED']").await;
+    let submit = browser
+        .find("#poster-actions form#order-form:not([hidden]) #order-submit")
+        .await;
+    browser.screenshot(&format!("{label}-12-awarded")).await;
+    browser.click(&submit).await;
+    browser.find("#see-orders").await;
+    let said = browser.text(&browser.find("#order-status").await).await;
+    assert!(said.contains("订单已生效"), "{said}");
+    let (_, fulfilled) = app.get_json(&format!("/api/v1/demands/{id}")).await;
+    assert_eq!(fulfilled["state"], "FULFILLED");
+
+    browser.open(&format!("{}/orders", app.url)).await;
+    let download = browser
+        .find("article.order button.download[data-file='wards.csv']:not([disabled])")
+        .await;
+    browser.click(&download).await;
+    assert_eq!(saved_download(downloads.path(), "wards.csv").await, b"ward,beds\na,3\n");
+    browser.find("article.order ul.receipts li").await;
+    let orders = app
+        .ctx
+        .store
+        .publisher_orders(&"clinic".parse().expect("id"))
+        .await
+        .expect("orders");
+    assert_eq!((orders.len(), orders[0].buyer.as_str()), (1, poster.as_str()));
+    let order: Value = serde_json::from_str(&orders[0].order).expect("order");
+    assert_eq!(
+        (order["demand"].as_str(), order["priceFen"].as_u64()),
+        (Some(id.as_str()), Some(20_000))
+    );
+    let receipts = app.ctx.store.order_receipts(&orders[0].id).await.expect("receipts");
+    let receipt: Value = serde_json::from_str(&receipts[0].1).expect("receipt");
+    assert_eq!(receipt["demand"], id.as_str(), "the receipt names the demand");
+
+    browser.phone_width().await;
+    browser.open(&url).await;
+    browser.find("main h1").await;
+    browser.check_fits_and_labelled(&url).await;
+    browser.screenshot(&format!("{label}-phone-demand")).await;
+    browser.close().await;
+    app.stop().await;
 }

@@ -257,6 +257,18 @@ async fn demo_catalog_loads_idempotently(backend: Backend) {
             "{domain}: {found}"
         );
     }
+    // And two open demands, seeded once: a buyer's, and the operator's challenge signed
+    // with the node's key.
+    let (_, board) = app.get_json("/api/v1/demands").await;
+    let demands = board["items"].as_array().expect("items");
+    assert_eq!(demands.len(), 2, "seeded once: {board}");
+    assert!(demands.iter().all(|demand| demand["state"] == "OPEN"));
+    let challenge = demands
+        .iter()
+        .find(|demand| demand["kind"] == "challenge")
+        .expect("a challenge");
+    assert_eq!(challenge["poster"], app.ctx.node.key.did().to_string());
+    assert!(demands.iter().any(|demand| demand["kind"] == "demand"));
     app.stop().await;
 }
 

@@ -406,6 +406,21 @@ async fn a_generated_openapi_client_calls_every_read_operation(backend: Backend)
     let order_id = placed["orderId"].as_str().expect("order id");
     let order_token = placed["accessToken"].as_str().expect("agreed at once: a token");
     let publisher_token = app.publisher("reader").await;
+    // A demand on the board, which the board's read operations then list and show.
+    let poster = shulian::crypto::KeyPair::generate();
+    let node = app.ctx.node.key.did().to_string();
+    let demand = crate::helpers::signed(
+        crate::demands::demand(&node, &poster, 10_000, chrono::Duration::days(1)),
+        &poster,
+    );
+    let posted = app
+        .http
+        .post(app.api("/api/v1/demands"))
+        .json(&demand)
+        .send()
+        .await
+        .expect("demand");
+    assert_eq!(posted.status(), reqwest::StatusCode::CREATED);
     let work = tempfile::tempdir().expect("work dir");
     let summary = run_python_check(
         &python,

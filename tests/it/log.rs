@@ -266,6 +266,7 @@ fn unsigned_order(buyer: &str, nonce: &str) -> shulian::store::NewOrder {
         agreement: None,
         valid_until: None,
         max_downloads: 1,
+        demand: None,
         token_id: id,
         token_secret_sha256: leaf,
         created_at: chrono::Utc::now(),

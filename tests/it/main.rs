@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod console;
 mod crash;
+mod demands;
 mod download;
 mod federation;
 mod fuzz_corpus;

@@ -48,6 +48,7 @@ arguments = {
     "size": log_size,
     "from_": 1,
     "to": log_size,
+    "demand": json.loads(urllib.request.urlopen(base_url + "/api/v1/demands").read())["items"][0]["id"],
     "start": 0,
     "end": 1,
     "tile": "0/000.p/" + str(min(log_size, 255)),

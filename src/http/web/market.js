@@ -145,12 +145,15 @@
     status.textContent = texts.placing;
     const key = (await currentKey()) || (await keepKey(await S.generateKey()));
     const dataset = form.dataset.dataset;
+    // An order taking up a demand's accepted answer names the demand and pays the answer's price.
+    const demand = form.dataset.demand;
     const node = await getJson("/.well-known/shulian-node");
     const version = await getJson(versionPath(dataset, form.dataset.version));
     const offer = version.manifest.metadata.offer;
     const created = S.timestamp();
     const order = await S.signDocument(
       {
+        ...(demand ? { demand } : {}),
         type: "ShulianOrder",
         node: node.id,
         dataset,
@@ -159,7 +162,7 @@
         purpose: form.elements.purpose.value,
         validityDays: Number(form.elements.validityDays.value),
         maxDownloads: Number(form.elements.maxDownloads.value),
-        priceFen: offer.priceFen,
+        priceFen: demand ? Number(form.dataset.price) : offer.priceFen,
         licenseSha256: "sha256:" + hex(await S.sha256(offer.licenseText)),
         buyer: key.did,
         nonce: hex(crypto.getRandomValues(new Uint8Array(16))),
@@ -181,6 +184,7 @@
       validUntil: placed.validUntil || null,
       token: placed.accessToken,
       acknowledgements: [],
+      demand: demand || null,
       placedAt: created,
     });
     status.replaceChildren(
@@ -188,6 +192,75 @@
       " ",
       element("a", { href: "/orders", id: "see-orders" }, texts.seeOrders),
     );
+  }
+
+  // ---- The demand board: posting, and the poster's decisions.
+
+  async function postDemand(form) {
+    const status = document.getElementById("demand-status");
+    status.classList.remove("error");
+    status.textContent = texts.posting;
+    const key = (await currentKey()) || (await keepKey(await S.generateKey()));
+    const node = await getJson("/.well-known/shulian-node");
+    const inLanguage = (text) => (text.trim() ? { [form.dataset.lang]: text.trim() } : {});
+    const created = S.timestamp();
+    const demand = await S.signDocument(
+      {
+        type: "ShulianDemand",
+        node: node.id,
+        kind: "demand",
+        title: inLanguage(form.elements.title.value),
+        description: inLanguage(form.elements.description.value),
+        wanted: { fields: form.elements.fields.value.split(/[,，、]/).map((field) => field.trim()).filter(Boolean) },
+        budgetFen: Math.round(Number(form.elements.budget.value) * 100),
+        // The end of the chosen day, UTC.
+        deadline: form.elements.deadline.value + "T23:59:59Z",
+        contact: form.elements.contact.value.trim(),
+        poster: key.did,
+        nonce: hex(crypto.getRandomValues(new Uint8Array(16))),
+        created,
+      },
+      key,
+      created,
+    );
+    const posted = await postJson("/api/v1/demands", demand);
+    location.assign("/demands/" + encodeURIComponent(posted.id));
+  }
+
+  /** The poster's acceptance of `answer`, or (without one) withdrawal, signed and sent. */
+  async function decideDemand(actions, answer) {
+    const key = await one("keys", actions.dataset.poster);
+    if (!key) throw new Error(texts.keyMissing);
+    const node = await getJson("/.well-known/shulian-node");
+    const created = S.timestamp();
+    const decision = await S.signDocument(
+      {
+        type: answer ? "ShulianDemandAcceptance" : "ShulianDemandWithdrawal",
+        node: node.id,
+        demand: actions.dataset.demand,
+        ...(answer ? { answer } : {}),
+        poster: key.did,
+        created,
+      },
+      key,
+      created,
+    );
+    await postJson("/api/v1/demands/" + encodeURIComponent(actions.dataset.demand) + "/decision", decision);
+    location.reload();
+  }
+
+  /** On a demand's page, the poster's controls, where this browser holds the poster's key. */
+  async function showPosterActions(actions) {
+    if (!(await one("keys", actions.dataset.poster))) return;
+    actions.hidden = false;
+    const status = document.getElementById("demand-status");
+    const withdraw = document.getElementById("withdraw-demand");
+    if (withdraw) withdraw.addEventListener("click", () => reporting(status, () => decideDemand(actions, null)));
+    if (actions.dataset.open !== "true") return;
+    for (const button of document.querySelectorAll("button.accept-answer")) {
+      button.hidden = false;
+      button.addEventListener("click", () => reporting(status, () => decideDemand(actions, button.dataset.answer)));
+    }
   }
 
   // ---- The orders page.
@@ -416,6 +489,21 @@
         });
       });
     }
+    const demandForm = document.getElementById("demand-form");
+    if (demandForm) {
+      demandForm.hidden = false;
+      const submit = document.getElementById("demand-submit");
+      demandForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        if (submit.disabled) return;
+        submit.disabled = true;
+        reporting(document.getElementById("demand-status"), () => postDemand(demandForm)).finally(() => {
+          submit.disabled = false;
+        });
+      });
+    }
+    const posterActions = document.getElementById("poster-actions");
+    if (posterActions) showPosterActions(posterActions);
     if (document.getElementById("orders")) {
       wireKeyControls();
       reporting(document.getElementById("key-status"), showKey);

@@ -6,6 +6,7 @@
 //! Pages are `maud` templates compiled into the binary, which escape every
 //! value they interpolate: a title of `<script>` renders as text.
 
+mod board;
 mod console;
 mod i18n;
 mod pages;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<Context> {
         .route("/node", get(node))
         .route("/orders", get(orders))
         .merge(console::routes())
+        .merge(board::routes())
         .route("/static/style.css", get(|| asset(STYLE, "text/css; charset=utf-8")))
         .route(
             "/static/copy.js",

@@ -6,7 +6,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::SearchForm;
 use super::i18n::{Lang, Text};
 use crate::domain::SearchFilter;
-use crate::domain::{AccessClass, DatasetId, Facet, PublisherId, SearchOrder, VersionNumber};
+use crate::domain::{AccessClass, DatasetId, Facet, Offer, PublisherId, SearchOrder, VersionNumber};
 use crate::error::AppError;
 use crate::search::analysis::highlight;
 use crate::service::catalog::{self, DatasetView, file_url};
@@ -42,6 +42,7 @@ pub(super) fn layout_with_head(lang: Lang, title: &str, head: Markup, body: Mark
                         a href="/" { (lang.t(Text::Home)) }
                         a href="/search" { (lang.t(Text::Datasets)) }
                         a href="/node" { (lang.t(Text::Node)) }
+                        a href="/demands" { (lang.t(Text::DemandBoard)) }
                         a href="/orders" { (lang.t(Text::MyOrders)) }
                         a href="/console" { (lang.t(Text::ConsoleNav)) }
                         a href={ "?lang=" (other) } lang=(other) { (other_name) }
@@ -63,12 +64,37 @@ fn data_block(value: &impl serde::Serialize) -> Result<PreEscaped<String>, AppEr
 
 /// What a page that orders or follows orders loads: the signing library, the market's
 /// script, and the script's phrases in the reader's language.
-fn market_head(lang: Lang) -> Result<Markup, AppError> {
+pub(super) fn market_head(lang: Lang) -> Result<Markup, AppError> {
     Ok(html! {
         script src="/static/sign.js" defer {}
         script src="/static/market.js" defer {}
         script #market-texts type="application/json" { (data_block(&lang.script_texts())?) }
     })
+}
+
+/// The order form's fields (purpose, validity, downloads, the button and its status), with
+/// the terms the offer allows; the market's script signs what they say.
+pub(super) fn order_fields(lang: Lang, offer: &Offer) -> Markup {
+    html! {
+        p.field {
+            label for="order-purpose" { (lang.t(Text::Purpose)) }
+            select #order-purpose name="purpose" required {
+                @for purpose in &offer.purposes { option value=(purpose) { (purpose) } }
+            }
+        }
+        p.field {
+            label for="order-days" { (lang.t(Text::ValidityDays)) }
+            input #order-days name="validityDays" type="number" min="1" max=(offer.max_validity_days)
+                value=(offer.max_validity_days) required;
+        }
+        p.field {
+            label for="order-downloads" { (lang.t(Text::DownloadsAllowed)) }
+            input #order-downloads name="maxDownloads" type="number" min="1" max=(offer.max_downloads)
+                value=(offer.max_downloads) required;
+        }
+        button #order-submit type="submit" { (lang.t(Text::SignAndOrder)) }
+        p #order-status role="status" aria-live="polite" {}
+    }
 }
 
 fn search_box(lang: Lang, value: &str) -> Markup {
@@ -370,24 +396,7 @@ pub async fn dataset(
                         data-title=(metadata.title.preferred(lang.english())) {
                         h3 { (lang.t(Text::OrderInBrowser)) }
                         p.meta { (lang.t(Text::OrderInBrowserHelp)) }
-                        p.field {
-                            label for="order-purpose" { (lang.t(Text::Purpose)) }
-                            select #order-purpose name="purpose" required {
-                                @for purpose in &offer.purposes { option value=(purpose) { (purpose) } }
-                            }
-                        }
-                        p.field {
-                            label for="order-days" { (lang.t(Text::ValidityDays)) }
-                            input #order-days name="validityDays" type="number" min="1" max=(offer.max_validity_days)
-                                value=(offer.max_validity_days) required;
-                        }
-                        p.field {
-                            label for="order-downloads" { (lang.t(Text::DownloadsAllowed)) }
-                            input #order-downloads name="maxDownloads" type="number" min="1" max=(offer.max_downloads)
-                                value=(offer.max_downloads) required;
-                        }
-                        button #order-submit type="submit" { (lang.t(Text::SignAndOrder)) }
-                        p #order-status role="status" aria-live="polite" {}
+                        (order_fields(lang, offer))
                     }
                     p.meta #order-unavailable { (lang.t(Text::NeedsScript)) }
                     details {

@@ -1,0 +1,234 @@
+//! The demand board's pages (需求广场 / 揭榜挂帅): the board with a form to post a demand,
+//! and a demand's page with its answers. Posting, accepting, withdrawing and ordering an
+//! accepted answer are signed in the page with the buyer's key (the market's script);
+//! the pages themselves read through the same service as the API.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::i18n::{Lang, Text};
+use super::pages::{self, market_head, order_fields};
+use super::respond;
+use crate::domain::AccessClass;
+use crate::domain::demand::{DemandKind, DemandState};
+use crate::error::AppError;
+use crate::service::demands::{self, DemandView};
+use crate::service::{Context, catalog};
+
+/// The board's routes.
+pub fn routes() -> Router<Context> {
+    Router::new()
+        .route("/demands", get(board))
+        .route("/demands/{demand}", get(demand))
+}
+
+/// The board's query: the language and the page.
+#[derive(Debug, Default, Deserialize)]
+struct BoardQuery {
+    lang: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn board(State(ctx): State<Context>, Query(query): Query<BoardQuery>, headers: HeaderMap) -> Response {
+    let lang = Lang::choose(query.lang.as_deref(), &headers);
+    let rendered = board_page(&ctx, lang, query.cursor.as_deref()).await;
+    respond(&ctx, lang, rendered, query.lang.is_some())
+}
+
+/// A demand's page query.
+#[derive(Debug, Default, Deserialize)]
+struct LangOnly {
+    lang: Option<String>,
+}
+
+async fn demand(
+    State(ctx): State<Context>,
+    Path(id): Path<String>,
+    Query(query): Query<LangOnly>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::choose(query.lang.as_deref(), &headers);
+    let rendered = demand_page(&ctx, lang, &id).await;
+    respond(&ctx, lang, rendered, query.lang.is_some())
+}
+
+/// Fen as the pages show money.
+fn yuan(fen: u64) -> String {
+    format!("¥{}.{:02}", fen / 100, fen % 100)
+}
+
+fn kind_badge(lang: Lang, kind: DemandKind) -> Markup {
+    match kind {
+        DemandKind::Demand => html! { span.badge.open { (lang.t(Text::KindDemand)) } },
+        DemandKind::Challenge => html! { span.badge.licensed { (lang.t(Text::KindChallenge)) } },
+    }
+}
+
+fn state_label(lang: Lang, state: DemandState) -> &'static str {
+    lang.t(match state {
+        DemandState::Open => Text::DemandOpen,
+        DemandState::Answered => Text::DemandAnswered,
+        DemandState::Awarded => Text::DemandAwarded,
+        DemandState::Fulfilled => Text::DemandFulfilled,
+        DemandState::Expired => Text::DemandExpired,
+        DemandState::Withdrawn => Text::DemandWithdrawn,
+    })
+}
+
+/// A demand's facts in one line: kind, state, budget (and award), deadline.
+fn facts(lang: Lang, demand: &DemandView) -> Markup {
+    html! {
+        p.meta {
+            (kind_badge(lang, demand.kind)) " "
+            span.state data-state=(demand.state.as_str()) { (state_label(lang, demand.state)) }
+            " · " (lang.t(Text::Budget)) " " (yuan(demand.budget_fen))
+            @if let Some(award) = demand.document["awardFen"].as_u64() { " · " (lang.t(Text::Award)) " " (yuan(award)) }
+            " · " (lang.t(Text::Deadline)) " " (demand.deadline.format("%Y-%m-%d %H:%M UTC"))
+            " · " (demand.answers) " " (lang.t(Text::Answers))
+        }
+    }
+}
+
+async fn board_page(ctx: &Context, lang: Lang, cursor: Option<&str>) -> Result<Markup, AppError> {
+    let page = demands::list(ctx, cursor.filter(|c| !c.is_empty()), None).await?;
+    let body = html! {
+        h1 { (lang.t(Text::DemandBoard)) }
+        p.meta { (lang.t(Text::DemandBoardHelp)) }
+        section.card {
+            h2 { (lang.t(Text::PostDemand)) }
+            p.meta #order-unavailable { (lang.t(Text::NeedsScript)) }
+            form #demand-form hidden data-lang=(if lang.english() { "en" } else { "zh" }) {
+                p.field {
+                    label for="demand-title" { (lang.t(Text::DemandTitle)) }
+                    input #demand-title name="title" type="text" maxlength="200" required;
+                }
+                p.field {
+                    label for="demand-description" { (lang.t(Text::DemandDescription)) }
+                    textarea #demand-description name="description" rows="3" maxlength="5000" {}
+                }
+                p.field {
+                    label for="demand-fields" { (lang.t(Text::WantedFields)) }
+                    input #demand-fields name="fields" type="text" required;
+                }
+                p.field {
+                    label for="demand-budget" { (lang.t(Text::BudgetYuan)) }
+                    input #demand-budget name="budget" type="number" min="0" step="0.01" required;
+                }
+                p.field {
+                    label for="demand-deadline" { (lang.t(Text::Deadline)) }
+                    input #demand-deadline name="deadline" type="date" required;
+                }
+                p.field {
+                    label for="demand-contact" { (lang.t(Text::Contact)) }
+                    input #demand-contact name="contact" type="text" maxlength="200" required;
+                }
+                button #demand-submit type="submit" { (lang.t(Text::SignAndPost)) }
+                p #demand-status role="status" aria-live="polite" {}
+            }
+        }
+        @if page.items.is_empty() { p.empty { (lang.t(Text::NoDemands)) } }
+        @for item in &page.items {
+            article.card.demand data-demand=(item.id) {
+                h2 { a href={ "/demands/" (item.id) } { (item.title.preferred(lang.english())) } }
+                (facts(lang, item))
+            }
+        }
+        @if let Some(next) = &page.next_cursor {
+            nav { a.button href={ "/demands?cursor=" (next) } rel="next" { (lang.t(Text::NextPage)) } }
+        }
+    };
+    Ok(pages::layout_with_head(
+        lang,
+        lang.t(Text::DemandBoard),
+        market_head(lang)?,
+        body,
+    ))
+}
+
+async fn demand_page(ctx: &Context, lang: Lang, id: &str) -> Result<Markup, AppError> {
+    let detail = demands::get(ctx, id).await?;
+    let demand = &detail.demand;
+    let text = |field: &str| {
+        serde_json::from_value::<crate::domain::LocalizedText>(demand.document[field].clone())
+            .unwrap_or_default()
+            .preferred(lang.english())
+            .to_owned()
+    };
+    let fields: Vec<&str> = demand.document["wanted"]["fields"]
+        .as_array()
+        .map(|fields| fields.iter().filter_map(|field| field.as_str()).collect())
+        .unwrap_or_default();
+    // An awarded demand of licensed data: the poster orders the accepted answer here.
+    let award = match (&demand.accepted_answer, demand.state) {
+        (Some(answer_id), DemandState::Awarded) => {
+            let answer = detail.answer_list.iter().find(|answer| answer.id == *answer_id);
+            match answer {
+                Some(answer) => {
+                    let version = catalog::get_version(ctx, &answer.dataset, Some(answer.version)).await?;
+                    let metadata = &catalog::get_dataset(ctx, &answer.dataset).await?.dataset.metadata;
+                    (version.entry.access == AccessClass::Licensed)
+                        .then(|| {
+                            metadata
+                                .offer
+                                .clone()
+                                .map(|offer| (answer, version.entry.version, offer, metadata.title.clone()))
+                        })
+                        .flatten()
+                }
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    let body = html! {
+        article {
+            h1 { (text("title")) }
+            (facts(lang, demand))
+            p { (text("description")) }
+            p { (lang.t(Text::FieldsWanted)) ": " @for field in &fields { span.tag { (field) } } }
+            dl {
+                dt { (lang.t(Text::Contact)) } dd { (demand.document["contact"].as_str().unwrap_or_default()) }
+                dt { (lang.t(Text::Poster)) } dd { code { (demand.poster) } }
+            }
+            // Shown by the market's script to the poster (the browser holding the poster's key).
+            section.card #poster-actions hidden data-poster=(demand.poster) data-demand=(demand.id)
+                data-open=(demand.state.is_open()) {
+                @if demand.state.is_open() {
+                    button #withdraw-demand type="button" { (lang.t(Text::Withdraw)) }
+                }
+                @if let Some((answer, version, offer, title)) = &award {
+                    form #order-form hidden data-dataset=(answer.dataset) data-version=(version)
+                        data-title=(title.preferred(lang.english())) data-demand=(demand.id) data-price=(answer.price_fen) {
+                        h3 { (lang.t(Text::OrderAtAnswer)) " " (yuan(answer.price_fen)) }
+                        (order_fields(lang, offer))
+                    }
+                }
+                p #demand-status role="status" aria-live="polite" {}
+            }
+            section {
+                h2 { (lang.t(Text::AnswersHeading)) }
+                @if detail.answer_list.is_empty() { p.empty { (lang.t(Text::NoAnswers)) } }
+                @for answer in &detail.answer_list {
+                    @let accepted = demand.accepted_answer.as_deref() == Some(answer.id.as_str());
+                    article.card.answer data-answer=(answer.id) data-accepted=(accepted) {
+                        h3 {
+                            a href={ "/datasets/" (answer.dataset) "?version=" (answer.version) } { (answer.dataset) }
+                            " · " (lang.t(Text::Version)) " " (answer.version) " · " (yuan(answer.price_fen))
+                        }
+                        p.meta { (lang.t(Text::Provider)) " " a href={ "/publishers/" (answer.publisher) } { (answer.publisher) }
+                            " · " code { (answer.provider) } }
+                        @if let Some(note) = answer.document["note"].as_str().filter(|note| !note.is_empty()) { p { (note) } }
+                        @if accepted { p { strong { (state_label(lang, DemandState::Awarded)) } } }
+                        button.accept-answer type="button" hidden data-answer=(answer.id) { (lang.t(Text::AcceptAnswer)) }
+                    }
+                }
+            }
+        }
+    };
+    Ok(pages::layout_with_head(lang, &text("title"), market_head(lang)?, body))
+}

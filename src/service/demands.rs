@@ -1,0 +1,389 @@
+//! The demand board (需求广场 / 揭榜挂帅): posting a demand, answering it with a published
+//! version, and the poster's acceptance or withdrawal; every document signed by its
+//! maker, checked, recorded and logged. An accepted answer of licensed data is then
+//! ordered through the normal order path under the answer's price
+//! ([`awarded_price`]); its receipts name the demand.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Context;
+use super::catalog::manifest_metadata;
+use super::transparency::logged;
+use crate::crypto::{canonical, proof};
+use crate::domain::demand::{
+    ACCEPTANCE_TYPE, AnswerContext, AnswerDocument, DemandDocument, DemandKind, DemandRefusal, DemandState,
+    PosterDecision,
+};
+use crate::domain::{AccessClass, DatasetId, LocalizedText, PublisherId, VersionNumber};
+use crate::error::AppError;
+use crate::store::{AnswerRecord, BoardWrite, DemandDecision, DemandRecord, NewAnswer, NewDemand, StoreError};
+
+/// A demand on the board.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DemandView {
+    /// Its id.
+    pub id: String,
+    /// A demand or a challenge.
+    pub kind: DemandKind,
+    /// Where it stands now.
+    pub state: DemandState,
+    /// The poster's DID.
+    pub poster: String,
+    /// What is wanted, in a line.
+    pub title: LocalizedText,
+    /// Its budget, in fen.
+    pub budget_fen: u64,
+    /// When answers stop.
+    pub deadline: DateTime<Utc>,
+    /// How many answers it has.
+    pub answers: u64,
+    /// The accepted answer, once awarded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted_answer: Option<String>,
+    /// When it was posted.
+    pub created_at: DateTime<Utc>,
+    /// The poster-signed demand, with the description, the data wanted and the contact.
+    #[schema(value_type = Object)]
+    pub document: Value,
+}
+
+/// A provider's answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerView {
+    /// Its id.
+    pub id: String,
+    /// The provider's DID.
+    pub provider: String,
+    /// The publisher answering.
+    #[schema(value_type = String)]
+    pub publisher: PublisherId,
+    /// The dataset offered.
+    #[schema(value_type = String)]
+    pub dataset: DatasetId,
+    /// Its version.
+    #[schema(value_type = u32)]
+    pub version: VersionNumber,
+    /// The price asked, in fen.
+    pub price_fen: u64,
+    /// When it arrived.
+    pub created_at: DateTime<Utc>,
+    /// The provider-signed answer.
+    #[schema(value_type = Object)]
+    pub document: Value,
+}
+
+/// A demand with its answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DemandDetail {
+    /// The demand.
+    #[serde(flatten)]
+    pub demand: DemandView,
+    /// Its answers, oldest first.
+    pub answer_list: Vec<AnswerView>,
+}
+
+/// A page of the board, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DemandPage {
+    /// The demands.
+    pub items: Vec<DemandView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Demands a page holds by default, and at most.
+const PAGE_SIZE: u32 = 50;
+
+fn parse(text: &str) -> Result<Value, AppError> {
+    Ok(canonical::parse_strict(text.as_bytes()).map_err(anyhow::Error::from)?)
+}
+
+fn demand_view(record: DemandRecord, now: DateTime<Utc>) -> Result<DemandView, AppError> {
+    let document = parse(&record.document)?;
+    let title = serde_json::from_value(document["title"].clone()).map_err(anyhow::Error::from)?;
+    Ok(DemandView {
+        state: record.state.at(record.deadline, now),
+        id: record.id,
+        kind: record.kind,
+        poster: record.poster,
+        title,
+        budget_fen: record.budget_fen,
+        deadline: record.deadline,
+        answers: record.answers,
+        accepted_answer: record.accepted_answer,
+        created_at: record.created_at,
+        document,
+    })
+}
+
+fn answer_view(record: AnswerRecord) -> Result<AnswerView, AppError> {
+    Ok(AnswerView {
+        document: parse(&record.document)?,
+        id: record.id,
+        provider: record.provider,
+        publisher: record.publisher,
+        dataset: record.dataset,
+        version: record.version,
+        price_fen: record.price_fen,
+        created_at: record.created_at,
+    })
+}
+
+/// Parses a signed document, checks its proof, and returns it with its signer's DID.
+fn signed(body: &[u8], what: &str) -> Result<(Value, String), AppError> {
+    let document =
+        canonical::parse_strict(body).map_err(|error| AppError::InvalidRequest(format!("{what}: {error}")))?;
+    let signer = proof::verify_document(&document).map_err(|error| AppError::InvalidSignature(error.to_string()))?;
+    Ok((document, signer.to_string()))
+}
+
+fn canonical_text(document: &Value) -> Result<String, AppError> {
+    Ok(canonical::canonicalize(document).map_err(anyhow::Error::from)?)
+}
+
+/// A stored demand, or `NotFound`.
+async fn stored_demand(ctx: &Context, id: &str) -> Result<DemandRecord, AppError> {
+    ctx.store.get_demand(id).await.map_err(|error| match error {
+        StoreError::NotFound => AppError::NotFound(format!("no demand {id}")),
+        other => other.into(),
+    })
+}
+
+/// A board write's `Conflict` (a nonce used before, a demand closed meanwhile) as the caller sees it.
+fn board_conflict(error: StoreError) -> AppError {
+    match error {
+        StoreError::Conflict(why) => AppError::Conflict(why),
+        other => other.into(),
+    }
+}
+
+/// Posts a signed demand (or, signed with the node's key, a challenge).
+pub async fn post_demand(ctx: &Context, body: &[u8]) -> Result<DemandView, AppError> {
+    let (document, signer) = signed(body, "demand")?;
+    let demand: DemandDocument = serde_json::from_value(document.clone())
+        .map_err(|error| AppError::DemandRefused(DemandRefusal::Malformed(error.to_string())))?;
+    if demand.poster != signer {
+        return Err(AppError::InvalidSignature(
+            "the demand is not signed by the poster it names".into(),
+        ));
+    }
+    let now = Utc::now();
+    demand.check(ctx.node.key.did().as_str(), now)?;
+    let new = NewDemand {
+        id: uuid::Uuid::new_v4().to_string(),
+        kind: demand.kind,
+        poster: demand.poster.clone(),
+        nonce: demand.nonce.clone(),
+        document: logged("demand", canonical_text(&document)?),
+        budget_fen: demand.budget_fen,
+        deadline: demand.deadline,
+        created_at: now,
+    };
+    let id = new.id.clone();
+    ctx.sequencer
+        .board(BoardWrite::Post(new))
+        .await
+        .map_err(board_conflict)?;
+    tracing::info!(demand = %id, kind = demand.kind.as_str(), "demand posted");
+    demand_view(stored_demand(ctx, &id).await?, now)
+}
+
+/// Records a provider's signed answer to a demand, for `publisher`, whose dataset it names.
+pub async fn answer(
+    ctx: &Context,
+    publisher: &PublisherId,
+    demand_id: &str,
+    body: &[u8],
+) -> Result<AnswerView, AppError> {
+    let (document, signer) = signed(body, "answer")?;
+    let answer: AnswerDocument = serde_json::from_value(document.clone())
+        .map_err(|error| AppError::DemandRefused(DemandRefusal::Malformed(error.to_string())))?;
+    if answer.provider != signer {
+        return Err(AppError::InvalidSignature(
+            "the answer is not signed by the provider it names".into(),
+        ));
+    }
+    let demand = stored_demand(ctx, demand_id).await?;
+    let version = ctx
+        .store
+        .get_version(&answer.dataset, Some(answer.version))
+        .await
+        .map_err(|error| match error {
+            StoreError::NotFound => AppError::NotFound(format!("no version {} of {}", answer.version, answer.dataset)),
+            other => other.into(),
+        })?;
+    let (dataset, _) = ctx.store.get_dataset(&answer.dataset).await?;
+    if dataset.publisher != *publisher {
+        return Err(AppError::DemandRefused(DemandRefusal::NotYours(
+            "a provider answers with its own publisher's datasets".into(),
+        )));
+    }
+    let now = Utc::now();
+    answer.check(&AnswerContext {
+        node: ctx.node.key.did().as_str(),
+        demand: demand_id,
+        state: demand.state.at(demand.deadline, now),
+        budget_fen: demand.budget_fen,
+        manifest_digest: &version.summary.manifest_digest,
+        now,
+    })?;
+    let new = NewAnswer {
+        id: uuid::Uuid::new_v4().to_string(),
+        demand_id: demand_id.to_owned(),
+        provider: answer.provider.clone(),
+        nonce: answer.nonce.clone(),
+        publisher: publisher.clone(),
+        dataset: answer.dataset.clone(),
+        version: answer.version,
+        price_fen: answer.price_fen,
+        document: logged("answer", canonical_text(&document)?),
+        created_at: now,
+    };
+    let id = new.id.clone();
+    ctx.sequencer
+        .board(BoardWrite::Answer(new))
+        .await
+        .map_err(board_conflict)?;
+    tracing::info!(demand = %demand_id, answer = %id, "demand answered");
+    answer_view(ctx.store.get_answer(&id).await?)
+}
+
+/// Records the poster's signed acceptance of one answer, or withdrawal of the demand. An
+/// accepted answer of open data fulfils the demand at once; one of licensed data awards it,
+/// and the poster's order under the answer's price fulfils it.
+pub async fn decide(ctx: &Context, demand_id: &str, body: &[u8]) -> Result<DemandView, AppError> {
+    let (document, signer) = signed(body, "decision")?;
+    let decision: PosterDecision = serde_json::from_value(document.clone())
+        .map_err(|error| AppError::DemandRefused(DemandRefusal::Malformed(error.to_string())))?;
+    if decision.poster != signer {
+        return Err(AppError::InvalidSignature(
+            "the decision is not signed by the poster it names".into(),
+        ));
+    }
+    let demand = stored_demand(ctx, demand_id).await?;
+    let now = Utc::now();
+    decision.check(
+        ctx.node.key.did().as_str(),
+        demand_id,
+        &demand.poster,
+        demand.state.at(demand.deadline, now),
+        now,
+    )?;
+    let to = match &decision.answer {
+        None => DemandState::Withdrawn,
+        Some(answer_id) => {
+            let answer = ctx.store.get_answer(answer_id).await.map_err(|error| match error {
+                StoreError::NotFound => AppError::NotFound(format!("no answer {answer_id}")),
+                other => other.into(),
+            })?;
+            if answer.demand_id != demand_id {
+                return Err(AppError::DemandRefused(DemandRefusal::WrongTarget(
+                    "the answer is to another demand".into(),
+                )));
+            }
+            let version = ctx.store.get_version(&answer.dataset, Some(answer.version)).await?;
+            match manifest_metadata(&version)?.access {
+                AccessClass::Open => DemandState::Fulfilled,
+                AccessClass::Licensed => DemandState::Awarded,
+            }
+        }
+    };
+    let kind = if decision.document_type == ACCEPTANCE_TYPE {
+        "acceptance"
+    } else {
+        "withdrawal"
+    };
+    let change = DemandDecision {
+        demand_id: demand_id.to_owned(),
+        to,
+        accepted_answer: decision.answer.clone(),
+        document: logged(kind, canonical_text(&document)?),
+        at: now,
+    };
+    ctx.sequencer
+        .board(BoardWrite::Decide(change))
+        .await
+        .map_err(board_conflict)?;
+    tracing::info!(demand = %demand_id, state = to.as_str(), "demand decided");
+    demand_view(stored_demand(ctx, demand_id).await?, now)
+}
+
+/// The board, newest first, a page at a time.
+pub async fn list(ctx: &Context, cursor: Option<&str>, limit: Option<u32>) -> Result<DemandPage, AppError> {
+    let limit = limit.unwrap_or(PAGE_SIZE);
+    if limit == 0 || limit > PAGE_SIZE {
+        return Err(AppError::InvalidRequest(format!("limit: 1 to {PAGE_SIZE}")));
+    }
+    let before = cursor.map(decode_cursor).transpose()?;
+    let records = ctx.store.demands_page(before, limit).await?;
+    let next_cursor = (records.len() == limit as usize)
+        .then(|| records.last().map(|last| encode_cursor(last.created_at, &last.id)))
+        .flatten();
+    let now = Utc::now();
+    Ok(DemandPage {
+        items: records
+            .into_iter()
+            .map(|record| demand_view(record, now))
+            .collect::<Result<_, _>>()?,
+        next_cursor,
+    })
+}
+
+fn encode_cursor(time: DateTime<Utc>, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{id}", time.to_rfc3339()))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, String), AppError> {
+    let refused = || AppError::InvalidRequest("cursor: not one this node gave".into());
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| refused())?).map_err(|_| refused())?;
+    let (time, id) = text.split_once('|').ok_or_else(refused)?;
+    let time = DateTime::parse_from_rfc3339(time).map_err(|_| refused())?;
+    Ok((time.with_timezone(&Utc), id.to_owned()))
+}
+
+/// A demand with its answers.
+pub async fn get(ctx: &Context, id: &str) -> Result<DemandDetail, AppError> {
+    let demand = stored_demand(ctx, id).await?;
+    let answers = ctx.store.demand_answers(id).await?;
+    Ok(DemandDetail {
+        demand: demand_view(demand, Utc::now())?,
+        answer_list: answers.into_iter().map(answer_view).collect::<Result<_, _>>()?,
+    })
+}
+
+/// The price an order taking up `demand_id` pays: the accepted answer's, when the demand is
+/// awarded, the order is its poster's and names the answered version.
+pub(super) async fn awarded_price(
+    ctx: &Context,
+    demand_id: &str,
+    buyer: &str,
+    dataset: &DatasetId,
+    version: VersionNumber,
+) -> Result<u64, AppError> {
+    let demand = stored_demand(ctx, demand_id).await?;
+    if demand.state != DemandState::Awarded {
+        return Err(AppError::DemandRefused(DemandRefusal::Closed(demand.state.as_str())));
+    }
+    if demand.poster != buyer {
+        return Err(AppError::DemandRefused(DemandRefusal::NotYours(
+            "only the demand's poster orders its accepted answer".into(),
+        )));
+    }
+    let answer_id = demand.accepted_answer.as_deref().unwrap_or_default();
+    let answer = ctx.store.get_answer(answer_id).await?;
+    if answer.dataset != *dataset || answer.version != version {
+        return Err(AppError::DemandRefused(DemandRefusal::WrongTarget(
+            "the order is for another version than the accepted answer's".into(),
+        )));
+    }
+    Ok(answer.price_fen)
+}
