@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::extract::{ApiPath, AuthenticatedPublisher};
+use super::extract::{ApiJson, ApiPath, AuthenticatedPublisher};
 use crate::domain::Sha256Digest;
 use crate::error::AppError;
 use crate::service::Context;
@@ -44,15 +44,7 @@ pub async fn upload(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse().ok());
     let outcome = uploads::upload_blob(&ctx, &publisher, digest, declared_length, body.into_data_stream()).await?;
-    let (status, stored) = match outcome {
-        UploadOutcome::Stored => (StatusCode::CREATED, true),
-        UploadOutcome::AlreadyPresent => (StatusCode::OK, false),
-    };
-    let reply = UploadReply {
-        sha256: digest.to_string(),
-        stored,
-    };
-    Ok((status, Json(reply)).into_response())
+    Ok(reply(digest, outcome))
 }
 
 /// Tells a publisher whether it already uploaded these bytes (and their size).
@@ -71,4 +63,49 @@ pub async fn probe(
         .await?
         .ok_or_else(|| AppError::NotFound(format!("blob {digest} is not held")))?;
     Ok(([(header::CONTENT_LENGTH, HeaderValue::from(size))], ()).into_response())
+}
+
+/// The parts a blob is joined from.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Composition {
+    /// The parts' SHA-256 digests in order, each uploaded by this publisher (1 to 10,000).
+    #[schema(value_type = Vec<String>)]
+    parts: Vec<Sha256Digest>,
+}
+
+/// Joins uploaded parts, in order, into the blob `sha256`: how a large file is sent in
+/// parts, each an upload of its own, so an interrupted upload resumes with the parts the
+/// node lacks (`HEAD` tells which it holds).
+#[utoipa::path(post, path = "/api/v1/blobs/{sha256}/composition", tag = "publishing",
+    params(("sha256" = String, Path, description = "SHA-256 of the joined bytes, 64 lowercase hex digits")),
+    request_body = Composition,
+    security(("publisher_token" = [])),
+    responses((status = 201, body = UploadReply, description = "joined and stored"),
+              (status = 200, body = UploadReply, description = "already held; the parts joined to the digest"),
+              (status = 400, description = "no parts, or too many"),
+              (status = 401, description = "missing or invalid token"),
+              (status = 413, description = "larger than the node accepts"),
+              (status = 422, description = "a part this publisher has not uploaded, or the parts do not join to the digest")))]
+pub async fn compose(
+    State(ctx): State<Context>,
+    AuthenticatedPublisher(publisher): AuthenticatedPublisher,
+    ApiPath(digest): ApiPath<Sha256Digest>,
+    ApiJson(composition): ApiJson<Composition>,
+) -> Result<Response, AppError> {
+    let outcome = uploads::compose_blob(&ctx, &publisher, digest, &composition.parts).await?;
+    Ok(reply(digest, outcome))
+}
+
+/// The answer to a stored (201) or already held (200) blob.
+fn reply(digest: Sha256Digest, outcome: UploadOutcome) -> Response {
+    let (status, stored) = match outcome {
+        UploadOutcome::Stored => (StatusCode::CREATED, true),
+        UploadOutcome::AlreadyPresent => (StatusCode::OK, false),
+    };
+    let reply = UploadReply {
+        sha256: digest.to_string(),
+        stored,
+    };
+    (status, Json(reply)).into_response()
 }

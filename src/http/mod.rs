@@ -56,7 +56,7 @@ pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
     paths(
         node::describe, node::peers, node::healthz, node::readyz, handles::resolve,
         datasets::list, datasets::changes, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
-        files::download, tables::schema, tables::preview, blobs::upload, blobs::probe,
+        files::download, tables::schema, tables::preview, blobs::upload, blobs::probe, blobs::compose,
         interop::catalog, interop::dataset, interop::datapackage,
         log::checkpoint, log::entries, log::inclusion, log::consistency, log::tile,
         orders::place, orders::order_status, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
@@ -159,10 +159,19 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
             "/api/v1/datasets/{dataset}/versions",
             axum::routing::post(datasets::publish),
         )
+        // Joining uploaded parts reads them all, which takes as long as the bytes flow.
+        .route(
+            "/api/v1/blobs/{sha256}/composition",
+            axum::routing::post(blobs::compose),
+        )
         // The same, for the publisher console's script (its session cookie is scoped to /console).
         .route(
             "/console/api/v1/datasets/{dataset}/versions",
             axum::routing::post(datasets::publish),
+        )
+        .route(
+            "/console/api/v1/blobs/{sha256}/composition",
+            axum::routing::post(blobs::compose),
         )
         .layer(body_limit(MAX_JSON_BODY_BYTES))
         .layer(limit_writes());

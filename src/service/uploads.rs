@@ -7,10 +7,10 @@ use std::path::Path;
 
 use bytes::Bytes;
 use chrono::Utc;
-use futures::Stream;
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
 
 use super::Context;
-use crate::blobs::StoredBlob;
+use crate::blobs::{BlobError, BlobStore, StoredBlob};
 use crate::domain::{PublisherId, Sha256Digest};
 use crate::error::AppError;
 
@@ -54,6 +54,44 @@ where
     }
     store_and_record(ctx, body, Some(expected), Some(publisher)).await?;
     Ok(UploadOutcome::Stored)
+}
+
+/// A blob's bytes as the blob store streams them.
+type BlobBytes = futures::stream::BoxStream<'static, Result<Bytes, BlobError>>;
+
+/// Most parts one composition joins.
+pub const MAX_PARTS: usize = 10_000;
+
+/// Joins blobs `parts`, in order, into one blob that must hash to `expected`, for
+/// `publisher`, who must hold every part. A large file is sent as parts, each its own
+/// content-addressed upload: an interrupted upload goes on with the parts the node lacks,
+/// and the parts no version lists are collected as garbage like any unreferenced upload.
+pub async fn compose_blob(
+    ctx: &Context,
+    publisher: &PublisherId,
+    expected: Sha256Digest,
+    parts: &[Sha256Digest],
+) -> Result<UploadOutcome, AppError> {
+    if parts.is_empty() || parts.len() > MAX_PARTS {
+        return Err(AppError::InvalidRequest(format!("parts: 1 to {MAX_PARTS} digests")));
+    }
+    let mut total: u64 = 0;
+    for part in parts {
+        let size = held_blob_size(ctx, publisher, part)
+            .await?
+            .ok_or(AppError::MissingBlob(*part))?;
+        total = total.saturating_add(size);
+    }
+    let blobs = ctx.blobs.clone();
+    let joined = futures::stream::iter(parts.to_vec())
+        .then(move |part| read_whole(blobs.clone(), part))
+        .try_flatten();
+    upload_blob(ctx, publisher, expected, Some(total), Box::pin(joined)).await
+}
+
+/// A committed blob's bytes, as a stream.
+async fn read_whole(blobs: BlobStore, digest: Sha256Digest) -> Result<BlobBytes, BlobError> {
+    blobs.read(&digest, None).await
 }
 
 /// Stores a local file's bytes as a blob (checked against `expected` when given)

@@ -237,9 +237,10 @@ fn exercise(path: &str, method: &Method, market: &Market) -> (String, Guard) {
         "/api/v1/orders/{order}/decision" | "/api/v1/orders/{order}/revocation" => {
             (path.replace("{order}", &market.ended_order), Guard::OwnerDecision)
         }
-        "/api/v1/publisher/orders" | "/api/v1/datasets/{dataset}/versions" | "/api/v1/blobs/{sha256}" => {
-            (filled, Guard::Publisher)
-        }
+        "/api/v1/publisher/orders"
+        | "/api/v1/datasets/{dataset}/versions"
+        | "/api/v1/blobs/{sha256}"
+        | "/api/v1/blobs/{sha256}/composition" => (filled, Guard::Publisher),
         "/api/v1/log/entries" => (filled + "?start=0&end=50", Guard::Public),
         "/api/handles/{handle}" => (filled.replace("{handle}", &market.records_handle), Guard::Public),
         "/log/tile/{tile}" => (filled.replace("{tile}", "entries/000.p/3"), Guard::Public),

@@ -16,6 +16,7 @@ on_both_backends!(
     uploads_cut_off_mid_stream_leave_nothing,
     unknown_routes_and_methods_are_problems,
     offers_are_required_for_licensed_data_only,
+    a_file_sent_in_parts_is_joined_only_from_the_senders_parts,
 );
 
 async fn traversal_in_ids_and_file_names_is_refused(backend: Backend) {
@@ -306,5 +307,96 @@ async fn offers_are_required_for_licensed_data_only(backend: Backend) {
     }
     let (status, _) = app.get_json("/api/v1/datasets/d").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+/// A large file goes in parts, each an upload of its own, then joined: the joined blob is
+/// the file's bytes and publishes like any upload. Refused, storing nothing: no parts, too
+/// many, a part never sent, another publisher's part, parts that join to other bytes.
+async fn a_file_sent_in_parts_is_joined_only_from_the_senders_parts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.publisher("parts").await;
+    let rival = app.publisher("rival").await;
+    let file: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let parts: Vec<&[u8]> = file.chunks(100_000).collect();
+    let digests: Vec<String> = parts.iter().map(|part| sha256_hex(part)).collect();
+    let whole = sha256_hex(&file);
+    for part in &parts[..2] {
+        assert!(app.upload(&token, part).await.status().is_success());
+    }
+    assert!(app.upload(&rival, parts[2]).await.status().is_success());
+    let compose = |token: &str, digest: &str, parts: serde_json::Value| {
+        app.http
+            .post(app.api(&format!("/api/v1/blobs/{digest}/composition")))
+            .bearer_auth(token)
+            .json(&json!({"parts": parts}))
+            .send()
+    };
+    assert_problem(
+        compose(&token, &whole, json!([])).await.expect("post"),
+        StatusCode::BAD_REQUEST,
+        "invalid-request",
+    )
+    .await;
+    let too_many = vec![digests[0].clone(); 10_001];
+    assert_problem(
+        compose(&token, &whole, json!(too_many)).await.expect("post"),
+        StatusCode::BAD_REQUEST,
+        "invalid-request",
+    )
+    .await;
+    // The third part was sent by another publisher only: not this one's to join.
+    assert_problem(
+        compose(&token, &whole, json!(digests)).await.expect("post"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "missing-blob",
+    )
+    .await;
+    assert_problem(
+        compose(&token, &whole, json!(&digests[..2])).await.expect("post"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "digest-mismatch",
+    )
+    .await;
+    let probe = |digest: String| {
+        app.http
+            .head(app.api(&format!("/api/v1/blobs/{digest}")))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(
+        probe(whole.clone()).await.expect("probe").status(),
+        StatusCode::NOT_FOUND,
+        "nothing stored"
+    );
+    // Resuming: the third part sent now, the first two not again.
+    assert!(app.upload(&token, parts[2]).await.status().is_success());
+    let joined = compose(&token, &whole, json!(digests)).await.expect("post");
+    assert_eq!(joined.status(), StatusCode::CREATED);
+    assert_eq!(
+        probe(whole.clone()).await.expect("probe").headers()["content-length"],
+        file.len().to_string()
+    );
+    let again = compose(&token, &whole, json!(digests)).await.expect("post");
+    assert_eq!(again.status(), StatusCode::OK, "already held");
+    let published = app
+        .post_version(
+            &token,
+            "joined",
+            json!({"metadata": metadata("joined", "open"),
+                   "files": [{"name": "big.bin", "mediaType": "application/octet-stream", "size": file.len(), "sha256": whole}]}),
+        )
+        .await;
+    assert_eq!(published.status(), StatusCode::CREATED);
+    let downloaded = app
+        .http
+        .get(app.api("/api/v1/datasets/joined/versions/1/files/big.bin"))
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(sha256_hex(&downloaded), whole, "the joined blob is the file");
     app.stop().await;
 }

@@ -884,18 +884,35 @@ async fn a_publisher_works_in_the_console_and_another_origin_cannot(backend: Bac
     assert_eq!(stored.state, shulian::domain::order::OrderState::Terminated);
 
     let chosen = tempfile::tempdir().expect("chosen files");
+    // Bytes that never repeat a part (a content-addressed part would be found held).
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let big: Vec<u8> = (0..50u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 56) as u8
+        })
         .collect();
     let (big_path, small_path) = (chosen.path().join("big.bin"), chosen.path().join("wards.csv"));
     std::fs::write(&big_path, &big).expect("big file");
     std::fs::write(&small_path, b"ward,beds\nb,5\n").expect("small file");
+    // An earlier attempt was interrupted after the big file's first three 8 MiB parts.
+    for part in big.chunks(8 << 20).take(3) {
+        assert!(app.upload(&hospital, part).await.status().is_success());
+    }
     let (said, counts) = publish_in_console(&browser, &app, &[&big_path, &small_path], 2).await;
     assert!(said.contains("已发布版本 2"), "{said}");
     assert_eq!(counts[0], 2, "both files sent: {counts}");
-    assert!(
-        counts[2].as_f64() >= Some(f64::from(50u32 << 20)),
-        "upload progress reported: {counts}"
+    assert_eq!(
+        (counts[3].as_u64(), counts[4].as_u64()),
+        (Some(4), Some(3)),
+        "only the parts the node lacked are sent: {counts}"
+    );
+    assert_eq!(
+        counts[2],
+        (50u64 << 20) - (24 << 20) + 14,
+        "upload progress reported every byte sent: {counts}"
     );
     browser.screenshot(&format!("{label}-10-published")).await;
     let (_, version) = app.get_json("/api/v1/datasets/reviewed/versions/2").await;
@@ -950,7 +967,8 @@ async fn a_publisher_works_in_the_console_and_another_origin_cannot(backend: Bac
 }
 
 /// Publishes version `version` of the console's chosen dataset from `paths` in the signed-in
-/// console; what the page said, and [files sent, files held, bytes the upload progress reported].
+/// console; what the page said, and [files sent, files held, bytes the upload progress reported,
+/// parts sent, parts the node held].
 async fn publish_in_console(browser: &Session, app: &TestApp, paths: &[&Path], version: u32) -> (String, Value) {
     browser.open(&format!("{}/console", app.url)).await;
     let input = browser.find("form#publish-form:not([hidden]) #publish-files").await;
@@ -963,7 +981,8 @@ async fn publish_in_console(browser: &Session, app: &TestApp, paths: &[&Path], v
             .script(
                 "const s = document.getElementById('publish-status');
                  return {version: Number(s.dataset.version), failed: s.classList.contains('error'), text: s.textContent,
-                         counts: [Number(s.dataset.sent), Number(s.dataset.held), Number(s.dataset.bytesSent)]};",
+                         counts: [Number(s.dataset.sent), Number(s.dataset.held), Number(s.dataset.bytesSent),
+                                  Number(s.dataset.partsSent), Number(s.dataset.partsHeld)]};",
             )
             .await;
         if shown["version"] == version || shown["failed"] == true {

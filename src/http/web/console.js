@@ -1,9 +1,10 @@
 // The publisher console's upload: a new version of a dataset from files chosen in the
 // browser, through the same two steps as the API. Each file is hashed here (SHA-256) and
-// asked for by its digest first: a file the node already holds (sent before an
-// interruption, or part of an earlier version) is not sent again. The others are sent
-// with their progress shown, then the version is published with the newest version's
-// metadata. Requests go to the console's copy of the publishing API with the session's
+// asked for by its digest first: a file the node already holds (part of an earlier
+// version, or sent before) is not sent again. A large file goes in parts, each asked for
+// and sent on its own, then joined by the node: an upload interrupted (a reload, a lost
+// connection) goes on from the parts the node lacks. Progress is shown as bytes flow;
+// then the version is published with the newest version's metadata. Requests go to the console's copy of the publishing API with the session's
 // form token in a header; the publisher token stays in the cookie no script can read.
 "use strict";
 
@@ -31,24 +32,69 @@
     }
   }
 
-  /** Sends a file's bytes under their digest; an XMLHttpRequest, for its upload progress.
-   *  Resolves with the bytes the browser reported sent. */
-  function upload(file, digest) {
+  /** Parts a large file is sent in: each its own upload, so an interrupted upload resumes. */
+  const PART_BYTES = 8 * 1024 * 1024;
+
+  async function digestOf(blob) {
+    return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer())));
+  }
+
+  /** Whether the node holds bytes of this digest that this publisher sent. */
+  async function held(digest) {
+    const probe = await fetch("/console/api/v1/blobs/" + digest, { method: "HEAD", headers: session });
+    if (probe.ok) return true;
+    if (probe.status === 404) return false;
+    throw new Error(String(probe.status));
+  }
+
+  /** Sends bytes under their digest, showing progress from `offset` of `total`; an
+   *  XMLHttpRequest, for its upload progress. Resolves with the bytes reported sent. */
+  function upload(blob, digest, offset, total) {
     return new Promise((resolve, reject) => {
       const request = new XMLHttpRequest();
+      let reported = 0;
       request.open("PUT", "/console/api/v1/blobs/" + digest);
       request.setRequestHeader("Content-Type", "application/octet-stream");
       request.setRequestHeader("Shulian-Form-Token", form.dataset.formToken);
       request.upload.onprogress = (event) => {
-        if (!event.lengthComputable) return;
-        progress.max = event.total;
-        progress.value = event.loaded;
+        reported = event.loaded;
+        progress.max = total;
+        progress.value = offset + event.loaded;
       };
       request.onload = () =>
-        request.status < 300 ? resolve(progress.value) : reject(new Error(refusal(request.status, request.responseText)));
-      request.onerror = () => reject(new Error(file.name));
-      request.send(file);
+        request.status < 300 ? resolve(reported) : reject(new Error(refusal(request.status, request.responseText)));
+      request.onerror = () => reject(new Error(digest));
+      request.send(blob);
     });
+  }
+
+  /** Sends a file the node lacks: in one upload when small, else the parts the node does
+   *  not hold yet (sent before an interruption, they are not sent again), then joined. */
+  async function send(file, digest, tally) {
+    if (file.size <= PART_BYTES) {
+      tally.bytesSent += await upload(file, digest, 0, file.size);
+      return;
+    }
+    const parts = [];
+    for (let start = 0; start < file.size; start += PART_BYTES) {
+      const part = file.slice(start, Math.min(start + PART_BYTES, file.size));
+      const partDigest = await digestOf(part);
+      parts.push(partDigest);
+      if (await held(partDigest)) {
+        tally.partsHeld += 1;
+        progress.max = file.size;
+        progress.value = start + part.size;
+        continue;
+      }
+      tally.bytesSent += await upload(part, partDigest, start, file.size);
+      tally.partsSent += 1;
+    }
+    const joined = await fetch("/console/api/v1/blobs/" + digest + "/composition", {
+      method: "POST",
+      headers: Object.assign({ "Content-Type": "application/json" }, session),
+      body: JSON.stringify({ parts }),
+    });
+    if (!joined.ok) throw new Error(refusal(joined.status, await joined.text()));
   }
 
   async function publish() {
@@ -57,23 +103,18 @@
     if (!latest.ok) throw new Error(refusal(latest.status, await latest.text()));
     const metadata = (await latest.json()).manifest.metadata;
     const files = [];
-    let sent = 0;
-    let held = 0;
-    let bytesSent = 0;
+    const tally = { sent: 0, held: 0, bytesSent: 0, partsSent: 0, partsHeld: 0 };
     for (const file of form.elements.files.files) {
       status.textContent = form.dataset.hashing + file.name;
-      const digest = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer())));
-      const probe = await fetch("/console/api/v1/blobs/" + digest, { method: "HEAD", headers: session });
-      if (probe.ok) {
-        held += 1;
+      const digest = await digestOf(file);
+      if (await held(digest)) {
+        tally.held += 1;
         status.textContent = form.dataset.held + file.name;
-      } else if (probe.status === 404) {
+      } else {
         status.textContent = form.dataset.uploading + file.name;
         progress.value = 0;
-        bytesSent += await upload(file, digest);
-        sent += 1;
-      } else {
-        throw new Error(String(probe.status));
+        await send(file, digest, tally);
+        tally.sent += 1;
       }
       files.push({ name: file.name, mediaType: file.type || "application/octet-stream", size: file.size, sha256: digest });
     }
@@ -86,12 +127,9 @@
     const text = await answer.text();
     if (!answer.ok) throw new Error(refusal(answer.status, text));
     const outcome = JSON.parse(text);
-    status.dataset.version = outcome.version;
-    status.dataset.sent = sent;
-    status.dataset.held = held;
-    status.dataset.bytesSent = bytesSent;
+    Object.assign(status.dataset, tally, { version: outcome.version });
     status.textContent =
-      form.dataset.published + outcome.version + " · " + form.dataset.sentLabel + ": " + sent + " · " + form.dataset.heldLabel + ": " + held;
+      form.dataset.published + outcome.version + " · " + form.dataset.sentLabel + ": " + tally.sent + " · " + form.dataset.heldLabel + ": " + tally.held;
   }
 
   form.addEventListener("submit", (event) => {
