@@ -145,6 +145,11 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
             "/api/v1/demands/{demand}/answers",
             axum::routing::post(demands::answer_demand),
         )
+        // The same, for the publisher console's script (its session cookie is scoped to /console).
+        .route(
+            "/console/api/v1/demands/{demand}/answers",
+            axum::routing::post(demands::answer_demand),
+        )
         .route(
             "/api/v1/demands/{demand}/decision",
             axum::routing::post(demands::decide_demand),

@@ -974,7 +974,9 @@ async fn publish_in_console(browser: &Session, app: &TestApp, paths: &[&Path], v
     let input = browser.find("form#publish-form:not([hidden]) #publish-files").await;
     let paths: Vec<_> = paths.iter().map(|path| path.to_str().expect("utf-8")).collect();
     browser.type_into(&input, &paths.join("\n")).await;
-    browser.click(&browser.find("#publish-submit").await).await;
+    // By keyboard: from the chosen files, Tab to the button and press Enter.
+    browser.tab_to("publish-submit").await;
+    browser.press("\u{E007}").await;
     let mut shown = Value::Null;
     for _ in 0..1200 {
         shown = browser
@@ -997,8 +999,9 @@ async fn publish_in_console(browser: &Session, app: &TestApp, paths: &[&Path], v
     )
 }
 
-/// The demand board in a browser: a buyer posts a demand (signed with the browser's key);
-/// a provider answers it with a licensed dataset (through the API); the buyer accepts the
+/// The demand board in browsers: a buyer posts a demand (signed with the browser's key);
+/// a provider, in another browser, answers it from the console with a licensed dataset
+/// (signed with that browser's key); the buyer accepts the
 /// answer on the demand's page and orders it there at the answer's price; the order is
 /// agreed at once, its file downloads on "My orders", and the receipt names the demand.
 async fn a_demand_posted_in_the_browser_is_answered_accepted_and_ordered(backend: Backend) {
@@ -1042,28 +1045,48 @@ async fn a_demand_posted_in_the_browser_is_answered_accepted_and_ordered(backend
     let poster = posted["poster"].as_str().expect("poster").to_owned();
     browser.screenshot(&format!("{label}-11-demand")).await;
 
-    // A provider answers with its licensed dataset, under the budget.
-    let provider = shulian::crypto::KeyPair::generate();
-    let (_, node) = app.get_json("/.well-known/shulian-node").await;
-    let (_, version) = app.get_json("/api/v1/datasets/reviewed/versions/1").await;
-    let answer = crate::helpers::signed(
-        json!({
-            "type": "ShulianDemandAnswer", "node": node["id"], "demand": id, "provider": provider.did(),
-            "dataset": "reviewed", "version": 1, "manifestDigest": version["manifestDigest"], "priceFen": 20_000,
-            "note": "病区床位日报", "nonce": uuid::Uuid::new_v4().simple().to_string(),
-            "created": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }),
-        &provider,
+    // The provider, in a browser of its own: signs in to the console and answers with its
+    // licensed dataset, under the budget, signing with that browser's key.
+    let provider_downloads = tempfile::tempdir().expect("downloads");
+    let provider = Session::start(&driver, &chromium, provider_downloads.path()).await;
+    provider.open(&format!("{}/console", app.url)).await;
+    provider
+        .type_into(&provider.find("#publisher-token").await, &format!("{clinic}\u{E007}"))
+        .await;
+    provider.wait_for_url("done=signed-in").await;
+    let form = format!("form.answer-form[data-demand='{id}']:not([hidden])");
+    provider.find(&form).await;
+    provider.check_fits_and_labelled("/console").await;
+    provider
+        .type_into(&provider.find(&format!("#answer-price-{id}")).await, "200")
+        .await;
+    provider
+        .type_into(&provider.find(&format!("#answer-note-{id}")).await, "病区床位日报")
+        .await;
+    provider
+        .click(&provider.find(&format!("{form} button.answer")).await)
+        .await;
+    let answered = provider.find(&format!("{form} .answer-status")).await;
+    for _ in 0..50 {
+        if !provider.text(&answered).await.contains("正在") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(provider.text(&answered).await, "已应答。");
+    provider.screenshot(&format!("{label}-13-answered")).await;
+    provider.close().await;
+    let (_, with_answer) = app.get_json(&format!("/api/v1/demands/{id}")).await;
+    let answer = &with_answer["answerList"][0];
+    assert_eq!(
+        (answer["dataset"].as_str(), answer["priceFen"].as_u64()),
+        (Some("reviewed"), Some(20_000))
     );
-    let answered = app
-        .http
-        .post(app.api(&format!("/api/v1/demands/{id}/answers")))
-        .bearer_auth(&clinic)
-        .json(&answer)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(answered.status(), reqwest::StatusCode::CREATED);
+    assert_ne!(
+        answer["provider"],
+        poster.as_str(),
+        "the provider's browser has a key of its own"
+    );
 
     browser.open(&url).await;
     let accept = browser

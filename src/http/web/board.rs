@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::i18n::{Lang, Text};
-use super::pages::{self, market_head, order_fields};
+use super::pages::{self, market_head, order_fields, yuan};
 use super::respond;
 use crate::domain::AccessClass;
 use crate::domain::demand::{DemandKind, DemandState};
@@ -55,11 +55,6 @@ async fn demand(
     let lang = Lang::choose(query.lang.as_deref(), &headers);
     let rendered = demand_page(&ctx, lang, &id).await;
     respond(&ctx, lang, rendered, query.lang.is_some())
-}
-
-/// Fen as the pages show money.
-fn yuan(fen: u64) -> String {
-    format!("¥{}.{:02}", fen / 100, fen % 100)
 }
 
 fn kind_badge(lang: Lang, kind: DemandKind) -> Markup {

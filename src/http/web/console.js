@@ -9,17 +9,6 @@
 "use strict";
 
 (function () {
-  const form = document.getElementById("publish-form");
-  if (!form || !window.crypto || !crypto.subtle) return;
-  const unavailable = document.getElementById("publish-unavailable");
-  if (unavailable) unavailable.hidden = true;
-  form.hidden = false;
-  const status = document.getElementById("publish-status");
-  const progress = document.getElementById("publish-progress");
-  const submit = document.getElementById("publish-submit");
-  // (No control may be named `dataset`: a form's controls shadow its own properties.)
-  const session = { "Shulian-Form-Token": form.dataset.formToken };
-
   const hex = (bytes) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 
   /** What a refusal says (an RFC 9457 problem's detail where there is one). */
@@ -31,6 +20,18 @@
       return String(status);
     }
   }
+
+  wireAnswers();
+  const form = document.getElementById("publish-form");
+  if (!form || !window.crypto || !crypto.subtle) return;
+  const unavailable = document.getElementById("publish-unavailable");
+  if (unavailable) unavailable.hidden = true;
+  form.hidden = false;
+  const status = document.getElementById("publish-status");
+  const progress = document.getElementById("publish-progress");
+  const submit = document.getElementById("publish-submit");
+  // (No control may be named `dataset`: a form's controls shadow its own properties.)
+  const session = { "Shulian-Form-Token": form.dataset.formToken };
 
   /** Parts a large file is sent in: each its own upload, so an interrupted upload resumes. */
   const PART_BYTES = 8 * 1024 * 1024;
@@ -148,4 +149,69 @@
         submit.disabled = false;
       });
   });
+
+  /** Answers to open demands: signed with this browser's key (the market script keeps it),
+   *  sent with the session's form token to the console's copy of the answer route. */
+  function wireAnswers() {
+    const S = window.shulianSigning;
+    const market = window.shulianMarket;
+    const texts = document.getElementById("market-texts");
+    if (!S || !market || !texts) return;
+    const words = JSON.parse(texts.textContent);
+    for (const answerForm of document.querySelectorAll("form.answer-form")) {
+      answerForm.hidden = false;
+      const status = answerForm.querySelector(".answer-status");
+      const button = answerForm.querySelector("button.answer");
+      answerForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        if (button.disabled) return;
+        button.disabled = true;
+        status.classList.remove("error");
+        status.textContent = words.posting;
+        answer(S, market, answerForm)
+          .then(() => {
+            status.textContent = words.answered;
+          })
+          .catch((error) => {
+            status.classList.add("error");
+            status.textContent = words.failed + (error && error.message ? error.message : String(error));
+            button.disabled = false;
+          });
+      });
+    }
+  }
+
+  async function answer(S, market, answerForm) {
+    const key = await market.buyerKey();
+    const [dataset, version] = answerForm.elements.version.value.split("@");
+    const node = await (await fetch("/.well-known/shulian-node")).json();
+    const published = await fetch("/api/v1/datasets/" + encodeURIComponent(dataset) + "/versions/" + version, { cache: "no-store" });
+    if (!published.ok) throw new Error(String(published.status));
+    const manifestDigest = (await published.json()).manifestDigest;
+    const demand = answerForm.dataset.demand;
+    const created = S.timestamp();
+    const signed = await S.signDocument(
+      {
+        type: "ShulianDemandAnswer",
+        node: node.id,
+        demand,
+        provider: S.didKey(key.publicKey),
+        dataset,
+        version: Number(version),
+        manifestDigest,
+        priceFen: Math.round(Number(answerForm.elements.price.value) * 100),
+        note: answerForm.elements.note.value.trim(),
+        nonce: hex(crypto.getRandomValues(new Uint8Array(16))),
+        created,
+      },
+      key,
+      created,
+    );
+    const sent = await fetch("/console/api/v1/demands/" + encodeURIComponent(demand) + "/answers", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Shulian-Form-Token": answerForm.dataset.formToken },
+      body: JSON.stringify(signed),
+    });
+    if (!sent.ok) throw new Error(refusal(sent.status, await sent.text()));
+  }
 })();

@@ -25,6 +25,7 @@ use crate::domain::PublisherId;
 use crate::domain::order::OrderState;
 use crate::error::AppError;
 use crate::http::extract::{CONSOLE_COOKIE, console_token, same_origin};
+use crate::service::demands::{self, DemandView};
 use crate::service::orders::{self, Decision};
 use crate::service::{Context, accounts};
 
@@ -321,6 +322,13 @@ async fn console_page(
 ) -> Result<Markup, AppError> {
     let datasets = pages::publisher_datasets(ctx, publisher).await?;
     let orders = orders::publisher_orders(ctx, publisher).await?;
+    // The newest demands still taking answers, to answer with the publisher's data.
+    let open_demands: Vec<DemandView> = demands::list(ctx, None, None)
+        .await?
+        .items
+        .into_iter()
+        .filter(|demand| demand.state.is_open())
+        .collect();
     let when = |time: chrono::DateTime<chrono::Utc>| time.format("%Y-%m-%d %H:%M UTC").to_string();
     let body = html! {
         h1 { (lang.t(Text::Console)) ": " (publisher) }
@@ -368,6 +376,40 @@ async fn console_page(
                 }
             }
         }
+        @if !datasets.items.is_empty() && !open_demands.is_empty() {
+            section #answer-demands {
+                h2 { (lang.t(Text::OpenDemands)) }
+                p.meta { (lang.t(Text::AnswerHelp)) }
+                @for demand in &open_demands {
+                    // Shown by the console's script, which signs the answer with this browser's key.
+                    form.card.answer-form hidden data-demand=(demand.id) data-form-token=(form_token) {
+                        h3 { a href={ "/demands/" (demand.id) } { (demand.title.preferred(lang.english())) } }
+                        p.meta { (lang.t(Text::Budget)) " " (pages::yuan(demand.budget_fen))
+                            " · " (lang.t(Text::Deadline)) " " (demand.deadline.format("%Y-%m-%d")) }
+                        @let field = |name: &str| format!("{name}-{}", demand.id);
+                        p.field {
+                            label for=(field("answer-version")) { (lang.t(Text::AnswerWith)) }
+                            select id=(field("answer-version")) name="version" required {
+                                @for item in &datasets.items {
+                                    option value={ (item.id) "@" (item.latest_version) } { (item.id) " · " (lang.t(Text::Version)) " " (item.latest_version) }
+                                }
+                            }
+                        }
+                        p.field {
+                            label for=(field("answer-price")) { (lang.t(Text::PriceYuan)) }
+                            input id=(field("answer-price")) name="price" type="number" min="0" step="0.01"
+                                max=(pages::yuan_amount(demand.budget_fen)) required;
+                        }
+                        p.field {
+                            label for=(field("answer-note")) { (lang.t(Text::Note)) }
+                            input id=(field("answer-note")) name="note" type="text" maxlength="1000";
+                        }
+                        button.answer type="submit" { (lang.t(Text::SignAndAnswer)) }
+                        p.answer-status role="status" aria-live="polite" {}
+                    }
+                }
+            }
+        }
         section #orders {
             h2 { (lang.t(Text::Orders)) }
             @if orders.is_empty() { p.empty { (lang.t(Text::NoOrdersYet)) } }
@@ -411,6 +453,9 @@ async fn console_page(
             }
         }
     };
-    let head = html! { script src="/static/console.js" defer {} };
+    let head = html! {
+        (pages::market_head(lang)?)
+        script src="/static/console.js" defer {}
+    };
     Ok(pages::layout_with_head(lang, lang.t(Text::Console), head, body))
 }

@@ -221,6 +221,15 @@ impl Lang {
             Text::PublishedVersion => ("已发布版本 ", "Published version "),
             Text::Failed => ("失败：", "Failed: "),
             Text::FilesSent => ("已上传文件", "Files sent"),
+            Text::OpenDemands => ("待应答的需求", "Open demands"),
+            Text::AnswerHelp => (
+                "以本发布方的数据集应答需求：应答由本浏览器保存的密钥签名，并记入透明日志。",
+                "Answer a demand with one of this publisher's datasets: the answer is signed with the key this browser keeps, and logged.",
+            ),
+            Text::AnswerWith => ("应答所用数据集版本", "Dataset version offered"),
+            Text::PriceYuan => ("报价（元）", "Price (yuan)"),
+            Text::Note => ("附言", "Note"),
+            Text::SignAndAnswer => ("签名并应答", "Sign and answer"),
             Text::FilesHeld => ("节点已有文件", "Files already held"),
             Text::DemandBoard => ("需求广场", "Demand board"),
             Text::DemandBoardHelp => (
@@ -387,6 +396,12 @@ pub enum Text {
     PublishedVersion,
     Failed,
     FilesSent,
+    OpenDemands,
+    AnswerHelp,
+    AnswerWith,
+    PriceYuan,
+    Note,
+    SignAndAnswer,
     FilesHeld,
     DemandBoard,
     DemandBoardHelp,
@@ -425,6 +440,7 @@ pub enum Text {
 const SCRIPT_TEXTS: &[(&str, &str, &str)] = &[
     ("placing", "正在签名并提交订单…", "Signing and placing the order…"),
     ("posting", "正在签名并提交…", "Signing and sending…"),
+    ("answered", "已应答。", "Answered."),
     (
         "agreed",
         "订单已生效：协议已签署。",

@@ -143,7 +143,7 @@
     const status = document.getElementById("order-status");
     status.classList.remove("error");
     status.textContent = texts.placing;
-    const key = (await currentKey()) || (await keepKey(await S.generateKey()));
+    const key = await buyerKey();
     const dataset = form.dataset.dataset;
     // An order taking up a demand's accepted answer names the demand and pays the answer's price.
     const demand = form.dataset.demand;
@@ -200,7 +200,7 @@
     const status = document.getElementById("demand-status");
     status.classList.remove("error");
     status.textContent = texts.posting;
-    const key = (await currentKey()) || (await keepKey(await S.generateKey()));
+    const key = await buyerKey();
     const node = await getJson("/.well-known/shulian-node");
     const inLanguage = (text) => (text.trim() ? { [form.dataset.lang]: text.trim() } : {});
     const created = S.timestamp();
@@ -470,6 +470,13 @@
       return false;
     }
   }
+
+  /** The buyer's key (made now if this browser has none): a provider answering a demand
+   *  from the console signs with it too. */
+  async function buyerKey() {
+    return (await currentKey()) || keepKey(await S.generateKey());
+  }
+  window.shulianMarket = Object.freeze({ buyerKey });
 
   canSign().then((able) => {
     if (!able) return;

@@ -311,6 +311,16 @@ pub async fn search(ctx: &Context, lang: Lang, form: &SearchForm) -> Result<Mark
     Ok(layout(lang, &title, body))
 }
 
+/// Fen as the pages show money: `¥12.34`.
+pub(super) fn yuan(fen: u64) -> String {
+    format!("¥{}", yuan_amount(fen))
+}
+
+/// Fen as a number of yuan with two decimals, as a form's field takes it.
+pub(super) fn yuan_amount(fen: u64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
 fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut size = bytes as f64;
@@ -385,7 +395,7 @@ pub async fn dataset(
                 section.card {
                     h2 { (lang.t(Text::Offer)) }
                     dl {
-                        dt { (lang.t(Text::Price)) } dd { "¥" (format!("{:.2}", offer.price_fen as f64 / 100.0)) }
+                        dt { (lang.t(Text::Price)) } dd { (yuan(offer.price_fen)) }
                         dt { (lang.t(Text::Purposes)) } dd { (offer.purposes.join(" · ")) }
                         dt { (lang.t(Text::Validity)) } dd { (offer.max_validity_days) " " (lang.t(Text::Days)) }
                         dt { (lang.t(Text::DownloadsAllowed)) } dd { (offer.max_downloads) }
