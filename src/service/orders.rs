@@ -288,6 +288,9 @@ pub struct OrderView {
     pub completed_deliveries: u64,
     /// Downloads refused under this order.
     pub refusals: u64,
+    /// The demand whose accepted answer the order takes up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demand: Option<String>,
     /// When the order was received.
     pub created_at: DateTime<Utc>,
 }
@@ -305,6 +308,7 @@ impl From<OrderSummary> for OrderView {
             max_downloads: order.max_downloads,
             completed_deliveries: order.completed_deliveries,
             refusals: order.refusals,
+            demand: order.demand,
             created_at: order.created_at,
         }
     }

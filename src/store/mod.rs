@@ -223,6 +223,8 @@ pub struct OrderSummary {
     pub order_digest: Sha256Digest,
     /// The node's signed agreement's canonical text, once agreed (kept after a revocation).
     pub agreement: Option<String>,
+    /// The demand whose accepted answer the order takes up.
+    pub demand: Option<String>,
     /// When the agreement ends.
     pub valid_until: Option<DateTime<Utc>>,
     /// Completed downloads allowed per file.

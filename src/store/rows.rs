@@ -424,6 +424,7 @@ pub(super) struct OrderRow {
     order_doc: String,
     order_sha256: String,
     agreement: Option<String>,
+    demand_id: Option<String>,
     valid_until: Option<String>,
     max_downloads: i64,
     completed_deliveries: i64,
@@ -443,6 +444,7 @@ impl OrderRow {
             order: self.order_doc,
             order_digest: decode("digest", &self.order_sha256)?,
             agreement: self.agreement,
+            demand: self.demand_id,
             valid_until: self.valid_until.as_deref().map(decode_time).transpose()?,
             max_downloads: decode_limit(self.max_downloads)?,
             completed_deliveries: decode_index(self.completed_deliveries)?,
@@ -454,7 +456,7 @@ impl OrderRow {
 
 /// The columns [`OrderRow`] reads, from `orders o JOIN datasets d`.
 pub(super) const ORDER_COLUMNS: &str = "o.id, o.dataset_id, d.publisher_id, o.version, o.buyer, o.state, o.order_doc, \
-    o.order_sha256, o.agreement, o.valid_until, o.max_downloads, o.created_at, \
+    o.order_sha256, o.agreement, o.demand_id, o.valid_until, o.max_downloads, o.created_at, \
     (SELECT COUNT(*) FROM deliveries x WHERE x.order_id = o.id AND x.receipt IS NOT NULL) AS completed_deliveries, \
     (SELECT COUNT(*) FROM access_refusals r WHERE r.order_id = o.id) AS refusals";
 

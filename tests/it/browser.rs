@@ -1112,6 +1112,9 @@ async fn a_demand_posted_in_the_browser_is_answered_accepted_and_ordered(backend
     browser.click(&download).await;
     assert_eq!(saved_download(downloads.path(), "wards.csv").await, b"ward,beds\na,3\n");
     browser.find("article.order ul.receipts li").await;
+    browser
+        .find(&format!("article.order a.demand[href='/demands/{id}']"))
+        .await;
     let orders = app
         .ctx
         .store

@@ -257,6 +257,22 @@ async fn a_demand_is_answered_accepted_and_ordered_and_its_receipt_names_it(back
         )
         .await;
     assert_eq!(bytes.as_ref(), "科室,人次\n心内科,412\n".as_bytes());
+    let listed: Vec<Value> = board
+        .app
+        .http
+        .get(board.app.api("/api/v1/publisher/orders"))
+        .bearer_auth(&board.hospital)
+        .send()
+        .await
+        .expect("orders")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        listed[0]["demand"],
+        id.as_str(),
+        "the publisher sees the demand an order answers"
+    );
     let given = receipts(&board.app, order_id, token).await;
     assert_eq!(
         given[0]["receipt"]["demand"],

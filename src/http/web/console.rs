@@ -423,6 +423,9 @@ async fn console_page(
                         @if let Some(until) = order.valid_until { dt { (lang.t(Text::Validity)) } dd { (when(until)) } }
                         dt { (lang.t(Text::Deliveries)) } dd { (order.completed_deliveries) " / " (order.max_downloads) " " (lang.t(Text::DownloadsAllowed)) }
                         dt { (lang.t(Text::Refusals)) } dd { (order.refusals) }
+                        @if let Some(demand) = &order.demand {
+                            dt { (lang.t(Text::DemandBoard)) } dd { a.demand href={ "/demands/" (demand) } { (demand) } }
+                        }
                     }
                     @let reason_id = format!("reason-{}", order.id);
                     @match order.state {

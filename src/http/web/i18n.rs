@@ -441,6 +441,7 @@ const SCRIPT_TEXTS: &[(&str, &str, &str)] = &[
     ("placing", "正在签名并提交订单…", "Signing and placing the order…"),
     ("posting", "正在签名并提交…", "Signing and sending…"),
     ("answered", "已应答。", "Answered."),
+    ("demand", "所应需求", "The demand it answers"),
     (
         "agreed",
         "订单已生效：协议已签署。",

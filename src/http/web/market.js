@@ -404,6 +404,8 @@
         status.validUntil ? " · " + texts.validUntil + " " + shownTime(status.validUntil) : "",
         " · " + texts.order + " ",
         element("code", {}, record.orderId),
+        record.demand ? " · " : null,
+        record.demand ? element("a", { href: "/demands/" + encodeURIComponent(record.demand), class: "demand" }, texts.demand) : null,
       ),
       element("h3", {}, texts.files),
       element("ul", { class: "order-files" }, ...fileItems),
