@@ -529,6 +529,23 @@ async fn serve(config: &Config, load_demo: bool) -> anyhow::Result<()> {
         tracing::info!(datasets = count, dir = %config.catalog_dir.display(), "demo catalog loaded");
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let doip = match config.doip_listen {
+        Some(address) => {
+            let doip_listener = tokio::net::TcpListener::bind(address).await?;
+            let host = url::Url::parse(&config.public_url)?
+                .host_str()
+                .unwrap_or("localhost")
+                .to_owned();
+            let tls = crate::doip::self_signed_acceptor(&host)?;
+            tracing::info!(listen = %doip_listener.local_addr()?, "DOIP served over TLS");
+            Some(tokio::spawn(crate::doip::serve(
+                doip_listener,
+                app.context().clone(),
+                tls,
+            )))
+        }
+        None => None,
+    };
     tracing::info!(
         listen = %listener.local_addr()?,
         node = %app.context().node.key.did(),
@@ -537,6 +554,9 @@ async fn serve(config: &Config, load_demo: bool) -> anyhow::Result<()> {
         "shulian node serving"
     );
     app.serve(listener, shutdown_signal()).await?;
+    if let Some(doip) = doip {
+        doip.abort();
+    }
     Ok(())
 }
 

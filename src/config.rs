@@ -18,6 +18,9 @@ pub struct Settings {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "SHULIAN_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Address of the native DOIP listener (DOIP v2.0 over TLS) [default: none, not served].
+    #[arg(long, env = "SHULIAN_DOIP_LISTEN")]
+    pub doip_listen: Option<SocketAddr>,
     /// Directory for the embedded database, blobs and node key [default: ./data].
     #[arg(long, env = "SHULIAN_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -103,6 +106,8 @@ pub enum LogFormat {
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Address of the native DOIP listener, if it is served.
+    pub doip_listen: Option<SocketAddr>,
     /// Directory for embedded state.
     pub data_dir: PathBuf,
     /// Database URL (may hold a password: print with [`Config::redacted_database_url`]).
@@ -156,6 +161,7 @@ impl std::fmt::Debug for Config {
         formatter
             .debug_struct("Config")
             .field("listen", &self.listen)
+            .field("doip_listen", &self.doip_listen)
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.redacted_database_url())
             .field("blob_url", &self.blob_url)
@@ -214,6 +220,7 @@ impl Config {
         url::Url::parse(&public_url).map_err(|error| anyhow::anyhow!("public_url {public_url:?}: {error}"))?;
         Ok(Self {
             listen,
+            doip_listen: flags.doip_listen.or(file.doip_listen),
             handle_prefix: flags
                 .handle_prefix
                 .or(file.handle_prefix)
@@ -308,6 +315,13 @@ impl Config {
             (
                 "address to listen on (default 127.0.0.1:8080)",
                 format!("listen = {}", quote(&self.listen.to_string())),
+            ),
+            (
+                "native DOIP listener, DOIP v2.0 over TLS with a self-signed certificate (default: not served)",
+                match &self.doip_listen {
+                    Some(address) => format!("doip_listen = {}", quote(&address.to_string())),
+                    None => "# doip_listen = \"127.0.0.1:9000\"".to_owned(),
+                },
             ),
             (
                 "directory for the embedded database, blobs and key (default ./data)",

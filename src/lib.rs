@@ -14,6 +14,8 @@ pub mod config;
 pub mod crypto;
 /// Frictionless Data Package folders as publishable packages.
 pub mod datapackage;
+/// The native DOIP v2.0 listener (TLS, DOIP segments) in front of the DOIP service.
+pub mod doip;
 /// Pure domain types and rules.
 pub mod domain;
 /// The HTTP error type and its problem+json rendering.

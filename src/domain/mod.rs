@@ -4,6 +4,7 @@ pub mod dataset;
 pub mod delivery;
 pub mod demand;
 pub mod digest;
+pub mod doip;
 pub mod handle;
 pub mod ids;
 pub mod manifest;

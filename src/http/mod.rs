@@ -8,6 +8,7 @@ pub mod ckan;
 pub mod connections;
 pub mod datasets;
 pub mod demands;
+pub mod doip;
 pub mod extract;
 pub mod files;
 pub mod handles;
@@ -122,6 +123,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
         .nest(SHARING_PATH, sharing::routes())
         .merge(web::routes())
         .route("/api/3/action/{name}", get(ckan::action).post(ckan::action))
+        .route("/doip", get(doip::operate).post(doip::operate))
         .route("/catalog.jsonld", get(interop::catalog))
         .route("/api/v1/datasets/{dataset}/dcat.jsonld", get(interop::dataset))
         .route(

@@ -10,6 +10,7 @@ pub mod ckan;
 pub mod deliveries;
 pub mod demands;
 pub mod demo;
+pub mod doip;
 pub mod download;
 pub mod federation;
 pub mod gc;

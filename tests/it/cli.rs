@@ -264,6 +264,16 @@ async fn print_config_shows_every_setting_and_hides_passwords() {
         );
     }
     assert!(output.stdout.contains("listen = \"127.0.0.1:8080\""));
+    assert!(
+        output.stdout.contains("# doip_listen = "),
+        "DOIP is off unless asked for"
+    );
+    let doip = shulian(&["print-config", "--doip-listen", "127.0.0.1:9000"]).await;
+    assert!(
+        doip.stdout.contains("\ndoip_listen = \"127.0.0.1:9000\""),
+        "{}",
+        doip.stdout
+    );
     assert!(!output.stdout.contains("hunter2"));
     let unknown = shulian(&["no-such-command"]).await;
     assert!(!unknown.success);

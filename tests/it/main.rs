@@ -11,6 +11,7 @@ mod concurrency;
 mod console;
 mod crash;
 mod demands;
+mod doip;
 mod download;
 mod federation;
 mod fuzz_corpus;
