@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::app::{App, shutdown_signal};
 use crate::blobs::BlobStore;
-use crate::client::{NodeClient, evidence, fetch, get, order, publish, resolve};
+use crate::client::{NodeClient, demand, evidence, fetch, get, order, publish, resolve};
 use crate::config::{Config, LogFormat, Settings};
 use crate::crypto::{Did, KeyPair};
 use crate::domain::PublisherId;
@@ -155,6 +155,43 @@ enum Command {
         /// Where to write the key (W3C Multikey JSON, mode 0600); never overwritten.
         #[arg(long)]
         out: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Post a demand on a node's board (需求广场), signed with KEY; with --award, a
+    /// challenge (揭榜挂帅), which the node takes only signed with its own key file.
+    Demand {
+        /// The poster's key file from `shulian keygen` (for a challenge: the node's key file).
+        #[arg(long)]
+        key: PathBuf,
+        /// What data is wanted, in Chinese.
+        #[arg(long)]
+        title: Option<String>,
+        /// What data is wanted, in English.
+        #[arg(long)]
+        title_en: Option<String>,
+        /// More about it (in the title's language).
+        #[arg(long)]
+        description: Option<String>,
+        /// A field wanted (repeat for each).
+        #[arg(long = "field", required = true)]
+        fields: Vec<String>,
+        /// The budget in yuan, e.g. 300 or 12.50.
+        #[arg(long)]
+        budget: String,
+        /// A challenge's award in yuan.
+        #[arg(long)]
+        award: Option<String>,
+        /// When answers stop: a date (its end, UTC) or an RFC 3339 time.
+        #[arg(long)]
+        deadline: String,
+        /// How to reach the poster.
+        #[arg(long)]
+        contact: String,
+        /// The node's base URL.
+        #[arg(long, env = "SHULIAN_NODE")]
+        node: String,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -454,6 +491,42 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let did = key.did();
             print_result(json, &serde_json::json!({"did": did, "keyFile": out}), || {
                 format!("wrote {}\n{did}", out.display())
+            })
+        }
+        Command::Demand {
+            key,
+            title,
+            title_en,
+            description,
+            fields,
+            budget,
+            award,
+            deadline,
+            contact,
+            node,
+            json,
+        } => {
+            init_logging(LogFormat::Text, "warn");
+            anyhow::ensure!(title.is_some() || title_en.is_some(), "give --title or --title-en");
+            let key = KeyPair::load(&key)?;
+            let request = demand::DemandRequest {
+                title: (title, title_en),
+                description,
+                fields,
+                budget,
+                award,
+                deadline,
+                contact,
+            };
+            let posted = demand::post_demand(&NodeClient::new(&node, None)?, &key, &request).await?;
+            print_result(json, &posted, || {
+                let id = posted["id"].as_str().unwrap_or_default();
+                format!(
+                    "{} {id} is {}: {}/demands/{id}\n{id}",
+                    posted["kind"].as_str().unwrap_or("demand"),
+                    posted["state"].as_str().unwrap_or_default(),
+                    node.trim_end_matches('/'),
+                )
             })
         }
         Command::Order {

@@ -3,6 +3,7 @@
 //! Failures carry the node's problem+json `type` and `detail`, so a person
 //! or script sees why the node refused.
 
+pub mod demand;
 pub mod evidence;
 pub mod fetch;
 pub mod get;

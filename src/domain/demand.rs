@@ -437,6 +437,16 @@ impl PosterDecision {
     }
 }
 
+/// Fen of an amount of yuan written with at most two decimals (`300`, `12.5`, `0.01`).
+pub fn fen_from_yuan(text: &str) -> Option<u64> {
+    let (whole, cents) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+    if whole.is_empty() || cents.len() > 2 || !(whole.chars().chain(cents.chars())).all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let cents = format!("{cents:0<2}").parse::<u64>().ok()?;
+    whole.parse::<u64>().ok()?.checked_mul(100)?.checked_add(cents)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,6 +462,16 @@ mod tests {
             assert_eq!(state.as_str().parse::<DemandState>(), Ok(state));
         }
         assert!("CLOSED".parse::<DemandState>().is_err());
+    }
+
+    #[test]
+    fn yuan_are_read_to_the_fen_and_nothing_else_is() {
+        assert_eq!(fen_from_yuan("300"), Some(30_000));
+        assert_eq!(fen_from_yuan("12.5"), Some(1_250));
+        assert_eq!(fen_from_yuan("0.01"), Some(1));
+        for bad in ["", ".5", "1.234", "-1", "1e3", "十", "99999999999999999999"] {
+            assert_eq!(fen_from_yuan(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -657,8 +657,8 @@ async fn saved_download(dir: &Path, name: &str) -> Vec<u8> {
     panic!("the browser saved no {name}: {present:?}");
 }
 
-/// The buyer's whole path in a browser, by keyboard where a person would type: on the
-/// licensed dataset's page the order is signed with a key the browser makes and agreed; on
+/// The buyer's whole path in a browser, by keyboard where a person would type: on the demo
+/// catalog's licensed dataset's page the order is signed with a key the browser makes and agreed; on
 /// "My orders" the file downloads (checked against the manifest), its receipt is
 /// acknowledged with the buyer's signature, and the evidence saved is what `shulian
 /// verify` accepts offline, files included. The key saved from the page is the order's
@@ -669,7 +669,10 @@ async fn a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser
     let Some((driver, chromium)) = browser() else { return };
     let label = backend.name();
     let app = TestApp::spawn(backend).await;
-    market(&app).await;
+    // The demo catalog's licensed dataset, as a newcomer finds it.
+    shulian::service::demo::load_demo_catalog(&app.ctx, &app.config.catalog_dir)
+        .await
+        .expect("demo loads");
     let clinic = app.publisher("clinic").await;
     let mut reviewed = crate::helpers::metadata("reviewed", "licensed");
     reviewed["offer"]["autoAccept"] = json!(false);
@@ -684,9 +687,13 @@ async fn a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser
     let browser = Session::start(&driver, &chromium, downloads.path()).await;
 
     // Order by keyboard alone: Tab to the button, Enter.
-    browser.open(&format!("{}/datasets/visits", app.url)).await;
+    browser
+        .open(&format!("{}/datasets/hospital-outpatient-visits", app.url))
+        .await;
     browser.find("form#order-form:not([hidden])").await;
-    browser.check_fits_and_labelled("/datasets/visits").await;
+    browser
+        .check_fits_and_labelled("/datasets/hospital-outpatient-visits")
+        .await;
     browser.tab_to("order-submit").await;
     browser.press("\u{E007}").await;
     let see_orders = browser.find("#see-orders").await;
@@ -701,7 +708,8 @@ async fn a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser
         .await;
     browser.screenshot(&format!("{label}-8-my-orders")).await;
     browser.click(&download).await;
-    let visits = "科室,人次\n心内科,412\n".as_bytes();
+    let visits =
+        std::fs::read(app.config.catalog_dir.join("hospital-outpatient-visits/visits.csv")).expect("demo file");
     assert_eq!(saved_download(downloads.path(), "visits.csv").await, visits);
     let acknowledge = browser.find("article.order ul.receipts button.acknowledge").await;
     browser.click(&acknowledge).await;
@@ -736,7 +744,7 @@ async fn a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser
     let orders = app
         .ctx
         .store
-        .publisher_orders(&"hospital".parse().expect("id"))
+        .publisher_orders(&shulian::service::demo::DEMO_PUBLISHER.parse().expect("id"))
         .await
         .expect("orders");
     assert_eq!(orders.len(), 1);
@@ -795,7 +803,7 @@ async fn a_buyer_orders_downloads_acknowledges_and_takes_evidence_in_the_browser
 
     // On a phone's width the orders page fits and its fields are labelled.
     browser.phone_width().await;
-    for page in ["/datasets/visits", "/orders"] {
+    for page in ["/datasets/hospital-outpatient-visits", "/orders"] {
         browser.open(&format!("{}{page}", app.url)).await;
         browser.find("main h1").await;
         browser.find("#order-unavailable[hidden]").await;

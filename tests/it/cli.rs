@@ -17,6 +17,7 @@ on_both_backends!(
     what_one_node_serves_publishes_to_another,
     a_buyer_proves_receipts_from_log_tiles_and_a_static_mirror,
     a_buyer_fetches_once_the_publisher_has_agreed,
+    buyers_post_demands_and_the_operator_challenges_from_the_command_line,
 );
 
 /// What a run of the binary printed, and whether it succeeded.
@@ -610,6 +611,100 @@ async fn a_buyer_fetches_once_the_publisher_has_agreed(backend: Backend) {
     assert_eq!(agreement["state"], "AGREED");
     let verified = json(&shulian(&["verify", &path("files/evidence.json"), "--files", &files, "--json"]).await);
     assert_eq!(verified["files"], 2);
+    app.stop().await;
+}
+
+/// `shulian demand`: a buyer's demand signed with its key; a challenge only with the
+/// node's key file, which the operator holds.
+async fn buyers_post_demands_and_the_operator_challenges_from_the_command_line(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let work = tempfile::tempdir().expect("work");
+    let key = work.path().join("buyer.json");
+    let key = key.to_str().expect("utf-8");
+    json(&shulian(&["keygen", "--out", key, "--json"]).await);
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let demand = |key: &str, award: Option<&str>| {
+        let mut args: Vec<String> = [
+            "demand",
+            "--key",
+            key,
+            "--title",
+            "各区门诊量",
+            "--title-en",
+            "Visits by district",
+            "--field",
+            "科室",
+            "--field",
+            "人次",
+            "--budget",
+            "300.5",
+            "--deadline",
+            &deadline,
+            "--contact",
+            "buyer@example.com",
+            "--node",
+            &app.url,
+            "--json",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        args.extend(
+            award
+                .map(|award| ["--award".to_owned(), award.to_owned()])
+                .into_iter()
+                .flatten(),
+        );
+        async move { shulian(&args.iter().map(String::as_str).collect::<Vec<_>>()).await }
+    };
+    let posted = json(&demand(key, None).await);
+    assert_eq!(
+        (posted["kind"].as_str(), posted["state"].as_str()),
+        (Some("demand"), Some("OPEN"))
+    );
+    assert_eq!(posted["budgetFen"], 30_050);
+    assert_eq!(posted["document"]["wanted"]["fields"], json!(["科室", "人次"]));
+    assert!(
+        posted["deadline"]
+            .as_str()
+            .is_some_and(|time| time.contains("23:59:59")),
+        "{posted}"
+    );
+    let refused = demand(key, Some("1000")).await;
+    assert!(
+        !refused.success && refused.stderr.contains("demand-not-yours"),
+        "{}",
+        refused.stderr
+    );
+    let node_key = app.config.node_key_file.to_str().expect("utf-8").to_owned();
+    let challenge = json(&demand(&node_key, Some("1000")).await);
+    assert_eq!(challenge["kind"], "challenge");
+    assert_eq!(challenge["poster"], app.ctx.node.key.did().to_string());
+    assert_eq!(challenge["document"]["awardFen"], 100_000);
+    let bad_money = shulian(&[
+        "demand",
+        "--key",
+        key,
+        "--title",
+        "x",
+        "--field",
+        "a",
+        "--budget",
+        "3.141",
+        "--deadline",
+        &deadline,
+        "--contact",
+        "c",
+        "--node",
+        &app.url,
+    ])
+    .await;
+    assert!(
+        !bad_money.success && bad_money.stderr.contains("--budget"),
+        "{}",
+        bad_money.stderr
+    );
     app.stop().await;
 }
 

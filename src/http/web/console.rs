@@ -4,10 +4,11 @@
 //!
 //! The token is kept in a session cookie that page scripts cannot read (`HttpOnly`),
 //! other sites never send (`SameSite=Strict`), only the console receives (`Path=/console`)
-//! and, where the node is reached over https, travels encrypted (`Secure`). The API never
-//! reads it: there a token is a bearer header. Every form the console posts carries a token
-//! derived from the cookie's and is refused when the browser says it comes from another
-//! origin.
+//! and, where the node is reached over https, travels encrypted (`Secure`). Every form the
+//! console posts carries a token derived from the cookie's and is refused when the browser
+//! says it comes from another origin; the console's script reaches its copies of the
+//! publishing routes (`/console/api/…`) with that token in a header, which is the only way
+//! a cookie authenticates anything (see [`AuthenticatedPublisher`](crate::http::extract::AuthenticatedPublisher)).
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
