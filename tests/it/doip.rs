@@ -10,7 +10,10 @@ use crate::helpers::{Backend, TestApp, run_python_check, sha256_hex, test_python
 use crate::on_both_backends;
 use crate::web::{FLOWS, market};
 
-on_both_backends!(doip_clients_say_hello_list_retrieve_and_search);
+on_both_backends!(
+    doip_clients_say_hello_list_retrieve_and_search,
+    a_served_node_answers_doip_on_its_configured_port
+);
 
 /// A `/doip` request over HTTP; its status and body.
 async fn over_http(app: &TestApp, query: &[(&str, &str)]) -> (StatusCode, reqwest::Response) {
@@ -182,4 +185,39 @@ async fn doip_clients_say_hello_list_retrieve_and_search(backend: Backend) {
     assert_eq!(seen["unknown"][0]["status"], "0.DOIP/Status.104");
     served.abort();
     app.stop().await;
+}
+
+/// `shulian serve --doip-listen`: a real node process answers the reference client on the
+/// port it was given, as the node its HTTP side says it is.
+async fn a_served_node_answers_doip_on_its_configured_port(backend: Backend) {
+    let Some(python) = test_python() else { return };
+    let state = crate::process::NodeState::new(&backend).await;
+    let (http_port, doip_port) = (
+        crate::process::NodeState::free_port(),
+        crate::process::NodeState::free_port(),
+    );
+    let node = state
+        .start_with(
+            http_port,
+            &state.data_dir.join("search"),
+            &["--doip-listen".to_owned(), format!("127.0.0.1:{doip_port}")],
+        )
+        .await;
+    let description: Value = reqwest::get(format!("{}/.well-known/shulian-node", node.url))
+        .await
+        .expect("description")
+        .json()
+        .await
+        .expect("json");
+    let service = format!("{}/service", description["identifierPrefix"].as_str().expect("prefix"));
+    let port = doip_port.to_string();
+    let args = ["127.0.0.1", port.as_str(), service.as_str()].map(std::ffi::OsStr::new);
+    let seen = run_python_check(&python, "doip_hello.py", &args).await;
+    assert_eq!(seen["hello"][0]["status"], "0.DOIP/Status.001", "{seen}");
+    assert_eq!(seen["hello"][0]["output"]["attributes"]["port"], doip_port);
+    let signer = shulian::crypto::proof::verify_document(&seen["hello"][0]["output"]["attributes"]["nodeDescription"])
+        .expect("signed");
+    assert_eq!(signer.to_string(), description["id"].as_str().expect("did"));
+    drop(node);
+    state.drop_database(&backend).await;
 }

@@ -80,7 +80,13 @@ impl NodeState {
 
     /// Starts `shulian serve` on `port` keeping its search index in `index`.
     pub async fn start_on_index(&self, port: u16, index: &std::path::Path) -> NodeProcess {
+        self.start_with(port, index, &[]).await
+    }
+
+    /// Starts `shulian serve` on `port` keeping its search index in `index`, with more flags.
+    pub async fn start_with(&self, port: u16, index: &std::path::Path, flags: &[String]) -> NodeProcess {
         let mut args = self.args(&["serve"]);
+        args.extend_from_slice(flags);
         args.extend([
             "--listen".into(),
             format!("127.0.0.1:{port}"),
