@@ -84,6 +84,10 @@ enum Command {
         /// A publisher token from `shulian admin add-publisher`.
         #[arg(long, env = "SHULIAN_TOKEN", hide_env_values = true)]
         token: String,
+        /// Files larger than this many MiB go in parts of this size, so an interrupted
+        /// upload resumes inside them [default: 64].
+        #[arg(long)]
+        part_mib: Option<u64>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -418,10 +422,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("the audit found {} problems", report.problems.len())
             }
         }
-        Command::Publish { dir, node, token, json } => {
+        Command::Publish {
+            dir,
+            node,
+            token,
+            part_mib,
+            json,
+        } => {
             init_logging(LogFormat::Text, "warn");
             let client = NodeClient::new(&node, Some(token))?;
-            let report = publish::publish_folder(&client, &dir, !json).await?;
+            let part_bytes = part_mib.map_or(publish::DEFAULT_PART_BYTES, |mib| mib.saturating_mul(1 << 20));
+            let report = publish::publish_folder(&client, &dir, part_bytes, !json).await?;
             print_result(json, &report, || {
                 let verb = if report.created { "published" } else { "unchanged:" };
                 format!(

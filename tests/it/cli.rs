@@ -18,6 +18,7 @@ on_both_backends!(
     a_buyer_proves_receipts_from_log_tiles_and_a_static_mirror,
     a_buyer_fetches_once_the_publisher_has_agreed,
     buyers_post_demands_and_the_operator_challenges_from_the_command_line,
+    a_large_file_goes_in_parts_and_a_rerun_resumes_inside_it,
 );
 
 /// What a run of the binary printed, and whether it succeeded.
@@ -611,6 +612,76 @@ async fn a_buyer_fetches_once_the_publisher_has_agreed(backend: Backend) {
     assert_eq!(agreement["state"], "AGREED");
     let verified = json(&shulian(&["verify", &path("files/evidence.json"), "--files", &files, "--json"]).await);
     assert_eq!(verified["files"], 2);
+    app.stop().await;
+}
+
+/// `shulian publish --part-mib`: a file larger than a part goes in parts joined by the node;
+/// after an interruption that left some parts on the node, a rerun sends only the others,
+/// and the published file is the whole file.
+async fn a_large_file_goes_in_parts_and_a_rerun_resumes_inside_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = add_publisher(&app, "Sensors", "sensors").await;
+    let work = tempfile::tempdir().expect("tempdir");
+    let package = work.path().join("pkg");
+    std::fs::create_dir_all(&package).expect("dir");
+    // Bytes that repeat no part, 3.5 parts of 1 MiB.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let big: Vec<u8> = (0..(7u32 << 19))
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    std::fs::write(package.join("readings.bin"), &big).expect("file");
+    let descriptor = json!({
+        "name": "sensor-readings",
+        "title": "传感器读数",
+        "licenses": [{"name": "CC-BY-4.0"}],
+        "resources": [{"name": "readings", "path": "readings.bin", "mediatype": "application/octet-stream"}],
+        "shulian": {"access": "open"},
+    });
+    std::fs::write(package.join("datapackage.json"), descriptor.to_string()).expect("descriptor");
+    // An earlier run was cut off after the first two parts.
+    for part in big.chunks(1 << 20).take(2) {
+        assert!(app.upload(&token, part).await.status().is_success());
+    }
+    let package_arg = package.to_str().expect("utf-8");
+    let args = [
+        "publish",
+        package_arg,
+        "--node",
+        &app.url,
+        "--token",
+        &token,
+        "--part-mib",
+        "1",
+        "--json",
+    ];
+    let published = json(&shulian(&args).await);
+    assert_eq!(
+        (published["uploadedParts"].as_u64(), published["skippedParts"].as_u64()),
+        (Some(2), Some(2)),
+        "only the parts the node lacked: {published}"
+    );
+    let (_, version) = app.get_json("/api/v1/datasets/sensor-readings/versions/1").await;
+    assert_eq!(version["files"][0]["sha256"], sha256_hex(&big));
+    let downloaded = app
+        .http
+        .get(app.api("/api/v1/datasets/sensor-readings/versions/1/files/readings.bin"))
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(sha256_hex(&downloaded), sha256_hex(&big), "the joined file is the file");
+    let again = json(&shulian(&args).await);
+    assert_eq!(
+        (again["created"].as_bool(), again["skippedFiles"].as_u64()),
+        (Some(false), Some(1))
+    );
     app.stop().await;
 }
 
