@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::extract::{ApiBytes, ApiPath, ApiQuery, AuthenticatedPublisher};
+use crate::domain::demand::DemandKind;
 use crate::error::AppError;
 use crate::service::Context;
 use crate::service::demands::{self, AnswerView, DemandDetail, DemandPage, DemandView};
@@ -20,6 +21,9 @@ pub struct BoardParams {
     /// Demands per page, 1 to 50 (default 50).
     #[param(minimum = 1, maximum = 50)]
     limit: Option<u32>,
+    /// Only buyers' demands (`demand`) or only the operator's challenges (`challenge`).
+    #[param(value_type = Option<String>)]
+    kind: Option<DemandKind>,
 }
 
 /// The demand board (需求广场), newest first.
@@ -29,7 +33,9 @@ pub async fn list_demands(
     State(ctx): State<Context>,
     ApiQuery(params): ApiQuery<BoardParams>,
 ) -> Result<Json<DemandPage>, AppError> {
-    Ok(Json(demands::list(&ctx, params.cursor.as_deref(), params.limit).await?))
+    Ok(Json(
+        demands::list(&ctx, params.kind, params.cursor.as_deref(), params.limit).await?,
+    ))
 }
 
 /// Posts a signed `ShulianDemand` (a challenge, `kind: challenge`, is signed with the node's key).

@@ -317,14 +317,19 @@ pub async fn decide(ctx: &Context, demand_id: &str, body: &[u8]) -> Result<Deman
     demand_view(stored_demand(ctx, demand_id).await?, now)
 }
 
-/// The board, newest first, a page at a time.
-pub async fn list(ctx: &Context, cursor: Option<&str>, limit: Option<u32>) -> Result<DemandPage, AppError> {
+/// The board (its demands of `kind`, when given), newest first, a page at a time.
+pub async fn list(
+    ctx: &Context,
+    kind: Option<DemandKind>,
+    cursor: Option<&str>,
+    limit: Option<u32>,
+) -> Result<DemandPage, AppError> {
     let limit = limit.unwrap_or(PAGE_SIZE);
     if limit == 0 || limit > PAGE_SIZE {
         return Err(AppError::InvalidRequest(format!("limit: 1 to {PAGE_SIZE}")));
     }
     let before = cursor.map(decode_cursor).transpose()?;
-    let records = ctx.store.demands_page(before, limit).await?;
+    let records = ctx.store.demands_page(kind, before, limit).await?;
     let next_cursor = (records.len() == limit as usize)
         .then(|| records.last().map(|last| encode_cursor(last.created_at, &last.id)))
         .flatten();

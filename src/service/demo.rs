@@ -61,7 +61,7 @@ pub async fn load_demo_catalog(ctx: &Context, catalog_dir: &Path) -> anyhow::Res
 /// buyer's (signed with a key made for it) and the operator's challenge (揭榜挂帅, signed
 /// with the node's key, as challenges must be).
 async fn seed_demand_board(ctx: &Context) -> anyhow::Result<()> {
-    if !ctx.store.demands_page(None, 1).await?.is_empty() {
+    if !ctx.store.demands_page(None, None, 1).await?.is_empty() {
         return Ok(());
     }
     let now = Utc::now();

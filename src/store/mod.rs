@@ -722,9 +722,11 @@ pub trait Store: Send + Sync + 'static {
     /// The receipts of an order's completed deliveries, oldest first, with their log indices.
     async fn order_receipts(&self, order_id: &str) -> Result<Vec<(u64, String)>, StoreError>;
 
-    /// Demands, newest first, posted before `before` (time, id) when given: a page of `limit`.
+    /// Demands (of `kind` when given), newest first, posted before `before` (time, id) when
+    /// given: a page of `limit`.
     async fn demands_page(
         &self,
+        kind: Option<DemandKind>,
         before: Option<(DateTime<Utc>, String)>,
         limit: u32,
     ) -> Result<Vec<DemandRecord>, StoreError>;

@@ -333,7 +333,7 @@ macro_rules! impl_store_with_shared_sql {
         use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_VERSION_COLUMNS, RemoteVersionRow};
         use super::rows::{ANSWER_COLUMNS, AnswerRow, DEMAND_COLUMNS, DemandRow};
         use super::{AnswerRecord, BoardWrite, DEMAND_TAKEN, DemandRecord, MAX_ANSWERS, PeerContact};
-        use crate::domain::demand::DemandState;
+        use crate::domain::demand::{DemandKind, DemandState};
         use crate::domain::node::{Peer, RemoteVersion};
         use crate::search::{IndexedDataset, SearchChange, SearchDocument};
         use super::{
@@ -1205,27 +1205,26 @@ macro_rules! impl_store_with_shared_sql {
 
             async fn demands_page(
                 &self,
+                kind: Option<DemandKind>,
                 before: Option<(DateTime<Utc>, String)>,
                 limit: u32,
             ) -> Result<Vec<DemandRecord>, StoreError> {
-                let rows = match before {
-                    Some((time, id)) => sqlx::query_as::<_, DemandRow>(&format!(
-                        "SELECT {DEMAND_COLUMNS} FROM demands d WHERE (d.created_at, d.id) < ($1, $2) \
-                         ORDER BY d.created_at DESC, d.id DESC LIMIT $3"
-                    ))
-                    .bind(encode_time(time))
-                    .bind(id)
-                    .bind(i64::from(limit))
+                // One index walk either way: (created_at, id), or (kind, created_at, id).
+                let mut query = sqlx::QueryBuilder::<$database>::new(format!("SELECT {DEMAND_COLUMNS} FROM demands d WHERE 1 = 1"));
+                if let Some(kind) = kind {
+                    query.push(" AND d.kind = ").push_bind(kind.as_str());
+                }
+                if let Some((time, id)) = before {
+                    query.push(" AND (d.created_at, d.id) < (").push_bind(encode_time(time)).push(", ").push_bind(id).push(")");
+                }
+                query.push(" ORDER BY d.created_at DESC, d.id DESC LIMIT ").push_bind(i64::from(limit));
+                query
+                    .build_query_as::<DemandRow>()
                     .fetch_all(&self.pool)
-                    .await?,
-                    None => sqlx::query_as::<_, DemandRow>(&format!(
-                        "SELECT {DEMAND_COLUMNS} FROM demands d ORDER BY d.created_at DESC, d.id DESC LIMIT $1"
-                    ))
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await?,
-                };
-                rows.into_iter().map(DemandRow::decode).collect()
+                    .await?
+                    .into_iter()
+                    .map(DemandRow::decode)
+                    .collect()
             }
 
             async fn get_demand(&self, id: &str) -> Result<DemandRecord, StoreError> {

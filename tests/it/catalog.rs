@@ -269,6 +269,40 @@ async fn demo_catalog_loads_idempotently(backend: Backend) {
         .expect("a challenge");
     assert_eq!(challenge["poster"], app.ctx.node.key.did().to_string());
     assert!(demands.iter().any(|demand| demand["kind"] == "demand"));
+    // The board by kind, over the API and on its page.
+    for kind in ["challenge", "demand"] {
+        let (_, only) = app.get_json(&format!("/api/v1/demands?kind={kind}")).await;
+        let items = only["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{only}");
+        assert_eq!(items[0]["kind"], kind);
+    }
+    let unknown = app
+        .http
+        .get(app.api("/api/v1/demands?kind=rumour"))
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let page = app
+        .http
+        .get(app.api("/demands?kind=challenge"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let title = |kind: &str| {
+        demands.iter().find(|demand| demand["kind"] == kind).expect("demand")["title"]["zh"]
+            .as_str()
+            .expect("title")
+            .to_owned()
+    };
+    assert!(
+        page.contains(&title("challenge")) && !page.contains(&title("demand")),
+        "{page}"
+    );
     app.stop().await;
 }
 

@@ -110,6 +110,14 @@ async fn a_publisher_decides_and_revokes_in_the_console_and_forged_forms_change_
         .await
         .expect("page");
     assert!(page.contains(&first) && page.contains(&second), "both orders listed");
+    let cached = get(Some(format!("shulian_publisher={hospital}")))
+        .await
+        .expect("console");
+    assert_eq!(
+        cached.headers()["cache-control"],
+        "no-store",
+        "the form token is kept by no cache"
+    );
     assert!(page.contains("/datasets/reviewed"), "the publisher's dataset listed");
     let form_token = form_token_in(&page);
     let rival_page = get(Some(format!("shulian_publisher={rival}")))

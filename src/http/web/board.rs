@@ -32,11 +32,22 @@ pub fn routes() -> Router<Context> {
 struct BoardQuery {
     lang: Option<String>,
     cursor: Option<String>,
+    kind: Option<String>,
 }
 
 async fn board(State(ctx): State<Context>, Query(query): Query<BoardQuery>, headers: HeaderMap) -> Response {
     let lang = Lang::choose(query.lang.as_deref(), &headers);
-    let rendered = board_page(&ctx, lang, query.cursor.as_deref()).await;
+    let rendered = async {
+        let kind = query
+            .kind
+            .as_deref()
+            .filter(|kind| !kind.is_empty())
+            .map(str::parse::<DemandKind>)
+            .transpose()
+            .map_err(|error| AppError::InvalidRequest(error.to_string()))?;
+        board_page(&ctx, lang, kind, query.cursor.as_deref()).await
+    }
+    .await;
     respond(&ctx, lang, rendered, query.lang.is_some())
 }
 
@@ -89,8 +100,30 @@ fn facts(lang: Lang, demand: &DemandView) -> Markup {
     }
 }
 
-async fn board_page(ctx: &Context, lang: Lang, cursor: Option<&str>) -> Result<Markup, AppError> {
-    let page = demands::list(ctx, cursor.filter(|c| !c.is_empty()), None).await?;
+/// The board's address, of `kind` when given, from `cursor` when given.
+fn board_url(kind: Option<DemandKind>, cursor: Option<&str>) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(kind) = kind {
+        query.append_pair("kind", kind.as_str());
+    }
+    if let Some(cursor) = cursor {
+        query.append_pair("cursor", cursor);
+    }
+    format!("/demands?{}", query.finish())
+}
+
+async fn board_page(
+    ctx: &Context,
+    lang: Lang,
+    kind: Option<DemandKind>,
+    cursor: Option<&str>,
+) -> Result<Markup, AppError> {
+    let page = demands::list(ctx, kind, cursor.filter(|c| !c.is_empty()), None).await?;
+    let tabs = [
+        (None, Text::AllDemands),
+        (Some(DemandKind::Demand), Text::KindDemand),
+        (Some(DemandKind::Challenge), Text::KindChallenge),
+    ];
     let body = html! {
         h1 { (lang.t(Text::DemandBoard)) }
         p.meta { (lang.t(Text::DemandBoardHelp)) }
@@ -126,6 +159,11 @@ async fn board_page(ctx: &Context, lang: Lang, cursor: Option<&str>) -> Result<M
                 p #demand-status role="status" aria-live="polite" {}
             }
         }
+        nav.kinds aria-label=(lang.t(Text::DemandBoard)) {
+            @for (tab, label) in tabs {
+                a href=(board_url(tab, None)) aria-current=[(tab == kind).then_some("true")] { (lang.t(label)) } " "
+            }
+        }
         @if page.items.is_empty() { p.empty { (lang.t(Text::NoDemands)) } }
         @for item in &page.items {
             article.card.demand data-demand=(item.id) {
@@ -134,7 +172,7 @@ async fn board_page(ctx: &Context, lang: Lang, cursor: Option<&str>) -> Result<M
             }
         }
         @if let Some(next) = &page.next_cursor {
-            nav { a.button href={ "/demands?cursor=" (next) } rel="next" { (lang.t(Text::NextPage)) } }
+            nav { a.button href=(board_url(kind, Some(next))) rel="next" { (lang.t(Text::NextPage)) } }
         }
     };
     Ok(pages::layout_with_head(

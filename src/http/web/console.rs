@@ -124,7 +124,12 @@ async fn console(State(ctx): State<Context>, Query(query): Query<ConsoleQuery>, 
         }
     }
     .await;
-    respond(&ctx, lang, rendered, query.lang.is_some())
+    let mut response = respond(&ctx, lang, rendered, query.lang.is_some());
+    // The page holds the session's form token: no cache keeps it.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The sign-in form.
@@ -324,7 +329,7 @@ async fn console_page(
     let datasets = pages::publisher_datasets(ctx, publisher).await?;
     let orders = orders::publisher_orders(ctx, publisher).await?;
     // The newest demands still taking answers, to answer with the publisher's data.
-    let open_demands: Vec<DemandView> = demands::list(ctx, None, None)
+    let open_demands: Vec<DemandView> = demands::list(ctx, None, None, None)
         .await?
         .items
         .into_iter()
