@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::Context;
 use super::catalog::manifest_metadata;
 use super::transparency::logged;
-use crate::crypto::{canonical, proof};
+use crate::crypto::canonical;
 use crate::domain::demand::{
     ACCEPTANCE_TYPE, AnswerContext, AnswerDocument, DemandDocument, DemandKind, DemandRefusal, DemandState,
     PosterDecision,
@@ -138,14 +138,6 @@ fn answer_view(record: AnswerRecord) -> Result<AnswerView, AppError> {
     })
 }
 
-/// Parses a signed document, checks its proof, and returns it with its signer's DID.
-fn signed(body: &[u8], what: &str) -> Result<(Value, String), AppError> {
-    let document =
-        canonical::parse_strict(body).map_err(|error| AppError::InvalidRequest(format!("{what}: {error}")))?;
-    let signer = proof::verify_document(&document).map_err(|error| AppError::InvalidSignature(error.to_string()))?;
-    Ok((document, signer.to_string()))
-}
-
 fn canonical_text(document: &Value) -> Result<String, AppError> {
     Ok(canonical::canonicalize(document).map_err(anyhow::Error::from)?)
 }
@@ -168,10 +160,10 @@ fn board_conflict(error: StoreError) -> AppError {
 
 /// Posts a signed demand (or, signed with the node's key, a challenge).
 pub async fn post_demand(ctx: &Context, body: &[u8]) -> Result<DemandView, AppError> {
-    let (document, signer) = signed(body, "demand")?;
+    let (document, signer) = super::signed_document(body, "demand")?;
     let demand: DemandDocument = serde_json::from_value(document.clone())
         .map_err(|error| AppError::DemandRefused(DemandRefusal::Malformed(error.to_string())))?;
-    if demand.poster != signer {
+    if demand.poster != signer.as_str() {
         return Err(AppError::InvalidSignature(
             "the demand is not signed by the poster it names".into(),
         ));
@@ -204,10 +196,10 @@ pub async fn answer(
     demand_id: &str,
     body: &[u8],
 ) -> Result<AnswerView, AppError> {
-    let (document, signer) = signed(body, "answer")?;
+    let (document, signer) = super::signed_document(body, "answer")?;
     let answer: AnswerDocument = serde_json::from_value(document.clone())
         .map_err(|error| AppError::DemandRefused(DemandRefusal::Malformed(error.to_string())))?;
-    if answer.provider != signer {
+    if answer.provider != signer.as_str() {
         return Err(AppError::InvalidSignature(
             "the answer is not signed by the provider it names".into(),
         ));
@@ -261,10 +253,10 @@ pub async fn answer(
 /// accepted answer of open data fulfils the demand at once; one of licensed data awards it,
 /// and the poster's order under the answer's price fulfils it.
 pub async fn decide(ctx: &Context, demand_id: &str, body: &[u8]) -> Result<DemandView, AppError> {
-    let (document, signer) = signed(body, "decision")?;
+    let (document, signer) = super::signed_document(body, "decision")?;
     let decision: PosterDecision = serde_json::from_value(document.clone())
         .map_err(|error| AppError::DemandRefused(DemandRefusal::Malformed(error.to_string())))?;
-    if decision.poster != signer {
+    if decision.poster != signer.as_str() {
         return Err(AppError::InvalidSignature(
             "the decision is not signed by the poster it names".into(),
         ));

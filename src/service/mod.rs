@@ -31,8 +31,18 @@ pub mod uploads;
 use std::sync::Arc;
 
 use crate::blobs::BlobStore;
-use crate::crypto::KeyPair;
+use crate::crypto::{Did, KeyPair, canonical, proof};
+use crate::error::AppError;
 use crate::store::Store;
+
+/// A signed document posted to the node (an order, an acknowledgement, a demand…), parsed
+/// strictly and its proof checked: the document and its signer. `what` names it in errors.
+pub(crate) fn signed_document(body: &[u8], what: &str) -> Result<(serde_json::Value, Did), AppError> {
+    let document =
+        canonical::parse_strict(body).map_err(|error| AppError::InvalidRequest(format!("{what}: {error}")))?;
+    let signer = proof::verify_document(&document).map_err(|error| AppError::InvalidSignature(error.to_string()))?;
+    Ok((document, signer))
+}
 
 /// The node's identity: its key and how it presents itself.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ use super::demands;
 use super::grants::{ORDER_TOKEN_PREFIX, grant_of};
 use super::sharing::{self, SharingProfile};
 use super::transparency::{logged, sign_for_log};
-use crate::crypto::{canonical, proof};
+use crate::crypto::canonical;
 use crate::domain::order::{
     ACKNOWLEDGEMENT_TYPE, AGREEMENT_TYPE, OrderContext, OrderDocument, OrderRefusal, OrderState, REJECTION_TYPE,
     REVOCATION_TYPE,
@@ -53,9 +53,7 @@ pub struct OrderPlaced {
 
 /// Verifies and records a signed order.
 pub async fn place_order(ctx: &Context, body: &[u8]) -> Result<OrderPlaced, AppError> {
-    let document =
-        canonical::parse_strict(body).map_err(|error| AppError::InvalidRequest(format!("order: {error}")))?;
-    let signer = proof::verify_document(&document).map_err(|error| AppError::InvalidSignature(error.to_string()))?;
+    let (document, signer) = super::signed_document(body, "order")?;
     let order: OrderDocument = serde_json::from_value(document.clone())
         .map_err(|error| AppError::OrderRefused(OrderRefusal::Malformed(error.to_string())))?;
     if order.buyer != signer.as_str() {
@@ -463,9 +461,7 @@ pub async fn acknowledge(ctx: &Context, order_id: &str, token: &str, body: &[u8]
     if grant_of(ctx, token, None).await?.order_id != order_id {
         return Err(AppError::Forbidden("this token belongs to another order".into()));
     }
-    let document =
-        canonical::parse_strict(body).map_err(|error| AppError::InvalidRequest(format!("acknowledgement: {error}")))?;
-    let signer = proof::verify_document(&document).map_err(|error| AppError::InvalidSignature(error.to_string()))?;
+    let (document, signer) = super::signed_document(body, "acknowledgement")?;
     let order = stored_order(ctx, order_id).await?;
     if signer.as_str() != order.buyer {
         return Err(AppError::InvalidSignature(
