@@ -526,6 +526,28 @@ async fn the_browser_signs_byte_for_byte_as_the_node_and_orders_with_its_own_key
         assert_eq!(output.as_str(), Some(expected.as_str()), "vector {name:?}");
     }
 
+    // SHA-256 fed in pieces (how the console hashes files larger than memory): the same
+    // digest as sha2's for lengths around every padding boundary, fed in uneven pieces.
+    let lengths: Vec<usize> = vec![0, 1, 3, 55, 56, 63, 64, 65, 119, 120, 127, 128, 1000, 100_003];
+    let digests = browser
+        .script_async(
+            "const [lengths, done] = arguments;
+             done(lengths.map(length => {
+               const bytes = Uint8Array.from({ length }, (_, i) => (i * 31 + 7) & 255);
+               const hasher = shulianSigning.sha256Stream();
+               for (let at = 0, piece = 1; at < length; at += piece, piece = piece * 3 % 97 + 1) {
+                 hasher.update(bytes.subarray(at, Math.min(at + piece, length)));
+               }
+               return shulianSigning.hex(hasher.digest());
+             }));",
+            json!([lengths]),
+        )
+        .await;
+    for (length, digest) in lengths.iter().zip(digests.as_array().expect("digests")) {
+        let bytes: Vec<u8> = (0..*length).map(|i| ((i * 31 + 7) & 255) as u8).collect();
+        assert_eq!(digest.as_str(), Some(sha256_hex(&bytes).as_str()), "{length} bytes");
+    }
+
     // The W3C example, signed in the browser from its key pair: the same proof, byte for byte.
     let vectors = fixtures().join("eddsa-jcs-2022");
     let pair: Value =
@@ -939,6 +961,59 @@ async fn a_publisher_works_in_the_console_and_another_origin_cannot(backend: Bac
         "the held file is not sent again"
     );
 
+    // A new licensed dataset, its metadata and terms typed in the page, its files a folder's.
+    let folder = chosen.path().join("census");
+    std::fs::create_dir_all(folder.join("2024")).expect("folder");
+    std::fs::write(folder.join("2024").join("wards.csv"), b"ward,beds\nc,9\n").expect("file");
+    std::fs::write(folder.join("readme.txt"), "病区普查".as_bytes()).expect("file");
+    browser.open(&format!("{}/console", app.url)).await;
+    browser
+        .script(
+            "const choose = (id, value) => { const field = document.getElementById(id);
+               field.value = value; field.dispatchEvent(new Event('change')); };
+             choose('publish-dataset', ''); choose('new-access', 'licensed'); return true;",
+        )
+        .await;
+    for (field, text) in [
+        ("new-id", "ward-census"),
+        ("new-title-zh", "病区普查"),
+        ("new-keywords", "医疗，病床"),
+        ("new-price", "12.5"),
+        ("new-purposes", "研究, planning"),
+        ("new-license-text", "仅限研究使用"),
+    ] {
+        browser.type_into(&browser.find(&format!("#{field}")).await, text).await;
+    }
+    let folder_input = browser.find("#publish-folder").await;
+    browser.type_into(&folder_input, folder.to_str().expect("utf-8")).await;
+    browser.screenshot(&format!("{label}-10-new-dataset")).await;
+    let (said, counts) = submit_publish(&browser, 1).await;
+    assert!(said.contains("已发布版本 1"), "{said}");
+    assert_eq!(counts[0], 2, "both files sent: {counts}");
+    let (status, created) = app.get_json("/api/v1/datasets/ward-census/versions/1").await;
+    assert_eq!(status, 200, "{created}");
+    let mut names: Vec<_> = created["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|file| file["name"].as_str().expect("name").to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["2024/wards.csv", "2024/wards.parquet", "readme.txt"],
+        "a folder's files by their path in it (and the node's Parquet copy of the table)"
+    );
+    let metadata = &created["manifest"]["metadata"];
+    assert_eq!(metadata["title"], json!({"zh": "病区普查"}));
+    assert_eq!(metadata["keywords"], json!(["医疗", "病床"]));
+    assert_eq!(metadata["access"], "licensed");
+    assert_eq!(metadata["offer"]["priceFen"], 1250);
+    assert_eq!(metadata["offer"]["purposes"], json!(["研究", "planning"]));
+    assert_eq!(metadata["offer"]["autoAccept"], true);
+    let (_, dataset) = app.get_json("/api/v1/datasets/ward-census").await;
+    assert_eq!(dataset["publisher"], "hospital", "{dataset}");
+
     // Another origin posts a form at the console while the publisher is signed in.
     browser.open_other_origin().await;
     browser
@@ -982,7 +1057,12 @@ async fn publish_in_console(browser: &Session, app: &TestApp, paths: &[&Path], v
     let input = browser.find("form#publish-form:not([hidden]) #publish-files").await;
     let paths: Vec<_> = paths.iter().map(|path| path.to_str().expect("utf-8")).collect();
     browser.type_into(&input, &paths.join("\n")).await;
-    // By keyboard: from the chosen files, Tab to the button and press Enter.
+    submit_publish(browser, version).await
+}
+
+/// Submits the console's publish form by keyboard (Tab to the button, Enter) and waits for
+/// version `version`; what the page said, and its counts as [`publish_in_console`] gives them.
+async fn submit_publish(browser: &Session, version: u32) -> (String, Value) {
     browser.tab_to("publish-submit").await;
     browser.press("\u{E007}").await;
     let mut shown = Value::Null;

@@ -1,25 +1,20 @@
-// The publisher console's upload: a new version of a dataset from files chosen in the
-// browser, through the same two steps as the API. Each file is hashed here (SHA-256) and
-// asked for by its digest first: a file the node already holds (part of an earlier
-// version, or sent before) is not sent again. A large file goes in parts, each asked for
-// and sent on its own, then joined by the node: an upload interrupted (a reload, a lost
-// connection) goes on from the parts the node lacks. Progress is shown as bytes flow;
-// then the version is published with the newest version's metadata. Requests go to the console's copy of the publishing API with the session's
-// form token in a header; the publisher token stays in the cookie no script can read.
+// The publisher console's upload: a new version of a dataset (or the first version of a
+// new one, from the metadata typed in the page) from files or a folder chosen in the
+// browser, through the same two steps as the API. Each file is hashed here (SHA-256, in
+// pieces, so a file larger than memory can be) and asked for by its digest first: a file
+// the node already holds (part of an earlier version, or sent before) is not sent again. A
+// large file goes in parts, each asked for and sent on its own, then joined by the node:
+// an upload interrupted (a reload, a lost connection) goes on from the parts the node
+// lacks. Progress is shown as bytes flow. Requests go to the console's copy of the
+// publishing API with the session's form token in a header; the publisher token stays in
+// the cookie no script can read.
 "use strict";
 
 (function () {
-  const hex = (bytes) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
-
-  /** What a refusal says (an RFC 9457 problem's detail where there is one). */
-  function refusal(status, text) {
-    try {
-      const problem = JSON.parse(text);
-      return problem.detail || problem.title || String(status);
-    } catch (error) {
-      return String(status);
-    }
-  }
+  const S = window.shulianSigning;
+  if (!S) return;
+  const hex = S.hex;
+  const refusal = S.refusal;
 
   wireAnswers();
   const form = document.getElementById("publish-form");
@@ -38,6 +33,18 @@
 
   async function digestOf(blob) {
     return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer())));
+  }
+
+  /** A file's SHA-256, read a part at a time: memory stays one part however large the file. */
+  async function fileDigest(file) {
+    if (file.size <= PART_BYTES) return digestOf(file);
+    const hasher = S.sha256Stream();
+    for (let start = 0; start < file.size; start += PART_BYTES) {
+      hasher.update(new Uint8Array(await file.slice(start, start + PART_BYTES).arrayBuffer()));
+      progress.max = file.size;
+      progress.value = Math.min(start + PART_BYTES, file.size);
+    }
+    return hex(hasher.digest());
   }
 
   /** Whether the node holds bytes of this digest that this publisher sent. */
@@ -98,26 +105,100 @@
     if (!joined.ok) throw new Error(refusal(joined.status, await joined.text()));
   }
 
+  const fields = form.elements;
+  const newDataset = document.getElementById("new-dataset");
+  const newOffer = document.getElementById("new-offer");
+  wireNewDataset();
+
+  /** Shows (and enables, so it is validated and sent) a fieldset, or hides and disables it. */
+  function show(fieldset, shown) {
+    fieldset.hidden = !shown;
+    fieldset.disabled = !shown;
+  }
+
+  /** "New dataset" shows its metadata fields; a licensed one, its offer's terms too. */
+  function wireNewDataset() {
+    const update = () => {
+      const fresh = fields.target.value === "";
+      show(newDataset, fresh);
+      show(newOffer, fresh && fields.newAccess.value === "licensed");
+    };
+    fields.target.addEventListener("change", update);
+    fields.newAccess.addEventListener("change", update);
+    update();
+  }
+
+  /** Text in Chinese and/or English, as the catalog keeps it; blank languages left out. */
+  function localized(zh, en) {
+    const text = {};
+    if (zh.trim()) text.zh = zh.trim();
+    if (en.trim()) text.en = en.trim();
+    return text;
+  }
+
+  const list = (text) => text.split(/[,，、;；]/).map((item) => item.trim()).filter(Boolean);
+
+  /** The metadata of a first version, from the page's fields (the node checks it). */
+  function typedMetadata() {
+    const metadata = {
+      title: localized(fields.newTitleZh.value, fields.newTitleEn.value),
+      description: localized(fields.newDescriptionZh.value, fields.newDescriptionEn.value),
+      keywords: list(fields.newKeywords.value),
+      license: { id: fields.newLicense.value.trim() },
+      access: fields.newAccess.value,
+    };
+    if (metadata.access === "licensed") {
+      metadata.offer = {
+        priceFen: Math.round(Number(fields.newPrice.value) * 100),
+        purposes: list(fields.newPurposes.value),
+        maxValidityDays: Number(fields.newValidity.value),
+        maxDownloads: Number(fields.newDownloads.value),
+        licenseText: fields.newLicenseText.value.trim(),
+        autoAccept: fields.newAutoAccept.checked,
+      };
+    }
+    return metadata;
+  }
+
+  /** The files chosen, each with the name it is published under: a folder's files by their
+   *  path inside the folder. */
+  function chosenFiles() {
+    const named = Array.from(fields.files.files, (file) => ({ file, name: file.name }));
+    for (const file of fields.folder.files) {
+      const path = (file.webkitRelativePath || file.name).split("/");
+      named.push({ file, name: path.length > 1 ? path.slice(1).join("/") : path[0] });
+    }
+    return named;
+  }
+
   async function publish() {
-    const dataset = encodeURIComponent(form.elements.target.value);
-    const latest = await fetch("/api/v1/datasets/" + dataset + "/versions/latest", { cache: "no-store" });
-    if (!latest.ok) throw new Error(refusal(latest.status, await latest.text()));
-    const metadata = (await latest.json()).manifest.metadata;
+    const fresh = fields.target.value === "";
+    const dataset = encodeURIComponent(fresh ? fields.newId.value.trim() : fields.target.value);
+    const chosen = chosenFiles();
+    if (chosen.length === 0) throw new Error(form.dataset.noFiles);
+    let metadata;
+    if (fresh) {
+      metadata = typedMetadata();
+    } else {
+      const latest = await fetch("/api/v1/datasets/" + dataset + "/versions/latest", { cache: "no-store" });
+      if (!latest.ok) throw new Error(refusal(latest.status, await latest.text()));
+      metadata = (await latest.json()).manifest.metadata;
+    }
     const files = [];
     const tally = { sent: 0, held: 0, bytesSent: 0, partsSent: 0, partsHeld: 0 };
-    for (const file of form.elements.files.files) {
-      status.textContent = form.dataset.hashing + file.name;
-      const digest = await digestOf(file);
+    for (const { file, name } of chosen) {
+      status.textContent = form.dataset.hashing + name;
+      const digest = await fileDigest(file);
       if (await held(digest)) {
         tally.held += 1;
-        status.textContent = form.dataset.held + file.name;
+        status.textContent = form.dataset.held + name;
       } else {
-        status.textContent = form.dataset.uploading + file.name;
+        status.textContent = form.dataset.uploading + name;
         progress.value = 0;
         await send(file, digest, tally);
         tally.sent += 1;
       }
-      files.push({ name: file.name, mediaType: file.type || "application/octet-stream", size: file.size, sha256: digest });
+      files.push({ name, mediaType: file.type || "application/octet-stream", size: file.size, sha256: digest });
     }
     status.textContent = form.dataset.publishing;
     const answer = await fetch("/console/api/v1/datasets/" + dataset + "/versions", {
@@ -128,7 +209,7 @@
     const text = await answer.text();
     if (!answer.ok) throw new Error(refusal(answer.status, text));
     const outcome = JSON.parse(text);
-    Object.assign(status.dataset, tally, { version: outcome.version });
+    Object.assign(status.dataset, tally, { version: outcome.version, dataset: outcome.dataset });
     status.textContent =
       form.dataset.published + outcome.version + " · " + form.dataset.sentLabel + ": " + tally.sent + " · " + form.dataset.heldLabel + ": " + tally.held;
   }
@@ -153,7 +234,6 @@
   /** Answers to open demands: signed with this browser's key (the market script keeps it),
    *  sent with the session's form token to the console's copy of the answer route. */
   function wireAnswers() {
-    const S = window.shulianSigning;
     const market = window.shulianMarket;
     const texts = document.getElementById("market-texts");
     if (!S || !market || !texts) return;

@@ -314,6 +314,49 @@ fn sign_in_page(lang: Lang, refused: Option<Text>) -> Markup {
     pages::layout(lang, lang.t(Text::Console), body)
 }
 
+/// The metadata of a dataset published for the first time (shown by the console's script
+/// when "new dataset" is chosen; disabled, and so not validated, otherwise), and the terms
+/// of its offer when it is licensed.
+fn new_dataset_fields(lang: Lang) -> Markup {
+    let field = |id: &str, text: Text, input: Markup| {
+        html! { p.field { label for=(id) { (lang.t(text)) } (input) } }
+    };
+    html! {
+        fieldset #new-dataset hidden disabled {
+            legend { (lang.t(Text::NewDataset)) }
+            p.meta { (lang.t(Text::NewDatasetHelp)) }
+            (field("new-id", Text::DatasetIdField, html! {
+                input #new-id name="newId" type="text" required maxlength="64" pattern="[a-z0-9][a-z0-9_\\-]{0,63}" autocomplete="off";
+            }))
+            (field("new-title-zh", Text::TitleZh, html! { input #new-title-zh name="newTitleZh" type="text" maxlength="200"; }))
+            (field("new-title-en", Text::TitleEn, html! { input #new-title-en name="newTitleEn" type="text" maxlength="200"; }))
+            (field("new-description-zh", Text::DescriptionZh, html! { textarea #new-description-zh name="newDescriptionZh" rows="3" maxlength="20000" {} }))
+            (field("new-description-en", Text::DescriptionEn, html! { textarea #new-description-en name="newDescriptionEn" rows="3" maxlength="20000" {} }))
+            (field("new-keywords", Text::KeywordsField, html! { input #new-keywords name="newKeywords" type="text"; }))
+            (field("new-license", Text::LicenseField, html! { input #new-license name="newLicense" type="text" required value="CC-BY-4.0" maxlength="200"; }))
+            (field("new-access", Text::Access, html! {
+                select #new-access name="newAccess" {
+                    option value="open" { (lang.t(Text::Open)) }
+                    option value="licensed" { (lang.t(Text::Licensed)) }
+                }
+            }))
+            fieldset #new-offer hidden disabled {
+                legend { (lang.t(Text::OfferTerms)) }
+                (field("new-price", Text::PriceYuan, html! { input #new-price name="newPrice" type="number" min="0" step="0.01" required; }))
+                (field("new-purposes", Text::PurposesField, html! { input #new-purposes name="newPurposes" type="text" required; }))
+                (field("new-validity", Text::LongestValidity, html! { input #new-validity name="newValidity" type="number" min="1" max="3650" value="365" required; }))
+                (field("new-downloads", Text::MostDownloads, html! { input #new-downloads name="newDownloads" type="number" min="1" max="10000" value="5" required; }))
+                (field("new-license-text", Text::LicenseTextField, html! { textarea #new-license-text name="newLicenseText" rows="3" required maxlength="50000" {} }))
+                p.field.check {
+                    input #new-auto-accept name="newAutoAccept" type="checkbox" checked;
+                    " "
+                    label for="new-auto-accept" { (lang.t(Text::AutoAccept)) }
+                }
+            }
+        }
+    }
+}
+
 /// The hidden field every console form carries.
 fn form_token_field(form_token: &str) -> Markup {
     html! { input type="hidden" name="form_token" value=(form_token); }
@@ -354,32 +397,37 @@ async fn console_page(
                 } } }
             } }
         }
-        @if !datasets.items.is_empty() {
-            section.card #publish {
-                h2 { (lang.t(Text::PublishVersion)) }
-                p.meta { (lang.t(Text::PublishHelp)) }
-                p.meta #publish-unavailable { (lang.t(Text::NeedsScript)) }
-                // Shown by the console's script; its words are the form's data, in the page's language.
-                form #publish-form hidden data-form-token=(form_token)
-                    data-hashing=(lang.t(Text::Hashing)) data-uploading=(lang.t(Text::Uploading))
-                    data-held=(lang.t(Text::AlreadyHeld)) data-publishing=(lang.t(Text::Publishing))
-                    data-published=(lang.t(Text::PublishedVersion)) data-failed=(lang.t(Text::Failed))
-                    data-sent-label=(lang.t(Text::FilesSent)) data-held-label=(lang.t(Text::FilesHeld)) {
-                    p.field {
-                        label for="publish-dataset" { (lang.t(Text::Datasets)) }
-                        select #publish-dataset name="target" required {
-                            @for item in &datasets.items { option value=(item.id) { (item.id) } }
-                        }
+        section.card #publish {
+            h2 { (lang.t(Text::PublishVersion)) }
+            p.meta { (lang.t(Text::PublishHelp)) }
+            p.meta #publish-unavailable { (lang.t(Text::NeedsScript)) }
+            // Shown by the console's script; its words are the form's data, in the page's language.
+            form #publish-form hidden data-form-token=(form_token)
+                data-hashing=(lang.t(Text::Hashing)) data-uploading=(lang.t(Text::Uploading))
+                data-held=(lang.t(Text::AlreadyHeld)) data-publishing=(lang.t(Text::Publishing))
+                data-published=(lang.t(Text::PublishedVersion)) data-failed=(lang.t(Text::Failed))
+                data-sent-label=(lang.t(Text::FilesSent)) data-held-label=(lang.t(Text::FilesHeld))
+                data-no-files=(lang.t(Text::NoFilesChosen)) {
+                p.field {
+                    label for="publish-dataset" { (lang.t(Text::Datasets)) }
+                    select #publish-dataset name="target" {
+                        @for item in &datasets.items { option value=(item.id) { (item.id) } }
+                        option value="" { (lang.t(Text::NewDataset)) }
                     }
-                    p.field {
-                        label for="publish-files" { (lang.t(Text::Files)) }
-                        input #publish-files type="file" name="files" multiple required;
-                    }
-                    button #publish-submit type="submit" { (lang.t(Text::Publish)) }
-                    " "
-                    progress #publish-progress max="1" value="0" hidden aria-label=(lang.t(Text::Uploading)) {}
-                    p #publish-status role="status" aria-live="polite" {}
                 }
+                (new_dataset_fields(lang))
+                p.field {
+                    label for="publish-files" { (lang.t(Text::Files)) }
+                    input #publish-files type="file" name="files" multiple;
+                }
+                p.field {
+                    label for="publish-folder" { (lang.t(Text::ChooseFolder)) }
+                    input #publish-folder type="file" name="folder" webkitdirectory;
+                }
+                button #publish-submit type="submit" { (lang.t(Text::Publish)) }
+                " "
+                progress #publish-progress max="1" value="0" hidden aria-label=(lang.t(Text::Uploading)) {}
+                p #publish-status role="status" aria-live="polite" {}
             }
         }
         @if !datasets.items.is_empty() && !open_demands.is_empty() {

@@ -63,21 +63,11 @@
 
   // ---- The node's API.
 
-  const hex = (bytes) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  const hex = S.hex;
   const bearer = (token) => ({ Authorization: "Bearer " + token });
 
-  /** What a refusal says (an RFC 9457 problem's detail where there is one). */
-  async function refusal(response) {
-    try {
-      const problem = await response.json();
-      return problem.detail || problem.title || String(response.status);
-    } catch (error) {
-      return response.status + " " + response.statusText;
-    }
-  }
-
   async function expectOk(response) {
-    if (!response.ok) throw new Error(await refusal(response));
+    if (!response.ok) throw new Error(S.refusal(response.status, await response.text()));
     return response;
   }
 

@@ -2,7 +2,9 @@
 // W3C Data Integrity `eddsa-jcs-2022` proofs made with an Ed25519 key that WebCrypto
 // holds, byte for byte as the node's own crypto module makes and checks them (the
 // suite signs the W3C test vector and orders with it in Chromium). A page that signs
-// loads this file; nothing here touches the page or the network.
+// loads this file; nothing here touches the page or the network. It also holds the
+// byte helpers the market's scripts share: hex, a refusal's words, and SHA-256 fed in
+// pieces for files too large to hold in memory at once.
 "use strict";
 
 (function () {
@@ -110,6 +112,107 @@
     return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
   }
 
+  const hex = (bytes) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+
+  /** What a refusal says: an RFC 9457 problem's detail (or title) where the body is one. */
+  function refusal(status, text) {
+    try {
+      const problem = JSON.parse(text);
+      return problem.detail || problem.title || String(status);
+    } catch (error) {
+      return String(status);
+    }
+  }
+
+  // SHA-256 round constants and initial state (FIPS 180-4 §4.2.2, §5.3.3): the first 32
+  // bits of the fractional parts of the cube and square roots of the first primes.
+  const PRIMES = [];
+  for (let candidate = 2; PRIMES.length < 64; candidate++) {
+    if (PRIMES.every((prime) => candidate % prime !== 0)) PRIMES.push(candidate);
+  }
+  const fraction32 = (root) => Math.floor((root - Math.floor(root)) * 0x100000000) >>> 0;
+  const ROUND = Uint32Array.from(PRIMES, (prime) => fraction32(Math.cbrt(prime)));
+  const INITIAL = Uint32Array.from(PRIMES.slice(0, 8), (prime) => fraction32(Math.sqrt(prime)));
+
+  /**
+   * SHA-256 fed in pieces (`update`, then `digest` once): WebCrypto digests only a whole
+   * buffer, and a file of gigabytes cannot be read into memory at once.
+   */
+  function sha256Stream() {
+    const state = Uint32Array.from(INITIAL);
+    const schedule = new Uint32Array(64);
+    const pending = new Uint8Array(64);
+    let pendingLength = 0;
+    let total = 0;
+
+    function compress(bytes, at) {
+      const w = schedule;
+      for (let i = 0; i < 16; i++, at += 4) w[i] = (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
+      for (let i = 16; i < 64; i++) {
+        const x = w[i - 15];
+        const y = w[i - 2];
+        const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+        const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+        w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
+      }
+      let [a, b, c, d, e, f, g, h] = state;
+      for (let i = 0; i < 64; i++) {
+        const sum1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+        const choice = (e & f) ^ (~e & g);
+        const t1 = (h + sum1 + choice + ROUND[i] + w[i]) | 0;
+        const sum0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+        const majority = (a & b) ^ (a & c) ^ (b & c);
+        h = g;
+        g = f;
+        f = e;
+        e = (d + t1) | 0;
+        d = c;
+        c = b;
+        b = a;
+        a = (t1 + sum0 + majority) | 0;
+      }
+      state[0] += a;
+      state[1] += b;
+      state[2] += c;
+      state[3] += d;
+      state[4] += e;
+      state[5] += f;
+      state[6] += g;
+      state[7] += h;
+    }
+
+    return {
+      update(bytes) {
+        total += bytes.length;
+        let at = 0;
+        if (pendingLength > 0) {
+          at = Math.min(64 - pendingLength, bytes.length);
+          pending.set(bytes.subarray(0, at), pendingLength);
+          pendingLength += at;
+          if (pendingLength < 64) return;
+          compress(pending, 0);
+          pendingLength = 0;
+        }
+        for (; at + 64 <= bytes.length; at += 64) compress(bytes, at);
+        pending.set(bytes.subarray(at), 0);
+        pendingLength = bytes.length - at;
+      },
+      digest() {
+        const tail = new Uint8Array(pendingLength < 56 ? 64 : 128);
+        tail.set(pending.subarray(0, pendingLength));
+        tail[pendingLength] = 0x80;
+        const view = new DataView(tail.buffer);
+        const bits = total * 8;
+        view.setUint32(tail.length - 8, Math.floor(bits / 0x100000000));
+        view.setUint32(tail.length - 4, bits >>> 0);
+        for (let at = 0; at < tail.length; at += 64) compress(tail, at);
+        const out = new DataView(new ArrayBuffer(32));
+        state.forEach((word, i) => out.setUint32(4 * i, word));
+        return new Uint8Array(out.buffer);
+      },
+    };
+  }
+
   /** A raw 32-byte Ed25519 public key as `publicKeyMultibase` (and a did:key's tail). */
   function publicMultibase(publicKey) {
     return "z" + base58(concat(ED25519_PUBLIC, publicKey));
@@ -190,5 +293,6 @@
 
   window.shulianSigning = Object.freeze({
     base58, canonicalize, didKey, timestamp, generateKey, importSeed, exportKeyFile, importKeyFile, signDocument, sha256,
+    hex, refusal, sha256Stream,
   });
 })();
