@@ -170,7 +170,22 @@ pub struct DemandDocument {
     pub proof: serde_json::Value,
 }
 
-/// A provider's answer: a published version, at a price within the budget.
+/// A delivery a provider promises: the fields it will hold (and, optionally, their Table
+/// Schema), published as a version of the answer's dataset by a date.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Promise {
+    /// The fields (columns) the delivery will hold, 1 to 100 names.
+    pub fields: Vec<String>,
+    /// A Table Schema describing them.
+    #[serde(default)]
+    pub schema: Option<serde_json::Value>,
+    /// The date the version will be published by.
+    pub deliver_by: DateTime<Utc>,
+}
+
+/// A provider's answer: a published version (`version` and `manifestDigest`) or a promised
+/// delivery (`promise`), at a price within the budget.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AnswerDocument {
@@ -183,12 +198,17 @@ pub struct AnswerDocument {
     pub demand: String,
     /// The provider's `did:key`; the answer must be signed by this key.
     pub provider: String,
-    /// The dataset offered.
+    /// The dataset offered (for a promise, the dataset the delivery will be published as).
     pub dataset: DatasetId,
-    /// Its version.
-    pub version: VersionNumber,
+    /// Its published version offered.
+    #[serde(default)]
+    pub version: Option<VersionNumber>,
     /// Digest of that version's signed manifest, `sha256:<hex>`.
-    pub manifest_digest: Sha256Digest,
+    #[serde(default)]
+    pub manifest_digest: Option<Sha256Digest>,
+    /// The delivery promised instead of a published version.
+    #[serde(default)]
+    pub promise: Option<Promise>,
     /// The price asked, within the demand's budget.
     pub price_fen: u64,
     /// A word from the provider.
@@ -264,6 +284,15 @@ fn printable(text: &str, max: usize, multiline: bool) -> bool {
             .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\r')))
 }
 
+/// Whether `fields` names 1 to 100 fields, each 1 to 200 printable characters.
+fn valid_fields(fields: &[String]) -> bool {
+    !fields.is_empty()
+        && fields.len() <= MAX_FIELDS
+        && fields
+            .iter()
+            .all(|field| !field.trim().is_empty() && printable(field, MAX_LINE_CHARS, false))
+}
+
 /// The checks every signed board document shares: its type, node and time.
 fn check_common(
     document_type: &str,
@@ -314,14 +343,7 @@ impl DemandDocument {
         {
             return malformed("description: at most 5000 characters per language");
         }
-        if self.wanted.fields.is_empty()
-            || self.wanted.fields.len() > MAX_FIELDS
-            || self
-                .wanted
-                .fields
-                .iter()
-                .any(|field| field.trim().is_empty() || !printable(field, MAX_LINE_CHARS, false))
-        {
+        if !valid_fields(&self.wanted.fields) {
             return malformed("wanted.fields: 1 to 100 names of 1 to 200 printable characters");
         }
         if self.contact.trim().is_empty() || !printable(&self.contact, MAX_LINE_CHARS, false) {
@@ -355,8 +377,8 @@ pub struct AnswerContext<'a> {
     pub state: DemandState,
     /// Its budget.
     pub budget_fen: u64,
-    /// The digest of the named version's signed manifest.
-    pub manifest_digest: &'a Sha256Digest,
+    /// The digest of the named version's signed manifest; `None` when the answer names no version.
+    pub published: Option<&'a Sha256Digest>,
     /// The node's clock.
     pub now: DateTime<Utc>,
 }
@@ -386,10 +408,31 @@ impl AnswerDocument {
         if !context.state.is_open() {
             return Err(DemandRefusal::Closed(context.state.as_str()));
         }
-        if self.manifest_digest != *context.manifest_digest {
-            return Err(DemandRefusal::WrongTarget(
-                "the manifest digest is not the named version's".into(),
-            ));
+        match (&self.version, &self.manifest_digest, &self.promise) {
+            (Some(_), Some(digest), None) => {
+                if context.published != Some(digest) {
+                    return Err(DemandRefusal::WrongTarget(
+                        "the manifest digest is not the named version's".into(),
+                    ));
+                }
+            }
+            (None, None, Some(promise)) => {
+                if !valid_fields(&promise.fields) {
+                    return Err(DemandRefusal::Malformed(
+                        "promise.fields: 1 to 100 names of 1 to 200 printable characters".into(),
+                    ));
+                }
+                if promise.deliver_by <= context.now || promise.deliver_by > context.now + LONGEST_DEADLINE {
+                    return Err(DemandRefusal::Malformed(
+                        "promise.deliverBy: in the future, within a year".into(),
+                    ));
+                }
+            }
+            _ => {
+                return Err(DemandRefusal::Malformed(
+                    "an answer offers a published version (version and manifestDigest) or a promise, not both".into(),
+                ));
+            }
         }
         if self.price_fen > context.budget_fen {
             return Err(DemandRefusal::WrongTarget(format!(

@@ -1,5 +1,5 @@
 //! The demand board (需求广场 / 揭榜挂帅): posting a demand, answering it with a published
-//! version, and the poster's acceptance or withdrawal; every document signed by its
+//! version or a promised delivery, and the poster's acceptance or withdrawal; every document signed by its
 //! maker, checked, recorded and logged. An accepted answer of licensed data is then
 //! ordered through the normal order path under the answer's price
 //! ([`awarded_price`]); its receipts name the demand.
@@ -66,9 +66,18 @@ pub struct AnswerView {
     /// The dataset offered.
     #[schema(value_type = String)]
     pub dataset: DatasetId,
-    /// Its version.
-    #[schema(value_type = u32)]
-    pub version: VersionNumber,
+    /// Its published version; absent for a promised delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u32>)]
+    pub version: Option<VersionNumber>,
+    /// For a promised delivery, the date it is promised by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliver_by: Option<DateTime<Utc>>,
+    /// For a promised delivery the poster accepted, the version delivered: the first one
+    /// the answering publisher published after the answer. Absent until there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u32>)]
+    pub delivered: Option<VersionNumber>,
     /// The price asked, in fen.
     pub price_fen: u64,
     /// When it arrived.
@@ -125,9 +134,18 @@ fn demand_view(record: DemandRecord, now: DateTime<Utc>) -> Result<DemandView, A
     })
 }
 
-fn answer_view(record: AnswerRecord) -> Result<AnswerView, AppError> {
+fn answer_view(record: AnswerRecord, delivered: Option<VersionNumber>) -> Result<AnswerView, AppError> {
+    let document = parse(&record.document)?;
+    let deliver_by = document["promise"]["deliverBy"]
+        .as_str()
+        .map(DateTime::parse_from_rfc3339)
+        .transpose()
+        .map_err(anyhow::Error::from)?
+        .map(|time| time.with_timezone(&Utc));
     Ok(AnswerView {
-        document: parse(&record.document)?,
+        document,
+        deliver_by,
+        delivered,
         id: record.id,
         provider: record.provider,
         publisher: record.publisher,
@@ -136,6 +154,28 @@ fn answer_view(record: AnswerRecord) -> Result<AnswerView, AppError> {
         price_fen: record.price_fen,
         created_at: record.created_at,
     })
+}
+
+/// The version a promised delivery was delivered as: the first version of the answer's
+/// dataset its publisher published after the answer, if any. `None` for an answer that
+/// named a published version.
+async fn delivered_version(ctx: &Context, answer: &AnswerRecord) -> Result<Option<VersionNumber>, AppError> {
+    if answer.version.is_some() {
+        return Ok(None);
+    }
+    let (dataset, versions) = match ctx.store.get_dataset(&answer.dataset).await {
+        Ok(found) => found,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(other) => return Err(other.into()),
+    };
+    if dataset.publisher != answer.publisher {
+        return Ok(None);
+    }
+    Ok(versions
+        .iter()
+        .filter(|version| version.published_at > answer.created_at)
+        .map(|version| version.version)
+        .min())
 }
 
 fn canonical_text(document: &Value) -> Result<String, AppError> {
@@ -205,16 +245,27 @@ pub async fn answer(
         ));
     }
     let demand = stored_demand(ctx, demand_id).await?;
-    let version = ctx
-        .store
-        .get_version(&answer.dataset, Some(answer.version))
-        .await
-        .map_err(|error| match error {
-            StoreError::NotFound => AppError::NotFound(format!("no version {} of {}", answer.version, answer.dataset)),
-            other => other.into(),
-        })?;
-    let (dataset, _) = ctx.store.get_dataset(&answer.dataset).await?;
-    if dataset.publisher != *publisher {
+    let published = match answer.version {
+        Some(number) => Some(
+            ctx.store
+                .get_version(&answer.dataset, Some(number))
+                .await
+                .map_err(|error| match error {
+                    StoreError::NotFound => AppError::NotFound(format!("no version {number} of {}", answer.dataset)),
+                    other => other.into(),
+                })?
+                .summary
+                .manifest_digest,
+        ),
+        None => None,
+    };
+    // A promise may name a dataset still to be published; one that exists must be the provider's.
+    let owner = match ctx.store.get_dataset(&answer.dataset).await {
+        Ok((dataset, _)) => Some(dataset.publisher),
+        Err(StoreError::NotFound) if published.is_none() => None,
+        Err(other) => return Err(other.into()),
+    };
+    if owner.is_some_and(|owner| owner != *publisher) {
         return Err(AppError::DemandRefused(DemandRefusal::NotYours(
             "a provider answers with its own publisher's datasets".into(),
         )));
@@ -225,7 +276,7 @@ pub async fn answer(
         demand: demand_id,
         state: demand.state.at(demand.deadline, now),
         budget_fen: demand.budget_fen,
-        manifest_digest: &version.summary.manifest_digest,
+        published: published.as_ref(),
         now,
     })?;
     let new = NewAnswer {
@@ -246,7 +297,7 @@ pub async fn answer(
         .await
         .map_err(board_conflict)?;
     tracing::info!(demand = %demand_id, answer = %id, "demand answered");
-    answer_view(ctx.store.get_answer(&id).await?)
+    answer_view(ctx.store.get_answer(&id).await?, None)
 }
 
 /// Records the poster's signed acceptance of one answer, or withdrawal of the demand. An
@@ -282,10 +333,16 @@ pub async fn decide(ctx: &Context, demand_id: &str, body: &[u8]) -> Result<Deman
                     "the answer is to another demand".into(),
                 )));
             }
-            let version = ctx.store.get_version(&answer.dataset, Some(answer.version)).await?;
-            match manifest_metadata(&version)?.access {
-                AccessClass::Open => DemandState::Fulfilled,
-                AccessClass::Licensed => DemandState::Awarded,
+            match answer.version {
+                // A promised delivery is ordered once it is published.
+                None => DemandState::Awarded,
+                Some(number) => {
+                    let version = ctx.store.get_version(&answer.dataset, Some(number)).await?;
+                    match manifest_metadata(&version)?.access {
+                        AccessClass::Open => DemandState::Fulfilled,
+                        AccessClass::Licensed => DemandState::Awarded,
+                    }
+                }
             }
         }
     };
@@ -350,10 +407,18 @@ fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, String), AppError> {
 /// A demand with its answers.
 pub async fn get(ctx: &Context, id: &str) -> Result<DemandDetail, AppError> {
     let demand = stored_demand(ctx, id).await?;
-    let answers = ctx.store.demand_answers(id).await?;
+    let mut answer_list = Vec::new();
+    for answer in ctx.store.demand_answers(id).await? {
+        let accepted = demand.accepted_answer.as_deref() == Some(answer.id.as_str());
+        let delivered = match accepted {
+            true => delivered_version(ctx, &answer).await?,
+            false => None,
+        };
+        answer_list.push(answer_view(answer, delivered)?);
+    }
     Ok(DemandDetail {
         demand: demand_view(demand, Utc::now())?,
-        answer_list: answers.into_iter().map(answer_view).collect::<Result<_, _>>()?,
+        answer_list,
     })
 }
 
@@ -377,9 +442,13 @@ pub(super) async fn awarded_price(
     }
     let answer_id = demand.accepted_answer.as_deref().unwrap_or_default();
     let answer = ctx.store.get_answer(answer_id).await?;
-    if answer.dataset != *dataset || answer.version != version {
+    let offered = match answer.version {
+        Some(number) => Some(number),
+        None => delivered_version(ctx, &answer).await?,
+    };
+    if answer.dataset != *dataset || offered != Some(version) {
         return Err(AppError::DemandRefused(DemandRefusal::WrongTarget(
-            "the order is for another version than the accepted answer's".into(),
+            "the order is for another version than the accepted answer's (or its promised delivery's)".into(),
         )));
     }
     Ok(answer.price_fen)

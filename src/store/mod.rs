@@ -401,8 +401,8 @@ pub struct NewAnswer {
     pub publisher: PublisherId,
     /// The dataset offered.
     pub dataset: DatasetId,
-    /// Its version.
-    pub version: VersionNumber,
+    /// Its version; `None` for a promised delivery.
+    pub version: Option<VersionNumber>,
     /// The price asked.
     pub price_fen: u64,
     /// The signed answer.
@@ -475,8 +475,8 @@ pub struct AnswerRecord {
     pub publisher: PublisherId,
     /// The dataset offered.
     pub dataset: DatasetId,
-    /// Its version.
-    pub version: VersionNumber,
+    /// Its version; `None` for a promised delivery.
+    pub version: Option<VersionNumber>,
     /// The price asked.
     pub price_fen: u64,
     /// The signed answer's canonical text.

@@ -711,7 +711,7 @@ macro_rules! impl_store_with_shared_sql {
                     .bind(&answer.nonce)
                     .bind(answer.publisher.as_str())
                     .bind(answer.dataset.as_str())
-                    .bind(i64::from(answer.version.get()))
+                    .bind(answer.version.map(|version| i64::from(version.get())))
                     .bind(encode_size(answer.price_fen)?)
                     .bind(&answer.document.text)
                     .bind(&created_at)

@@ -1087,6 +1087,21 @@ async fn submit_publish(browser: &Session, version: u32) -> (String, Value) {
     )
 }
 
+/// Sends the console's answer form `form` and waits until the page says it was answered.
+async fn send_answer(provider: &Session, form: &str) {
+    provider
+        .click(&provider.find(&format!("{form} button.answer")).await)
+        .await;
+    let answered = provider.find(&format!("{form} .answer-status")).await;
+    for _ in 0..50 {
+        if !provider.text(&answered).await.contains("正在") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(provider.text(&answered).await, "已应答。");
+}
+
 /// The demand board in browsers: a buyer posts a demand (signed with the browser's key);
 /// a provider, in another browser, answers it from the console with a licensed dataset
 /// (signed with that browser's key); the buyer accepts the
@@ -1151,18 +1166,31 @@ async fn a_demand_posted_in_the_browser_is_answered_accepted_and_ordered(backend
     provider
         .type_into(&provider.find(&format!("#answer-note-{id}")).await, "病区床位日报")
         .await;
-    provider
-        .click(&provider.find(&format!("{form} button.answer")).await)
-        .await;
-    let answered = provider.find(&format!("{form} .answer-status")).await;
-    for _ in 0..50 {
-        if !provider.text(&answered).await.contains("正在") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(provider.text(&answered).await, "已应答。");
+    send_answer(&provider, &form).await;
     provider.screenshot(&format!("{label}-13-answered")).await;
+    // A second answer promises a delivery: a dataset still to be published, by a date.
+    provider.open(&format!("{}/console", app.url)).await;
+    provider.find(&form).await;
+    let due = (chrono::Utc::now() + chrono::Duration::days(10))
+        .format("%Y-%m-%d")
+        .to_string();
+    provider
+        .script(&format!(
+            "const choice = document.getElementById('answer-version-{id}');
+             choice.value = ''; choice.dispatchEvent(new Event('change'));
+             document.getElementById('promise-date-{id}').value = '{due}'; return true;"
+        ))
+        .await;
+    for (field, text) in [
+        ("promise-dataset", "ward-beds-daily"),
+        ("promise-fields", "病区，床位，日期"),
+        ("answer-price", "150"),
+    ] {
+        provider
+            .type_into(&provider.find(&format!("#{field}-{id}")).await, text)
+            .await;
+    }
+    send_answer(&provider, &form).await;
     provider.close().await;
     let (_, with_answer) = app.get_json(&format!("/api/v1/demands/{id}")).await;
     let answer = &with_answer["answerList"][0];
@@ -1174,6 +1202,14 @@ async fn a_demand_posted_in_the_browser_is_answered_accepted_and_ordered(backend
         answer["provider"],
         poster.as_str(),
         "the provider's browser has a key of its own"
+    );
+    let promised = &with_answer["answerList"][1];
+    assert_eq!(promised["dataset"], "ward-beds-daily", "{with_answer}");
+    assert_eq!(promised["priceFen"], 15_000);
+    assert_eq!(promised["deliverBy"], format!("{due}T23:59:59Z"));
+    assert_eq!(
+        promised["document"]["promise"]["fields"],
+        json!(["病区", "床位", "日期"])
     );
 
     browser.open(&url).await;

@@ -13,6 +13,7 @@ use crate::on_both_backends;
 
 on_both_backends!(
     a_demand_is_answered_accepted_and_ordered_and_its_receipt_names_it,
+    a_promised_delivery_is_ordered_once_its_provider_publishes_it,
     forged_late_and_closed_board_documents_change_nothing
 );
 
@@ -57,6 +58,22 @@ fn answer(node: &str, demand: &str, provider: &KeyPair, dataset: &str, digest: &
         "nonce": nonce(),
         "created": now(),
     })
+}
+
+/// An unsigned answer to `demand` promising `dataset`, to be published within `within`, at `price_fen`.
+fn promise(node: &str, demand: &str, provider: &KeyPair, dataset: &str, within: Duration, price_fen: u64) -> Value {
+    let mut promised = answer(node, demand, provider, dataset, "", price_fen);
+    let document = promised.as_object_mut().expect("object");
+    document.remove("version");
+    document.remove("manifestDigest");
+    document.insert(
+        "promise".into(),
+        json!({
+            "fields": ["病区", "床位"],
+            "deliverBy": (Utc::now() + within).to_rfc3339_opts(SecondsFormat::Secs, true),
+        }),
+    );
+    promised
 }
 
 /// An unsigned acceptance of `answer` (or, without one, a withdrawal) by `poster`.
@@ -130,6 +147,18 @@ impl Board {
             .await
     }
 
+    /// Posts a week-long demand with a budget of 300 yuan, signed by `poster`; the board's answer.
+    async fn post_open_demand(&self, poster: &KeyPair) -> Value {
+        let document = signed(demand(&self.node, poster, 30_000, Duration::days(7)), poster);
+        json_of(self.post_demand(&document).await, StatusCode::CREATED).await
+    }
+
+    /// `poster` accepts `answer` of demand `id`; the board's answer.
+    async fn accept(&self, id: &str, poster: &KeyPair, answer: &str) -> Value {
+        let document = signed(decision(&self.node, id, poster, Some(answer)), poster);
+        json_of(self.decide(id, &document).await, StatusCode::OK).await
+    }
+
     async fn log_size(&self) -> u64 {
         self.app.ctx.store.log_size().await.expect("log size")
     }
@@ -146,16 +175,7 @@ async fn a_demand_is_answered_accepted_and_ordered_and_its_receipt_names_it(back
     let poster = KeyPair::generate();
     let provider = KeyPair::generate();
     let before = board.log_size().await;
-    let posted = json_of(
-        board
-            .post_demand(&signed(
-                demand(&board.node, &poster, 30_000, Duration::days(7)),
-                &poster,
-            ))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let posted = board.post_open_demand(&poster).await;
     assert_eq!(posted["state"], "OPEN");
     assert_eq!(posted["kind"], "demand");
     let id = posted["id"].as_str().expect("id").to_owned();
@@ -183,16 +203,7 @@ async fn a_demand_is_answered_accepted_and_ordered_and_its_receipt_names_it(back
     assert_eq!(detail["answerList"][0]["priceFen"], 20_000);
 
     // Only the poster accepts; then the answer's price is the order's.
-    let accepted = json_of(
-        board
-            .decide(
-                &id,
-                &signed(decision(&board.node, &id, &poster, Some(&answer_id)), &poster),
-            )
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let accepted = board.accept(&id, &poster, &answer_id).await;
     assert_eq!(accepted["state"], "AWARDED");
     assert_eq!(accepted["acceptedAnswer"], answer_id.as_str());
     let late = KeyPair::generate();
@@ -282,6 +293,111 @@ async fn a_demand_is_answered_accepted_and_ordered_and_its_receipt_names_it(back
     assert!(shulian::crypto::proof::verify_document(&given[0]["receipt"]).is_ok());
     // The demand, the answer, the acceptance, the order, its agreement and the receipt.
     assert_eq!(board.log_size().await, before + 6);
+    board.app.stop().await;
+}
+
+/// An answer promising a delivery (a dataset not yet published): refused from a provider
+/// naming another publisher's dataset, mixed with a published version, or due in the past;
+/// accepted, it awards the demand, which no other version can be ordered under; once the
+/// provider publishes the dataset, the poster orders that version at the answer's price
+/// and the demand is fulfilled, the receipt naming it.
+async fn a_promised_delivery_is_ordered_once_its_provider_publishes_it(backend: Backend) {
+    let board = Board::open(backend).await;
+    let poster = KeyPair::generate();
+    let provider = KeyPair::generate();
+    let posted = board.post_open_demand(&poster).await;
+    let id = posted["id"].as_str().expect("id").to_owned();
+    let promised = |dataset: &str, within: Duration| {
+        signed(promise(&board.node, &id, &provider, dataset, within, 15_000), &provider)
+    };
+    assert_problem(
+        board
+            .answer(&id, &promised("visits", Duration::days(20)), &board.rival)
+            .await,
+        StatusCode::FORBIDDEN,
+        "demand-not-yours",
+    )
+    .await;
+    let mut both = promise(&board.node, &id, &provider, "visits", Duration::days(20), 15_000);
+    both["version"] = json!(1);
+    both["manifestDigest"] = json!(board.digest);
+    for bad in [
+        signed(both, &provider),
+        promised("ward-beds", Duration::days(-1)),
+        promised("ward-beds", Duration::days(400)),
+    ] {
+        assert_problem(
+            board.answer(&id, &bad, &board.hospital).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "demand-malformed",
+        )
+        .await;
+    }
+    let answered = json_of(
+        board
+            .answer(&id, &promised("ward-beds", Duration::days(20)), &board.hospital)
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert!(answered.get("version").is_none(), "{answered}");
+    assert!(answered["deliverBy"].is_string(), "{answered}");
+    let answer_id = answered["id"].as_str().expect("answer id").to_owned();
+    let accepted = board.accept(&id, &poster, &answer_id).await;
+    assert_eq!(accepted["state"], "AWARDED", "a promise is awarded until delivered");
+    let (_, detail) = board.app.get_json(&format!("/api/v1/demands/{id}")).await;
+    assert!(detail["answerList"][0].get("delivered").is_none(), "{detail}");
+
+    let order_under = |dataset: &str, digest: &str| {
+        let mut document = order(&board.node, dataset, digest, &poster);
+        document["demand"] = json!(id);
+        document["priceFen"] = json!(15_000);
+        signed(document, &poster)
+    };
+    assert_problem(
+        post_order(&board.app, &order_under("visits", &board.digest)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "demand-wrong-target",
+    )
+    .await;
+
+    board
+        .app
+        .publish_files(
+            &board.hospital,
+            "ward-beds",
+            metadata("ward-beds", "licensed"),
+            &[("beds.csv", "text/csv", "病区,床位\n内科,40\n".as_bytes())],
+        )
+        .await;
+    let (_, detail) = board.app.get_json(&format!("/api/v1/demands/{id}")).await;
+    assert_eq!(detail["answerList"][0]["delivered"], 1, "{detail}");
+    let (_, delivered) = board.app.get_json("/api/v1/datasets/ward-beds/versions/1").await;
+    let digest = delivered["manifestDigest"].as_str().expect("digest");
+    let placed = json_of(
+        post_order(&board.app, &order_under("ward-beds", digest)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(placed["state"], "AGREED", "{placed}");
+    assert_eq!(placed["agreement"]["order"]["priceFen"], 15_000);
+    let (_, fulfilled) = board.app.get_json(&format!("/api/v1/demands/{id}")).await;
+    assert_eq!(fulfilled["state"], "FULFILLED");
+    let token = placed["accessToken"].as_str().expect("token");
+    let bytes = board
+        .app
+        .download_with(
+            &board.app.api("/api/v1/datasets/ward-beds/versions/1/files/beds.csv"),
+            token,
+        )
+        .await;
+    assert_eq!(bytes.as_ref(), "病区,床位\n内科,40\n".as_bytes());
+    let given = receipts(&board.app, placed["orderId"].as_str().expect("id"), token).await;
+    assert_eq!(
+        given[0]["receipt"]["demand"],
+        id.as_str(),
+        "the receipt names the demand"
+    );
     board.app.stop().await;
 }
 

@@ -200,9 +200,10 @@ async fn demand_page(ctx: &Context, lang: Lang, id: &str) -> Result<Markup, AppE
     let award = match (&demand.accepted_answer, demand.state) {
         (Some(answer_id), DemandState::Awarded) => {
             let answer = detail.answer_list.iter().find(|answer| answer.id == *answer_id);
-            match answer {
-                Some(answer) => {
-                    let version = catalog::get_version(ctx, &answer.dataset, Some(answer.version)).await?;
+            // A promised delivery is ordered once delivered.
+            match answer.and_then(|answer| Some((answer, answer.version.or(answer.delivered)?))) {
+                Some((answer, number)) => {
+                    let version = catalog::get_version(ctx, &answer.dataset, Some(number)).await?;
                     let metadata = &catalog::get_dataset(ctx, &answer.dataset).await?.dataset.metadata;
                     (version.entry.access == AccessClass::Licensed)
                         .then(|| {
@@ -250,8 +251,25 @@ async fn demand_page(ctx: &Context, lang: Lang, id: &str) -> Result<Markup, AppE
                     @let accepted = demand.accepted_answer.as_deref() == Some(answer.id.as_str());
                     article.card.answer data-answer=(answer.id) data-accepted=(accepted) {
                         h3 {
-                            a href={ "/datasets/" (answer.dataset) "?version=" (answer.version) } { (answer.dataset) }
-                            " · " (lang.t(Text::Version)) " " (answer.version) " · " (yuan(answer.price_fen))
+                            @match answer.version.or(answer.delivered) {
+                                Some(version) => {
+                                    a href={ "/datasets/" (answer.dataset) "?version=" (version) } { (answer.dataset) }
+                                    " · " (lang.t(Text::Version)) " " (version)
+                                }
+                                None => { (answer.dataset) }
+                            }
+                            " · " (yuan(answer.price_fen))
+                        }
+                        @if let Some(deliver_by) = answer.deliver_by {
+                            p.promise {
+                                (lang.t(Text::PromisedBy)) " " (deliver_by.format("%Y-%m-%d"))
+                                @if answer.delivered.is_none() && accepted { " · " (lang.t(Text::AwaitingDelivery)) }
+                                br;
+                                (lang.t(Text::FieldsPromised)) ": "
+                                @for field in answer.document["promise"]["fields"].as_array().into_iter().flatten() {
+                                    span.tag { (field.as_str().unwrap_or_default()) } " "
+                                }
+                            }
                         }
                         p.meta { (lang.t(Text::Provider)) " " a href={ "/publishers/" (answer.publisher) } { (answer.publisher) }
                             " · " code { (answer.provider) } }

@@ -15,6 +15,8 @@
   if (!S) return;
   const hex = S.hex;
   const refusal = S.refusal;
+  /** The items of a list typed in a field, split at commas (Chinese or Latin) or semicolons. */
+  const list = (text) => text.split(/[,，、;；]/).map((item) => item.trim()).filter(Boolean);
 
   wireAnswers();
   const form = document.getElementById("publish-form");
@@ -136,7 +138,6 @@
     return text;
   }
 
-  const list = (text) => text.split(/[,，、;；]/).map((item) => item.trim()).filter(Boolean);
 
   /** The metadata of a first version, from the page's fields (the node checks it). */
   function typedMetadata() {
@@ -240,6 +241,10 @@
     const words = JSON.parse(texts.textContent);
     for (const answerForm of document.querySelectorAll("form.answer-form")) {
       answerForm.hidden = false;
+      const promise = answerForm.querySelector("fieldset.promise");
+      const choose = () => show(promise, answerForm.elements.version.value === "");
+      answerForm.elements.version.addEventListener("change", choose);
+      choose();
       const status = answerForm.querySelector(".answer-status");
       const button = answerForm.querySelector("button.answer");
       answerForm.addEventListener("submit", (event) => {
@@ -261,13 +266,24 @@
     }
   }
 
-  async function answer(S, market, answerForm) {
-    const key = await market.buyerKey();
-    const [dataset, version] = answerForm.elements.version.value.split("@");
-    const node = await (await fetch("/.well-known/shulian-node")).json();
+  /** What an answer offers: the version chosen (with its manifest's digest), or a promise
+   *  of a delivery by the date given (the end of that day, UTC). */
+  async function offered(fields) {
+    if (fields.version.value === "") {
+      return {
+        dataset: fields.promiseDataset.value.trim(),
+        promise: { fields: list(fields.promiseFields.value), deliverBy: fields.promiseDate.value + "T23:59:59Z" },
+      };
+    }
+    const [dataset, version] = fields.version.value.split("@");
     const published = await fetch("/api/v1/datasets/" + encodeURIComponent(dataset) + "/versions/" + version, { cache: "no-store" });
     if (!published.ok) throw new Error(String(published.status));
-    const manifestDigest = (await published.json()).manifestDigest;
+    return { dataset, version: Number(version), manifestDigest: (await published.json()).manifestDigest };
+  }
+
+  async function answer(S, market, answerForm) {
+    const key = await market.buyerKey();
+    const node = await (await fetch("/.well-known/shulian-node")).json();
     const demand = answerForm.dataset.demand;
     const created = S.timestamp();
     const signed = await S.signDocument(
@@ -276,9 +292,7 @@
         node: node.id,
         demand,
         provider: S.didKey(key.publicKey),
-        dataset,
-        version: Number(version),
-        manifestDigest,
+        ...(await offered(answerForm.elements)),
         priceFen: Math.round(Number(answerForm.elements.price.value) * 100),
         note: answerForm.elements.note.value.trim(),
         nonce: hex(crypto.getRandomValues(new Uint8Array(16))),

@@ -443,10 +443,28 @@ async fn console_page(
                         @let field = |name: &str| format!("{name}-{}", demand.id);
                         p.field {
                             label for=(field("answer-version")) { (lang.t(Text::AnswerWith)) }
-                            select id=(field("answer-version")) name="version" required {
+                            select.answer-version id=(field("answer-version")) name="version" {
                                 @for item in &datasets.items {
                                     option value={ (item.id) "@" (item.latest_version) } { (item.id) " · " (lang.t(Text::Version)) " " (item.latest_version) }
                                 }
+                                option value="" { (lang.t(Text::PromiseInstead)) }
+                            }
+                        }
+                        // Shown (and enabled, so validated) by the script when a promise is chosen.
+                        fieldset.promise hidden disabled {
+                            legend { (lang.t(Text::PromiseInstead)) }
+                            p.field {
+                                label for=(field("promise-dataset")) { (lang.t(Text::PromiseDataset)) }
+                                input id=(field("promise-dataset")) name="promiseDataset" type="text" required maxlength="64"
+                                    pattern="[a-z0-9][a-z0-9_\\-]{0,63}" autocomplete="off";
+                            }
+                            p.field {
+                                label for=(field("promise-fields")) { (lang.t(Text::WantedFields)) }
+                                input id=(field("promise-fields")) name="promiseFields" type="text" required;
+                            }
+                            p.field {
+                                label for=(field("promise-date")) { (lang.t(Text::DeliverBy)) }
+                                input id=(field("promise-date")) name="promiseDate" type="date" required;
                             }
                         }
                         p.field {
