@@ -17,4 +17,6 @@ pub use dataset::{
 };
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{DatasetId, FileName, IdError, PublisherId, ReadSessionId, ResourceName, VersionNumber};
-pub use search::{Facet, FacetCount, FilterField, SearchFilter, SearchOrder, TimeRange, UnknownFacet, UnknownOrder};
+pub use search::{
+    DATASET_KIND, Facet, FacetCount, FilterField, SearchFilter, SearchOrder, TimeRange, UnknownFacet, UnknownOrder,
+};

@@ -22,16 +22,22 @@ pub enum Facet {
     Format,
     /// A keyword.
     Keyword,
+    /// What the item is: `dataset`, or a demand on the board (`demand`, `challenge`).
+    Kind,
 }
+
+/// The [`Facet::Kind`] of a dataset (demands carry their own kind's name).
+pub const DATASET_KIND: &str = "dataset";
 
 impl Facet {
     /// Every facet, in the order pages and answers list them.
-    pub const ALL: [Facet; 5] = [
+    pub const ALL: [Facet; 6] = [
         Self::Access,
         Self::Publisher,
         Self::License,
         Self::Format,
         Self::Keyword,
+        Self::Kind,
     ];
 
     /// The facet's name as stored and served.
@@ -42,6 +48,7 @@ impl Facet {
             Self::License => "license",
             Self::Format => "format",
             Self::Keyword => "keyword",
+            Self::Kind => "kind",
         }
     }
 }
@@ -54,7 +61,7 @@ impl fmt::Display for Facet {
 
 /// A name that is not one of the facets.
 #[derive(Debug, thiserror::Error)]
-#[error("{0:?} is not a facet (access, publisher, license, format, keyword)")]
+#[error("{0:?} is not a facet (access, publisher, license, format, keyword, kind)")]
 pub struct UnknownFacet(pub String);
 
 impl FromStr for Facet {

@@ -9,7 +9,7 @@ use super::extract::{ApiBytes, ApiPath, ApiQuery, AuthenticatedPublisher};
 use crate::domain::demand::DemandKind;
 use crate::error::AppError;
 use crate::service::Context;
-use crate::service::demands::{self, AnswerView, DemandDetail, DemandPage, DemandView};
+use crate::service::demands::{self, AnswerView, BoardQuery, DemandDetail, DemandPage, DemandView};
 
 /// Where to read the board from.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -24,9 +24,12 @@ pub struct BoardParams {
     /// Only buyers' demands (`demand`) or only the operator's challenges (`challenge`).
     #[param(value_type = Option<String>)]
     kind: Option<DemandKind>,
+    /// Words to search for, as the catalog's search takes them (Chinese, pinyin, English);
+    /// the answer is then best match first and carries `total`.
+    q: Option<String>,
 }
 
-/// The demand board (需求广场), newest first.
+/// The demand board (需求广场), newest first; or searched (`q`), best match first.
 #[utoipa::path(get, path = "/api/v1/demands", tag = "demands", params(BoardParams),
     responses((status = 200, body = DemandPage), (status = 400, description = "bad cursor or limit")))]
 pub async fn list_demands(
@@ -34,7 +37,16 @@ pub async fn list_demands(
     ApiQuery(params): ApiQuery<BoardParams>,
 ) -> Result<Json<DemandPage>, AppError> {
     Ok(Json(
-        demands::list(&ctx, params.kind, params.cursor.as_deref(), params.limit).await?,
+        demands::list(
+            &ctx,
+            BoardQuery {
+                text: params.q.as_deref(),
+                kind: params.kind,
+                cursor: params.cursor.as_deref(),
+                limit: params.limit,
+            },
+        )
+        .await?,
     ))
 }
 

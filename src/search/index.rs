@@ -40,8 +40,8 @@ use tantivy::{
 use tokio::sync::watch;
 
 use super::analysis::{Field, QueryTerm};
-use super::{IndexedDataset, SearchChange};
-use crate::domain::{DatasetId, Facet, FacetCount, FilterField, SearchFilter, SearchOrder, TimeRange};
+use super::{IndexedItem, SearchChange, SearchKey};
+use crate::domain::{DATASET_KIND, Facet, FacetCount, FilterField, SearchFilter, SearchOrder, TimeRange};
 
 mod facets;
 mod queries;
@@ -52,7 +52,7 @@ use queries::{Loose, LooseQuery, WeightedTermQuery};
 
 /// The index's layout version: raise it when the schema or the analysis changes, and
 /// replicas rebuild their indexes from the database.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 
 /// Memory the writer buffers before it writes a segment.
 const WRITER_MEMORY: usize = 64 << 20;
@@ -121,8 +121,8 @@ pub struct SortPosition {
     /// The order's key: the score's bits (relevance), update time in µs (newest),
     /// downloads, or 0 (name).
     pub key: i64,
-    /// The dataset.
-    pub id: DatasetId,
+    /// The item, by its [`SearchKey::text`].
+    pub id: String,
 }
 
 /// What a search found.
@@ -285,11 +285,11 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Adds datasets without committing (a rebuild's pages).
-    pub fn add(&self, datasets: &[IndexedDataset]) -> Result<(), SearchIndexError> {
+    /// Adds datasets and demands without committing (a rebuild's pages).
+    pub fn add(&self, items: &[IndexedItem]) -> Result<(), SearchIndexError> {
         let writer = self.lock_writer()?;
-        for dataset in datasets {
-            self.replace(&writer, &dataset.id, Some(dataset))?;
+        for item in items {
+            self.replace(&writer, &item.key, Some(item))?;
         }
         Ok(())
     }
@@ -298,7 +298,7 @@ impl SearchIndex {
     pub fn apply(&self, changes: &[SearchChange], through: u64) -> Result<(), SearchIndexError> {
         let mut writer = self.lock_writer()?;
         for change in changes {
-            self.replace(&writer, &change.id, change.dataset.as_ref())?;
+            self.replace(&writer, &change.key, change.item.as_ref())?;
         }
         Self::commit(&mut writer, through)?;
         drop(writer);
@@ -343,19 +343,23 @@ impl SearchIndex {
     fn replace(
         &self,
         writer: &IndexWriter,
-        id: &DatasetId,
-        dataset: Option<&IndexedDataset>,
+        key: &SearchKey,
+        item: Option<&IndexedItem>,
     ) -> Result<(), SearchIndexError> {
-        writer.delete_term(Term::from_field_text(self.fields.id, id.as_str()));
-        if let Some(dataset) = dataset {
-            writer.add_document(self.document(dataset))?;
+        writer.delete_term(Term::from_field_text(self.fields.id, &key.text()));
+        if let Some(item) = item {
+            writer.add_document(self.document(item))?;
         }
         Ok(())
     }
 
-    fn document(&self, dataset: &IndexedDataset) -> TantivyDocument {
+    fn document(&self, dataset: &IndexedItem) -> TantivyDocument {
         let mut document = TantivyDocument::default();
-        document.add_text(self.fields.id, dataset.id.as_str());
+        document.add_text(self.fields.id, dataset.key.text());
+        // A dataset's stored search document predates kinds; a demand's names its own.
+        if dataset.key.dataset().is_some() {
+            document.add_text(self.facet_field(Facet::Kind), DATASET_KIND);
+        }
         // One value per field the dataset has text in (its keywords joined, so that a term
         // in two of them counts once for the keyword field); the tokenizer weighs each.
         for field in Field::ALL {
@@ -664,9 +668,9 @@ impl SegmentCollector for PageSegment {
         candidates.sort_unstable();
         let mut found = Vec::with_capacity(candidates.len());
         read_terms(&ids, &candidates, |id, key| {
-            // Only valid ids are ever indexed; anything else is left out, not served.
-            if let Some(id) = std::str::from_utf8(id).ok().and_then(|id| id.parse().ok()) {
-                found.push(SortPosition { key, id });
+            // Only valid keys are ever indexed; anything else is left out, not served.
+            if let Ok(id) = std::str::from_utf8(id) {
+                found.push(SortPosition { key, id: id.to_owned() });
             }
         })?;
         Ok(found)
@@ -697,9 +701,9 @@ mod tests {
     use super::*;
     use crate::search::{SearchDocument, query_terms};
 
-    fn dataset(id: &str, title: &str, downloads: u64) -> IndexedDataset {
-        IndexedDataset {
-            id: id.parse().expect("id"),
+    fn dataset(id: &str, title: &str, downloads: u64) -> IndexedItem {
+        IndexedItem {
+            key: id.parse().expect("id"),
             document: SearchDocument {
                 texts: vec![(Field::Title, title.to_owned())],
                 facets: vec![(Facet::Access, "open".into()), (Facet::Keyword, "a/b".into())],
@@ -710,7 +714,7 @@ mod tests {
         }
     }
 
-    fn described(id: &str, texts: &[(Field, &str)]) -> IndexedDataset {
+    fn described(id: &str, texts: &[(Field, &str)]) -> IndexedItem {
         let mut dataset = dataset(id, "", 0);
         dataset.document.texts = texts.iter().map(|(field, text)| (*field, (*text).to_owned())).collect();
         dataset
@@ -778,11 +782,11 @@ mod tests {
         }
     }
 
-    fn change(sequence: u64, dataset: IndexedDataset) -> SearchChange {
+    fn change(sequence: u64, dataset: IndexedItem) -> SearchChange {
         SearchChange {
             sequence,
-            id: dataset.id.clone(),
-            dataset: Some(dataset),
+            key: dataset.key.clone(),
+            item: Some(dataset),
         }
     }
 
@@ -898,8 +902,8 @@ mod tests {
             .apply(
                 &[SearchChange {
                     sequence: 3,
-                    id: "ds-a".parse().expect("id"),
-                    dataset: None,
+                    key: "ds-a".parse().expect("id"),
+                    item: None,
                 }],
                 3,
             )
@@ -922,6 +926,11 @@ mod tests {
                 FacetCount {
                     facet: Facet::Keyword,
                     value: "a/b".into(),
+                    count: 1
+                },
+                FacetCount {
+                    facet: Facet::Kind,
+                    value: DATASET_KIND.into(),
                     count: 1
                 },
             ],

@@ -22,28 +22,102 @@ pub struct SearchDocument {
     pub facets: Vec<(Facet, String)>,
 }
 
-/// A dataset as the search index holds it.
+/// What the search index holds an entry for: a dataset of the catalog, or a demand on
+/// the board. The index and the search feed name it by [`SearchKey::text`]: a dataset by
+/// its id, a demand by `demand:` and its id (a dataset id never holds `:`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SearchKey {
+    /// A dataset.
+    Dataset(DatasetId),
+    /// A demand (or challenge) on the board, by its id.
+    Demand(String),
+}
+
+/// How the index and the feed write a demand's key.
+const DEMAND_KEY_PREFIX: &str = "demand:";
+
+impl SearchKey {
+    /// The key as the index and the search feed hold it.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Self::Dataset(id) => id.as_str().into(),
+            Self::Demand(id) => format!("{DEMAND_KEY_PREFIX}{id}").into(),
+        }
+    }
+
+    /// The dataset, when the key is one.
+    pub fn dataset(&self) -> Option<&DatasetId> {
+        match self {
+            Self::Dataset(id) => Some(id),
+            Self::Demand(_) => None,
+        }
+    }
+}
+
+impl std::str::FromStr for SearchKey {
+    type Err = crate::domain::IdError;
+
+    /// The key a text written by [`SearchKey::text`] stands for.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.strip_prefix(DEMAND_KEY_PREFIX) {
+            Some(id) => Ok(Self::Demand(id.to_owned())),
+            None => text.parse().map(Self::Dataset),
+        }
+    }
+}
+
+/// What a demand on the board is found by: its title, description and the fields it
+/// wants (as a dataset's title, description and columns), and its kind.
+pub fn demand_document(kind: &str, demand: &serde_json::Value) -> SearchDocument {
+    let localized = |field: &str| {
+        ["zh", "en"]
+            .into_iter()
+            .filter_map(|lang| demand[field][lang].as_str())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let wanted = demand["wanted"]["fields"].as_array().into_iter().flatten();
+    let texts = (localized("title").into_iter().map(|text| (Field::Title, text)))
+        .chain(
+            localized("description")
+                .into_iter()
+                .map(|text| (Field::Description, text)),
+        )
+        .chain(
+            wanted
+                .filter_map(|field| field.as_str())
+                .map(|field| (Field::Column, field.to_owned())),
+        )
+        .collect();
+    SearchDocument {
+        texts,
+        facets: vec![(Facet::Kind, kind.to_owned())],
+    }
+}
+
+/// A dataset or a demand as the search index holds it.
 #[derive(Clone, Debug)]
-pub struct IndexedDataset {
-    /// Its id.
-    pub id: DatasetId,
+pub struct IndexedItem {
+    /// What it is.
+    pub key: SearchKey,
     /// What it is found by.
     pub document: SearchDocument,
-    /// Its completed open downloads.
+    /// Its completed open downloads (a demand has none).
     pub downloads: u64,
-    /// When its first version was published.
+    /// When its first version was published, or the demand posted.
     pub created_at: DateTime<Utc>,
-    /// When its newest version was published.
+    /// When its newest version was published, or the demand posted.
     pub updated_at: DateTime<Utc>,
 }
 
-/// One entry of the search feed: a dataset changed (published, downloaded) and how it now is.
+/// One entry of the search feed: an item changed (a dataset published or downloaded, a
+/// demand posted) and how it now is.
 #[derive(Clone, Debug)]
 pub struct SearchChange {
     /// The change's place in the feed.
     pub sequence: u64,
-    /// The dataset changed.
-    pub id: DatasetId,
-    /// The dataset now; `None` when it is gone.
-    pub dataset: Option<IndexedDataset>,
+    /// The item changed.
+    pub key: SearchKey,
+    /// The item now; `None` when it is gone.
+    pub item: Option<IndexedItem>,
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::Context;
 use super::catalog::manifest_metadata;
+use super::search::{self, SearchRequest};
 use super::transparency::logged;
 use crate::crypto::canonical;
 use crate::domain::demand::{
@@ -20,6 +21,7 @@ use crate::domain::demand::{
 };
 use crate::domain::{AccessClass, DatasetId, LocalizedText, PublisherId, VersionNumber};
 use crate::error::AppError;
+use crate::search::SearchKey;
 use crate::store::{AnswerRecord, BoardWrite, DemandDecision, DemandRecord, NewAnswer, NewDemand, StoreError};
 
 /// A demand on the board.
@@ -104,9 +106,26 @@ pub struct DemandDetail {
 pub struct DemandPage {
     /// The demands.
     pub items: Vec<DemandView>,
+    /// For a search, the demands matching in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// Which part of the board to read.
+#[derive(Debug, Default)]
+pub struct BoardQuery<'a> {
+    /// Words to search for (the catalog's search, best match first); all demands, newest
+    /// first, when absent or blank.
+    pub text: Option<&'a str>,
+    /// Only demands of this kind.
+    pub kind: Option<DemandKind>,
+    /// The `nextCursor` of the page before.
+    pub cursor: Option<&'a str>,
+    /// Demands per page.
+    pub limit: Option<u32>,
 }
 
 /// Demands a page holds by default, and at most.
@@ -366,28 +385,49 @@ pub async fn decide(ctx: &Context, demand_id: &str, body: &[u8]) -> Result<Deman
     demand_view(stored_demand(ctx, demand_id).await?, now)
 }
 
-/// The board (its demands of `kind`, when given), newest first, a page at a time.
-pub async fn list(
-    ctx: &Context,
-    kind: Option<DemandKind>,
-    cursor: Option<&str>,
-    limit: Option<u32>,
-) -> Result<DemandPage, AppError> {
-    let limit = limit.unwrap_or(PAGE_SIZE);
+/// The board (its demands of `kind`, when given), newest first or, for a search, best
+/// match first; a page at a time.
+pub async fn list(ctx: &Context, query: BoardQuery<'_>) -> Result<DemandPage, AppError> {
+    let limit = query.limit.unwrap_or(PAGE_SIZE);
     if limit == 0 || limit > PAGE_SIZE {
         return Err(AppError::InvalidRequest(format!("limit: 1 to {PAGE_SIZE}")));
     }
-    let before = cursor.map(decode_cursor).transpose()?;
-    let records = ctx.store.demands_page(kind, before, limit).await?;
+    let now = Utc::now();
+    if let Some(text) = query.text.filter(|text| !text.trim().is_empty()) {
+        let request = SearchRequest {
+            text: Some(text.to_owned()),
+            cursor: query.cursor.map(str::to_owned),
+            limit: Some(limit),
+            ..SearchRequest::default()
+        };
+        let found = search::find_demands(ctx, request, query.kind).await?;
+        let mut items = Vec::with_capacity(found.keys.len());
+        for key in &found.keys {
+            let SearchKey::Demand(id) = key else { continue };
+            match ctx.store.get_demand(id).await {
+                Ok(record) => items.push(demand_view(record, now)?),
+                // Indexed but gone since: left out, as the index will soon leave it out.
+                Err(StoreError::NotFound) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        return Ok(DemandPage {
+            items,
+            total: Some(found.total),
+            next_cursor: found.next_cursor,
+        });
+    }
+    let before = query.cursor.map(decode_cursor).transpose()?;
+    let records = ctx.store.demands_page(query.kind, before, limit).await?;
     let next_cursor = (records.len() == limit as usize)
         .then(|| records.last().map(|last| encode_cursor(last.created_at, &last.id)))
         .flatten();
-    let now = Utc::now();
     Ok(DemandPage {
         items: records
             .into_iter()
             .map(|record| demand_view(record, now))
             .collect::<Result<_, _>>()?,
+        total: None,
         next_cursor,
     })
 }

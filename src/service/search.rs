@@ -21,12 +21,14 @@ use serde_json::{Value, json};
 use super::Context;
 use super::catalog::{DatasetView, manifest_metadata};
 use super::tables::{inspection, table_format};
+use crate::domain::demand::DemandKind;
 use crate::domain::{
-    DatasetId, DatasetMetadata, Facet, FacetCount, FileEntry, PublisherId, SearchFilter, SearchOrder, TimeRange,
+    DATASET_KIND, DatasetId, DatasetMetadata, Facet, FacetCount, FileEntry, FilterField, PublisherId, SearchFilter,
+    SearchOrder, TimeRange,
 };
 use crate::error::AppError;
 use crate::search::index::{IndexAnswer, IndexQuery, RankingStatistics, SearchIndex, SortPosition};
-use crate::search::{Field, SearchDocument, query_terms};
+use crate::search::{Field, SearchDocument, SearchKey, query_terms};
 use crate::store::StoreError;
 
 /// Page size when the client names none.
@@ -90,13 +92,64 @@ pub struct SearchPage {
     pub next_cursor: Option<String>,
 }
 
-/// Runs a search.
+/// What a search found, by key, before the items are read.
+#[derive(Debug)]
+pub struct Found {
+    /// The page's items, in order.
+    pub keys: Vec<SearchKey>,
+    /// Items matching in all.
+    pub total: u64,
+    /// Every facet value among the matches with its count.
+    pub facets: Vec<FacetCount>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Runs a search for datasets.
 pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, AppError> {
+    let found = find_kinds(ctx, request, &[DATASET_KIND]).await?;
+    let ids: Vec<DatasetId> = found.keys.iter().filter_map(SearchKey::dataset).cloned().collect();
+    let mut summaries: HashMap<DatasetId, _> = ctx
+        .store
+        .dataset_summaries(&ids)
+        .await?
+        .into_iter()
+        .map(|summary| (summary.id.clone(), summary))
+        .collect();
+    // Every result is a dataset: their kind is no facet to narrow by.
+    let mut facets = group_facets(found.facets);
+    facets.remove(Facet::Kind.as_str());
+    Ok(SearchPage {
+        items: ids
+            .iter()
+            .filter_map(|id| summaries.remove(id))
+            .map(DatasetView::from)
+            .collect(),
+        total: found.total,
+        facets,
+        next_cursor: found.next_cursor,
+    })
+}
+
+/// Runs a search for demands on the board (of `kind`, when given): the same index,
+/// analysis and ranking as the catalog's, narrowed by the `kind` facet.
+pub async fn find_demands(ctx: &Context, request: SearchRequest, kind: Option<DemandKind>) -> Result<Found, AppError> {
+    match kind {
+        Some(kind) => find_kinds(ctx, request, &[kind.as_str()]).await,
+        None => find_kinds(ctx, request, &DEMAND_KINDS).await,
+    }
+}
+
+/// The [`Facet::Kind`] values of the board's items.
+const DEMAND_KINDS: [&str; 2] = ["demand", "challenge"];
+
+/// Runs a search for items of `kinds`.
+async fn find_kinds(ctx: &Context, request: SearchRequest, kinds: &[&str]) -> Result<Found, AppError> {
     let limit = request.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
         return Err(AppError::InvalidRequest(format!("limit is 1 to {MAX_PAGE_SIZE}")));
     }
-    let mut query = index_query(&request)?;
+    let mut query = index_query(&request, kinds)?;
     let order = query.order;
     if let Some(cursor) = request.cursor.as_deref() {
         let (after, statistics) = decode_cursor(cursor, order)?;
@@ -118,22 +171,11 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
     } else {
         None
     };
-    let ids: Vec<DatasetId> = hits.iter().map(|hit| hit.id.clone()).collect();
-    let mut summaries: HashMap<DatasetId, _> = ctx
-        .store
-        .dataset_summaries(&ids)
-        .await?
-        .into_iter()
-        .map(|summary| (summary.id.clone(), summary))
-        .collect();
-    Ok(SearchPage {
-        items: ids
-            .iter()
-            .filter_map(|id| summaries.remove(id))
-            .map(DatasetView::from)
-            .collect(),
+    Ok(Found {
+        // Only valid keys are ever indexed; anything else is left out, not served.
+        keys: hits.iter().filter_map(|hit| hit.id.parse().ok()).collect(),
         total: answer.total,
-        facets: group_facets(answer.facets),
+        facets: answer.facets,
         next_cursor,
     })
 }
@@ -141,13 +183,14 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
 /// How many datasets match a search (ignoring order, cursor and page size) and every
 /// facet value among them with its count.
 pub async fn summary(ctx: &Context, request: &SearchRequest) -> Result<(u64, Vec<FacetCount>), AppError> {
-    let mut query = index_query(request)?;
+    let mut query = index_query(request, &[DATASET_KIND])?;
     query.limit = 0;
     let answer = run(ctx, query, request.indexed).await?;
     Ok((answer.total, answer.facets))
 }
 
-fn index_query(request: &SearchRequest) -> Result<IndexQuery, AppError> {
+/// The index query of `request`, narrowed to items of `kinds` (whatever kind it names itself).
+fn index_query(request: &SearchRequest, kinds: &[&str]) -> Result<IndexQuery, AppError> {
     let text = request.text.as_deref().map(str::trim).unwrap_or_default();
     let terms = query_terms(text).map_err(|error| AppError::InvalidRequest(format!("q: {error}")))?;
     let order = request.order.unwrap_or(if terms.is_empty() {
@@ -157,7 +200,17 @@ fn index_query(request: &SearchRequest) -> Result<IndexQuery, AppError> {
     });
     Ok(IndexQuery {
         terms,
-        filters: request.filters.clone(),
+        filters: request
+            .filters
+            .iter()
+            .filter(|filter| filter.field != FilterField::Facet(Facet::Kind))
+            .cloned()
+            .chain([SearchFilter {
+                field: FilterField::Facet(Facet::Kind),
+                values: kinds.iter().map(|kind| (*kind).to_owned()).collect(),
+                negated: false,
+            }])
+            .collect(),
         updated: request.updated,
         created: request.created,
         order,
@@ -213,7 +266,7 @@ fn encode_cursor(order: SearchOrder, last: &SortPosition, statistics: Option<&Ra
 fn decode_cursor(cursor: &str, order: SearchOrder) -> Result<(SortPosition, Option<RankingStatistics>), AppError> {
     let refused = || AppError::InvalidRequest("cursor is not one this node issued for this order".into());
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| refused())?;
-    let (named, key, id, statistics): (String, i64, DatasetId, Option<RankingStatistics>) =
+    let (named, key, id, statistics): (String, i64, String, Option<RankingStatistics>) =
         serde_json::from_slice(&bytes).map_err(|_| refused())?;
     if named != order.as_str()
         || statistics
@@ -421,16 +474,26 @@ async fn build_index(ctx: &Context) -> Result<(), AppError> {
     let mut built = 0;
     loop {
         let page = ctx.store.indexed_datasets(after.as_ref(), BUILD_PAGE).await?;
-        let Some(last) = page.last().map(|dataset| dataset.id.clone()) else {
+        let Some(last) = page.last().and_then(|dataset| dataset.key.dataset().cloned()) else {
             break;
         };
         built += page.len();
         on_index(ctx, move |index| index.add(&page)).await?;
         after = Some(last);
     }
+    let mut after_demand: Option<String> = None;
+    loop {
+        let page = ctx.store.indexed_demands(after_demand.as_deref(), BUILD_PAGE).await?;
+        let Some(SearchKey::Demand(last)) = page.last().map(|demand| demand.key.clone()) else {
+            break;
+        };
+        built += page.len();
+        on_index(ctx, move |index| index.add(&page)).await?;
+        after_demand = Some(last);
+    }
     on_index(ctx, move |index| index.finish_build(head)).await?;
     tracing::info!(
-        datasets = built,
+        items = built,
         seconds = started.elapsed().as_secs_f64(),
         "search index built"
     );

@@ -14,7 +14,7 @@ use crate::domain::demand::{DemandKind, DemandState};
 use crate::domain::node::{Peer, RemoteVersion};
 use crate::domain::order::OrderState;
 use crate::ledger::stored::Subtree;
-use crate::search::{IndexedDataset, SearchChange, SearchDocument};
+use crate::search::{IndexedItem, SearchChange, SearchDocument};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -858,8 +858,11 @@ pub trait Store: Send + Sync + 'static {
     /// The search feed's last position handed out.
     async fn search_feed_head(&self) -> Result<u64, StoreError>;
 
+    /// Demands as search indexes them, by id after `after`, up to `limit` (rebuilding an index).
+    async fn indexed_demands(&self, after: Option<&str>, limit: u32) -> Result<Vec<IndexedItem>, StoreError>;
+
     /// Datasets as search indexes them, by id after `after`, up to `limit` (rebuilding an index).
-    async fn indexed_datasets(&self, after: Option<&DatasetId>, limit: u32) -> Result<Vec<IndexedDataset>, StoreError>;
+    async fn indexed_datasets(&self, after: Option<&DatasetId>, limit: u32) -> Result<Vec<IndexedItem>, StoreError>;
 
     /// The catalog entries of these datasets (those that exist), in no particular order.
     async fn dataset_summaries(&self, ids: &[DatasetId]) -> Result<Vec<DatasetSummary>, StoreError>;

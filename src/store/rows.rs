@@ -10,7 +10,7 @@ use super::{CatalogChange, DatasetSummary, Publisher, StoreError, StoredFile, St
 use crate::domain::node::{Peer, RemoteVersion};
 use crate::domain::{FileEntry, Sha256Digest, VersionNumber};
 use crate::ledger::stored::Subtree;
-use crate::search::{IndexedDataset, SearchChange};
+use crate::search::{IndexedItem, SearchChange, SearchKey};
 
 /// Encodes a time in the fixed-width form every table uses.
 pub(super) fn encode_time(time: DateTime<Utc>) -> String {
@@ -99,7 +99,7 @@ impl DatasetRow {
     }
 }
 
-/// A `datasets` row as search indexes it.
+/// A `datasets` or `demands` row as search indexes it, its id as its [`SearchKey::text`].
 #[derive(sqlx::FromRow)]
 pub(super) struct IndexedRow {
     id: String,
@@ -110,9 +110,9 @@ pub(super) struct IndexedRow {
 }
 
 impl IndexedRow {
-    pub(super) fn decode(self) -> Result<IndexedDataset, StoreError> {
-        Ok(IndexedDataset {
-            id: decode("dataset id", &self.id)?,
+    pub(super) fn decode(self) -> Result<IndexedItem, StoreError> {
+        Ok(IndexedItem {
+            key: decode::<SearchKey>("search key", &self.id)?,
             document: serde_json::from_str(&self.search_document).context("stored search document")?,
             downloads: u64::try_from(self.downloads).unwrap_or(0),
             created_at: decode_time(&self.created_at)?,
@@ -121,7 +121,30 @@ impl IndexedRow {
     }
 }
 
-/// A `search_changes` row with its dataset as it now is (absent when gone or not yet documented).
+/// A `demands` row as search indexes it.
+#[derive(sqlx::FromRow)]
+pub(super) struct DemandSearchRow {
+    id: String,
+    kind: String,
+    document: String,
+    created_at: String,
+}
+
+impl DemandSearchRow {
+    pub(super) fn decode(self) -> Result<IndexedItem, StoreError> {
+        let document: serde_json::Value = serde_json::from_str(&self.document).context("stored demand")?;
+        let created_at = decode_time(&self.created_at)?;
+        Ok(IndexedItem {
+            document: crate::search::demand_document(&self.kind, &document),
+            key: SearchKey::Demand(self.id),
+            downloads: 0,
+            created_at,
+            updated_at: created_at,
+        })
+    }
+}
+
+/// A `search_changes` row with its item as it now is (absent when gone or not yet documented).
 #[derive(sqlx::FromRow)]
 pub(super) struct SearchChangeRow {
     sequence: i64,
@@ -134,7 +157,7 @@ pub(super) struct SearchChangeRow {
 
 impl SearchChangeRow {
     pub(super) fn decode(self) -> Result<SearchChange, StoreError> {
-        let dataset = match (self.search_document, self.downloads, self.created_at, self.updated_at) {
+        let item = match (self.search_document, self.downloads, self.created_at, self.updated_at) {
             (Some(search_document), Some(downloads), Some(created_at), Some(updated_at))
                 if !search_document.is_empty() =>
             {
@@ -153,8 +176,8 @@ impl SearchChangeRow {
         };
         Ok(SearchChange {
             sequence: decode_index(self.sequence)?,
-            id: decode("dataset id", &self.dataset_id)?,
-            dataset,
+            key: decode::<SearchKey>("search key", &self.dataset_id)?,
+            item,
         })
     }
 }

@@ -329,13 +329,13 @@ macro_rules! impl_store_with_shared_sql {
             ChangeRow, DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, PublisherRow, TokenRow, VersionRow,
             decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
         };
-        use super::rows::{IndexedRow, SearchChangeRow};
+        use super::rows::{DemandSearchRow, IndexedRow, SearchChangeRow};
         use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_VERSION_COLUMNS, RemoteVersionRow};
         use super::rows::{ANSWER_COLUMNS, AnswerRow, DEMAND_COLUMNS, DemandRow};
         use super::{AnswerRecord, BoardWrite, DEMAND_TAKEN, DemandRecord, MAX_ANSWERS, PeerContact};
         use crate::domain::demand::{DemandKind, DemandState};
         use crate::domain::node::{Peer, RemoteVersion};
-        use crate::search::{IndexedDataset, SearchChange, SearchDocument};
+        use crate::search::{IndexedItem, SearchChange, SearchDocument, SearchKey};
         use super::{
             CatalogChange, DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
             NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, Acknowledgement, ReceiptBuilder, SessionAdmission, SessionRead,
@@ -606,7 +606,7 @@ macro_rules! impl_store_with_shared_sql {
                 .execute(&mut **tx)
                 .await?;
             // Under the log's lock, so a batch's search sequences follow the log's order.
-            let search_sequence = feed_search_changes(tx, &[&new.dataset]).await?;
+            let search_sequence = feed_search_changes(tx, &[SearchKey::Dataset(new.dataset.clone())]).await?;
             Ok(LogWritten::Published { log_index, search_sequence })
         }
 
@@ -681,6 +681,7 @@ macro_rules! impl_store_with_shared_sql {
                     .bind(&created_at)
                     .execute(&mut **tx)
                     .await?;
+                    feed_search_changes(tx, &[SearchKey::Demand(demand.id.clone())]).await?;
                     (&demand.document, created_at)
                 }
                 BoardWrite::Answer(answer) => {
@@ -941,28 +942,29 @@ macro_rules! impl_store_with_shared_sql {
             decode_index(head - count + 1)
         }
 
-        /// Records that datasets changed as search sees them, in the feed every replica's index follows.
+        /// Records that items (datasets, demands) changed as search sees them, in the feed
+        /// every replica's index follows.
         async fn feed_search_changes(
             tx: &mut sqlx::Transaction<'static, $database>,
-            datasets: &[&DatasetId],
+            items: &[SearchKey],
         ) -> Result<u64, StoreError> {
-            let first = take_search_sequences(tx, datasets.len()).await?;
+            let first = take_search_sequences(tx, items.len()).await?;
             if let Some(notice) = <$backend>::FEED_NOTICE {
                 sqlx::query(notice).execute(&mut **tx).await?;
             }
             // Each change carries its dataset whole: the new one makes the earlier ones
             // redundant, and the feed stays as long as the catalog, not its history.
-            let ids: Vec<String> = datasets.iter().map(ToString::to_string).collect();
+            let ids: Vec<String> = items.iter().map(|key| key.text().into_owned()).collect();
             for chunk in ids.chunks(INSERT_CHUNK) {
                 let mut delete = sqlx::QueryBuilder::<$database>::new("DELETE FROM search_changes WHERE dataset_id IN (");
                 push_list(&mut delete, chunk);
                 delete.push(")");
                 delete.build().execute(&mut **tx).await?;
             }
-            for (offset, chunk) in datasets.chunks(INSERT_CHUNK).enumerate() {
+            for (offset, chunk) in ids.chunks(INSERT_CHUNK).enumerate() {
                 let mut rows = Vec::with_capacity(chunk.len());
-                for (index, dataset) in chunk.iter().enumerate() {
-                    rows.push((encode_index(first + (offset * INSERT_CHUNK + index) as u64)?, dataset.as_str()));
+                for (index, key) in chunk.iter().enumerate() {
+                    rows.push((encode_index(first + (offset * INSERT_CHUNK + index) as u64)?, key.as_str()));
                 }
                 let mut insert = sqlx::QueryBuilder::<$database>::new("INSERT INTO search_changes (sequence, dataset_id) ");
                 insert.push_values(&rows, |mut row, (sequence, dataset)| {
@@ -970,7 +972,7 @@ macro_rules! impl_store_with_shared_sql {
                 });
                 insert.build().execute(&mut **tx).await?;
             }
-            Ok(first + datasets.len() as u64 - 1)
+            Ok(first + items.len() as u64 - 1)
         }
 
         /// Pushes a comma-separated list of bound texts.
@@ -1742,7 +1744,7 @@ macro_rules! impl_store_with_shared_sql {
             }
 
             async fn search_changes(&self, after: u64, limit: u32) -> Result<Vec<SearchChange>, StoreError> {
-                sqlx::query_as::<_, SearchChangeRow>(
+                let mut changes: Vec<SearchChange> = sqlx::query_as::<_, SearchChangeRow>(
                     "SELECT c.sequence, c.dataset_id, d.search_document, d.downloads, d.created_at, d.updated_at \
                      FROM search_changes c LEFT JOIN datasets d ON d.id = c.dataset_id \
                      WHERE c.sequence > $1 ORDER BY c.sequence LIMIT $2",
@@ -1753,7 +1755,34 @@ macro_rules! impl_store_with_shared_sql {
                 .await?
                 .into_iter()
                 .map(SearchChangeRow::decode)
-                .collect()
+                .collect::<Result<_, _>>()?;
+                // Demands changed are read by their ids, one query for the page.
+                let demand_ids: Vec<String> = changes
+                    .iter()
+                    .filter_map(|change| match &change.key {
+                        SearchKey::Demand(id) => Some(id.clone()),
+                        SearchKey::Dataset(_) => None,
+                    })
+                    .collect();
+                if demand_ids.is_empty() {
+                    return Ok(changes);
+                }
+                let mut sql = sqlx::QueryBuilder::<$database>::new("SELECT id, kind, document, created_at FROM demands WHERE id IN (");
+                push_list(&mut sql, &demand_ids);
+                sql.push(")");
+                let mut demands: std::collections::HashMap<SearchKey, IndexedItem> = sql
+                    .build_query_as::<DemandSearchRow>()
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(|row| row.decode().map(|item| (item.key.clone(), item)))
+                    .collect::<Result<_, _>>()?;
+                for change in &mut changes {
+                    if let Some(item) = demands.remove(&change.key) {
+                        change.item = Some(item);
+                    }
+                }
+                Ok(changes)
             }
 
             fn search_feed_notices(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
@@ -1767,7 +1796,20 @@ macro_rules! impl_store_with_shared_sql {
                 decode_index(head)
             }
 
-            async fn indexed_datasets(&self, after: Option<&DatasetId>, limit: u32) -> Result<Vec<IndexedDataset>, StoreError> {
+            async fn indexed_demands(&self, after: Option<&str>, limit: u32) -> Result<Vec<IndexedItem>, StoreError> {
+                sqlx::query_as::<_, DemandSearchRow>(
+                    "SELECT id, kind, document, created_at FROM demands WHERE id > $1 ORDER BY id LIMIT $2",
+                )
+                .bind(after.unwrap_or_default())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(DemandSearchRow::decode)
+                .collect()
+            }
+
+            async fn indexed_datasets(&self, after: Option<&DatasetId>, limit: u32) -> Result<Vec<IndexedItem>, StoreError> {
                 sqlx::query_as::<_, IndexedRow>(
                     "SELECT id, search_document, downloads, created_at, updated_at FROM datasets \
                      WHERE id > $1 AND search_document <> '' ORDER BY id LIMIT $2",
@@ -1815,7 +1857,7 @@ macro_rules! impl_store_with_shared_sql {
                     .bind(serde_json::to_string(document).map_err(anyhow::Error::from)?)
                     .execute(&mut *tx)
                     .await?;
-                let sequence = feed_search_changes(&mut tx, &[dataset]).await?;
+                let sequence = feed_search_changes(&mut tx, &[SearchKey::Dataset(dataset.clone())]).await?;
                 tx.commit().await?;
                 Ok(sequence)
             }
@@ -1832,7 +1874,7 @@ macro_rules! impl_store_with_shared_sql {
                         .execute(&mut *tx)
                         .await?;
                 }
-                let datasets: Vec<&DatasetId> = counts.iter().map(|(dataset, _)| dataset).collect();
+                let datasets: Vec<SearchKey> = counts.iter().map(|(dataset, _)| SearchKey::Dataset(dataset.clone())).collect();
                 let sequence = feed_search_changes(&mut tx, &datasets).await?;
                 tx.commit().await?;
                 Ok(sequence)

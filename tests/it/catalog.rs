@@ -283,16 +283,7 @@ async fn demo_catalog_loads_idempotently(backend: Backend) {
         .await
         .expect("list");
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
-    let page = app
-        .http
-        .get(app.api("/demands?kind=challenge"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let page = app.page_text("/demands?kind=challenge").await;
     let title = |kind: &str| {
         demands.iter().find(|demand| demand["kind"] == kind).expect("demand")["title"]["zh"]
             .as_str()

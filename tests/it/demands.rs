@@ -14,6 +14,7 @@ use crate::on_both_backends;
 on_both_backends!(
     a_demand_is_answered_accepted_and_ordered_and_its_receipt_names_it,
     a_promised_delivery_is_ordered_once_its_provider_publishes_it,
+    demands_are_found_by_the_catalog_search_and_kept_apart_from_datasets,
     forged_late_and_closed_board_documents_change_nothing
 );
 
@@ -293,6 +294,86 @@ async fn a_demand_is_answered_accepted_and_ordered_and_its_receipt_names_it(back
     assert!(shulian::crypto::proof::verify_document(&given[0]["receipt"]).is_ok());
     // The demand, the answer, the acceptance, the order, its agreement and the receipt.
     assert_eq!(board.log_size().await, before + 6);
+    board.app.stop().await;
+}
+
+/// The board searched as the catalog is (its index, analysis and ranking): Chinese words,
+/// pinyin and a wanted field find a demand, the `kind` narrows to the operator's
+/// challenges; the dataset search never returns a demand nor counts one, and the web
+/// catalog's search page links to the demands its words find.
+async fn demands_are_found_by_the_catalog_search_and_kept_apart_from_datasets(backend: Backend) {
+    let board = Board::open(backend).await;
+    let poster = KeyPair::generate();
+    let posted = board.post_open_demand(&poster).await;
+    let id = posted["id"].as_str().expect("id").to_owned();
+    let mut challenge = demand(&board.node, &board.app.ctx.node.key, 90_000, Duration::days(30));
+    challenge["kind"] = json!("challenge");
+    challenge["awardFen"] = json!(500_000);
+    challenge["title"] = json!({"zh": "城市停车泊位实时数据", "en": "Real-time parking occupancy"});
+    challenge["wanted"] = json!({"fields": ["泊位", "占用率"]});
+    challenge["description"] = json!({"zh": "各停车场每五分钟的空余泊位"});
+    let challenge = json_of(
+        board.post_demand(&signed(challenge, &board.app.ctx.node.key)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let challenge_id = challenge["id"].as_str().expect("id").to_owned();
+
+    // The index follows the database's feed: wait (bounded) until both are in it.
+    let app = &board.app;
+    let search = |query: &str| {
+        let path = format!("/api/v1/demands?{query}");
+        async move { app.get_json(&path).await }
+    };
+    let mut found = Value::Null;
+    for _ in 0..100 {
+        found = search("q=%E5%81%9C%E8%BD%A6").await.1;
+        if found["total"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(found["total"], 1, "停车 finds the challenge: {found}");
+    assert_eq!(found["items"][0]["id"], challenge_id.as_str());
+    for (query, expected) in [
+        ("q=%E9%97%A8%E8%AF%8A", id.as_str()), // 门诊, in the title
+        ("q=menzhen", id.as_str()),            // its pinyin
+        ("q=%E7%A7%91%E5%AE%A4", id.as_str()), // 科室, a field wanted
+        ("q=parking&kind=challenge", challenge_id.as_str()),
+    ] {
+        let (status, page) = search(query).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        assert_eq!(page["total"], 1, "{query}: {page}");
+        assert_eq!(page["items"][0]["id"], expected, "{query}");
+    }
+    let (_, none) = search("q=parking&kind=demand").await;
+    assert_eq!(none["total"], 0, "the kind narrows: {none}");
+
+    // The catalog's dataset search: datasets only, no kind facet.
+    let (_, datasets) = board.app.get_json("/api/v1/datasets?q=%E7%A7%91%E5%AE%A4").await;
+    assert!(
+        datasets["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|item| item["id"] == "visits"),
+        "{datasets}"
+    );
+    assert!(datasets["facets"].get("kind").is_none(), "{datasets}");
+    let (_, everything) = board.app.get_json("/api/v1/datasets").await;
+    assert_eq!(everything["total"], 1, "demands are not datasets: {everything}");
+
+    let page = board.app.page_text("/search?q=%E9%97%A8%E8%AF%8A").await;
+    assert!(
+        page.contains("id=\"demands-matching\"") && page.contains("/demands?q=%E9%97%A8%E8%AF%8A"),
+        "the search page links to the demands its words find"
+    );
+    let board_page = board.app.page_text("/demands?q=menzhen").await;
+    assert!(
+        board_page.contains(&format!("data-demand=\"{id}\"")),
+        "the board searched"
+    );
+    assert!(!board_page.contains(&format!("data-demand=\"{challenge_id}\"")));
     board.app.stop().await;
 }
 

@@ -245,6 +245,18 @@ impl TestApp {
         self.http.get(self.api(path)).send().await.expect("request")
     }
 
+    /// The text of the web page at `path` (asked for as a browser asks).
+    pub async fn page_text(&self, path: &str) -> String {
+        let response = self
+            .http
+            .get(self.api(path))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("page");
+        response.text().await.expect("html")
+    }
+
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
         let response = self.http.get(self.api(path)).send().await.expect("request");
         let status = response.status();

@@ -17,7 +17,7 @@ use super::respond;
 use crate::domain::AccessClass;
 use crate::domain::demand::{DemandKind, DemandState};
 use crate::error::AppError;
-use crate::service::demands::{self, DemandView};
+use crate::service::demands::{self, BoardQuery, DemandView};
 use crate::service::{Context, catalog};
 
 /// The board's routes.
@@ -27,15 +27,16 @@ pub fn routes() -> Router<Context> {
         .route("/demands/{demand}", get(demand))
 }
 
-/// The board's query: the language and the page.
+/// The board's query: the language, the words searched for, the kind and the page.
 #[derive(Debug, Default, Deserialize)]
-struct BoardQuery {
+struct BoardForm {
     lang: Option<String>,
+    q: Option<String>,
     cursor: Option<String>,
     kind: Option<String>,
 }
 
-async fn board(State(ctx): State<Context>, Query(query): Query<BoardQuery>, headers: HeaderMap) -> Response {
+async fn board(State(ctx): State<Context>, Query(query): Query<BoardForm>, headers: HeaderMap) -> Response {
     let lang = Lang::choose(query.lang.as_deref(), &headers);
     let rendered = async {
         let kind = query
@@ -45,7 +46,13 @@ async fn board(State(ctx): State<Context>, Query(query): Query<BoardQuery>, head
             .map(str::parse::<DemandKind>)
             .transpose()
             .map_err(|error| AppError::InvalidRequest(error.to_string()))?;
-        board_page(&ctx, lang, kind, query.cursor.as_deref()).await
+        let board = BoardQuery {
+            text: query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()),
+            kind,
+            cursor: query.cursor.as_deref().filter(|c| !c.is_empty()),
+            limit: None,
+        };
+        board_page(&ctx, lang, board).await
     }
     .await;
     respond(&ctx, lang, rendered, query.lang.is_some())
@@ -100,9 +107,12 @@ fn facts(lang: Lang, demand: &DemandView) -> Markup {
     }
 }
 
-/// The board's address, of `kind` when given, from `cursor` when given.
-fn board_url(kind: Option<DemandKind>, cursor: Option<&str>) -> String {
+/// The board's address: searching for `q` when given, of `kind` when given, from `cursor` when given.
+pub(super) fn board_url(q: Option<&str>, kind: Option<DemandKind>, cursor: Option<&str>) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(q) = q {
+        query.append_pair("q", q);
+    }
     if let Some(kind) = kind {
         query.append_pair("kind", kind.as_str());
     }
@@ -112,13 +122,9 @@ fn board_url(kind: Option<DemandKind>, cursor: Option<&str>) -> String {
     format!("/demands?{}", query.finish())
 }
 
-async fn board_page(
-    ctx: &Context,
-    lang: Lang,
-    kind: Option<DemandKind>,
-    cursor: Option<&str>,
-) -> Result<Markup, AppError> {
-    let page = demands::list(ctx, kind, cursor.filter(|c| !c.is_empty()), None).await?;
+async fn board_page(ctx: &Context, lang: Lang, board: BoardQuery<'_>) -> Result<Markup, AppError> {
+    let (q, kind) = (board.text, board.kind);
+    let page = demands::list(ctx, board).await?;
     let tabs = [
         (None, Text::AllDemands),
         (Some(DemandKind::Demand), Text::KindDemand),
@@ -161,9 +167,16 @@ async fn board_page(
         }
         nav.kinds aria-label=(lang.t(Text::DemandBoard)) {
             @for (tab, label) in tabs {
-                a href=(board_url(tab, None)) aria-current=[(tab == kind).then_some("true")] { (lang.t(label)) } " "
+                a href=(board_url(q, tab, None)) aria-current=[(tab == kind).then_some("true")] { (lang.t(label)) } " "
             }
         }
+        form.search action="/demands" method="get" role="search" {
+            label.visually-hidden for="demand-q" { (lang.t(Text::SearchDemands)) }
+            input #demand-q type="search" name="q" value=(q.unwrap_or_default()) placeholder=(lang.t(Text::SearchDemands));
+            @if let Some(kind) = kind { input type="hidden" name="kind" value=(kind.as_str()); }
+            button type="submit" { (lang.t(Text::Search)) }
+        }
+        @if let Some(total) = page.total { p.meta #demand-total { (total) " " (lang.t(Text::Results)) } }
         @if page.items.is_empty() { p.empty { (lang.t(Text::NoDemands)) } }
         @for item in &page.items {
             article.card.demand data-demand=(item.id) {
@@ -172,7 +185,7 @@ async fn board_page(
             }
         }
         @if let Some(next) = &page.next_cursor {
-            nav { a.button href=(board_url(kind, Some(next))) rel="next" { (lang.t(Text::NextPage)) } }
+            nav { a.button href=(board_url(q, kind, Some(next))) rel="next" { (lang.t(Text::NextPage)) } }
         }
     };
     Ok(pages::layout_with_head(

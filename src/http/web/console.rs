@@ -26,7 +26,7 @@ use crate::domain::PublisherId;
 use crate::domain::order::OrderState;
 use crate::error::AppError;
 use crate::http::extract::{CONSOLE_COOKIE, console_token, same_origin};
-use crate::service::demands::{self, DemandView};
+use crate::service::demands::{self, BoardQuery, DemandView};
 use crate::service::orders::{self, Decision};
 use crate::service::{Context, accounts};
 
@@ -372,7 +372,7 @@ async fn console_page(
     let datasets = pages::publisher_datasets(ctx, publisher).await?;
     let orders = orders::publisher_orders(ctx, publisher).await?;
     // The newest demands still taking answers, to answer with the publisher's data.
-    let open_demands: Vec<DemandView> = demands::list(ctx, None, None, None)
+    let open_demands: Vec<DemandView> = demands::list(ctx, BoardQuery::default())
         .await?
         .items
         .into_iter()

@@ -10,6 +10,7 @@ use crate::domain::{AccessClass, DatasetId, Facet, Offer, PublisherId, SearchOrd
 use crate::error::AppError;
 use crate::search::analysis::highlight;
 use crate::service::catalog::{self, DatasetView, file_url};
+use crate::service::demands::{self, BoardQuery};
 use crate::service::search::{self, SearchRequest};
 use crate::service::{Context, interop, network, tables, transparency};
 use crate::tabular::PreviewRequest;
@@ -220,6 +221,7 @@ fn facet_title(lang: Lang, facet: Facet) -> &'static str {
         Facet::License => Text::License,
         Facet::Format => Text::Format,
         Facet::Keyword => Text::Keyword,
+        Facet::Kind => Text::ItemKind,
     })
 }
 
@@ -250,8 +252,25 @@ pub async fn search(ctx: &Context, lang: Lang, form: &SearchForm) -> Result<Mark
         },
     )
     .await?;
+    // What the board holds for the same words: a link to those demands.
+    let demands_matching = match q.trim() {
+        "" => 0,
+        text => {
+            let board = BoardQuery {
+                text: Some(text),
+                limit: Some(1),
+                ..BoardQuery::default()
+            };
+            demands::list(ctx, board).await?.total.unwrap_or_default()
+        }
+    };
     let body = html! {
         (search_box(lang, &q))
+        @if demands_matching > 0 {
+            p.meta #demands-matching {
+                a href=(super::board::board_url(Some(q.trim()), None, None)) { (demands_matching) " " (lang.t(Text::DemandsMatch)) }
+            }
+        }
         div.layout {
             aside.facets aria-label=(lang.t(Text::Keywords)) {
                 @for facet in Facet::ALL {
