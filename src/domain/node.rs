@@ -105,6 +105,22 @@ pub struct Peer {
     pub harvested_through: Option<u64>,
 }
 
+/// A demand a peer's board lists, as this node keeps it: its poster's signature verified
+/// and naming that peer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteDemand {
+    /// The peer's id for it.
+    pub id: String,
+    /// A demand or a challenge.
+    pub kind: super::demand::DemandKind,
+    /// Where it stood when last harvested.
+    pub state: super::demand::DemandState,
+    /// The poster-signed demand, canonical.
+    pub document: String,
+    /// When the peer received it.
+    pub created_at: DateTime<Utc>,
+}
+
 /// A version published at a peer, as harvested from its change feed and verified:
 /// its manifest signed by the peer's pinned key and included in the peer's log.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use super::extract::{ApiBytes, ApiPath, ApiQuery, AuthenticatedPublisher};
 use crate::domain::demand::DemandKind;
 use crate::error::AppError;
 use crate::service::Context;
-use crate::service::demands::{self, AnswerView, BoardQuery, DemandDetail, DemandPage, DemandView};
+use crate::service::demands::{self, AnswerView, BoardQuery, DemandDetail, DemandPage, DemandView, PeerDemandView};
 
 /// Where to read the board from.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -48,6 +48,14 @@ pub async fn list_demands(
         )
         .await?,
     ))
+}
+
+/// The newest demands harvested from this node's peers (each verified under its poster's
+/// signature); they are answered at the peer, at `url`.
+#[utoipa::path(get, path = "/api/v1/peer-demands", tag = "demands",
+    responses((status = 200, body = Vec<PeerDemandView>)))]
+pub async fn peer_demands(State(ctx): State<Context>) -> Result<Json<Vec<PeerDemandView>>, AppError> {
+    Ok(Json(demands::at_peers(&ctx).await?))
 }
 
 /// Posts a signed `ShulianDemand` (a challenge, `kind: challenge`, is signed with the node's key).

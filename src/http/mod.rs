@@ -63,6 +63,7 @@ pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
         orders::place, orders::order_status, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
         orders::acknowledge,
         demands::list_demands, demands::post_demand, demands::get_demand, demands::answer_demand, demands::decide_demand,
+        demands::peer_demands,
     ),
     components(schemas(ProblemDocument)),
     modifiers(&PublisherTokenScheme, &CommonResponses),
@@ -143,6 +144,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
         .route("/api/v1/orders/{order}/decision", axum::routing::post(orders::decide))
         .route("/api/v1/orders/{order}/revocation", axum::routing::post(orders::revoke))
         .route("/api/v1/demands", get(demands::list_demands).post(demands::post_demand))
+        .route("/api/v1/peer-demands", get(demands::peer_demands))
         .route(
             "/api/v1/demands/{demand}/answers",
             axum::routing::post(demands::answer_demand),

@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Context;
@@ -24,8 +24,8 @@ use crate::error::AppError;
 use crate::search::SearchKey;
 use crate::store::{AnswerRecord, BoardWrite, DemandDecision, DemandRecord, NewAnswer, NewDemand, StoreError};
 
-/// A demand on the board.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// A demand on the board (as a peer's harvest reads it too).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DemandView {
     /// Its id.
@@ -101,7 +101,7 @@ pub struct DemandDetail {
 }
 
 /// A page of the board, newest first.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DemandPage {
     /// The demands.
@@ -112,6 +112,65 @@ pub struct DemandPage {
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// A demand posted at a peer node, as harvested: answered and accepted there.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerDemandView {
+    /// The peer's id for it.
+    pub id: String,
+    /// The peer's base URL.
+    pub node_url: String,
+    /// The peer's name.
+    pub node_name: String,
+    /// Its page at the peer, where providers answer it.
+    pub url: String,
+    /// A demand or a challenge.
+    pub kind: DemandKind,
+    /// Where it stood when last harvested (an open one past its deadline shows expired).
+    pub state: DemandState,
+    /// What is wanted, in a line.
+    pub title: LocalizedText,
+    /// Its budget, in fen.
+    pub budget_fen: u64,
+    /// When answers stop.
+    pub deadline: DateTime<Utc>,
+    /// When the peer received it.
+    pub created_at: DateTime<Utc>,
+    /// The poster-signed demand (its signature verified by this node).
+    #[schema(value_type = Object)]
+    pub document: Value,
+}
+
+/// Demands listed from peers, at most.
+const PEER_DEMANDS: u32 = 50;
+
+/// The newest demands harvested from this node's peers (see `federation::harvest_demands`).
+pub async fn at_peers(ctx: &Context) -> Result<Vec<PeerDemandView>, AppError> {
+    let now = Utc::now();
+    ctx.store
+        .remote_demands(PEER_DEMANDS)
+        .await?
+        .into_iter()
+        .map(|record| {
+            let document = parse(&record.demand.document)?;
+            let demand: DemandDocument = serde_json::from_value(document.clone()).map_err(anyhow::Error::from)?;
+            Ok(PeerDemandView {
+                url: format!("{}/demands/{}", record.peer_url, record.demand.id),
+                id: record.demand.id,
+                node_url: record.peer_url,
+                node_name: record.peer_name,
+                kind: record.demand.kind,
+                state: record.demand.state.at(demand.deadline, now),
+                title: demand.title,
+                budget_fen: demand.budget_fen,
+                deadline: demand.deadline,
+                created_at: record.demand.created_at,
+                document,
+            })
+        })
+        .collect()
 }
 
 /// Which part of the board to read.

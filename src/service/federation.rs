@@ -1,7 +1,9 @@
 //! Catalog federation: reading a peer's change feed and keeping what it published,
 //! each version believed only once its manifest verifies under the peer's pinned key,
 //! its digest is the one the feed names, and it is included in the peer's log under
-//! a checkpoint signed by the peer's log key.
+//! a checkpoint signed by the peer's log key. The peer's demand board is read the same
+//! way ([`harvest_demands`]): each demand kept only once its poster's signature
+//! verifies and it names that peer.
 //!
 //! The feed is read a bounded page at a time and each page is kept before the next is
 //! read, so memory does not grow with the peer's catalog and an interrupted harvest
@@ -12,10 +14,12 @@ use anyhow::{Context as _, ensure};
 use chrono::Utc;
 
 use super::catalog::{ChangeEntry, ChangesPage};
+use super::demands::{DemandPage, DemandView};
 use crate::client::{NodeClient, evidence};
-use crate::crypto::canonical::parse_strict;
+use crate::crypto::canonical::{canonicalize, parse_strict};
 use crate::crypto::{Did, document_digest, verify_document};
-use crate::domain::node::{NodeDescription, Peer, RemoteVersion};
+use crate::domain::demand::{DemandDocument, DemandKind};
+use crate::domain::node::{NodeDescription, Peer, RemoteDemand, RemoteVersion};
 use crate::domain::{DatasetMetadata, Sha256Digest};
 use crate::ledger::Checkpoint;
 use crate::store::Store;
@@ -67,6 +71,82 @@ pub async fn harvest(store: &dyn Store, peer: &Peer, description: &NodeDescripti
             return Ok(harvested);
         }
     }
+}
+
+/// Demands read per page of a peer's board (the most its board gives).
+const BOARD_PAGE: u32 = 50;
+
+/// Pages of a peer's board one harvest reads at most: a harvest of a busy board is
+/// bounded, and the next one goes on from the newest demand kept.
+const BOARD_PAGES: usize = 20;
+
+/// Reads `peer`'s demand board, newest first, back to the newest demand kept before (the
+/// first page again, for the states shown on it), and keeps every demand it lists,
+/// verified; returns how many it read.
+pub async fn harvest_demands(store: &dyn Store, peer: &Peer) -> anyhow::Result<usize> {
+    let client = NodeClient::for_peer(&peer.url, PEER_REQUEST_TIMEOUT, MAX_PEER_ANSWER)?;
+    let did: Did = peer.did.parse()?;
+    let since = store.newest_remote_demand(&peer.url).await?;
+    let mut cursor: Option<String> = None;
+    let mut read = 0;
+    for _ in 0..BOARD_PAGES {
+        let path = match &cursor {
+            Some(cursor) => format!("/api/v1/demands?limit={BOARD_PAGE}&cursor={cursor}"),
+            None => format!("/api/v1/demands?limit={BOARD_PAGE}"),
+        };
+        let page: DemandPage = client.get_json(&path).await?;
+        let demands = page
+            .items
+            .iter()
+            .map(|demand| verified_demand(&did, demand))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        read += demands.len();
+        store.record_remote_demands(&peer.url, &demands, Utc::now()).await?;
+        let reached_known = since.is_some_and(|since| demands.iter().any(|demand| demand.created_at < since));
+        match page.next_cursor {
+            Some(next) if !reached_known => cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok(read)
+}
+
+/// A listed demand, once its poster's signature verifies and it names the peer (a
+/// challenge, signed by the peer's own key).
+fn verified_demand(did: &Did, listed: &DemandView) -> anyhow::Result<RemoteDemand> {
+    let id = &listed.id;
+    // The id becomes part of a link to the peer's page: the peer's ids are UUIDs.
+    ensure!(
+        uuid::Uuid::parse_str(id).is_ok(),
+        "the board lists a demand id that is not a UUID: {id:?}"
+    );
+    let signer = verify_document(&listed.document).with_context(|| format!("demand {id}"))?;
+    let demand: DemandDocument =
+        serde_json::from_value(listed.document.clone()).with_context(|| format!("demand {id}"))?;
+    ensure!(
+        demand.poster == signer.as_str(),
+        "demand {id} names the poster {} but is signed by {signer}",
+        demand.poster
+    );
+    ensure!(
+        demand.node == did.as_str(),
+        "demand {id} is addressed to another node than the peer"
+    );
+    ensure!(
+        demand.kind == listed.kind,
+        "demand {id} is listed as another kind than it is"
+    );
+    ensure!(
+        demand.kind == DemandKind::Demand || signer == *did,
+        "challenge {id} is not signed by the peer's key"
+    );
+    Ok(RemoteDemand {
+        id: id.clone(),
+        kind: demand.kind,
+        state: listed.state,
+        document: canonicalize(&listed.document)?,
+        created_at: listed.created_at,
+    })
 }
 
 /// A listed version, once its manifest verifies and is included in the peer's log.

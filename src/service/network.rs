@@ -194,7 +194,11 @@ pub async fn check_peers(store: &dyn Store) -> Result<Vec<Peer>, AppError> {
         .for_each_concurrent(CONCURRENT_CONTACTS, |peer| async move {
             match contact_peer(store, &peer.url, None).await {
                 Ok((peer, description)) => {
-                    if let Err(error) = federation::harvest(store, &peer, &description).await {
+                    let harvested = match federation::harvest(store, &peer, &description).await {
+                        Ok(_) => federation::harvest_demands(store, &peer).await.map(|_| ()),
+                        Err(error) => Err(error),
+                    };
+                    if let Err(error) = harvested {
                         tracing::warn!(peer = %peer.url, error = format!("{error:#}"), "harvest failed");
                         let refusal = PeerContact::Refused(format!("harvest: {error:#}"));
                         if let Err(error) = store.record_peer_contact(&peer.url, &refusal, Utc::now()).await {

@@ -11,7 +11,7 @@ mod sql;
 mod sqlite;
 
 use crate::domain::demand::{DemandKind, DemandState};
-use crate::domain::node::{Peer, RemoteVersion};
+use crate::domain::node::{Peer, RemoteDemand, RemoteVersion};
 use crate::domain::order::OrderState;
 use crate::ledger::stored::Subtree;
 use crate::search::{IndexedItem, SearchChange, SearchDocument};
@@ -485,6 +485,17 @@ pub struct AnswerRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A demand kept from a peer, with where it is.
+#[derive(Clone, Debug)]
+pub struct RemoteDemandRecord {
+    /// The peer's base URL.
+    pub peer_url: String,
+    /// The peer's name, as its description gave it.
+    pub peer_name: String,
+    /// The demand.
+    pub demand: RemoteDemand,
+}
+
 /// The most answers one demand takes: the board's page of a demand stays small.
 pub const MAX_ANSWERS: u64 = 100;
 
@@ -797,6 +808,20 @@ pub trait Store: Send + Sync + 'static {
         through: Option<u64>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
+    /// Keeps demands a peer's board listed (one kept before takes the state given now).
+    async fn record_remote_demands(
+        &self,
+        url: &str,
+        demands: &[RemoteDemand],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// When the newest demand kept from the peer at `url` was posted there.
+    async fn newest_remote_demand(&self, url: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// The newest `limit` demands kept from every peer, with the peer they are at.
+    async fn remote_demands(&self, limit: u32) -> Result<Vec<RemoteDemandRecord>, StoreError>;
 
     /// The peer whose handles have `prefix`, if one does, and the version of `dataset`
     /// harvested from it (its newest when `version` is `None`), if there is one.

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{CatalogChange, DatasetSummary, Publisher, StoreError, StoredFile, StoredToken, VersionSummary};
-use crate::domain::node::{Peer, RemoteVersion};
+use crate::domain::node::{Peer, RemoteDemand, RemoteVersion};
 use crate::domain::{FileEntry, Sha256Digest, VersionNumber};
 use crate::ledger::stored::Subtree;
 use crate::search::{IndexedItem, SearchChange, SearchKey};
@@ -567,6 +567,38 @@ impl TryFrom<RemoteVersionRow> for RemoteVersion {
             manifest_digest: decode("manifest digest", &row.manifest_digest)?,
             log_index: decode_index(row.log_index)?,
             published_at: decode_time(&row.published_at)?,
+        })
+    }
+}
+
+/// A `remote_demands` row with its peer's name.
+#[derive(sqlx::FromRow)]
+pub(super) struct RemoteDemandRow {
+    peer_url: String,
+    peer_name: String,
+    id: String,
+    kind: String,
+    state: String,
+    document: String,
+    created_at: String,
+}
+
+/// The columns [`RemoteDemandRow`] reads, from `remote_demands r` joined with `peers p`.
+pub(super) const REMOTE_DEMAND_COLUMNS: &str =
+    "r.peer_url, p.name AS peer_name, r.id, r.kind, r.state, r.document, r.created_at";
+
+impl RemoteDemandRow {
+    pub(super) fn decode(self) -> Result<super::RemoteDemandRecord, StoreError> {
+        Ok(super::RemoteDemandRecord {
+            peer_url: self.peer_url,
+            peer_name: self.peer_name,
+            demand: RemoteDemand {
+                id: self.id,
+                kind: decode("demand kind", &self.kind)?,
+                state: decode("demand state", &self.state)?,
+                document: self.document,
+                created_at: decode_time(&self.created_at)?,
+            },
         })
     }
 }

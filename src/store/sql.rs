@@ -330,11 +330,11 @@ macro_rules! impl_store_with_shared_sql {
             decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
         };
         use super::rows::{DemandSearchRow, IndexedRow, SearchChangeRow};
-        use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_VERSION_COLUMNS, RemoteVersionRow};
+        use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_DEMAND_COLUMNS, REMOTE_VERSION_COLUMNS, RemoteDemandRow, RemoteVersionRow};
         use super::rows::{ANSWER_COLUMNS, AnswerRow, DEMAND_COLUMNS, DemandRow};
-        use super::{AnswerRecord, BoardWrite, DEMAND_TAKEN, DemandRecord, MAX_ANSWERS, PeerContact};
+        use super::{AnswerRecord, BoardWrite, DEMAND_TAKEN, DemandRecord, MAX_ANSWERS, PeerContact, RemoteDemandRecord};
         use crate::domain::demand::{DemandKind, DemandState};
-        use crate::domain::node::{Peer, RemoteVersion};
+        use crate::domain::node::{Peer, RemoteDemand, RemoteVersion};
         use crate::search::{IndexedItem, SearchChange, SearchDocument, SearchKey};
         use super::{
             CatalogChange, DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
@@ -1494,10 +1494,9 @@ macro_rules! impl_store_with_shared_sql {
 
             async fn remove_peer(&self, url: &str) -> Result<bool, StoreError> {
                 let mut tx = self.begin_write().await?;
-                sqlx::query("DELETE FROM remote_versions WHERE peer_url = $1")
-                    .bind(url)
-                    .execute(&mut *tx)
-                    .await?;
+                for harvested in ["DELETE FROM remote_versions WHERE peer_url = $1", "DELETE FROM remote_demands WHERE peer_url = $1"] {
+                    sqlx::query(harvested).bind(url).execute(&mut *tx).await?;
+                }
                 let removed = sqlx::query("DELETE FROM peers WHERE url = $1")
                     .bind(url)
                     .execute(&mut *tx)
@@ -1505,6 +1504,55 @@ macro_rules! impl_store_with_shared_sql {
                     .rows_affected();
                 tx.commit().await?;
                 Ok(removed > 0)
+            }
+
+            async fn record_remote_demands(&self, url: &str, demands: &[RemoteDemand], at: DateTime<Utc>) -> Result<(), StoreError> {
+                if demands.is_empty() {
+                    return Ok(());
+                }
+                let at = encode_time(at);
+                let mut tx = self.begin_write().await?;
+                for chunk in demands.chunks(INSERT_CHUNK / 4) {
+                    let mut insert = sqlx::QueryBuilder::<$database>::new(
+                        "INSERT INTO remote_demands (peer_url, id, kind, state, document, created_at, harvested_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, demand| {
+                        row.push_bind(url)
+                            .push_bind(demand.id.as_str())
+                            .push_bind(demand.kind.as_str())
+                            .push_bind(demand.state.as_str())
+                            .push_bind(demand.document.as_str())
+                            .push_bind(encode_time(demand.created_at))
+                            .push_bind(at.as_str());
+                    });
+                    insert.push(
+                        " ON CONFLICT (peer_url, id) DO UPDATE SET state = excluded.state, harvested_at = excluded.harvested_at",
+                    );
+                    insert.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn newest_remote_demand(&self, url: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+                let newest: Option<String> = sqlx::query_scalar("SELECT MAX(created_at) FROM remote_demands WHERE peer_url = $1")
+                    .bind(url)
+                    .fetch_one(&self.pool)
+                    .await?;
+                newest.as_deref().map(decode_time).transpose()
+            }
+
+            async fn remote_demands(&self, limit: u32) -> Result<Vec<RemoteDemandRecord>, StoreError> {
+                sqlx::query_as::<_, RemoteDemandRow>(&format!(
+                    "SELECT {REMOTE_DEMAND_COLUMNS} FROM remote_demands r JOIN peers p ON p.url = r.peer_url \
+                     ORDER BY r.created_at DESC, r.peer_url, r.id LIMIT $1"
+                ))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(RemoteDemandRow::decode)
+                .collect()
             }
 
             async fn record_harvest(

@@ -6,11 +6,12 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 use shulian::client::NodeClient;
+use shulian::crypto::KeyPair;
 use shulian::service::network;
 
 use crate::cli::{json, shulian};
 use crate::handles::{browser_destination, expect_refusals, value};
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, signed};
 use crate::on_both_backends;
 
 /// A peer that answers too much, or too slowly, is cut off: the harvester's client is bounded.
@@ -40,7 +41,8 @@ async fn a_peers_answers_are_bounded_in_size_and_time() {
 on_both_backends!(
     a_node_harvests_its_peers_catalog_and_resolves_its_identifiers,
     a_peer_listing_what_does_not_verify_is_refused,
-    a_buyer_gets_and_orders_a_peers_data_found_at_another_node
+    a_buyer_gets_and_orders_a_peers_data_found_at_another_node,
+    a_peers_demands_are_harvested_verified_and_shown_where_to_answer
 );
 
 async fn digest(node: &TestApp, dataset: &str, version: u32) -> String {
@@ -301,4 +303,70 @@ async fn a_buyer_gets_and_orders_a_peers_data_found_at_another_node(backend: Bac
         1,
         "no other order placed"
     );
+}
+
+/// A peer's demand board is harvested with its catalog: a buyer's demand and the peer
+/// operator's challenge are kept (each poster's signature checked), listed by the API
+/// and on the board's page with a link to answer them at the peer; a demand whose signed
+/// document the peer altered is refused, loudly, and nothing of that harvest replaces
+/// what verified before.
+async fn a_peers_demands_are_harvested_verified_and_shown_where_to_answer(backend: Backend) {
+    let (industry, city) = industry_and_city(backend, "86.1000.xq").await;
+    let (_, description) = industry.get_json("/.well-known/shulian-node").await;
+    let node = description["id"].as_str().expect("did").to_owned();
+    let poster = KeyPair::generate();
+    let post = |document: Value| {
+        let request = industry.http.post(industry.api("/api/v1/demands")).json(&document);
+        async move {
+            let response = request.send().await.expect("post");
+            assert_eq!(response.status(), StatusCode::CREATED);
+            response.json::<Value>().await.expect("json")["id"]
+                .as_str()
+                .expect("id")
+                .to_owned()
+        }
+    };
+    let wanted = post(signed(
+        crate::demands::demand(&node, &poster, 30_000, chrono::Duration::days(7)),
+        &poster,
+    ))
+    .await;
+    let mut challenge = crate::demands::demand(&node, &industry.ctx.node.key, 80_000, chrono::Duration::days(30));
+    challenge["kind"] = serde_json::json!("challenge");
+    challenge["awardFen"] = serde_json::json!(200_000);
+    let challenge = post(signed(challenge, &industry.ctx.node.key)).await;
+
+    let peer = peer_and_harvest(&city, &industry).await;
+    assert!(peer["lastError"].is_null(), "{peer}");
+    let (_, listed) = city.get_json("/api/v1/peer-demands").await;
+    let listed = listed.as_array().expect("list").clone();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for (id, kind) in [(&wanted, "demand"), (&challenge, "challenge")] {
+        let item = listed.iter().find(|item| item["id"] == id.as_str()).expect("harvested");
+        assert_eq!(item["kind"], kind);
+        assert_eq!(item["nodeUrl"], industry.url.as_str());
+        assert_eq!(item["url"], format!("{}/demands/{id}", industry.url));
+        assert_eq!(item["state"], "OPEN");
+        assert!(shulian::crypto::proof::verify_document(&item["document"]).is_ok());
+    }
+    let page = city.page_text("/demands").await;
+    assert!(
+        page.contains(&format!("data-peer-demand=\"{wanted}\""))
+            && page.contains(&format!("href=\"{}/demands/{wanted}\"", industry.url)),
+        "the board shows where to answer a peer's demand"
+    );
+
+    // The peer alters a newer demand's signed document in its database.
+    let mut altered = crate::demands::demand(&node, &poster, 10_000, chrono::Duration::days(3));
+    altered["title"] = serde_json::json!({"zh": "原始标题"});
+    post(signed(altered, &poster)).await;
+    industry
+        .tamper("UPDATE demands SET document = REPLACE(document, '原始标题', '篡改标题')")
+        .await;
+    let refused = peer_and_harvest(&city, &industry).await;
+    let error = refused["lastError"].as_str().expect("the refusal is recorded");
+    assert!(error.starts_with("harvest:") && error.contains("demand"), "{error}");
+    let (_, still) = city.get_json("/api/v1/peer-demands").await;
+    assert_eq!(still.as_array().map(Vec::len), Some(2), "{still}");
+    assert!(!still.to_string().contains("篡改标题"));
 }

@@ -17,7 +17,7 @@ use super::respond;
 use crate::domain::AccessClass;
 use crate::domain::demand::{DemandKind, DemandState};
 use crate::error::AppError;
-use crate::service::demands::{self, BoardQuery, DemandView};
+use crate::service::demands::{self, BoardQuery, DemandView, PeerDemandView};
 use crate::service::{Context, catalog};
 
 /// The board's routes.
@@ -124,7 +124,17 @@ pub(super) fn board_url(q: Option<&str>, kind: Option<DemandKind>, cursor: Optio
 
 async fn board_page(ctx: &Context, lang: Lang, board: BoardQuery<'_>) -> Result<Markup, AppError> {
     let (q, kind) = (board.text, board.kind);
+    let browsing = q.is_none() && board.cursor.is_none();
     let page = demands::list(ctx, board).await?;
+    // The first page of the board also shows what the peers' boards hold (answered there).
+    let at_peers: Vec<PeerDemandView> = match browsing {
+        true => demands::at_peers(ctx)
+            .await?
+            .into_iter()
+            .filter(|demand| kind.is_none_or(|kind| demand.kind == kind))
+            .collect(),
+        false => Vec::new(),
+    };
     let tabs = [
         (None, Text::AllDemands),
         (Some(DemandKind::Demand), Text::KindDemand),
@@ -186,6 +196,24 @@ async fn board_page(ctx: &Context, lang: Lang, board: BoardQuery<'_>) -> Result<
         }
         @if let Some(next) = &page.next_cursor {
             nav { a.button href=(board_url(q, kind, Some(next))) rel="next" { (lang.t(Text::NextPage)) } }
+        }
+        @if !at_peers.is_empty() {
+            section #peer-demands {
+                h2 { (lang.t(Text::PeerDemands)) }
+                p.meta { (lang.t(Text::PeerDemandsHelp)) }
+                @for demand in &at_peers {
+                    article.card.demand data-peer-demand=(demand.id) {
+                        h3 { a href=(demand.url) rel="external" { (demand.title.preferred(lang.english())) } }
+                        p.meta {
+                            (kind_badge(lang, demand.kind)) " "
+                            span.state data-state=(demand.state.as_str()) { (state_label(lang, demand.state)) }
+                            " · " (lang.t(Text::Budget)) " " (yuan(demand.budget_fen))
+                            " · " (lang.t(Text::Deadline)) " " (demand.deadline.format("%Y-%m-%d"))
+                            " · " (lang.t(Text::HostedAt)) " " a href=(demand.node_url) rel="external" { (demand.node_name) }
+                        }
+                    }
+                }
+            }
         }
     };
     Ok(pages::layout_with_head(
