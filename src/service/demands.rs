@@ -4,6 +4,8 @@
 //! ordered through the normal order path under the answer's price
 //! ([`awarded_price`]); its receipts name the demand.
 
+use std::collections::BTreeMap;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -19,7 +21,7 @@ use crate::domain::demand::{
     ACCEPTANCE_TYPE, AnswerContext, AnswerDocument, DemandDocument, DemandKind, DemandRefusal, DemandState,
     PosterDecision,
 };
-use crate::domain::{AccessClass, DatasetId, LocalizedText, PublisherId, VersionNumber};
+use crate::domain::{AccessClass, DatasetId, Facet, LocalizedText, PublisherId, VersionNumber};
 use crate::error::AppError;
 use crate::search::SearchKey;
 use crate::store::{AnswerRecord, BoardWrite, DemandDecision, DemandRecord, NewAnswer, NewDemand, StoreError};
@@ -109,6 +111,10 @@ pub struct DemandPage {
     /// For a search, the demands matching in all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
+    /// For a search, how many of the matches are of each kind: `{"kind": [{"value": "demand", "count": 2}]}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = Object)]
+    pub facets: BTreeMap<String, Vec<Value>>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
@@ -473,6 +479,7 @@ pub async fn list(ctx: &Context, query: BoardQuery<'_>) -> Result<DemandPage, Ap
         return Ok(DemandPage {
             items,
             total: Some(found.total),
+            facets: search::facets_of(found.facets, &[Facet::Kind]),
             next_cursor: found.next_cursor,
         });
     }
@@ -487,6 +494,7 @@ pub async fn list(ctx: &Context, query: BoardQuery<'_>) -> Result<DemandPage, Ap
             .map(|record| demand_view(record, now))
             .collect::<Result<_, _>>()?,
         total: None,
+        facets: BTreeMap::new(),
         next_cursor,
     })
 }

@@ -239,6 +239,13 @@ async fn run(ctx: &Context, query: IndexQuery, indexed: Option<u64>) -> Result<I
     on_index(ctx, move |index| index.search(&query)).await
 }
 
+/// The counts of `facets` only, grouped as answers carry them.
+pub fn facets_of(counts: Vec<FacetCount>, facets: &[Facet]) -> BTreeMap<String, Vec<Value>> {
+    let mut grouped = group_facets(counts);
+    grouped.retain(|name, _| facets.iter().any(|facet| facet.as_str() == name));
+    grouped
+}
+
 fn group_facets(counts: Vec<FacetCount>) -> BTreeMap<String, Vec<Value>> {
     let mut grouped: BTreeMap<String, Vec<Value>> = Facet::ALL
         .iter()

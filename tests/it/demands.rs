@@ -335,6 +335,11 @@ async fn demands_are_found_by_the_catalog_search_and_kept_apart_from_datasets(ba
     }
     assert_eq!(found["total"], 1, "停车 finds the challenge: {found}");
     assert_eq!(found["items"][0]["id"], challenge_id.as_str());
+    assert_eq!(
+        found["facets"],
+        json!({"kind": [{"value": "challenge", "count": 1}]}),
+        "{found}"
+    );
     for (query, expected) in [
         ("q=%E9%97%A8%E8%AF%8A", id.as_str()), // 门诊, in the title
         ("q=menzhen", id.as_str()),            // its pinyin
