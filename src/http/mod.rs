@@ -55,7 +55,7 @@ pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
 #[openapi(
     info(title = "shulian node API", description = "Catalog, publishing and open downloads of a 数联网 node. Errors are RFC 9457 problem+json with a stable `type` per kind (`urn:shulian:problem:<kind>`)."),
     paths(
-        node::describe, node::peers, node::healthz, node::readyz, handles::resolve,
+        node::describe, node::peers, node::peer_datasets, node::healthz, node::readyz, handles::resolve,
         datasets::list, datasets::changes, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
         files::download, tables::schema, tables::preview, blobs::upload, blobs::probe, blobs::compose,
         interop::catalog, interop::dataset, interop::datapackage,
@@ -96,6 +96,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
     let api = Router::new()
         .route("/.well-known/shulian-node", get(node::describe))
         .route("/api/v1/peers", get(node::peers))
+        .route("/api/v1/peer-datasets", get(node::peer_datasets))
         .route("/api/handles/{*handle}", get(handles::resolve))
         .route("/readyz", get(node::readyz))
         .route("/api/v1/openapi.json", get(openapi))

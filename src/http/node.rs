@@ -1,10 +1,12 @@
-//! Node description and operator endpoints: `/.well-known/shulian-node`, `/api/v1/peers`, `/healthz`, `/readyz`.
+//! Node description and operator endpoints: `/.well-known/shulian-node`, `/api/v1/peers`,
+//! `/api/v1/peer-datasets`, `/healthz`, `/readyz`.
 
 use axum::Json;
 use axum::extract::State;
 
 use crate::domain::node::{NodeDescription, Peer};
 use crate::error::AppError;
+use crate::service::network::PeerDatasetView;
 use crate::service::{Context, network};
 
 /// Describes the node, signed by its key.
@@ -20,6 +22,15 @@ pub async fn describe(State(ctx): State<Context>) -> Result<Json<serde_json::Val
     responses((status = 200, body = Vec<Peer>)))]
 pub async fn peers(State(ctx): State<Context>) -> Result<Json<Vec<Peer>>, AppError> {
     Ok(Json(network::peers(&ctx).await?))
+}
+
+/// The newest datasets harvested from the peers (each verified: its manifest under the
+/// peer's key, included in the peer's log), at their newest version; downloaded and
+/// ordered at the peer, at `url`.
+#[utoipa::path(get, path = "/api/v1/peer-datasets", tag = "node",
+    responses((status = 200, body = Vec<PeerDatasetView>)))]
+pub async fn peer_datasets(State(ctx): State<Context>) -> Result<Json<Vec<PeerDatasetView>>, AppError> {
+    Ok(Json(network::peer_datasets(&ctx).await?))
 }
 
 /// Liveness: the process answers.

@@ -231,6 +231,78 @@ pub async fn peers(ctx: &Context) -> Result<Vec<Peer>, AppError> {
     Ok(ctx.store.peers().await?)
 }
 
+/// A dataset a peer holds, as this node harvested it (its manifest verified under the
+/// peer's key and included in the peer's log): downloaded and ordered at the peer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerDatasetView {
+    /// The peer's name.
+    pub node_name: String,
+    /// The peer's base URL.
+    pub node_url: String,
+    /// The peer's DID, pinned.
+    pub node_did: String,
+    /// Its global identifier (`<peer prefix>/<dataset>@<version>`), when the peer has a prefix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    /// The dataset, as the peer names it.
+    #[schema(value_type = String)]
+    pub dataset: crate::domain::DatasetId,
+    /// Its newest version harvested.
+    #[schema(value_type = u32)]
+    pub version: crate::domain::VersionNumber,
+    /// Open, or licensed (ordered at the peer).
+    pub access: crate::domain::AccessClass,
+    /// Its title.
+    pub title: crate::domain::LocalizedText,
+    /// The digest of its signed manifest, as verified: `sha256:<hex>`.
+    pub manifest_digest: String,
+    /// Where its manifest stands in the peer's log.
+    pub log_index: u64,
+    /// When the peer published it.
+    pub published_at: chrono::DateTime<Utc>,
+    /// Its page at the peer: where its files are downloaded or it is ordered.
+    pub url: String,
+}
+
+/// Datasets listed from peers, at most.
+const PEER_DATASETS: u32 = 50;
+
+/// The newest datasets harvested from this node's peers, each at its newest version.
+pub async fn peer_datasets(ctx: &Context) -> Result<Vec<PeerDatasetView>, AppError> {
+    let peers: std::collections::HashMap<String, Peer> = ctx
+        .store
+        .peers()
+        .await?
+        .into_iter()
+        .map(|peer| (peer.url.clone(), peer))
+        .collect();
+    let held = ctx.store.newest_remote_versions(PEER_DATASETS).await?;
+    Ok(held
+        .into_iter()
+        .filter_map(|(url, version)| {
+            let peer = peers.get(&url)?;
+            Some(PeerDatasetView {
+                node_name: peer.name.clone(),
+                node_did: peer.did.clone(),
+                identifier: peer
+                    .identifier_prefix
+                    .as_ref()
+                    .map(|prefix| format!("{prefix}/{}@{}", version.dataset, version.version)),
+                url: format!("{url}/datasets/{}", version.dataset),
+                node_url: url,
+                dataset: version.dataset,
+                version: version.version,
+                access: version.access,
+                title: version.title,
+                manifest_digest: version.manifest_digest.prefixed(),
+                log_index: version.log_index,
+                published_at: version.published_at,
+            })
+        })
+        .collect())
+}
+
 /// A peer's base URL as kept: `http(s)://host[:port][/path]` without a trailing slash.
 fn peer_url(text: &str) -> Result<String, AppError> {
     let parsed = url::Url::parse(text.trim())

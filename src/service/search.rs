@@ -23,8 +23,8 @@ use super::catalog::{DatasetView, manifest_metadata};
 use super::tables::{inspection, table_format};
 use crate::domain::demand::DemandKind;
 use crate::domain::{
-    DATASET_KIND, DatasetId, DatasetMetadata, Facet, FacetCount, FileEntry, FilterField, PublisherId, SearchFilter,
-    SearchOrder, TimeRange,
+    DatasetId, DatasetMetadata, Facet, FacetCount, FileEntry, FilterField, PublisherId, SearchFilter, SearchOrder,
+    TimeRange,
 };
 use crate::error::AppError;
 use crate::search::index::{IndexAnswer, IndexQuery, RankingStatistics, SearchIndex, SortPosition};
@@ -107,7 +107,7 @@ pub struct Found {
 
 /// Runs a search for datasets.
 pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, AppError> {
-    let found = find_kinds(ctx, request, &[DATASET_KIND]).await?;
+    let found = find_kinds(ctx, request, DEMAND_KINDS, true).await?;
     let ids: Vec<DatasetId> = found.keys.iter().filter_map(SearchKey::dataset).cloned().collect();
     let mut summaries: HashMap<DatasetId, _> = ctx
         .store
@@ -135,21 +135,21 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
 /// analysis and ranking as the catalog's, narrowed by the `kind` facet.
 pub async fn find_demands(ctx: &Context, request: SearchRequest, kind: Option<DemandKind>) -> Result<Found, AppError> {
     match kind {
-        Some(kind) => find_kinds(ctx, request, &[kind.as_str()]).await,
-        None => find_kinds(ctx, request, &DEMAND_KINDS).await,
+        Some(kind) => find_kinds(ctx, request, &[kind.as_str()], false).await,
+        None => find_kinds(ctx, request, DEMAND_KINDS, false).await,
     }
 }
 
 /// The [`Facet::Kind`] values of the board's items.
-const DEMAND_KINDS: [&str; 2] = ["demand", "challenge"];
+const DEMAND_KINDS: &[&str] = &["demand", "challenge"];
 
-/// Runs a search for items of `kinds`.
-async fn find_kinds(ctx: &Context, request: SearchRequest, kinds: &[&str]) -> Result<Found, AppError> {
+/// Runs a search for items of `kinds`, or (`excluded`) of any other kind.
+async fn find_kinds(ctx: &Context, request: SearchRequest, kinds: &[&str], excluded: bool) -> Result<Found, AppError> {
     let limit = request.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
         return Err(AppError::InvalidRequest(format!("limit is 1 to {MAX_PAGE_SIZE}")));
     }
-    let mut query = index_query(&request, kinds)?;
+    let mut query = index_query(&request, kinds, excluded)?;
     let order = query.order;
     if let Some(cursor) = request.cursor.as_deref() {
         let (after, statistics) = decode_cursor(cursor, order)?;
@@ -183,14 +183,17 @@ async fn find_kinds(ctx: &Context, request: SearchRequest, kinds: &[&str]) -> Re
 /// How many datasets match a search (ignoring order, cursor and page size) and every
 /// facet value among them with its count.
 pub async fn summary(ctx: &Context, request: &SearchRequest) -> Result<(u64, Vec<FacetCount>), AppError> {
-    let mut query = index_query(request, &[DATASET_KIND])?;
+    let mut query = index_query(request, DEMAND_KINDS, true)?;
     query.limit = 0;
     let answer = run(ctx, query, request.indexed).await?;
     Ok((answer.total, answer.facets))
 }
 
-/// The index query of `request`, narrowed to items of `kinds` (whatever kind it names itself).
-fn index_query(request: &SearchRequest, kinds: &[&str]) -> Result<IndexQuery, AppError> {
+/// The index query of `request`, narrowed to items of `kinds` or, `excluded`, to items
+/// of any other kind (whatever kind the request names itself). Datasets are searched by
+/// excluding the board's kinds: that reads the board's short posting lists, where
+/// requiring `dataset` would read one as long as the catalog on every search.
+fn index_query(request: &SearchRequest, kinds: &[&str], excluded: bool) -> Result<IndexQuery, AppError> {
     let text = request.text.as_deref().map(str::trim).unwrap_or_default();
     let terms = query_terms(text).map_err(|error| AppError::InvalidRequest(format!("q: {error}")))?;
     let order = request.order.unwrap_or(if terms.is_empty() {
@@ -208,7 +211,7 @@ fn index_query(request: &SearchRequest, kinds: &[&str]) -> Result<IndexQuery, Ap
             .chain([SearchFilter {
                 field: FilterField::Facet(Facet::Kind),
                 values: kinds.iter().map(|kind| (*kind).to_owned()).collect(),
-                negated: false,
+                negated: excluded,
             }])
             .collect(),
         updated: request.updated,

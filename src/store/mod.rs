@@ -823,6 +823,10 @@ pub trait Store: Send + Sync + 'static {
     /// The newest `limit` demands kept from every peer, with the peer they are at.
     async fn remote_demands(&self, limit: u32) -> Result<Vec<RemoteDemandRecord>, StoreError>;
 
+    /// The newest `limit` versions harvested from peers, each the newest of its dataset,
+    /// newest first, with the URL of the peer holding it.
+    async fn newest_remote_versions(&self, limit: u32) -> Result<Vec<(String, RemoteVersion)>, StoreError>;
+
     /// The peer whose handles have `prefix`, if one does, and the version of `dataset`
     /// harvested from it (its newest when `version` is `None`), if there is one.
     async fn remote_version(

@@ -551,6 +551,20 @@ pub(super) struct RemoteVersionRow {
     published_at: String,
 }
 
+/// A [`RemoteVersionRow`] with the URL of the peer holding it.
+#[derive(sqlx::FromRow)]
+pub(super) struct HeldRemoteVersionRow {
+    peer_url: String,
+    #[sqlx(flatten)]
+    version: RemoteVersionRow,
+}
+
+impl HeldRemoteVersionRow {
+    pub(super) fn decode(self) -> Result<(String, RemoteVersion), StoreError> {
+        Ok((self.peer_url, RemoteVersion::try_from(self.version)?))
+    }
+}
+
 /// The columns of a [`RemoteVersionRow`], in a `SELECT`.
 pub(super) const REMOTE_VERSION_COLUMNS: &str =
     "dataset_id, version, access, title, manifest_digest, log_index, published_at";

@@ -330,7 +330,7 @@ macro_rules! impl_store_with_shared_sql {
             decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
         };
         use super::rows::{DemandSearchRow, IndexedRow, SearchChangeRow};
-        use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_DEMAND_COLUMNS, REMOTE_VERSION_COLUMNS, RemoteDemandRow, RemoteVersionRow};
+        use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_DEMAND_COLUMNS, REMOTE_VERSION_COLUMNS, HeldRemoteVersionRow, RemoteDemandRow, RemoteVersionRow};
         use super::rows::{ANSWER_COLUMNS, AnswerRow, DEMAND_COLUMNS, DemandRow};
         use super::{AnswerRecord, BoardWrite, DEMAND_TAKEN, DemandRecord, MAX_ANSWERS, PeerContact, RemoteDemandRecord};
         use crate::domain::demand::{DemandKind, DemandState};
@@ -1602,6 +1602,21 @@ macro_rules! impl_store_with_shared_sql {
                     .await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn newest_remote_versions(&self, limit: u32) -> Result<Vec<(String, RemoteVersion)>, StoreError> {
+                sqlx::query_as::<_, HeldRemoteVersionRow>(&format!(
+                    "SELECT peer_url, {REMOTE_VERSION_COLUMNS} FROM remote_versions r \
+                     WHERE version = (SELECT MAX(x.version) FROM remote_versions x \
+                                      WHERE x.peer_url = r.peer_url AND x.dataset_id = r.dataset_id) \
+                     ORDER BY published_at DESC, peer_url, dataset_id LIMIT $1"
+                ))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(HeldRemoteVersionRow::decode)
+                .collect()
             }
 
             async fn remote_version(

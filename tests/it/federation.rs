@@ -127,6 +127,32 @@ async fn a_node_harvests_its_peers_catalog_and_resolves_its_identifiers(backend:
         format!("{}/datasets/traffic", industry.url)
     );
 
+    // Listed at the city node, each at its newest version, where it is held and ordered.
+    let (_, listed) = city.get_json("/api/v1/peer-datasets").await;
+    let listed = listed.as_array().expect("list").clone();
+    let entry = |dataset: &str| {
+        listed
+            .iter()
+            .find(|entry| entry["dataset"] == dataset)
+            .unwrap_or_else(|| panic!("{dataset} listed: {listed:?}"))
+            .clone()
+    };
+    assert_eq!(listed.len(), 2, "one entry per dataset: {listed:?}");
+    let traffic = entry("traffic");
+    assert_eq!(traffic["version"], 2);
+    assert_eq!(traffic["identifier"], "86.1000.jt/traffic@2");
+    assert_eq!(traffic["nodeUrl"], industry.url.as_str());
+    assert_eq!(traffic["manifestDigest"], digest(&industry, "traffic", 2).await);
+    let clinic = entry("clinic");
+    assert_eq!(clinic["access"], "licensed");
+    assert_eq!(clinic["url"], format!("{}/datasets/clinic", industry.url));
+    let home = city.page_text("/").await;
+    assert!(
+        home.contains("data-peer-dataset=\"clinic\"")
+            && home.contains(&format!("class=\"order-at\" href=\"{}/datasets/clinic\"", industry.url)),
+        "the city's catalog shows where the peer's licensed data is ordered"
+    );
+
     // Nothing new: the feed position stays; something new: it is picked up incrementally.
     let again = peer_and_harvest(&city, &industry).await;
     assert_eq!(again["harvestedThrough"].as_u64(), Some(through));

@@ -159,6 +159,7 @@ pub async fn home(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
     };
     let newest = listed(SearchOrder::Newest).await?;
     let popular = listed(SearchOrder::Downloads).await?;
+    let at_peers = network::peer_datasets(ctx).await?;
     let body = html! {
         h1 { (lang.t(Text::SiteName)) }
         (search_box(lang, ""))
@@ -176,6 +177,25 @@ pub async fn home(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
             section {
                 h2 { (lang.t(Text::MostDownloaded)) }
                 @for item in &popular.items { (dataset_card(lang, item)) }
+            }
+        }
+        @if !at_peers.is_empty() {
+            section #peer-datasets {
+                h2 { (lang.t(Text::PeerDatasets)) }
+                p.meta { (lang.t(Text::PeerDatasetsHelp)) }
+                @for item in at_peers.iter().take(10) {
+                    article.card data-peer-dataset=(item.dataset) {
+                        h3 { a href=(item.url) rel="external" { (item.title.preferred(lang.english())) } }
+                        p.meta {
+                            (access_badge(lang, item.access)) " "
+                            (lang.t(Text::HostedAt)) " " a href=(item.node_url) rel="external" { (item.node_name) }
+                            @if let Some(identifier) = &item.identifier { " · " code { (identifier) } }
+                        }
+                        @if item.access == AccessClass::Licensed {
+                            p { a.order-at href=(item.url) rel="external" { (lang.t(Text::OrderAt)) " " (item.node_name) } }
+                        }
+                    }
+                }
             }
         }
     };
