@@ -125,12 +125,29 @@ impl std::str::FromStr for DemandState {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Wanted {
-    /// The fields (columns) wanted, 1 to 100 names.
+    /// The fields (columns) wanted, 1 to 100 names; may be left out when the Table
+    /// Schema names them.
+    #[serde(default)]
     pub fields: Vec<String>,
     /// A Table Schema describing them, if the poster has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub schema: Option<serde_json::Value>,
+}
+
+impl Wanted {
+    /// The names of the fields wanted: those listed, else those the Table Schema names.
+    pub fn names(&self) -> Vec<String> {
+        if !self.fields.is_empty() {
+            return self.fields.clone();
+        }
+        let schema_fields = self.schema.as_ref().and_then(|schema| schema["fields"].as_array());
+        schema_fields
+            .into_iter()
+            .flatten()
+            .filter_map(|field| field["name"].as_str().map(str::to_owned))
+            .collect()
+    }
 }
 
 /// A demand as its poster signed it (the `proof` is checked separately).
@@ -343,8 +360,10 @@ impl DemandDocument {
         {
             return malformed("description: at most 5000 characters per language");
         }
-        if !valid_fields(&self.wanted.fields) {
-            return malformed("wanted.fields: 1 to 100 names of 1 to 200 printable characters");
+        if !valid_fields(&self.wanted.names()) {
+            return malformed(
+                "wanted: 1 to 100 field names of 1 to 200 printable characters, in fields or in the Table Schema's fields",
+            );
         }
         if self.contact.trim().is_empty() || !printable(&self.contact, MAX_LINE_CHARS, false) {
             return malformed("contact: 1 to 200 printable characters");

@@ -76,18 +76,16 @@ pub fn demand_document(kind: &str, demand: &serde_json::Value) -> SearchDocument
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
-    let wanted = demand["wanted"]["fields"].as_array().into_iter().flatten();
+    let wanted = serde_json::from_value::<crate::domain::demand::Wanted>(demand["wanted"].clone())
+        .map(|wanted| wanted.names())
+        .unwrap_or_default();
     let texts = (localized("title").into_iter().map(|text| (Field::Title, text)))
         .chain(
             localized("description")
                 .into_iter()
                 .map(|text| (Field::Description, text)),
         )
-        .chain(
-            wanted
-                .filter_map(|field| field.as_str())
-                .map(|field| (Field::Column, field.to_owned())),
-        )
+        .chain(wanted.into_iter().map(|field| (Field::Column, field)))
         .collect();
     SearchDocument {
         texts,

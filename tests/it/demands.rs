@@ -310,7 +310,11 @@ async fn demands_are_found_by_the_catalog_search_and_kept_apart_from_datasets(ba
     challenge["kind"] = json!("challenge");
     challenge["awardFen"] = json!(500_000);
     challenge["title"] = json!({"zh": "城市停车泊位实时数据", "en": "Real-time parking occupancy"});
-    challenge["wanted"] = json!({"fields": ["泊位", "占用率"]});
+    // Its fields named by a Table Schema alone.
+    challenge["wanted"] = json!({"schema": {"fields": [
+        {"name": "泊位", "type": "string"},
+        {"name": "占用率", "type": "number"}
+    ]}});
     challenge["description"] = json!({"zh": "各停车场每五分钟的空余泊位"});
     let challenge = json_of(
         board.post_demand(&signed(challenge, &board.app.ctx.node.key)).await,
@@ -345,6 +349,7 @@ async fn demands_are_found_by_the_catalog_search_and_kept_apart_from_datasets(ba
         ("q=menzhen", id.as_str()),            // its pinyin
         ("q=%E7%A7%91%E5%AE%A4", id.as_str()), // 科室, a field wanted
         ("q=parking&kind=challenge", challenge_id.as_str()),
+        ("q=%E5%8D%A0%E7%94%A8%E7%8E%87", challenge_id.as_str()), // 占用率, named by its Table Schema
     ] {
         let (status, page) = search(query).await;
         assert_eq!(status, StatusCode::OK, "{query}: {page}");

@@ -233,9 +233,8 @@ async fn demand_page(ctx: &Context, lang: Lang, id: &str) -> Result<Markup, AppE
             .preferred(lang.english())
             .to_owned()
     };
-    let fields: Vec<&str> = demand.document["wanted"]["fields"]
-        .as_array()
-        .map(|fields| fields.iter().filter_map(|field| field.as_str()).collect())
+    let fields = serde_json::from_value::<crate::domain::demand::Wanted>(demand.document["wanted"].clone())
+        .map(|wanted| wanted.names())
         .unwrap_or_default();
     // An awarded demand of licensed data: the poster orders the accepted answer here.
     let award = match (&demand.accepted_answer, demand.state) {
