@@ -5,7 +5,10 @@
 //! The service's own digital object is `<prefix>/service`; a dataset version's is its
 //! handle `<prefix>/<dataset>[@<version>]` (the newest version without `@`). Its
 //! attributes are the metadata (`content`) and the node-signed manifest; its elements are
-//! the files. Only open files' bytes are retrieved: licensed data is ordered.
+//! the files. Only open files' bytes are retrieved: licensed data is ordered. A peer's
+//! version this node harvested is retrieved too, as what this node verified of it (its
+//! holder, the holder's DID, its manifest's digest) with no elements: the holder serves
+//! its bytes.
 
 use std::net::SocketAddr;
 
@@ -18,11 +21,11 @@ use serde_json::{Map, Value, json};
 use super::catalog::{self, DatasetView, file_url};
 use super::download::{self, Credential};
 use super::search::{self, SearchRequest};
-use super::{Context, network};
+use super::{Context, handles, network};
 use crate::domain::doip::{
     DATASET_TYPE, DoipRequest, DoipResponse, DoipStatus, HELLO, LIST_OPERATIONS, RETRIEVE, SEARCH, SERVICE_TYPE,
 };
-use crate::domain::handle::Handle;
+use crate::domain::handle::{Handle, value_type};
 use crate::domain::{AccessClass, FileName, MediaType};
 use crate::error::AppError;
 
@@ -148,8 +151,13 @@ fn own_handle(ctx: &Context, target: &str) -> Result<Handle, AppError> {
     Ok(handle)
 }
 
-/// A dataset version as a digital object.
+/// A dataset version as a digital object: this node's, or a peer's it harvested.
 async fn dataset_object(ctx: &Context, target: &str) -> Result<Value, AppError> {
+    if let Ok(handle) = target.parse::<Handle>()
+        && handle.prefix != ctx.node.handle_prefix
+    {
+        return peer_object(ctx, target).await;
+    }
     let handle = own_handle(ctx, target)?;
     let version = catalog::get_version(ctx, &handle.dataset, handle.version).await?;
     let elements: Vec<Value> = version
@@ -177,6 +185,37 @@ async fn dataset_object(ctx: &Context, target: &str) -> Result<Value, AppError> 
             "landingPage": format!("{}/datasets/{}?version={}", ctx.node.public_url, handle.dataset, version.entry.version),
         },
         "elements": elements,
+    }))
+}
+
+/// A peer's dataset version, as this node resolves its identifier from what it harvested
+/// (the manifest verified under the peer's pinned key and included in the peer's log).
+async fn peer_object(ctx: &Context, target: &str) -> Result<Value, AppError> {
+    let record = handles::resolve(ctx, target)
+        .await?
+        .map_err(|_| AppError::NotFound(format!("no digital object {target} here or harvested from a peer")))?;
+    let value = |kind: &str| {
+        record
+            .values
+            .iter()
+            .find(|value| value.kind == kind)
+            .map(|value| value.data.value.clone())
+            .unwrap_or_default()
+    };
+    let version = value(value_type::VERSION);
+    let holder = value(value_type::NODE_URL);
+    let id = format!("{}@{version}", record.handle.split('@').next().unwrap_or_default());
+    Ok(json!({
+        "id": id,
+        "type": DATASET_TYPE,
+        "attributes": {
+            "version": version.parse::<u64>().ok(),
+            "manifestDigest": value(value_type::CHECKSUM),
+            "manifestUrl": value(value_type::MANIFEST),
+            "landingPage": value(value_type::URL),
+            "heldBy": {"node": value(value_type::NODE), "url": holder, "doip": format!("{holder}/doip")},
+        },
+        "elements": [],
     }))
 }
 

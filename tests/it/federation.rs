@@ -146,6 +146,27 @@ async fn a_node_harvests_its_peers_catalog_and_resolves_its_identifiers(backend:
     let clinic = entry("clinic");
     assert_eq!(clinic["access"], "licensed");
     assert_eq!(clinic["url"], format!("{}/datasets/clinic", industry.url));
+    // The city's DOIP service retrieves the peer's version as what it verified of it.
+    let retrieved: Value = city
+        .http
+        .get(city.api("/doip"))
+        .query(&[("operationId", "0.DOIP/Op.Retrieve"), ("targetId", "86.1000.jt/clinic")])
+        .send()
+        .await
+        .expect("doip")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(retrieved["status"], "0.DOIP/Status.001", "{retrieved}");
+    let object = &retrieved["output"];
+    assert_eq!(object["id"], "86.1000.jt/clinic@1");
+    assert_eq!(
+        object["attributes"]["manifestDigest"],
+        digest(&industry, "clinic", 1).await
+    );
+    assert_eq!(object["attributes"]["heldBy"]["url"], industry.url.as_str());
+    assert_eq!(object["attributes"]["heldBy"]["node"], described["id"]);
+    assert_eq!(object["elements"], serde_json::json!([]), "the holder serves the bytes");
     let home = city.page_text("/").await;
     assert!(
         home.contains("data-peer-dataset=\"clinic\"")
