@@ -274,6 +274,14 @@ async fn stored_demand(ctx: &Context, id: &str) -> Result<DemandRecord, AppError
     })
 }
 
+/// A stored answer, or `NotFound`.
+async fn stored_answer(ctx: &Context, id: &str) -> Result<AnswerRecord, AppError> {
+    ctx.store.get_answer(id).await.map_err(|error| match error {
+        StoreError::NotFound => AppError::NotFound(format!("no answer {id}")),
+        other => other.into(),
+    })
+}
+
 /// A board write's `Conflict` (a nonce used before, a demand closed meanwhile) as the caller sees it.
 fn board_conflict(error: StoreError) -> AppError {
     match error {
@@ -381,7 +389,7 @@ pub async fn answer(
         .await
         .map_err(board_conflict)?;
     tracing::info!(demand = %demand_id, answer = %id, "demand answered");
-    answer_view(ctx.store.get_answer(&id).await?, None)
+    answer_view(stored_answer(ctx, &id).await?, None)
 }
 
 /// Records the poster's signed acceptance of one answer, or withdrawal of the demand. An
@@ -408,10 +416,7 @@ pub async fn decide(ctx: &Context, demand_id: &str, body: &[u8]) -> Result<Deman
     let to = match &decision.answer {
         None => DemandState::Withdrawn,
         Some(answer_id) => {
-            let answer = ctx.store.get_answer(answer_id).await.map_err(|error| match error {
-                StoreError::NotFound => AppError::NotFound(format!("no answer {answer_id}")),
-                other => other.into(),
-            })?;
+            let answer = stored_answer(ctx, answer_id).await?;
             if answer.demand_id != demand_id {
                 return Err(AppError::DemandRefused(DemandRefusal::WrongTarget(
                     "the answer is to another demand".into(),
@@ -548,7 +553,7 @@ pub(super) async fn awarded_price(
         )));
     }
     let answer_id = demand.accepted_answer.as_deref().unwrap_or_default();
-    let answer = ctx.store.get_answer(answer_id).await?;
+    let answer = stored_answer(ctx, answer_id).await?;
     let offered = match answer.version {
         Some(number) => Some(number),
         None => delivered_version(ctx, &answer).await?,

@@ -269,17 +269,7 @@ async fn a_demand_is_answered_accepted_and_ordered_and_its_receipt_names_it(back
         )
         .await;
     assert_eq!(bytes.as_ref(), "科室,人次\n心内科,412\n".as_bytes());
-    let listed: Vec<Value> = board
-        .app
-        .http
-        .get(board.app.api("/api/v1/publisher/orders"))
-        .bearer_auth(&board.hospital)
-        .send()
-        .await
-        .expect("orders")
-        .json()
-        .await
-        .expect("json");
+    let listed = board.app.publisher_orders(&board.hospital).await;
     assert_eq!(
         listed[0]["demand"],
         id.as_str(),

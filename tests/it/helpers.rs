@@ -245,6 +245,17 @@ impl TestApp {
         self.http.get(self.api(path)).send().await.expect("request")
     }
 
+    /// The orders the publisher holding `token` lists (`GET /api/v1/publisher/orders`).
+    pub async fn publisher_orders(&self, token: &str) -> Vec<Value> {
+        let listing = self
+            .http
+            .get(self.api("/api/v1/publisher/orders"))
+            .bearer_auth(token)
+            .send()
+            .await;
+        listing.expect("orders").json().await.expect("json")
+    }
+
     /// The text of the web page at `path` (asked for as a browser asks).
     pub async fn page_text(&self, path: &str) -> String {
         let response = self

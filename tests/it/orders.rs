@@ -506,14 +506,7 @@ async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backe
     );
     assert!(proof::verify_document(&kept[0]["receipt"]).is_ok());
 
-    let listing = app
-        .http
-        .get(app.api("/api/v1/publisher/orders"))
-        .bearer_auth(&publisher)
-        .send()
-        .await
-        .expect("list");
-    let orders: Vec<Value> = listing.json().await.expect("json");
+    let orders = app.publisher_orders(&publisher).await;
     assert_eq!(orders.len(), 2);
     let first_view = orders.iter().find(|o| o["id"] == first_id).expect("listed");
     assert_eq!(
@@ -544,16 +537,7 @@ async fn publishers_decide_requested_orders_and_revoke_agreements(backend: Backe
         .await
         .expect("receipts");
     assert_problem(for_rival, StatusCode::FORBIDDEN, "forbidden").await;
-    let rival_listing: Vec<Value> = app
-        .http
-        .get(app.api("/api/v1/publisher/orders"))
-        .bearer_auth(&rival)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let rival_listing = app.publisher_orders(&rival).await;
     assert!(rival_listing.is_empty());
     let revoked: Value = status(&app, first_id, first_token).await.json().await.expect("json");
     assert_eq!(revoked["state"], "TERMINATED");

@@ -145,19 +145,8 @@ async fn read_range(app: &TestApp, url: &str, token: &str, range: &str, session:
 
 /// The refusals the publisher's order listing counts for the order.
 async fn refusals(app: &TestApp, ordered: &OrderedFile) -> u64 {
-    let orders: serde_json::Value = app
-        .http
-        .get(app.api("/api/v1/publisher/orders"))
-        .bearer_auth(&ordered.publisher)
-        .send()
+    app.publisher_orders(&ordered.publisher)
         .await
-        .expect("orders")
-        .json()
-        .await
-        .expect("json");
-    orders
-        .as_array()
-        .expect("list")
         .iter()
         .find(|o| o["id"] == ordered.order_id.as_str())
         .and_then(|o| o["refusals"].as_u64())
