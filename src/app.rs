@@ -70,6 +70,7 @@ impl App {
             search_written: Arc::default(),
             subtrees: Arc::default(),
             agreed_grants: Arc::default(),
+            cosigning: Arc::default(),
         };
         let converted = transparency::complete_stored_tree(&ctx).await?;
         if converted > 0 {

@@ -150,6 +150,14 @@ enum Command {
         /// `/log`, or a mirror of it) instead of its JSON proof API.
         #[arg(long, requires = "node")]
         log_tiles: Option<String>,
+        /// A witness trusted to have checked the node shows everyone one log: its cosigner
+        /// key (`witness.verifierKey` of its /.well-known/shulian-node). Repeatable.
+        #[arg(long = "witness", value_name = "KEY")]
+        witnesses: Vec<String>,
+        /// How many of the witnesses given must have cosigned the bundle's checkpoint
+        /// [default: all of them].
+        #[arg(long, requires = "witnesses")]
+        min_witnesses: Option<usize>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -253,6 +261,10 @@ enum AdminCommand {
         /// The DID to pin [default: the one that signs the peer's description now].
         #[arg(long)]
         did: Option<String>,
+        /// Also ask the peer to witness this node's log: to cosign its checkpoints, which
+        /// the node then serves with them (C2SP tlog-witness).
+        #[arg(long)]
+        witness: bool,
         #[command(flatten)]
         settings: Settings,
         /// Print the result as JSON.
@@ -320,15 +332,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 AdminCommand::AddPeer {
                     url,
                     did,
+                    witness,
                     settings,
                     json,
                 },
         } => {
             let (_, store) = open_database(settings, config_file).await?;
             let did: Option<Did> = did.map(|did| did.parse()).transpose()?;
-            let peer = network::add_peer(store.as_ref(), &url, did.as_ref()).await?;
+            let peer = network::add_peer(store.as_ref(), &url, did.as_ref(), witness).await?;
             print_result(json, &peer, || {
-                format!("peer {} ({}) pinned to {}", peer.url, peer.name, peer.did)
+                let witnessing = if peer.witnesses_us {
+                    ", witnessing this node's log"
+                } else {
+                    ""
+                };
+                format!("peer {} ({}) pinned to {}{witnessing}", peer.url, peer.name, peer.did)
             })
         }
         Command::Admin {
@@ -474,9 +492,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             node,
             since,
             log_tiles,
+            witnesses,
+            min_witnesses,
             json,
         } => {
             init_logging(LogFormat::Text, "warn");
+            let witnesses = evidence::WitnessPolicy::new(&witnesses, min_witnesses)?;
             let evidence: evidence::Evidence = serde_json::from_slice(&std::fs::read(&bundle)?)?;
             let client = node
                 .as_deref()
@@ -484,14 +505,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 .transpose()?;
             let since = since.map(std::fs::read_to_string).transpose()?;
             let consistency = client.as_ref().map(|node| evidence::ConsistencyCheck { node, since });
-            let verified = evidence::verify(&evidence, files.as_deref(), consistency).await?;
+            let verified = evidence::verify(&evidence, files.as_deref(), consistency, &witnesses).await?;
             print_result(json, &verified, || {
                 let consistency = verified
                     .consistent_to
                     .map(|size| format!("; the node's log (size {size}) extends it"))
                     .unwrap_or_default();
+                let witnessed = match verified.witnessed_by.len() {
+                    0 => String::new(),
+                    count => format!("; cosigned by {count} trusted witnesses"),
+                };
                 format!(
-                    "verified: {} receipts under checkpoint size {}, {} files{consistency}",
+                    "verified: {} receipts under checkpoint size {}, {} files{consistency}{witnessed}",
                     verified.receipts, verified.checkpoint_size, verified.files
                 )
             })

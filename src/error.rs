@@ -11,6 +11,7 @@ use crate::blobs::BlobError;
 use crate::domain::demand::DemandRefusal;
 use crate::domain::order::OrderRefusal;
 use crate::domain::{DigestError, IdError, MetadataError, Sha256Digest, UnknownOrder};
+use crate::ledger::witness::WitnessRefusal;
 use crate::store::StoreError;
 
 /// Everything a request can fail with.
@@ -102,6 +103,9 @@ pub enum AppError {
     /// A dependency (database, blob store) is not answering.
     #[error("{0}")]
     Unavailable(String),
+    /// As a witness, this node does not cosign the checkpoint a log submitted.
+    #[error(transparent)]
+    WitnessRefused(#[from] WitnessRefusal),
     /// A failure of the node itself; details are logged, never sent.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -116,6 +120,15 @@ impl AppError {
             Self::DemandRefused(DemandRefusal::NotYours(_)) => StatusCode::FORBIDDEN,
             Self::DemandRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::ReplayedNonce => StatusCode::CONFLICT,
+            Self::WitnessRefused(WitnessRefusal::Malformed(_) | WitnessRefusal::OldTooLarge { .. }) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::WitnessRefused(WitnessRefusal::UnknownLog(_)) => StatusCode::NOT_FOUND,
+            Self::WitnessRefused(WitnessRefusal::NotSigned(_)) => StatusCode::FORBIDDEN,
+            Self::WitnessRefused(WitnessRefusal::OldSizeDiffers { .. } | WitnessRefusal::Fork(_)) => {
+                StatusCode::CONFLICT
+            }
+            Self::WitnessRefused(WitnessRefusal::Inconsistent(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::OrderInactive(_) => StatusCode::FORBIDDEN,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::Licensed { .. } => StatusCode::FORBIDDEN,
@@ -166,6 +179,14 @@ impl AppError {
             Self::DemandRefused(DemandRefusal::NotYours(_)) => "demand-not-yours",
             Self::ReplayedNonce => "replayed-nonce",
             Self::OrderInactive(_) => "order-inactive",
+            Self::WitnessRefused(WitnessRefusal::Malformed(_) | WitnessRefusal::OldTooLarge { .. }) => {
+                "witness-malformed"
+            }
+            Self::WitnessRefused(WitnessRefusal::UnknownLog(_)) => "witness-unknown-log",
+            Self::WitnessRefused(WitnessRefusal::NotSigned(_)) => "witness-not-signed",
+            Self::WitnessRefused(WitnessRefusal::OldSizeDiffers { .. }) => "witness-old-size",
+            Self::WitnessRefused(WitnessRefusal::Fork(_)) => "witness-fork",
+            Self::WitnessRefused(WitnessRefusal::Inconsistent(_)) => "witness-inconsistent",
             Self::Internal(_) => "internal",
         }
     }

@@ -17,6 +17,7 @@ use serde_json::Value;
 use sha2::Digest as _;
 
 use super::{NodeClient, expect_success, hash_file};
+use crate::crypto::note::{self, Cosigner};
 use crate::crypto::{Did, canonical, proof};
 use crate::ledger::{Checkpoint, merkle, stored, tiles};
 
@@ -64,16 +65,38 @@ pub struct Verified {
     pub checkpoint_size: u64,
     /// The newer checkpoint size proven consistent with the bundle's, if asked.
     pub consistent_to: Option<u64>,
+    /// The trusted witnesses that cosigned the checkpoint.
+    pub witnessed_by: Vec<String>,
 }
 
-/// The node's current checkpoint, verified; with its note text.
+/// The node's current checkpoint, verified; with its note text (and whatever cosignatures
+/// its witnesses gave it).
 pub async fn current_checkpoint(client: &NodeClient, origin: &str, node: &Did) -> anyhow::Result<(Checkpoint, String)> {
+    read_checkpoint(client, origin, node, "").await
+}
+
+/// [`current_checkpoint`], the node first asking its witnesses to cosign it: the checkpoint
+/// evidence is kept under (a tiles mirror serves the cosignatures the node has).
+pub async fn witnessed_checkpoint(
+    client: &NodeClient,
+    origin: &str,
+    node: &Did,
+) -> anyhow::Result<(Checkpoint, String)> {
+    read_checkpoint(client, origin, node, "?witnessed=true").await
+}
+
+async fn read_checkpoint(
+    client: &NodeClient,
+    origin: &str,
+    node: &Did,
+    query: &str,
+) -> anyhow::Result<(Checkpoint, String)> {
     let note = match client.log_tiles() {
         Some(log) => String::from_utf8(client.get_bytes(&format!("{log}/checkpoint")).await?.to_vec())
             .context("the checkpoint is not UTF-8")?,
         None => {
             let response = client
-                .request(reqwest::Method::GET, "/api/v1/log/checkpoint")
+                .request(reqwest::Method::GET, &format!("/api/v1/log/checkpoint{query}"))
                 .send()
                 .await?;
             expect_success(response).await?.text().await?
@@ -148,6 +171,56 @@ pub fn digest_of(document: &Value) -> anyhow::Result<String> {
     ))
 }
 
+/// The witnesses a verifier trusts, and how many of them must have cosigned the
+/// bundle's checkpoint (C2SP `tlog-cosignature`) for it to be believed.
+#[derive(Debug, Default)]
+pub struct WitnessPolicy {
+    /// The witnesses trusted, each once.
+    pub cosigners: Vec<Cosigner>,
+    /// How many of them must have cosigned.
+    pub required: usize,
+}
+
+impl WitnessPolicy {
+    /// Trust these witnesses (verifier keys, repeats counted once); `required` of them
+    /// [default: all] must have cosigned.
+    pub fn new(keys: &[String], required: Option<usize>) -> anyhow::Result<Self> {
+        let mut cosigners: Vec<Cosigner> = Vec::new();
+        for key in keys {
+            let cosigner: Cosigner = key.parse().with_context(|| format!("witness key {key:?}"))?;
+            if !cosigners.contains(&cosigner) {
+                cosigners.push(cosigner);
+            }
+        }
+        let required = required.unwrap_or(cosigners.len());
+        ensure!(
+            required <= cosigners.len(),
+            "{required} witnesses required, but only {} given",
+            cosigners.len()
+        );
+        Ok(Self { cosigners, required })
+    }
+
+    /// The names of the trusted witnesses whose cosignature of `note` verifies; an error
+    /// when fewer than required do.
+    pub fn check(&self, note: &str) -> anyhow::Result<Vec<String>> {
+        let cosigned: Vec<String> = self
+            .cosigners
+            .iter()
+            .filter(|cosigner| note::cosigned_at(note, cosigner).is_ok())
+            .map(|cosigner| cosigner.name.clone())
+            .collect();
+        ensure!(
+            cosigned.len() >= self.required,
+            "the checkpoint is cosigned by {} of the witnesses given, {} required: the tree this node showed \
+             may not be the one others see",
+            cosigned.len(),
+            self.required
+        );
+        Ok(cosigned)
+    }
+}
+
 /// Where to check that the node's log still holds what it held.
 pub struct ConsistencyCheck<'a> {
     /// The node.
@@ -157,11 +230,13 @@ pub struct ConsistencyCheck<'a> {
 }
 
 /// Verifies a bundle offline; with `files`, also the delivered files; with `consistency`, that
-/// the node's current log extends an earlier checkpoint (a consistency proof).
+/// the node's current log extends an earlier checkpoint (a consistency proof); and that the
+/// checkpoint carries the cosignatures `witnesses` requires.
 pub async fn verify(
     evidence: &Evidence,
     files: Option<&Path>,
     consistency: Option<ConsistencyCheck<'_>>,
+    witnesses: &WitnessPolicy,
 ) -> anyhow::Result<Verified> {
     let node_did: Did = evidence.node.parse()?;
     proof::verify_document_with_key(&evidence.agreement, &node_did.public_key()).context("agreement signature")?;
@@ -177,6 +252,7 @@ pub async fn verify(
     );
     let checkpoint = Checkpoint::verify(&evidence.checkpoint, &evidence.log_origin, &node_did.public_key())
         .context("checkpoint signature")?;
+    let witnessed_by = witnesses.check(&evidence.checkpoint)?;
     let mut files_checked = 0;
     for logged in &evidence.receipts {
         let receipt = &logged.receipt;
@@ -232,6 +308,7 @@ pub async fn verify(
         files: files_checked,
         checkpoint_size: checkpoint.size,
         consistent_to,
+        witnessed_by,
     })
 }
 

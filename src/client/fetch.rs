@@ -138,7 +138,7 @@ pub async fn fetch(
     }
 
     let receipts: Vec<Value> = client.get_json(&format!("/api/v1/orders/{order_id}/receipts")).await?;
-    let (checkpoint, note) = evidence::current_checkpoint(&client, &origin, &node_did).await?;
+    let (checkpoint, note) = evidence::witnessed_checkpoint(&client, &origin, &node_did).await?;
     let mut logged = Vec::with_capacity(receipts.len());
     let path = out.join(EVIDENCE_FILE);
     let mut acknowledgements = earlier_acknowledgements(&path);

@@ -87,6 +87,29 @@ impl NodeClient {
         self.read_body(expect_success(response).await?).await
     }
 
+    /// POSTs a text body to an API path; answers the status, content type and body (read
+    /// within this client's bound), whatever the status.
+    pub async fn post_text(
+        &self,
+        path: &str,
+        body: String,
+    ) -> anyhow::Result<(reqwest::StatusCode, String, bytes::Bytes)> {
+        let response = self
+            .request(reqwest::Method::POST, path)
+            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok((status, content_type, self.read_body(response).await?))
+    }
+
     /// A response's whole body, within this client's bound if it has one.
     async fn read_body(&self, response: reqwest::Response) -> anyhow::Result<bytes::Bytes> {
         let Some(max_body) = self.max_body else {

@@ -186,6 +186,11 @@ impl PublicKey {
             .map_err(|_| KeyError::Multibase(text.to_owned()))
     }
 
+    /// The key of these raw 32 bytes, if they are an Ed25519 point.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Option<Self> {
+        VerifyingKey::from_bytes(bytes).ok().map(Self)
+    }
+
     /// The raw 32 key bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
         self.0.to_bytes()

@@ -18,5 +18,6 @@ pub use dataset::{
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{DatasetId, FileName, IdError, PublisherId, ReadSessionId, ResourceName, VersionNumber};
 pub use search::{
-    DATASET_KIND, Facet, FacetCount, FilterField, SearchFilter, SearchOrder, TimeRange, UnknownFacet, UnknownOrder,
+    DATASET_KIND, Facet, FacetCount, FilterField, PEER_DATASET_KIND, SearchFilter, SearchOrder, TimeRange,
+    UnknownFacet, UnknownOrder,
 };

@@ -32,6 +32,9 @@ pub struct NodeDescription {
     pub log: LogDescription,
     /// The prefix of the handles of its datasets (`<prefix>/<dataset>[@<version>]`).
     pub identifier_prefix: String,
+    /// The node as a witness of its peers' logs (C2SP `tlog-witness`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<WitnessDescription>,
     /// The node's Data Integrity proof over the rest (eddsa-jcs-2022).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -48,6 +51,20 @@ pub struct LogDescription {
     pub verifier_key: String,
     /// Where its latest checkpoint is served.
     pub checkpoint: String,
+}
+
+/// A node as a witness: the name and key of its cosignatures and where logs submit
+/// their checkpoints.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WitnessDescription {
+    /// The key name its cosignature lines carry.
+    pub name: String,
+    /// Its cosigner verifier key (`<name>+<hex id>+<base64(0x04 ‖ key)>`), as
+    /// `shulian verify --witness` takes it.
+    pub verifier_key: String,
+    /// Its submission prefix: logs POST to `<prefix>/add-checkpoint`.
+    pub submission_prefix: String,
 }
 
 /// The software a node runs.
@@ -103,6 +120,8 @@ pub struct Peer {
     pub identifier_prefix: Option<String>,
     /// The last sequence of its change feed harvested.
     pub harvested_through: Option<u64>,
+    /// Whether it is asked to witness this node's log (to cosign its checkpoints).
+    pub witnesses_us: bool,
 }
 
 /// A demand a peer's board lists, as this node keeps it: its poster's signature verified

@@ -22,22 +22,29 @@ pub enum Facet {
     Format,
     /// A keyword.
     Keyword,
-    /// What the item is: `dataset`, or a demand on the board (`demand`, `challenge`).
+    /// What the item is: `dataset`, a dataset held at a peer (`peer-dataset`), or a demand
+    /// on the board (`demand`, `challenge`).
     Kind,
+    /// The identifier prefix of the peer node that holds a peer's dataset.
+    Node,
 }
 
 /// The [`Facet::Kind`] of a dataset (demands carry their own kind's name).
 pub const DATASET_KIND: &str = "dataset";
 
+/// The [`Facet::Kind`] of a dataset harvested from a peer node.
+pub const PEER_DATASET_KIND: &str = "peer-dataset";
+
 impl Facet {
     /// Every facet, in the order pages and answers list them.
-    pub const ALL: [Facet; 6] = [
+    pub const ALL: [Facet; 7] = [
         Self::Access,
         Self::Publisher,
         Self::License,
         Self::Format,
         Self::Keyword,
         Self::Kind,
+        Self::Node,
     ];
 
     /// The facet's name as stored and served.
@@ -49,6 +56,7 @@ impl Facet {
             Self::Format => "format",
             Self::Keyword => "keyword",
             Self::Kind => "kind",
+            Self::Node => "node",
         }
     }
 }
@@ -61,7 +69,7 @@ impl fmt::Display for Facet {
 
 /// A name that is not one of the facets.
 #[derive(Debug, thiserror::Error)]
-#[error("{0:?} is not a facet (access, publisher, license, format, keyword, kind)")]
+#[error("{0:?} is not a facet (access, publisher, license, format, keyword, kind, node)")]
 pub struct UnknownFacet(pub String);
 
 impl FromStr for Facet {

@@ -2,21 +2,41 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::extract::ApiQuery;
+use super::extract::{ApiBytes, ApiQuery};
 use crate::error::AppError;
 use crate::ledger::tiles::Tile;
+use crate::ledger::witness::{Conflict, WitnessRefusal};
 use crate::service::Context;
 use crate::service::transparency::{self, ConsistencyView, EntryView, InclusionView};
+use crate::service::witness;
 
-/// The current checkpoint, a C2SP signed note.
-#[utoipa::path(get, path = "/api/v1/log/checkpoint", tag = "log",
-    responses((status = 200, description = "signed note: origin, tree size, base64 root, signature", content_type = "text/plain")))]
-pub async fn checkpoint(State(ctx): State<Context>) -> Result<impl IntoResponse, AppError> {
-    let note = transparency::checkpoint(&ctx).await?;
+/// Which checkpoint.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CheckpointParams {
+    /// Ask the node's witnesses to cosign the current checkpoint first (those that have
+    /// not), so that it carries every cosignature it can get.
+    #[serde(default)]
+    witnessed: bool,
+}
+
+/// The current checkpoint, a C2SP signed note, with the cosignatures of the node's
+/// witnesses (C2SP `tlog-cosignature`) that it has.
+#[utoipa::path(get, path = "/api/v1/log/checkpoint", tag = "log", params(CheckpointParams),
+    responses((status = 200, description = "signed note: origin, tree size, base64 root, signature, cosignatures", content_type = "text/plain")))]
+pub async fn checkpoint(
+    State(ctx): State<Context>,
+    ApiQuery(params): ApiQuery<CheckpointParams>,
+) -> Result<impl IntoResponse, AppError> {
+    let note = if params.witnessed {
+        witness::cosigned_checkpoint(&ctx).await?
+    } else {
+        transparency::checkpoint(&ctx).await?
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -103,4 +123,40 @@ pub async fn tile(State(ctx): State<Context>, Path(path): Path<String>) -> Resul
         ],
         bytes,
     ))
+}
+
+/// C2SP `tlog-witness` `add-checkpoint`: a peer's log submits its checkpoint with a
+/// consistency proof from the last one this node cosigned; the answer is this node's
+/// cosignature line. Only the logs of this node's peers are witnessed.
+#[utoipa::path(post, path = "/witness/add-checkpoint", tag = "log",
+    request_body(content = String, content_type = "text/plain", description = "`old <size>`, base64 proof lines, an empty line, the signed checkpoint"),
+    responses((status = 200, description = "the cosignature line (`— <name> <base64>`)", content_type = "text/plain"),
+              (status = 400, description = "malformed request, or an old size above the checkpoint's"),
+              (status = 403, description = "not signed by the log's key"),
+              (status = 404, description = "not the log of a peer of this node"),
+              (status = 409, description = "the old size is not the last cosigned (`text/x.tlog.size` body), or the log signed another tree of this size"),
+              (status = 422, description = "the consistency proof does not verify")))]
+pub async fn add_checkpoint(State(ctx): State<Context>, ApiBytes(body): ApiBytes) -> Response {
+    let Ok(body) = std::str::from_utf8(&body) else {
+        return AppError::WitnessRefused(WitnessRefusal::Malformed("the body is not UTF-8")).into_response();
+    };
+    match witness::add_checkpoint(&ctx, body).await {
+        Ok(line) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], line).into_response(),
+        // The spec's answer to a log that does not know the size last cosigned: that size.
+        Err(AppError::WitnessRefused(WitnessRefusal::OldSizeDiffers { latest })) => (
+            StatusCode::CONFLICT,
+            [(header::CONTENT_TYPE, "text/x.tlog.size")],
+            format!("{latest}\n"),
+        )
+            .into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// As a witness: the evidence this node kept of peers' logs that showed two trees of
+/// one history (both signed checkpoints of each), newest first.
+#[utoipa::path(get, path = "/api/v1/witness/conflicts", tag = "log",
+    responses((status = 200, body = Vec<Conflict>)))]
+pub async fn conflicts(State(ctx): State<Context>) -> Result<Json<Vec<Conflict>>, AppError> {
+    Ok(Json(witness::conflicts(&ctx).await?))
 }

@@ -55,11 +55,11 @@ pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
 #[openapi(
     info(title = "shulian node API", description = "Catalog, publishing and open downloads of a 数联网 node. Errors are RFC 9457 problem+json with a stable `type` per kind (`urn:shulian:problem:<kind>`)."),
     paths(
-        node::describe, node::peers, node::peer_datasets, node::healthz, node::readyz, handles::resolve,
+        node::describe, node::peers, node::peer_datasets, node::search_peer_datasets, node::healthz, node::readyz, handles::resolve,
         datasets::list, datasets::changes, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
         files::download, tables::schema, tables::preview, blobs::upload, blobs::probe, blobs::compose,
         interop::catalog, interop::dataset, interop::datapackage,
-        log::checkpoint, log::entries, log::inclusion, log::consistency, log::tile,
+        log::checkpoint, log::entries, log::inclusion, log::consistency, log::tile, log::add_checkpoint, log::conflicts,
         orders::place, orders::order_status, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
         orders::acknowledge,
         demands::list_demands, demands::post_demand, demands::get_demand, demands::answer_demand, demands::decide_demand,
@@ -97,6 +97,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
         .route("/.well-known/shulian-node", get(node::describe))
         .route("/api/v1/peers", get(node::peers))
         .route("/api/v1/peer-datasets", get(node::peer_datasets))
+        .route("/api/v1/peer-datasets/search", get(node::search_peer_datasets))
         .route("/api/handles/{*handle}", get(handles::resolve))
         .route("/readyz", get(node::readyz))
         .route("/api/v1/openapi.json", get(openapi))
@@ -122,6 +123,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
         .route("/api/v1/log/entries", get(log::entries))
         .route("/api/v1/log/proof/inclusion", get(log::inclusion))
         .route("/api/v1/log/proof/consistency", get(log::consistency))
+        .route("/api/v1/witness/conflicts", get(log::conflicts))
         .nest(SHARING_PATH, sharing::routes())
         .merge(web::routes())
         .route("/api/3/action/{name}", get(ckan::action).post(ckan::action))
@@ -144,6 +146,8 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
         )
         .route("/api/v1/orders/{order}/decision", axum::routing::post(orders::decide))
         .route("/api/v1/orders/{order}/revocation", axum::routing::post(orders::revoke))
+        // A peer's checkpoint for this node to witness (C2SP tlog-witness), as small.
+        .route("/witness/add-checkpoint", axum::routing::post(log::add_checkpoint))
         .route("/api/v1/demands", get(demands::list_demands).post(demands::post_demand))
         .route("/api/v1/peer-demands", get(demands::peer_demands))
         .route(

@@ -4,9 +4,12 @@
 use axum::Json;
 use axum::extract::State;
 
+use super::extract::ApiQuery;
 use crate::domain::node::{NodeDescription, Peer};
+use crate::domain::{AccessClass, Facet, SearchFilter};
 use crate::error::AppError;
-use crate::service::network::PeerDatasetView;
+use crate::service::network::{PeerDatasetView, PeerSearchPage};
+use crate::service::search::SearchRequest;
 use crate::service::{Context, network};
 
 /// Describes the node, signed by its key.
@@ -31,6 +34,47 @@ pub async fn peers(State(ctx): State<Context>) -> Result<Json<Vec<Peer>>, AppErr
     responses((status = 200, body = Vec<PeerDatasetView>)))]
 pub async fn peer_datasets(State(ctx): State<Context>) -> Result<Json<Vec<PeerDatasetView>>, AppError> {
     Ok(Json(network::peer_datasets(&ctx).await?))
+}
+
+/// What to search the peers' datasets for.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PeerSearchParams {
+    /// Words, Chinese (or its pinyin) or English, as the catalog is searched.
+    q: Option<String>,
+    /// Only the datasets of the peer with this identifier prefix (a `node` facet value).
+    node: Option<String>,
+    /// Only `open` or only `licensed` datasets.
+    access: Option<AccessClass>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<u32>,
+}
+
+/// Searches the datasets harvested from the peers (each verified as at
+/// `/api/v1/peer-datasets`), with facet counts; `node` counts them per holding peer.
+#[utoipa::path(get, path = "/api/v1/peer-datasets/search", tag = "node", params(PeerSearchParams),
+    responses((status = 200, body = PeerSearchPage), (status = 400, description = "bad query, filter or cursor")))]
+pub async fn search_peer_datasets(
+    State(ctx): State<Context>,
+    ApiQuery(params): ApiQuery<PeerSearchParams>,
+) -> Result<Json<PeerSearchPage>, AppError> {
+    let mut filters = Vec::new();
+    if let Some(node) = params.node {
+        filters.push(SearchFilter::facet(Facet::Node, node));
+    }
+    if let Some(access) = params.access {
+        filters.push(SearchFilter::facet(Facet::Access, access.as_str()));
+    }
+    let request = SearchRequest {
+        text: params.q,
+        filters,
+        cursor: params.cursor,
+        limit: params.limit,
+        ..SearchRequest::default()
+    };
+    Ok(Json(network::search_peer_datasets(&ctx, request).await?))
 }
 
 /// Liveness: the process answers.

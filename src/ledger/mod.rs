@@ -9,6 +9,7 @@
 pub mod merkle;
 pub mod stored;
 pub mod tiles;
+pub mod witness;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

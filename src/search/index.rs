@@ -52,7 +52,7 @@ use queries::{Loose, LooseQuery, WeightedTermQuery};
 
 /// The index's layout version: raise it when the schema or the analysis changes, and
 /// replicas rebuild their indexes from the database.
-const FORMAT: u32 = 5;
+const FORMAT: u32 = 6;
 
 /// Memory the writer buffers before it writes a segment.
 const WRITER_MEMORY: usize = 64 << 20;

@@ -22,19 +22,30 @@ pub struct SearchDocument {
     pub facets: Vec<(Facet, String)>,
 }
 
-/// What the search index holds an entry for: a dataset of the catalog, or a demand on
-/// the board. The index and the search feed name it by [`SearchKey::text`]: a dataset by
-/// its id, a demand by `demand:` and its id (a dataset id never holds `:`).
+/// What the search index holds an entry for: a dataset of the catalog, a demand on the
+/// board, or a dataset harvested from a peer. The index and the search feed name it by
+/// [`SearchKey::text`]: a dataset by its id, a demand by `demand:` and its id, a peer's
+/// dataset by `peer:<dataset>@<peer URL>` (a dataset id never holds `:` or `@`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SearchKey {
     /// A dataset.
     Dataset(DatasetId),
     /// A demand (or challenge) on the board, by its id.
     Demand(String),
+    /// A dataset a peer holds, as harvested from it.
+    Peer {
+        /// The peer's base URL.
+        url: String,
+        /// The dataset, as the peer names it.
+        dataset: DatasetId,
+    },
 }
 
 /// How the index and the feed write a demand's key.
 const DEMAND_KEY_PREFIX: &str = "demand:";
+
+/// How the index and the feed write a peer's dataset's key.
+const PEER_KEY_PREFIX: &str = "peer:";
 
 impl SearchKey {
     /// The key as the index and the search feed hold it.
@@ -42,14 +53,15 @@ impl SearchKey {
         match self {
             Self::Dataset(id) => id.as_str().into(),
             Self::Demand(id) => format!("{DEMAND_KEY_PREFIX}{id}").into(),
+            Self::Peer { url, dataset } => format!("{PEER_KEY_PREFIX}{dataset}@{url}").into(),
         }
     }
 
-    /// The dataset, when the key is one.
+    /// The dataset of this catalog, when the key is one.
     pub fn dataset(&self) -> Option<&DatasetId> {
         match self {
             Self::Dataset(id) => Some(id),
-            Self::Demand(_) => None,
+            Self::Demand(_) | Self::Peer { .. } => None,
         }
     }
 }
@@ -59,8 +71,14 @@ impl std::str::FromStr for SearchKey {
 
     /// The key a text written by [`SearchKey::text`] stands for.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.strip_prefix(DEMAND_KEY_PREFIX) {
-            Some(id) => Ok(Self::Demand(id.to_owned())),
+        if let Some(id) = text.strip_prefix(DEMAND_KEY_PREFIX) {
+            return Ok(Self::Demand(id.to_owned()));
+        }
+        match text.strip_prefix(PEER_KEY_PREFIX).and_then(|rest| rest.split_once('@')) {
+            Some((dataset, url)) => Ok(Self::Peer {
+                url: url.to_owned(),
+                dataset: dataset.parse()?,
+            }),
             None => text.parse().map(Self::Dataset),
         }
     }
@@ -91,6 +109,67 @@ pub fn demand_document(kind: &str, demand: &serde_json::Value) -> SearchDocument
         texts,
         facets: vec![(Facet::Kind, kind.to_owned())],
     }
+}
+
+/// What a dataset version is found by: its id, title, description and keywords, its
+/// publishers' names, its tables' columns, and its facets (access, licence, formats,
+/// keywords). The node adds its publisher; a peer's dataset its holder and kind.
+pub fn dataset_document(
+    dataset: &DatasetId,
+    metadata: &crate::domain::DatasetMetadata,
+    publishers: Vec<String>,
+    formats: Vec<String>,
+    columns: Vec<String>,
+) -> SearchDocument {
+    let mut texts: Vec<(Field, String)> = vec![(Field::Keyword, dataset.as_str().replace('-', " "))];
+    for text in [&metadata.title.zh, &metadata.title.en].into_iter().flatten() {
+        texts.push((Field::Title, text.clone()));
+    }
+    for text in [&metadata.description.zh, &metadata.description.en]
+        .into_iter()
+        .flatten()
+    {
+        texts.push((Field::Description, text.clone()));
+    }
+    texts.extend(
+        metadata
+            .keywords
+            .iter()
+            .map(|keyword| (Field::Keyword, keyword.clone())),
+    );
+    texts.extend(publishers.into_iter().map(|name| (Field::Publisher, name)));
+    texts.extend(columns.into_iter().map(|column| (Field::Column, column)));
+    let mut facets = vec![
+        (Facet::Access, metadata.access.as_str().to_owned()),
+        (Facet::License, metadata.license.id.clone()),
+    ];
+    facets.extend(formats.into_iter().map(|format| (Facet::Format, format)));
+    facets.extend(
+        metadata
+            .keywords
+            .iter()
+            .map(|keyword| (Facet::Keyword, keyword.clone())),
+    );
+    SearchDocument { texts, facets }
+}
+
+/// What a dataset held at a peer is found by: as a dataset of this catalog (its publisher
+/// named by the peer's name), of kind `peer-dataset`, its node facet the peer's prefix.
+pub fn peer_dataset_document(
+    dataset: &DatasetId,
+    metadata: &crate::domain::DatasetMetadata,
+    formats: Vec<String>,
+    peer_name: &str,
+    peer_prefix: &str,
+) -> SearchDocument {
+    let mut document = dataset_document(dataset, metadata, vec![peer_name.to_owned()], formats, Vec::new());
+    document
+        .facets
+        .push((Facet::Kind, crate::domain::PEER_DATASET_KIND.to_owned()));
+    document.facets.push((Facet::Node, peer_prefix.to_owned()));
+    document.facets.sort();
+    document.facets.dedup();
+    document
 }
 
 /// A dataset or a demand as the search index holds it.

@@ -20,9 +20,10 @@ use crate::crypto::canonical::{canonicalize, parse_strict};
 use crate::crypto::{Did, document_digest, verify_document};
 use crate::domain::demand::{DemandDocument, DemandKind};
 use crate::domain::node::{NodeDescription, Peer, RemoteDemand, RemoteVersion};
-use crate::domain::{DatasetMetadata, Sha256Digest};
+use crate::domain::{DatasetMetadata, FileEntry, Sha256Digest};
 use crate::ledger::Checkpoint;
-use crate::store::Store;
+use crate::search::peer_dataset_document;
+use crate::store::{HarvestedVersion, Store};
 
 /// Changes read per page of a peer's feed.
 const HARVEST_PAGE: u32 = 200;
@@ -61,7 +62,7 @@ pub async fn harvest(store: &dyn Store, peer: &Peer, description: &NodeDescripti
                 change.sequence,
                 under.size
             );
-            versions.push(verified(&client, &did, change, under).await?);
+            versions.push(verified(&client, peer, &did, change, under).await?);
         }
         harvested += versions.len();
         let full = page.next.is_some();
@@ -149,13 +150,15 @@ fn verified_demand(did: &Did, listed: &DemandView) -> anyhow::Result<RemoteDeman
     })
 }
 
-/// A listed version, once its manifest verifies and is included in the peer's log.
+/// A listed version, once its manifest verifies and is included in the peer's log, with
+/// what it is found by.
 async fn verified(
     client: &NodeClient,
+    peer: &Peer,
     did: &Did,
     change: &ChangeEntry,
     checkpoint: &Checkpoint,
-) -> anyhow::Result<RemoteVersion> {
+) -> anyhow::Result<HarvestedVersion> {
     let (dataset, version) = (&change.dataset, change.entry.version);
     let path = format!("/api/v1/datasets/{dataset}/versions/{version}/manifest");
     let manifest = parse_strict(&client.get_bytes(&client.url(&path)).await?)?;
@@ -180,13 +183,23 @@ async fn verified(
     let published = manifest["published"]
         .as_str()
         .context("the manifest has no publication time")?;
-    Ok(RemoteVersion {
-        dataset: dataset.clone(),
-        version,
-        access: metadata.access,
-        title: metadata.title,
-        manifest_digest: digest,
-        log_index: change.sequence,
-        published_at: chrono::DateTime::parse_from_rfc3339(published)?.with_timezone(&Utc),
+    let formats = serde_json::from_value::<Vec<FileEntry>>(manifest["files"].clone())
+        .context("the manifest's files")?
+        .iter()
+        .map(|file| file.media_type.format_name())
+        .collect();
+    let prefix = peer.identifier_prefix.as_deref().unwrap_or(&peer.url);
+    let search = peer_dataset_document(dataset, &metadata, formats, &peer.name, prefix);
+    Ok(HarvestedVersion {
+        version: RemoteVersion {
+            dataset: dataset.clone(),
+            version,
+            access: metadata.access,
+            title: metadata.title,
+            manifest_digest: digest,
+            log_index: change.sequence,
+            published_at: chrono::DateTime::parse_from_rfc3339(published)?.with_timezone(&Utc),
+        },
+        search,
     })
 }

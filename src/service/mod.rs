@@ -27,6 +27,7 @@ pub mod sharing;
 pub mod tables;
 pub mod transparency;
 pub mod uploads;
+pub mod witness;
 
 use std::sync::Arc;
 
@@ -86,4 +87,6 @@ pub struct Context {
     pub sequencer: sequencer::Sequencer,
     /// Agreed orders' grants, read before, for admitted reads.
     pub agreed_grants: Arc<grants::AgreedGrants>,
+    /// When this replica last asked its witnesses to cosign.
+    pub cosigning: Arc<witness::CosigningState>,
 }

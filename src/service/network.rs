@@ -16,14 +16,20 @@ use serde_json::Value;
 
 use super::Context;
 use super::federation;
+use super::search::{self, SearchRequest};
 use super::sharing::SHARING_PATH;
 use super::transparency;
+use super::witness::{self, WITNESS_PATH};
 use crate::client::NodeClient;
 use crate::crypto::canonical::parse_strict;
 use crate::crypto::{Did, sign_document, verify_document};
 use crate::domain::handle::HANDLES_PATH;
-use crate::domain::node::{Endpoints, LogDescription, NODE_DESCRIPTION_TYPE, NodeDescription, Peer, Software};
+use crate::domain::node::{
+    Endpoints, LogDescription, NODE_DESCRIPTION_TYPE, NodeDescription, Peer, RemoteVersion, Software,
+    WitnessDescription,
+};
 use crate::error::AppError;
+use crate::search::SearchKey;
 use crate::store::{PeerContact, Store};
 
 /// Where a node serves its signed description, below its base URL.
@@ -73,6 +79,11 @@ fn sign_description(ctx: &Context) -> Result<Value, AppError> {
             api,
         },
         identifier_prefix: ctx.node.handle_prefix.to_string(),
+        witness: Some(WitnessDescription {
+            name: witness::name(&public),
+            verifier_key: witness::cosigner_key(&public),
+            submission_prefix: format!("{}{WITNESS_PATH}", ctx.node.public_url),
+        }),
         proof: None,
     };
     let unsigned = serde_json::to_value(description).map_err(anyhow::Error::from)?;
@@ -126,8 +137,23 @@ impl From<PeerRefusal> for AppError {
 /// Adds a peer by its base URL (or contacts a known one again): its description must
 /// verify, under `pinned` when the operator gave a DID, and under the key pinned at
 /// the first contact for a known peer. A refusal of a known peer is recorded with it.
-pub async fn add_peer(store: &dyn Store, url: &str, pinned: Option<&Did>) -> Result<Peer, AppError> {
-    contact_peer(store, url, pinned).await.map(|(peer, _)| peer)
+/// With `witness`, the peer is also asked from now on to witness this node's log.
+pub async fn add_peer(store: &dyn Store, url: &str, pinned: Option<&Did>, witness: bool) -> Result<Peer, AppError> {
+    let (peer, description) = contact_peer(store, url, pinned).await?;
+    if !witness || peer.witnesses_us {
+        return Ok(peer);
+    }
+    if description.witness.is_none() {
+        return Err(AppError::Conflict(format!(
+            "{} does not say it witnesses logs",
+            peer.url
+        )));
+    }
+    store.set_peer_witnesses_us(&peer.url, true).await?;
+    Ok(Peer {
+        witnesses_us: true,
+        ..peer
+    })
 }
 
 /// Forgets a peer: its pin and what was harvested from it (to pin a new key, add it again).
@@ -185,9 +211,10 @@ pub const PEER_CHECK_INTERVAL: Duration = Duration::from_secs(300);
 /// Peers contacted at once by a check.
 const CONCURRENT_CONTACTS: usize = 4;
 
-/// Contacts every known peer again and harvests its catalog, recording how each went (a
-/// peer that does not answer, answers under another key, or lists what does not verify
-/// keeps its pin and what was harvested before, and shows the error).
+/// Contacts every known peer again, harvests its catalog and board and witnesses its log,
+/// recording how each went (a peer that does not answer, answers under another key, lists
+/// what does not verify or shows a tree that does not extend the one witnessed keeps its
+/// pin and what was harvested before, and shows the error).
 pub async fn check_peers(store: &dyn Store) -> Result<Vec<Peer>, AppError> {
     let peers = store.peers().await?;
     futures::stream::iter(peers)
@@ -195,7 +222,10 @@ pub async fn check_peers(store: &dyn Store) -> Result<Vec<Peer>, AppError> {
             match contact_peer(store, &peer.url, None).await {
                 Ok((peer, description)) => {
                     let harvested = match federation::harvest(store, &peer, &description).await {
-                        Ok(_) => federation::harvest_demands(store, &peer).await.map(|_| ()),
+                        Ok(_) => match federation::harvest_demands(store, &peer).await {
+                            Ok(_) => witness::follow(store, &peer, &description).await,
+                            Err(error) => Err(error),
+                        },
                         Err(error) => Err(error),
                     };
                     if let Err(error) = harvested {
@@ -213,7 +243,8 @@ pub async fn check_peers(store: &dyn Store) -> Result<Vec<Peer>, AppError> {
     Ok(store.peers().await?)
 }
 
-/// Checks the peers now and every [`PEER_CHECK_INTERVAL`] while the node serves.
+/// Checks the peers, and asks the witnesses among them to cosign the current checkpoint,
+/// now and every [`PEER_CHECK_INTERVAL`] while the node serves.
 pub fn spawn_peer_checks(ctx: Context) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(PEER_CHECK_INTERVAL);
@@ -221,6 +252,9 @@ pub fn spawn_peer_checks(ctx: Context) -> tokio::task::JoinHandle<()> {
             ticks.tick().await;
             if let Err(error) = check_peers(ctx.store.as_ref()).await {
                 tracing::warn!(%error, "peers not checked");
+            }
+            if let Err(error) = witness::cosigned_checkpoint(&ctx).await {
+                tracing::warn!(%error, "checkpoint not cosigned");
             }
         }
     })
@@ -270,6 +304,56 @@ const PEER_DATASETS: u32 = 50;
 
 /// The newest datasets harvested from this node's peers, each at its newest version.
 pub async fn peer_datasets(ctx: &Context) -> Result<Vec<PeerDatasetView>, AppError> {
+    let held = ctx.store.newest_remote_versions(PEER_DATASETS).await?;
+    views_of(ctx, held).await
+}
+
+/// A page of the peers' datasets a search found.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerSearchPage {
+    /// The datasets found, best first, each at its newest version harvested.
+    pub items: Vec<PeerDatasetView>,
+    /// How many match in all.
+    pub total: u64,
+    /// Counts of each facet's values among the matches; `node` names the peers by prefix.
+    #[schema(value_type = Object)]
+    pub facets: std::collections::BTreeMap<String, Vec<Value>>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Searches the datasets harvested from peers, as the catalog is searched (the same index,
+/// analysis and ranking), with a `node` facet naming each holder by its identifier prefix.
+pub async fn search_peer_datasets(ctx: &Context, request: SearchRequest) -> Result<PeerSearchPage, AppError> {
+    let found = search::find_peer_datasets(ctx, request).await?;
+    let keys: Vec<(String, crate::domain::DatasetId)> = found
+        .keys
+        .iter()
+        .filter_map(|key| match key {
+            SearchKey::Peer { url, dataset } => Some((url.clone(), dataset.clone())),
+            SearchKey::Dataset(_) | SearchKey::Demand(_) => None,
+        })
+        .collect();
+    let mut held: std::collections::HashMap<(String, crate::domain::DatasetId), _> = ctx
+        .store
+        .held_remote_versions(&keys)
+        .await?
+        .into_iter()
+        .map(|(url, version)| ((url.clone(), version.dataset.clone()), (url, version)))
+        .collect();
+    let ordered = keys.iter().filter_map(|key| held.remove(key)).collect();
+    Ok(PeerSearchPage {
+        items: views_of(ctx, ordered).await?,
+        total: found.total,
+        facets: search::facets_but_kind(found.facets),
+        next_cursor: found.next_cursor,
+    })
+}
+
+/// Views of versions held at peers (peer URL, version), in order; a peer since removed is left out.
+async fn views_of(ctx: &Context, held: Vec<(String, RemoteVersion)>) -> Result<Vec<PeerDatasetView>, AppError> {
     let peers: std::collections::HashMap<String, Peer> = ctx
         .store
         .peers()
@@ -277,7 +361,6 @@ pub async fn peer_datasets(ctx: &Context) -> Result<Vec<PeerDatasetView>, AppErr
         .into_iter()
         .map(|peer| (peer.url.clone(), peer))
         .collect();
-    let held = ctx.store.newest_remote_versions(PEER_DATASETS).await?;
     Ok(held
         .into_iter()
         .filter_map(|(url, version)| {

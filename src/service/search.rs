@@ -23,12 +23,12 @@ use super::catalog::{DatasetView, manifest_metadata};
 use super::tables::{inspection, table_format};
 use crate::domain::demand::DemandKind;
 use crate::domain::{
-    DatasetId, DatasetMetadata, Facet, FacetCount, FileEntry, FilterField, PublisherId, SearchFilter, SearchOrder,
-    TimeRange,
+    DatasetId, DatasetMetadata, Facet, FacetCount, FileEntry, FilterField, PEER_DATASET_KIND, PublisherId,
+    SearchFilter, SearchOrder, TimeRange,
 };
 use crate::error::AppError;
 use crate::search::index::{IndexAnswer, IndexQuery, RankingStatistics, SearchIndex, SortPosition};
-use crate::search::{Field, SearchDocument, SearchKey, query_terms};
+use crate::search::{SearchDocument, SearchKey, dataset_document, query_terms};
 use crate::store::StoreError;
 
 /// Page size when the client names none.
@@ -107,7 +107,7 @@ pub struct Found {
 
 /// Runs a search for datasets.
 pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, AppError> {
-    let found = find_kinds(ctx, request, DEMAND_KINDS, true).await?;
+    let found = find_kinds(ctx, request, NOT_IN_CATALOG, true).await?;
     let ids: Vec<DatasetId> = found.keys.iter().filter_map(SearchKey::dataset).cloned().collect();
     let mut summaries: HashMap<DatasetId, _> = ctx
         .store
@@ -116,9 +116,10 @@ pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, A
         .into_iter()
         .map(|summary| (summary.id.clone(), summary))
         .collect();
-    // Every result is a dataset: their kind is no facet to narrow by.
+    // Every result is a dataset of this node: neither kind nor node narrows them.
     let mut facets = group_facets(found.facets);
     facets.remove(Facet::Kind.as_str());
+    facets.remove(Facet::Node.as_str());
     Ok(SearchPage {
         items: ids
             .iter()
@@ -140,8 +141,19 @@ pub async fn find_demands(ctx: &Context, request: SearchRequest, kind: Option<De
     }
 }
 
+/// Runs a search for the datasets harvested from peers: the same index, analysis and
+/// ranking as the catalog's, narrowed to the `peer-dataset` kind (and to the request's
+/// filters, such as one `node`).
+pub async fn find_peer_datasets(ctx: &Context, request: SearchRequest) -> Result<Found, AppError> {
+    find_kinds(ctx, request, &[PEER_DATASET_KIND], false).await
+}
+
 /// The [`Facet::Kind`] values of the board's items.
 const DEMAND_KINDS: &[&str] = &["demand", "challenge"];
+
+/// The [`Facet::Kind`] values of items the catalog's own searches leave out: the board's,
+/// and the datasets peers hold.
+const NOT_IN_CATALOG: &[&str] = &["demand", "challenge", PEER_DATASET_KIND];
 
 /// Runs a search for items of `kinds`, or (`excluded`) of any other kind.
 async fn find_kinds(ctx: &Context, request: SearchRequest, kinds: &[&str], excluded: bool) -> Result<Found, AppError> {
@@ -183,7 +195,7 @@ async fn find_kinds(ctx: &Context, request: SearchRequest, kinds: &[&str], exclu
 /// How many datasets match a search (ignoring order, cursor and page size) and every
 /// facet value among them with its count.
 pub async fn summary(ctx: &Context, request: &SearchRequest) -> Result<(u64, Vec<FacetCount>), AppError> {
-    let mut query = index_query(request, DEMAND_KINDS, true)?;
+    let mut query = index_query(request, NOT_IN_CATALOG, true)?;
     query.limit = 0;
     let answer = run(ctx, query, request.indexed).await?;
     Ok((answer.total, answer.facets))
@@ -191,7 +203,7 @@ pub async fn summary(ctx: &Context, request: &SearchRequest) -> Result<(u64, Vec
 
 /// The index query of `request`, narrowed to items of `kinds` or, `excluded`, to items
 /// of any other kind (whatever kind the request names itself). Datasets are searched by
-/// excluding the board's kinds: that reads the board's short posting lists, where
+/// excluding the other kinds: that reads their shorter posting lists, where
 /// requiring `dataset` would read one as long as the catalog on every search.
 fn index_query(request: &SearchRequest, kinds: &[&str], excluded: bool) -> Result<IndexQuery, AppError> {
     let text = request.text.as_deref().map(str::trim).unwrap_or_default();
@@ -240,6 +252,13 @@ async fn run(ctx: &Context, query: IndexQuery, indexed: Option<u64>) -> Result<I
         }));
     }
     on_index(ctx, move |index| index.search(&query)).await
+}
+
+/// The counts of every facet but `kind`, grouped as answers carry them.
+pub fn facets_but_kind(counts: Vec<FacetCount>) -> BTreeMap<String, Vec<Value>> {
+    let mut grouped = group_facets(counts);
+    grouped.remove(Facet::Kind.as_str());
+    grouped
 }
 
 /// The counts of `facets` only, grouped as answers carry them.
@@ -297,46 +316,26 @@ pub async fn document_for(
     files: &[FileEntry],
 ) -> Result<SearchDocument, AppError> {
     let publisher_name = ctx.store.publisher(publisher).await?.name;
-    let mut texts: Vec<(Field, String)> = vec![(Field::Keyword, dataset.as_str().replace('-', " "))];
-    for text in [&metadata.title.zh, &metadata.title.en].into_iter().flatten() {
-        texts.push((Field::Title, text.clone()));
-    }
-    for text in [&metadata.description.zh, &metadata.description.en]
-        .into_iter()
-        .flatten()
-    {
-        texts.push((Field::Description, text.clone()));
-    }
-    texts.extend(
-        metadata
-            .keywords
-            .iter()
-            .map(|keyword| (Field::Keyword, keyword.clone())),
-    );
-    texts.push((Field::Publisher, publisher_name));
-    texts.push((Field::Publisher, publisher.to_string()));
+    let mut columns = Vec::new();
     for file in files.iter().filter(|file| file.derived_from.is_none()) {
         if let Some(format) = table_format(&file.media_type)
             && let Ok(profile) = inspection(ctx, &file.sha256, format).await?
         {
-            texts.extend(profile.columns.into_iter().map(|column| (Field::Column, column.name)));
+            columns.extend(profile.columns.into_iter().map(|column| column.name));
         }
     }
-    let mut facets = vec![
-        (Facet::Access, metadata.access.as_str().to_owned()),
-        (Facet::Publisher, publisher.to_string()),
-        (Facet::License, metadata.license.id.clone()),
-    ];
-    facets.extend(files.iter().map(|file| (Facet::Format, file.media_type.format_name())));
-    facets.extend(
-        metadata
-            .keywords
-            .iter()
-            .map(|keyword| (Facet::Keyword, keyword.clone())),
+    let formats = files.iter().map(|file| file.media_type.format_name()).collect();
+    let mut document = dataset_document(
+        dataset,
+        metadata,
+        vec![publisher_name, publisher.to_string()],
+        formats,
+        columns,
     );
-    facets.sort();
-    facets.dedup();
-    Ok(SearchDocument { texts, facets })
+    document.facets.push((Facet::Publisher, publisher.to_string()));
+    document.facets.sort();
+    document.facets.dedup();
+    Ok(document)
 }
 
 /// Computes the search documents of datasets published before they were stored; returns how many.
@@ -500,6 +499,17 @@ async fn build_index(ctx: &Context) -> Result<(), AppError> {
         built += page.len();
         on_index(ctx, move |index| index.add(&page)).await?;
         after_demand = Some(last);
+    }
+    let mut after_peer: Option<(String, DatasetId)> = None;
+    loop {
+        let after = after_peer.as_ref().map(|(url, dataset)| (url.as_str(), dataset));
+        let page = ctx.store.indexed_peer_datasets(after, BUILD_PAGE).await?;
+        let Some(SearchKey::Peer { url, dataset }) = page.last().map(|item| item.key.clone()) else {
+            break;
+        };
+        built += page.len();
+        on_index(ctx, move |index| index.add(&page)).await?;
+        after_peer = Some((url, dataset));
     }
     on_index(ctx, move |index| index.finish_build(head)).await?;
     tracing::info!(

@@ -60,7 +60,7 @@ pub struct InclusionView {
 }
 
 /// A consistency proof.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsistencyView {
     /// The older tree size.
@@ -81,14 +81,30 @@ pub fn verifier_key(ctx: &Context) -> String {
     note::verifier_key(&origin(ctx), &ctx.node.key.public())
 }
 
-/// The current checkpoint as a signed note: signed once per tree size, then served as stored.
+/// The current checkpoint as a signed note, with the cosignatures its witnesses gave it.
 pub async fn checkpoint(ctx: &Context) -> Result<String, AppError> {
+    let (size, note) = signed_checkpoint(ctx).await?;
+    with_cosignatures(ctx, size, note).await
+}
+
+/// The current checkpoint signed by this node alone, and its tree size: signed once per
+/// tree size, then served as stored.
+pub async fn signed_checkpoint(ctx: &Context) -> Result<(u64, String), AppError> {
     let size = ctx.store.log_size().await?;
     if let Some(note) = ctx.store.checkpoint_note(size).await? {
-        return Ok(note);
+        return Ok((size, note));
     }
     let note = sign_checkpoint(&ctx.node, size, tree_root(ctx, size).await?).map_err(anyhow::Error::from)?;
     ctx.store.record_checkpoint_note(size, &note, Utc::now()).await?;
+    Ok((size, note))
+}
+
+/// The checkpoint `note` of `size` with the cosignature lines kept for it appended (a
+/// note verifier ignores the lines of keys it does not know).
+pub async fn with_cosignatures(ctx: &Context, size: u64, mut note: String) -> Result<String, AppError> {
+    for (_, line) in ctx.store.cosignatures(size).await? {
+        note.push_str(&line);
+    }
     Ok(note)
 }
 
@@ -288,14 +304,19 @@ pub async fn inclusion(ctx: &Context, index: u64, size: u64) -> Result<Inclusion
 
 /// The consistency proof between tree sizes `from` and `to`.
 pub async fn consistency(ctx: &Context, from: u64, to: u64) -> Result<ConsistencyView, AppError> {
-    check_size(ctx, to).await?;
-    let ranges = merkle::consistency_ranges(from, to).map_err(|e| AppError::InvalidRequest(e.to_string()))?;
-    let proof = stored_hashes(ctx, ranges).await?;
+    let proof = consistency_hashes(ctx, from, to).await?;
     Ok(ConsistencyView {
         from,
         to,
         proof: proof.iter().map(|hash| STANDARD.encode(hash)).collect(),
     })
+}
+
+/// The consistency proof between tree sizes `from` and `to`, as hashes.
+pub async fn consistency_hashes(ctx: &Context, from: u64, to: u64) -> Result<Vec<merkle::Hash>, AppError> {
+    check_size(ctx, to).await?;
+    let ranges = merkle::consistency_ranges(from, to).map_err(|e| AppError::InvalidRequest(e.to_string()))?;
+    stored_hashes(ctx, ranges).await
 }
 
 /// `InvalidRequest` unless `size` names a tree the log has grown to.

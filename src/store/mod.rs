@@ -14,6 +14,7 @@ use crate::domain::demand::{DemandKind, DemandState};
 use crate::domain::node::{Peer, RemoteDemand, RemoteVersion};
 use crate::domain::order::OrderState;
 use crate::ledger::stored::Subtree;
+use crate::ledger::witness::{Conflict, WitnessedCheckpoint};
 use crate::search::{IndexedItem, SearchChange, SearchDocument};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -597,6 +598,15 @@ pub struct CatalogChange {
     pub version: VersionSummary,
 }
 
+/// A version harvested from a peer, verified, with what it is found by.
+#[derive(Clone, Debug)]
+pub struct HarvestedVersion {
+    /// The version.
+    pub version: RemoteVersion,
+    /// Its search document, from its verified manifest.
+    pub search: SearchDocument,
+}
+
 /// How a contact with a peer went.
 #[derive(Clone, Debug)]
 pub enum PeerContact {
@@ -799,12 +809,51 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets a peer, its pin and what was harvested from it; whether it was known.
     async fn remove_peer(&self, url: &str) -> Result<bool, StoreError>;
 
+    /// Sets whether the peer at `url` is asked to cosign this node's checkpoints; whether it is known.
+    async fn set_peer_witnesses_us(&self, url: &str, witnesses: bool) -> Result<bool, StoreError>;
+
+    /// The cosignature lines kept for this node's checkpoint of `size`, with their witness.
+    async fn cosignatures(&self, size: u64) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Keeps the cosignature line `witness` (a DID) returned for the checkpoint of `size`.
+    async fn record_cosignature(
+        &self,
+        size: u64,
+        witness: &str,
+        line: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The largest checkpoint size `witness` cosigned, if it cosigned one.
+    async fn cosigned_size(&self, witness: &str) -> Result<Option<u64>, StoreError>;
+
+    /// As a witness: the latest checkpoint verified of the log with `origin`.
+    async fn witnessed_checkpoint(&self, origin: &str) -> Result<Option<WitnessedCheckpoint>, StoreError>;
+
+    /// As a witness: makes `latest` the latest checkpoint of the log with `origin`, if the
+    /// latest recorded is still of size `old_size` (0: none yet); whether it did. The
+    /// compare and the write are one statement, so two submissions cannot roll it back.
+    async fn advance_witnessed_checkpoint(
+        &self,
+        origin: &str,
+        old_size: u64,
+        latest: &WitnessedCheckpoint,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// As a witness: keeps the evidence of a log that showed two trees (the first 100 per log).
+    async fn record_witness_conflict(&self, conflict: &Conflict) -> Result<(), StoreError>;
+
+    /// As a witness: the newest `limit` conflicts kept, newest first.
+    async fn witness_conflicts(&self, limit: u32) -> Result<Vec<Conflict>, StoreError>;
+
     /// Keeps a page of a peer's harvested versions (a version kept before stays as it was)
-    /// and that its change feed was read (through `through`, if it lists anything) at `at`.
+    /// and that its change feed was read (through `through`, if it lists anything) at `at`;
+    /// the datasets harvested go to the search feed in the same transaction.
     async fn record_harvest(
         &self,
         url: &str,
-        versions: &[RemoteVersion],
+        versions: &[HarvestedVersion],
         through: Option<u64>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
@@ -826,6 +875,13 @@ pub trait Store: Send + Sync + 'static {
     /// The newest `limit` versions harvested from peers, each the newest of its dataset,
     /// newest first, with the URL of the peer holding it.
     async fn newest_remote_versions(&self, limit: u32) -> Result<Vec<(String, RemoteVersion)>, StoreError>;
+
+    /// The newest version harvested of each of these peers' datasets (peer URL, dataset)
+    /// that this node keeps, with its peer's URL.
+    async fn held_remote_versions(
+        &self,
+        held: &[(String, DatasetId)],
+    ) -> Result<Vec<(String, RemoteVersion)>, StoreError>;
 
     /// The peer whose handles have `prefix`, if one does, and the version of `dataset`
     /// harvested from it (its newest when `version` is `None`), if there is one.
@@ -889,6 +945,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Demands as search indexes them, by id after `after`, up to `limit` (rebuilding an index).
     async fn indexed_demands(&self, after: Option<&str>, limit: u32) -> Result<Vec<IndexedItem>, StoreError>;
+
+    /// Peers' datasets at their newest versions, as the index holds them, in order of
+    /// (peer URL, dataset) after `after`, at most `limit` (rebuilding an index).
+    async fn indexed_peer_datasets(
+        &self,
+        after: Option<(&str, &DatasetId)>,
+        limit: u32,
+    ) -> Result<Vec<IndexedItem>, StoreError>;
 
     /// Datasets as search indexes them, by id after `after`, up to `limit` (rebuilding an index).
     async fn indexed_datasets(&self, after: Option<&DatasetId>, limit: u32) -> Result<Vec<IndexedItem>, StoreError>;

@@ -121,6 +121,39 @@ impl IndexedRow {
     }
 }
 
+/// A peer's dataset at its newest harvested version, as search indexes it.
+#[derive(sqlx::FromRow)]
+pub(super) struct PeerSearchRow {
+    peer_url: String,
+    dataset_id: String,
+    search_document: String,
+    published_at: String,
+    created_at: String,
+}
+
+/// Selects [`PeerSearchRow`]s: each peer dataset at its newest version (one whose search
+/// document is kept), first published when its first version kept was; the caller adds
+/// `AND` conditions on `r`.
+pub(super) const PEER_SEARCH_SELECT: &str = "SELECT r.peer_url, r.dataset_id, r.search_document, r.published_at, \
+     (SELECT MIN(f.published_at) FROM remote_versions f WHERE f.peer_url = r.peer_url AND f.dataset_id = r.dataset_id) \
+     AS created_at FROM remote_versions r WHERE r.search_document <> '' AND NOT EXISTS (SELECT 1 FROM remote_versions n \
+     WHERE n.peer_url = r.peer_url AND n.dataset_id = r.dataset_id AND n.version > r.version)";
+
+impl PeerSearchRow {
+    pub(super) fn decode(self) -> Result<IndexedItem, StoreError> {
+        Ok(IndexedItem {
+            key: SearchKey::Peer {
+                url: self.peer_url,
+                dataset: decode("dataset id", &self.dataset_id)?,
+            },
+            document: serde_json::from_str(&self.search_document).context("stored search document")?,
+            downloads: 0,
+            created_at: decode_time(&self.created_at)?,
+            updated_at: decode_time(&self.published_at)?,
+        })
+    }
+}
+
 /// A `demands` row as search indexes it.
 #[derive(sqlx::FromRow)]
 pub(super) struct DemandSearchRow {
@@ -259,7 +292,7 @@ fn decode_limit(limit: i64) -> Result<u32, StoreError> {
         .map_err(|_| StoreError::Other(anyhow::anyhow!("stored download limit {limit} is out of range")))
 }
 
-/// Decodes a leaf hash column.
+/// Decodes a leaf (or root) hash column.
 pub(super) fn decode_leaf(text: &str) -> Result<[u8; 32], StoreError> {
     decode::<Sha256Digest>("leaf hash", text).map(|digest| *digest.as_bytes())
 }
@@ -513,11 +546,12 @@ pub(super) struct PeerRow {
     last_error_at: Option<String>,
     identifier_prefix: Option<String>,
     harvested_through: Option<i64>,
+    witnesses_us: i64,
 }
 
 /// The columns of a [`PeerRow`], in a `SELECT`.
 pub(super) const PEER_COLUMNS: &str = "url, did, name, added_at, last_seen_at, last_harvested_at, last_error, \
-     last_error_at, identifier_prefix, harvested_through";
+     last_error_at, identifier_prefix, harvested_through, witnesses_us";
 
 impl TryFrom<PeerRow> for Peer {
     type Error = StoreError;
@@ -535,6 +569,7 @@ impl TryFrom<PeerRow> for Peer {
             last_error: row.last_error,
             identifier_prefix: row.identifier_prefix,
             harvested_through: row.harvested_through.map(decode_index).transpose()?,
+            witnesses_us: row.witnesses_us != 0,
         })
     }
 }

@@ -329,12 +329,13 @@ macro_rules! impl_store_with_shared_sql {
             ChangeRow, DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, PublisherRow, TokenRow, VersionRow,
             decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
         };
-        use super::rows::{DemandSearchRow, IndexedRow, SearchChangeRow};
+        use super::rows::{DemandSearchRow, IndexedRow, PEER_SEARCH_SELECT, PeerSearchRow, SearchChangeRow};
         use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_DEMAND_COLUMNS, REMOTE_VERSION_COLUMNS, HeldRemoteVersionRow, RemoteDemandRow, RemoteVersionRow};
         use super::rows::{ANSWER_COLUMNS, AnswerRow, DEMAND_COLUMNS, DemandRow};
-        use super::{AnswerRecord, BoardWrite, DEMAND_TAKEN, DemandRecord, MAX_ANSWERS, PeerContact, RemoteDemandRecord};
+        use super::{AnswerRecord, BoardWrite, DEMAND_TAKEN, DemandRecord, HarvestedVersion, MAX_ANSWERS, PeerContact, RemoteDemandRecord};
         use crate::domain::demand::{DemandKind, DemandState};
         use crate::domain::node::{Peer, RemoteDemand, RemoteVersion};
+        use crate::ledger::witness::{Conflict, WitnessedCheckpoint};
         use crate::search::{IndexedItem, SearchChange, SearchDocument, SearchKey};
         use super::{
             CatalogChange, DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
@@ -975,6 +976,18 @@ macro_rules! impl_store_with_shared_sql {
             Ok(first + items.len() as u64 - 1)
         }
 
+        /// Pushes a condition on `remote_versions r` that holds for these (peer URL, dataset) pairs.
+        fn push_peer_datasets<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, held: &'q [(String, impl ToString)]) {
+            sql.push("(");
+            for (index, (url, dataset)) in held.iter().enumerate() {
+                if index > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push("(r.peer_url = ").push_bind(url.as_str()).push(" AND r.dataset_id = ").push_bind(dataset.to_string()).push(")");
+            }
+            sql.push(")");
+        }
+
         /// Pushes a comma-separated list of bound texts.
         fn push_list<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, items: &'q [String]) {
             let mut list = sql.separated(", ");
@@ -1494,6 +1507,18 @@ macro_rules! impl_store_with_shared_sql {
 
             async fn remove_peer(&self, url: &str) -> Result<bool, StoreError> {
                 let mut tx = self.begin_write().await?;
+                // Its datasets leave the search index with it.
+                let held: Vec<String> = sqlx::query_scalar("SELECT DISTINCT dataset_id FROM remote_versions WHERE peer_url = $1")
+                    .bind(url)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let held: Vec<SearchKey> = held
+                    .iter()
+                    .map(|dataset| Ok(SearchKey::Peer { url: url.to_owned(), dataset: dataset.parse().map_err(anyhow::Error::from)? }))
+                    .collect::<Result<_, StoreError>>()?;
+                if !held.is_empty() {
+                    feed_search_changes(&mut tx, &held).await?;
+                }
                 for harvested in ["DELETE FROM remote_versions WHERE peer_url = $1", "DELETE FROM remote_demands WHERE peer_url = $1"] {
                     sqlx::query(harvested).bind(url).execute(&mut *tx).await?;
                 }
@@ -1504,6 +1529,134 @@ macro_rules! impl_store_with_shared_sql {
                     .rows_affected();
                 tx.commit().await?;
                 Ok(removed > 0)
+            }
+
+            async fn set_peer_witnesses_us(&self, url: &str, witnesses: bool) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let changed = sqlx::query("UPDATE peers SET witnesses_us = $2 WHERE url = $1")
+                    .bind(url)
+                    .bind(i64::from(witnesses))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(changed > 0)
+            }
+
+            async fn cosignatures(&self, size: u64) -> Result<Vec<(String, String)>, StoreError> {
+                Ok(sqlx::query_as("SELECT witness, line FROM cosignatures WHERE size = $1 ORDER BY witness")
+                    .bind(encode_index(size)?)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn record_cosignature(&self, size: u64, witness: &str, line: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO cosignatures (size, witness, line, cosigned_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (size, witness) DO NOTHING",
+                )
+                .bind(encode_index(size)?)
+                .bind(witness)
+                .bind(line)
+                .bind(encode_time(at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn cosigned_size(&self, witness: &str) -> Result<Option<u64>, StoreError> {
+                let size: Option<i64> = sqlx::query_scalar("SELECT MAX(size) FROM cosignatures WHERE witness = $1")
+                    .bind(witness)
+                    .fetch_one(&self.pool)
+                    .await?;
+                size.map(decode_index).transpose()
+            }
+
+            async fn witnessed_checkpoint(&self, origin: &str) -> Result<Option<WitnessedCheckpoint>, StoreError> {
+                let row: Option<(i64, String, String)> =
+                    sqlx::query_as("SELECT size, root, note FROM witnessed_logs WHERE origin = $1")
+                        .bind(origin)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map(|(size, root, note)| {
+                    Ok(WitnessedCheckpoint {
+                        size: decode_index(size)?,
+                        root: decode_leaf(&root)?,
+                        note,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn advance_witnessed_checkpoint(
+                &self,
+                origin: &str,
+                old_size: u64,
+                latest: &WitnessedCheckpoint,
+                at: DateTime<Utc>,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                // A first record inserts; a later one updates only the row still at the old size.
+                let written = sqlx::query(
+                    "INSERT INTO witnessed_logs (origin, size, root, note, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (origin) DO UPDATE SET size = $2, root = $3, note = $4, updated_at = $5 \
+                     WHERE witnessed_logs.size = $6",
+                )
+                .bind(origin)
+                .bind(encode_index(latest.size)?)
+                .bind(Sha256Digest::from_bytes(latest.root).to_string())
+                .bind(&latest.note)
+                .bind(encode_time(at))
+                .bind(encode_index(old_size)?)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(written > 0)
+            }
+
+            async fn record_witness_conflict(&self, conflict: &Conflict) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO witness_conflicts (origin, conflicting, size, accepted, reason, recorded_at) \
+                     SELECT $1, $2, $3, $4, $5, $6 \
+                     WHERE (SELECT COUNT(*) FROM witness_conflicts WHERE origin = $1) < 100 \
+                     ON CONFLICT (origin, conflicting) DO NOTHING",
+                )
+                .bind(&conflict.origin)
+                .bind(&conflict.conflicting)
+                .bind(encode_index(conflict.size)?)
+                .bind(&conflict.accepted)
+                .bind(&conflict.reason)
+                .bind(encode_time(conflict.recorded_at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn witness_conflicts(&self, limit: u32) -> Result<Vec<Conflict>, StoreError> {
+                let rows: Vec<(String, String, i64, String, String, String)> = sqlx::query_as(
+                    "SELECT origin, conflicting, size, accepted, reason, recorded_at FROM witness_conflicts \
+                     ORDER BY recorded_at DESC, origin LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(origin, conflicting, size, accepted, reason, recorded_at)| {
+                        Ok(Conflict {
+                            origin,
+                            conflicting,
+                            size: decode_index(size)?,
+                            accepted,
+                            reason,
+                            recorded_at: decode_time(&recorded_at)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn record_remote_demands(&self, url: &str, demands: &[RemoteDemand], at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -1558,23 +1711,29 @@ macro_rules! impl_store_with_shared_sql {
             async fn record_harvest(
                 &self,
                 url: &str,
-                versions: &[RemoteVersion],
+                versions: &[HarvestedVersion],
                 through: Option<u64>,
                 at: DateTime<Utc>,
             ) -> Result<(), StoreError> {
                 let at = encode_time(at);
                 let mut rows = Vec::with_capacity(versions.len());
-                for version in versions {
+                let mut harvested: Vec<SearchKey> = Vec::new();
+                for HarvestedVersion { version, search } in versions {
                     let title = serde_json::to_string(&version.title).map_err(anyhow::Error::from)?;
-                    rows.push((version, title, encode_index(version.log_index)?));
+                    let search = serde_json::to_string(search).map_err(anyhow::Error::from)?;
+                    rows.push((version, title, search, encode_index(version.log_index)?));
+                    let key = SearchKey::Peer { url: url.to_owned(), dataset: version.dataset.clone() };
+                    if !harvested.contains(&key) {
+                        harvested.push(key);
+                    }
                 }
                 let mut tx = self.begin_write().await?;
                 for chunk in rows.chunks(INSERT_CHUNK / 2) {
                     let mut insert = sqlx::QueryBuilder::<$database>::new(
                         "INSERT INTO remote_versions (peer_url, dataset_id, version, access, title, manifest_digest, \
-                         log_index, published_at, harvested_at) ",
+                         log_index, published_at, harvested_at, search_document) ",
                     );
-                    insert.push_values(chunk, |mut row, (version, title, log_index)| {
+                    insert.push_values(chunk, |mut row, (version, title, search, log_index)| {
                         row.push_bind(url)
                             .push_bind(version.dataset.as_str())
                             .push_bind(i64::from(version.version.get()))
@@ -1583,10 +1742,14 @@ macro_rules! impl_store_with_shared_sql {
                             .push_bind(version.manifest_digest.prefixed())
                             .push_bind(*log_index)
                             .push_bind(encode_time(version.published_at))
-                            .push_bind(at.as_str());
+                            .push_bind(at.as_str())
+                            .push_bind(search.as_str());
                     });
                     insert.push(" ON CONFLICT (peer_url, dataset_id, version) DO NOTHING");
                     insert.build().execute(&mut *tx).await?;
+                }
+                if !harvested.is_empty() {
+                    feed_search_changes(&mut tx, &harvested).await?;
                 }
                 // Replicas harvest the same peer on their own schedules: the position only
                 // moves forward, whichever of them finishes last.
@@ -1617,6 +1780,22 @@ macro_rules! impl_store_with_shared_sql {
                 .into_iter()
                 .map(HeldRemoteVersionRow::decode)
                 .collect()
+            }
+
+            async fn held_remote_versions(&self, held: &[(String, DatasetId)]) -> Result<Vec<(String, RemoteVersion)>, StoreError> {
+                let mut found = Vec::with_capacity(held.len());
+                for chunk in held.chunks(INSERT_CHUNK / 2) {
+                    let mut sql = sqlx::QueryBuilder::<$database>::new(format!(
+                        "SELECT peer_url, {REMOTE_VERSION_COLUMNS} FROM remote_versions r \
+                         WHERE version = (SELECT MAX(x.version) FROM remote_versions x \
+                                          WHERE x.peer_url = r.peer_url AND x.dataset_id = r.dataset_id) AND "
+                    ));
+                    push_peer_datasets(&mut sql, chunk);
+                    for row in sql.build_query_as::<HeldRemoteVersionRow>().fetch_all(&self.pool).await? {
+                        found.push(row.decode()?);
+                    }
+                }
+                Ok(found)
             }
 
             async fn remote_version(
@@ -1819,12 +1998,35 @@ macro_rules! impl_store_with_shared_sql {
                 .into_iter()
                 .map(SearchChangeRow::decode)
                 .collect::<Result<_, _>>()?;
+                // Peers' datasets changed are read by their keys, one query per chunk.
+                let peer_keys: Vec<(String, String)> = changes
+                    .iter()
+                    .filter_map(|change| match &change.key {
+                        SearchKey::Peer { url, dataset } => Some((url.clone(), dataset.to_string())),
+                        SearchKey::Dataset(_) | SearchKey::Demand(_) => None,
+                    })
+                    .collect();
+                let mut peer_items: std::collections::HashMap<SearchKey, IndexedItem> = std::collections::HashMap::new();
+                for chunk in peer_keys.chunks(INSERT_CHUNK / 2) {
+                    let mut sql = sqlx::QueryBuilder::<$database>::new(PEER_SEARCH_SELECT);
+                    sql.push(" AND ");
+                    push_peer_datasets(&mut sql, chunk);
+                    for row in sql.build_query_as::<PeerSearchRow>().fetch_all(&self.pool).await? {
+                        let item = row.decode()?;
+                        peer_items.insert(item.key.clone(), item);
+                    }
+                }
+                for change in &mut changes {
+                    if let Some(item) = peer_items.remove(&change.key) {
+                        change.item = Some(item);
+                    }
+                }
                 // Demands changed are read by their ids, one query for the page.
                 let demand_ids: Vec<String> = changes
                     .iter()
                     .filter_map(|change| match &change.key {
                         SearchKey::Demand(id) => Some(id.clone()),
-                        SearchKey::Dataset(_) => None,
+                        SearchKey::Dataset(_) | SearchKey::Peer { .. } => None,
                     })
                     .collect();
                 if demand_ids.is_empty() {
@@ -1869,6 +2071,26 @@ macro_rules! impl_store_with_shared_sql {
                 .await?
                 .into_iter()
                 .map(DemandSearchRow::decode)
+                .collect()
+            }
+
+            async fn indexed_peer_datasets(
+                &self,
+                after: Option<(&str, &DatasetId)>,
+                limit: u32,
+            ) -> Result<Vec<IndexedItem>, StoreError> {
+                let (url, dataset) = after.map_or(("", ""), |(url, dataset)| (url, dataset.as_str()));
+                sqlx::query_as::<_, PeerSearchRow>(&format!(
+                    "{PEER_SEARCH_SELECT} AND (r.peer_url > $1 OR (r.peer_url = $1 AND r.dataset_id > $2)) \
+                     ORDER BY r.peer_url, r.dataset_id LIMIT $3"
+                ))
+                .bind(url)
+                .bind(dataset)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(PeerSearchRow::decode)
                 .collect()
             }
 

@@ -42,7 +42,8 @@ on_both_backends!(
     a_node_harvests_its_peers_catalog_and_resolves_its_identifiers,
     a_peer_listing_what_does_not_verify_is_refused,
     a_buyer_gets_and_orders_a_peers_data_found_at_another_node,
-    a_peers_demands_are_harvested_verified_and_shown_where_to_answer
+    a_peers_demands_are_harvested_verified_and_shown_where_to_answer,
+    a_peers_datasets_are_found_by_search_with_the_node_holding_them
 );
 
 async fn digest(node: &TestApp, dataset: &str, version: u32) -> String {
@@ -61,7 +62,7 @@ async fn industry_and_city(backend: Backend, prefix: &'static str) -> (TestApp, 
 /// `city` pins and harvests `industry`; the peer as `city` lists it.
 async fn peer_and_harvest(city: &TestApp, industry: &TestApp) -> Value {
     if city.ctx.store.peer(&industry.url).await.expect("peer").is_none() {
-        network::add_peer(city.ctx.store.as_ref(), &industry.url, None)
+        network::add_peer(city.ctx.store.as_ref(), &industry.url, None, false)
             .await
             .expect("peer added");
     }
@@ -416,4 +417,90 @@ async fn a_peers_demands_are_harvested_verified_and_shown_where_to_answer(backen
     let (_, still) = city.get_json("/api/v1/peer-demands").await;
     assert_eq!(still.as_array().map(Vec::len), Some(2), "{still}");
     assert!(!still.to_string().contains("篡改标题"));
+}
+
+/// Searches the peers' datasets at `node` until `found` holds (the index applies the
+/// harvest's search changes a moment after it is kept), or fails after 10 s.
+async fn peer_search_until(node: &TestApp, query: &str, found: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, page) = node.get_json(&format!("/api/v1/peer-datasets/search?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        if found(&page) {
+            return page;
+        }
+        assert!(std::time::Instant::now() < deadline, "{query}: {page}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_peers_datasets_are_found_by_search_with_the_node_holding_them(backend: Backend) {
+    let (industry, city) = industry_and_city(backend, "86.1000.jt").await;
+    let token = industry.publisher("bjtc").await;
+    for (dataset, access) in [("traffic", "open"), ("clinic", "licensed")] {
+        let published = industry
+            .publish(&token, dataset, access, &[("data.csv", b"k,v\n1,2\n")])
+            .await;
+        assert!(published.status().is_success());
+    }
+    let local = city.publisher("city").await;
+    assert!(
+        city.publish(&local, "parks", "open", &[("data.csv", b"k,v\n1,2\n")])
+            .await
+            .status()
+            .is_success()
+    );
+    peer_and_harvest(&city, &industry).await;
+
+    // Found by English words and by the pinyin of their Chinese keyword, with their holder.
+    let page = peer_search_until(&city, "q=traffic", |page| page["total"] == 1).await;
+    let found = &page["items"][0];
+    assert_eq!(found["dataset"], "traffic");
+    assert_eq!(found["nodeUrl"], industry.url.as_str());
+    assert_eq!(found["identifier"], "86.1000.jt/traffic@1");
+    assert_eq!(found["url"], format!("{}/datasets/traffic", industry.url));
+    assert_eq!(found["manifestDigest"], digest(&industry, "traffic", 1).await.as_str());
+    assert_eq!(
+        page["facets"]["node"],
+        serde_json::json!([{"value": "86.1000.jt", "count": 1}])
+    );
+    let page = peer_search_until(&city, "q=jiaotong", |page| page["total"] == 2).await;
+    assert_eq!(page["facets"]["access"].as_array().map(Vec::len), Some(2), "{page}");
+    let page = peer_search_until(&city, "q=jiaotong&access=licensed", |page| page["total"] == 1).await;
+    assert_eq!(page["items"][0]["dataset"], "clinic");
+    peer_search_until(&city, "q=jiaotong&node=86.1000.qx", |page| page["total"] == 0).await;
+
+    // The catalog's own searches (and everything built on them) list this node's datasets only.
+    let (_, own) = city.get_json("/api/v1/datasets?q=jiaotong").await;
+    assert_eq!(own["total"], 1, "{own}");
+    assert_eq!(own["items"][0]["id"], "parks");
+    assert!(own["facets"].get("node").is_none(), "{own}");
+    // The web search shows both, the peer's hosted at the peer, licensed data ordered there.
+    let html = city.page_text("/search?q=jiaotong").await;
+    let peer_results = html
+        .split("id=\"peer-results\"")
+        .nth(1)
+        .expect("a section of peers' datasets");
+    assert!(
+        peer_results.contains(&format!("href=\"{}/datasets/clinic\"", industry.url)),
+        "{peer_results}"
+    );
+    assert!(peer_results.contains("order-at"), "{peer_results}");
+
+    // A new version at the peer: the index holds the newest harvested.
+    let published = industry
+        .publish(&token, "traffic", "open", &[("data.csv", b"k,v\n3,4\n")])
+        .await;
+    assert!(published.status().is_success());
+    peer_and_harvest(&city, &industry).await;
+    peer_search_until(&city, "q=traffic", |page| page["items"][0]["version"] == 2).await;
+
+    // A peer removed takes its datasets out of the index.
+    network::remove_peer(city.ctx.store.as_ref(), &industry.url)
+        .await
+        .expect("removed");
+    peer_search_until(&city, "q=jiaotong", |page| page["total"] == 0).await;
+    for node in [industry, city] {
+        node.stop().await;
+    }
 }

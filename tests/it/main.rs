@@ -32,3 +32,4 @@ mod sharing;
 mod tables;
 mod vectors;
 mod web;
+mod witness;

@@ -1,7 +1,9 @@
 //! A network of real `shulian serve` processes, each with its own data directory,
-//! database and port: peers pinned by the CLI, catalogs harvested, identifiers of
+//! database and port: peers pinned by the CLI, catalogs harvested and searched with
+//! the node holding each dataset, identifiers of
 //! one node resolved at the others, a buyer who finds a node's licensed data at
-//! another and orders and fetches it at its origin, an outage and a return, and a
+//! another and orders and fetches it at its origin, the evidence's checkpoint
+//! cosigned by a third node witnessing the origin's log, an outage and a return, and a
 //! swapped key.
 
 use reqwest::StatusCode;
@@ -13,7 +15,7 @@ use crate::helpers::Backend;
 use crate::on_both_backends;
 use crate::process::{NodeState, publish_version};
 
-on_both_backends!(three_node_processes_peer_harvest_and_resolve_each_others_identifiers);
+on_both_backends!(three_node_processes_peer_harvest_witness_and_resolve_each_others_identifiers);
 
 async fn get_json(url: &str) -> (StatusCode, Value) {
     let response = reqwest::get(url).await.expect("request");
@@ -65,7 +67,7 @@ async fn digest(url: &str, dataset: &str, version: u32) -> String {
     detail["manifestDigest"].as_str().expect("digest").to_owned()
 }
 
-async fn three_node_processes_peer_harvest_and_resolve_each_others_identifiers(backend: Backend) {
+async fn three_node_processes_peer_harvest_witness_and_resolve_each_others_identifiers(backend: Backend) {
     let (a, b, c) = (
         NodeState::new(&backend).await,
         NodeState::new(&backend).await,
@@ -95,10 +97,59 @@ async fn three_node_processes_peer_harvest_and_resolve_each_others_identifiers(b
     admin(&b, &["add-peer", &node_a.url]).await;
     admin(&b, &["add-peer", &node_c.url]).await;
     admin(&c, &["add-peer", &node_a.url]).await;
+    // C witnesses A's log: A asks C to cosign its checkpoints.
+    let witnessing = admin(&a, &["add-peer", &node_c.url, "--witness"]).await;
+    assert_eq!(witnessing["witnessesUs"], true, "{witnessing}");
     let checked = admin(&b, &["check-peers"]).await;
     assert!(peer(&checked, &node_a.url)["lastError"].is_null(), "{checked}");
     assert!(peer(&checked, &node_c.url)["lastError"].is_null(), "{checked}");
     admin(&c, &["check-peers"]).await;
+
+    // B's search finds A's and C's datasets, each with the node that holds it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let found = loop {
+        let (_, page) = get_json(&format!("{}/api/v1/peer-datasets/search?q=jiaotong", node_b.url)).await;
+        if page["total"] == 3 || std::time::Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(found["total"], 3, "{found}");
+    let mut held: Vec<(String, String)> = found["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| {
+            (
+                item["dataset"].as_str().unwrap_or_default().to_owned(),
+                item["nodeUrl"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    held.sort();
+    assert_eq!(
+        held,
+        [
+            ("air".to_owned(), node_c.url.clone()),
+            ("clinic".to_owned(), node_a.url.clone()),
+            ("traffic".to_owned(), node_a.url.clone())
+        ]
+    );
+    let mut nodes: Vec<(String, u64)> = found["facets"]["node"]
+        .as_array()
+        .expect("node facet")
+        .iter()
+        .map(|count| {
+            (
+                count["value"].as_str().unwrap_or_default().to_owned(),
+                count["count"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    nodes.sort();
+    let mut expected = vec![(prefix_a.clone(), 2), (prefix_c.clone(), 1)];
+    expected.sort();
+    assert_eq!(nodes, expected);
 
     let traffic = format!("{prefix_a}/traffic");
     let at_a = (
@@ -161,6 +212,44 @@ async fn three_node_processes_peer_harvest_and_resolve_each_others_identifiers(b
     assert_eq!(fetched["receipts"].as_u64(), Some(fetched_files), "{fetched}");
     let verified = json(&shulian(&["verify", &path("files/evidence.json"), "--files", &files, "--json"]).await);
     assert_eq!(verified["receipts"].as_u64(), Some(fetched_files));
+    // The evidence's checkpoint carries C's cosignature: B's buyer, trusting C as a
+    // witness, verifies it; a key that did not cosign (B's) is refused.
+    let witness_key = |url: String| async move {
+        let (_, described) = get_json(&format!("{url}/.well-known/shulian-node")).await;
+        described["witness"]["verifierKey"]
+            .as_str()
+            .expect("witness key")
+            .to_owned()
+    };
+    let (key_c, key_b) = (
+        witness_key(node_c.url.clone()).await,
+        witness_key(node_b.url.clone()).await,
+    );
+    let evidence = path("files/evidence.json");
+    let witnessed = json(&shulian(&["verify", &evidence, "--witness", &key_c, "--json"]).await);
+    assert_eq!(
+        witnessed["witnessedBy"].as_array().map(Vec::len),
+        Some(1),
+        "{witnessed}"
+    );
+    let unwitnessed = shulian(&["verify", &evidence, "--witness", &key_b]).await;
+    assert!(
+        !unwitnessed.success && unwitnessed.stderr.contains("cosigned by 0"),
+        "{}",
+        unwitnessed.stderr
+    );
+    let quorum = shulian(&[
+        "verify",
+        &evidence,
+        "--witness",
+        &key_c,
+        "--witness",
+        &key_b,
+        "--min-witnesses",
+        "1",
+    ])
+    .await;
+    assert!(quorum.success, "{}", quorum.stderr);
     assert_eq!(
         std::fs::read(work.path().join("files/data.csv")).expect("fetched"),
         b"k,v\n1,2\n"

@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::search::analysis::highlight;
 use crate::service::catalog::{self, DatasetView, file_url};
 use crate::service::demands::{self, BoardQuery};
+use crate::service::network::PeerDatasetView;
 use crate::service::search::{self, SearchRequest};
 use crate::service::{Context, interop, network, tables, transparency};
 use crate::tabular::PreviewRequest;
@@ -183,23 +184,28 @@ pub async fn home(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
             section #peer-datasets {
                 h2 { (lang.t(Text::PeerDatasets)) }
                 p.meta { (lang.t(Text::PeerDatasetsHelp)) }
-                @for item in at_peers.iter().take(10) {
-                    article.card data-peer-dataset=(item.dataset) {
-                        h3 { a href=(item.url) rel="external" { (item.title.preferred(lang.english())) } }
-                        p.meta {
-                            (access_badge(lang, item.access)) " "
-                            (lang.t(Text::HostedAt)) " " a href=(item.node_url) rel="external" { (item.node_name) }
-                            @if let Some(identifier) = &item.identifier { " · " code { (identifier) } }
-                        }
-                        @if item.access == AccessClass::Licensed {
-                            p { a.order-at href=(item.url) rel="external" { (lang.t(Text::OrderAt)) " " (item.node_name) } }
-                        }
-                    }
-                }
+                @for item in at_peers.iter().take(10) { (peer_dataset_card(lang, item)) }
             }
         }
     };
     Ok(layout(lang, lang.t(Text::Home), body))
+}
+
+/// A dataset a peer holds: where it is hosted, its identifier, where to order it.
+fn peer_dataset_card(lang: Lang, item: &PeerDatasetView) -> Markup {
+    html! {
+        article.card data-peer-dataset=(item.dataset) {
+            h3 { a href=(item.url) rel="external" { (item.title.preferred(lang.english())) } }
+            p.meta {
+                (access_badge(lang, item.access)) " "
+                (lang.t(Text::HostedAt)) " " a href=(item.node_url) rel="external" { (item.node_name) }
+                @if let Some(identifier) = &item.identifier { " · " code { (identifier) } }
+            }
+            @if item.access == AccessClass::Licensed {
+                p { a.order-at href=(item.url) rel="external" { (lang.t(Text::OrderAt)) " " (item.node_name) } }
+            }
+        }
+    }
 }
 
 /// The filters of a search form, as (facet, value).
@@ -242,6 +248,7 @@ fn facet_title(lang: Lang, facet: Facet) -> &'static str {
         Facet::Format => Text::Format,
         Facet::Keyword => Text::Keyword,
         Facet::Kind => Text::ItemKind,
+        Facet::Node => Text::Node,
     })
 }
 
@@ -253,7 +260,11 @@ fn facet_value_label(lang: Lang, facet: Facet, value: &str) -> String {
     }
 }
 
-/// The search page: the API's search, with facets to click.
+/// Peers' datasets a search page shows at most.
+const PEER_RESULTS: u32 = 10;
+
+/// The search page: the API's search, with facets to click, and the peers' datasets the
+/// same words find.
 pub async fn search(ctx: &Context, lang: Lang, form: &SearchForm) -> Result<Markup, AppError> {
     let q = form.q.clone().unwrap_or_default();
     let filters = form_filters(form);
@@ -283,6 +294,21 @@ pub async fn search(ctx: &Context, lang: Lang, form: &SearchForm) -> Result<Mark
             };
             demands::list(ctx, board).await?.total.unwrap_or_default()
         }
+    };
+    // What the peers hold for the same words, hosted and ordered there.
+    let at_peers = match q.trim() {
+        "" => None,
+        text => Some(
+            network::search_peer_datasets(
+                ctx,
+                SearchRequest {
+                    text: Some(text.to_owned()),
+                    limit: Some(PEER_RESULTS),
+                    ..SearchRequest::default()
+                },
+            )
+            .await?,
+        ),
     };
     let body = html! {
         (search_box(lang, &q))
@@ -331,6 +357,13 @@ pub async fn search(ctx: &Context, lang: Lang, form: &SearchForm) -> Result<Mark
                     p.empty { (lang.t(Text::NoResults)) }
                 }
                 @for item in &page.items { (found_card(lang, item, &q)) }
+                @if let Some(at_peers) = at_peers.as_ref().filter(|found| found.total > 0) {
+                    section #peer-results {
+                        h2 { (lang.t(Text::PeerDatasets)) " (" (at_peers.total) ")" }
+                        p.meta { (lang.t(Text::PeerDatasetsHelp)) }
+                        @for item in &at_peers.items { (peer_dataset_card(lang, item)) }
+                    }
+                }
                 nav aria-label=(lang.t(Text::NextPage)) {
                     @if form.cursor.as_deref().is_some_and(|c| !c.is_empty()) {
                         a.button href=(search_url(&q, &filters, sort, None)) { (lang.t(Text::FirstPage)) } " "
