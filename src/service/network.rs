@@ -223,7 +223,7 @@ pub async fn check_peers(store: &dyn Store) -> Result<Vec<Peer>, AppError> {
                 Ok((peer, description)) => {
                     let harvested = match federation::harvest(store, &peer, &description).await {
                         Ok(_) => match federation::harvest_demands(store, &peer).await {
-                            Ok(_) => witness::follow(store, &peer, &description).await,
+                            Ok(_) => witness::follow(store, &peer).await,
                             Err(error) => Err(error),
                         },
                         Err(error) => Err(error),

@@ -24,10 +24,10 @@ use chrono::Utc;
 
 use super::Context;
 use super::transparency;
-use crate::client::NodeClient;
+use crate::client::{NodeClient, evidence};
 use crate::crypto::note::{self, Cosigner};
 use crate::crypto::{Did, PublicKey};
-use crate::domain::node::{NodeDescription, Peer};
+use crate::domain::node::Peer;
 use crate::error::AppError;
 use crate::ledger::witness::{AddCheckpoint, Conflict, WitnessRefusal, WitnessedCheckpoint};
 use crate::ledger::{Checkpoint, merkle, origin_for};
@@ -170,14 +170,11 @@ async fn judge(store: &dyn Store, request: &AddCheckpoint) -> Result<Checkpoint,
 /// As a witness: reads a peer's public checkpoint and judges it like a submitted one
 /// (with a consistency proof from the peer's log), so a tree the peer shows everyone
 /// is checked against the one it submitted.
-pub async fn follow(store: &dyn Store, peer: &Peer, description: &NodeDescription) -> anyhow::Result<()> {
+pub async fn follow(store: &dyn Store, peer: &Peer) -> anyhow::Result<()> {
     let client = NodeClient::for_peer(&peer.url, WITNESS_TIMEOUT, MAX_WITNESS_ANSWER)?;
     let did: Did = peer.did.parse()?;
     let origin = origin_for(&did.public_key());
-    let text = client.get_bytes(&description.log.checkpoint).await?;
-    let shown = String::from_utf8(text.to_vec()).context("the peer's checkpoint is not UTF-8")?;
-    let checkpoint = Checkpoint::verify(&shown, &origin, &did.public_key())
-        .context("the peer's checkpoint is not signed by its pinned key")?;
+    let (checkpoint, shown) = evidence::current_checkpoint(&client, &origin, &did).await?;
     let recorded = store.witnessed_checkpoint(&origin).await?;
     let old_size = recorded.as_ref().map_or(0, |recorded| recorded.size);
     if checkpoint.size < old_size {

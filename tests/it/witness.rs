@@ -230,6 +230,20 @@ async fn a_log_that_shows_two_trees_of_one_size_is_caught_by_its_witness(backend
     }
     assert_ne!(evidence["accepted"], evidence["conflicting"]);
     assert_eq!(evidence["origin"], origin.as_str());
+    // The witness's node page shows the evidence; the log's shows who witnesses it.
+    let page = witness.page_text("/node").await;
+    let shown = page
+        .split("id=\"witness-conflicts\"")
+        .nth(1)
+        .expect("the evidence is shown");
+    assert!(
+        shown.contains(&origin) && shown.contains(real.size.to_string().as_str()),
+        "{shown}"
+    );
+    let page = log.page_text("/node").await;
+    assert!(page.contains("id=\"witness-key\""));
+    let peers = page.split("id=\"peers\"").nth(1).expect("peers");
+    assert!(peers.contains("✓"), "{peers}");
 
     // A split view the other way round: a second witness is shown the forged tree first
     // (it knows nothing to refuse it by), while the log shows everyone else the real one.

@@ -13,7 +13,7 @@ use crate::service::catalog::{self, DatasetView, file_url};
 use crate::service::demands::{self, BoardQuery};
 use crate::service::network::PeerDatasetView;
 use crate::service::search::{self, SearchRequest};
-use crate::service::{Context, interop, network, tables, transparency};
+use crate::service::{Context, interop, network, tables, transparency, witness};
 use crate::tabular::PreviewRequest;
 
 /// Rows a dataset page previews.
@@ -598,6 +598,7 @@ pub async fn publisher(ctx: &Context, lang: Lang, publisher: &PublisherId) -> Re
 pub async fn node(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
     let checkpoint = transparency::checkpoint(ctx).await?;
     let peers = network::peers(ctx).await?;
+    let conflicts = witness::conflicts(ctx).await?;
     let when = |time: Option<chrono::DateTime<chrono::Utc>>| match time {
         Some(time) => time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         None => lang.t(Text::Never).to_owned(),
@@ -618,6 +619,7 @@ pub async fn node(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
             dl {
                 dt { "DID" } dd { code { (public.did()) } }
                 dt { (lang.t(Text::PublicKey)) } dd { code { (public.multibase()) } }
+                dt { (lang.t(Text::WitnessKey)) } dd { code #witness-key { (witness::cosigner_key(&public)) } }
             }
         }
         section.card {
@@ -632,15 +634,29 @@ pub async fn node(ctx: &Context, lang: Lang) -> Result<Markup, AppError> {
                 table {
                     thead { tr {
                         th { (lang.t(Text::Node)) } th { (lang.t(Text::PinnedKey)) } th { (lang.t(Text::LastSeen)) }
-                        th { (lang.t(Text::LastHarvested)) } th { (lang.t(Text::LastError)) }
+                        th { (lang.t(Text::LastHarvested)) } th { (lang.t(Text::WitnessesUs)) } th { (lang.t(Text::LastError)) }
                     } }
                     tbody { @for peer in &peers { tr {
                         td { a href=(peer.url) { (peer.name) } br; small { (peer.url) } }
                         td { code { (peer.did) } }
                         td { (when(peer.last_seen_at)) }
                         td { (when(peer.last_harvested_at)) }
+                        td { @if peer.witnesses_us { "✓" } }
                         td.error { @if let Some(error) = &peer.last_error { (error) " (" (when(peer.last_error_at)) ")" } }
                     } } }
+                }
+            }
+        }
+        @if !conflicts.is_empty() {
+            section.card #witness-conflicts {
+                h2 { (lang.t(Text::WitnessConflicts)) }
+                p.meta { (lang.t(Text::WitnessConflictsHelp)) }
+                @for conflict in &conflicts {
+                    article {
+                        p { code { (conflict.origin) } " · " (conflict.reason) " (" (when(Some(conflict.recorded_at))) ")" }
+                        pre { (conflict.accepted) }
+                        pre { (conflict.conflicting) }
+                    }
                 }
             }
         }
