@@ -45,6 +45,30 @@ pub async fn catalog(State(ctx): State<Context>, ApiQuery(query): ApiQuery<Catal
     Ok(json_ld(&interop::dcat_catalog(&ctx, position).await?))
 }
 
+/// Query of the peers' catalogue.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PeerCatalogPage {
+    /// Continue after the page whose `hydra:next` link carries this cursor.
+    cursor: Option<String>,
+}
+
+/// The datasets harvested from peers as a DCAT `dcat:Catalog` (the main catalogue's
+/// `dcat:catalog`): each under its origin's IRI, published by the peer that holds it and
+/// landing at the peer's page, 100 a page with a `hydra:next` cursor.
+#[utoipa::path(get, path = "/peers/catalog.jsonld", tag = "interoperability", params(PeerCatalogPage),
+    responses((status = 200, description = "DCAT catalog page", content_type = "application/ld+json"),
+              (status = 400, description = "bad cursor")))]
+pub async fn peer_catalog(
+    State(ctx): State<Context>,
+    ApiQuery(query): ApiQuery<PeerCatalogPage>,
+) -> Result<Response, AppError> {
+    Ok(json_ld(
+        &interop::dcat_peer_catalog(&ctx, query.cursor.as_deref()).await?,
+    ))
+}
+
 /// One dataset as DCAT JSON-LD, with its distributions' download URLs, sizes and sha256 checksums.
 #[utoipa::path(get, path = "/api/v1/datasets/{dataset}/dcat.jsonld", tag = "interoperability",
     params(("dataset" = String, Path, description = "dataset id")),

@@ -58,7 +58,7 @@ pub const MAX_SIGNED_DOCUMENT_BYTES: usize = 64 * 1024;
         node::describe, node::peers, node::peer_datasets, node::search_peer_datasets, node::healthz, node::readyz, handles::resolve,
         datasets::list, datasets::changes, datasets::get, datasets::get_version, datasets::get_manifest, datasets::publish,
         files::download, tables::schema, tables::preview, blobs::upload, blobs::probe, blobs::compose,
-        interop::catalog, interop::dataset, interop::datapackage,
+        interop::catalog, interop::peer_catalog, interop::dataset, interop::datapackage,
         log::checkpoint, log::entries, log::inclusion, log::consistency, log::tile, log::add_checkpoint, log::conflicts,
         orders::place, orders::order_status, orders::receipts, orders::publisher_orders, orders::decide, orders::revoke,
         orders::acknowledge,
@@ -129,6 +129,7 @@ pub fn router(ctx: Context, request_timeout: Duration, writes: Option<Arc<rate::
         .route("/api/3/action/{name}", get(ckan::action).post(ckan::action))
         .route("/doip", get(doip::operate).post(doip::operate))
         .route("/catalog.jsonld", get(interop::catalog))
+        .route("/peers/catalog.jsonld", get(interop::peer_catalog))
         .route("/api/v1/datasets/{dataset}/dcat.jsonld", get(interop::dataset))
         .route(
             "/api/v1/datasets/{dataset}/versions/{version}/datapackage.json",

@@ -190,6 +190,7 @@ async fn verified(
         .collect();
     let prefix = peer.identifier_prefix.as_deref().unwrap_or(&peer.url);
     let search = peer_dataset_document(dataset, &metadata, formats, &peer.name, prefix);
+    let described = canonicalize(&manifest["metadata"])?;
     Ok(HarvestedVersion {
         version: RemoteVersion {
             dataset: dataset.clone(),
@@ -201,5 +202,6 @@ async fn verified(
             published_at: chrono::DateTime::parse_from_rfc3339(published)?.with_timezone(&Utc),
         },
         search,
+        metadata: described,
     })
 }

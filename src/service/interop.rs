@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use super::Context;
@@ -13,13 +15,16 @@ use super::tables::{inspection, table_format};
 use crate::domain::SearchOrder;
 use crate::domain::{AccessClass, DatasetId, FileEntry, ResourceName, VersionNumber};
 use crate::error::AppError;
-use crate::store::VersionRecord;
+use crate::store::{PeerCatalogEntry, VersionRecord};
 
 /// Datasets per page of `/catalog.jsonld`.
 pub const CATALOG_PAGE_SIZE: u32 = 100;
 
 /// Where `/catalog.jsonld` is served.
 pub const CATALOG_PATH: &str = "/catalog.jsonld";
+
+/// Where the catalog of the peers' datasets this node harvested is served.
+pub const PEER_CATALOG_PATH: &str = "/peers/catalog.jsonld";
 
 /// The EU Publications Office's authority tables (file types, access rights).
 const EU_AUTHORITY: &str = "http://publications.europa.eu/resource/authority";
@@ -97,22 +102,132 @@ pub async fn dcat_catalog(ctx: &Context, position: CatalogPosition) -> Result<Va
     {
         view["hydra:previous"] = json!({"@id": format!("{base}?page={}", page - 1)});
     }
-    Ok(json!({
+    let mut catalog = json!({
         "@context": context(),
         "@id": base,
         "@type": ["dcat:Catalog", "hydra:Collection"],
         "dct:title": ctx.node.name,
         "dct:description": "数联网 node catalog (shulian)",
         "foaf:homepage": {"@id": ctx.node.public_url, "@type": "foaf:Document"},
-        "dct:publisher": {
-            "@id": format!("{}/.well-known/shulian-node", ctx.node.public_url),
-            "@type": "foaf:Agent",
-            "foaf:name": ctx.node.name,
-        },
+        "dct:publisher": node_agent(ctx),
         "hydra:totalItems": found.total,
         "hydra:view": view,
         "dcat:dataset": datasets,
-    }))
+    });
+    // The datasets harvested from peers are a catalogue of their own: a harvester that
+    // follows it finds each described as its origin describes it, and where it is held.
+    if !ctx.store.peers().await?.is_empty() {
+        catalog["dcat:catalog"] = json!([peer_catalog_head(ctx)]);
+    }
+    Ok(catalog)
+}
+
+/// This node as the `foaf:Agent` publishing its catalogues.
+fn node_agent(ctx: &Context) -> Value {
+    json!({
+        "@id": format!("{}/.well-known/shulian-node", ctx.node.public_url),
+        "@type": "foaf:Agent",
+        "foaf:name": ctx.node.name,
+    })
+}
+
+/// The catalogue of the peers' datasets, as a catalogue names it.
+fn peer_catalog_head(ctx: &Context) -> Value {
+    json!({
+        "@id": format!("{}{PEER_CATALOG_PATH}", ctx.node.public_url),
+        "@type": "dcat:Catalog",
+        "dct:title": format!("{}: datasets at peer nodes", ctx.node.name),
+        "dct:description": "Datasets this 数联网 node harvested from its peers, each verified (its manifest signed by \
+                            the peer's key and included in the peer's log); downloaded and ordered at the peer that holds it.",
+        "dct:publisher": node_agent(ctx),
+    })
+}
+
+/// A page of the catalogue of the datasets harvested from peers (by (peer, dataset) after
+/// `cursor`), each a `dcat:Dataset` under its origin's IRI, published by the peer and
+/// landing at the peer's page; `hydra:next` continues by cursor.
+pub async fn dcat_peer_catalog(ctx: &Context, cursor: Option<&str>) -> Result<Value, AppError> {
+    let after = cursor.map(decode_peer_cursor).transpose()?;
+    let entries = ctx
+        .store
+        .peer_catalog(
+            after.as_ref().map(|(url, dataset)| (url.as_str(), dataset)),
+            CATALOG_PAGE_SIZE,
+        )
+        .await?;
+    let peers: std::collections::HashMap<String, crate::domain::node::Peer> = ctx
+        .store
+        .peers()
+        .await?
+        .into_iter()
+        .map(|peer| (peer.url.clone(), peer))
+        .collect();
+    let datasets: Vec<Value> = entries
+        .iter()
+        .filter_map(|entry| {
+            let peer = peers.get(&entry.peer_url)?;
+            let metadata: crate::domain::DatasetMetadata = serde_json::from_str(&entry.metadata).ok()?;
+            Some(peer_dataset_node(peer, entry, &metadata))
+        })
+        .collect();
+    let base = format!("{}{PEER_CATALOG_PATH}", ctx.node.public_url);
+    let mut view = json!({
+        "@id": cursor.map_or_else(|| base.clone(), |cursor| format!("{base}?cursor={cursor}")),
+        "@type": "hydra:PartialCollectionView",
+        "hydra:first": {"@id": base},
+    });
+    if entries.len() == CATALOG_PAGE_SIZE as usize
+        && let Some(last) = entries.last()
+    {
+        let next = URL_SAFE_NO_PAD.encode(json!([last.peer_url, last.version.dataset]).to_string());
+        view["hydra:next"] = json!({"@id": format!("{base}?cursor={next}")});
+    }
+    let mut catalog = peer_catalog_head(ctx);
+    catalog["@context"] = context();
+    catalog["@type"] = json!(["dcat:Catalog", "hydra:Collection"]);
+    catalog["hydra:view"] = view;
+    catalog["dcat:dataset"] = json!(datasets);
+    Ok(catalog)
+}
+
+fn decode_peer_cursor(cursor: &str) -> Result<(String, DatasetId), AppError> {
+    let refused = || AppError::InvalidRequest("cursor: not one this catalogue gave".into());
+    let text = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| refused())?;
+    let (url, dataset): (String, String) = serde_json::from_slice(&text).map_err(|_| refused())?;
+    Ok((url, dataset.parse().map_err(|_| refused())?))
+}
+
+/// A peer's dataset as a DCAT node: its origin's IRI and description, its holder.
+fn peer_dataset_node(
+    peer: &crate::domain::node::Peer,
+    entry: &PeerCatalogEntry,
+    metadata: &crate::domain::DatasetMetadata,
+) -> Value {
+    let (url, version) = (&entry.peer_url, &entry.version);
+    let dataset = &version.dataset;
+    let iri = format!("{url}/api/v1/datasets/{dataset}");
+    let identifier = match &peer.identifier_prefix {
+        Some(prefix) => format!("{prefix}/{dataset}"),
+        None => dataset.to_string(),
+    };
+    json!({
+        "@id": iri,
+        "@type": "dcat:Dataset",
+        "dct:identifier": identifier,
+        "dct:title": localized(&metadata.title.zh, &metadata.title.en),
+        "dct:description": localized(&metadata.description.zh, &metadata.description.en),
+        "dcat:keyword": metadata.keywords,
+        "dct:publisher": {
+            "@id": format!("{url}/.well-known/shulian-node"),
+            "@type": "foaf:Agent",
+            "foaf:name": peer.name,
+        },
+        "dct:license": {"@id": license_iri(metadata, &iri), "@type": "dct:LicenseDocument"},
+        "dct:accessRights": access_rights(metadata.access),
+        "dct:modified": {"@value": version.published_at.to_rfc3339(), "@type": "xsd:dateTime"},
+        "dcat:version": version.version.get().to_string(),
+        "dcat:landingPage": {"@id": format!("{url}/datasets/{dataset}"), "@type": "foaf:Document"},
+    })
 }
 
 /// One dataset as a DCAT JSON-LD document.
@@ -131,17 +246,6 @@ async fn dcat_dataset_node(ctx: &Context, summary: &DatasetView, publisher_name:
     let record = catalog::described_version(ctx, summary).await?;
     let metadata = &summary.metadata;
     let landing = format!("{}/api/v1/datasets/{dataset}", ctx.node.public_url);
-    // The EU access-right vocabulary: open data is PUBLIC, licensed data RESTRICTED (ordered
-    // under a signed agreement, as the landing page explains).
-    let access_rights = match metadata.access {
-        AccessClass::Open => "PUBLIC",
-        AccessClass::Licensed => "RESTRICTED",
-    };
-    let license = match metadata.license.web_url() {
-        Some(url) => url.to_owned(),
-        None if metadata.license.id.starts_with("LicenseRef-") => format!("{landing}#license"),
-        None => format!("https://spdx.org/licenses/{}", metadata.license.id),
-    };
     let distributions: Vec<Value> = record
         .files
         .iter()
@@ -159,17 +263,37 @@ async fn dcat_dataset_node(ctx: &Context, summary: &DatasetView, publisher_name:
             "@type": ["foaf:Agent", "foaf:Organization"],
             "foaf:name": publisher_name,
         },
-        "dct:license": {"@id": license, "@type": "dct:LicenseDocument"},
-        "dct:accessRights": {
-            "@id": format!("{EU_AUTHORITY}/access-right/{access_rights}"),
-            "@type": "dct:RightsStatement",
-        },
+        "dct:license": {"@id": license_iri(metadata, &landing), "@type": "dct:LicenseDocument"},
+        "dct:accessRights": access_rights(metadata.access),
         "dct:issued": {"@value": summary.created_at.to_rfc3339(), "@type": "xsd:dateTime"},
         "dct:modified": {"@value": summary.updated_at.to_rfc3339(), "@type": "xsd:dateTime"},
         "dcat:version": summary.latest_version.get().to_string(),
         "dcat:landingPage": {"@id": landing, "@type": "foaf:Document"},
         "dcat:distribution": distributions,
     }))
+}
+
+/// A dataset's licence as an IRI: its web page, the dataset's own `#license` for a
+/// `LicenseRef-` licence, else its SPDX page.
+fn license_iri(metadata: &crate::domain::DatasetMetadata, dataset_iri: &str) -> String {
+    match metadata.license.web_url() {
+        Some(url) => url.to_owned(),
+        None if metadata.license.id.starts_with("LicenseRef-") => format!("{dataset_iri}#license"),
+        None => format!("https://spdx.org/licenses/{}", metadata.license.id),
+    }
+}
+
+/// The EU access-right vocabulary: open data is PUBLIC, licensed data RESTRICTED (ordered
+/// under a signed agreement, as the landing page explains).
+fn access_rights(access: AccessClass) -> Value {
+    let right = match access {
+        AccessClass::Open => "PUBLIC",
+        AccessClass::Licensed => "RESTRICTED",
+    };
+    json!({
+        "@id": format!("{EU_AUTHORITY}/access-right/{right}"),
+        "@type": "dct:RightsStatement",
+    })
 }
 
 fn localized(zh: &Option<String>, en: &Option<String>) -> Vec<Value> {

@@ -605,6 +605,19 @@ pub struct HarvestedVersion {
     pub version: RemoteVersion,
     /// Its search document, from its verified manifest.
     pub search: SearchDocument,
+    /// Its verified manifest's metadata, canonical JSON.
+    pub metadata: String,
+}
+
+/// A peer's dataset at its newest version harvested, as this node's catalog lists it.
+#[derive(Clone, Debug)]
+pub struct PeerCatalogEntry {
+    /// The peer's base URL.
+    pub peer_url: String,
+    /// The version.
+    pub version: RemoteVersion,
+    /// Its verified manifest's metadata, canonical JSON.
+    pub metadata: String,
 }
 
 /// How a contact with a peer went.
@@ -875,6 +888,14 @@ pub trait Store: Send + Sync + 'static {
     /// The newest `limit` versions harvested from peers, each the newest of its dataset,
     /// newest first, with the URL of the peer holding it.
     async fn newest_remote_versions(&self, limit: u32) -> Result<Vec<(String, RemoteVersion)>, StoreError>;
+
+    /// Peers' datasets at their newest versions harvested (those whose metadata is kept),
+    /// in order of (peer URL, dataset) after `after`, at most `limit`.
+    async fn peer_catalog(
+        &self,
+        after: Option<(&str, &DatasetId)>,
+        limit: u32,
+    ) -> Result<Vec<PeerCatalogEntry>, StoreError>;
 
     /// The newest version harvested of each of these peers' datasets (peer URL, dataset)
     /// that this node keeps, with its peer's URL.

@@ -594,6 +594,25 @@ pub(super) struct HeldRemoteVersionRow {
     version: RemoteVersionRow,
 }
 
+/// A `remote_versions` row at its dataset's newest version, with its peer and metadata.
+#[derive(sqlx::FromRow)]
+pub(super) struct PeerCatalogRow {
+    peer_url: String,
+    #[sqlx(flatten)]
+    version: RemoteVersionRow,
+    metadata: String,
+}
+
+impl PeerCatalogRow {
+    pub(super) fn decode(self) -> Result<super::PeerCatalogEntry, StoreError> {
+        Ok(super::PeerCatalogEntry {
+            peer_url: self.peer_url,
+            version: RemoteVersion::try_from(self.version)?,
+            metadata: self.metadata,
+        })
+    }
+}
+
 impl HeldRemoteVersionRow {
     pub(super) fn decode(self) -> Result<(String, RemoteVersion), StoreError> {
         Ok((self.peer_url, RemoteVersion::try_from(self.version)?))

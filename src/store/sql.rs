@@ -330,9 +330,9 @@ macro_rules! impl_store_with_shared_sql {
             decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
         };
         use super::rows::{DemandSearchRow, IndexedRow, PEER_SEARCH_SELECT, PeerSearchRow, SearchChangeRow};
-        use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_DEMAND_COLUMNS, REMOTE_VERSION_COLUMNS, HeldRemoteVersionRow, RemoteDemandRow, RemoteVersionRow};
+        use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_DEMAND_COLUMNS, REMOTE_VERSION_COLUMNS, HeldRemoteVersionRow, PeerCatalogRow, RemoteDemandRow, RemoteVersionRow};
         use super::rows::{ANSWER_COLUMNS, AnswerRow, DEMAND_COLUMNS, DemandRow};
-        use super::{AnswerRecord, BoardWrite, DEMAND_TAKEN, DemandRecord, HarvestedVersion, MAX_ANSWERS, PeerContact, RemoteDemandRecord};
+        use super::{AnswerRecord, BoardWrite, DEMAND_TAKEN, DemandRecord, HarvestedVersion, MAX_ANSWERS, PeerCatalogEntry, PeerContact, RemoteDemandRecord};
         use crate::domain::demand::{DemandKind, DemandState};
         use crate::domain::node::{Peer, RemoteDemand, RemoteVersion};
         use crate::ledger::witness::{Conflict, WitnessedCheckpoint};
@@ -1718,10 +1718,10 @@ macro_rules! impl_store_with_shared_sql {
                 let at = encode_time(at);
                 let mut rows = Vec::with_capacity(versions.len());
                 let mut harvested: Vec<SearchKey> = Vec::new();
-                for HarvestedVersion { version, search } in versions {
+                for HarvestedVersion { version, search, metadata } in versions {
                     let title = serde_json::to_string(&version.title).map_err(anyhow::Error::from)?;
                     let search = serde_json::to_string(search).map_err(anyhow::Error::from)?;
-                    rows.push((version, title, search, encode_index(version.log_index)?));
+                    rows.push((version, title, search, metadata, encode_index(version.log_index)?));
                     let key = SearchKey::Peer { url: url.to_owned(), dataset: version.dataset.clone() };
                     if !harvested.contains(&key) {
                         harvested.push(key);
@@ -1731,9 +1731,9 @@ macro_rules! impl_store_with_shared_sql {
                 for chunk in rows.chunks(INSERT_CHUNK / 2) {
                     let mut insert = sqlx::QueryBuilder::<$database>::new(
                         "INSERT INTO remote_versions (peer_url, dataset_id, version, access, title, manifest_digest, \
-                         log_index, published_at, harvested_at, search_document) ",
+                         log_index, published_at, harvested_at, search_document, metadata) ",
                     );
-                    insert.push_values(chunk, |mut row, (version, title, search, log_index)| {
+                    insert.push_values(chunk, |mut row, (version, title, search, metadata, log_index)| {
                         row.push_bind(url)
                             .push_bind(version.dataset.as_str())
                             .push_bind(i64::from(version.version.get()))
@@ -1743,7 +1743,8 @@ macro_rules! impl_store_with_shared_sql {
                             .push_bind(*log_index)
                             .push_bind(encode_time(version.published_at))
                             .push_bind(at.as_str())
-                            .push_bind(search.as_str());
+                            .push_bind(search.as_str())
+                            .push_bind(metadata.as_str());
                     });
                     insert.push(" ON CONFLICT (peer_url, dataset_id, version) DO NOTHING");
                     insert.build().execute(&mut *tx).await?;
@@ -1779,6 +1780,25 @@ macro_rules! impl_store_with_shared_sql {
                 .await?
                 .into_iter()
                 .map(HeldRemoteVersionRow::decode)
+                .collect()
+            }
+
+            async fn peer_catalog(&self, after: Option<(&str, &DatasetId)>, limit: u32) -> Result<Vec<PeerCatalogEntry>, StoreError> {
+                let (url, dataset) = after.map_or(("", ""), |(url, dataset)| (url, dataset.as_str()));
+                sqlx::query_as::<_, PeerCatalogRow>(&format!(
+                    "SELECT peer_url, {REMOTE_VERSION_COLUMNS}, metadata FROM remote_versions r \
+                     WHERE metadata <> '' AND (peer_url > $1 OR (peer_url = $1 AND dataset_id > $2)) \
+                     AND NOT EXISTS (SELECT 1 FROM remote_versions n \
+                                     WHERE n.peer_url = r.peer_url AND n.dataset_id = r.dataset_id AND n.version > r.version) \
+                     ORDER BY peer_url, dataset_id LIMIT $3"
+                ))
+                .bind(url)
+                .bind(dataset)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(PeerCatalogRow::decode)
                 .collect()
             }
 

@@ -487,6 +487,47 @@ async fn a_peers_datasets_are_found_by_search_with_the_node_holding_them(backend
     );
     assert!(peer_results.contains("order-at"), "{peer_results}");
 
+    // DCAT: the peers' datasets are a catalogue of the node's catalogue, each under its
+    // origin's IRI, published by the peer and landing at its page; DCAT-AP 3 conformant.
+    let (_, catalog) = city.get_json("/catalog.jsonld").await;
+    let peers_catalog = format!("{}/peers/catalog.jsonld", city.url);
+    assert_eq!(catalog["dcat:catalog"][0]["@id"], peers_catalog.as_str(), "{catalog}");
+    let (status, peers_page) = city.get_json("/peers/catalog.jsonld").await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = peers_page["dcat:dataset"].as_array().expect("datasets");
+    assert_eq!(listed.len(), 2, "{peers_page}");
+    let clinic = listed
+        .iter()
+        .find(|node| node["dct:identifier"] == "86.1000.jt/clinic")
+        .expect("clinic");
+    assert_eq!(clinic["@id"], format!("{}/api/v1/datasets/clinic", industry.url));
+    assert_eq!(
+        clinic["dcat:landingPage"]["@id"],
+        format!("{}/datasets/clinic", industry.url)
+    );
+    let (_, described) = industry.get_json("/.well-known/shulian-node").await;
+    assert_eq!(clinic["dct:publisher"]["foaf:name"], described["name"]);
+    assert!(
+        clinic["dct:accessRights"]["@id"]
+            .as_str()
+            .is_some_and(|right| right.ends_with("RESTRICTED"))
+    );
+    assert!(peers_page["hydra:view"].get("hydra:next").is_none(), "one page");
+    let refused = city.get("/peers/catalog.jsonld?cursor=nonsense").await;
+    crate::helpers::assert_problem(refused, StatusCode::BAD_REQUEST, "invalid-request").await;
+    if let Some(python) = crate::helpers::test_python() {
+        let shapes =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dcat-ap-3.0.1/dcat-ap-SHACL.ttl");
+        let args: Vec<&std::ffi::OsStr> = vec![
+            city.url.as_ref(),
+            shapes.as_os_str(),
+            "/catalog.jsonld".as_ref(),
+            "/peers/catalog.jsonld".as_ref(),
+        ];
+        let summary = crate::helpers::run_python_check(&python, "dcat_ap_check.py", &args).await;
+        assert_eq!(summary["conforms"], true, "{summary}");
+    }
+
     // A new version at the peer: the index holds the newest harvested.
     let published = industry
         .publish(&token, "traffic", "open", &[("data.csv", b"k,v\n3,4\n")])
