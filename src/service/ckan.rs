@@ -13,11 +13,12 @@ use serde_json::{Map, Value, json};
 
 use super::Context;
 use super::catalog::{self, DatasetView, file_url, publishers_by_id};
-use super::search::{self, SearchRequest};
+use super::search::{self, FoundDataset, SearchRequest};
+use crate::domain::node::Peer;
 use crate::domain::{AccessClass, DatasetId, Facet, FileEntry, PublisherId, SearchOrder};
 use crate::domain::{FilterField, SearchFilter, TimeRange};
 use crate::error::AppError;
-use crate::store::{Publisher, StoreError};
+use crate::store::{PeerCatalogEntry, Publisher, StoreError};
 
 /// The CKAN version whose Action API this subset follows.
 pub const CKAN_API_VERSION: &str = "2.10.4";
@@ -492,7 +493,8 @@ async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
         Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
         Some(_) => return Err(ActionError::validation("facet.field: a JSON list of field names")),
     };
-    let page = search::find(
+    // A harvester of this node sees its peers' datasets too, each as held at its peer.
+    let page = search::find_with_peers(
         ctx,
         SearchRequest {
             text: Some(query.words.join(" ")),
@@ -507,10 +509,25 @@ async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
     )
     .await?;
     let publishers = publishers_by_id(ctx).await?;
+    let peers: std::collections::HashMap<String, Peer> = ctx
+        .store
+        .peers()
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .map(|peer| (peer.url.clone(), peer))
+        .collect();
     let mut results = Vec::new();
     if rows > 0 {
         for item in &page.items {
-            results.push(package(ctx, item, publishers.get(&item.publisher)).await?);
+            match item {
+                FoundDataset::Local(item) => results.push(package(ctx, item, publishers.get(&item.publisher)).await?),
+                FoundDataset::Peer(entry) => {
+                    if let Some(peer) = peers.get(&entry.peer_url) {
+                        results.push(peer_package(peer, entry)?);
+                    }
+                }
+            }
         }
     }
     let mut facets = Map::new();
@@ -594,6 +611,10 @@ async fn current_package_list_with_resources(ctx: &Context, params: &Map<String,
 
 async fn package_show(ctx: &Context, params: &Map<String, Value>) -> Answer {
     let id = required(params, "id").or_else(|_| required(params, "name_or_id"))?;
+    // A peer's package is shown by its id, the dataset's identifier `<peer prefix>/<dataset>`.
+    if let Some((prefix, dataset)) = id.rsplit_once('/') {
+        return peer_package_show(ctx, prefix, dataset).await;
+    }
     let dataset: DatasetId = id.parse().map_err(|_| ActionError::not_found("Dataset not found"))?;
     package_by_id(ctx, &dataset).await
 }
@@ -729,18 +750,7 @@ async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<&Publis
         .get(summary.publisher.as_str())
         .copied()
         .unwrap_or(0);
-    let title = metadata
-        .title
-        .zh
-        .clone()
-        .or_else(|| metadata.title.en.clone())
-        .unwrap_or_default();
-    let notes = [&metadata.description.zh, &metadata.description.en]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n\n");
+    let (title, notes) = title_and_notes(metadata);
     let mut extras = vec![
         json!({"key": "access", "value": metadata.access.as_str()}),
         json!({"key": "manifest_digest", "value": record.summary.manifest_digest.prefixed()}),
@@ -783,6 +793,104 @@ async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<&Publis
         "metadata_created": summary.created_at.naive_utc(),
         "metadata_modified": summary.updated_at.naive_utc(),
         "extras": extras,
+    }))
+}
+
+async fn peer_package_show(ctx: &Context, prefix: &str, dataset: &str) -> Answer {
+    let not_found = || ActionError::not_found("Dataset not found");
+    let dataset: DatasetId = dataset.parse().map_err(|_| not_found())?;
+    let (peer, _) = ctx
+        .store
+        .remote_version(prefix, &dataset, None)
+        .await
+        .map_err(AppError::from)?
+        .ok_or_else(not_found)?;
+    let entry = ctx
+        .store
+        .held_remote_versions(&[(peer.url.clone(), dataset)])
+        .await
+        .map_err(AppError::from)?
+        .pop()
+        .ok_or_else(not_found)?;
+    peer_package(&peer, &entry)
+}
+
+/// A package's `title` (Chinese, else English) and `notes` (both descriptions).
+fn title_and_notes(metadata: &crate::domain::DatasetMetadata) -> (String, String) {
+    let title = metadata
+        .title
+        .zh
+        .clone()
+        .or_else(|| metadata.title.en.clone())
+        .unwrap_or_default();
+    let notes = [&metadata.description.zh, &metadata.description.en]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    (title, notes)
+}
+
+/// A dataset a peer holds as a CKAN package, as harvested sources appear in CKAN: its
+/// origin's URL (`url`), its holder as the organization, its identifier as its id, the
+/// verified metadata, and no resources of this node's (its files are at the peer).
+fn peer_package(peer: &Peer, entry: &PeerCatalogEntry) -> Answer {
+    let (url, version) = (&entry.peer_url, &entry.version);
+    let dataset = &version.dataset;
+    let metadata: crate::domain::DatasetMetadata =
+        serde_json::from_str(&entry.metadata).map_err(|error| AppError::Internal(error.into()))?;
+    let prefix = peer.identifier_prefix.clone().unwrap_or_else(|| peer.did.clone());
+    let identifier = format!("{prefix}/{dataset}");
+    // CKAN names are lower-case letters, digits, '-' and '_': the prefix's dots become '-'.
+    let organization: String = prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let (title, notes) = title_and_notes(&metadata);
+    Ok(json!({
+        "id": identifier,
+        "name": format!("{organization}--{dataset}"),
+        "title": title,
+        "notes": notes,
+        "type": "dataset",
+        "state": "active",
+        "private": false,
+        "version": version.version.get().to_string(),
+        "license_id": metadata.license.id,
+        "license_title": metadata.license.title.clone().unwrap_or_else(|| metadata.license.id.clone()),
+        "license_url": metadata.license.web_url(),
+        "owner_org": organization,
+        "organization": {
+            "id": organization,
+            "name": organization,
+            "title": peer.name,
+            "type": "organization",
+            "state": "active",
+            "is_organization": true,
+        },
+        "groups": [],
+        "isopen": metadata.access == AccessClass::Open && OPEN_LICENSES.iter().any(|open| metadata.license.id.eq_ignore_ascii_case(open)),
+        "url": format!("{url}/datasets/{dataset}"),
+        "tags": metadata.keywords.iter().map(|keyword| json!({"name": keyword, "display_name": keyword})).collect::<Vec<_>>(),
+        "num_tags": metadata.keywords.len(),
+        "resources": [],
+        "num_resources": 0,
+        "metadata_modified": version.published_at.naive_utc(),
+        "extras": [
+            {"key": "access", "value": metadata.access.as_str()},
+            {"key": "held_by", "value": url},
+            {"key": "held_by_did", "value": peer.did},
+            {"key": "identifier", "value": identifier},
+            {"key": "manifest_digest", "value": version.manifest_digest.prefixed()},
+            {"key": "log_index", "value": version.log_index.to_string()},
+        ],
     }))
 }
 

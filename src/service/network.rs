@@ -29,7 +29,6 @@ use crate::domain::node::{
     WitnessDescription,
 };
 use crate::error::AppError;
-use crate::search::SearchKey;
 use crate::store::{PeerContact, Store};
 
 /// Where a node serves its signed description, below its base URL.
@@ -328,24 +327,16 @@ pub struct PeerSearchPage {
 /// analysis and ranking), with a `node` facet naming each holder by its identifier prefix.
 pub async fn search_peer_datasets(ctx: &Context, request: SearchRequest) -> Result<PeerSearchPage, AppError> {
     let found = search::find_peer_datasets(ctx, request).await?;
-    let keys: Vec<(String, crate::domain::DatasetId)> = found
-        .keys
-        .iter()
-        .filter_map(|key| match key {
-            SearchKey::Peer { url, dataset } => Some((url.clone(), dataset.clone())),
-            SearchKey::Dataset(_) | SearchKey::Demand(_) => None,
-        })
-        .collect();
-    let mut held: std::collections::HashMap<(String, crate::domain::DatasetId), _> = ctx
-        .store
-        .held_remote_versions(&keys)
+    let held = search::datasets_of(ctx, found.keys)
         .await?
         .into_iter()
-        .map(|(url, version)| ((url.clone(), version.dataset.clone()), (url, version)))
+        .filter_map(|found| match found {
+            search::FoundDataset::Peer(entry) => Some((entry.peer_url, entry.version)),
+            search::FoundDataset::Local(_) => None,
+        })
         .collect();
-    let ordered = keys.iter().filter_map(|key| held.remove(key)).collect();
     Ok(PeerSearchPage {
-        items: views_of(ctx, ordered).await?,
+        items: views_of(ctx, held).await?,
         total: found.total,
         facets: search::facets_but_kind(found.facets),
         next_cursor: found.next_cursor,

@@ -29,7 +29,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::search::index::{IndexAnswer, IndexQuery, RankingStatistics, SearchIndex, SortPosition};
 use crate::search::{SearchDocument, SearchKey, dataset_document, query_terms};
-use crate::store::StoreError;
+use crate::store::{PeerCatalogEntry, StoreError};
 
 /// Page size when the client names none.
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -108,23 +108,18 @@ pub struct Found {
 /// Runs a search for datasets.
 pub async fn find(ctx: &Context, request: SearchRequest) -> Result<SearchPage, AppError> {
     let found = find_kinds(ctx, request, NOT_IN_CATALOG, true).await?;
-    let ids: Vec<DatasetId> = found.keys.iter().filter_map(SearchKey::dataset).cloned().collect();
-    let mut summaries: HashMap<DatasetId, _> = ctx
-        .store
-        .dataset_summaries(&ids)
-        .await?
-        .into_iter()
-        .map(|summary| (summary.id.clone(), summary))
-        .collect();
     // Every result is a dataset of this node: neither kind nor node narrows them.
     let mut facets = group_facets(found.facets);
     facets.remove(Facet::Kind.as_str());
     facets.remove(Facet::Node.as_str());
     Ok(SearchPage {
-        items: ids
-            .iter()
-            .filter_map(|id| summaries.remove(id))
-            .map(DatasetView::from)
+        items: datasets_of(ctx, found.keys)
+            .await?
+            .into_iter()
+            .filter_map(|found| match found {
+                FoundDataset::Local(view) => Some(view),
+                FoundDataset::Peer(_) => None,
+            })
             .collect(),
         total: found.total,
         facets,
@@ -139,6 +134,72 @@ pub async fn find_demands(ctx: &Context, request: SearchRequest, kind: Option<De
         Some(kind) => find_kinds(ctx, request, &[kind.as_str()], false).await,
         None => find_kinds(ctx, request, DEMAND_KINDS, false).await,
     }
+}
+
+/// A dataset a search of this node's catalog and its peers' found.
+#[derive(Debug)]
+pub enum FoundDataset {
+    /// One of this node's.
+    Local(DatasetView),
+    /// One a peer holds, at its newest version harvested.
+    Peer(PeerCatalogEntry),
+}
+
+/// A page of this node's and its peers' datasets, ranked together.
+#[derive(Debug)]
+pub struct FoundDatasets {
+    /// The page's datasets, in order.
+    pub items: Vec<FoundDataset>,
+    /// Datasets matching in all.
+    pub total: u64,
+    /// Every facet value among the matches (kind left out), grouped as answers carry them.
+    pub facets: BTreeMap<String, Vec<Value>>,
+}
+
+/// Runs a search for datasets, this node's and those harvested from peers alike (for the
+/// harvesters of the whole network, such as CKAN's).
+pub async fn find_with_peers(ctx: &Context, request: SearchRequest) -> Result<FoundDatasets, AppError> {
+    let found = find_kinds(ctx, request, DEMAND_KINDS, true).await?;
+    Ok(FoundDatasets {
+        items: datasets_of(ctx, found.keys).await?,
+        total: found.total,
+        facets: facets_but_kind(found.facets),
+    })
+}
+
+/// The datasets (this node's and its peers') that search keys name, in their order; a
+/// key of anything else, or of a dataset since gone, is left out.
+pub async fn datasets_of(ctx: &Context, keys: Vec<SearchKey>) -> Result<Vec<FoundDataset>, AppError> {
+    let ids: Vec<DatasetId> = keys.iter().filter_map(SearchKey::dataset).cloned().collect();
+    let mut local: HashMap<DatasetId, _> = ctx
+        .store
+        .dataset_summaries(&ids)
+        .await?
+        .into_iter()
+        .map(|summary| (summary.id.clone(), summary))
+        .collect();
+    let held: Vec<(String, DatasetId)> = keys
+        .iter()
+        .filter_map(|key| match key {
+            SearchKey::Peer { url, dataset } => Some((url.clone(), dataset.clone())),
+            SearchKey::Dataset(_) | SearchKey::Demand(_) => None,
+        })
+        .collect();
+    let mut at_peers: HashMap<(String, DatasetId), PeerCatalogEntry> = ctx
+        .store
+        .held_remote_versions(&held)
+        .await?
+        .into_iter()
+        .map(|entry| ((entry.peer_url.clone(), entry.version.dataset.clone()), entry))
+        .collect();
+    Ok(keys
+        .into_iter()
+        .filter_map(|key| match key {
+            SearchKey::Dataset(id) => local.remove(&id).map(|summary| FoundDataset::Local(summary.into())),
+            SearchKey::Peer { url, dataset } => at_peers.remove(&(url, dataset)).map(FoundDataset::Peer),
+            SearchKey::Demand(_) => None,
+        })
+        .collect())
 }
 
 /// Runs a search for the datasets harvested from peers: the same index, analysis and

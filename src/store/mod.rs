@@ -898,11 +898,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<PeerCatalogEntry>, StoreError>;
 
     /// The newest version harvested of each of these peers' datasets (peer URL, dataset)
-    /// that this node keeps, with its peer's URL.
-    async fn held_remote_versions(
-        &self,
-        held: &[(String, DatasetId)],
-    ) -> Result<Vec<(String, RemoteVersion)>, StoreError>;
+    /// that this node keeps, with its peer's URL and metadata.
+    async fn held_remote_versions(&self, held: &[(String, DatasetId)]) -> Result<Vec<PeerCatalogEntry>, StoreError>;
 
     /// The peer whose handles have `prefix`, if one does, and the version of `dataset`
     /// harvested from it (its newest when `version` is `None`), if there is one.

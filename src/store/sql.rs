@@ -1802,16 +1802,16 @@ macro_rules! impl_store_with_shared_sql {
                 .collect()
             }
 
-            async fn held_remote_versions(&self, held: &[(String, DatasetId)]) -> Result<Vec<(String, RemoteVersion)>, StoreError> {
+            async fn held_remote_versions(&self, held: &[(String, DatasetId)]) -> Result<Vec<PeerCatalogEntry>, StoreError> {
                 let mut found = Vec::with_capacity(held.len());
                 for chunk in held.chunks(INSERT_CHUNK / 2) {
                     let mut sql = sqlx::QueryBuilder::<$database>::new(format!(
-                        "SELECT peer_url, {REMOTE_VERSION_COLUMNS} FROM remote_versions r \
+                        "SELECT peer_url, {REMOTE_VERSION_COLUMNS}, metadata FROM remote_versions r \
                          WHERE version = (SELECT MAX(x.version) FROM remote_versions x \
                                           WHERE x.peer_url = r.peer_url AND x.dataset_id = r.dataset_id) AND "
                     ));
                     push_peer_datasets(&mut sql, chunk);
-                    for row in sql.build_query_as::<HeldRemoteVersionRow>().fetch_all(&self.pool).await? {
+                    for row in sql.build_query_as::<PeerCatalogRow>().fetch_all(&self.pool).await? {
                         found.push(row.decode()?);
                     }
                 }

@@ -528,6 +528,34 @@ async fn a_peers_datasets_are_found_by_search_with_the_node_holding_them(backend
         assert_eq!(summary["conforms"], true, "{summary}");
     }
 
+    // CKAN: a harvester of this node finds the peer's datasets among its own, each a package
+    // with the peer's identifier, its origin's URL and its holder as the organization.
+    let (_, found) = city.get_json("/api/3/action/package_search?q=jiaotong&rows=10").await;
+    assert_eq!(found["result"]["count"], 3, "{found}");
+    let packages = found["result"]["results"].as_array().expect("results");
+    let clinic = packages
+        .iter()
+        .find(|package| package["id"] == "86.1000.jt/clinic")
+        .expect("the peer's package");
+    assert_eq!(clinic["url"], format!("{}/datasets/clinic", industry.url));
+    assert_eq!(clinic["organization"]["title"], described["name"]);
+    assert_eq!(clinic["name"], "86-1000-jt--clinic");
+    assert_eq!(clinic["num_resources"], 0);
+    let extra = |package: &Value, key: &str| {
+        package["extras"]
+            .as_array()
+            .and_then(|extras| extras.iter().find(|extra| extra["key"] == key))
+            .map(|extra| extra["value"].clone())
+    };
+    assert_eq!(extra(clinic, "held_by"), Some(Value::from(industry.url.as_str())));
+    assert_eq!(extra(clinic, "access"), Some(Value::from("licensed")));
+    assert!(packages.iter().any(|package| package["id"] == "parks"), "its own too");
+    let (status, shown) = city.get_json("/api/3/action/package_show?id=86.1000.jt/clinic").await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["result"], *clinic);
+    let (status, _) = city.get_json("/api/3/action/package_show?id=86.1000.jt/nothing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // A new version at the peer: the index holds the newest harvested.
     let published = industry
         .publish(&token, "traffic", "open", &[("data.csv", b"k,v\n3,4\n")])
