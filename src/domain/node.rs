@@ -124,6 +124,23 @@ pub struct Peer {
     pub witnesses_us: bool,
 }
 
+impl Peer {
+    /// The identifier of one of its datasets (`<prefix>/<dataset>[@<version>]`), when the
+    /// peer has a prefix.
+    pub fn identifier(&self, dataset: &DatasetId, version: Option<VersionNumber>) -> Option<String> {
+        let prefix = self.identifier_prefix.as_ref()?;
+        Some(match version {
+            Some(version) => format!("{prefix}/{dataset}@{version}"),
+            None => format!("{prefix}/{dataset}"),
+        })
+    }
+
+    /// The page of one of its datasets at the peer: where it is downloaded or ordered.
+    pub fn dataset_page(&self, dataset: &DatasetId) -> String {
+        format!("{}/datasets/{dataset}", self.url)
+    }
+}
+
 /// A demand a peer's board lists, as this node keeps it: its poster's signature verified
 /// and naming that peer.
 #[derive(Clone, Debug, PartialEq)]

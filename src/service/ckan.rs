@@ -13,7 +13,9 @@ use serde_json::{Map, Value, json};
 
 use super::Context;
 use super::catalog::{self, DatasetView, file_url, publishers_by_id};
+use super::network;
 use super::search::{self, FoundDataset, SearchRequest};
+use crate::domain::handle::Handle;
 use crate::domain::node::Peer;
 use crate::domain::{AccessClass, DatasetId, Facet, FileEntry, PublisherId, SearchOrder};
 use crate::domain::{FilterField, SearchFilter, TimeRange};
@@ -509,14 +511,7 @@ async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
     )
     .await?;
     let publishers = publishers_by_id(ctx).await?;
-    let peers: std::collections::HashMap<String, Peer> = ctx
-        .store
-        .peers()
-        .await
-        .map_err(AppError::from)?
-        .into_iter()
-        .map(|peer| (peer.url.clone(), peer))
-        .collect();
+    let peers = network::peers_by_url(ctx).await?;
     let mut results = Vec::new();
     if rows > 0 {
         for item in &page.items {
@@ -612,8 +607,9 @@ async fn current_package_list_with_resources(ctx: &Context, params: &Map<String,
 async fn package_show(ctx: &Context, params: &Map<String, Value>) -> Answer {
     let id = required(params, "id").or_else(|_| required(params, "name_or_id"))?;
     // A peer's package is shown by its id, the dataset's identifier `<peer prefix>/<dataset>`.
-    if let Some((prefix, dataset)) = id.rsplit_once('/') {
-        return peer_package_show(ctx, prefix, dataset).await;
+    if id.contains('/') {
+        let handle: Handle = id.parse().map_err(|_| ActionError::not_found("Dataset not found"))?;
+        return peer_package_show(ctx, &handle).await;
     }
     let dataset: DatasetId = id.parse().map_err(|_| ActionError::not_found("Dataset not found"))?;
     package_by_id(ctx, &dataset).await
@@ -796,18 +792,17 @@ async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<&Publis
     }))
 }
 
-async fn peer_package_show(ctx: &Context, prefix: &str, dataset: &str) -> Answer {
+async fn peer_package_show(ctx: &Context, handle: &Handle) -> Answer {
     let not_found = || ActionError::not_found("Dataset not found");
-    let dataset: DatasetId = dataset.parse().map_err(|_| not_found())?;
     let (peer, _) = ctx
         .store
-        .remote_version(prefix, &dataset, None)
+        .remote_version(handle.prefix.as_str(), &handle.dataset, None)
         .await
         .map_err(AppError::from)?
         .ok_or_else(not_found)?;
     let entry = ctx
         .store
-        .held_remote_versions(&[(peer.url.clone(), dataset)])
+        .held_remote_versions(&[(peer.url.clone(), handle.dataset.clone())])
         .await
         .map_err(AppError::from)?
         .pop()
@@ -841,7 +836,9 @@ fn peer_package(peer: &Peer, entry: &PeerCatalogEntry) -> Answer {
     let metadata: crate::domain::DatasetMetadata =
         serde_json::from_str(&entry.metadata).map_err(|error| AppError::Internal(error.into()))?;
     let prefix = peer.identifier_prefix.clone().unwrap_or_else(|| peer.did.clone());
-    let identifier = format!("{prefix}/{dataset}");
+    let identifier = peer
+        .identifier(dataset, None)
+        .unwrap_or_else(|| format!("{prefix}/{dataset}"));
     // CKAN names are lower-case letters, digits, '-' and '_': the prefix's dots become '-'.
     let organization: String = prefix
         .chars()
@@ -877,7 +874,7 @@ fn peer_package(peer: &Peer, entry: &PeerCatalogEntry) -> Answer {
         },
         "groups": [],
         "isopen": metadata.access == AccessClass::Open && OPEN_LICENSES.iter().any(|open| metadata.license.id.eq_ignore_ascii_case(open)),
-        "url": format!("{url}/datasets/{dataset}"),
+        "url": peer.dataset_page(dataset),
         "tags": metadata.keywords.iter().map(|keyword| json!({"name": keyword, "display_name": keyword})).collect::<Vec<_>>(),
         "num_tags": metadata.keywords.len(),
         "resources": [],

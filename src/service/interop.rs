@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::Context;
 use super::catalog::{self, DatasetView, VersionDetail, file_url, manifest_metadata, not_found, publishers_by_id};
+use super::network;
 use super::search::{self, SearchRequest};
 use super::tables::{inspection, table_format};
 use crate::domain::SearchOrder;
@@ -155,13 +156,7 @@ pub async fn dcat_peer_catalog(ctx: &Context, cursor: Option<&str>) -> Result<Va
             CATALOG_PAGE_SIZE,
         )
         .await?;
-    let peers: std::collections::HashMap<String, crate::domain::node::Peer> = ctx
-        .store
-        .peers()
-        .await?
-        .into_iter()
-        .map(|peer| (peer.url.clone(), peer))
-        .collect();
+    let peers = network::peers_by_url(ctx).await?;
     let datasets: Vec<Value> = entries
         .iter()
         .filter_map(|entry| {
@@ -206,10 +201,7 @@ fn peer_dataset_node(
     let (url, version) = (&entry.peer_url, &entry.version);
     let dataset = &version.dataset;
     let iri = format!("{url}/api/v1/datasets/{dataset}");
-    let identifier = match &peer.identifier_prefix {
-        Some(prefix) => format!("{prefix}/{dataset}"),
-        None => dataset.to_string(),
-    };
+    let identifier = peer.identifier(dataset, None).unwrap_or_else(|| dataset.to_string());
     json!({
         "@id": iri,
         "@type": "dcat:Dataset",
@@ -226,7 +218,7 @@ fn peer_dataset_node(
         "dct:accessRights": access_rights(metadata.access),
         "dct:modified": {"@value": version.published_at.to_rfc3339(), "@type": "xsd:dateTime"},
         "dcat:version": version.version.get().to_string(),
-        "dcat:landingPage": {"@id": format!("{url}/datasets/{dataset}"), "@type": "foaf:Document"},
+        "dcat:landingPage": {"@id": peer.dataset_page(dataset), "@type": "foaf:Document"},
     })
 }
 

@@ -343,15 +343,20 @@ pub async fn search_peer_datasets(ctx: &Context, request: SearchRequest) -> Resu
     })
 }
 
-/// Views of versions held at peers (peer URL, version), in order; a peer since removed is left out.
-async fn views_of(ctx: &Context, held: Vec<(String, RemoteVersion)>) -> Result<Vec<PeerDatasetView>, AppError> {
-    let peers: std::collections::HashMap<String, Peer> = ctx
+/// Every peer this node knows, by its URL.
+pub async fn peers_by_url(ctx: &Context) -> Result<std::collections::HashMap<String, Peer>, AppError> {
+    Ok(ctx
         .store
         .peers()
         .await?
         .into_iter()
         .map(|peer| (peer.url.clone(), peer))
-        .collect();
+        .collect())
+}
+
+/// Views of versions held at peers (peer URL, version), in order; a peer since removed is left out.
+async fn views_of(ctx: &Context, held: Vec<(String, RemoteVersion)>) -> Result<Vec<PeerDatasetView>, AppError> {
+    let peers = peers_by_url(ctx).await?;
     Ok(held
         .into_iter()
         .filter_map(|(url, version)| {
@@ -359,11 +364,8 @@ async fn views_of(ctx: &Context, held: Vec<(String, RemoteVersion)>) -> Result<V
             Some(PeerDatasetView {
                 node_name: peer.name.clone(),
                 node_did: peer.did.clone(),
-                identifier: peer
-                    .identifier_prefix
-                    .as_ref()
-                    .map(|prefix| format!("{prefix}/{}@{}", version.dataset, version.version)),
-                url: format!("{url}/datasets/{}", version.dataset),
+                identifier: peer.identifier(&version.dataset, Some(version.version)),
+                url: peer.dataset_page(&version.dataset),
                 node_url: url,
                 dataset: version.dataset,
                 version: version.version,

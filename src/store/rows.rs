@@ -131,13 +131,26 @@ pub(super) struct PeerSearchRow {
     created_at: String,
 }
 
+/// The condition on a `remote_versions r` row that it is its dataset's newest version harvested.
+pub(super) const NEWEST_REMOTE_VERSION: &str = "NOT EXISTS (SELECT 1 FROM remote_versions n \
+     WHERE n.peer_url = r.peer_url AND n.dataset_id = r.dataset_id AND n.version > r.version)";
+
 /// Selects [`PeerSearchRow`]s: each peer dataset at its newest version (one whose search
 /// document is kept), first published when its first version kept was; the caller adds
 /// `AND` conditions on `r`.
-pub(super) const PEER_SEARCH_SELECT: &str = "SELECT r.peer_url, r.dataset_id, r.search_document, r.published_at, \
-     (SELECT MIN(f.published_at) FROM remote_versions f WHERE f.peer_url = r.peer_url AND f.dataset_id = r.dataset_id) \
-     AS created_at FROM remote_versions r WHERE r.search_document <> '' AND NOT EXISTS (SELECT 1 FROM remote_versions n \
-     WHERE n.peer_url = r.peer_url AND n.dataset_id = r.dataset_id AND n.version > r.version)";
+pub(super) fn peer_search_select() -> String {
+    format!(
+        "SELECT r.peer_url, r.dataset_id, r.search_document, r.published_at, \
+         (SELECT MIN(f.published_at) FROM remote_versions f WHERE f.peer_url = r.peer_url AND f.dataset_id = r.dataset_id) \
+         AS created_at FROM remote_versions r WHERE r.search_document <> '' AND {NEWEST_REMOTE_VERSION}"
+    )
+}
+
+/// Selects [`PeerCatalogRow`]s: each peer dataset at its newest version, with its peer's URL
+/// and metadata; the caller adds `AND` conditions on `r`.
+pub(super) fn peer_catalog_select() -> String {
+    format!("SELECT peer_url, {REMOTE_VERSION_COLUMNS}, metadata FROM remote_versions r WHERE {NEWEST_REMOTE_VERSION}")
+}
 
 impl PeerSearchRow {
     pub(super) fn decode(self) -> Result<IndexedItem, StoreError> {

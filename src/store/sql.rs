@@ -329,8 +329,8 @@ macro_rules! impl_store_with_shared_sql {
             ChangeRow, DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, PublisherRow, TokenRow, VersionRow,
             decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
         };
-        use super::rows::{DemandSearchRow, IndexedRow, PEER_SEARCH_SELECT, PeerSearchRow, SearchChangeRow};
-        use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_DEMAND_COLUMNS, REMOTE_VERSION_COLUMNS, HeldRemoteVersionRow, PeerCatalogRow, RemoteDemandRow, RemoteVersionRow};
+        use super::rows::{DemandSearchRow, IndexedRow, PeerSearchRow, peer_search_select, SearchChangeRow};
+        use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_DEMAND_COLUMNS, REMOTE_VERSION_COLUMNS, HeldRemoteVersionRow, NEWEST_REMOTE_VERSION, PeerCatalogRow, RemoteDemandRow, RemoteVersionRow, peer_catalog_select};
         use super::rows::{ANSWER_COLUMNS, AnswerRow, DEMAND_COLUMNS, DemandRow};
         use super::{AnswerRecord, BoardWrite, DEMAND_TAKEN, DemandRecord, HarvestedVersion, MAX_ANSWERS, PeerCatalogEntry, PeerContact, RemoteDemandRecord};
         use crate::domain::demand::{DemandKind, DemandState};
@@ -1770,9 +1770,7 @@ macro_rules! impl_store_with_shared_sql {
 
             async fn newest_remote_versions(&self, limit: u32) -> Result<Vec<(String, RemoteVersion)>, StoreError> {
                 sqlx::query_as::<_, HeldRemoteVersionRow>(&format!(
-                    "SELECT peer_url, {REMOTE_VERSION_COLUMNS} FROM remote_versions r \
-                     WHERE version = (SELECT MAX(x.version) FROM remote_versions x \
-                                      WHERE x.peer_url = r.peer_url AND x.dataset_id = r.dataset_id) \
+                    "SELECT peer_url, {REMOTE_VERSION_COLUMNS} FROM remote_versions r WHERE {NEWEST_REMOTE_VERSION} \
                      ORDER BY published_at DESC, peer_url, dataset_id LIMIT $1"
                 ))
                 .bind(i64::from(limit))
@@ -1786,11 +1784,9 @@ macro_rules! impl_store_with_shared_sql {
             async fn peer_catalog(&self, after: Option<(&str, &DatasetId)>, limit: u32) -> Result<Vec<PeerCatalogEntry>, StoreError> {
                 let (url, dataset) = after.map_or(("", ""), |(url, dataset)| (url, dataset.as_str()));
                 sqlx::query_as::<_, PeerCatalogRow>(&format!(
-                    "SELECT peer_url, {REMOTE_VERSION_COLUMNS}, metadata FROM remote_versions r \
-                     WHERE metadata <> '' AND (peer_url > $1 OR (peer_url = $1 AND dataset_id > $2)) \
-                     AND NOT EXISTS (SELECT 1 FROM remote_versions n \
-                                     WHERE n.peer_url = r.peer_url AND n.dataset_id = r.dataset_id AND n.version > r.version) \
-                     ORDER BY peer_url, dataset_id LIMIT $3"
+                    "{} AND metadata <> '' AND (peer_url > $1 OR (peer_url = $1 AND dataset_id > $2)) \
+                     ORDER BY peer_url, dataset_id LIMIT $3",
+                    peer_catalog_select()
                 ))
                 .bind(url)
                 .bind(dataset)
@@ -1805,11 +1801,8 @@ macro_rules! impl_store_with_shared_sql {
             async fn held_remote_versions(&self, held: &[(String, DatasetId)]) -> Result<Vec<PeerCatalogEntry>, StoreError> {
                 let mut found = Vec::with_capacity(held.len());
                 for chunk in held.chunks(INSERT_CHUNK / 2) {
-                    let mut sql = sqlx::QueryBuilder::<$database>::new(format!(
-                        "SELECT peer_url, {REMOTE_VERSION_COLUMNS}, metadata FROM remote_versions r \
-                         WHERE version = (SELECT MAX(x.version) FROM remote_versions x \
-                                          WHERE x.peer_url = r.peer_url AND x.dataset_id = r.dataset_id) AND "
-                    ));
+                    let mut sql = sqlx::QueryBuilder::<$database>::new(peer_catalog_select());
+                    sql.push(" AND ");
                     push_peer_datasets(&mut sql, chunk);
                     for row in sql.build_query_as::<PeerCatalogRow>().fetch_all(&self.pool).await? {
                         found.push(row.decode()?);
@@ -2028,7 +2021,7 @@ macro_rules! impl_store_with_shared_sql {
                     .collect();
                 let mut peer_items: std::collections::HashMap<SearchKey, IndexedItem> = std::collections::HashMap::new();
                 for chunk in peer_keys.chunks(INSERT_CHUNK / 2) {
-                    let mut sql = sqlx::QueryBuilder::<$database>::new(PEER_SEARCH_SELECT);
+                    let mut sql = sqlx::QueryBuilder::<$database>::new(peer_search_select());
                     sql.push(" AND ");
                     push_peer_datasets(&mut sql, chunk);
                     for row in sql.build_query_as::<PeerSearchRow>().fetch_all(&self.pool).await? {
@@ -2101,8 +2094,9 @@ macro_rules! impl_store_with_shared_sql {
             ) -> Result<Vec<IndexedItem>, StoreError> {
                 let (url, dataset) = after.map_or(("", ""), |(url, dataset)| (url, dataset.as_str()));
                 sqlx::query_as::<_, PeerSearchRow>(&format!(
-                    "{PEER_SEARCH_SELECT} AND (r.peer_url > $1 OR (r.peer_url = $1 AND r.dataset_id > $2)) \
-                     ORDER BY r.peer_url, r.dataset_id LIMIT $3"
+                    "{} AND (r.peer_url > $1 OR (r.peer_url = $1 AND r.dataset_id > $2)) \
+                     ORDER BY r.peer_url, r.dataset_id LIMIT $3",
+                    peer_search_select()
                 ))
                 .bind(url)
                 .bind(dataset)
