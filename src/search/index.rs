@@ -32,7 +32,7 @@ use tantivy::collector::{Collector, Count, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermSetQuery};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery};
 use tantivy::schema::{FAST, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::{
     DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher, SegmentReader, TantivyDocument, Term,
@@ -48,7 +48,7 @@ mod queries;
 mod tokenizer;
 
 use facets::{FacetCounter, FacetTables};
-use queries::{Loose, LooseQuery, WeightedTermQuery};
+use queries::{AnyTermQuery, Loose, LooseQuery, WeightedTermQuery};
 
 /// The index's layout version: raise it when the schema or the analysis changes, and
 /// replicas rebuild their indexes from the database.
@@ -461,7 +461,7 @@ impl SearchIndex {
                 })
                 .collect();
             let occur = if filter.negated { Occur::MustNot } else { Occur::Must };
-            clauses.push((occur, Box::new(TermSetQuery::new(terms))));
+            clauses.push((occur, Box::new(AnyTermQuery::new(terms))));
         }
         for (field, range) in [
             (self.fields.updated, query.updated),
@@ -868,6 +868,47 @@ mod tests {
         assert_eq!(key_of_a(&frozen), key_of_a(&first), "the same scale on every page");
         let fresh = index.search(&query).expect("search");
         assert!(key_of_a(&fresh) < key_of_a(&first), "a new ranking counts anew");
+    }
+
+    #[test]
+    fn a_filter_of_several_values_selects_each_once_and_leaves_ranking_alone() {
+        let index = SearchIndex::open(None).expect("index");
+        let mut both = dataset("ds-both", "交通", 0);
+        both.document.facets.push((Facet::Keyword, "c".into()));
+        let mut other = dataset("ds-c", "交通", 0);
+        other.document.facets = vec![(Facet::Keyword, "c".into())];
+        let mut unfiltered = dataset("ds-none", "交通", 0);
+        unfiltered.document.facets = vec![(Facet::Access, "open".into())];
+        let changes: Vec<_> = [both, other, unfiltered]
+            .into_iter()
+            .zip(1..)
+            .map(|(item, sequence)| change(sequence, item))
+            .collect();
+        index.apply(&changes, 3).expect("apply");
+        let search = |negated: bool| {
+            index
+                .search(&IndexQuery {
+                    filters: vec![SearchFilter {
+                        field: FilterField::Facet(Facet::Keyword),
+                        values: vec!["a/b".into(), "c".into()],
+                        negated,
+                    }],
+                    terms: query_terms("交通").expect("terms"),
+                    order: SearchOrder::Relevance,
+                    limit: 10,
+                    ..Default::default()
+                })
+                .expect("search")
+        };
+        let kept = search(false);
+        let ids: Vec<&str> = kept.hits.iter().map(|hit| hit.id.as_str()).collect();
+        assert_eq!(kept.total, 2, "{ids:?}");
+        assert_eq!(ids, ["ds-both", "ds-c"]);
+        // Holding both values selects it once and scores no more: the filter does not rank.
+        assert_eq!(kept.hits[0].key, kept.hits[1].key, "the same title, the same score");
+        let left = search(true);
+        assert_eq!(left.total, 1);
+        assert_eq!(left.hits[0].id.as_str(), "ds-none");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::{Arc, LazyLock};
 
 use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STATE};
 use tantivy::postings::{Postings, TermInfo};
-use tantivy::query::{EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight};
+use tantivy::query::{ConstScorer, EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, TantivyError, Term};
 
@@ -325,5 +325,68 @@ impl tantivy_fst::Automaton for AfterKind<'_> {
             Some(_) => (self.kind.len() + 1, *state),
             None => (*matched, self.automaton.transition(*state, byte)),
         }
+    }
+}
+
+/// Documents holding any of some terms, each scoring the boost alone: the filters of a
+/// search (facet values, ids, kinds left out), which select and never rank.
+///
+/// Not tantivy's `TermSetQuery`: that compiles its terms into an FST per search, and an
+/// FST builder starts by allocating a registry of 20,000 nodes — most of a search's time
+/// when the filter is two or three words.
+#[derive(Clone, Debug)]
+pub(super) struct AnyTermQuery {
+    terms: Vec<Term>,
+}
+
+impl AnyTermQuery {
+    /// Matches documents holding any of `terms`.
+    pub(super) fn new(terms: Vec<Term>) -> Self {
+        Self { terms }
+    }
+}
+
+impl Query for AnyTermQuery {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl Weight for AnyTermQuery {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let mut lists = Vec::with_capacity(self.terms.len());
+        for term in &self.terms {
+            let postings = reader
+                .inverted_index(term.field())?
+                .read_postings(term, IndexRecordOption::Basic)?;
+            lists.extend(postings);
+        }
+        if lists.len() <= 1 {
+            // One list is read lazily, skipping as the search seeks.
+            return Ok(match lists.pop() {
+                Some(postings) => Box::new(ConstScorer::new(postings, boost)),
+                None => Box::new(EmptyScorer),
+            });
+        }
+        // Several lists are merged once, in order, each document once (its weight unused).
+        let mut matches = Vec::new();
+        for mut postings in lists {
+            while postings.doc() != TERMINATED {
+                matches.push((postings.doc(), 0));
+                postings.advance();
+            }
+        }
+        matches.sort_unstable();
+        matches.dedup();
+        let listed = ListedDocs {
+            matches,
+            at: 0,
+            idf: 0.0,
+        };
+        Ok(Box::new(ConstScorer::new(listed, boost)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        explain_with(self.scorer(reader, 1.0)?, doc, "a filter's term")
     }
 }
