@@ -45,10 +45,12 @@ use crate::domain::{DATASET_KIND, Facet, FacetCount, FilterField, SearchFilter, 
 
 mod facets;
 mod queries;
+mod segments;
 mod tokenizer;
 
-use facets::{FacetCounter, FacetTables};
+use facets::{FacetCounter, FacetTable};
 use queries::{AnyTermQuery, Loose, LooseQuery, WeightedTermQuery};
+use segments::{IdTable, SegmentTables};
 
 /// The index's layout version: raise it when the schema or the analysis changes, and
 /// replicas rebuild their indexes from the database.
@@ -188,7 +190,9 @@ pub struct SearchIndex {
     fields: Fields,
     writer: Mutex<IndexWriter>,
     reader: IndexReader,
-    facet_tables: FacetTables,
+    facet_tables: SegmentTables<FacetTable>,
+    /// Each segment's ids by ordinal, to name a page's results.
+    id_tables: SegmentTables<IdTable>,
     /// The feed position the index held when opened, to be checked against the database.
     opened_at: Option<u64>,
     /// The feed position searches may rely on: `None` until the index is built or its
@@ -235,13 +239,15 @@ impl SearchIndex {
                 other => other.into(),
             })?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        let facet_tables = FacetTables::default();
+        let (facet_tables, id_tables) = (SegmentTables::default(), SegmentTables::default());
         facet_tables.refresh(&reader.searcher())?;
+        id_tables.refresh(&reader.searcher())?;
         Ok(Self {
             fields,
             writer: Mutex::new(writer),
             reader,
             facet_tables,
+            id_tables,
             opened_at,
             applied: watch::Sender::new(None),
         })
@@ -329,7 +335,9 @@ impl SearchIndex {
     /// Lets searches see the last commit, which reached feed position `through`.
     fn publish(&self, through: u64) -> Result<(), SearchIndexError> {
         self.reader.reload()?;
-        self.facet_tables.refresh(&self.reader.searcher())?;
+        let searcher = self.reader.searcher();
+        self.facet_tables.refresh(&searcher)?;
+        self.id_tables.refresh(&searcher)?;
         self.applied.send_replace(Some(through));
         Ok(())
     }
@@ -399,6 +407,7 @@ impl SearchIndex {
             order: query.order,
             after: query.after.clone(),
             keep: query.limit,
+            id_tables: &self.id_tables,
         };
         let (total, facets, hits) = searcher.search(
             &*self.query(query, statistics.as_ref()),
@@ -532,10 +541,11 @@ impl SearchIndex {
 /// Collects one page in a [`SearchOrder`], after a [`SortPosition`]: each segment keeps
 /// its best `keep` in a heap (ties between equal keys go to the smaller id, compared by
 /// the segment's sorted id ordinals), and only those have their ids read.
-struct PageCollector {
+struct PageCollector<'a> {
     order: SearchOrder,
     after: Option<SortPosition>,
     keep: usize,
+    id_tables: &'a SegmentTables<IdTable>,
 }
 
 /// A candidate of a segment: larger keys first, then smaller ids.
@@ -562,13 +572,15 @@ struct PageSegment {
     order: SearchOrder,
     key: Option<Column<i64>>,
     ids: Option<StrColumn>,
+    /// The segment's ids by ordinal.
+    id_table: std::sync::Arc<IdTable>,
     /// The cursor's key and the first id ordinal of this segment after the cursor's id.
     after: Option<(i64, u64)>,
     keep: usize,
     heap: BinaryHeap<Candidate>,
 }
 
-impl Collector for PageCollector {
+impl Collector for PageCollector<'_> {
     type Fruit = Vec<SortPosition>;
     type Child = PageSegment;
 
@@ -598,6 +610,7 @@ impl Collector for PageCollector {
             order: self.order,
             key,
             ids,
+            id_table: self.id_tables.table(segment)?,
             after,
             keep: self.keep,
             heap: BinaryHeap::new(),
@@ -658,22 +671,17 @@ impl SegmentCollector for PageSegment {
     }
 
     fn harvest(self) -> tantivy::Result<Vec<SortPosition>> {
-        let Some(ids) = self.ids else { return Ok(Vec::new()) };
-        // Ids are read in ordinal order, so the dictionary is walked forward once.
-        let mut candidates: Vec<(u64, i64)> = self
+        Ok(self
             .heap
             .iter()
-            .map(|candidate| (candidate.ord, candidate.key))
-            .collect();
-        candidates.sort_unstable();
-        let mut found = Vec::with_capacity(candidates.len());
-        read_terms(&ids, &candidates, |id, key| {
-            // Only valid keys are ever indexed; anything else is left out, not served.
-            if let Ok(id) = std::str::from_utf8(id) {
-                found.push(SortPosition { key, id: id.to_owned() });
-            }
-        })?;
-        Ok(found)
+            .filter_map(|candidate| {
+                let id = self.id_table.id(candidate.ord)?;
+                Some(SortPosition {
+                    key: candidate.key,
+                    id: id.to_owned(),
+                })
+            })
+            .collect())
     }
 }
 

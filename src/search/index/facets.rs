@@ -7,12 +7,13 @@
 //! so each dictionary is read forward once, and segments are summed by value.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::StrColumn;
-use tantivy::index::SegmentId;
-use tantivy::{DocId, Score, Searcher, SegmentReader};
+use tantivy::{DocId, Score, SegmentReader};
+
+use super::segments::{SegmentTable, SegmentTables};
 
 use crate::domain::{Facet, FacetCount};
 
@@ -36,7 +37,7 @@ pub(super) struct FacetTable {
     distinct: usize,
 }
 
-impl FacetTable {
+impl SegmentTable for FacetTable {
     fn build(segment: &SegmentReader) -> tantivy::Result<Self> {
         let overflow = || tantivy::TantivyError::InternalError("a segment's facet values exceed u32".into());
         let mut columns = Vec::new();
@@ -74,52 +75,10 @@ impl FacetTable {
     }
 }
 
-/// The facet tables of the segments searches see, kept in step with the index's reader.
-#[derive(Default)]
-pub(super) struct FacetTables {
-    by_segment: Mutex<HashMap<SegmentId, Arc<FacetTable>>>,
-}
-
-impl FacetTables {
-    /// Lays out the segments `searcher` sees that have no table yet and forgets the rest:
-    /// called when a commit becomes searchable, so no search waits for a layout.
-    pub(super) fn refresh(&self, searcher: &Searcher) -> tantivy::Result<()> {
-        let mut fresh = HashMap::new();
-        for segment in searcher.segment_readers() {
-            let id = segment.segment_id();
-            let known = self.lock().get(&id).cloned();
-            let table = match known {
-                Some(table) => table,
-                None => Arc::new(FacetTable::build(segment)?),
-            };
-            fresh.insert(id, table);
-        }
-        *self.lock() = fresh;
-        Ok(())
-    }
-
-    fn table(&self, segment: &SegmentReader) -> tantivy::Result<Arc<FacetTable>> {
-        if let Some(table) = self.lock().get(&segment.segment_id()) {
-            return Ok(table.clone());
-        }
-        // A segment the last refresh has not seen (a search racing a commit): laid out now.
-        let table = Arc::new(FacetTable::build(segment)?);
-        self.lock().insert(segment.segment_id(), table.clone());
-        Ok(table)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<FacetTable>>> {
-        // The map only ever holds complete tables: one left by a panicking thread is still sound.
-        self.by_segment
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
 /// Counts every value of every facet among the matches.
 pub(super) struct FacetCounter<'a> {
     /// The index's facet tables.
-    pub(super) tables: &'a FacetTables,
+    pub(super) tables: &'a SegmentTables<FacetTable>,
 }
 
 /// One segment's counts: one per value of every facet, as the table numbers them.
