@@ -87,6 +87,17 @@ impl LocalizedText {
         first.as_deref().or(second.as_deref()).unwrap_or_default()
     }
 
+    /// Both texts, Chinese first, separated by a blank line: one text for formats
+    /// (CKAN `notes`, schema.org `description`) that hold a single language.
+    pub fn joined(&self) -> String {
+        [&self.zh, &self.en]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
+
     fn is_empty(&self) -> bool {
         self.zh.is_none() && self.en.is_none()
     }
@@ -459,6 +470,24 @@ pub struct FileEntry {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_text_in_one_language_is_chinese_first_then_english() {
+        let both = LocalizedText {
+            zh: Some("交通流量".into()),
+            en: Some("Traffic flow".into()),
+        };
+        assert_eq!(both.preferred(false), "交通流量");
+        assert_eq!(both.preferred(true), "Traffic flow");
+        assert_eq!(both.joined(), "交通流量\n\nTraffic flow");
+        let english = LocalizedText {
+            zh: None,
+            en: Some("Traffic flow".into()),
+        };
+        assert_eq!(english.preferred(false), "Traffic flow");
+        assert_eq!(english.joined(), "Traffic flow");
+        assert_eq!(LocalizedText::default().joined(), "");
+    }
 
     #[test]
     fn metadata_is_normalized_and_bounded() {

@@ -685,25 +685,6 @@ impl SegmentCollector for PageSegment {
     }
 }
 
-/// Reads the terms of a fast column's `ordinals` (ascending, each with a value of the
-/// caller's) in one forward walk of its dictionary, handing each term and its value to `found`.
-fn read_terms<T: Copy>(
-    column: &StrColumn,
-    ordinals: &[(u64, T)],
-    mut found: impl FnMut(&[u8], T),
-) -> tantivy::Result<()> {
-    let mut values = ordinals.iter().map(|(_, value)| *value);
-    column
-        .dictionary()
-        .sorted_ords_to_term_cb(ordinals.iter().map(|(ordinal, _)| *ordinal), |term| {
-            if let Some(value) = values.next() {
-                found(term, value);
-            }
-            Ok(())
-        })?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

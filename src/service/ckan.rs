@@ -812,19 +812,10 @@ async fn peer_package_show(ctx: &Context, handle: &Handle) -> Answer {
 
 /// A package's `title` (Chinese, else English) and `notes` (both descriptions).
 fn title_and_notes(metadata: &crate::domain::DatasetMetadata) -> (String, String) {
-    let title = metadata
-        .title
-        .zh
-        .clone()
-        .or_else(|| metadata.title.en.clone())
-        .unwrap_or_default();
-    let notes = [&metadata.description.zh, &metadata.description.en]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n\n");
-    (title, notes)
+    (
+        metadata.title.preferred(false).to_owned(),
+        metadata.description.joined(),
+    )
 }
 
 /// A dataset a peer holds as a CKAN package, as harvested sources appear in CKAN: its

@@ -335,18 +335,11 @@ pub async fn schema_org_dataset(
     let publisher = ctx.store.publisher(&dataset.publisher).await?;
     let metadata = &dataset.metadata;
     let id = &dataset.id;
-    let name = metadata
-        .title
-        .zh
-        .clone()
-        .or_else(|| metadata.title.en.clone())
-        .unwrap_or_else(|| id.to_string());
-    let description = [&metadata.description.zh, &metadata.description.en]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n\n");
+    let name = match metadata.title.preferred(false) {
+        "" => id.to_string(),
+        title => title.to_owned(),
+    };
+    let description = metadata.description.joined();
     let license = match metadata.license.web_url() {
         Some(url) => url.to_owned(),
         None => format!("https://spdx.org/licenses/{}", metadata.license.id),

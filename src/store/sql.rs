@@ -988,6 +988,29 @@ macro_rules! impl_store_with_shared_sql {
             sql.push(")");
         }
 
+        /// One keyset page of `select` (over `remote_versions r`, ending in a `WHERE`
+        /// condition): the rows after `after` in (peer URL, dataset) order.
+        async fn peer_page<R>(
+            pool: &sqlx::Pool<$database>,
+            select: &str,
+            after: Option<(&str, &DatasetId)>,
+            limit: u32,
+        ) -> Result<Vec<R>, StoreError>
+        where
+            R: for<'r> sqlx::FromRow<'r, <$database as sqlx::Database>::Row> + Send + Unpin,
+        {
+            let (url, dataset) = after.map_or(("", ""), |(url, dataset)| (url, dataset.as_str()));
+            Ok(sqlx::query_as::<_, R>(&format!(
+                "{select} AND (r.peer_url > $1 OR (r.peer_url = $1 AND r.dataset_id > $2)) \
+                 ORDER BY r.peer_url, r.dataset_id LIMIT $3"
+            ))
+            .bind(url)
+            .bind(dataset)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?)
+        }
+
         /// Pushes a comma-separated list of bound texts.
         fn push_list<'q>(sql: &mut sqlx::QueryBuilder<'q, $database>, items: &'q [String]) {
             let mut list = sql.separated(", ");
@@ -1782,20 +1805,12 @@ macro_rules! impl_store_with_shared_sql {
             }
 
             async fn peer_catalog(&self, after: Option<(&str, &DatasetId)>, limit: u32) -> Result<Vec<PeerCatalogEntry>, StoreError> {
-                let (url, dataset) = after.map_or(("", ""), |(url, dataset)| (url, dataset.as_str()));
-                sqlx::query_as::<_, PeerCatalogRow>(&format!(
-                    "{} AND metadata <> '' AND (peer_url > $1 OR (peer_url = $1 AND dataset_id > $2)) \
-                     ORDER BY peer_url, dataset_id LIMIT $3",
-                    peer_catalog_select()
-                ))
-                .bind(url)
-                .bind(dataset)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(PeerCatalogRow::decode)
-                .collect()
+                let select = format!("{} AND metadata <> ''", peer_catalog_select());
+                peer_page::<PeerCatalogRow>(&self.pool, &select, after, limit)
+                    .await?
+                    .into_iter()
+                    .map(PeerCatalogRow::decode)
+                    .collect()
             }
 
             async fn held_remote_versions(&self, held: &[(String, DatasetId)]) -> Result<Vec<PeerCatalogEntry>, StoreError> {
@@ -2092,20 +2107,11 @@ macro_rules! impl_store_with_shared_sql {
                 after: Option<(&str, &DatasetId)>,
                 limit: u32,
             ) -> Result<Vec<IndexedItem>, StoreError> {
-                let (url, dataset) = after.map_or(("", ""), |(url, dataset)| (url, dataset.as_str()));
-                sqlx::query_as::<_, PeerSearchRow>(&format!(
-                    "{} AND (r.peer_url > $1 OR (r.peer_url = $1 AND r.dataset_id > $2)) \
-                     ORDER BY r.peer_url, r.dataset_id LIMIT $3",
-                    peer_search_select()
-                ))
-                .bind(url)
-                .bind(dataset)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(PeerSearchRow::decode)
-                .collect()
+                peer_page::<PeerSearchRow>(&self.pool, &peer_search_select(), after, limit)
+                    .await?
+                    .into_iter()
+                    .map(PeerSearchRow::decode)
+                    .collect()
             }
 
             async fn indexed_datasets(&self, after: Option<&DatasetId>, limit: u32) -> Result<Vec<IndexedItem>, StoreError> {

@@ -154,11 +154,30 @@ impl SegmentCollector for SegmentFacetCounts {
                 .zip(counts.iter().copied())
                 .filter(|(_, count)| *count > 0)
                 .collect();
-            super::read_terms(&column.dictionary, &occurred, |value, count| {
+            read_terms(&column.dictionary, &occurred, |value, count| {
                 let value = String::from_utf8_lossy(value).into_owned();
                 *found.entry((column.facet, value)).or_default() += u64::from(count);
             })?;
         }
         Ok(found)
     }
+}
+
+/// Reads the terms of a fast column's `ordinals` (ascending, each with a value of the
+/// caller's) in one forward walk of its dictionary, handing each term and its value to `found`.
+fn read_terms<T: Copy>(
+    column: &StrColumn,
+    ordinals: &[(u64, T)],
+    mut found: impl FnMut(&[u8], T),
+) -> tantivy::Result<()> {
+    let mut values = ordinals.iter().map(|(_, value)| *value);
+    column
+        .dictionary()
+        .sorted_ords_to_term_cb(ordinals.iter().map(|(ordinal, _)| *ordinal), |term| {
+            if let Some(value) = values.next() {
+                found(term, value);
+            }
+            Ok(())
+        })?;
+    Ok(())
 }
