@@ -77,14 +77,19 @@ pub struct LocalizedText {
 }
 
 impl LocalizedText {
-    /// Text in the preferred language, falling back to the other one.
+    /// Text in the preferred language, falling back to the other one; empty if neither.
     pub fn preferred(&self, english_first: bool) -> &str {
+        self.preferred_text(english_first).unwrap_or_default()
+    }
+
+    /// Text in the preferred language, falling back to the other one; `None` if neither.
+    pub fn preferred_text(&self, english_first: bool) -> Option<&str> {
         let (first, second) = if english_first {
             (&self.en, &self.zh)
         } else {
             (&self.zh, &self.en)
         };
-        first.as_deref().or(second.as_deref()).unwrap_or_default()
+        first.as_deref().or(second.as_deref())
     }
 
     /// Both texts, Chinese first, separated by a blank line: one text for formats
@@ -487,6 +492,7 @@ mod tests {
         assert_eq!(english.preferred(false), "Traffic flow");
         assert_eq!(english.joined(), "Traffic flow");
         assert_eq!(LocalizedText::default().joined(), "");
+        assert_eq!(LocalizedText::default().preferred_text(false), None);
     }
 
     #[test]

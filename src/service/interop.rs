@@ -335,10 +335,10 @@ pub async fn schema_org_dataset(
     let publisher = ctx.store.publisher(&dataset.publisher).await?;
     let metadata = &dataset.metadata;
     let id = &dataset.id;
-    let name = match metadata.title.preferred(false) {
-        "" => id.to_string(),
-        title => title.to_owned(),
-    };
+    let name = metadata
+        .title
+        .preferred_text(false)
+        .map_or_else(|| id.to_string(), str::to_owned);
     let description = metadata.description.joined();
     let license = match metadata.license.web_url() {
         Some(url) => url.to_owned(),
@@ -453,8 +453,8 @@ pub async fn datapackage(
     }
     Ok(json!({
         "name": dataset,
-        "title": metadata.title.zh.clone().or_else(|| metadata.title.en.clone()),
-        "description": metadata.description.zh.clone().or_else(|| metadata.description.en.clone()),
+        "title": metadata.title.preferred_text(false),
+        "description": metadata.description.preferred_text(false),
         "version": record.summary.version.get().to_string(),
         "keywords": metadata.keywords,
         "licenses": [licenses],
