@@ -29,7 +29,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tantivy::collector::{Collector, Count, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery};
@@ -49,7 +49,7 @@ mod segments;
 mod tokenizer;
 
 use facets::{FacetCounter, FacetTable};
-use queries::{AnyTermQuery, Loose, LooseQuery, WeightedTermQuery};
+use queries::{AnyFormQuery, AnyTermQuery, Loose, LooseQuery, WeightedTermQuery};
 use segments::{IdTable, SegmentTables};
 
 /// The index's layout version: raise it when the schema or the analysis changes, and
@@ -410,7 +410,7 @@ impl SearchIndex {
             id_tables: &self.id_tables,
         };
         let (total, facets, hits) = searcher.search(
-            &*self.query(query, statistics.as_ref()),
+            &*self.query(&searcher, query, statistics.as_ref()),
             &(
                 Count,
                 FacetCounter {
@@ -454,7 +454,7 @@ impl SearchIndex {
         self.fields.facets[position]
     }
 
-    fn query(&self, query: &IndexQuery, statistics: Option<&RankingStatistics>) -> Box<dyn Query> {
+    fn query(&self, searcher: &Searcher, query: &IndexQuery, statistics: Option<&RankingStatistics>) -> Box<dyn Query> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for term in &query.terms {
             let occur = if term.required { Occur::Must } else { Occur::Should };
@@ -469,6 +469,15 @@ impl SearchIndex {
                     FilterField::Id => Term::from_field_text(self.fields.id, value),
                 })
                 .collect();
+            // An exclusion no dataset holds (the board's kinds in a catalog of datasets
+            // alone) excludes nothing: left out, no match has to be looked up in it.
+            if filter.negated
+                && terms
+                    .iter()
+                    .all(|term| searcher.doc_freq(term).is_ok_and(|held| held == 0))
+            {
+                continue;
+            }
             let occur = if filter.negated { Occur::MustNot } else { Occur::Must };
             clauses.push((occur, Box::new(AnyTermQuery::new(terms))));
         }
@@ -500,19 +509,17 @@ impl SearchIndex {
     /// for the words they reach beyond the exact forms. Unranked without statistics.
     fn term_query(&self, term: &QueryTerm, statistics: Option<&RankingStatistics>) -> Box<dyn Query> {
         let idf = |form: &str| statistics.map_or(1.0, |statistics| statistics.idf(form));
-        let mut alternatives: Vec<(Occur, Box<dyn Query>)> = term
+        let exact = term
             .any_of
             .iter()
-            .map(|form| -> (Occur, Box<dyn Query>) {
-                let exact = Term::from_field_text(self.fields.text, form);
-                (Occur::Should, Box::new(WeightedTermQuery::new(exact, idf(form))))
-            })
+            .map(|form| WeightedTermQuery::new(Term::from_field_text(self.fields.text, form), idf(form)))
             .collect();
-        for (key, loose) in self.loose_forms(term) {
-            let scored = loose.with_idf(LOOSE_MATCH_WEIGHT * idf(&key));
-            alternatives.push((Occur::Should, Box::new(scored)));
-        }
-        Box::new(BooleanQuery::new(alternatives))
+        let loose = self
+            .loose_forms(term)
+            .into_iter()
+            .map(|(key, loose)| loose.with_idf(LOOSE_MATCH_WEIGHT * idf(&key)))
+            .collect();
+        Box::new(AnyFormQuery::new(exact, loose))
     }
 
     /// A term's prefix and typo forms, each with its key in [`RankingStatistics`].
@@ -571,8 +578,7 @@ impl PartialOrd for Candidate {
 struct PageSegment {
     order: SearchOrder,
     key: Option<Column<i64>>,
-    ids: Option<StrColumn>,
-    /// The segment's ids by ordinal.
+    /// The segment's ids by ordinal, and its documents' ordinals.
     id_table: std::sync::Arc<IdTable>,
     /// The cursor's key and the first id ordinal of this segment after the cursor's id.
     after: Option<(i64, u64)>,
@@ -609,7 +615,6 @@ impl Collector for PageCollector<'_> {
         Ok(PageSegment {
             order: self.order,
             key,
-            ids,
             id_table: self.id_tables.table(segment)?,
             after,
             keep: self.keep,
@@ -651,7 +656,7 @@ impl SegmentCollector for PageSegment {
         if before_cursor || worse_than_kept {
             return;
         }
-        let Some(ord) = self.ids.as_ref().and_then(|ids| ids.term_ords(doc).next()) else {
+        let Some(ord) = self.id_table.ordinal(doc) else {
             return;
         };
         if let Some((after_key, first_after)) = self.after
@@ -769,6 +774,62 @@ mod tests {
                 "{id}: {score} where {wanted} was expected"
             );
         }
+    }
+
+    /// An index of `reaching` datasets titled with a word starting `traf` among `of` in all.
+    fn traf_among(reaching: usize, of: usize) -> SearchIndex {
+        let index = SearchIndex::open(None).expect("index");
+        let changes: Vec<SearchChange> = (0..of)
+            .map(|n| {
+                let title = if n < reaching { "Trafficking" } else { "Weather records" };
+                change(n as u64, described(&format!("ds-{n:04}"), &[(Field::Title, title)]))
+            })
+            .collect();
+        index.apply(&changes, of as u64).expect("apply");
+        index
+    }
+
+    #[test]
+    fn a_prefix_scores_alike_whether_its_few_postings_are_listed_or_its_many_marked() {
+        // One in 200 reaches the prefix (listed and sorted), then 150 in 200 (marked in a bitset):
+        // each match scores half the BM25F of its title weight (5) at the prefix's idf.
+        for (reaching, of) in [(1, 200), (150, 200)] {
+            let index = traf_among(reaching, of);
+            let idf = queries::idf(reaching as u64, of as u64);
+            let expected = 0.5 * idf * 5.0 * 2.2 / 6.2;
+            let answer = index
+                .search(&IndexQuery {
+                    terms: query_terms("traf").expect("terms"),
+                    order: SearchOrder::Relevance,
+                    limit: 3,
+                    ..Default::default()
+                })
+                .expect("search");
+            assert_eq!(answer.total, reaching as u64);
+            let ids: Vec<String> = (0..reaching.min(3)).map(|n| format!("ds-{n:04}")).collect();
+            let wanted: Vec<(&str, f32)> = ids.iter().map(|id| (id.as_str(), expected)).collect();
+            assert_scores(&scores(&index, "traf")[..reaching.min(3)], &wanted);
+        }
+    }
+
+    #[test]
+    fn a_prefix_reaches_at_most_max_expansions_words() {
+        let index = SearchIndex::open(None).expect("index");
+        let words = queries::MAX_EXPANSIONS + 100;
+        let changes: Vec<SearchChange> = (0..words)
+            .map(|n| change(n as u64, dataset(&format!("ds-{n:04}"), &format!("x{n:04}"), 0)))
+            .collect();
+        index.apply(&changes, words as u64).expect("apply");
+        let answer = index
+            .search(&IndexQuery {
+                terms: query_terms("x").expect("terms"),
+                limit: 1,
+                ..Default::default()
+            })
+            .expect("search");
+        // The first words in the dictionary's order: x0000 and on.
+        assert_eq!(answer.total, queries::MAX_EXPANSIONS as u64);
+        assert_eq!(answer.hits[0].id, "ds-0000");
     }
 
     fn change(sequence: u64, dataset: IndexedItem) -> SearchChange {

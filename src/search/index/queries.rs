@@ -12,10 +12,18 @@
 use std::sync::{Arc, LazyLock};
 
 use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STATE};
-use tantivy::postings::{Postings, TermInfo};
+use tantivy::postings::{Postings, SegmentPostings, TermInfo};
+use tantivy::query::BitSetDocSet;
 use tantivy::query::{ConstScorer, EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, TantivyError, Term};
+use tantivy_common::BitSet;
+
+/// The most words one prefix or typo form reaches in a segment, first in the dictionary's
+/// order (Lucene's and Elasticsearch's `max_expansions`): a one-letter prefix would otherwise
+/// reach a large part of the vocabulary (`0` every id starting with a zero) and merge all
+/// their posting lists on every search.
+pub(super) const MAX_EXPANSIONS: usize = 1024;
 
 /// BM25's saturation: how soon more weight stops counting for much.
 const K1: Score = 1.2;
@@ -84,6 +92,17 @@ impl DocSet for WeightedPostings {
     }
 
     fn seek(&mut self, target: DocId) -> DocId {
+        // Most seeks of a large search land on the next posting (a word's optional forms
+        // hold much the same datasets as its required ones): stepping there first spares
+        // the search within the block a seek starts with.
+        let doc = self.postings.doc();
+        if doc >= target {
+            return doc;
+        }
+        let next = self.postings.advance();
+        if next >= target {
+            return next;
+        }
         self.postings.seek(target)
     }
 
@@ -167,29 +186,30 @@ impl LooseQuery {
     pub(super) fn holding(&self, searcher: &Searcher) -> tantivy::Result<u64> {
         let mut holding = 0;
         for reader in searcher.segment_readers() {
-            self.each_term(reader, |info| {
-                holding += u64::from(info.doc_freq);
-                Ok(())
-            })?;
+            holding += self
+                .reached(reader)?
+                .iter()
+                .map(|info| u64::from(info.doc_freq))
+                .sum::<u64>();
         }
         Ok(holding)
     }
 
-    /// Hands each term of one segment the form reaches (the exact ones left out) to `each`.
-    fn each_term(
-        &self,
-        reader: &SegmentReader,
-        mut each: impl FnMut(&TermInfo) -> tantivy::Result<()>,
-    ) -> tantivy::Result<()> {
+    /// The terms of one segment the form reaches (the exact ones left out), the first
+    /// [`MAX_EXPANSIONS`] in the dictionary's order.
+    fn reached(&self, reader: &SegmentReader) -> tantivy::Result<Vec<TermInfo>> {
         let index = reader.inverted_index(self.field)?;
+        let mut reached = Vec::new();
+        let mut reach = |key: &[u8], info: &TermInfo| {
+            if !self.exact.iter().any(|exact| exact == key) {
+                reached.push(info.clone());
+            }
+            reached.len() < MAX_EXPANSIONS
+        };
         match &self.loose {
             Loose::Prefix(prefix) => {
                 let mut terms = index.terms().range().ge(prefix).into_stream()?;
-                while terms.advance() && terms.key().starts_with(prefix) {
-                    if !self.exact.iter().any(|exact| exact == terms.key()) {
-                        each(terms.value())?;
-                    }
-                }
+                while terms.advance() && terms.key().starts_with(prefix) && reach(terms.key(), terms.value()) {}
             }
             Loose::Typo { kind, automaton } => {
                 let automaton = AfterKind {
@@ -197,33 +217,10 @@ impl LooseQuery {
                     automaton: automaton.as_ref(),
                 };
                 let mut terms = index.terms().search(automaton).into_stream()?;
-                while terms.advance() {
-                    if !self.exact.iter().any(|exact| exact == terms.key()) {
-                        each(terms.value())?;
-                    }
-                }
+                while terms.advance() && reach(terms.key(), terms.value()) {}
             }
         }
-        Ok(())
-    }
-
-    /// Every (document, weight) the reached terms hold in one segment, by document, each once
-    /// with its best weight.
-    fn matches(&self, reader: &SegmentReader) -> tantivy::Result<Vec<(DocId, u32)>> {
-        let index = reader.inverted_index(self.field)?;
-        let mut found: Vec<(DocId, u32)> = Vec::new();
-        self.each_term(reader, |info| {
-            let mut postings = index.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
-            while postings.doc() != TERMINATED {
-                found.push((postings.doc(), postings.term_freq()));
-                postings.advance();
-            }
-            Ok(())
-        })?;
-        // Best weight first within a document, so the dedup keeps it.
-        found.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        found.dedup_by_key(|(doc, _)| *doc);
-        Ok(found)
+        Ok(reached)
     }
 }
 
@@ -235,15 +232,21 @@ impl Query for LooseQuery {
 
 impl Weight for LooseQuery {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        let matches = self.matches(reader)?;
-        if matches.is_empty() {
+        let reached = self.reached(reader)?;
+        if reached.is_empty() {
             return Ok(Box::new(EmptyScorer));
         }
-        Ok(Box::new(ListedDocs {
-            matches,
-            at: 0,
-            idf: boost * self.idf,
-        }))
+        let index = reader.inverted_index(self.field)?;
+        let total = reached.iter().map(|info| u64::from(info.doc_freq)).sum();
+        let lists = reached
+            .iter()
+            .map(|info| index.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs));
+        Ok(Box::new(MergedDocs::merge(
+            lists,
+            total,
+            reader.max_doc(),
+            Some(boost * self.idf),
+        )?))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
@@ -258,40 +261,246 @@ fn explain_with(mut scorer: Box<dyn Scorer>, doc: DocId, what: &'static str) -> 
     Ok(Explanation::new(what, scorer.score()))
 }
 
-/// Documents listed in order with their weights.
-struct ListedDocs {
-    matches: Vec<(DocId, u32)>,
-    at: usize,
+/// The documents of several posting lists, each once with its best weight (its frequency
+/// in the list holding it most): the words a prefix or a typo reaches, or a filter's values.
+///
+/// A few are listed in order; many (from one document in [`DENSE_FROM`] of the segment)
+/// are marked in a bitset, with a weight per document of the segment: sorting the hundred
+/// thousand postings a one-digit prefix reaches in a million datasets cost more than the
+/// rest of the search.
+enum MergedDocs {
+    /// Listed in order, with the position of the current one.
+    Listed { matches: Vec<(DocId, u32)>, at: usize },
+    /// Marked, each with its weight (saturated at `u16::MAX`, far past where BM25 has
+    /// stopped telling weights apart; empty when the lists carry no weights).
+    Dense { docs: BitSetDocSet, weights: Vec<u16> },
+}
+
+/// Merged postings are laid out densely from one document in this many of the segment.
+const DENSE_FROM: u64 = 64;
+
+/// [`MergedDocs`] scored by BM25F at an idf.
+struct MergedScorer {
+    docs: MergedDocs,
     /// The form's idf times the query's boost.
     idf: Score,
 }
 
-impl DocSet for ListedDocs {
+impl MergedDocs {
+    /// Merges `lists` of a segment of `max_doc` documents, `total` postings in all, opened
+    /// one at a time; scored at `idf`, or unweighted (`None`: lists read without
+    /// frequencies, that select and never rank).
+    fn merge(
+        lists: impl Iterator<Item = std::io::Result<SegmentPostings>>,
+        total: u64,
+        max_doc: DocId,
+        idf: Option<Score>,
+    ) -> tantivy::Result<MergedScorer> {
+        let weighted = idf.is_some();
+        let docs = if total.saturating_mul(DENSE_FROM) >= u64::from(max_doc) {
+            let mut docs = BitSet::with_max_value(max_doc);
+            let mut weights = if weighted {
+                vec![0u16; max_doc as usize]
+            } else {
+                Vec::new()
+            };
+            for list in lists {
+                let mut list = list?;
+                while list.doc() != TERMINATED {
+                    let doc = list.doc();
+                    docs.insert(doc);
+                    if let Some(weight) = weights.get_mut(doc as usize) {
+                        *weight = (*weight).max(u16::try_from(list.term_freq()).unwrap_or(u16::MAX));
+                    }
+                    list.advance();
+                }
+            }
+            Self::Dense {
+                docs: BitSetDocSet::from(docs),
+                weights,
+            }
+        } else {
+            let mut matches = Vec::with_capacity(usize::try_from(total).unwrap_or_default());
+            for list in lists {
+                let mut list = list?;
+                while list.doc() != TERMINATED {
+                    matches.push((list.doc(), if weighted { list.term_freq() } else { 0 }));
+                    list.advance();
+                }
+            }
+            // Best weight first within a document, so the dedup keeps it.
+            matches.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            matches.dedup_by_key(|(doc, _)| *doc);
+            Self::Listed { matches, at: 0 }
+        };
+        Ok(MergedScorer {
+            docs,
+            idf: idf.unwrap_or_default(),
+        })
+    }
+}
+
+impl DocSet for MergedScorer {
     fn advance(&mut self) -> DocId {
-        self.at = (self.at + 1).min(self.matches.len());
+        match &mut self.docs {
+            MergedDocs::Listed { matches, at } => {
+                *at = (*at + 1).min(matches.len());
+            }
+            MergedDocs::Dense { docs, .. } => {
+                docs.advance();
+            }
+        }
         self.doc()
     }
 
     fn seek(&mut self, target: DocId) -> DocId {
-        let rest = &self.matches[self.at..];
-        self.at += rest.partition_point(|(doc, _)| *doc < target);
+        match &mut self.docs {
+            MergedDocs::Listed { matches, at } => {
+                let rest = &matches[*at..];
+                *at += rest.partition_point(|(doc, _)| *doc < target);
+            }
+            MergedDocs::Dense { docs, .. } => {
+                if docs.doc() < target {
+                    docs.seek(target);
+                }
+            }
+        }
         self.doc()
     }
 
     fn doc(&self) -> DocId {
-        self.matches.get(self.at).map_or(TERMINATED, |(doc, _)| *doc)
+        match &self.docs {
+            MergedDocs::Listed { matches, at } => matches.get(*at).map_or(TERMINATED, |(doc, _)| *doc),
+            MergedDocs::Dense { docs, .. } => docs.doc(),
+        }
     }
 
     fn size_hint(&self) -> u32 {
-        u32::try_from(self.matches.len() - self.at).unwrap_or(u32::MAX)
+        match &self.docs {
+            MergedDocs::Listed { matches, at } => u32::try_from(matches.len() - at).unwrap_or(u32::MAX),
+            MergedDocs::Dense { docs, .. } => docs.size_hint(),
+        }
     }
 }
 
-impl Scorer for ListedDocs {
+impl Scorer for MergedScorer {
     fn score(&mut self) -> Score {
-        self.matches
-            .get(self.at)
-            .map_or(0.0, |(_, weight)| bm25(self.idf, *weight))
+        let weight = match &self.docs {
+            MergedDocs::Listed { matches, at } => matches.get(*at).map_or(0, |(_, weight)| *weight),
+            MergedDocs::Dense { docs, weights } => {
+                weights.get(docs.doc() as usize).map_or(0, |weight| u32::from(*weight))
+            }
+        };
+        bm25(self.idf, weight)
+    }
+}
+
+/// Documents holding any form of one query word: its exact forms and its loose ones, each
+/// document scoring the sum of the forms it holds.
+///
+/// Not a boolean query of the forms: most forms of a word are held by no dataset of a
+/// segment (an English word has four exact forms, a catalog rarely holds more than one),
+/// and a boolean query would still merge the one list that is left through a union. Here
+/// the forms a segment does not hold are left out before anything is merged, and a single
+/// list is read as it is.
+#[derive(Clone, Debug)]
+pub(super) struct AnyFormQuery {
+    exact: Vec<WeightedTermQuery>,
+    loose: Vec<LooseQuery>,
+}
+
+impl AnyFormQuery {
+    /// Matches documents holding any of the `exact` terms or of the terms `loose` forms reach.
+    pub(super) fn new(exact: Vec<WeightedTermQuery>, loose: Vec<LooseQuery>) -> Self {
+        Self { exact, loose }
+    }
+}
+
+impl Query for AnyFormQuery {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl Weight for AnyFormQuery {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let mut held = Vec::new();
+        let forms = (self.exact.iter().map(|form| form as &dyn Weight))
+            .chain(self.loose.iter().map(|form| form as &dyn Weight));
+        for form in forms {
+            let scorer = form.scorer(reader, boost)?;
+            if scorer.doc() != TERMINATED {
+                held.push(scorer);
+            }
+        }
+        Ok(match held.len() {
+            0 => Box::new(EmptyScorer),
+            1 => held.swap_remove(0),
+            _ => Box::new(FormUnion::new(held)),
+        })
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        explain_with(self.scorer(reader, 1.0)?, doc, "BM25F of a word's forms")
+    }
+}
+
+/// The union of a word's few forms held in a segment: each document once, scoring the sum
+/// of its forms' scores. Walks the forms side by side, as there are only a handful.
+struct FormUnion {
+    forms: Vec<Box<dyn Scorer>>,
+    doc: DocId,
+}
+
+impl FormUnion {
+    fn new(forms: Vec<Box<dyn Scorer>>) -> Self {
+        let doc = forms.iter().map(|form| form.doc()).min().unwrap_or(TERMINATED);
+        Self { forms, doc }
+    }
+
+    fn settle(&mut self) -> DocId {
+        self.doc = self.forms.iter().map(|form| form.doc()).min().unwrap_or(TERMINATED);
+        self.doc
+    }
+}
+
+impl DocSet for FormUnion {
+    fn advance(&mut self) -> DocId {
+        let current = self.doc;
+        for form in &mut self.forms {
+            if form.doc() == current {
+                form.advance();
+            }
+        }
+        self.settle()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        for form in &mut self.forms {
+            if form.doc() < target {
+                form.seek(target);
+            }
+        }
+        self.settle()
+    }
+
+    fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.forms.iter().map(|form| form.size_hint()).max().unwrap_or(0)
+    }
+}
+
+impl Scorer for FormUnion {
+    fn score(&mut self) -> Score {
+        let current = self.doc;
+        self.forms
+            .iter_mut()
+            .filter(|form| form.doc() == current)
+            .map(|form| form.score())
+            .sum()
     }
 }
 
@@ -368,22 +577,10 @@ impl Weight for AnyTermQuery {
                 None => Box::new(EmptyScorer),
             });
         }
-        // Several lists are merged once, in order, each document once (its weight unused).
-        let mut matches = Vec::new();
-        for mut postings in lists {
-            while postings.doc() != TERMINATED {
-                matches.push((postings.doc(), 0));
-                postings.advance();
-            }
-        }
-        matches.sort_unstable();
-        matches.dedup();
-        let listed = ListedDocs {
-            matches,
-            at: 0,
-            idf: 0.0,
-        };
-        Ok(Box::new(ConstScorer::new(listed, boost)))
+        // Several lists are merged once, each document once (unweighted: filters do not rank).
+        let total = lists.iter().map(|list| u64::from(list.size_hint())).sum();
+        let merged = MergedDocs::merge(lists.into_iter().map(Ok), total, reader.max_doc(), None)?;
+        Ok(Box::new(ConstScorer::new(merged, boost)))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {

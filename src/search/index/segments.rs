@@ -64,20 +64,34 @@ impl<T: SegmentTable> SegmentTables<T> {
     }
 }
 
-/// A segment's ids by ordinal (their sorted order in the id column's dictionary).
+/// A segment's ids by ordinal (their sorted order in the id column's dictionary), and
+/// each document's ordinal.
 ///
 /// A page's results are found as ordinals; reading their ids from the dictionary decodes,
 /// for each, its block up to it (on average half a block of ids, most of a search's cost
-/// after matching), where this table answers each with one slice.
+/// after matching), where this table answers each with one slice. A match's ordinal breaks
+/// ties between equal keys, and in a catalog of look-alike records most matches tie: read
+/// from the id column it cost a column decode per match, here one array read.
 #[derive(Default)]
 pub(super) struct IdTable {
     /// Every id's bytes, in ordinal order.
     bytes: Vec<u8>,
     /// Where each id ends in `bytes`.
     ends: Vec<u32>,
+    /// Each document's id ordinal; [`NO_ID`] for one without an id.
+    ordinals: Vec<u32>,
 }
 
+/// The ordinal of a document without an id.
+const NO_ID: u32 = u32::MAX;
+
 impl IdTable {
+    /// The id ordinal of document `doc`, if it has one.
+    pub(super) fn ordinal(&self, doc: tantivy::DocId) -> Option<u64> {
+        let ordinal = *self.ordinals.get(doc as usize)?;
+        (ordinal != NO_ID).then_some(u64::from(ordinal))
+    }
+
     /// The id of ordinal `ordinal`, if the segment has one.
     pub(super) fn id(&self, ordinal: u64) -> Option<&str> {
         let ordinal = usize::try_from(ordinal).ok()?;
@@ -96,15 +110,26 @@ impl SegmentTable for IdTable {
         let Some(column) = segment.fast_fields().str(super::ID)? else {
             return Ok(Self::default());
         };
+        let too_many = || tantivy::TantivyError::InternalError("a segment's ids exceed 4 GiB".into());
         let mut table = Self {
             bytes: Vec::new(),
             ends: Vec::with_capacity(column.num_terms()),
+            ordinals: Vec::with_capacity(segment.max_doc() as usize),
         };
+        for doc in 0..segment.max_doc() {
+            let ordinal = match column.term_ords(doc).next() {
+                Some(ordinal) => u32::try_from(ordinal)
+                    .ok()
+                    .filter(|ordinal| *ordinal != NO_ID)
+                    .ok_or_else(too_many)?,
+                None => NO_ID,
+            };
+            table.ordinals.push(ordinal);
+        }
         let mut terms = column.dictionary().stream()?;
         while terms.advance() {
             table.bytes.extend_from_slice(terms.key());
-            let end = u32::try_from(table.bytes.len())
-                .map_err(|_| tantivy::TantivyError::InternalError("a segment's ids exceed 4 GiB".into()))?;
+            let end = u32::try_from(table.bytes.len()).map_err(|_| too_many())?;
             table.ends.push(end);
         }
         Ok(table)
