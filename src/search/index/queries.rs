@@ -1,4 +1,5 @@
-//! The two leaf queries of a search, scored by BM25F.
+//! The queries a search is made of: a word's forms ([`AnyFormQuery`]: its exact terms
+//! and the words its prefix or typo reach), scored by BM25F, and filters ([`AnyTermQuery`]).
 //!
 //! Every term of a dataset is indexed once, in one text field, repeated as
 //! many times as the weights of the fields it stands in add up to; its term
