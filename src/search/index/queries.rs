@@ -242,7 +242,7 @@ impl Weight for LooseQuery {
         let lists = reached
             .iter()
             .map(|info| index.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs));
-        Ok(Box::new(MergedDocs::merge(
+        Ok(Box::new(MergedScorer::merge(
             lists,
             total,
             reader.max_doc(),
@@ -287,7 +287,7 @@ struct MergedScorer {
     idf: Score,
 }
 
-impl MergedDocs {
+impl MergedScorer {
     /// Merges `lists` of a segment of `max_doc` documents, `total` postings in all, opened
     /// one at a time; scored at `idf`, or unweighted (`None`: lists read without
     /// frequencies, that select and never rank).
@@ -316,7 +316,7 @@ impl MergedDocs {
                     list.advance();
                 }
             }
-            Self::Dense {
+            MergedDocs::Dense {
                 docs: BitSetDocSet::from(docs),
                 weights,
             }
@@ -332,9 +332,9 @@ impl MergedDocs {
             // Best weight first within a document, so the dedup keeps it.
             matches.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
             matches.dedup_by_key(|(doc, _)| *doc);
-            Self::Listed { matches, at: 0 }
+            MergedDocs::Listed { matches, at: 0 }
         };
-        Ok(MergedScorer {
+        Ok(Self {
             docs,
             idf: idf.unwrap_or_default(),
         })
@@ -455,10 +455,12 @@ struct FormUnion {
 
 impl FormUnion {
     fn new(forms: Vec<Box<dyn Scorer>>) -> Self {
-        let doc = forms.iter().map(|form| form.doc()).min().unwrap_or(TERMINATED);
-        Self { forms, doc }
+        let mut union = Self { forms, doc: 0 };
+        union.settle();
+        union
     }
 
+    /// Stands the union on the smallest document its forms stand on.
     fn settle(&mut self) -> DocId {
         self.doc = self.forms.iter().map(|form| form.doc()).min().unwrap_or(TERMINATED);
         self.doc
@@ -580,7 +582,7 @@ impl Weight for AnyTermQuery {
         }
         // Several lists are merged once, each document once (unweighted: filters do not rank).
         let total = lists.iter().map(|list| u64::from(list.size_hint())).sum();
-        let merged = MergedDocs::merge(lists.into_iter().map(Ok), total, reader.max_doc(), None)?;
+        let merged = MergedScorer::merge(lists.into_iter().map(Ok), total, reader.max_doc(), None)?;
         Ok(Box::new(ConstScorer::new(merged, boost)))
     }
 
