@@ -3,7 +3,8 @@
 //! in every answer. Prints the index build time, index size, resident memory,
 //! and p50/p99 latency and throughput on SQLite and, when
 //! `SHULIAN_TEST_DATABASE_URL` is set, PostgreSQL, for popular searches repeated
-//! and for distinct searches. When datasette is installed
+//! (a second time while a publisher publishes a matching dataset every 100 ms) and
+//! for distinct searches. When datasette is installed
 //! (`SHULIAN_BENCH_DATASETTE`, default `.venv/bin/datasette`), the same records
 //! and the same English queries are served by datasette (SQLite FTS5, `_search`
 //! with two facets) in the same run, and shulian's figures are printed as ratios
@@ -35,6 +36,8 @@ const DEFAULT_DATASETS: usize = 100_000;
 const PUBLISHERS: usize = 50;
 const REQUESTS: usize = 2_000;
 const CLIENTS: usize = 16;
+/// How often a dataset is published while popular searches are measured a second time.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// Publications whose catch-up lag is measured across two replica processes.
 const LAG_PUBLICATIONS: usize = 100;
 
@@ -142,6 +145,12 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
     let base = format!("http://{address}/api/v1/datasets?limit=20&q=");
     let popular: Vec<String> = (0..REQUESTS).map(|n| QUERIES[n % QUERIES.len()].to_owned()).collect();
     measure(backend, "popular searches, repeated", &base, &popular).await;
+    let publishing = keep_publishing(format!("http://{address}"), token.clone());
+    measure(backend, "popular searches, repeated, while publishing", &base, &popular).await;
+    println!(
+        "{backend}: {} publications during those searches",
+        publishing.stop().await
+    );
     let distinct = distinct_queries();
     measure(backend, "distinct searches, none repeated", &base, &distinct).await;
     if backend == "SQLite" {
@@ -153,6 +162,39 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
     }
     let _ = stop.send(());
     server.await.expect("server task").expect("server stopped cleanly");
+}
+
+/// A publisher publishing one dataset after another on the node at `base` until stopped.
+struct Publishing {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<usize>,
+}
+
+/// Starts publishing datasets matching the popular query `traffic`, one every
+/// `PUBLISH_EVERY`: each is a new segment of the index (and its commit), as on a market
+/// where publishers are at work while buyers search.
+fn keep_publishing(base: String, token: String) -> Publishing {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut published = 0;
+        while !*stopped.borrow() {
+            let dataset = format!("traffic-live-{published:05}");
+            common::publish_answer(&http, &base, &token, &dataset, "open", dataset.as_bytes()).await;
+            published += 1;
+            let _ = tokio::time::timeout(PUBLISH_EVERY, stopped.changed()).await;
+        }
+        published
+    });
+    Publishing { stop, task }
+}
+
+impl Publishing {
+    /// Stops publishing; how many were published.
+    async fn stop(self) -> usize {
+        let _ = self.stop.send(true);
+        self.task.await.expect("publishing task")
+    }
 }
 
 /// A `shulian serve` process on `database_url`, sharing `dir` with the others but keeping

@@ -8,7 +8,8 @@
 //! [`super::analysis`] makes, all in one field, each term's frequency the sum
 //! of the weights of the [`Field`]s it stands in ([`queries`]); facet values as
 //! one fast string column per facet, counted in the same pass as the page
-//! ([`facets`]); sort keys as fast fields.
+//! ([`facets`]) or, for a search asked again, taken from what it counted in each
+//! segment before ([`kept`]); sort keys as fast fields.
 //!
 //! Relevance is BM25F: per query form, its field weights in a dataset summed,
 //! saturated and multiplied by its idf (an exact form at full weight, a prefix
@@ -25,10 +26,10 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tantivy::collector::{Collector, Count, SegmentCollector};
+use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
@@ -44,11 +45,13 @@ use super::{IndexedItem, SearchChange, SearchKey};
 use crate::domain::{DATASET_KIND, Facet, FacetCount, FilterField, SearchFilter, SearchOrder, TimeRange};
 
 mod facets;
+mod kept;
 mod queries;
 mod segments;
 mod tokenizer;
 
-use facets::{FacetCounter, FacetTable};
+use facets::{FacetCounter, FacetTable, SegmentFacetCounts};
+use kept::{KeptCounts, Matching, SegmentCounts, SegmentState};
 use queries::{AnyFormQuery, AnyTermQuery, Loose, LooseQuery, WeightedTermQuery};
 use segments::{IdTable, SegmentTables};
 
@@ -193,6 +196,8 @@ pub struct SearchIndex {
     facet_tables: SegmentTables<FacetTable>,
     /// Each segment's ids by ordinal, to name a page's results.
     id_tables: SegmentTables<IdTable>,
+    /// The counts of searches asked again, by segment.
+    kept_counts: KeptCounts,
     /// The feed position the index held when opened, to be checked against the database.
     opened_at: Option<u64>,
     /// The feed position searches may rely on: `None` until the index is built or its
@@ -248,6 +253,7 @@ impl SearchIndex {
             reader,
             facet_tables,
             id_tables,
+            kept_counts: KeptCounts::default(),
             opened_at,
             applied: watch::Sender::new(None),
         })
@@ -338,6 +344,7 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         self.facet_tables.refresh(&searcher)?;
         self.id_tables.refresh(&searcher)?;
+        self.kept_counts.retain(&searcher);
         self.applied.send_replace(Some(through));
         Ok(())
     }
@@ -403,25 +410,23 @@ impl SearchIndex {
         } else {
             None
         };
-        let page = PageCollector {
-            order: query.order,
-            after: query.after.clone(),
-            keep: query.limit,
-            id_tables: &self.id_tables,
+        let answer = AnswerCollector {
+            matching: &Matching::of(query),
+            kept: &self.kept_counts,
+            facets: FacetCounter {
+                tables: &self.facet_tables,
+            },
+            page: PageCollector {
+                order: query.order,
+                after: query.after.clone(),
+                keep: query.limit,
+                id_tables: &self.id_tables,
+            },
         };
-        let (total, facets, hits) = searcher.search(
-            &*self.query(&searcher, query, statistics.as_ref()),
-            &(
-                Count,
-                FacetCounter {
-                    tables: &self.facet_tables,
-                },
-                page,
-            ),
-        )?;
+        let (total, facets, hits) = searcher.search(&*self.query(&searcher, query, statistics.as_ref()), &answer)?;
         Ok(IndexAnswer {
             hits,
-            total: total as u64,
+            total,
             facets,
             statistics,
         })
@@ -542,6 +547,112 @@ impl SearchIndex {
             .flatten()
             .map(|(key, loose)| (key, LooseQuery::new(self.fields.text, loose, exact.clone())))
             .collect()
+    }
+}
+
+/// Collects a search's answer in one pass over its matches: the page, and the matches'
+/// total and facet counts, taken from the counts kept of the segments that hold them.
+struct AnswerCollector<'a> {
+    matching: &'a Matching,
+    kept: &'a KeptCounts,
+    facets: FacetCounter<'a>,
+    page: PageCollector<'a>,
+}
+
+/// How a segment's matches are counted.
+enum Counting {
+    /// As an earlier search counted them.
+    Kept(Arc<SegmentCounts>),
+    /// Now, one by one.
+    Now { total: u64, facets: SegmentFacetCounts },
+}
+
+/// Collects one segment of an answer.
+struct AnswerSegment {
+    state: SegmentState,
+    counting: Counting,
+    page: PageSegment,
+}
+
+/// One segment's part of an answer.
+struct SegmentAnswer {
+    state: SegmentState,
+    counts: Arc<SegmentCounts>,
+    /// Counted by this search, not kept from an earlier one.
+    counted: bool,
+    page: Vec<SortPosition>,
+}
+
+impl Collector for AnswerCollector<'_> {
+    type Fruit = (u64, Vec<FacetCount>, Vec<SortPosition>);
+    type Child = AnswerSegment;
+
+    fn for_segment(&self, ordinal: u32, segment: &SegmentReader) -> tantivy::Result<AnswerSegment> {
+        let state = SegmentState::of(segment);
+        let counting = match self.kept.get(self.matching, state) {
+            Some(counts) => Counting::Kept(counts),
+            None => Counting::Now {
+                total: 0,
+                facets: self.facets.for_segment(segment)?,
+            },
+        };
+        Ok(AnswerSegment {
+            state,
+            counting,
+            page: self.page.for_segment(ordinal, segment)?,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.page.requires_scoring()
+    }
+
+    fn merge_fruits(&self, segments: Vec<tantivy::Result<SegmentAnswer>>) -> tantivy::Result<Self::Fruit> {
+        let mut total = 0;
+        let mut counts = Vec::with_capacity(segments.len());
+        let mut pages = Vec::with_capacity(segments.len());
+        for segment in segments {
+            let segment = segment?;
+            if segment.counted {
+                self.kept.keep(self.matching, segment.state, segment.counts.clone());
+            }
+            total += segment.counts.total;
+            counts.push(segment.counts);
+            pages.push(Ok(segment.page));
+        }
+        let facets = facets::merged(counts.iter().map(|counts| &counts.facets));
+        Ok((total, facets, self.page.merge_fruits(pages)?))
+    }
+}
+
+impl SegmentCollector for AnswerSegment {
+    type Fruit = tantivy::Result<SegmentAnswer>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if let Counting::Now { total, facets } = &mut self.counting {
+            *total += 1;
+            facets.count(doc);
+        }
+        self.page.collect(doc, score);
+    }
+
+    fn harvest(self) -> tantivy::Result<SegmentAnswer> {
+        let (counts, counted) = match self.counting {
+            Counting::Kept(counts) => (counts, false),
+            Counting::Now { total, facets } => (
+                Arc::new(SegmentCounts {
+                    total,
+                    facets: facets.harvest()?,
+                }),
+                true,
+            ),
+        };
+        Ok(SegmentAnswer {
+            state: self.state,
+            counts,
+            counted,
+            page: self.page.harvest()?,
+        })
     }
 }
 
@@ -959,6 +1070,90 @@ mod tests {
         let left = search(true);
         assert_eq!(left.total, 1);
         assert_eq!(left.hits[0].id.as_str(), "ds-none");
+    }
+
+    /// A search's total and one facet's counts, by value.
+    fn counted(index: &SearchIndex, query: &IndexQuery) -> (u64, BTreeMap<String, u64>, Vec<SortPosition>) {
+        let answer = index.search(query).expect("search");
+        let keywords = answer
+            .facets
+            .into_iter()
+            .filter(|count| count.facet == Facet::Keyword)
+            .map(|count| (count.value, count.count))
+            .collect();
+        (answer.total, keywords, answer.hits)
+    }
+
+    /// The totals kept of `query` for the segments the index shows now, in order.
+    fn kept(index: &SearchIndex, query: &IndexQuery) -> Vec<Option<u64>> {
+        let matching = Matching::of(query);
+        let mut kept: Vec<Option<u64>> = index
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(|segment| {
+                let kept = index.kept_counts.get(&matching, SegmentState::of(segment));
+                kept.map(|counts| counts.total)
+            })
+            .collect();
+        kept.sort();
+        kept
+    }
+
+    #[test]
+    fn a_search_asked_again_counts_from_kept_counts_and_a_segment_changed_afresh() {
+        let index = SearchIndex::open(None).expect("index");
+        let keyworded = |n: usize, title: &str| {
+            let mut dataset = dataset(&format!("ds-{n:04}"), title, 0);
+            let parity = if n % 2 == 0 { "even" } else { "odd" };
+            dataset.document.facets = vec![(Facet::Keyword, parity.into())];
+            dataset
+        };
+        let many = 1_500;
+        let changes: Vec<SearchChange> = (0..many)
+            .map(|n| change(n as u64, keyworded(n, "traffic flow")))
+            .collect();
+        index.apply(&changes, many as u64).expect("apply");
+        let traffic = IndexQuery {
+            terms: query_terms("traffic").expect("terms"),
+            limit: 5,
+            ..Default::default()
+        };
+        let few = IndexQuery {
+            filters: vec![SearchFilter {
+                field: FilterField::Id,
+                values: vec!["ds-0001".into()],
+                negated: false,
+            }],
+            ..traffic.clone()
+        };
+        assert_eq!(kept(&index, &traffic), [None]);
+        let first = counted(&index, &traffic);
+        assert_eq!(first.0, 1_500);
+        assert_eq!(first.1, BTreeMap::from([("even".into(), 750), ("odd".into(), 750)]));
+        assert_eq!(kept(&index, &traffic), [Some(1_500)], "many matches are kept");
+        assert_eq!(counted(&index, &traffic), first, "and counted alike from what was kept");
+        assert_eq!(counted(&index, &few).0, 1);
+        assert_eq!(kept(&index, &few), [None], "a few matches are counted afresh each time");
+
+        // One match of the kept segment deleted (its version no longer matches), one added
+        // in a new segment: both counted, neither from the old counts.
+        let changed = [
+            change(2_000, keyworded(0, "weather")),
+            change(2_001, keyworded(9_999, "traffic")),
+        ];
+        index.apply(&changed, 2_001).expect("apply");
+        assert_eq!(
+            kept(&index, &traffic),
+            [None, None],
+            "the changed segment's counts are let go"
+        );
+        let after = counted(&index, &traffic);
+        assert_eq!(after.0, 1_500);
+        assert_eq!(after.1, BTreeMap::from([("even".into(), 749), ("odd".into(), 751)]));
+        assert_eq!(kept(&index, &traffic), [None, Some(1_499)]);
+        assert_eq!(counted(&index, &traffic), after);
     }
 
     #[test]

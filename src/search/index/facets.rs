@@ -9,9 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::StrColumn;
-use tantivy::{DocId, Score, SegmentReader};
+use tantivy::{DocId, SegmentReader};
 
 use super::segments::{SegmentTable, SegmentTables};
 
@@ -123,10 +122,19 @@ impl ValueNumbers {
     }
 }
 
-/// Counts every value of every facet among the matches.
+/// Counts every value of every facet among a search's matches, segment by segment.
 pub(super) struct FacetCounter<'a> {
     /// The index's facet tables.
     pub(super) tables: &'a SegmentTables<FacetTable>,
+}
+
+impl FacetCounter<'_> {
+    /// Starts counting the matches of `segment`.
+    pub(super) fn for_segment(&self, segment: &SegmentReader) -> tantivy::Result<SegmentFacetCounts> {
+        let table = self.tables.table(segment)?;
+        let counts = vec![0; table.distinct];
+        Ok(SegmentFacetCounts { table, counts })
+    }
 }
 
 /// One segment's counts: one per value of every facet, as the table numbers them.
@@ -136,48 +144,32 @@ pub(super) struct SegmentFacetCounts {
 }
 
 /// Counts by facet value.
-type Counts = HashMap<(Facet, String), u64>;
+pub(super) type Counts = HashMap<(Facet, String), u64>;
 
-impl Collector for FacetCounter<'_> {
-    type Fruit = Vec<FacetCount>;
-    type Child = SegmentFacetCounts;
-
-    fn for_segment(&self, _: u32, segment: &SegmentReader) -> tantivy::Result<SegmentFacetCounts> {
-        let table = self.tables.table(segment)?;
-        let counts = vec![0; table.distinct];
-        Ok(SegmentFacetCounts { table, counts })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, segments: Vec<tantivy::Result<Counts>>) -> tantivy::Result<Vec<FacetCount>> {
-        let mut total = Counts::new();
-        for segment in segments {
-            for (value, count) in segment? {
-                *total.entry(value).or_default() += count;
-            }
+/// The counts of every segment summed, facets in their order, each most frequent first.
+pub(super) fn merged<'a>(segments: impl Iterator<Item = &'a Counts>) -> Vec<FacetCount> {
+    let mut total = Counts::new();
+    for segment in segments {
+        for (value, count) in segment {
+            *total.entry(value.clone()).or_default() += count;
         }
-        let mut counts: Vec<FacetCount> = total
-            .into_iter()
-            .map(|((facet, value), count)| FacetCount { facet, value, count })
-            .collect();
-        // Facets in their order, each most frequent first.
-        counts.sort_by(|a, b| {
-            a.facet
-                .cmp(&b.facet)
-                .then(b.count.cmp(&a.count))
-                .then_with(|| a.value.cmp(&b.value))
-        });
-        Ok(counts)
     }
+    let mut counts: Vec<FacetCount> = total
+        .into_iter()
+        .map(|((facet, value), count)| FacetCount { facet, value, count })
+        .collect();
+    counts.sort_by(|a, b| {
+        a.facet
+            .cmp(&b.facet)
+            .then(b.count.cmp(&a.count))
+            .then_with(|| a.value.cmp(&b.value))
+    });
+    counts
 }
 
-impl SegmentCollector for SegmentFacetCounts {
-    type Fruit = tantivy::Result<Counts>;
-
-    fn collect(&mut self, doc: DocId, _: Score) {
+impl SegmentFacetCounts {
+    /// Counts the facet values of match `doc`.
+    pub(super) fn count(&mut self, doc: DocId) {
         let doc = doc as usize;
         let table = &self.table;
         let (Some(&start), Some(&end)) = (table.starts.get(doc), table.starts.get(doc + 1)) else {
@@ -186,7 +178,8 @@ impl SegmentCollector for SegmentFacetCounts {
         table.values.count(start as usize..end as usize, &mut self.counts);
     }
 
-    fn harvest(self) -> tantivy::Result<Counts> {
+    /// The values counted, by facet and value text.
+    pub(super) fn harvest(self) -> tantivy::Result<Counts> {
         let mut found = Counts::new();
         for column in &self.table.columns {
             let first = column.first as usize;
