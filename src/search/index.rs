@@ -33,7 +33,7 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, Weight};
 use tantivy::schema::{FAST, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::{
     DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher, SegmentReader, TantivyDocument, Term,
@@ -607,6 +607,28 @@ impl Collector for AnswerCollector<'_> {
         self.page.requires_scoring()
     }
 
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        ordinal: u32,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<tantivy::Result<SegmentAnswer>> {
+        // Counts alone (a summary, a CKAN organization's datasets), kept: none of the
+        // segment's matches needs reading, however many it holds.
+        if self.page.keep == 0 {
+            let state = SegmentState::of(segment);
+            if let Some(counts) = self.kept.get(self.matching, state) {
+                return Ok(Ok(SegmentAnswer {
+                    state,
+                    counts,
+                    counted: false,
+                    page: Vec::new(),
+                }));
+            }
+        }
+        EachMatch(self).collect_segment(weight, ordinal, segment)
+    }
+
     fn merge_fruits(&self, segments: Vec<tantivy::Result<SegmentAnswer>>) -> tantivy::Result<Self::Fruit> {
         let mut total = 0;
         let mut counts = Vec::with_capacity(segments.len());
@@ -622,6 +644,26 @@ impl Collector for AnswerCollector<'_> {
         }
         let facets = facets::merged(counts.iter().map(|counts| &counts.facets));
         Ok((total, facets, self.page.merge_fruits(pages)?))
+    }
+}
+
+/// An answer's collector running tantivy's own loop over a segment's matches.
+struct EachMatch<'a, 'b>(&'b AnswerCollector<'a>);
+
+impl Collector for EachMatch<'_, '_> {
+    type Fruit = (u64, Vec<FacetCount>, Vec<SortPosition>);
+    type Child = AnswerSegment;
+
+    fn for_segment(&self, ordinal: u32, segment: &SegmentReader) -> tantivy::Result<AnswerSegment> {
+        self.0.for_segment(ordinal, segment)
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.0.requires_scoring()
+    }
+
+    fn merge_fruits(&self, segments: Vec<tantivy::Result<SegmentAnswer>>) -> tantivy::Result<Self::Fruit> {
+        self.0.merge_fruits(segments)
     }
 }
 
@@ -1154,6 +1196,12 @@ mod tests {
         assert_eq!(after.1, BTreeMap::from([("even".into(), 749), ("odd".into(), 751)]));
         assert_eq!(kept(&index, &traffic), [None, Some(1_499)]);
         assert_eq!(counted(&index, &traffic), after);
+        // Counts alone read no match of a kept segment, and count the same.
+        let summary = IndexQuery {
+            limit: 0,
+            ..traffic.clone()
+        };
+        assert_eq!(counted(&index, &summary), (after.0, after.1, Vec::new()));
     }
 
     #[test]

@@ -514,9 +514,16 @@ async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
     let peers = network::peers_by_url(ctx).await?;
     let mut results = Vec::new();
     if rows > 0 {
+        let publisher_datasets = facet_counts(ctx, Facet::Publisher).await?;
         for item in &page.items {
             match item {
-                FoundDataset::Local(item) => results.push(package(ctx, item, publishers.get(&item.publisher)).await?),
+                FoundDataset::Local(item) => {
+                    let publisher = publishers.get(&item.publisher).map(|publisher| {
+                        let datasets = publisher_datasets.get(publisher.id.as_str()).copied().unwrap_or(0);
+                        (publisher, datasets)
+                    });
+                    results.push(package(ctx, item, publisher).await?);
+                }
                 FoundDataset::Peer(entry) => {
                     if let Some(peer) = peers.get(&entry.peer_url) {
                         results.push(peer_package(peer, entry)?);
@@ -671,7 +678,8 @@ async fn organization_show(ctx: &Context, params: &Map<String, Value>) -> Answer
         found => found.map_err(AppError::from)?,
     };
     let counts = facet_counts(ctx, Facet::Publisher).await?;
-    let mut shown = organization(&publisher, counts.get(id).copied().unwrap_or(0));
+    let datasets = counts.get(id).copied().unwrap_or(0);
+    let mut shown = organization(&publisher, datasets);
     let include = matches!(params.get("include_datasets"), Some(Value::Bool(true)))
         || text(params, "include_datasets").is_some_and(|value| value.eq_ignore_ascii_case("true"));
     if include {
@@ -687,7 +695,7 @@ async fn organization_show(ctx: &Context, params: &Map<String, Value>) -> Answer
         .await?;
         let mut packages = Vec::new();
         for item in &page.items {
-            packages.push(package(ctx, item, Some(&publisher)).await?);
+            packages.push(package(ctx, item, Some((&publisher, datasets))).await?);
         }
         shown["packages"] = packages.into();
     }
@@ -727,11 +735,18 @@ async fn facet_counts(ctx: &Context, facet: Facet) -> Result<BTreeMap<String, u6
 /// One dataset as a CKAN package, found by id.
 async fn package_by_id(ctx: &Context, dataset: &DatasetId) -> Answer {
     let (summary, publisher) = catalog::dataset_and_publisher(ctx, dataset).await?;
-    package(ctx, &summary, Some(&publisher)).await
+    let datasets = facet_counts(ctx, Facet::Publisher)
+        .await?
+        .get(publisher.id.as_str())
+        .copied()
+        .unwrap_or(0);
+    package(ctx, &summary, Some((&publisher, datasets))).await
 }
 
-/// A dataset as a CKAN package: its newest version's metadata and files.
-async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<&Publisher>) -> Answer {
+/// A dataset as a CKAN package: its newest version's metadata and files, and its
+/// publisher as an organization with the number of datasets it publishes (counted once
+/// by the caller, not once per package of a page).
+async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<(&Publisher, u64)>) -> Answer {
     let dataset = &summary.id;
     let record = catalog::described_version(ctx, summary).await?;
     let resources: Vec<Value> = record
@@ -741,11 +756,6 @@ async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<&Publis
         .map(|(position, file)| resource(ctx, summary, file, position, &record.summary.published_at))
         .collect();
     let metadata = &summary.metadata;
-    let publisher_datasets = facet_counts(ctx, Facet::Publisher)
-        .await?
-        .get(summary.publisher.as_str())
-        .copied()
-        .unwrap_or(0);
     let (title, notes) = title_and_notes(metadata);
     let mut extras = vec![
         json!({"key": "access", "value": metadata.access.as_str()}),
@@ -773,10 +783,10 @@ async fn package(ctx: &Context, summary: &DatasetView, publisher: Option<&Publis
         "license_title": metadata.license.title.clone().unwrap_or_else(|| metadata.license.id.clone()),
         "license_url": metadata.license.web_url(),
         "owner_org": summary.publisher,
-        "organization": publisher.map(|publisher| organization(publisher, publisher_datasets)),
-        "author": publisher.map(|publisher| publisher.name.clone()),
+        "organization": publisher.map(|(publisher, datasets)| organization(publisher, datasets)),
+        "author": publisher.map(|(publisher, _)| publisher.name.clone()),
         "author_email": Value::Null,
-        "maintainer": publisher.map(|publisher| publisher.name.clone()),
+        "maintainer": publisher.map(|(publisher, _)| publisher.name.clone()),
         "maintainer_email": Value::Null,
         "groups": [],
         // Open in CKAN's sense: free to download and under an open licence.
