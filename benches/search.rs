@@ -3,8 +3,8 @@
 //! in every answer. Prints the index build time, index size, resident memory,
 //! and p50/p99 latency and throughput on SQLite and, when
 //! `SHULIAN_TEST_DATABASE_URL` is set, PostgreSQL, for popular searches repeated
-//! (a second time while a publisher publishes a matching dataset every 100 ms) and
-//! for distinct searches. When datasette is installed
+//! (a second time while a publisher publishes a matching dataset every 100 ms), for
+//! distinct searches, and for the whole catalog's counts (CKAN `organization_list`). When datasette is installed
 //! (`SHULIAN_BENCH_DATASETTE`, default `.venv/bin/datasette`), the same records
 //! and the same English queries are served by datasette (SQLite FTS5, `_search`
 //! with two facets) in the same run, and shulian's figures are printed as ratios
@@ -36,6 +36,8 @@ const DEFAULT_DATASETS: usize = 100_000;
 const PUBLISHERS: usize = 50;
 const REQUESTS: usize = 2_000;
 const CLIENTS: usize = 16;
+/// Requests for the whole catalog's counts.
+const SUMMARY_REQUESTS: usize = 500;
 /// How often a dataset is published while popular searches are measured a second time.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// Publications whose catch-up lag is measured across two replica processes.
@@ -153,6 +155,16 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
     );
     let distinct = distinct_queries();
     measure(backend, "distinct searches, none repeated", &base, &distinct).await;
+    // Counts of the whole catalog (CKAN's organizations with their dataset counts; the
+    // same summary the home page and a CKAN package's organization show).
+    let organizations = format!("http://{address}/api/3/action/organization_list?all_fields=true&q=");
+    measure(
+        backend,
+        "CKAN organization_list, each publisher's datasets counted",
+        &organizations,
+        &popular[..SUMMARY_REQUESTS],
+    )
+    .await;
     if backend == "SQLite" {
         let english: Vec<String> = distinct.into_iter().filter(|query| query.is_ascii()).collect();
         let shulian = measure(backend, "distinct English searches", &base, &english).await;
@@ -385,6 +397,7 @@ async fn measure(backend: &str, label: &str, base: &str, queries: &[String]) -> 
                 let rows = answer
                     .get("items")
                     .or_else(|| answer.get("rows"))
+                    .or_else(|| answer.get("result"))
                     .and_then(|rows| rows.as_array());
                 assert!(rows.is_some_and(|rows| !rows.is_empty()), "{query}: no results");
             }
