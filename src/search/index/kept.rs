@@ -147,7 +147,9 @@ impl KeptCounts {
     }
 
     /// Lets go of the counts of segments `searcher` no longer sees (merged away, or with
-    /// more deletions): called when a commit becomes searchable.
+    /// more deletions): called when a commit becomes searchable. A search still running on
+    /// an older searcher may keep counts of a state let go here; no later searcher shows
+    /// that state, so they are never read, and the next commit lets them go.
     pub(super) fn retain(&self, searcher: &Searcher) {
         let live: HashSet<SegmentState> = searcher.segment_readers().iter().map(SegmentState::of).collect();
         let mut guard = self.lock();
