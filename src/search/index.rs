@@ -589,18 +589,12 @@ impl Collector for AnswerCollector<'_> {
 
     fn for_segment(&self, ordinal: u32, segment: &SegmentReader) -> tantivy::Result<AnswerSegment> {
         let state = SegmentState::of(segment);
-        let counting = match self.kept.get(self.matching, state) {
-            Some(counts) => Counting::Kept(counts),
-            None => Counting::Now {
-                total: 0,
-                facets: self.facets.for_segment(segment)?,
-            },
-        };
-        Ok(AnswerSegment {
+        EachMatch {
+            answer: self,
             state,
-            counting,
-            page: self.page.for_segment(ordinal, segment)?,
-        })
+            kept: self.kept.get(self.matching, state),
+        }
+        .for_segment(ordinal, segment)
     }
 
     fn requires_scoring(&self) -> bool {
@@ -613,20 +607,26 @@ impl Collector for AnswerCollector<'_> {
         ordinal: u32,
         segment: &SegmentReader,
     ) -> tantivy::Result<tantivy::Result<SegmentAnswer>> {
+        let state = SegmentState::of(segment);
+        let kept = self.kept.get(self.matching, state);
         // Counts alone (a summary, a CKAN organization's datasets), kept: none of the
         // segment's matches needs reading, however many it holds.
-        if self.page.keep == 0 {
-            let state = SegmentState::of(segment);
-            if let Some(counts) = self.kept.get(self.matching, state) {
-                return Ok(Ok(SegmentAnswer {
-                    state,
-                    counts,
-                    counted: false,
-                    page: Vec::new(),
-                }));
-            }
+        if self.page.keep == 0
+            && let Some(counts) = kept
+        {
+            return Ok(Ok(SegmentAnswer {
+                state,
+                counts,
+                counted: false,
+                page: Vec::new(),
+            }));
         }
-        EachMatch(self).collect_segment(weight, ordinal, segment)
+        EachMatch {
+            answer: self,
+            state,
+            kept,
+        }
+        .collect_segment(weight, ordinal, segment)
     }
 
     fn merge_fruits(&self, segments: Vec<tantivy::Result<SegmentAnswer>>) -> tantivy::Result<Self::Fruit> {
@@ -647,23 +647,39 @@ impl Collector for AnswerCollector<'_> {
     }
 }
 
-/// An answer's collector running tantivy's own loop over a segment's matches.
-struct EachMatch<'a, 'b>(&'b AnswerCollector<'a>);
+/// An answer's collector running tantivy's own loop over one segment's matches, with the
+/// counts kept of that segment looked up once.
+struct EachMatch<'a, 'b> {
+    answer: &'b AnswerCollector<'a>,
+    state: SegmentState,
+    kept: Option<Arc<SegmentCounts>>,
+}
 
 impl Collector for EachMatch<'_, '_> {
     type Fruit = (u64, Vec<FacetCount>, Vec<SortPosition>);
     type Child = AnswerSegment;
 
     fn for_segment(&self, ordinal: u32, segment: &SegmentReader) -> tantivy::Result<AnswerSegment> {
-        self.0.for_segment(ordinal, segment)
+        let counting = match &self.kept {
+            Some(counts) => Counting::Kept(counts.clone()),
+            None => Counting::Now {
+                total: 0,
+                facets: self.answer.facets.for_segment(segment)?,
+            },
+        };
+        Ok(AnswerSegment {
+            state: self.state,
+            counting,
+            page: self.answer.page.for_segment(ordinal, segment)?,
+        })
     }
 
     fn requires_scoring(&self) -> bool {
-        self.0.requires_scoring()
+        self.answer.requires_scoring()
     }
 
     fn merge_fruits(&self, segments: Vec<tantivy::Result<SegmentAnswer>>) -> tantivy::Result<Self::Fruit> {
-        self.0.merge_fruits(segments)
+        self.answer.merge_fruits(segments)
     }
 }
 
