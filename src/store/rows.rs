@@ -529,21 +529,45 @@ pub(super) const ORDER_COLUMNS: &str = "o.id, o.dataset_id, d.publisher_id, o.ve
     (SELECT COUNT(*) FROM deliveries x WHERE x.order_id = o.id AND x.receipt IS NOT NULL) AS completed_deliveries, \
     (SELECT COUNT(*) FROM access_refusals r WHERE r.order_id = o.id) AS refusals";
 
-/// The key of a stored subtree: level · 2^48 + index (indices stay below 2^48).
+/// Bits of a stored subtree's key that hold its level.
+const LEVEL_BITS: u32 = 6;
+
+/// The key of a stored subtree: the last leaf it covers · 64 + its level. Every subtree a
+/// leaf completes covers that leaf last, so keys grow in the order the tree is written and
+/// a batch writes at the end of the table's b-tree.
 pub(super) fn encode_subtree(subtree: Subtree) -> Result<i64, StoreError> {
-    if subtree.index >= 1 << 48 || subtree.level > 48 {
-        return Err(StoreError::Conflict(format!("subtree {subtree:?} is out of range")));
-    }
-    encode_index((u64::from(subtree.level) << 48) | subtree.index)
+    let last_leaf = subtree
+        .index
+        .checked_add(1)
+        .and_then(|after| {
+            after
+                .checked_shl(subtree.level)
+                .filter(|shifted| shifted >> subtree.level == after)
+        })
+        .filter(|after| *after <= 1 << (63 - LEVEL_BITS))
+        .ok_or_else(|| StoreError::Conflict(format!("subtree {subtree:?} is out of range")))?
+        - 1;
+    encode_index((last_leaf << LEVEL_BITS) | u64::from(subtree.level))
 }
 
 /// The subtree a stored key names.
 pub(super) fn decode_subtree(node: i64) -> Result<Subtree, StoreError> {
     let node = decode_index(node)?;
+    let level = (node & ((1 << LEVEL_BITS) - 1)) as u32;
+    let after = (node >> LEVEL_BITS) + 1;
+    if after.trailing_zeros() < level {
+        return Err(StoreError::Other(anyhow::anyhow!("bad subtree key {node}")));
+    }
     Ok(Subtree {
-        level: u32::try_from(node >> 48).map_err(|_| StoreError::Other(anyhow::anyhow!("bad subtree key {node}")))?,
-        index: node & ((1 << 48) - 1),
+        level,
+        index: (after >> level) - 1,
     })
+}
+
+/// How many leaves a stored tree holds whose greatest key is `node`: the subtrees of its
+/// newest leaf are written with it and hold the greatest keys.
+pub(super) fn stored_leaves(node: i64) -> Result<u64, StoreError> {
+    Ok((decode_index(node)? >> LEVEL_BITS) + 1)
 }
 
 /// A `peers` row.
@@ -681,5 +705,47 @@ impl RemoteDemandRow {
                 created_at: decode_time(&self.created_at)?,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::stored::TreeBuilder;
+
+    #[test]
+    fn stored_subtree_keys_grow_as_the_tree_is_written_and_name_their_subtree() {
+        let mut tree = TreeBuilder::default();
+        let mut last_key = -1;
+        for leaf in 0..5_000_u64 {
+            for (subtree, _) in tree.push([(leaf % 251) as u8; 32]) {
+                let key = encode_subtree(subtree).expect("in range");
+                assert!(key > last_key, "{subtree:?} keyed {key} after {last_key}");
+                last_key = key;
+                assert_eq!(decode_subtree(key).expect("a key"), subtree);
+            }
+            assert_eq!(stored_leaves(last_key).expect("a key"), leaf + 1);
+        }
+        let widest = Subtree {
+            level: 40,
+            index: (1 << 17) - 1,
+        };
+        assert_eq!(
+            decode_subtree(encode_subtree(widest).expect("fits")).expect("a key"),
+            widest
+        );
+        assert!(
+            encode_subtree(Subtree {
+                level: 40,
+                index: 1 << 17
+            })
+            .is_err(),
+            "past 2^57 leaves"
+        );
+        assert!(encode_subtree(Subtree { level: 64, index: 0 }).is_err());
+        assert!(
+            decode_subtree((5 << LEVEL_BITS) | 2).is_err(),
+            "leaf 5 ends no subtree of 4"
+        );
     }
 }

@@ -327,7 +327,7 @@ macro_rules! impl_store_with_shared_sql {
 
         use super::rows::{
             ChangeRow, DatasetRow, FileRow, GrantRow, LogRow, ManifestRow, ORDER_COLUMNS, OrderRow, PublisherRow, TokenRow, VersionRow,
-            decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column,
+            decode_head, decode_index, decode_leaf, decode_subtree, decode_time, encode_index, encode_size, encode_subtree, encode_time, size_from_column, stored_leaves,
         };
         use super::rows::{DemandSearchRow, IndexedRow, PeerSearchRow, peer_search_select, SearchChangeRow};
         use super::rows::{PEER_COLUMNS, PeerRow, REMOTE_DEMAND_COLUMNS, REMOTE_VERSION_COLUMNS, HeldRemoteVersionRow, NEWEST_REMOTE_VERSION, PeerCatalogRow, RemoteDemandRow, RemoteVersionRow, peer_catalog_select};
@@ -1417,11 +1417,10 @@ macro_rules! impl_store_with_shared_sql {
             }
 
             async fn stored_tree_size(&self) -> Result<u64, StoreError> {
-                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(node) FROM log_tree WHERE node < $1")
-                    .bind(1_i64 << 48)
+                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(node) FROM log_tree")
                     .fetch_one(&self.pool)
                     .await?;
-                last.map_or(Ok(0), |last| Ok(decode_index(last)? + 1))
+                last.map_or(Ok(0), stored_leaves)
             }
 
             async fn store_subtrees(&self, nodes: &[(Subtree, [u8; 32])]) -> Result<(), StoreError> {

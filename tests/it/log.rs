@@ -15,6 +15,7 @@ on_both_backends!(
     concurrent_publications_get_dense_distinct_log_indices,
     two_replicas_sharing_one_database_keep_one_log,
     a_log_written_before_the_tree_was_stored_is_converted_once,
+    a_tree_stored_under_the_previous_keys_is_rekeyed_by_the_migration,
     the_log_is_served_as_tiles_an_independent_verifier_rebuilds,
     a_batch_logs_its_good_writes_and_nothing_of_the_failed_ones,
 );
@@ -162,17 +163,23 @@ async fn two_replicas_sharing_one_database_keep_one_log(backend: Backend) {
     assert_eq!(from_first.size, 12);
 }
 
-async fn a_log_written_before_the_tree_was_stored_is_converted_once(backend: Backend) {
-    let mut app = TestApp::spawn(backend).await;
+/// Publishes `entries` versions; the log's checkpoint then, and its consistency proof from size 5.
+async fn grown_log(app: &TestApp, entries: usize) -> (Checkpoint, serde_json::Value) {
     let token = app.publisher("p").await;
-    for round in 0..13 {
+    for round in 0..entries {
         app.publish(&token, "growing", "open", &[("a.csv", format!("v{round}").as_bytes())])
             .await;
     }
-    let before = signed_checkpoint(&app).await;
-    let (_, old_proof) = app
-        .get_json(&format!("/api/v1/log/proof/consistency?from=5&to={}", before.size))
+    let checkpoint = signed_checkpoint(app).await;
+    let (_, proof) = app
+        .get_json(&format!("/api/v1/log/proof/consistency?from=5&to={}", checkpoint.size))
         .await;
+    (checkpoint, proof)
+}
+
+async fn a_log_written_before_the_tree_was_stored_is_converted_once(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let (before, old_proof) = grown_log(&app, 13).await;
     app.begin_shutdown();
     app.wait_stopped().await;
     // What a database written by a node before the stored tree looks like.
@@ -205,6 +212,64 @@ async fn a_log_written_before_the_tree_was_stored_is_converted_once(backend: Bac
         0,
         "converted once"
     );
+}
+
+/// Migration 0029 re-keys the stored tree (level · 2^48 + index before, last leaf · 64 +
+/// level after): a tree stored under the old keys serves the same roots, proofs and tiles
+/// afterwards, and is not rebuilt from its leaves.
+async fn a_tree_stored_under_the_previous_keys_is_rekeyed_by_the_migration(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let (before, old_proof) = grown_log(&app, 37).await;
+    let (_, old_inclusion) = app
+        .get_json(&format!("/api/v1/log/proof/inclusion?index=17&size={}", before.size))
+        .await;
+    let tile = format!("/log/tile/0/000.p/{}", before.size);
+    let old_tile = app.get(&tile).await.bytes().await.expect("tile");
+    let stored = app.count("SELECT COUNT(*) FROM log_tree").await;
+    app.begin_shutdown();
+    app.wait_stopped().await;
+    // The stored tree as the version before 0029 left it, and 0029 not yet run.
+    app.tamper(
+        "CREATE TABLE previous_keys AS SELECT ((node & 63) << 48) | \
+         ((((node >> 6) + 1) >> CAST(node & 63 AS INTEGER)) - 1) AS node, hash FROM log_tree",
+    )
+    .await;
+    app.tamper("DELETE FROM log_tree").await;
+    app.tamper("INSERT INTO log_tree (node, hash) SELECT node, hash FROM previous_keys")
+        .await;
+    app.tamper("DROP TABLE previous_keys").await;
+    assert_eq!(
+        app.count("SELECT MAX(node) FROM log_tree").await >> 48,
+        5,
+        "the old keys: the 32-leaf subtree is the highest"
+    );
+    app.tamper("DELETE FROM _sqlx_migrations WHERE version = 29").await;
+
+    let reopened = shulian::app::App::build(&app.config)
+        .await
+        .expect("the node migrates its tree");
+    let ctx = reopened.context();
+    assert_eq!(ctx.store.stored_tree_size().await.expect("tree"), before.size);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM log_tree").await,
+        stored,
+        "re-keyed, not rebuilt"
+    );
+    let root = shulian::service::transparency::consistency(ctx, 5, before.size)
+        .await
+        .expect("proof");
+    assert_eq!(serde_json::to_value(&root).expect("json"), old_proof);
+    let inclusion = shulian::service::transparency::inclusion(ctx, 17, before.size)
+        .await
+        .expect("proof");
+    assert_eq!(serde_json::to_value(&inclusion).expect("json"), old_inclusion);
+    let tile = shulian::service::transparency::tile(
+        ctx,
+        shulian::ledger::tiles::Tile::parse(tile.trim_start_matches("/log/tile/")).expect("tile"),
+    )
+    .await
+    .expect("tile");
+    assert_eq!(tile, old_tile.to_vec());
 }
 
 async fn the_log_is_served_as_tiles_an_independent_verifier_rebuilds(backend: Backend) {
