@@ -24,7 +24,7 @@ const ORDERS: usize = 2_000;
 const DOWNLOADS: usize = 4_000;
 const CONCURRENCY: usize = 16;
 /// Alternating rounds of open downloads and receipted deliveries.
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 9;
 /// The file: small, so the cost measured is admission and receipts, not bytes.
 const FILE_BYTES: usize = 1024;
 

@@ -346,7 +346,7 @@ macro_rules! impl_store_with_shared_sql {
         use crate::ledger::stored::Subtree;
         use crate::domain::{DatasetId, FileName, PublisherId, ReadSessionId, ResourceName, Sha256Digest, VersionNumber};
 
-        use super::sql::{BatchLog, Chain, ReadAdmissions, RightEdge, StoredSession};
+        use super::sql::{BatchLog, Chain, OpenedSession, ReadAdmissions, RightEdge, StoredSession};
         use super::{CheckpointSigner, LogWrite, LogWritten, LoggedWrite};
 
         /// Opens the savepoint one log write of a batch runs in.
@@ -408,11 +408,13 @@ macro_rules! impl_store_with_shared_sql {
             Ok(())
         }
 
-        /// Writes a batch's entries, the log's new size, the subtrees they complete and the
-        /// checkpoint of the new size. Runs under the log head's lock, taken by the batch.
+        /// Writes the delivery rows of the sessions a batch opened, its entries, the log's
+        /// new size, the subtrees they complete and the checkpoint of the new size. Runs under
+        /// the log head's lock, taken by the batch.
         async fn write_log(
             tx: &mut sqlx::Transaction<'static, $database>,
             log: &BatchLog,
+            opened: &[OpenedSession<'_>],
             edge: &RightEdge,
             sign: &CheckpointSigner,
         ) -> Result<Option<crate::ledger::stored::TreeBuilder>, StoreError> {
@@ -435,9 +437,30 @@ macro_rules! impl_store_with_shared_sql {
             for entry in &log.entries {
                 entries.push((encode_index(entry.index)?, entry, hex::encode(entry.leaf)));
             }
-            // One round trip for the four writes: a batch holds at most 2 × MAX_BATCH entries
-            // (an order and its agreement each), well under either backend's bind limit.
-            let mut chain = Chain::<$database>::new($chaining, if nodes.is_empty() { 3 } else { 4 });
+            // One round trip for the five writes: a batch holds at most 2 × MAX_BATCH entries
+            // (an order and its agreement each) and MAX_BATCH opened sessions, well under
+            // either backend's bind limit.
+            let mut chain =
+                Chain::<$database>::new($chaining, 3 + usize::from(!nodes.is_empty()) + usize::from(!opened.is_empty()));
+            if !opened.is_empty() {
+                chain.statement().push(
+                    "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, receipt, log_index, \
+                     started_at, completed_at, session, bytes_sent, responses) ",
+                );
+                chain.builder().push_values(opened, |mut row, opened| {
+                    row.push_bind(opened.order_id.as_str())
+                        .push_bind(opened.file.as_str())
+                        .push_bind(opened.sequence)
+                        .push_bind("[]")
+                        .push_bind(opened.receipt.as_str())
+                        .push_bind(opened.stored_index)
+                        .push_bind(opened.at.as_str())
+                        .push_bind(opened.at.as_str())
+                        .push_bind(opened.session.as_str())
+                        .push_bind(opened.bytes_sent)
+                        .push_bind(opened.responses);
+                });
+            }
             chain.statement().push("INSERT INTO log_entries (idx, kind, entry, leaf_sha256, created_at) ");
             chain.builder().push_values(&entries, |mut row, (index, entry, leaf)| {
                 row.push_bind(*index)
@@ -770,15 +793,16 @@ macro_rules! impl_store_with_shared_sql {
 
         /// Admits a batch's reads together (see [`LogWrite::Read`]): one statement reads
         /// what is stored of their orders' files and sessions, [`ReadAdmissions`] decides
-        /// each in batch order, then one statement inserts the new sessions' deliveries and
-        /// one per continued session adds its bytes. No savepoint: nothing is written until
-        /// every read is decided, and a statement that fails fails the batch, whose writes
-        /// the sequencer then integrates one by one.
-        async fn admit_reads(
+        /// each in batch order, then one statement per continued session adds its bytes.
+        /// Returns the decisions and the sessions opened, whose delivery rows go in with the
+        /// log's own writes ([`write_log`]). No savepoint: nothing is written until every read
+        /// is decided, and a statement that fails fails the batch, whose writes the sequencer
+        /// then integrates one by one.
+        async fn admit_reads<'r>(
             tx: &mut sqlx::Transaction<'static, $database>,
             log: &mut BatchLog,
-            reads: &[(&SessionRead, &ReceiptBuilder)],
-        ) -> Result<Vec<Result<SessionAdmission, StoreError>>, StoreError> {
+            reads: &[(&SessionRead, &'r ReceiptBuilder)],
+        ) -> Result<(Vec<Result<SessionAdmission, StoreError>>, Vec<OpenedSession<'r>>), StoreError> {
             let mut stored = Vec::with_capacity(reads.len());
             for chunk in reads.chunks(INSERT_CHUNK / 5) {
                 let mut select = sqlx::QueryBuilder::<$database>::new("");
@@ -833,26 +857,6 @@ macro_rules! impl_store_with_shared_sql {
                 .map(|((read, receipt), stored)| admissions.decide(read, *receipt, stored))
                 .collect();
             admissions.sign_receipts(log)?;
-            for chunk in admissions.opened.chunks(INSERT_CHUNK) {
-                let mut insert = sqlx::QueryBuilder::<$database>::new(
-                    "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, receipt, log_index, \
-                     started_at, completed_at, session, bytes_sent, responses) ",
-                );
-                insert.push_values(chunk, |mut row, opened| {
-                    row.push_bind(opened.order_id.as_str())
-                        .push_bind(opened.file.as_str())
-                        .push_bind(opened.sequence)
-                        .push_bind("[]")
-                        .push_bind(opened.receipt.as_str())
-                        .push_bind(opened.stored_index)
-                        .push_bind(opened.at.as_str())
-                        .push_bind(opened.at.as_str())
-                        .push_bind(opened.session.as_str())
-                        .push_bind(opened.bytes_sent)
-                        .push_bind(opened.responses);
-                });
-                insert.build().execute(&mut **tx).await?;
-            }
             for ((order_id, file, session), added) in &admissions.continued {
                 sqlx::query(
                     "UPDATE deliveries SET bytes_sent = bytes_sent + $4, responses = responses + $5 \
@@ -866,7 +870,7 @@ macro_rules! impl_store_with_shared_sql {
                 .execute(&mut **tx)
                 .await?;
             }
-            Ok(decided)
+            Ok((decided, admissions.opened))
         }
 
         /// Logs an acknowledgement unless its receipt was acknowledged before.
@@ -1334,7 +1338,8 @@ macro_rules! impl_store_with_shared_sql {
                         _ => None,
                     })
                     .collect();
-                let mut admitted = admit_reads(&mut tx, &mut log, &reads).await?.into_iter();
+                let (admitted, opened) = admit_reads(&mut tx, &mut log, &reads).await?;
+                let mut admitted = admitted.into_iter();
                 for (write, result) in batch.iter().zip(results.iter_mut()) {
                     if result.is_some() {
                         continue;
@@ -1363,7 +1368,7 @@ macro_rules! impl_store_with_shared_sql {
                     .into_iter()
                     .map(|result| result.unwrap_or_else(|| Err(StoreError::Other(anyhow::anyhow!("a write went unanswered")))))
                     .collect();
-                let grown = write_log(&mut tx, &log, &self.right_edge, sign).await?;
+                let grown = write_log(&mut tx, &log, &opened, &self.right_edge, sign).await?;
                 tx.commit().await?;
                 if let Some(tree) = grown {
                     self.right_edge.keep(tree);
