@@ -3,7 +3,8 @@
 //! Every log entry must hash to its stored leaf, parse as strict JSON and
 //! carry a valid signature (the node's, or the buyer's for an order); every
 //! copy of a logged document kept in another table must equal the log's
-//! text; receipts must name their own log index; the stored tree must hold
+//! text, and every receipted delivery must be the one the receipt at its log
+//! index records; receipts must name their own log index; the stored tree must hold
 //! exactly the subtrees the entries' leaves make; every checkpoint kept (each
 //! one was served) must carry the node's signature and the root of the tree
 //! at its size. An entry, copy, tree hash or checkpoint altered in the
@@ -14,10 +15,11 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::crypto::{Did, canonical, proof};
+use crate::domain::delivery::RECEIPT_TYPE;
 use crate::ledger::stored::{self, Subtree, TreeBuilder};
 use crate::ledger::{Checkpoint, merkle, origin_for};
 use crate::service::transparency::MAX_ENTRIES_PER_PAGE;
-use crate::store::Store;
+use crate::store::{ReceiptedDelivery, Store};
 
 /// What an audit found.
 #[derive(Debug, Default, Serialize)]
@@ -25,7 +27,7 @@ use crate::store::Store;
 pub struct AuditReport {
     /// Log entries checked.
     pub entries_checked: u64,
-    /// Copies of logged documents checked against the log.
+    /// Copies of logged documents, and receipted deliveries, checked against the log.
     pub copies_checked: u64,
     /// Kept checkpoints checked against the tree.
     pub checkpoints_checked: u64,
@@ -67,7 +69,8 @@ pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport>
     Ok(report)
 }
 
-/// Compares the copies that claim indices in `range` with the log's texts there.
+/// Compares the copies that claim indices in `range` with the log's texts there, and the
+/// receipted deliveries with the receipts they claim.
 async fn check_copies(
     store: &dyn Store,
     range: std::ops::Range<u64>,
@@ -83,7 +86,33 @@ async fn check_copies(
             ));
         }
     }
+    for delivery in store.receipted_deliveries(range.start, range.end).await? {
+        report.copies_checked += 1;
+        let receipt = texts
+            .get(&delivery.log_index)
+            .and_then(|text| canonical::parse_strict(text.as_bytes()).ok());
+        if !receipt.is_some_and(|receipt| receipt_records(&receipt, &delivery)) {
+            report.problems.push(format!(
+                "the deliveries row of log entry {} differs from the receipt there",
+                delivery.log_index
+            ));
+        }
+    }
     Ok(())
+}
+
+/// Whether a logged receipt is the one of this delivery: its order, file, download and session.
+fn receipt_records(receipt: &serde_json::Value, delivery: &ReceiptedDelivery) -> bool {
+    let session = match receipt.get("covers") {
+        Some(covers) => covers["session"].as_str().map(str::to_owned),
+        // Receipts from before read sessions name none; migration 0011 named their rows so.
+        None => Some(format!("before-sessions-{}", delivery.sequence)),
+    };
+    receipt["type"] == RECEIPT_TYPE
+        && receipt["order"] == delivery.order_id.as_str()
+        && receipt["file"] == delivery.file.as_str()
+        && receipt["delivery"].as_i64() == Some(delivery.sequence)
+        && session.as_deref() == delivery.session.as_deref()
 }
 
 /// Checkpoints checked per step.
@@ -172,4 +201,39 @@ fn check_entry(index: u64, kind: &str, text: &str, leaf: &[u8; 32], node: &Did) 
         return Err(problem("the receipt names another log index".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn delivery(sequence: i64, session: &str) -> ReceiptedDelivery {
+        ReceiptedDelivery {
+            log_index: 7,
+            order_id: "o".into(),
+            file: "f.csv".into(),
+            sequence,
+            session: Some(session.into()),
+        }
+    }
+
+    #[test]
+    fn a_delivery_row_matches_only_the_receipt_of_its_order_file_download_and_session() {
+        let receipt =
+            json!({"type": RECEIPT_TYPE, "order": "o", "file": "f.csv", "delivery": 2, "covers": {"session": "s"}});
+        assert!(receipt_records(&receipt, &delivery(2, "s")));
+        assert!(!receipt_records(&receipt, &delivery(3, "s")), "another download");
+        assert!(!receipt_records(&receipt, &delivery(2, "t")), "another session");
+        let mut elsewhere = delivery(2, "s");
+        elsewhere.file = "g.csv".into();
+        assert!(!receipt_records(&receipt, &elsewhere), "another file");
+        let mut agreement = receipt.clone();
+        agreement["type"] = json!("ShulianAgreement");
+        assert!(!receipt_records(&agreement, &delivery(2, "s")), "not a receipt");
+        // A receipt from before read sessions names none; its row was named by migration 0011.
+        let older = json!({"type": RECEIPT_TYPE, "order": "o", "file": "f.csv", "delivery": 4});
+        assert!(receipt_records(&older, &delivery(4, "before-sessions-4")));
+        assert!(!receipt_records(&older, &delivery(4, "s")));
+    }
 }

@@ -241,12 +241,28 @@ pub struct OrderSummary {
 /// A document stored both in a table and in the log, for audits to compare.
 #[derive(Clone, Debug)]
 pub struct LoggedCopy {
-    /// Where the copy lives (`versions`, `deliveries`).
+    /// Where the copy lives (`versions`).
     pub table: &'static str,
     /// The log index the copy claims.
     pub log_index: u64,
     /// The copy's text.
     pub text: String,
+}
+
+/// A receipted delivery as its row records it, for audits to compare with the receipt at
+/// the log index it claims (the receipt itself is kept in the log alone).
+#[derive(Clone, Debug)]
+pub struct ReceiptedDelivery {
+    /// The log index of its receipt.
+    pub log_index: u64,
+    /// The order.
+    pub order_id: String,
+    /// The file's name.
+    pub file: String,
+    /// Which download of the file under the order it was.
+    pub sequence: i64,
+    /// The read session.
+    pub session: Option<String>,
 }
 
 /// A change of an order's state, with the signed document that records it.
@@ -793,9 +809,12 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// The signed documents the catalog keeps a copy of besides the log (version manifests,
-    /// delivery receipts) that claim a log index in `start..end`, with that index.
+    /// The signed documents the catalog keeps a copy of besides the log (version manifests)
+    /// that claim a log index in `start..end`, with that index.
     async fn logged_copies(&self, start: u64, end: u64) -> Result<Vec<LoggedCopy>, StoreError>;
+
+    /// The receipted deliveries whose receipts claim a log index in `start..end`.
+    async fn receipted_deliveries(&self, start: u64, end: u64) -> Result<Vec<ReceiptedDelivery>, StoreError>;
 
     /// Number of entries in the transparency log.
     async fn log_size(&self) -> Result<u64, StoreError>;

@@ -526,7 +526,7 @@ impl OrderRow {
 /// The columns [`OrderRow`] reads, from `orders o JOIN datasets d`.
 pub(super) const ORDER_COLUMNS: &str = "o.id, o.dataset_id, d.publisher_id, o.version, o.buyer, o.state, o.order_doc, \
     o.order_sha256, o.agreement, o.demand_id, o.valid_until, o.max_downloads, o.created_at, \
-    (SELECT COUNT(*) FROM deliveries x WHERE x.order_id = o.id AND x.receipt IS NOT NULL) AS completed_deliveries, \
+    (SELECT COUNT(*) FROM deliveries x WHERE x.order_id = o.id AND x.log_index IS NOT NULL) AS completed_deliveries, \
     (SELECT COUNT(*) FROM access_refusals r WHERE r.order_id = o.id) AS refusals";
 
 /// Bits of a stored subtree's key that hold its level.

@@ -132,7 +132,8 @@ pub(super) struct StoredSession {
     pub(super) session_sent: Option<i64>,
 }
 
-/// A new read session's delivery row; its receipt is signed once the batch's reads are decided.
+/// A new read session's delivery row; its receipt is signed once the batch's reads are
+/// decided, and kept in the log alone (the row names its log index).
 pub(super) struct OpenedSession<'a> {
     /// The order.
     pub(super) order_id: String,
@@ -148,8 +149,6 @@ pub(super) struct OpenedSession<'a> {
     log_index: u64,
     /// The same, as stored.
     pub(super) stored_index: i64,
-    /// The signed receipt's canonical text.
-    pub(super) receipt: String,
     /// When it opened, as stored.
     pub(super) at: String,
     /// Bytes its responses in the batch carry.
@@ -268,7 +267,6 @@ impl<'a> ReadAdmissions<'a> {
             signer: receipt,
             log_index,
             stored_index: super::rows::encode_index(log_index)?,
-            receipt: String::new(),
             at: super::rows::encode_time(read.at),
             bytes_sent: length,
             responses: 1,
@@ -279,8 +277,8 @@ impl<'a> ReadAdmissions<'a> {
     /// Signs the opened sessions' receipts and appends them to `log` at the indices they
     /// were given. A receipt that cannot be signed fails the batch: the indices after it
     /// are taken.
-    pub(super) fn sign_receipts(&mut self, log: &mut BatchLog) -> Result<(), StoreError> {
-        for opened in &mut self.opened {
+    pub(super) fn sign_receipts(&self, log: &mut BatchLog) -> Result<(), StoreError> {
+        for opened in &self.opened {
             let sequence =
                 u32::try_from(opened.sequence).map_err(|_| StoreError::Conflict("too many deliveries".into()))?;
             let document = (opened.signer)(ReceiptFacts {
@@ -294,7 +292,6 @@ impl<'a> ReadAdmissions<'a> {
                     opened.log_index
                 )));
             }
-            opened.receipt = document.text;
         }
         Ok(())
     }
@@ -338,7 +335,7 @@ macro_rules! impl_store_with_shared_sql {
         use crate::ledger::witness::{Conflict, WitnessedCheckpoint};
         use crate::search::{IndexedItem, SearchChange, SearchDocument, SearchKey};
         use super::{
-            CatalogChange, DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument,
+            CatalogChange, DatasetFilter, DatasetHead, DatasetSummary, DeliveryTally, LogEntry, LoggedCopy, LoggedDocument, ReceiptedDelivery,
             NewOrder, NewVersion, OrderGrant, OrderSummary, OrderTransition, Publisher, Acknowledgement, ReceiptBuilder, SessionAdmission, SessionRead,
             StoredFile, StoredToken, VersionRecord, VersionSummary,
         };
@@ -444,7 +441,7 @@ macro_rules! impl_store_with_shared_sql {
                 Chain::<$database>::new($chaining, 3 + usize::from(!nodes.is_empty()) + usize::from(!opened.is_empty()));
             if !opened.is_empty() {
                 chain.statement().push(
-                    "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, receipt, log_index, \
+                    "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, log_index, \
                      started_at, completed_at, session, bytes_sent, responses) ",
                 );
                 chain.builder().push_values(opened, |mut row, opened| {
@@ -452,7 +449,6 @@ macro_rules! impl_store_with_shared_sql {
                         .push_bind(opened.file.as_str())
                         .push_bind(opened.sequence)
                         .push_bind("[]")
-                        .push_bind(opened.receipt.as_str())
                         .push_bind(opened.stored_index)
                         .push_bind(opened.at.as_str())
                         .push_bind(opened.at.as_str())
@@ -829,7 +825,7 @@ macro_rules! impl_store_with_shared_sql {
                         .push_bind(read.file.as_str())
                         .push(" AND session = ")
                         .push_bind(read.session.as_str())
-                        .push(" AND receipt IS NOT NULL) FROM (SELECT 1 AS one) AS read_row LEFT JOIN orders o ON o.id = ")
+                        .push(" AND log_index IS NOT NULL) FROM (SELECT 1 AS one) AS read_row LEFT JOIN orders o ON o.id = ")
                         .push_bind(read.order_id.as_str());
                 }
                 type Row = (i64, Option<String>, Option<String>, Option<i64>, Option<i64>);
@@ -860,7 +856,7 @@ macro_rules! impl_store_with_shared_sql {
             for ((order_id, file, session), added) in &admissions.continued {
                 sqlx::query(
                     "UPDATE deliveries SET bytes_sent = bytes_sent + $4, responses = responses + $5 \
-                     WHERE order_id = $1 AND file_name = $2 AND session = $3 AND receipt IS NOT NULL",
+                     WHERE order_id = $1 AND file_name = $2 AND session = $3 AND log_index IS NOT NULL",
                 )
                 .bind(order_id)
                 .bind(file)
@@ -1219,7 +1215,7 @@ macro_rules! impl_store_with_shared_sql {
                 // receipt is found by its unique index.
                 let (completed, in_session): (Option<i64>, i64) = sqlx::query_as(
                     "SELECT MAX(sequence), (SELECT COUNT(*) FROM deliveries WHERE order_id = $1 AND file_name = $2 \
-                     AND session = $3 AND receipt IS NOT NULL) FROM deliveries WHERE order_id = $1 AND file_name = $2",
+                     AND session = $3 AND log_index IS NOT NULL) FROM deliveries WHERE order_id = $1 AND file_name = $2",
                 )
                 .bind(order_id)
                 .bind(file.as_str())
@@ -1236,8 +1232,8 @@ macro_rules! impl_store_with_shared_sql {
 
             async fn order_receipts(&self, order_id: &str) -> Result<Vec<(u64, String)>, StoreError> {
                 let rows: Vec<(i64, String)> = sqlx::query_as(
-                    "SELECT log_index, receipt FROM deliveries \
-                     WHERE order_id = $1 AND receipt IS NOT NULL AND log_index IS NOT NULL ORDER BY log_index",
+                    "SELECT d.log_index, l.entry FROM deliveries d JOIN log_entries l ON l.idx = d.log_index \
+                     WHERE d.order_id = $1 AND d.log_index IS NOT NULL ORDER BY d.log_index",
                 )
                 .bind(order_id)
                 .fetch_all(&self.pool)
@@ -1396,9 +1392,27 @@ macro_rules! impl_store_with_shared_sql {
             }
 
             async fn logged_copies(&self, start: u64, end: u64) -> Result<Vec<LoggedCopy>, StoreError> {
-                let rows: Vec<(String, i64, String)> = sqlx::query_as(
-                    "SELECT 'versions', log_index, manifest FROM versions WHERE log_index >= $1 AND log_index < $2 \
-                     UNION ALL SELECT 'deliveries', log_index, receipt FROM deliveries \
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT log_index, manifest FROM versions WHERE log_index >= $1 AND log_index < $2",
+                )
+                .bind(encode_index(start)?)
+                .bind(encode_index(end)?)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(index, text)| {
+                        Ok(LoggedCopy {
+                            table: "versions",
+                            log_index: decode_index(index)?,
+                            text,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn receipted_deliveries(&self, start: u64, end: u64) -> Result<Vec<ReceiptedDelivery>, StoreError> {
+                let rows: Vec<(i64, String, String, i64, Option<String>)> = sqlx::query_as(
+                    "SELECT log_index, order_id, file_name, sequence, session FROM deliveries \
                      WHERE log_index >= $1 AND log_index < $2",
                 )
                 .bind(encode_index(start)?)
@@ -1406,11 +1420,13 @@ macro_rules! impl_store_with_shared_sql {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
-                    .map(|(table, index, text)| {
-                        Ok(LoggedCopy {
-                            table: if table == "versions" { "versions" } else { "deliveries" },
+                    .map(|(index, order_id, file, sequence, session)| {
+                        Ok(ReceiptedDelivery {
                             log_index: decode_index(index)?,
-                            text,
+                            order_id,
+                            file,
+                            sequence,
+                            session,
                         })
                     })
                     .collect()
@@ -2366,7 +2382,9 @@ mod tests {
                     row.stored_index,
                     row.bytes_sent,
                     row.responses,
-                    row.receipt.as_str(),
+                    log.entries[usize::try_from(row.log_index).expect("index") - 10]
+                        .text
+                        .as_str(),
                 )
             })
             .collect();

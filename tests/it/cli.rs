@@ -439,16 +439,17 @@ async fn audit_detects_receipts_and_log_entries_altered_in_the_database(backend:
         .await;
     assert!(shulian(&audit_args).await.success, "only kept checkpoints are checked");
 
-    app.tamper("UPDATE deliveries SET receipt = REPLACE(receipt, '\"bytes\":', '\"bytes\":1')")
+    // A delivery row rewritten to claim another download than its receipt records.
+    app.tamper("UPDATE deliveries SET sequence = sequence + 100 WHERE log_index = 3")
         .await;
-    let altered_receipt = shulian(&audit_args).await;
-    assert!(!altered_receipt.success);
+    let altered_delivery = shulian(&audit_args).await;
+    assert!(!altered_delivery.success);
     assert!(
-        altered_receipt
+        altered_delivery
             .stdout
-            .contains("deliveries copy of log entry 3 differs"),
+            .contains("the deliveries row of log entry 3 differs from the receipt there"),
         "{}",
-        altered_receipt.stdout
+        altered_delivery.stdout
     );
 
     app.tamper("UPDATE log_entries SET entry = REPLACE(entry, 'research', 'marketing') WHERE kind = 'agreement'")
