@@ -81,8 +81,8 @@ async fn check_copies(
         report.copies_checked += 1;
         if texts.get(&copy.log_index) != Some(&copy.text) {
             report.problems.push(format!(
-                "the {} copy of log entry {} differs from the log",
-                copy.table, copy.log_index
+                "the versions copy of log entry {} differs from the log",
+                copy.log_index
             ));
         }
     }

@@ -238,11 +238,9 @@ pub struct OrderSummary {
     pub created_at: DateTime<Utc>,
 }
 
-/// A document stored both in a table and in the log, for audits to compare.
+/// A version's manifest as `versions` keeps it besides the log, for audits to compare.
 #[derive(Clone, Debug)]
 pub struct LoggedCopy {
-    /// Where the copy lives (`versions`).
-    pub table: &'static str,
     /// The log index the copy claims.
     pub log_index: u64,
     /// The copy's text.
@@ -809,8 +807,8 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// The signed documents the catalog keeps a copy of besides the log (version manifests)
-    /// that claim a log index in `start..end`, with that index.
+    /// The version manifests the catalog keeps a copy of besides the log that claim a log
+    /// index in `start..end`, with that index.
     async fn logged_copies(&self, start: u64, end: u64) -> Result<Vec<LoggedCopy>, StoreError>;
 
     /// The receipted deliveries whose receipts claim a log index in `start..end`.

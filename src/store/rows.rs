@@ -536,18 +536,14 @@ const LEVEL_BITS: u32 = 6;
 /// leaf completes covers that leaf last, so keys grow in the order the tree is written and
 /// a batch writes at the end of the table's b-tree.
 pub(super) fn encode_subtree(subtree: Subtree) -> Result<i64, StoreError> {
-    let last_leaf = subtree
-        .index
-        .checked_add(1)
-        .and_then(|after| {
-            after
-                .checked_shl(subtree.level)
-                .filter(|shifted| shifted >> subtree.level == after)
-        })
-        .filter(|after| *after <= 1 << (63 - LEVEL_BITS))
-        .ok_or_else(|| StoreError::Conflict(format!("subtree {subtree:?} is out of range")))?
-        - 1;
-    encode_index((last_leaf << LEVEL_BITS) | u64::from(subtree.level))
+    // The leaves up to and including its last: (index + 1) · 2^level, at most 2^57 so the
+    // key fits a signed 64-bit integer.
+    let leaves_through = (subtree.level <= 63 - LEVEL_BITS)
+        .then(|| subtree.index.checked_add(1)?.checked_mul(1 << subtree.level))
+        .flatten()
+        .filter(|leaves| *leaves <= 1 << (63 - LEVEL_BITS))
+        .ok_or_else(|| StoreError::Conflict(format!("subtree {subtree:?} is out of range")))?;
+    encode_index(((leaves_through - 1) << LEVEL_BITS) | u64::from(subtree.level))
 }
 
 /// The subtree a stored key names.

@@ -1402,7 +1402,6 @@ macro_rules! impl_store_with_shared_sql {
                 rows.into_iter()
                     .map(|(index, text)| {
                         Ok(LoggedCopy {
-                            table: "versions",
                             log_index: decode_index(index)?,
                             text,
                         })
@@ -2382,7 +2381,7 @@ mod tests {
                     row.stored_index,
                     row.bytes_sent,
                     row.responses,
-                    log.entries[usize::try_from(row.log_index).expect("index") - 10]
+                    log.entries[usize::try_from(row.log_index - log.base).expect("index")]
                         .text
                         .as_str(),
                 )
