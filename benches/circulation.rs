@@ -4,9 +4,10 @@
 //! and deliveries of a small licensed file, each with a signed receipt in the
 //! log, side by side with open downloads of the same bytes in the same run.
 //! Open and receipted rounds alternate; prints the median round's ratio (and
-//! every round's), and the latency a delivery adds (waiting for its log
-//! batch) at p50 and p99, and the CPU time each kind of request costs this process
-//! (which shows whether the ratio is bound by CPU or by waiting for batches).
+//! every round's), the latency a delivery adds (waiting for its log batch)
+//! at p50 and p99, the receipts a log batch integrates on average, and the
+//! CPU time each kind of request costs this process (which shows whether the
+//! ratio is bound by CPU or by waiting for batches).
 //!
 //!     cargo bench --bench circulation
 
@@ -105,6 +106,7 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
     let (mut open_times, mut delivery_times, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let (mut open_total, mut delivery_total) = (Duration::ZERO, Duration::ZERO);
     let (mut open_cpu, mut delivery_cpu) = (Duration::ZERO, Duration::ZERO);
+    let mut batches = 0;
     for _ in 0..ROUNDS {
         let started = common::process_cpu();
         let (open, open_time) = timed(DOWNLOADS, get("open-bench", None)).await;
@@ -114,6 +116,13 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
         delivery_cpu += common::process_cpu() - opened;
         let receipts = ctx.store.log_size().await.expect("log") - log_before;
         assert_eq!(receipts as usize, DOWNLOADS, "every delivery logged a receipt");
+        // Each batch signs and keeps one checkpoint, so the round's checkpoints count its batches.
+        batches += ctx
+            .store
+            .checkpoint_notes(log_before, DOWNLOADS as u32)
+            .await
+            .expect("checkpoints")
+            .len();
         ratios.push(open_time.as_secs_f64() / delivery_time.as_secs_f64());
         open_times.extend(open.into_iter().map(|(time, ())| time));
         delivery_times.extend(delivered.into_iter().map(|(time, ())| time));
@@ -141,7 +150,7 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
          {backend:<10} open downloads: {open_rate:>6.0}/s (p50 {open_p50:.1} ms, p99 {open_p99:.1} ms)   \
          receipted deliveries: {delivery_rate:>6.0}/s (p50 {delivery_p50:.1} ms, p99 {delivery_p99:.1} ms)\n  \
          {backend:<10} receipted/open ratio: median of {ROUNDS} rounds {:.2}× (rounds, sorted: {})   \
-         latency a receipt adds: p50 {:+.1} ms, p99 {:+.1} ms\n  \
+         latency a receipt adds: p50 {:+.1} ms, p99 {:+.1} ms, receipts per log batch {:.1}\n  \
          {backend:<10} CPU per request in this process (node and clients, not a database server; busy: of all cores): open {:.0} µs ({:.0}% busy), \
          receipted {:.0} µs ({:.0}% busy)",
         rate(ORDERS, order_time),
@@ -149,6 +158,7 @@ async fn run(backend: &'static str, database_url: String, dir: std::path::PathBu
         rounds.join(" "),
         delivery_p50 - open_p50,
         delivery_p99 - open_p99,
+        (DOWNLOADS * ROUNDS) as f64 / batches.max(1) as f64,
         per_request(open_cpu),
         busy(open_cpu, open_total),
         per_request(delivery_cpu),
