@@ -45,7 +45,7 @@ pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport>
     while start < size {
         let end = (start + MAX_ENTRIES_PER_PAGE).min(size);
         let mut expected_tree = Vec::new();
-        let mut texts = HashMap::new();
+        let mut page = LoggedPage::default();
         for entry in store.log_entries(start, end, u64::MAX).await? {
             expected_tree.extend(tree.push(entry.leaf));
             if entry.index != report.entries_checked {
@@ -53,20 +53,36 @@ pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport>
                     .problems
                     .push(format!("log entry {} is missing", report.entries_checked));
             }
-            if let Err(problem) = check_entry(entry.index, &entry.kind, &entry.entry, &entry.leaf, node) {
+            let document = canonical::parse_strict(entry.entry.as_bytes());
+            if let Err(problem) = check_entry(entry.index, &entry.kind, &entry.entry, &entry.leaf, &document, node) {
                 report.problems.push(problem);
             }
             report.entries_checked = entry.index + 1;
-            texts.insert(entry.index, entry.entry);
+            match document {
+                Ok(receipt) if entry.kind == "receipt" => {
+                    page.receipts.insert(entry.index, receipt);
+                }
+                _ => {
+                    page.texts.insert(entry.index, entry.entry);
+                }
+            }
         }
         check_tree(store, &expected_tree, &mut report).await?;
-        check_copies(store, start..end, &texts, &mut report).await?;
+        check_copies(store, start..end, &page, &mut report).await?;
         start = end;
     }
     // Copies that claim an index the log does not have.
-    check_copies(store, size..i64::MAX as u64, &HashMap::new(), &mut report).await?;
+    check_copies(store, size..i64::MAX as u64, &LoggedPage::default(), &mut report).await?;
     check_checkpoints(store, node, size, &mut report).await?;
     Ok(report)
+}
+
+/// A page of the log as the copies elsewhere are checked against it: each receipt as the
+/// document it parsed to (what a delivery row is compared with), every other entry as its text.
+#[derive(Default)]
+struct LoggedPage {
+    receipts: HashMap<u64, serde_json::Value>,
+    texts: HashMap<u64, String>,
 }
 
 /// Compares the copies that claim indices in `range` with the log's texts there, and the
@@ -74,12 +90,12 @@ pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport>
 async fn check_copies(
     store: &dyn Store,
     range: std::ops::Range<u64>,
-    texts: &HashMap<u64, String>,
+    page: &LoggedPage,
     report: &mut AuditReport,
 ) -> anyhow::Result<()> {
     for copy in store.logged_copies(range.start, range.end).await? {
         report.copies_checked += 1;
-        if texts.get(&copy.log_index) != Some(&copy.text) {
+        if page.texts.get(&copy.log_index) != Some(&copy.text) {
             report.problems.push(format!(
                 "the versions copy of log entry {} differs from the log",
                 copy.log_index
@@ -88,10 +104,8 @@ async fn check_copies(
     }
     for delivery in store.receipted_deliveries(range.start, range.end).await? {
         report.copies_checked += 1;
-        let receipt = texts
-            .get(&delivery.log_index)
-            .and_then(|text| canonical::parse_strict(text.as_bytes()).ok());
-        if !receipt.is_some_and(|receipt| receipt_records(&receipt, &delivery)) {
+        let receipt = page.receipts.get(&delivery.log_index);
+        if !receipt.is_some_and(|receipt| receipt_records(receipt, &delivery)) {
             report.problems.push(format!(
                 "the deliveries row of log entry {} differs from the receipt there",
                 delivery.log_index
@@ -179,16 +193,25 @@ async fn check_tree(
     Ok(())
 }
 
-fn check_entry(index: u64, kind: &str, text: &str, leaf: &[u8; 32], node: &Did) -> Result<(), String> {
+/// Checks one log entry: its leaf hash, its text (`document` is what it parsed to) canonical
+/// JSON, its signer, and a receipt's own log index.
+fn check_entry(
+    index: u64,
+    kind: &str,
+    text: &str,
+    leaf: &[u8; 32],
+    document: &Result<serde_json::Value, canonical::CanonicalError>,
+    node: &Did,
+) -> Result<(), String> {
     let problem = |what: String| format!("log entry {index} ({kind}): {what}");
     if merkle::leaf_hash(text.as_bytes()) != *leaf {
         return Err(problem("its text does not match its leaf hash".into()));
     }
-    let document = canonical::parse_strict(text.as_bytes()).map_err(|e| problem(e.to_string()))?;
-    if canonical::canonicalize(&document).map_err(|e| problem(e.to_string()))? != text {
+    let document = document.as_ref().map_err(|e| problem(e.to_string()))?;
+    if canonical::canonicalize(document).map_err(|e| problem(e.to_string()))? != text {
         return Err(problem("its text is not canonical JSON".into()));
     }
-    let signer = proof::verify_document(&document).map_err(|e| problem(format!("signature: {e}")))?;
+    let signer = proof::verify_document(document).map_err(|e| problem(format!("signature: {e}")))?;
     let expected = match kind {
         "order" => document["buyer"].as_str().unwrap_or_default().to_owned(),
         "acknowledgement" => document["recipient"].as_str().unwrap_or_default().to_owned(),
