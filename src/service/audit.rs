@@ -193,8 +193,9 @@ async fn check_tree(
     Ok(())
 }
 
-/// Checks one log entry: its leaf hash, its text (`document` is what it parsed to) canonical
-/// JSON, its signer, and a receipt's own log index.
+/// Checks one log entry, given `document`, what its text parsed to: the text hashes to the
+/// leaf and is canonical JSON, the signer is the one its kind requires, and a receipt names
+/// its own log index.
 fn check_entry(
     index: u64,
     kind: &str,
