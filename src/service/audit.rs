@@ -54,7 +54,14 @@ pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport>
                     .push(format!("log entry {} is missing", report.entries_checked));
             }
             let document = canonical::parse_strict(entry.entry.as_bytes());
-            if let Err(problem) = check_entry(entry.index, &entry.kind, &entry.entry, &entry.leaf, &document, node) {
+            if let Err(problem) = check_entry(
+                entry.index,
+                &entry.kind,
+                &entry.entry,
+                &entry.leaf,
+                document.as_ref(),
+                node,
+            ) {
                 report.problems.push(problem);
             }
             report.entries_checked = entry.index + 1;
@@ -201,14 +208,14 @@ fn check_entry(
     kind: &str,
     text: &str,
     leaf: &[u8; 32],
-    document: &Result<serde_json::Value, canonical::CanonicalError>,
+    document: Result<&serde_json::Value, &canonical::CanonicalError>,
     node: &Did,
 ) -> Result<(), String> {
     let problem = |what: String| format!("log entry {index} ({kind}): {what}");
     if merkle::leaf_hash(text.as_bytes()) != *leaf {
         return Err(problem("its text does not match its leaf hash".into()));
     }
-    let document = document.as_ref().map_err(|e| problem(e.to_string()))?;
+    let document = document.map_err(|e| problem(e.to_string()))?;
     if canonical::canonicalize(document).map_err(|e| problem(e.to_string()))? != text {
         return Err(problem("its text is not canonical JSON".into()));
     }
