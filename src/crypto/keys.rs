@@ -12,10 +12,14 @@ use std::str::FromStr;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
+use super::base58;
+
 /// Multicodec varint prefix of an Ed25519 public key (`ed25519-pub`, 0xed).
 const ED25519_PUB_PREFIX: [u8; 2] = [0xed, 0x01];
 /// Multicodec varint prefix of an Ed25519 secret key (`ed25519-priv`, 0x1300).
 const ED25519_PRIV_PREFIX: [u8; 2] = [0x80, 0x26];
+/// Bytes of an Ed25519 signature.
+pub(super) const SIGNATURE_BYTES: usize = ed25519_dalek::SIGNATURE_LENGTH;
 
 /// Why a key, key file or identifier could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +111,7 @@ impl KeyPair {
     }
 
     /// Signs raw bytes; only the proof, note and ticket modules call this.
-    pub(super) fn sign(&self, message: &[u8]) -> [u8; 64] {
+    pub(super) fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_BYTES] {
         self.signing.sign(message).to_bytes()
     }
 
@@ -270,13 +274,13 @@ fn encode_multibase(prefix: [u8; 2], key: &[u8; 32]) -> String {
     let mut bytes = Vec::with_capacity(34);
     bytes.extend_from_slice(&prefix);
     bytes.extend_from_slice(key);
-    format!("z{}", bs58::encode(bytes).into_string())
+    format!("z{}", base58::encode(&bytes))
 }
 
 fn decode_multibase(text: &str, prefix: [u8; 2]) -> Result<[u8; 32], KeyError> {
     let invalid = || KeyError::Multibase(text.to_owned());
     let encoded = text.strip_prefix('z').ok_or_else(invalid)?;
-    let bytes = bs58::decode(encoded).into_vec().map_err(|_| invalid())?;
+    let bytes = base58::decode(encoded, prefix.len() + 32).map_err(|_| invalid())?;
     let key = bytes.strip_prefix(&prefix).ok_or_else(invalid)?;
     key.try_into().map_err(|_| invalid())
 }

@@ -3,6 +3,7 @@
 //! Invariant: this module is the only caller of `ed25519-dalek`, and the
 //! bytes that get signed are always produced by [`canonical::canonicalize`].
 
+pub mod base58;
 pub mod canonical;
 pub mod keys;
 pub mod note;

@@ -9,8 +9,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::base58;
 use super::canonical::{CanonicalError, canonicalize, contains_float};
-use super::keys::{Did, KeyPair, PublicKey};
+use super::keys::{Did, KeyPair, PublicKey, SIGNATURE_BYTES};
 
 /// The cryptosuite name written into and required of every proof.
 pub const CRYPTOSUITE: &str = "eddsa-jcs-2022";
@@ -61,10 +62,7 @@ pub fn sign_document(document: Value, key: &KeyPair, created: DateTime<Utc>) -> 
         proof.insert("@context".into(), context.clone());
     }
     let signature = key.sign(&hash_data(&proof, &unsigned)?);
-    proof.insert(
-        "proofValue".into(),
-        format!("z{}", bs58::encode(signature).into_string()).into(),
-    );
+    proof.insert("proofValue".into(), format!("z{}", base58::encode(&signature)).into());
     let Value::Object(mut signed) = unsigned else {
         unreachable!("checked to be an object above");
     };
@@ -121,7 +119,7 @@ pub fn verify_document_with_key(document: &Value, key: &PublicKey) -> Result<(),
     };
     let signature = proof_value
         .strip_prefix('z')
-        .and_then(|encoded| bs58::decode(encoded).into_vec().ok())
+        .and_then(|encoded| base58::decode(encoded, SIGNATURE_BYTES).ok())
         .ok_or(ProofError::Malformed("proofValue is not base58-btc multibase"))?;
     if key.verify(&hash_data(&proof, &unsigned)?, &signature) {
         Ok(())

@@ -182,6 +182,32 @@ async fn forged_altered_replayed_and_out_of_offer_orders_are_refused_and_not_rec
         "order-wrong-target",
     )
     .await;
+    // Base58 far longer than any signature or key: refused before it is decoded, since
+    // decoding base58 costs time quadratic in its length (a 60,000-digit proofValue cost
+    // the node 0.8 s of CPU per request).
+    let mut long_signature = signed(order(&node, "visits", &digest, &buyer), &buyer);
+    long_signature["proof"]["proofValue"] = json!(format!("z{}", "2".repeat(60_000)));
+    let problem = assert_problem(
+        post_order(&app, &long_signature).await,
+        StatusCode::BAD_REQUEST,
+        "invalid-signature",
+    )
+    .await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("proofValue")),
+        "{problem}"
+    );
+    let long_key = format!("z{}", "2".repeat(30_000));
+    let mut unknown_key = signed(order(&node, "visits", &digest, &buyer), &buyer);
+    unknown_key["proof"]["verificationMethod"] = json!(format!("did:key:{long_key}#{long_key}"));
+    assert_problem(
+        post_order(&app, &unknown_key).await,
+        StatusCode::BAD_REQUEST,
+        "invalid-signature",
+    )
+    .await;
     let mut float = order(&node, "visits", &digest, &buyer);
     float["priceFen"] = json!(500.5);
     let float_response = post_order(&app, &json!({"unsigned": float})).await;
