@@ -514,14 +514,13 @@ async fn package_search(ctx: &Context, params: &Map<String, Value>) -> Answer {
     let peers = network::peers_by_url(ctx).await?;
     let mut results = Vec::new();
     if rows > 0 {
-        let publisher_datasets = facet_counts(ctx, Facet::Publisher).await?;
+        let publisher_datasets = PublisherDatasets::count(ctx).await?;
         for item in &page.items {
             match item {
                 FoundDataset::Local(item) => {
-                    let publisher = publishers.get(&item.publisher).map(|publisher| {
-                        let datasets = publisher_datasets.get(publisher.id.as_str()).copied().unwrap_or(0);
-                        (publisher, datasets)
-                    });
+                    let publisher = publishers
+                        .get(&item.publisher)
+                        .map(|publisher| (publisher, publisher_datasets.of(publisher)));
                     results.push(package(ctx, item, publisher).await?);
                 }
                 FoundDataset::Peer(entry) => {
@@ -654,13 +653,13 @@ const RESOURCE_ID_SEPARATOR: char = ':';
 async fn organization_list(ctx: &Context, params: &Map<String, Value>) -> Answer {
     let all_fields = matches!(params.get("all_fields"), Some(Value::Bool(true)))
         || text(params, "all_fields").is_some_and(|value| value.eq_ignore_ascii_case("true"));
-    let counts = facet_counts(ctx, Facet::Publisher).await?;
+    let counts = PublisherDatasets::count(ctx).await?;
     let listed: Vec<Value> = publishers_by_id(ctx)
         .await?
         .values()
         .map(|publisher| {
             if all_fields {
-                organization(publisher, counts.get(publisher.id.as_str()).copied().unwrap_or(0))
+                organization(publisher, counts.of(publisher))
             } else {
                 Value::from(publisher.id.to_string())
             }
@@ -677,8 +676,7 @@ async fn organization_show(ctx: &Context, params: &Map<String, Value>) -> Answer
         Err(StoreError::NotFound) => return Err(missing()),
         found => found.map_err(AppError::from)?,
     };
-    let counts = facet_counts(ctx, Facet::Publisher).await?;
-    let datasets = counts.get(id).copied().unwrap_or(0);
+    let datasets = PublisherDatasets::count(ctx).await?.of(&publisher);
     let mut shown = organization(&publisher, datasets);
     let include = matches!(params.get("include_datasets"), Some(Value::Bool(true)))
         || text(params, "include_datasets").is_some_and(|value| value.eq_ignore_ascii_case("true"));
@@ -732,14 +730,24 @@ async fn facet_counts(ctx: &Context, facet: Facet) -> Result<BTreeMap<String, u6
         .collect())
 }
 
+/// How many datasets each publisher publishes, counted once over the whole catalog.
+struct PublisherDatasets(BTreeMap<String, u64>);
+
+impl PublisherDatasets {
+    async fn count(ctx: &Context) -> Result<Self, AppError> {
+        Ok(Self(facet_counts(ctx, Facet::Publisher).await?))
+    }
+
+    /// The datasets `publisher` publishes (none: it has published nothing yet).
+    fn of(&self, publisher: &Publisher) -> u64 {
+        self.0.get(publisher.id.as_str()).copied().unwrap_or(0)
+    }
+}
+
 /// One dataset as a CKAN package, found by id.
 async fn package_by_id(ctx: &Context, dataset: &DatasetId) -> Answer {
     let (summary, publisher) = catalog::dataset_and_publisher(ctx, dataset).await?;
-    let datasets = facet_counts(ctx, Facet::Publisher)
-        .await?
-        .get(publisher.id.as_str())
-        .copied()
-        .unwrap_or(0);
+    let datasets = PublisherDatasets::count(ctx).await?.of(&publisher);
     package(ctx, &summary, Some((&publisher, datasets))).await
 }
 
