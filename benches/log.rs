@@ -103,7 +103,7 @@ fn order() -> NewOrder {
         dataset: "bench".parse::<DatasetId>().expect("id"),
         version: VersionNumber::FIRST,
         order: LoggedDocument {
-            kind: "order",
+            kind: shulian::domain::EntryKind::Order,
             text,
             leaf: digest,
         },

@@ -7,6 +7,7 @@ pub mod digest;
 pub mod doip;
 pub mod handle;
 pub mod ids;
+pub mod log;
 pub mod manifest;
 pub mod node;
 pub mod order;
@@ -17,6 +18,7 @@ pub use dataset::{
 };
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{DatasetId, FileName, IdError, PublisherId, ReadSessionId, ResourceName, VersionNumber};
+pub use log::EntryKind;
 pub use search::{
     DATASET_KIND, Facet, FacetCount, FilterField, PEER_DATASET_KIND, SearchFilter, SearchOrder, TimeRange,
     UnknownFacet, UnknownOrder,

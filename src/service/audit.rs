@@ -10,6 +10,7 @@
 //! at its size. An entry, copy, tree hash or checkpoint altered in the
 //! database fails at least one of these.
 
+use crate::domain::EntryKind;
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -66,7 +67,7 @@ pub async fn audit(store: &dyn Store, node: &Did) -> anyhow::Result<AuditReport>
             }
             report.entries_checked = entry.index + 1;
             match document {
-                Ok(receipt) if entry.kind == "receipt" => {
+                Ok(receipt) if entry.kind == EntryKind::Receipt.as_str() => {
                     page.receipts.insert(entry.index, receipt);
                 }
                 _ => {
@@ -228,7 +229,7 @@ fn check_entry(
     if signer.as_str() != expected {
         return Err(problem(format!("signed by {signer}, not {expected}")));
     }
-    if kind == "receipt" && document["logIndex"].as_u64() != Some(index) {
+    if kind == EntryKind::Receipt.as_str() && document["logIndex"].as_u64() != Some(index) {
         return Err(problem("the receipt names another log index".into()));
     }
     Ok(())

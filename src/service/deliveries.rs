@@ -10,6 +10,7 @@
 //! A response cut off later has still been counted: resuming it in the same
 //! session costs nothing more.
 
+use crate::domain::EntryKind;
 use chrono::{SecondsFormat, Utc};
 use serde_json::json;
 
@@ -150,7 +151,7 @@ fn receipt(
         // An order taking up a demand's accepted answer: its deliveries name the demand.
         unsigned["demand"] = json!(demand);
     }
-    transparency::sign_for_log(ctx, "receipt", unsigned, now)
+    transparency::sign_for_log(ctx, EntryKind::Receipt, unsigned, now)
         .map(|(_, logged)| logged)
         .map_err(|error| StoreError::Other(anyhow::anyhow!("signing a receipt: {error}")))
 }

@@ -4,6 +4,7 @@
 //! ordered through the normal order path under the answer's price
 //! ([`awarded_price`]); its receipts name the demand.
 
+use crate::domain::EntryKind;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
@@ -307,7 +308,7 @@ pub async fn post_demand(ctx: &Context, body: &[u8]) -> Result<DemandView, AppEr
         kind: demand.kind,
         poster: demand.poster.clone(),
         nonce: demand.nonce.clone(),
-        document: logged("demand", canonical_text(&document)?),
+        document: logged(EntryKind::Demand, canonical_text(&document)?),
         budget_fen: demand.budget_fen,
         deadline: demand.deadline,
         created_at: now,
@@ -380,7 +381,7 @@ pub async fn answer(
         dataset: answer.dataset.clone(),
         version: answer.version,
         price_fen: answer.price_fen,
-        document: logged("answer", canonical_text(&document)?),
+        document: logged(EntryKind::Answer, canonical_text(&document)?),
         created_at: now,
     };
     let id = new.id.clone();
@@ -436,9 +437,9 @@ pub async fn decide(ctx: &Context, demand_id: &str, body: &[u8]) -> Result<Deman
         }
     };
     let kind = if decision.document_type == ACCEPTANCE_TYPE {
-        "acceptance"
+        EntryKind::Acceptance
     } else {
-        "withdrawal"
+        EntryKind::Withdrawal
     };
     let change = DemandDecision {
         demand_id: demand_id.to_owned(),

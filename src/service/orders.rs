@@ -5,6 +5,7 @@
 //! the order as the buyer signed it and, when the offer accepts orders at
 //! once, the node's countersigned agreement.
 
+use crate::domain::EntryKind;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -113,7 +114,7 @@ pub async fn place_order(ctx: &Context, body: &[u8]) -> Result<OrderPlaced, AppE
         nonce: order.nonce.clone(),
         dataset: order.dataset.clone(),
         version: order.version,
-        order: logged("order", order_text),
+        order: logged(EntryKind::Order, order_text),
         order_digest,
         state,
         agreement: agreement.as_ref().map(|(_, logged)| logged.clone()),
@@ -167,7 +168,7 @@ fn agreement_document(
         "validFrom": time(start),
         "validUntil": time(until),
     });
-    sign_for_log(ctx, "agreement", unsigned, start)
+    sign_for_log(ctx, EntryKind::Agreement, unsigned, start)
 }
 
 /// A logged delivery receipt.
@@ -353,7 +354,7 @@ pub async fn decide(
         let rejection = termination(ctx, &order, REJECTION_TYPE, "decided", decision.reason, now)?;
         (
             OrderState::Terminated,
-            sign_for_log(ctx, "rejection", rejection, now)?,
+            sign_for_log(ctx, EntryKind::Rejection, rejection, now)?,
             None,
         )
     };
@@ -370,7 +371,7 @@ pub async fn revoke(
     let order = own_order(ctx, publisher, order_id).await?;
     let now = Utc::now();
     let revocation = termination(ctx, &order, REVOCATION_TYPE, "revoked", reason, now)?;
-    let document = sign_for_log(ctx, "revocation", revocation, now)?;
+    let document = sign_for_log(ctx, EntryKind::Revocation, revocation, now)?;
     transition(
         ctx,
         &order,
@@ -498,7 +499,7 @@ pub async fn acknowledge(ctx: &Context, order_id: &str, token: &str, body: &[u8]
         .find(|digest| digest.prefixed() == receipt_digest)
         .ok_or_else(|| AppError::NotFound("no receipt of this order has that digest".into()))?;
     let text = canonical::canonicalize(&document).map_err(anyhow::Error::from)?;
-    let logged = logged("acknowledgement", text);
+    let logged = logged(EntryKind::Acknowledgement, text);
     for _ in 0..2 {
         match ctx
             .sequencer

@@ -4,6 +4,7 @@
 //! hashes in one query, whatever the log's size. Every answer names the tree
 //! size it is relative to, so a client pairs it with a checkpoint of that size.
 
+use crate::domain::EntryKind;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
@@ -333,7 +334,7 @@ async fn check_size(ctx: &Context, size: u64) -> Result<(), AppError> {
 /// Signs a document with the node key and prepares it for the log.
 pub(super) fn sign_for_log(
     ctx: &Context,
-    kind: &'static str,
+    kind: EntryKind,
     unsigned: Value,
     at: DateTime<Utc>,
 ) -> Result<(Value, LoggedDocument), AppError> {
@@ -343,7 +344,7 @@ pub(super) fn sign_for_log(
 }
 
 /// A canonical document's text as a log entry of `kind`.
-pub(super) fn logged(kind: &'static str, text: String) -> LoggedDocument {
+pub(super) fn logged(kind: EntryKind, text: String) -> LoggedDocument {
     LoggedDocument {
         kind,
         leaf: Sha256Digest::from_bytes(merkle::leaf_hash(text.as_bytes())),

@@ -10,6 +10,7 @@ mod rows;
 mod sql;
 mod sqlite;
 
+use crate::domain::EntryKind;
 use crate::domain::demand::{DemandKind, DemandState};
 use crate::domain::node::{Peer, RemoteDemand, RemoteVersion};
 use crate::domain::order::OrderState;
@@ -134,8 +135,8 @@ pub struct LogEntry {
 /// A signed document to append to the transparency log.
 #[derive(Clone, Debug)]
 pub struct LoggedDocument {
-    /// What it records (`order`, `agreement`, …).
-    pub kind: &'static str,
+    /// What it records.
+    pub kind: EntryKind,
     /// Its exact canonical JSON text: the leaf.
     pub text: String,
     /// RFC 9162 leaf hash of `text`.

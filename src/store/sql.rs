@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use crate::domain::EntryKind;
 use crate::ledger::stored::TreeBuilder;
 use crate::store::{LoggedDocument, ReceiptBuilder, ReceiptFacts, SessionAdmission, SessionRead, StoreError};
 
@@ -79,7 +80,7 @@ pub(super) struct PendingEntry {
     /// Its index.
     pub(super) index: u64,
     /// What it records.
-    pub(super) kind: &'static str,
+    pub(super) kind: EntryKind,
     /// Its canonical text.
     pub(super) text: String,
     /// Its RFC 9162 leaf hash.
@@ -460,7 +461,7 @@ macro_rules! impl_store_with_shared_sql {
             chain.statement().push("INSERT INTO log_entries (idx, kind, entry, leaf_sha256, created_at) ");
             chain.builder().push_values(&entries, |mut row, (index, entry, leaf)| {
                 row.push_bind(*index)
-                    .push_bind(entry.kind)
+                    .push_bind(entry.kind.as_str())
                     .push_bind(entry.text.as_str())
                     .push_bind(leaf.as_str())
                     .push_bind(entry.at.as_str());
@@ -614,7 +615,7 @@ macro_rules! impl_store_with_shared_sql {
             new: &NewVersion,
         ) -> Result<LogWritten, StoreError> {
             let manifest = LoggedDocument {
-                kind: "manifest",
+                kind: crate::domain::EntryKind::Manifest,
                 text: new.manifest.clone(),
                 leaf: new.log_leaf,
             };
@@ -2252,7 +2253,7 @@ pub(super) use impl_store_with_shared_sql;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ReadSessionId, Sha256Digest};
+    use crate::domain::{EntryKind, ReadSessionId, Sha256Digest};
 
     fn chained<DB: sqlx::Database>(chaining: Chaining, count: usize) -> String {
         let mut chain = Chain::<DB>::new(chaining, count);
@@ -2292,7 +2293,7 @@ mod tests {
     fn receipt(facts: ReceiptFacts) -> Result<LoggedDocument, StoreError> {
         let text = format!("receipt {} of download {}", facts.log_index, facts.sequence);
         Ok(LoggedDocument {
-            kind: "receipt",
+            kind: EntryKind::Receipt,
             leaf: Sha256Digest::from_bytes(crate::ledger::merkle::leaf_hash(text.as_bytes())),
             text,
         })

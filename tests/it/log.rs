@@ -322,7 +322,7 @@ fn unsigned_order(buyer: &str, nonce: &str) -> shulian::store::NewOrder {
         dataset: "sold".parse().expect("id"),
         version: shulian::domain::VersionNumber::FIRST,
         order: shulian::store::LoggedDocument {
-            kind: "order",
+            kind: shulian::domain::EntryKind::Order,
             text,
             leaf,
         },

@@ -1,0 +1,47 @@
+//! What the transparency log records: the kinds of document its entries hold.
+
+/// The kind of document a log entry holds, as stored beside the entry and served with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    /// A version's manifest, logged when it is published.
+    Manifest,
+    /// A buyer's signed order.
+    Order,
+    /// The node's countersignature agreeing to an order.
+    Agreement,
+    /// A publisher's refusal of a requested order.
+    Rejection,
+    /// The revocation of an agreed order.
+    Revocation,
+    /// The signed receipt of a delivery.
+    Receipt,
+    /// A buyer's acknowledgement of a receipt.
+    Acknowledgement,
+    /// A demand posted on the board.
+    Demand,
+    /// A provider's answer to a demand.
+    Answer,
+    /// A poster's acceptance of an answer.
+    Acceptance,
+    /// A poster's withdrawal of a demand.
+    Withdrawal,
+}
+
+impl EntryKind {
+    /// The name stored and served.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Manifest => "manifest",
+            Self::Order => "order",
+            Self::Agreement => "agreement",
+            Self::Rejection => "rejection",
+            Self::Revocation => "revocation",
+            Self::Receipt => "receipt",
+            Self::Acknowledgement => "acknowledgement",
+            Self::Demand => "demand",
+            Self::Answer => "answer",
+            Self::Acceptance => "acceptance",
+            Self::Withdrawal => "withdrawal",
+        }
+    }
+}
