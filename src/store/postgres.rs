@@ -83,3 +83,15 @@ async fn relay_feed_notices(pool: PgPool, notices: Arc<Notify>) {
 }
 
 impl_store_with_shared_sql!(PostgresStore, Postgres, super::sql::Chaining::WithQueries);
+
+impl PostgresStore {
+    /// Every PostgreSQL batch goes through the shared SQL: its statements travel to a
+    /// server, chained into few round trips, not to a thread of this process.
+    pub(super) async fn integrate_reads_in_place(
+        &self,
+        _batch: &[super::LogWrite],
+        _sign: &super::CheckpointSigner,
+    ) -> Result<Option<Vec<Result<super::LogWritten, StoreError>>>, StoreError> {
+        Ok(None)
+    }
+}

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 
 use crate::domain::EntryKind;
 use crate::ledger::stored::TreeBuilder;
-use crate::store::{LoggedDocument, ReceiptBuilder, ReceiptFacts, SessionAdmission, SessionRead, StoreError};
+use crate::store::{
+    CheckpointSigner, LoggedDocument, ReceiptBuilder, ReceiptFacts, SessionAdmission, SessionRead, StoreError,
+};
 
 /// How a backend runs several writes sent as one statement, in one round trip.
 #[derive(Clone, Copy, Debug)]
@@ -120,6 +122,23 @@ impl BatchLog {
     pub(super) fn truncate(&mut self, kept: usize) {
         self.entries.truncate(kept);
     }
+
+    /// Grows `tree` by the batch's leaves: the subtrees they complete, as stored (key and
+    /// hex hash), and the checkpoint `sign` makes of the new size.
+    pub(super) fn grow(
+        &self,
+        tree: &mut TreeBuilder,
+        sign: &CheckpointSigner,
+    ) -> Result<(Vec<(i64, String)>, String), StoreError> {
+        let nodes = self
+            .entries
+            .iter()
+            .flat_map(|entry| tree.push(entry.leaf))
+            .map(|(subtree, hash)| Ok((super::rows::encode_subtree(subtree)?, hex::encode(hash))))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let note = sign(self.size(), tree.root())?;
+        Ok((nodes, note))
+    }
 }
 
 /// What is stored of a read's order, file and session when its batch begins.
@@ -131,6 +150,28 @@ pub(super) struct StoredSession {
     pub(super) last_sequence: i64,
     /// Bytes the read's session has carried, if it is open.
     pub(super) session_sent: Option<i64>,
+}
+
+impl StoredSession {
+    /// Decodes the state read's columns for one read: the order's state and the end of its
+    /// agreement, the largest delivery sequence of the file, the session's bytes.
+    pub(super) fn decode(
+        state: Option<String>,
+        until: Option<String>,
+        last_sequence: Option<i64>,
+        session_sent: Option<i64>,
+    ) -> Result<Self, StoreError> {
+        let agreed = state.as_deref() == Some(crate::domain::order::OrderState::Agreed.as_str());
+        Ok(Self {
+            agreed_until: match until {
+                Some(until) if agreed => Some(super::rows::decode_time(&until)?),
+                _ => None,
+            },
+            // Sequences from before read sessions that were never receipted are negative.
+            last_sequence: last_sequence.unwrap_or(0).max(0),
+            session_sent,
+        })
+    }
 }
 
 /// A new read session's delivery row; its receipt is signed once the batch's reads are
@@ -317,8 +358,9 @@ impl RightEdge {
     }
 }
 
-/// Implements [`Store`](super::Store) for a backend type with `pool` and `right_edge` fields and a
-/// `begin_write` method.
+/// Implements [`Store`](super::Store) for a backend type with `pool` and `right_edge` fields,
+/// a `begin_write` method and an `integrate_reads_in_place` method that may integrate a
+/// batch of reads its own way (SQLite does, on the sequencer's thread).
 macro_rules! impl_store_with_shared_sql {
     ($backend:ty, $database:ty, $chaining:expr) => {
         use chrono::{DateTime, Utc};
@@ -424,13 +466,7 @@ macro_rules! impl_store_with_shared_sql {
                 Some(tree) => tree,
                 None => read_right_edge(tx, log.base).await?,
             };
-            let nodes = log
-                .entries
-                .iter()
-                .flat_map(|entry| tree.push(entry.leaf))
-                .map(|(subtree, hash)| Ok((encode_subtree(subtree)?, hex::encode(hash))))
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let note = sign(size, tree.root())?;
+            let (nodes, note) = log.grow(&mut tree, sign)?;
             let mut entries = Vec::with_capacity(log.entries.len());
             for entry in &log.entries {
                 entries.push((encode_index(entry.index)?, entry, hex::encode(entry.leaf)));
@@ -833,15 +869,7 @@ macro_rules! impl_store_with_shared_sql {
                 let mut rows: Vec<Row> = select.build_query_as().fetch_all(&mut **tx).await?;
                 rows.sort_unstable_by_key(|(position, ..)| *position);
                 for (_, state, until, last, sent) in rows {
-                    let agreed = state.as_deref() == Some(OrderState::Agreed.as_str());
-                    stored.push(StoredSession {
-                        agreed_until: match until {
-                            Some(until) if agreed => Some(decode_time(&until)?),
-                            _ => None,
-                        },
-                        last_sequence: last.unwrap_or(0).max(0),
-                        session_sent: sent,
-                    });
+                    stored.push(StoredSession::decode(state, until, last, sent)?);
                 }
             }
             if stored.len() != reads.len() {
@@ -1300,6 +1328,9 @@ macro_rules! impl_store_with_shared_sql {
                 batch: &[LogWrite],
                 sign: &CheckpointSigner,
             ) -> Result<Vec<Result<LogWritten, StoreError>>, StoreError> {
+                if let Some(results) = self.integrate_reads_in_place(batch, sign).await? {
+                    return Ok(results);
+                }
                 let mut tx = self.begin_write().await?;
                 // A version's many rows go in before the log's lock is taken, so other
                 // replicas' batches are not held up behind them.

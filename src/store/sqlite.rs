@@ -20,6 +20,8 @@ use sqlx::{Sqlite, Transaction};
 use super::StoreError;
 use super::sql::impl_store_with_shared_sql;
 
+mod reads;
+
 /// Catalog metadata in a SQLite database file.
 pub struct SqliteStore {
     pool: SqlitePool,

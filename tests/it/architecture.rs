@@ -87,3 +87,39 @@ fn the_client_does_not_reach_into_the_node() {
     }
     assert!(reaching.is_empty(), "{reaching:#?}");
 }
+
+/// Unsafe code is denied crate-wide, with one exception: the SQLite log batches driven
+/// through sqlx's locked handle (`store::sqlite::reads`, its safety argued there). A
+/// second `allow` would be a decision for the README, not a line slipped in.
+#[test]
+fn unsafe_code_is_allowed_in_one_place_only() {
+    fn sources(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("source dir").filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    sources(&root.join("src"), &mut files);
+    assert!(files.len() > 50, "the sources were read: {}", files.len());
+    let allowing: Vec<String> = files
+        .iter()
+        .filter(|path| {
+            std::fs::read_to_string(path)
+                .expect("source")
+                .contains("allow(unsafe_code)")
+        })
+        .map(|path| path.strip_prefix(root).expect("under the crate").display().to_string())
+        .collect();
+    assert_eq!(allowing, ["src/store/sqlite/reads.rs"]);
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        manifest.contains("unsafe_code = \"deny\""),
+        "unsafe code is denied crate-wide"
+    );
+}
