@@ -57,6 +57,27 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// SQLite driven directly (`sqlite::reads`) fails as sqlx would: a duplicate key or a
+/// missing referenced row is a `Conflict` the caller may retry.
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        match &error {
+            rusqlite::Error::QueryReturnedNoRows => Self::NotFound,
+            rusqlite::Error::SqliteFailure(failure, message)
+                if matches!(
+                    failure.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+                ) =>
+            {
+                Self::Conflict(message.clone().unwrap_or_else(|| failure.to_string()))
+            }
+            _ => Self::Other(error.into()),
+        }
+    }
+}
+
 /// A data provider known to the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Publisher {

@@ -43,7 +43,7 @@ impl SqliteStore {
         // connection made by `from_handle` neither closes the handle nor keeps statements
         // past its drop (its cached statements are finalized then).
         #[allow(unsafe_code)]
-        let database = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }.map_err(anyhow::Error::from)?;
+        let database = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }?;
         let integrated = integrate_reads(&database, &self.right_edge, &reads, sign);
         let left_open = integrated.is_err() && database.execute_batch("ROLLBACK").is_err() && !database.is_autocommit();
         drop(database);
@@ -72,24 +72,21 @@ fn integrate_reads(
     reads: &[(&SessionRead, &ReceiptBuilder)],
     sign: &CheckpointSigner,
 ) -> Result<Option<Vec<Result<LogWritten, StoreError>>>, StoreError> {
-    database.execute_batch("BEGIN IMMEDIATE").map_err(failed)?;
-    let size: i64 = database
-        .query_row("SELECT size FROM log_head WHERE id = 1", [], |row| row.get(0))
-        .map_err(failed)?;
+    database.execute_batch("BEGIN IMMEDIATE")?;
+    let size: i64 = database.query_row("SELECT size FROM log_head WHERE id = 1", [], |row| row.get(0))?;
     let mut log = BatchLog::new(decode_index(size)?);
     let Some(mut tree) = edge.at(log.base) else {
-        database.execute_batch("ROLLBACK").map_err(failed)?;
+        database.execute_batch("ROLLBACK")?;
         return Ok(None);
     };
     let mut stored = Vec::with_capacity(reads.len());
-    let mut read_state = database.prepare_cached(STORED_SESSION).map_err(failed)?;
+    let mut read_state = database.prepare_cached(STORED_SESSION)?;
     for (read, _) in reads {
         let (state, until, last, sent): (Option<String>, Option<String>, Option<i64>, Option<i64>) = read_state
             .query_row(
                 rusqlite::params![read.order_id, read.file.as_str(), read.session.as_str()],
                 |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-            )
-            .map_err(failed)?;
+            )?;
         stored.push(StoredSession::decode(state, until, last, sent)?);
     }
     let mut admissions = ReadAdmissions::new(&log);
@@ -107,66 +104,56 @@ fn integrate_reads(
             )
             .and_then(|mut update| {
                 update.execute(rusqlite::params![order_id, file, session, added.bytes, added.responses])
-            })
-            .map_err(failed)?;
+            })?;
     }
-    if !log.entries.is_empty() {
+    let grown = if log.entries.is_empty() {
+        None
+    } else {
         let size = log.size();
         let (nodes, note) = log.grow(&mut tree, sign)?;
         let mut delivery = database
             .prepare_cached(
                 "INSERT INTO deliveries (order_id, file_name, sequence, delivered_ranges, log_index, \
                  started_at, completed_at, session, bytes_sent, responses) VALUES (?1, ?2, ?3, '[]', ?4, ?5, ?5, ?6, ?7, ?8)",
-            )
-            .map_err(failed)?;
+            )?;
         for opened in &admissions.opened {
-            delivery
-                .execute(rusqlite::params![
-                    opened.order_id,
-                    opened.file,
-                    opened.sequence,
-                    opened.stored_index,
-                    opened.at,
-                    opened.session,
-                    opened.bytes_sent,
-                    opened.responses
-                ])
-                .map_err(failed)?;
+            delivery.execute(rusqlite::params![
+                opened.order_id,
+                opened.file,
+                opened.sequence,
+                opened.stored_index,
+                opened.at,
+                opened.session,
+                opened.bytes_sent,
+                opened.responses
+            ])?;
         }
-        let mut entry_row = database
-            .prepare_cached(
-                "INSERT INTO log_entries (idx, kind, entry, leaf_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .map_err(failed)?;
+        let mut entry_row = database.prepare_cached(
+            "INSERT INTO log_entries (idx, kind, entry, leaf_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
         for entry in &log.entries {
-            entry_row
-                .execute(rusqlite::params![
-                    encode_index(entry.index)?,
-                    entry.kind.as_str(),
-                    entry.text,
-                    hex::encode(entry.leaf),
-                    entry.at
-                ])
-                .map_err(failed)?;
+            entry_row.execute(rusqlite::params![
+                encode_index(entry.index)?,
+                entry.kind.as_str(),
+                entry.text,
+                hex::encode(entry.leaf),
+                entry.at
+            ])?;
         }
-        database
-            .execute("UPDATE log_head SET size = ?1 WHERE id = 1", [encode_index(size)?])
-            .map_err(failed)?;
+        database.execute("UPDATE log_head SET size = ?1 WHERE id = 1", [encode_index(size)?])?;
         let mut node_row = database
-            .prepare_cached("INSERT INTO log_tree (node, hash) VALUES (?1, ?2) ON CONFLICT (node) DO NOTHING")
-            .map_err(failed)?;
+            .prepare_cached("INSERT INTO log_tree (node, hash) VALUES (?1, ?2) ON CONFLICT (node) DO NOTHING")?;
         for (node, hash) in &nodes {
-            node_row.execute(rusqlite::params![node, hash]).map_err(failed)?;
+            node_row.execute(rusqlite::params![node, hash])?;
         }
-        database
-            .execute(
-                "INSERT INTO checkpoints (size, note, signed_at) VALUES (?1, ?2, ?3) ON CONFLICT (size) DO NOTHING",
-                rusqlite::params![encode_index(size)?, note, encode_time(Utc::now())],
-            )
-            .map_err(failed)?;
-    }
-    database.execute_batch("COMMIT").map_err(failed)?;
-    if !log.entries.is_empty() {
+        database.execute(
+            "INSERT INTO checkpoints (size, note, signed_at) VALUES (?1, ?2, ?3) ON CONFLICT (size) DO NOTHING",
+            rusqlite::params![encode_index(size)?, note, encode_time(Utc::now())],
+        )?;
+        Some(tree)
+    };
+    database.execute_batch("COMMIT")?;
+    if let Some(tree) = grown {
         edge.keep(tree);
     }
     Ok(Some(
@@ -175,8 +162,4 @@ fn integrate_reads(
             .map(|admission| admission.map(LogWritten::Read))
             .collect(),
     ))
-}
-
-fn failed(error: rusqlite::Error) -> StoreError {
-    StoreError::Other(anyhow::Error::from(error))
 }
