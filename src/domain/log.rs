@@ -28,6 +28,26 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
+    /// Every kind.
+    pub const ALL: [Self; 11] = [
+        Self::Manifest,
+        Self::Order,
+        Self::Agreement,
+        Self::Rejection,
+        Self::Revocation,
+        Self::Receipt,
+        Self::Acknowledgement,
+        Self::Demand,
+        Self::Answer,
+        Self::Acceptance,
+        Self::Withdrawal,
+    ];
+
+    /// The kind stored under `name`, if any.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
     /// The name stored and served.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -43,5 +63,18 @@ impl EntryKind {
             Self::Acceptance => "acceptance",
             Self::Withdrawal => "withdrawal",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_found_by_its_name_and_no_other() {
+        for kind in EntryKind::ALL {
+            assert_eq!(EntryKind::named(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EntryKind::named("Receipt"), None);
     }
 }

@@ -10,12 +10,12 @@
 //! at its size. An entry, copy, tree hash or checkpoint altered in the
 //! database fails at least one of these.
 
-use crate::domain::EntryKind;
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 use crate::crypto::{Did, canonical, proof};
+use crate::domain::EntryKind;
 use crate::domain::delivery::RECEIPT_TYPE;
 use crate::ledger::stored::{self, Subtree, TreeBuilder};
 use crate::ledger::{Checkpoint, merkle, origin_for};
@@ -221,15 +221,16 @@ fn check_entry(
         return Err(problem("its text is not canonical JSON".into()));
     }
     let signer = proof::verify_document(document).map_err(|e| problem(format!("signature: {e}")))?;
-    let expected = match kind {
-        "order" => document["buyer"].as_str().unwrap_or_default().to_owned(),
-        "acknowledgement" => document["recipient"].as_str().unwrap_or_default().to_owned(),
+    let kind_named = EntryKind::named(kind);
+    let expected = match kind_named {
+        Some(EntryKind::Order) => document["buyer"].as_str().unwrap_or_default().to_owned(),
+        Some(EntryKind::Acknowledgement) => document["recipient"].as_str().unwrap_or_default().to_owned(),
         _ => node.to_string(),
     };
     if signer.as_str() != expected {
         return Err(problem(format!("signed by {signer}, not {expected}")));
     }
-    if kind == EntryKind::Receipt.as_str() && document["logIndex"].as_u64() != Some(index) {
+    if kind_named == Some(EntryKind::Receipt) && document["logIndex"].as_u64() != Some(index) {
         return Err(problem("the receipt names another log index".into()));
     }
     Ok(())

@@ -10,11 +10,11 @@
 //! A response cut off later has still been counted: resuming it in the same
 //! session costs nothing more.
 
-use crate::domain::EntryKind;
 use chrono::{SecondsFormat, Utc};
 use serde_json::json;
 
 use super::{Context, transparency};
+use crate::domain::EntryKind;
 use crate::domain::delivery::{RECEIPT_TYPE, session_byte_limit};
 use crate::domain::{FileEntry, ReadSessionId};
 use crate::error::AppError;

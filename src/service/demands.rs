@@ -4,7 +4,6 @@
 //! ordered through the normal order path under the answer's price
 //! ([`awarded_price`]); its receipts name the demand.
 
-use crate::domain::EntryKind;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
@@ -18,6 +17,7 @@ use super::catalog::manifest_metadata;
 use super::search::{self, SearchRequest};
 use super::transparency::logged;
 use crate::crypto::canonical;
+use crate::domain::EntryKind;
 use crate::domain::demand::{
     ACCEPTANCE_TYPE, AnswerContext, AnswerDocument, DemandDocument, DemandKind, DemandRefusal, DemandState,
     PosterDecision,

@@ -5,7 +5,6 @@
 //! the order as the buyer signed it and, when the offer accepts orders at
 //! once, the node's countersigned agreement.
 
-use crate::domain::EntryKind;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -19,6 +18,7 @@ use super::grants::{ORDER_TOKEN_PREFIX, grant_of};
 use super::sharing::{self, SharingProfile};
 use super::transparency::{logged, sign_for_log};
 use crate::crypto::canonical;
+use crate::domain::EntryKind;
 use crate::domain::order::{
     ACKNOWLEDGEMENT_TYPE, AGREEMENT_TYPE, OrderContext, OrderDocument, OrderRefusal, OrderState, REJECTION_TYPE,
     REVOCATION_TYPE,

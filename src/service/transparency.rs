@@ -4,7 +4,6 @@
 //! hashes in one query, whatever the log's size. Every answer names the tree
 //! size it is relative to, so a client pairs it with a checkpoint of that size.
 
-use crate::domain::EntryKind;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
@@ -18,7 +17,7 @@ use super::{Context, NodeIdentity};
 use serde_json::Value;
 
 use crate::crypto::{canonical, note, sign_document};
-use crate::domain::Sha256Digest;
+use crate::domain::{EntryKind, Sha256Digest};
 use crate::error::AppError;
 use crate::ledger::stored::{self, Subtree};
 use crate::ledger::tiles::{Tile, TileKind};
